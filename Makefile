@@ -1,0 +1,76 @@
+# QN build. `make help` lists the targets.
+# The core (assembly/) compiles once to build/qn.wasm; every shell (boards,
+# host) runs that one module. Board firmware lives in boards/boards.mk.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+include qn_config.mk
+
+NODE_BIN := node_modules/.bin
+ASC := $(NODE_BIN)/asc
+CORE_SRC := $(shell find assembly -name '*.ts' | sort)
+FEATURES := QN_FEAT_PB=$(QN_FEAT_PB) QN_FEAT_JSON=$(QN_FEAT_JSON) QN_FEAT_PROBES=$(QN_FEAT_PROBES)
+FEATURE_TAG := pb$(QN_FEAT_PB)-json$(QN_FEAT_JSON)-probes$(QN_FEAT_PROBES)
+# Build id: CRC-32C over the core sources and features, so two builds of the
+# same sources agree and the selftest can match a device to its manifest.
+BUILD_ID = $(shell node tools/build-id.mjs $(FEATURE_TAG) $(CORE_SRC))
+ASC_USE = $(foreach f,$(FEATURES),--use $(f)) --use QN_BUILD_ID=$(BUILD_ID)
+
+DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd
+.PHONY: all help deps deps-npm deps-debian core api test test-core demo selftest clean
+
+all: core ## build the core (build/qn.wasm, build/qn_api.h)
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+deps: deps-npm deps-debian ## install what is missing (npm packages, Debian toolchains)
+
+deps-npm: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	@echo "deps: npm ci"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps-debian:
+	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	    || { echo "deps: apt-get install failed for:$$missing" >&2; exit 1; }; \
+	fi
+
+# The feature stamp makes a change of qn_config rebuild the core.
+build/.features-$(FEATURE_TAG):
+	@mkdir -p build && rm -f build/.features-* && touch $@
+
+build/qn.wasm: $(CORE_SRC) asconfig.json build/.features-$(FEATURE_TAG) | node_modules/.installed deps-debian
+	$(ASC) --config asconfig.json --target release $(ASC_USE)
+	wasm-validate $@
+	@! wasm-objdump -d $@ | grep -q 'memory.grow' || { echo "core: memory.grow found in $@ (the core must not grow memory)" >&2; rm -f $@; exit 1; }
+
+build/debug/qn.wasm: $(CORE_SRC) asconfig.json build/.features-$(FEATURE_TAG) | node_modules/.installed
+	$(ASC) --config asconfig.json --target debug $(ASC_USE)
+
+build/qn_api.h build/qn_api_wasm2c.c build/manifest.json &: build/qn.wasm tools/gen-api.mjs tools/abi-source.mjs tools/manifest.mjs
+	QN_BUILD_ID=$(BUILD_ID) node tools/gen-api.mjs build/qn.wasm build
+	node tools/manifest.mjs build/qn.wasm $(BUILD_ID) "$(FEATURES)" > build/manifest.json
+
+core: build/qn.wasm build/debug/qn.wasm build/qn_api.h ## build the core
+
+api: build/qn_api.h ## regenerate build/qn_api.h
+
+demo: core ## a short demo through the core in Node
+	@node --import tsx host/demo.ts
+
+test-core: core ## core tests only (vitest, through the real wasm)
+	$(NODE_BIN)/vitest run --reporter=default
+
+test: deps core ## the whole suite: core, boards, QEMU, selftest
+	$(NODE_BIN)/vitest run --reporter=default
+
+clean: ## remove build/
+	rm -rf build
+
+-include boards/boards.mk

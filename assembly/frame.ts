@@ -1,0 +1,87 @@
+// The QN frame: a fixed 24-byte little-endian header, the payload, and a
+// CRC-32C over both. On the wire a frame is COBS-encoded and ends with 0x00.
+//
+//   0        1        2        3        4        5        6       8
+//   +--------+--------+--------+--------+--------+--------+-------+
+//   |version |  type  | flags  | codec  |channel |reserved| length|
+//   +--------+--------+--------+--------+--------+--------+-------+
+//   8                12               16               20        24
+//   +----------------+----------------+----------------+---------+
+//   |  session id    |   packet id    |      LSN       |timestamp|
+//   +----------------+----------------+----------------+---------+
+//   24               24+length        28+length
+//   +----------------+----------------+
+//   |    payload     |  CRC-32C (LE)  |
+//   +----------------+----------------+
+//
+// flags: bits 0-1 priority class (0 emergency, 1 control, 2 bulk),
+//        bits 2-3 QoS (0, 1, 2), bit 4 DUP (retransmission), bits 5-7 zero.
+import { HEADER_SIZE, CRC_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION } from "./config";
+import { Status } from "./status";
+import { crc32c } from "./crc32c";
+
+export const H_VERSION: usize = 0;
+export const H_TYPE: usize = 1;
+export const H_FLAGS: usize = 2;
+export const H_CODEC: usize = 3;
+export const H_CHANNEL: usize = 4;
+export const H_RESERVED: usize = 5;
+export const H_LENGTH: usize = 6;
+export const H_SESSION: usize = 8;
+export const H_PACKET: usize = 12;
+export const H_LSN: usize = 16;
+export const H_TIME: usize = 20;
+
+/** Frame types. Requests are even, their answers odd where paired. */
+export const T_PING: u8 = 0x01;
+export const T_PONG: u8 = 0x02;
+export const T_IDENT_REQ: u8 = 0x03;
+export const T_IDENT: u8 = 0x04;
+export const T_PROBE_REQ: u8 = 0x05;
+export const T_PROBE_RES: u8 = 0x06;
+export const T_DATA: u8 = 0x10;
+export const T_ERROR: u8 = 0x7F;
+
+@inline export function flags_make(prio: u8, qos: u8): u8 { return (prio & 3) | ((qos & 3) << 2); }
+@inline export function flags_prio(f: u8): u8 { return f & 3; }
+@inline export function flags_qos(f: u8): u8 { return (f >> 2) & 3; }
+
+/** Write a header at `dst`. */
+export function header_write(dst: usize, type: u8, flags: u8, codec: u8, channel: u8,
+                             len: i32, session: u32, packet: u32, lsn: u32, time: u32): void {
+  store<u8>(dst + H_VERSION, PROTOCOL_VERSION);
+  store<u8>(dst + H_TYPE, type);
+  store<u8>(dst + H_FLAGS, flags);
+  store<u8>(dst + H_CODEC, codec);
+  store<u8>(dst + H_CHANNEL, channel);
+  store<u8>(dst + H_RESERVED, 0);
+  store<u16>(dst + H_LENGTH, <u16>len);
+  store<u32>(dst + H_SESSION, session);
+  store<u32>(dst + H_PACKET, packet);
+  store<u32>(dst + H_LSN, lsn);
+  store<u32>(dst + H_TIME, time);
+}
+
+/** Append the CRC to a frame whose header+payload is at `raw`; returns the
+ *  raw frame length. */
+export function frame_seal(raw: usize): i32 {
+  const len = <i32>load<u16>(raw + H_LENGTH);
+  const body = HEADER_SIZE + len;
+  store<u32>(raw + body, crc32c(raw, body));
+  return body + CRC_SIZE;
+}
+
+/** Validate a raw (COBS-decoded) frame of `n` bytes. Order of checks gives
+ *  each failure one status: too short, version, length, CRC. */
+export function frame_check(raw: usize, n: i32): i32 {
+  if (n < HEADER_SIZE + CRC_SIZE) return Status.ERR_TRUNCATED;
+  const len = <i32>load<u16>(raw + H_LENGTH);
+  if (len > MAX_PAYLOAD) return Status.ERR_OVERSIZE;
+  if (n < HEADER_SIZE + len + CRC_SIZE) return Status.ERR_TRUNCATED;
+  if (n > HEADER_SIZE + len + CRC_SIZE) return Status.ERR_OVERSIZE;
+  if (load<u32>(raw + HEADER_SIZE + len) != crc32c(raw, HEADER_SIZE + len)) return Status.ERR_CRC;
+  // Version is checked after the CRC: a corrupt byte 0 is a CRC error, only
+  // an intact frame from another protocol version is ERR_VERSION.
+  if (load<u8>(raw + H_VERSION) != PROTOCOL_VERSION) return Status.ERR_VERSION;
+  return Status.OK;
+}

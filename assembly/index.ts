@@ -1,0 +1,112 @@
+// The Wasm ABI of the QN core: every export, nothing else. The build turns
+// this file's doc comments and the module's signatures into build/qn_api.h.
+// Pointers are offsets into the core's linear memory; shells copy bytes in
+// and out of the exchange areas whose addresses these functions return.
+import { RX_STAGE, TX_STAGE, APP_BUF, MAX_PAYLOAD, HEADER_SIZE } from "./config";
+import * as core from "./core";
+import { TX_BUF, sched_pull, sched_pending, sched_in_flight } from "./sched";
+import { counter } from "./counters";
+import { decoder_last_error } from "./decoder";
+import { pool_alloc, pool_free, pool_at, POOL_COUNT } from "./pool";
+import { MSG_DATA, msg_reset, msg_add, msg_count, msg_tag, msg_kind, msg_len, msg_value } from "./codec/fields";
+import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
+import { crc32c } from "./crc32c";
+import { cobs_encode, cobs_decode } from "./cobs";
+import "./abort";
+import { board_info, board_stack, board_trap, build_id, features_built } from "./identity";
+
+/** Initialise every pool, ring and state machine. Call once before anything else; returns a status. */
+export function qn_init(): i32 { return core.core_init(); }
+/** Address of the receive staging area (qn_rx_cap bytes). */
+export function qn_rx_buf(): usize { return core.RX_BUF; }
+/** Capacity of the receive staging area in bytes. */
+export function qn_rx_cap(): i32 { return RX_STAGE; }
+/** Decode len bytes from the receive staging area; returns frames completed or a status. */
+export function qn_rx(len: i32): i32 { return core.core_rx(len); }
+/** Address of the transmit staging area (qn_tx_cap bytes). */
+export function qn_tx_buf(): usize { return TX_BUF; }
+/** Capacity of the transmit staging area in bytes. */
+export function qn_tx_cap(): i32 { return TX_STAGE; }
+/** Put up to max next bytes for the wire in the transmit staging area; returns how many. */
+export function qn_tx_pull(max: i32): i32 { return sched_pull(max); }
+/** Frames queued on priority class prio (0 emergency, 1 control, 2 bulk). */
+export function qn_tx_pending(prio: i32): i32 { return <i32>sched_pending(prio); }
+/** Bytes of the frame now on the wire still to send; 0 when idle. */
+export function qn_tx_in_flight(): i32 { return sched_in_flight(); }
+/** Advance the core's clock to now_us (monotonic microseconds); drives every timer. */
+export function qn_tick(now_us: i64): void { core.core_tick(now_us); }
+/** Address of the application area: frame header at +0, payload at +qn_header_size. */
+export function qn_app_buf(): usize { return core.APP; }
+/** Size of the frame header in bytes. */
+export function qn_header_size(): i32 { return HEADER_SIZE; }
+/** Largest payload a frame carries. */
+export function qn_max_payload(): i32 { return MAX_PAYLOAD; }
+/** Queue a frame whose payload (len bytes) the caller put in the application area; returns a status. */
+export function qn_send(type: i32, flags: i32, codec: i32, channel: i32, packet: u32, len: i32): i32 {
+  return core.core_send(<u8>type, <u8>flags, <u8>codec, <u8>channel, packet, len);
+}
+/** Move the oldest received frame (header+payload) to the application area; returns its length or 0. */
+export function qn_inbox_pop(): i32 { return core.core_inbox_pop(); }
+/** A fresh packet id for qn_send. */
+export function qn_next_packet(): u32 { return core.core_next_packet(); }
+/** Event counter id (see counters.ts); wraps at 2^32. */
+export function qn_counter(id: i32): u32 { return counter(id); }
+/** Status of the last frame the decoder rejected. */
+export function qn_last_error(): i32 { return decoder_last_error(); }
+/** Tell the core what board it runs on: clock in Hz, linear memory bytes, platform name (len bytes at name). */
+export function qn_board_info(clock_hz: u32, mem_bytes: u32, name: usize, len: i32): void { board_info(clock_hz, mem_bytes, name, len); }
+/** Tell the core the stack high-water mark and size in bytes (painted-stack measurement). */
+export function qn_board_stack(used: u32, size: u32): void { board_stack(used, size); }
+/** Tell the core a trap was caught and recovered by the shell (counted, reported by identity). */
+export function qn_board_trap(): void { board_trap(); }
+/** Build id of the core (hash of its sources, also in the build manifest). */
+export function qn_build_id(): u32 { return build_id(); }
+/** Bitmask of features built in (bit 0 protobuf codec, 1 JSON codec, 2 probes). */
+export function qn_features(): u32 { return features_built(); }
+/** Bitmask of payload codec ids built in. */
+export function qn_codecs(): u32 { return codecs_built(); }
+/** First free byte after the core's static data: the linear memory it needs. */
+export function qn_heap_base(): usize { return __heap_base; }
+/** Number of block pools. */
+export function qn_pool_count(): i32 { return POOL_COUNT; }
+/** Pool i: what=0 block size, 1 block count, 2 in use, 3 high water, 4 failures. */
+export function qn_pool_stat(i: i32, what: i32): u32 {
+  if (i < 0 || i >= POOL_COUNT) return 0;
+  const p = pool_at(i);
+  if (what == 0) return p.blockSize;
+  if (what == 1) return p.count;
+  if (what == 2) return p.inUse;
+  if (what == 3) return p.highWater;
+  if (what == 4) return p.failures;
+  return 0;
+}
+/** Allocate a block of at least size bytes from the pools; returns its address or 0 when exhausted. */
+export function qn_pool_alloc(size: i32): usize { return pool_alloc(size); }
+/** Return a block to its pool; returns a status (ERR_DOUBLE_FREE for a bad or repeated free). */
+export function qn_pool_free(blk: usize): i32 { return pool_free(blk); }
+/** Clear the message field table. */
+export function qn_msg_reset(): void { msg_reset(); }
+/** Append field tag of kind (0 uint, 1 sint, 2 bytes at address value of len, 3 fixed32, 4 fixed64); returns a status. */
+export function qn_msg_add(tag: i32, kind: i32, value: u64, len: u32): i32 { return msg_add(tag, <u8>kind, value, len); }
+/** Number of fields in the table. */
+export function qn_msg_count(): i32 { return msg_count(); }
+/** Tag of field i. */
+export function qn_msg_tag(i: i32): i32 { return i >= 0 && i < msg_count() ? msg_tag(i) : 0; }
+/** Kind of field i. */
+export function qn_msg_kind(i: i32): i32 { return i >= 0 && i < msg_count() ? msg_kind(i) : -1; }
+/** Length of bytes field i. */
+export function qn_msg_len(i: i32): u32 { return i >= 0 && i < msg_count() ? msg_len(i) : 0; }
+/** Value of field i (data address for bytes fields). */
+export function qn_msg_value(i: i32): u64 { return i >= 0 && i < msg_count() ? msg_value(i) : 0; }
+/** Address of the staging area for bytes-field data (qn_max_payload bytes). */
+export function qn_msg_data(): usize { return MSG_DATA; }
+/** Encode the field table with codec into dst (cap bytes); returns the length or a status. */
+export function qn_encode(codec: i32, dst: usize, cap: i32): i32 { return codec_encode(<u8>codec, dst, cap); }
+/** Decode len bytes at src with codec into the field table; returns the field count or a status. */
+export function qn_decode(codec: i32, src: usize, len: i32): i32 { return codec_decode(<u8>codec, src, len); }
+/** CRC-32C of len bytes at ptr. */
+export function qn_crc32c(ptr: usize, len: i32): u32 { return crc32c(ptr, len); }
+/** COBS-encode len bytes at src into dst (cap bytes) with the 0x00 delimiter; returns the length or a status. */
+export function qn_cobs_encode(src: usize, len: i32, dst: usize, cap: i32): i32 { return cobs_encode(src, len, dst, cap); }
+/** Decode one COBS frame (len bytes, no delimiter) at src into dst; returns the length or a status. */
+export function qn_cobs_decode(src: usize, len: i32, dst: usize, cap: i32): i32 { return cobs_decode(src, len, dst, cap); }

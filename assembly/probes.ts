@@ -1,0 +1,228 @@
+// Selftest probes that run inside the core, on the target, numbered as the
+// selftest checks (selftest/checks.ts). A T_PROBE_REQ frame carries
+// {1: check number, 2: argument}; the reply carries {1: check number,
+// 2: status (sint), 3..: metrics of that probe}. Probes touch only their own
+// scratch state or undo what they did, so they are safe on a live link.
+import { HEADER_SIZE, CRC_SIZE, MAX_FRAME } from "./config";
+import { Status } from "./status";
+import {
+  K_UINT, K_SINT, K_BYTES, K_FIXED32, msg_reset, msg_add, msg_get, msg_count,
+  msg_tag, msg_kind, msg_len, msg_value,
+} from "./codec/fields";
+import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
+import { pool_at, pool_take, pool_free, POOL_COUNT } from "./pool";
+import { Ring, ring_init, ring_push, ring_pop, ring_rebase, ring_count, ring_full, ring_empty } from "./ring";
+import { cobs_encode, cobs_decode } from "./cobs";
+import { header_write, frame_seal, frame_check, flags_make, T_DATA } from "./frame";
+import { sched_pending, sched_in_flight } from "./sched";
+
+export const P_POOLS: i32 = 3;
+export const P_LEAK: i32 = 4;
+export const P_RING: i32 = 6;
+export const P_FRAME: i32 = 7;
+export const P_CODECS: i32 = 8;
+
+const SCRATCH = memory.data(MAX_FRAME + 8, 4);
+const WIRE = memory.data(MAX_FRAME + 8, 4);
+const TAKEN = memory.data(32 * 4, 4);
+const RING_DESC = memory.data(offsetof<Ring>(), 4);
+const RING_MEM = memory.data(16, 4);
+const SLOT = memory.data(4, 4);
+
+/** Exhaust each pool's free blocks, check the next take fails (status, not
+ *  trap), free them all and check the counts are restored; a double free
+ *  must be refused. Metrics: 3 pools, 4 blocks taken, 5 refusals seen. */
+function probe_pools(): i32 {
+  let taken: u32 = 0, refused: u32 = 0;
+  for (let i = 0; i < POOL_COUNT; i++) {
+    const p = pool_at(i);
+    const before = p.inUse;
+    const fails = p.failures;
+    let n = 0;
+    while (n < 32) {
+      const blk = pool_take(i);
+      if (blk == 0) break;
+      store<u32>(TAKEN + (<usize>n << 2), <u32>blk);
+      n++;
+    }
+    if (p.inUse != p.count || p.failures != fails + 1) return Status.ERR_PROBE;
+    refused++;
+    taken += <u32>n;
+    for (let k = 0; k < n; k++) {
+      if (pool_free(<usize>load<u32>(TAKEN + (<usize>k << 2))) != Status.OK) return Status.ERR_PROBE;
+    }
+    if (n > 0 && pool_free(<usize>load<u32>(TAKEN)) != Status.ERR_DOUBLE_FREE) return Status.ERR_PROBE;
+    if (p.inUse != before) return Status.ERR_PROBE;
+    p.failures = fails; // the probe's own exhaustion is not a field failure
+  }
+  msg_add(3, K_UINT, <u64>POOL_COUNT, 0);
+  msg_add(4, K_UINT, <u64>taken, 0);
+  msg_add(5, K_UINT, <u64>refused, 0);
+  return Status.OK;
+}
+
+/** Report every pool's use; the host compares with its baseline.
+ *  Metrics: 3 in use, 4 high water, 5 free blocks, 6 queued frames,
+ *  7 bytes in flight. */
+function probe_leak(): i32 {
+  let inUse: u64 = 0, high: u64 = 0, free: u64 = 0;
+  for (let i = 0; i < POOL_COUNT; i++) {
+    const p = pool_at(i);
+    inUse += p.inUse;
+    high += p.highWater;
+    // Walk the free list: it must hold exactly count - inUse blocks.
+    let f: u32 = 0;
+    let blk = p.freeHead;
+    while (blk != 0 && f <= p.count) { f++; blk = load<usize>(blk); }
+    if (f != p.count - p.inUse) return Status.ERR_PROBE;
+    free += f;
+  }
+  msg_add(3, K_UINT, inUse, 0);
+  msg_add(4, K_UINT, high, 0);
+  msg_add(5, K_UINT, free, 0);
+  msg_add(6, K_UINT, <u64>(sched_pending(0) + sched_pending(1) + sched_pending(2)), 0);
+  msg_add(7, K_UINT, <u64>sched_in_flight(), 0);
+  return Status.OK;
+}
+
+/** A 4-slot ring rebased just below 2^32: fill, check full, drain in order,
+ *  check empty, and keep going across the wrap. Metrics: 3 ops, 4 wraps. */
+function probe_ring(): i32 {
+  const r = changetype<Ring>(RING_DESC);
+  if (ring_init(r, RING_MEM, 4, 4) != Status.OK) return Status.ERR_PROBE;
+  if (ring_init(r, RING_MEM, 3, 4) != Status.ERR_ARG) return Status.ERR_PROBE;
+  ring_init(r, RING_MEM, 4, 4);
+  ring_rebase(r, 0xFFFFFFF9);
+  let next: u32 = 0, expect: u32 = 0, ops: u32 = 0, wraps: u32 = 0;
+  for (let round = 0; round < 6; round++) {
+    for (let k = 0; k < 4; k++) {
+      store<u32>(SLOT, next++);
+      if (ring_push(r, SLOT) != Status.OK) return Status.ERR_PROBE;
+      ops++;
+    }
+    if (!ring_full(r) || ring_count(r) != 4) return Status.ERR_PROBE;
+    if (ring_push(r, SLOT) != Status.ERR_RING_FULL) return Status.ERR_PROBE;
+    for (let k = 0; k < 4; k++) {
+      if (ring_pop(r, SLOT) != Status.OK || load<u32>(SLOT) != expect++) return Status.ERR_PROBE;
+      ops++;
+    }
+    if (!ring_empty(r) || ring_pop(r, SLOT) != Status.ERR_RING_EMPTY) return Status.ERR_PROBE;
+    if (r.head < 4) wraps = 1;
+  }
+  if (wraps == 0) return Status.ERR_PROBE;
+  msg_add(3, K_UINT, <u64>ops, 0);
+  msg_add(4, K_UINT, <u64>wraps, 0);
+  return Status.OK;
+}
+
+/** Build a frame, COBS round-trip it, then flip every bit of the raw frame
+ *  in turn: frame_check must refuse each. Metrics: 3 frame bytes,
+ *  4 bits flipped, 5 flips rejected. */
+function probe_frame(arg: u64): i32 {
+  let plen = <i32>(arg & 0xFF);
+  if (plen == 0) plen = 16;
+  for (let i = 0; i < plen; i++) store<u8>(SCRATCH + HEADER_SIZE + i, <u8>(i * 37 + 1));
+  header_write(SCRATCH, T_DATA, flags_make(2, 0), 0, 7, plen, 0x01020304, 0x0A0B0C0D, 42, 1000);
+  const n = frame_seal(SCRATCH);
+  const w = cobs_encode(SCRATCH, n, WIRE, MAX_FRAME + 8);
+  if (w < 0) return Status.ERR_PROBE;
+  for (let i = 0; i < w - 1; i++) if (load<u8>(WIRE + i) == 0) return Status.ERR_PROBE;
+  // Decoding in place is safe: COBS output never overtakes its input.
+  if (cobs_decode(WIRE, w - 1, WIRE, MAX_FRAME + 8) != n) return Status.ERR_PROBE;
+  if (memory.compare(WIRE, SCRATCH, n) != 0) return Status.ERR_PROBE;
+  if (frame_check(SCRATCH, n) != Status.OK) return Status.ERR_PROBE;
+  let rejected: u32 = 0;
+  const bits = n * 8;
+  for (let b = 0; b < bits; b++) {
+    const p = SCRATCH + <usize>(b >> 3);
+    const m = <u8>(<i32>1 << (b & 7));
+    store<u8>(p, load<u8>(p) ^ m);
+    if (frame_check(SCRATCH, n) != Status.OK) rejected++;
+    store<u8>(p, load<u8>(p) ^ m);
+  }
+  if (rejected != <u32>bits) return Status.ERR_PROBE;
+  msg_add(3, K_UINT, <u64>n, 0);
+  msg_add(4, K_UINT, <u64>bits, 0);
+  msg_add(5, K_UINT, <u64>rejected, 0);
+  return Status.OK;
+}
+
+// Codec vector: {1: uint 150, 2: sint -3, 3: bytes "qn", 4: fixed32 0xDEADBEEF}
+const PB_VECTOR = memory.data<u8>([0x08, 0x96, 0x01, 0x10, 0x05, 0x1A, 0x02, 0x71, 0x6E, 0x25, 0xEF, 0xBE, 0xAD, 0xDE]);
+const QN_TEXT = memory.data<u8>([0x71, 0x6E]);
+
+function fill_vector(): void {
+  msg_reset();
+  msg_add(1, K_UINT, 150, 0);
+  msg_add(2, K_SINT, <u64>-3, 0);
+  msg_add(3, K_BYTES, <u64>QN_TEXT, 2);
+  msg_add(4, K_FIXED32, 0xDEADBEEF, 0);
+}
+
+/** Each built codec encodes the vector fields and decodes them back to the
+ *  same values; PB must also match its byte vector exactly.
+ *  Metrics: 3 codecs tested, 4 fields compared. */
+function probe_codecs(): i32 {
+  const built = codecs_built();
+  let tested: u32 = 0, compared: u32 = 0;
+  for (let c: u8 = 1; c < 32; c++) {
+    if ((built & (1 << c)) == 0) continue;
+    fill_vector();
+    const n = codec_encode(c, WIRE, MAX_FRAME);
+    if (n < 0) return Status.ERR_PROBE;
+    if (c == 1) {
+      if (n != 14 || memory.compare(WIRE, PB_VECTOR, 14) != 0) return Status.ERR_PROBE;
+    }
+    if (codec_decode(c, WIRE, n) != 4) return Status.ERR_PROBE;
+    for (let i = 0; i < 4; i++) {
+      if (msg_tag(i) != i + 1) return Status.ERR_PROBE;
+      let v = msg_value(i);
+      // PB decode returns raw varints: undo the zig-zag of field 2.
+      if (c == 1 && i == 1) v = (v >> 1) ^ (0 - (v & 1));
+      if (i == 0 && v != 150) return Status.ERR_PROBE;
+      if (i == 1 && <i64>v != -3) return Status.ERR_PROBE;
+      if (i == 2 && (msg_kind(i) != K_BYTES || msg_len(i) != 2 || memory.compare(<usize>v, QN_TEXT, 2) != 0)) return Status.ERR_PROBE;
+      if (i == 3 && v != 0xDEADBEEF) return Status.ERR_PROBE;
+      compared++;
+    }
+    tested++;
+  }
+  msg_reset();
+  msg_add(3, K_UINT, <u64>tested, 0);
+  msg_add(4, K_UINT, <u64>compared, 0);
+  return Status.OK;
+}
+
+/** Run the probe named by the decoded request fields; leave the reply
+ *  fields {1: id, 2: status, metrics...} in the field table. */
+export function probe_run(): void {
+  const id = <i32>msg_get(1, 0);
+  const arg = msg_get(2, 0);
+  msg_reset();
+  msg_add(1, K_UINT, <u64>id, 0);
+  msg_add(2, K_SINT, 0, 0); // status, patched below
+  let st: i32 = Status.ERR_NOT_BUILT;
+  if (QN_FEAT_PROBES) {
+    if (id == P_POOLS) st = probe_pools();
+    else if (id == P_LEAK) st = probe_leak();
+    else if (id == P_RING) st = probe_ring();
+    else if (id == P_FRAME) st = probe_frame(arg);
+    else if (id == P_CODECS) {
+      st = probe_codecs();
+      // probe_codecs reuses the table: put id and status back in front.
+      if (st == Status.OK) {
+        const tested = msg_value(0), compared = msg_value(1);
+        msg_reset();
+        msg_add(1, K_UINT, <u64>id, 0);
+        msg_add(2, K_SINT, 0, 0);
+        msg_add(3, K_UINT, tested, 0);
+        msg_add(4, K_UINT, compared, 0);
+      }
+    } else st = Status.ERR_ARG;
+  }
+  if (st != Status.OK) {
+    msg_reset();
+    msg_add(1, K_UINT, <u64>id, 0);
+    msg_add(2, K_SINT, <u64>st, 0);
+  }
+}

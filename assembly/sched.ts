@@ -1,0 +1,116 @@
+// Transmit scheduler: one outbox ring per priority class, drained by the
+// shell pulling bytes (qn_tx_pull) whenever its UART or socket can take them.
+// Because the core hands out bytes one pull at a time, it can change its
+// mind between any two bytes: when a more urgent frame is queued while a
+// less urgent one is part-way out, it ends the partial frame with a 0x00
+// delimiter (the receiver drops it as ERR_TRUNCATED or ERR_CRC), sends the
+// urgent frame, and resends the cut frame whole afterwards. So an emergency
+// frame waits for at most one pull's worth of bytes, never a whole bulk frame.
+//
+// Queued frame block: +0 u16 wire length, +2 COBS bytes incl. delimiter.
+import { OUTBOX_SLOTS, PRIO_CLASSES, TX_STAGE } from "./config";
+import { Status } from "./status";
+import { Ring, ring_init, ring_push_u32, ring_pop_u32, ring_empty, ring_count } from "./ring";
+import { pool_free } from "./pool";
+import { count, count_n, C_FRAMES_OUT, C_BYTES_OUT, C_PREEMPT, C_RING_FULL } from "./counters";
+
+const OUTBOX_MEM = memory.data(<i32>OUTBOX_SLOTS * 4 * PRIO_CLASSES, 4);
+const OUTBOX = memory.data(offsetof<Ring>() * PRIO_CLASSES, 4);
+/** A frame cut by preemption, per class, resent before that class's ring. */
+const RESUME = memory.data(4 * PRIO_CLASSES, 4);
+export const TX_BUF = memory.data(TX_STAGE, 4);
+
+let cur: usize = 0; // block being sent
+let curOff: i32 = 0; // bytes of it already handed out
+let curPrio: i32 = 0;
+
+@inline function outbox(p: i32): Ring {
+  return changetype<Ring>(OUTBOX + <usize>p * offsetof<Ring>());
+}
+
+export function sched_init(): void {
+  for (let p = 0; p < PRIO_CLASSES; p++) {
+    ring_init(outbox(p), OUTBOX_MEM + <usize>(p * <i32>OUTBOX_SLOTS * 4), OUTBOX_SLOTS, 4);
+    store<u32>(RESUME + (<usize>p << 2), 0);
+  }
+  cur = 0;
+  curOff = 0;
+}
+
+/** Queue a block holding a wire frame on class `prio`. */
+export function sched_queue(prio: i32, blk: usize): i32 {
+  if (ring_push_u32(outbox(prio), <u32>blk) != Status.OK) {
+    count(C_RING_FULL);
+    return Status.ERR_RING_FULL;
+  }
+  return Status.OK;
+}
+
+/** Frames waiting in class `prio` (not counting the one being sent). */
+export function sched_pending(prio: i32): u32 {
+  return ring_count(outbox(prio)) + (load<u32>(RESUME + (<usize>prio << 2)) != 0 ? 1 : 0);
+}
+
+function has_work(p: i32): bool {
+  return load<u32>(RESUME + (<usize>p << 2)) != 0 || !ring_empty(outbox(p));
+}
+
+function take(p: i32): usize {
+  const r = RESUME + (<usize>p << 2);
+  const blk = <usize>load<u32>(r);
+  if (blk != 0) { store<u32>(r, 0); return blk; }
+  return <usize>ring_pop_u32(outbox(p));
+}
+
+/** Fill up to `max` bytes of TX_BUF; returns how many. */
+export function sched_pull(max: i32): i32 {
+  if (max > TX_STAGE) max = TX_STAGE;
+  let n: i32 = 0;
+  while (n < max) {
+    if (cur != 0) {
+      // Preempt a part-sent frame for any more urgent one.
+      if (curOff > 0) {
+        for (let p = 0; p < curPrio; p++) {
+          if (has_work(p)) {
+            store<u8>(TX_BUF + n++, 0);
+            store<u32>(RESUME + (<usize>curPrio << 2), <u32>cur);
+            cur = 0;
+            count(C_PREEMPT);
+            break;
+          }
+        }
+        if (cur == 0) continue;
+      }
+      const len = <i32>load<u16>(cur);
+      let k = len - curOff;
+      if (k > max - n) k = max - n;
+      memory.copy(TX_BUF + n, cur + 2 + curOff, k);
+      n += k;
+      curOff += k;
+      if (curOff == len) {
+        pool_free(cur);
+        cur = 0;
+        count(C_FRAMES_OUT);
+      }
+      continue;
+    }
+    let found = false;
+    for (let p = 0; p < PRIO_CLASSES; p++) {
+      if (has_work(p)) {
+        cur = take(p);
+        curOff = 0;
+        curPrio = p;
+        found = true;
+        break;
+      }
+    }
+    if (!found) break;
+  }
+  count_n(C_BYTES_OUT, <u32>n);
+  return n;
+}
+
+/** Bytes still to send in the frame being transmitted (0 when idle). */
+export function sched_in_flight(): i32 {
+  return cur == 0 ? 0 : <i32>load<u16>(cur) - curOff;
+}
