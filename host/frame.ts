@@ -1,0 +1,37 @@
+// Frame constants and header layout on the host side; they mirror
+// assembly/frame.ts and docs/PROTOCOL.md (the tests pin both to the wire
+// vectors, so a drift fails loudly).
+export const HEADER_SIZE = 24;
+export const CRC_SIZE = 4;
+
+export const FrameType = {
+  PING: 0x01, PONG: 0x02, IDENT_REQ: 0x03, IDENT: 0x04,
+  PROBE_REQ: 0x05, PROBE_RES: 0x06, DATA: 0x10, ERROR: 0x7f,
+} as const;
+
+export const Prio = { EMERGENCY: 0, CONTROL: 1, BULK: 2 } as const;
+export const Codec = { NONE: 0, PB: 1, JSON: 2 } as const;
+
+export const Counter = {
+  BYTES_IN: 0, FRAMES_IN: 1, ERR_CRC: 2, ERR_OVERSIZE: 3, ERR_TRUNCATED: 4, ERR_VERSION: 5,
+  ERR_COBS: 6, FRAMES_OUT: 7, BYTES_OUT: 8, POOL_FAIL: 9, RING_FULL: 10, INBOX_DROP: 11,
+  ERR_TYPE: 12, PREEMPT: 13, TRAPS: 14,
+} as const;
+
+export interface FrameHeader {
+  version: number; type: number; flags: number; codec: number; channel: number;
+  length: number; session: number; packet: number; lsn: number; time: number;
+}
+
+export interface Frame extends FrameHeader { payload: Uint8Array }
+
+export function flags(prio: number, qos = 0): number { return (prio & 3) | ((qos & 3) << 2); }
+
+export function parseHeader(b: Uint8Array): FrameHeader {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    version: b[0], type: b[1], flags: b[2], codec: b[3], channel: b[4],
+    length: v.getUint16(6, true), session: v.getUint32(8, true), packet: v.getUint32(12, true),
+    lsn: v.getUint32(16, true), time: v.getUint32(20, true),
+  };
+}
