@@ -45,12 +45,12 @@ deps-debian:
 build/.features-$(FEATURE_TAG):
 	@mkdir -p build && rm -f build/.features-* && touch $@
 
-build/qn.wasm: $(CORE_SRC) asconfig.json build/.features-$(FEATURE_TAG) | node_modules/.installed deps-debian
+build/qn.wasm: $(CORE_SRC) tools/build-id.mjs asconfig.json build/.features-$(FEATURE_TAG) | node_modules/.installed deps-debian
 	$(ASC) --config asconfig.json --target release $(ASC_USE)
 	wasm-validate $@
 	@! wasm-objdump -d $@ | grep -q 'memory.grow' || { echo "core: memory.grow found in $@ (the core must not grow memory)" >&2; rm -f $@; exit 1; }
 
-build/debug/qn.wasm: $(CORE_SRC) asconfig.json build/.features-$(FEATURE_TAG) | node_modules/.installed
+build/debug/qn.wasm: $(CORE_SRC) tools/build-id.mjs asconfig.json build/.features-$(FEATURE_TAG) | node_modules/.installed
 	$(ASC) --config asconfig.json --target debug $(ASC_USE)
 
 build/qn_api.h build/qn_api_wasm2c.c build/manifest.json &: build/qn.wasm tools/gen-api.mjs tools/abi-source.mjs tools/manifest.mjs
