@@ -22,6 +22,7 @@ import { count, counters_reset, C_INBOX_DROP, C_POOL_FAIL } from "./counters";
 import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { identity_fill } from "./identity";
 import { probe_run } from "./probes";
+import { idgen_init, idgen_live } from "./ids";
 
 export const RX_BUF = memory.data(RX_STAGE, 4);
 /** Application exchange area: header at +0, payload at +HEADER_SIZE. */
@@ -49,6 +50,7 @@ export function core_init(): i32 {
   sessionId = 0;
   lsn = 0;
   nextPacket = 1;
+  idgen_init(idgen_live(), 0);
   ready = true;
   return Status.OK;
 }

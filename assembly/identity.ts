@@ -9,6 +9,7 @@
 //   7 pool_in_use uint    8 pool_high_water uint 9 uptime_us uint
 //  10 protocol uint      11 codecs bitmask      12 features bitmask
 //  13 stack_used uint    14 stack_size uint     15 traps uint
+//  16 image_crc uint     17 image_len uint
 import { PROTOCOL_VERSION, VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH } from "./config";
 import { K_UINT, K_BYTES, msg_reset, msg_add } from "./codec/fields";
 import { codecs_built } from "./codec/registry";
@@ -23,6 +24,8 @@ let memBytes: u32 = 0;
 let stackUsed: u32 = 0;
 let stackSize: u32 = 0;
 let traps: u32 = 0;
+let imageCrc: u32 = 0;
+let imageLen: u32 = 0;
 
 /** Board facts; `name` is `len` bytes of platform name. */
 export function board_info(hz: u32, mem: u32, name: usize, len: i32): void {
@@ -36,6 +39,9 @@ export function board_info(hz: u32, mem: u32, name: usize, len: i32): void {
 
 export function board_stack(used: u32, size: u32): void { stackUsed = used; stackSize = size; }
 export function board_trap(): void { traps++; }
+/** CRC-32C of the firmware image as the board measured it in flash, and its
+ *  length: the selftest compares them with the build's (core.integrity). */
+export function board_image(crc: u32, len: u32): void { imageCrc = crc; imageLen = len; }
 
 /** Build id: set by the build (`--use QN_BUILD_ID=...`, a hash of the core's
  *  sources) so the host can match a device to its build manifest. */
@@ -84,4 +90,6 @@ export function identity_fill(): void {
   msg_add(13, K_UINT, <u64>stackUsed, 0);
   msg_add(14, K_UINT, <u64>stackSize, 0);
   msg_add(15, K_UINT, <u64>traps, 0);
+  msg_add(16, K_UINT, <u64>imageCrc, 0);
+  msg_add(17, K_UINT, <u64>imageLen, 0);
 }

@@ -13,7 +13,8 @@ import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { crc32c } from "./crc32c";
 import { cobs_encode, cobs_decode } from "./cobs";
 import "./abort";
-import { board_info, board_stack, board_trap, build_id, features_built } from "./identity";
+import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
+import { idgen_live, idgen_next } from "./ids";
 
 /** Initialise every pool, ring and state machine. Call once before anything else; returns a status. */
 export function qn_init(): i32 { return core.core_init(); }
@@ -59,6 +60,10 @@ export function qn_board_info(clock_hz: u32, mem_bytes: u32, name: usize, len: i
 export function qn_board_stack(used: u32, size: u32): void { board_stack(used, size); }
 /** Tell the core a trap was caught and recovered by the shell (counted, reported by identity). */
 export function qn_board_trap(): void { board_trap(); }
+/** Tell the core the CRC-32C and length of the firmware image as measured in flash (0, 0 until measured). */
+export function qn_board_image(crc: u32, len: u32): void { board_image(crc, len); }
+/** A fresh 64-bit Snowflake-style id (ms time, node, sequence): unique and increasing even if the clock steps back. */
+export function qn_id_next(): u64 { return idgen_next(idgen_live(), core.core_now()); }
 /** Build id of the core (hash of its sources, also in the build manifest). */
 export function qn_build_id(): u32 { return build_id(); }
 /** Bitmask of features built in (bit 0 protobuf codec, 1 JSON codec, 2 probes). */

@@ -15,12 +15,14 @@ import { Ring, ring_init, ring_push, ring_pop, ring_rebase, ring_count, ring_ful
 import { cobs_encode, cobs_decode } from "./cobs";
 import { header_write, frame_seal, frame_check, flags_make, T_DATA } from "./frame";
 import { sched_pending, sched_in_flight } from "./sched";
+import { IdGen, idgen_init, idgen_next } from "./ids";
 
 export const P_POOLS: i32 = 3;
 export const P_LEAK: i32 = 4;
 export const P_RING: i32 = 6;
 export const P_FRAME: i32 = 7;
 export const P_CODECS: i32 = 8;
+export const P_IDS: i32 = 10;
 
 const SCRATCH = memory.data(MAX_FRAME + 8, 4);
 const WIRE = memory.data(MAX_FRAME + 8, 4);
@@ -28,6 +30,7 @@ const TAKEN = memory.data(32 * 4, 4);
 const RING_DESC = memory.data(offsetof<Ring>(), 4);
 const RING_MEM = memory.data(16, 4);
 const SLOT = memory.data(4, 4);
+const IDGEN = memory.data(offsetof<IdGen>(), 8);
 
 /** Exhaust each pool's free blocks, check the next take fails (status, not
  *  trap), free them all and check the counts are restored; a double free
@@ -193,6 +196,39 @@ function probe_codecs(): i32 {
   return Status.OK;
 }
 
+/** A scratch generator driven by a simulated clock that runs forward,
+ *  steps back 5 ms, steps back an hour, stalls (4,096+ ids in one ms) and
+ *  jumps forward: every id must be strictly greater than the one before.
+ *  `arg` ids (default 20,000). Metrics: 3 ids, 4 back steps seen,
+ *  5 ms borrowed, 6 node bits intact (1). */
+function probe_ids(arg: u64): i32 {
+  const g = changetype<IdGen>(IDGEN);
+  idgen_init(g, 0x2A5);
+  let n = <i32>arg;
+  if (n <= 0 || n > 1000000) n = 20000;
+  let t: i64 = 3600_000_000; // one hour after boot, in µs
+  let prev: u64 = 0;
+  let nodeOk: u64 = 1;
+  for (let i = 0; i < n; i++) {
+    const phase = i * 5 / n;
+    if (phase == 0) t += 250;                                  // forward
+    else if (phase == 1) t = (i % 64 == 0) ? t - 5000 : t + 100; // small steps back
+    else if (phase == 2) { if (i == (2 * n) / 5) t -= 3600_000_000; else t += 10; } // one huge step back
+    else if (phase == 3) { }                                   // clock stalls
+    else t += 1000_000;                                        // big jumps forward
+    const id = idgen_next(g, t);
+    if (id <= prev) return Status.ERR_PROBE;
+    if (((id >> 12) & 0x3FF) != 0x2A5) nodeOk = 0;
+    prev = id;
+  }
+  if (nodeOk == 0 || g.backSteps == 0 || g.borrowed == 0) return Status.ERR_PROBE;
+  msg_add(3, K_UINT, <u64>n, 0);
+  msg_add(4, K_UINT, <u64>g.backSteps, 0);
+  msg_add(5, K_UINT, <u64>g.borrowed, 0);
+  msg_add(6, K_UINT, nodeOk, 0);
+  return Status.OK;
+}
+
 /** Run the probe named by the decoded request fields; leave the reply
  *  fields {1: id, 2: status, metrics...} in the field table. */
 export function probe_run(): void {
@@ -207,6 +243,7 @@ export function probe_run(): void {
     else if (id == P_LEAK) st = probe_leak();
     else if (id == P_RING) st = probe_ring();
     else if (id == P_FRAME) st = probe_frame(arg);
+    else if (id == P_IDS) st = probe_ids(arg);
     else if (id == P_CODECS) {
       st = probe_codecs();
       // probe_codecs reuses the table: put id and status back in front.
