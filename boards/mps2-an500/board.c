@@ -45,14 +45,14 @@ void qn_board_irq(uint32_t n) {
   }
 }
 
-/* ---- storage: RAM that the reset handler does not clear ---- */
+/* ---- storage: RAM that the reset handler does not clear (.storage) ---- */
 #define STORE_SIZE 4096u
 #define STORE_SECTOR 1024u
 #define STORE_MAGIC 0x514E5354u /* "QNST": region initialised */
 static struct {
   uint32_t magic;
   uint8_t data[STORE_SIZE];
-} store __attribute__((section(".noinit"), aligned(8)));
+} store __attribute__((section(".storage"), aligned(8)));
 
 int32_t qn_port_init(void) {
   UART_BAUDDIV = CLOCK_HZ / BAUD;
