@@ -85,9 +85,12 @@ export function core_send(type: u8, flags: u8, codec: u8, channel: u8, packet: u
 }
 
 /** Build a reply in BUILD: header copied from the request, with a new type,
- *  a payload of `len` bytes already at BUILD+24. */
+ *  a payload of `len` bytes already at BUILD+24. The reply keeps the
+ *  request's priority class, so an emergency ping is answered as urgently
+ *  as it was asked. */
 function reply(req: usize, type: u8, codec: u8, len: i32): i32 {
-  header_write(BUILD, type, flags_make(PRIO_CONTROL, 0), codec, load<u8>(req + H_CHANNEL), len,
+  const prio = flags_prio(load<u8>(req + H_FLAGS));
+  header_write(BUILD, type, flags_make(prio, 0), codec, load<u8>(req + H_CHANNEL), len,
     sessionId, load<u32>(req + H_PACKET), ++lsn, <u32>nowUs);
   return core_queue_raw(BUILD);
 }

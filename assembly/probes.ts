@@ -197,10 +197,11 @@ function probe_codecs(): i32 {
 }
 
 /** A scratch generator driven by a simulated clock that runs forward,
- *  steps back 5 ms, steps back an hour, stalls (4,096+ ids in one ms) and
- *  jumps forward: every id must be strictly greater than the one before.
- *  `arg` ids (default 20,000). Metrics: 3 ids, 4 back steps seen,
- *  5 ms borrowed, 6 node bits intact (1). */
+ *  steps back 5 ms now and then, steps back an hour once, jumps forward,
+ *  then stalls for 4,097 ids in one millisecond (the sequence overflows and
+ *  must borrow the next ms): every id must be strictly greater than the one
+ *  before and carry its node bits. `arg` ids before the stall (default
+ *  20,000). Metrics: 3 ids, 4 back steps seen, 5 ms borrowed. */
 function probe_ids(arg: u64): i32 {
   const g = changetype<IdGen>(IDGEN);
   idgen_init(g, 0x2A5);
@@ -208,24 +209,23 @@ function probe_ids(arg: u64): i32 {
   if (n <= 0 || n > 1000000) n = 20000;
   let t: i64 = 3600_000_000; // one hour after boot, in µs
   let prev: u64 = 0;
-  let nodeOk: u64 = 1;
-  for (let i = 0; i < n; i++) {
-    const phase = i * 5 / n;
-    if (phase == 0) t += 250;                                  // forward
-    else if (phase == 1) t = (i % 64 == 0) ? t - 5000 : t + 100; // small steps back
-    else if (phase == 2) { if (i == (2 * n) / 5) t -= 3600_000_000; else t += 10; } // one huge step back
-    else if (phase == 3) { }                                   // clock stalls
-    else t += 1000_000;                                        // big jumps forward
+  const total = n + 4097;
+  for (let i = 0; i < total; i++) {
+    if (i < n) {
+      const phase = i * 4 / n;
+      if (phase == 0) t += 250;                                      // forward
+      else if (phase == 1) t = (i % 64 == 0) ? t - 5000 : t + 100;   // small steps back
+      else if (phase == 2) t = (i == n / 2) ? t - 3600_000_000 : t + 10; // one huge step back
+      else t += 1000_000;                                            // big jumps forward
+    }                                                                // then the clock stalls
     const id = idgen_next(g, t);
-    if (id <= prev) return Status.ERR_PROBE;
-    if (((id >> 12) & 0x3FF) != 0x2A5) nodeOk = 0;
+    if (id <= prev || ((id >> 12) & 0x3FF) != 0x2A5) return Status.ERR_PROBE;
     prev = id;
   }
-  if (nodeOk == 0 || g.backSteps == 0 || g.borrowed == 0) return Status.ERR_PROBE;
-  msg_add(3, K_UINT, <u64>n, 0);
+  if (g.backSteps == 0 || g.borrowed == 0) return Status.ERR_PROBE;
+  msg_add(3, K_UINT, <u64>total, 0);
   msg_add(4, K_UINT, <u64>g.backSteps, 0);
   msg_add(5, K_UINT, <u64>g.borrowed, 0);
-  msg_add(6, K_UINT, nodeOk, 0);
   return Status.OK;
 }
 

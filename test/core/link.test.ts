@@ -136,7 +136,7 @@ describe("id generator", () => {
     const { host, dev } = pair();
     const r = probe(host, dev, 10);
     expect(r.status).toBe(Status.OK);
-    expect(r.m[3]).toBe(20000n);
+    expect(r.m[3]).toBe(20000n + 4097n);
     expect(r.m[4]).toBeGreaterThan(0n);
     expect(r.m[5]).toBeGreaterThan(0n);
   });

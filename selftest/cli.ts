@@ -1,0 +1,139 @@
+// qn_selftest: runs the 17 health checks against a board over its serial
+// port, the emulated Cortex-M7 (QEMU), or the core in-process, and prints a
+// results table or a JSON report.
+// Exit status: 0 nothing failed, 1 a check failed, 2 usage or connection
+// error (with a one-line message that says what to do).
+import { parseArgs } from "node:util";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CHECKS, type Context } from "./checks.ts";
+import { runChecks, selectChecks, type TestEntry, type Report } from "./run.ts";
+import { connectSim, connectSerial, connectQemu, firmwareDir, UsageError, type Connected } from "./targets.ts";
+
+const HELP = `usage: qn_selftest [options]
+
+Runs QN's 17 health checks against a target and reports the results.
+
+target (default: the QEMU board if its firmware is built, else sim):
+  --port <path>          a board on a serial port (e.g. /dev/ttyACM0)
+  --baud <n>             serial baud rate (default 921600)
+  --target <t>           qemu | sim | serial (serial needs --port)
+  --platform <name>      board (default mps2-an500 for qemu, stm32h743 for a port)
+
+options:
+  --mode <m>             full (default) | quick (shorter soak parts)
+  --output <o>           text (default on a terminal) | json (report on stdout, progress on stderr)
+  --only <id,...>        run only these checks (ids or numbers, see --list)
+  --timeout <s>          seconds to wait for the target to answer at all (default 10)
+  --list                 list the checks and exit
+  --help                 this text
+
+exit status: 0 nothing failed, 1 a check failed, 2 usage or connection error`;
+
+function usage(msg: string): never {
+  process.stderr.write(`qn_selftest: ${msg}\nTry 'qn_selftest --help'.\n`);
+  process.exit(2);
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: "string" }, baud: { type: "string" }, target: { type: "string" }, platform: { type: "string" },
+        mode: { type: "string" }, output: { type: "string" }, only: { type: "string" }, timeout: { type: "string" },
+        list: { type: "boolean" }, help: { type: "boolean" },
+      },
+      strict: true, allowPositionals: false,
+    }).values;
+  } catch (e: any) {
+    usage(e.message.replace(/^.*?: /, ""));
+  }
+}
+
+function line(e: TestEntry, i: number, n: number): string {
+  const ms = (e.duration_us / 1000).toFixed(1).padStart(8);
+  return `[${String(i).padStart(2)}/${n}] ${String(e.number).padStart(2)} ${e.id.padEnd(22)} ${e.status.padEnd(4)} ${ms} ms  ${e.detail}`;
+}
+
+function table(r: Report): string {
+  const rows = r.tests.map((t) => `  ${String(t.number).padStart(2)}  ${t.id.padEnd(22)} ${t.status.padEnd(5)} ${(t.duration_us / 1000).toFixed(1).padStart(9)} ms`);
+  return [
+    "",
+    `QN selftest: ${r.platform} (${r.target}${r.port ? " " + r.port : ""}), firmware ${r.firmware.version} build ${r.firmware.build_id}, clock ${r.firmware.clock_hz} Hz`,
+    "   #  check                  status       time",
+    ...rows,
+    `health_status: ${r.health_status}  (${r.summary.passed} passed, ${r.summary.failed} failed, ${r.summary.skipped} skipped)` +
+      (r.max_latency_us !== null ? `  max_latency_us: ${r.max_latency_us}` : ""),
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  const a = parse();
+  if (a.help) { console.log(HELP); return; }
+  if (a.list) {
+    for (const c of CHECKS) console.log(`${String(c.n).padStart(2)}  ${c.id.padEnd(22)} ${c.name}`);
+    return;
+  }
+  const mode = (a.mode ?? "full") as Context["mode"];
+  if (mode !== "full" && mode !== "quick") usage(`--mode must be full or quick (got ${a.mode})`);
+  const output = a.output ?? (process.stdout.isTTY ? "text" : "json");
+  if (output !== "text" && output !== "json") usage(`--output must be text or json (got ${a.output})`);
+  const timeoutS = a.timeout === undefined ? 10 : Number(a.timeout);
+  if (!(timeoutS > 0)) usage(`--timeout must be a positive number of seconds (got ${a.timeout})`);
+  const baud = a.baud === undefined ? 921600 : Number(a.baud);
+  if (!Number.isInteger(baud) || baud <= 0) usage(`--baud must be a positive integer (got ${a.baud})`);
+  let checks;
+  try { checks = selectChecks(a.only); } catch (e: any) { usage(e.message); }
+
+  let target = a.target as Context["target"] | undefined;
+  if (target && !["qemu", "sim", "serial"].includes(target)) usage(`--target must be qemu, sim or serial (got ${target})`);
+  if (a.port && target && target !== "serial") usage(`--port goes with --target serial (or no --target), not --target ${target}`);
+  if (a.port) target = "serial";
+  if (target === "serial" && !a.port) usage("--target serial needs --port <path>");
+  const log = (s: string) => process.stderr.write(s + "\n");
+  if (!target) {
+    const built = existsSync(join(firmwareDir("mps2-an500"), "qn.elf"));
+    target = built ? "qemu" : "sim";
+    log(`qn_selftest: no target given: using ${built ? "the QEMU board (mps2-an500 firmware is built)" : "the core in-process (--target sim; build the QEMU firmware with make PLATFORM=mps2-an500 to test it)"}`);
+  }
+  const platform = a.platform ?? (target === "qemu" ? "mps2-an500" : target === "serial" ? "stm32h743" : "sim");
+
+  let conn: Connected | undefined;
+  const fatal = (msg: string): never => { process.stderr.write(`qn_selftest: ${msg}\n`); process.exit(2); };
+  const timeoutMs = timeoutS * 1000;
+  try {
+    const connect = target === "sim" ? connectSim() : target === "qemu" ? connectQemu(platform) : connectSerial(a.port!, baud, platform);
+    conn = await withTimeout(connect, timeoutMs, `could not connect to the ${target} target within ${timeoutS} s`);
+    // The target must answer before the checks start: a silent port is a
+    // connection error (exit 2), not seventeen failed checks.
+    await withTimeout(conn.peer.request(0x01, { payload: Uint8Array.of(1, 2, 3), timeoutMs, attemptMs: Math.min(2500, timeoutMs) }), timeoutMs + 500,
+      "no answer");
+  } catch (e: any) {
+    await conn?.close().catch(() => {});
+    if (e instanceof UsageError) fatal(e.message);
+    const where = target === "serial" ? a.port : target;
+    fatal(`${e?.message ?? e}${/no answer|ERR_TIMEOUT/.test(String(e?.message)) ? ` — ${where} did not answer within ${timeoutS} s: is the QN firmware flashed and running, at ${baud} baud?` : ""}`);
+  }
+
+  const ctx: Context = { peer: conn!.peer, target, mode, expected: conn!.expected, lineRate: conn!.lineRate };
+  let report: Report;
+  try {
+    if (output === "text") log(`qn_selftest: ${checks!.length} checks, mode ${mode}, target ${target}${conn!.port ? " " + conn!.port : ""}`);
+    report = await runChecks(ctx, checks!, (e, i, n) => log(line(e, i, n)), conn!.port);
+  } finally {
+    await conn!.close().catch(() => {});
+  }
+  if (output === "json") process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  else console.log(table(report));
+  process.exitCode = report.health_status === "FAIL" ? 1 : 0;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, msg: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<T>((_, reject) => { t = setTimeout(() => reject(new Error(msg)), ms); })]).finally(() => clearTimeout(t));
+}
+
+main().catch((e) => {
+  process.stderr.write(`qn_selftest: internal error: ${e?.stack ?? e}\n`);
+  process.exit(2);
+});

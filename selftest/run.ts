@@ -1,0 +1,79 @@
+// Runs a list of checks against a connected target and builds the report.
+// A check that throws (timeout, lost link) is a FAIL with the reason; the
+// run goes on with the next check unless the link itself is gone.
+import { CHECKS, type Check, type Context, type CheckOutcome } from "./checks.ts";
+import { num, text } from "./probe.ts";
+
+export interface TestEntry {
+  number: number; id: string; name: string; status: CheckOutcome["status"];
+  duration_us: number; metrics: CheckOutcome["metrics"]; detail: string;
+}
+
+export interface Report {
+  health_status: "PASS" | "FAIL" | "INCOMPLETE";
+  max_latency_us: number | null;
+  platform: string;
+  target: Context["target"];
+  port: string | null;
+  mode: Context["mode"];
+  firmware: { version: string; build_id: string; clock_hz: number };
+  started_at: string;
+  duration_ms: number;
+  summary: { passed: number; failed: number; skipped: number };
+  tests: TestEntry[];
+}
+
+export function selectChecks(only?: string): Check[] {
+  if (!only) return CHECKS;
+  const wanted = only.split(",").map((s) => s.trim()).filter(Boolean);
+  const out: Check[] = [];
+  for (const w of wanted) {
+    const c = CHECKS.find((k) => k.id === w || String(k.n) === w);
+    if (!c) throw new Error(`--only: unknown check "${w}" (see --list)`);
+    if (!out.includes(c)) out.push(c);
+  }
+  // Identity first when asked for: later checks read what it learnt.
+  return out.sort((a, b) => a.n - b.n);
+}
+
+export async function runChecks(ctx: Context, checks: Check[], progress: (e: TestEntry, i: number, n: number) => void,
+  port: string | null): Promise<Report> {
+  const started = new Date();
+  const tests: TestEntry[] = [];
+  for (const [i, c] of checks.entries()) {
+    const t0 = process.hrtime.bigint();
+    let out: CheckOutcome;
+    try {
+      out = await c.run(ctx);
+    } catch (e: any) {
+      out = { status: "FAIL", metrics: {}, detail: `check could not finish: ${e?.message ?? e}` };
+    }
+    const entry: TestEntry = {
+      number: c.n, id: c.id, name: c.name, status: out.status,
+      duration_us: Number((process.hrtime.bigint() - t0) / 1000n), metrics: out.metrics, detail: out.detail,
+    };
+    tests.push(entry);
+    progress(entry, i + 1, checks.length);
+  }
+  const count = (s: string) => tests.filter((t) => t.status === s).length;
+  const summary = { passed: count("PASS"), failed: count("FAIL"), skipped: count("SKIP") };
+  const lat = tests.find((t) => t.id === "link.loopback_latency" && t.status === "PASS");
+  const id = ctx.identity;
+  return {
+    health_status: summary.failed ? "FAIL" : summary.skipped ? "INCOMPLETE" : "PASS",
+    max_latency_us: lat ? Number(lat.metrics.max_latency_us) : null,
+    platform: (id && text(id.get(3))) || ctx.target,
+    target: ctx.target,
+    port,
+    mode: ctx.mode,
+    firmware: {
+      version: id ? text(id.get(1)) : "unknown",
+      build_id: "0x" + ((id ? num(id.get(2)) : 0) >>> 0).toString(16).padStart(8, "0"),
+      clock_hz: id ? num(id.get(4)) : 0,
+    },
+    started_at: started.toISOString(),
+    duration_ms: Date.now() - started.getTime(),
+    summary,
+    tests,
+  };
+}
