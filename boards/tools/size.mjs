@@ -16,11 +16,19 @@ const allOn = Object.values(manifest.features).every((v) => v === 1);
 const arm = platform !== "posix";
 const kib = (n) => `${n} B (${(n / 1024).toFixed(1)} KiB)`;
 
+const addr = {};
 function sections() {
   const out = execFileSync(arm ? "arm-none-eabi-size" : "size", ["-A", elf], { encoding: "utf8" });
   const s = {};
-  for (const m of out.matchAll(/^(\.\S+)\s+(\d+)\s+(\d+)/gm)) s[m[1]] = Number(m[2]);
+  for (const m of out.matchAll(/^(\.\S+)\s+(\d+)\s+(\d+)/gm)) { s[m[1]] = Number(m[2]); addr[m[1]] = Number(m[3]); }
   return s;
+}
+
+/* Bytes a group of sections spans, alignment gaps included. */
+function span(names) {
+  const present = names.filter((n) => s[n] > 0);
+  if (!present.length) return 0;
+  return Math.max(...present.map((n) => addr[n] + s[n])) - Math.min(...present.map((n) => addr[n]));
 }
 
 function symbolSize(name) {
@@ -35,8 +43,8 @@ const linear = symbolSize("qn_linear_mem");
 let fig;
 if (arm) {
   fig = {
-    flash: get(".isr_vector") + get(".text") + get(".ARM.exidx") + get(".data"),
-    ram: get(".stack") + get(".data") + get(".bss") + get(".noinit"),
+    flash: span([".isr_vector", ".text", ".ARM.exidx"]) + get(".data"),
+    ram: span([".stack", ".data", ".bss", ".noinit"]),
     text: get(".isr_vector") + get(".text") + get(".ARM.exidx"), data: get(".data"),
     bss: get(".bss") + get(".noinit"), stack: get(".stack"), linear, storage: get(".storage"),
   };
