@@ -68,7 +68,13 @@ test-core: core ## core tests only (vitest, through the real wasm)
 	$(NODE_BIN)/vitest run --reporter=default
 
 test: deps core ## the whole suite: core, boards, QEMU, selftest
+	@# The QEMU firmware the selftest and board tests boot.
+	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware
 	$(NODE_BIN)/vitest run --reporter=default
+
+selftest: deps core ## the selftest against the emulated Cortex-M7 (QEMU), JSON report
+	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware
+	./qn_selftest --mode=full --output=json --target qemu
 
 clean: ## remove build/
 	rm -rf build

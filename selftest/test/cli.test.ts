@@ -3,17 +3,11 @@
 // of usage and connection error.
 import { describe, it, expect } from "vitest";
 import { spawnSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Ajv from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import { ROOT } from "../../host/status.ts";
+import { validateReport } from "./schema.ts";
 
 const BIN = join(ROOT, "qn_selftest");
-const schema = JSON.parse(readFileSync(join(ROOT, "selftest/report.schema.json"), "utf8"));
-const ajv = new Ajv({ strict: true, allowUnionTypes: true, allErrors: true });
-addFormats(ajv);
-export const validateReport = ajv.compile(schema);
 
 function run(args: string[], timeout = 120_000) {
   const t0 = Date.now();

@@ -1,0 +1,37 @@
+// The README's main command against the emulated Cortex-M7: qn_selftest
+// boots the QEMU board itself, runs all 17 checks, and always stops QEMU.
+import { describe, it, expect } from "vitest";
+import { spawnSync, execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../../host/status.ts";
+import { validateReport } from "./schema.ts";
+
+const ELF = join(ROOT, "build/mps2-an500/release/qn.elf");
+
+function qemuPids(): string[] {
+  try { return execFileSync("pgrep", ["-f", `qemu-system-arm.*${ELF}`]).toString().trim().split("\n").filter(Boolean); }
+  catch { return []; }
+}
+
+describe.skipIf(!existsSync(ELF))("qn_selftest --target qemu", () => {
+  it("full mode: schema-valid report, 17 entries, every runnable check PASS, QEMU stopped", () => {
+    const before = qemuPids();
+    const r = spawnSync(join(ROOT, "qn_selftest"), ["--mode=full", "--output=json", "--target", "qemu"], { encoding: "utf8", timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+    expect(report.target).toBe("qemu");
+    expect(report.platform).toBe("mps2-an500");
+    expect(report.firmware.clock_hz).toBe(25_000_000);
+    expect(report.tests).toHaveLength(17);
+    const failed = report.tests.filter((t: any) => t.status === "FAIL");
+    expect(failed, JSON.stringify(failed, null, 1)).toEqual([]);
+    for (const id of ["boot.identity", "mem.pools", "mem.leak", "mem.stack", "ring.buffer", "frame.codec", "payload.codecs",
+      "clock.monotonic", "id.generator", "link.loopback_latency", "link.throughput"]) {
+      expect(report.tests.find((t: any) => t.id === id).status, id).toBe("PASS");
+    }
+    console.log(`qemu selftest: ${report.health_status}, ${report.summary.passed} passed, ${report.summary.skipped} skipped, max_latency_us ${report.max_latency_us}`);
+    expect(qemuPids().filter((p) => !before.includes(p))).toEqual([]);
+  }, 150_000);
+});
