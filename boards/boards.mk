@@ -46,7 +46,9 @@ all: firmware
 
 include boards/$(PLATFORM)/board.mk
 
-FW := build/$(PLATFORM)/$(TARGET)
+# QN_FW_ROOT lets a test build every board into a fresh directory.
+QN_FW_ROOT ?= build
+FW := $(QN_FW_ROOT)/$(PLATFORM)/$(TARGET)
 FW_W2C := $(FW)/wasm2c
 FW_OBJ := $(FW)/obj
 FW_COMMON := boards/common/main.c boards/common/qn_wasm_rt.c

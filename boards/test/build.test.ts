@@ -1,0 +1,51 @@
+// Every board and target builds from nothing (a fresh output directory),
+// and a wrong PLATFORM or TARGET stops with the list of valid ones.
+import { describe, it, expect } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, make } from "./build.ts";
+
+describe("board builds", () => {
+  it("builds all three boards for both targets from a clean tree", () => {
+    const dir = mkdtempSync(join(tmpdir(), "qn-boards-"));
+    try {
+      make(["-j2", "boards", `QN_FW_ROOT=${dir}`]);
+      for (const target of ["release", "debug"]) {
+        for (const board of ["mps2-an500", "stm32h743"]) {
+          for (const ext of ["elf", "bin", "hex", "map"]) {
+            const f = join(dir, board, target, `qn.${ext}`);
+            expect(existsSync(f), f).toBe(true);
+            expect(statSync(f).size, f).toBeGreaterThan(0);
+          }
+          // No heap in the link: the map shows neither malloc nor _sbrk.
+          const nm = execFileSync("arm-none-eabi-nm", [join(dir, board, target, "qn.elf")], { encoding: "utf8" });
+          expect(nm).not.toMatch(/ (malloc|_malloc_r|_sbrk)$/m);
+        }
+        expect(existsSync(join(dir, "posix", target, "qn"))).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it("rejects an unknown PLATFORM or TARGET and lists the valid ones", () => {
+    const p = spawnSync("make", ["PLATFORM=nucleo-f4", "firmware"], { cwd: ROOT, encoding: "utf8" });
+    expect(p.status).not.toBe(0);
+    expect(p.stderr).toMatch(/unknown PLATFORM 'nucleo-f4'.*mps2-an500 stm32h743 posix/);
+    const t = spawnSync("make", ["PLATFORM=posix", "TARGET=fast", "firmware"], { cwd: ROOT, encoding: "utf8" });
+    expect(t.status).not.toBe(0);
+    expect(t.stderr).toMatch(/unknown TARGET 'fast'.*debug release/);
+  });
+
+  it("keeps each PLATFORM/TARGET in its own directory", () => {
+    make(["PLATFORM=mps2-an500", "TARGET=release", "firmware"]);
+    make(["PLATFORM=mps2-an500", "TARGET=debug", "firmware"]);
+    const rel = join(ROOT, "build/mps2-an500/release/obj/boards/common/main.o");
+    const dbg = join(ROOT, "build/mps2-an500/debug/obj/boards/common/main.o");
+    expect(existsSync(rel) && existsSync(dbg)).toBe(true);
+    // Different flags, different objects: -O2 release vs -Og debug.
+    expect(statSync(rel).size).not.toBe(statSync(dbg).size);
+  }, 120_000);
+});
