@@ -20,7 +20,7 @@ QN_BUDGET_RAM ?= 24576
 QN_BUDGET_FLASH ?= 65536
 # Deepest Wasm call nesting before the core traps (EXHAUSTION) instead of
 # running the C stack into a fault.
-QN_WASM_MAX_DEPTH ?= 64
+QN_WASM_MAX_DEPTH ?= 32
 OPENOCD_CFG ?= board/st_nucleo_h743zi.cfg
 QN_SERIAL ?= pty
 
@@ -100,7 +100,7 @@ $(FW_W2C)/qn.c $(FW_W2C)/qn.h &: build/qn.wasm
 # 256 bytes. The boot re-checks it against qn_heap_base().
 $(FW_W2C)/qn_linear_mem.h: build/manifest.json boards/tools/linear-mem.mjs
 	@mkdir -p $(FW_W2C)
-	node boards/tools/linear-mem.mjs $< > $@.tmp && mv $@.tmp $@
+	QN_LINEAR_MEM_OVERRIDE=$(QN_LINEAR_MEM_OVERRIDE) node boards/tools/linear-mem.mjs $< > $@.tmp && mv $@.tmp $@
 
 $(FW_OBJ)/%.o: %.c $(FW_W2C)/qn.h $(FW_W2C)/qn_linear_mem.h build/qn_api.h
 	@mkdir -p $(dir $@)

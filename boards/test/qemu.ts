@@ -113,6 +113,22 @@ export class Qemu {
     return parseInt(m[1], 16);
   }
 
+  /** Read n 32-bit words of guest memory from addr (physical). */
+  async readWords(addr: number, n: number): Promise<number[]> {
+    const words: number[] = [];
+    for (let done = 0; done < n;) {
+      const k = Math.min(256, n - done);
+      const text = await this.monitor(`xp /${k}wx 0x${(addr + done * 4).toString(16)}`);
+      for (const line of text.split("\n")) {
+        const m = /^[0-9a-f]+:((?:\s+0x[0-9a-f]+)+)/i.exec(line.trim());
+        if (m) for (const w of m[1].trim().split(/\s+/)) words.push(parseInt(w, 16));
+      }
+      done += k;
+      if (words.length !== done) throw new Error(`QEMU: short xp output at 0x${(addr + done * 4).toString(16)}`);
+    }
+    return words;
+  }
+
   /** Kill QEMU (by pid) and wait until it is gone. Safe to call twice. */
   async stop(): Promise<QemuExit> {
     if (!this.done && this.proc.pid) try { process.kill(this.proc.pid, "SIGKILL"); } catch { /* gone */ }

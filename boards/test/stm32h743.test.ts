@@ -3,7 +3,7 @@
 // flash (Thumb), every section inside the chip's memories, nothing placed
 // in the journal's flash sector.
 import { describe, it, expect, beforeAll } from "vitest";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { buildFirmware } from "./build.ts";
 
@@ -62,3 +62,13 @@ for (const target of ["release", "debug"] as const) {
     });
   });
 }
+
+describe("OpenOCD", () => {
+  it("knows the Nucleo-H743ZI board config that `make flash` uses", () => {
+    // Parses the board and target scripts; needs no probe attached.
+    const p = spawnSync("openocd", ["-f", "board/st_nucleo_h743zi.cfg", "-c", "echo qn-config-ok; shutdown"],
+      { encoding: "utf8", timeout: 20_000 });
+    expect(p.status).toBe(0);
+    expect(p.stdout + p.stderr).toContain("qn-config-ok");
+  });
+});

@@ -90,11 +90,14 @@ export function readProto(b: Uint8Array): Map<number, bigint | Uint8Array> {
 export class FramePort {
   readonly frames: Frame[] = [];
   readonly junk: Uint8Array[] = [];
+  /** Every byte received, as latin1 text (fault and boot reports). */
+  text = "";
   private acc: number[] = [];
   private waiters: Array<() => void> = [];
 
   private constructor(readonly port: SerialPort) {
     port.on("data", (d: Buffer) => {
+      this.text += d.toString("latin1");
       for (const b of d) {
         if (b !== 0) { this.acc.push(b); continue; }
         const chunk = Uint8Array.from(this.acc);
@@ -132,6 +135,17 @@ export class FramePort {
       }
       await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
     }
+  }
+
+  /** Wait until the received text matches re. */
+  async waitText(re: RegExp, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!re.test(this.text)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${re} within ${timeoutMs} ms; got: ${JSON.stringify(this.text.slice(-200))}`);
+      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
+    }
+    return this.text;
   }
 
   /** Send a request and wait for its answer (same packet id, given type). */

@@ -2,13 +2,15 @@
 // QEMU with -icount shift=0 (1 instruction = 1 ns of virtual time, and
 // SysTick follows it, so the count repeats exactly from run to run).
 // The firmware stores the virtual nanoseconds from reset to "ready" in
-// qn_boot_ns; this reads it through QEMU's monitor, then runs a ping, an
-// identity request and a DATA echo and reads the painted-stack high-water
-// mark the firmware reports in identity (field 13).
+// qn_boot_ns; this reads it through QEMU's monitor, then runs a ping, a
+// DATA echo and (when a codec is built) an identity request, and reads the
+// painted stack through the monitor: the first word from the bottom that
+// no longer holds the paint is the high-water mark.
 // Usage: node --import tsx boards/tools/measure.ts <qn.elf> [--json]
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { Qemu } from "../test/qemu.ts";
-import { FramePort, T, readProto } from "../test/wire.ts";
+import { FramePort, T } from "../test/wire.ts";
 
 export const BOOT_GOAL = 480_000;
 
@@ -36,12 +38,14 @@ export async function measure(elf: string): Promise<Measurement> {
     if (boot === 0) throw new Error(`firmware never reached ready (qn_boot_ns stays 0); QEMU says: ${q.stderr}`);
     await port.warmUp();
     await port.request(T.DATA, 2, T.DATA, new Uint8Array(200).fill(0x55), 2000, { channel: 1 });
-    await port.request(T.IDENT_REQ, 3, T.IDENT, undefined, 2000, { codec: 1 });
-    // The stack figure reaches the core every 10 ms: let one report pass
-    // after the deepest calls above, then ask again.
-    await new Promise((r) => setTimeout(r, 100));
-    const id = readProto((await port.request(T.IDENT_REQ, 4, T.IDENT, undefined, 2000, { codec: 1 })).payload);
-    return { bootInstructions: boot, stackUsed: Number(id.get(13)), stackSize: Number(id.get(14)) };
+    const f = JSON.parse(readFileSync("build/manifest.json", "utf8")).features ?? {};
+    if (f.QN_FEAT_PB || f.QN_FEAT_JSON) {
+      await port.request(T.IDENT_REQ, 3, T.IDENT, undefined, 2000, { codec: f.QN_FEAT_PB ? 1 : 2 });
+    }
+    const lo = symbol(elf, "_sstack"), hi = symbol(elf, "_estack");
+    const words = await q.readWords(lo, (hi - lo) / 4);
+    const untouched = words.findIndex((w) => w !== 0xa5a5a5a5);
+    return { bootInstructions: boot, stackUsed: hi - lo - 4 * (untouched < 0 ? words.length : untouched), stackSize: hi - lo };
   } finally {
     await port?.close();
     await q.stop();
