@@ -87,7 +87,8 @@ void qn_port_panic_write(const char *s);
  * qn_port_storage_sector() bytes. It behaves like NOR flash on every board:
  * erase sets a sector to 0xFF; a write can only clear bits, and offset and
  * length must be multiples of qn_port_storage_unit() (32 on the STM32H743,
- * whose flash programs 256-bit words). Each call returns QN_OK,
+ * whose flash programs 256-bit words with ECC: there each unit may be
+ * written only once between erases). Each call returns QN_OK,
  * QN_ERR_ARG (out of range or misaligned, nothing done) or QN_ERR_STORAGE
  * (the hardware reported a failure; the region may be partly written). */
 uint32_t qn_port_storage_size(void);
