@@ -13,7 +13,7 @@ FEATURES := QN_FEAT_PB=$(QN_FEAT_PB) QN_FEAT_JSON=$(QN_FEAT_JSON) QN_FEAT_PROBES
 FEATURE_TAG := pb$(QN_FEAT_PB)-json$(QN_FEAT_JSON)-probes$(QN_FEAT_PROBES)
 # Build id: CRC-32C over the core sources and features, so two builds of the
 # same sources agree and the selftest can match a device to its manifest.
-BUILD_ID = $(shell node tools/build-id.mjs $(FEATURE_TAG) $(CORE_SRC))
+BUILD_ID := $(shell node tools/build-id.mjs $(FEATURE_TAG) $(CORE_SRC))
 ASC_USE = $(foreach f,$(FEATURES),--use $(f)) --use QN_BUILD_ID=$(BUILD_ID)
 
 DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd

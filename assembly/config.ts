@@ -16,8 +16,8 @@ export const MAX_PAYLOAD: i32 = 256;
 /** Fixed frame header (see docs/PROTOCOL.md). */
 export const HEADER_SIZE: i32 = 24;
 export const CRC_SIZE: i32 = 4;
-/** Largest raw frame: header + payload + CRC. */
-export const MAX_FRAME: i32 = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE;
+/** Largest raw frame: header + payload + frame MAC + CRC. */
+export const MAX_FRAME: i32 = HEADER_SIZE + MAX_PAYLOAD + 8 + CRC_SIZE;
 /** COBS adds one byte per 254 and the delimiter adds one. */
 export const MAX_WIRE: i32 = MAX_FRAME + MAX_FRAME / 254 + 2;
 
@@ -30,9 +30,9 @@ export const APP_BUF: i32 = MAX_FRAME;
  *  A block holds a queued wire frame: u16 length + COBS bytes. At most 32
  *  blocks per pool (the allocation bitmap is one u32). */
 export const POOL_SMALL_SIZE: i32 = 64;
-export const POOL_SMALL_COUNT: i32 = 16;
+export const POOL_SMALL_COUNT: i32 = 24;
 export const POOL_LARGE_SIZE: i32 = (MAX_WIRE + 2 + 3) & ~3;
-export const POOL_LARGE_COUNT: i32 = 8;
+export const POOL_LARGE_COUNT: i32 = 20;
 
 /** Outbox per priority class and inbox: rings of u32 block addresses.
  *  Power-of-two capacities. */

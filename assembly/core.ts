@@ -1,44 +1,59 @@
-// The core's data path: bytes in -> decoder -> dispatch -> replies or inbox;
-// application messages -> frame -> COBS -> pool block -> outbox -> bytes out.
-// The core answers link-level requests itself (ping, identity, probes) so
-// every shell gets them for free; everything else goes to the inbox for the
-// shell's application.
+// The core's data path: bytes in -> decoder -> dispatch -> session, QoS,
+// replies or inbox; application messages -> frame -> (MAC) -> COBS -> pool
+// block -> outbox -> bytes out; and the clock (core_tick) driving
+// heartbeats, reconnects and retransmissions. The core answers link-level
+// requests itself (ping, identity, probes, handshakes, acknowledgements) so
+// every shell gets them for free; the application sees only its messages.
 import {
-  HEADER_SIZE, MAX_PAYLOAD, MAX_FRAME, MAX_WIRE, RX_STAGE, APP_BUF, INBOX_SLOTS,
+  HEADER_SIZE, MAX_PAYLOAD, MAX_FRAME, MAX_WIRE, RX_STAGE, APP_BUF,
   PRIO_CLASSES, PRIO_CONTROL, CODEC_PB, CODEC_JSON,
 } from "./config";
 import { Status } from "./status";
 import { crc32c_init } from "./crc32c";
 import { cobs_encode } from "./cobs";
 import { pools_init, pool_alloc, pool_free } from "./pool";
-import { Ring, ring_init, ring_push_u32, ring_pop_u32 } from "./ring";
 import { decoder_reset, decoder_push, decoder_frame, decoder_frame_len, FRAME_READY } from "./decoder";
 import { sched_init, sched_queue } from "./sched";
 import {
-  header_write, frame_seal, flags_make, flags_prio, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
-  H_LENGTH, H_PACKET, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ, T_PROBE_RES,
+  header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
+  H_LENGTH, H_SESSION, H_PACKET, H_LSN, H_TIME, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ,
+  T_PROBE_RES, T_DATA, T_ERROR, T_HELLO, T_WELCOME, T_CONFIRM, T_PUBACK, T_PUBREC, T_PUBREL, T_PUBCOMP,
+  F_DUP, F_MAC, MAC_BYTES,
 } from "./frame";
-import { count, counters_reset, C_INBOX_DROP, C_POOL_FAIL } from "./counters";
+import {
+  count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
+  C_LINK_DOWN_REFUSED, C_HEARTBEATS, C_LINK_DOWN, C_INBOX_DROP,
+} from "./counters";
+import { K_SINT, msg_reset, msg_add, msg_get } from "./codec/fields";
 import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { identity_fill } from "./identity";
 import { probe_run } from "./probes";
 import { idgen_init, idgen_live } from "./ids";
+import { inbox_init, inbox_full, inbox_push, inbox_take, inbox_free } from "./inbox";
+import {
+  session_defaults, session_tick, session_up, session_id, session_state, cfg, hello_build,
+  hello_take, hello_status, welcome_take, confirm_build, confirm_take, session_note_rx,
+  session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop,
+  ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, CFG_NODE,
+  TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, S_UP,
+} from "./session";
+import { mac_write, mac_check, replay_check, replay_mark, replay_reset } from "./mac";
+import {
+  qos_init, qos_publish, qos_entry_block, qos_mark_sent, qos_ack, qos_due, qos_rel_id, qos_rel_sent,
+  qos_next_unacked, qos_classify, qos_accept, qos_ack_id, qos_delivered, qos_base, qos_peer_base,
+  qos_recover, RX_DELIVER, RX_DUP,
+} from "./qos";
 
 export const RX_BUF = memory.data(RX_STAGE, 4);
 /** Application exchange area: header at +0, payload at +HEADER_SIZE. */
 export const APP = memory.data(APP_BUF + 4, 4);
-/** Where the core builds its own replies (never the application's area). */
+/** Where the core builds its own frames (never the application's area). */
 const BUILD = memory.data(MAX_FRAME + 4, 4);
-const INBOX_MEM = memory.data(<i32>INBOX_SLOTS * 4, 4);
-const INBOX = memory.data(offsetof<Ring>(), 4);
 
-let sessionId: u32 = 0;
 let lsn: u32 = 0;
 let nextPacket: u32 = 1;
 let nowUs: i64 = 0;
 let ready: bool = false;
-
-@inline function inbox(): Ring { return changetype<Ring>(INBOX); }
 
 export function core_init(): i32 {
   counters_reset();
@@ -46,8 +61,10 @@ export function core_init(): i32 {
   pools_init();
   sched_init();
   decoder_reset();
-  ring_init(inbox(), INBOX_MEM, INBOX_SLOTS, 4);
-  sessionId = 0;
+  inbox_init();
+  session_defaults();
+  qos_init();
+  replay_reset();
   lsn = 0;
   nextPacket = 1;
   idgen_init(idgen_live(), 0);
@@ -57,22 +74,35 @@ export function core_init(): i32 {
 
 export function core_ready(): bool { return ready; }
 export function core_now(): i64 { return nowUs; }
-export function core_tick(now: i64): void { nowUs = now; }
-export function core_session(): u32 { return sessionId; }
-export function core_set_session(s: u32): void { sessionId = s; }
 export function core_next_packet(): u32 { return nextPacket++; }
 
-/** Seal the frame whose header+payload is at `raw`, COBS it into a pool
- *  block and queue it on its priority class. */
+@inline function is_handshake(t: u8): bool { return t == T_HELLO || t == T_WELCOME || t == T_CONFIRM; }
+
+/** Stamp (session, LSN, time), MAC when the session asks for it, seal with
+ *  the CRC, COBS it into a pool block and queue it on its class. */
 export function core_queue_raw(raw: usize): i32 {
+  const type = load<u8>(raw + H_TYPE);
+  let flags = load<u8>(raw + H_FLAGS) & ~F_MAC;
+  store<u32>(raw + H_SESSION, session_up() || type == T_WELCOME || type == T_CONFIRM ? <u32>session_id() : 0);
+  store<u32>(raw + H_LSN, ++lsn);
+  store<u32>(raw + H_TIME, <u32>nowUs);
+  const len = <i32>load<u16>(raw + H_LENGTH);
+  if (session_up() && cfg(CFG_AUTH) == AUTH_FRAME_MAC && !is_handshake(type)) {
+    flags |= F_MAC;
+    store<u8>(raw + H_FLAGS, flags);
+    mac_write(raw, HEADER_SIZE + len, raw + HEADER_SIZE + len);
+  } else {
+    store<u8>(raw + H_FLAGS, flags);
+  }
   const n = frame_seal(raw);
   const blk = pool_alloc(n + n / 254 + 2 + 2);
   if (blk == 0) return Status.ERR_POOL_EMPTY;
   const w = cobs_encode(raw, n, blk + 2, MAX_WIRE);
   if (w < 0) { pool_free(blk); return w; }
   store<u16>(blk, <u16>w);
-  const st = sched_queue(<i32>flags_prio(load<u8>(raw + H_FLAGS)), blk);
+  const st = sched_queue(<i32>flags_prio(flags), blk);
   if (st != Status.OK) pool_free(blk);
+  else session_note_tx(nowUs);
   return st;
 }
 
@@ -80,22 +110,66 @@ export function core_queue_raw(raw: usize): i32 {
 export function core_send(type: u8, flags: u8, codec: u8, channel: u8, packet: u32, len: i32): i32 {
   if (len < 0 || len > MAX_PAYLOAD) return Status.ERR_OVERSIZE;
   if (flags_prio(flags) >= <u8>PRIO_CLASSES || (flags & 0xE0) != 0) return Status.ERR_ARG;
-  header_write(APP, type, flags, codec, channel, len, sessionId, packet, ++lsn, <u32>nowUs);
+  if (flags_qos(flags) != 0) return Status.ERR_ARG; // QoS 1/2 go through core_publish
+  header_write(APP, type, flags, codec, channel, len, 0, packet, 0, 0);
   return core_queue_raw(APP);
 }
 
-/** Build a reply in BUILD: header copied from the request, with a new type,
- *  a payload of `len` bytes already at BUILD+24. The reply keeps the
- *  request's priority class, so an emergency ping is answered as urgently
- *  as it was asked. */
-function reply(req: usize, type: u8, codec: u8, len: i32): i32 {
-  const prio = flags_prio(load<u8>(req + H_FLAGS));
-  header_write(BUILD, type, flags_make(prio, 0), codec, load<u8>(req + H_CHANNEL), len,
-    sessionId, load<u32>(req + H_PACKET), ++lsn, <u32>nowUs);
+/** Publish an application message (payload of `len` bytes at APP+24) on
+ *  `channel` with QoS 0, 1 or 2. Returns the packet id (QoS 1/2), 0 for
+ *  QoS 0, or a status. A peer that is down fails fast (ERR_LINK_DOWN). */
+export function core_publish(channel: u8, qos: u8, prio: u8, codec: u8, len: i32): i64 {
+  if (len < 0 || len > MAX_PAYLOAD) return Status.ERR_OVERSIZE;
+  if (qos > 2 || <i32>prio >= PRIO_CLASSES) return Status.ERR_ARG;
+  if (!session_up() && (qos > 0 || cfg(CFG_AUTH) != AUTH_NONE)) {
+    count(C_LINK_DOWN_REFUSED);
+    return Status.ERR_LINK_DOWN;
+  }
+  header_write(APP, T_DATA, flags_make(prio, qos), codec, channel, len, 0, 0, 0, 0);
+  if (qos == 0) {
+    const st = core_queue_raw(APP);
+    return st < 0 ? <i64>st : 0;
+  }
+  const pid = qos_publish(APP, HEADER_SIZE + len, <u32>nowUs);
+  if (pid < 0) return pid;
+  transmit_entry(<u32>pid, <i32>qos, false);
+  return pid;
+}
+
+/** (Re)send the in-flight message `pid` of level `qos`. */
+function transmit_entry(pid: u32, qos: i32, dup: bool): bool {
+  const blk = qos_entry_block(pid, qos);
+  if (blk == 0) return false;
+  const n = <i32>load<u16>(blk);
+  memory.copy(BUILD, blk + 2, n);
+  if (dup) store<u8>(BUILD + H_FLAGS, load<u8>(BUILD + H_FLAGS) | F_DUP);
+  if (core_queue_raw(BUILD) != Status.OK) return false;
+  qos_mark_sent(pid, qos, nowUs);
+  return true;
+}
+
+function send_control(type: u8, packet: u32, len: i32): i32 {
+  header_write(BUILD, type, flags_make(PRIO_CONTROL, 0), len > 0 ? CODEC_PB : 0, 0, len, 0, packet, 0, 0);
   return core_queue_raw(BUILD);
 }
 
-/** Codec for a reply: the request's if built, else the first built one. */
+function send_error(status: i32, packet: u32): void {
+  msg_reset();
+  msg_add(1, K_SINT, <u64>((status << 1) ^ (status >> 31)), 0);
+  const n = codec_encode(CODEC_PB, BUILD + HEADER_SIZE, MAX_PAYLOAD);
+  if (n >= 0) send_control(T_ERROR, packet, n);
+}
+
+/** Build a reply in BUILD: header from the request, a new type, payload of
+ *  `len` bytes at BUILD+24, the request's priority class (an emergency
+ *  ping is answered as urgently as it was asked). */
+function reply(req: usize, type: u8, codec: u8, len: i32): i32 {
+  const prio = flags_prio(load<u8>(req + H_FLAGS));
+  header_write(BUILD, type, flags_make(prio, 0), codec, load<u8>(req + H_CHANNEL), len,
+    0, load<u32>(req + H_PACKET), 0, 0);
+  return core_queue_raw(BUILD);
+}
+
 function reply_codec(req: usize): u8 {
   const c = load<u8>(req + H_CODEC);
   const built = codecs_built();
@@ -110,13 +184,120 @@ function encode_reply(req: usize, type: u8): i32 {
   return reply(req, type, codec, n);
 }
 
+// ---- handshake ----
+
+function start_hello(): void {
+  session_set_bases(qos_base(1), qos_base(2));
+  const n = hello_build(BUILD + HEADER_SIZE, nowUs);
+  send_control(T_HELLO, 0, n);
+}
+
+function on_hello(raw: usize, len: i32): void {
+  if (cfg(CFG_ROLE) != ROLE_SERVER) { count(C_SESSION_REJECT); return; }
+  session_set_bases(qos_base(1), qos_base(2));
+  const n = hello_take(raw + HEADER_SIZE, len, BUILD + HEADER_SIZE, nowUs);
+  if (hello_status() != Status.OK) {
+    if (hello_status() == Status.ERR_AUTH) count(C_AUTH_FAIL);
+    send_control(T_WELCOME, load<u32>(raw + H_PACKET), n);
+    return;
+  }
+  replay_reset();
+  qos_peer_base(session_peer_base(1), session_peer_base(2), session_resumed());
+  send_control(T_WELCOME, load<u32>(raw + H_PACKET), n);
+}
+
+function on_welcome(raw: usize, len: i32): void {
+  if (cfg(CFG_ROLE) != ROLE_CLIENT) { count(C_SESSION_REJECT); return; }
+  const st = welcome_take(raw + HEADER_SIZE, len, nowUs);
+  if (st != Status.OK) {
+    if (st == Status.ERR_AUTH) count(C_AUTH_FAIL);
+    return;
+  }
+  replay_reset();
+  qos_peer_base(session_peer_base(1), session_peer_base(2), session_resumed());
+  const n = confirm_build(BUILD + HEADER_SIZE, nowUs);
+  // CONFIRM goes out before anything MAC'd, in the clear (it is a proof).
+  header_write(BUILD, T_CONFIRM, flags_make(PRIO_CONTROL, 0), CODEC_PB, 0, n, 0, load<u32>(raw + H_PACKET), 0, 0);
+  core_queue_raw(BUILD);
+  resend_all();
+}
+
+function on_confirm(raw: usize, len: i32): void {
+  if (cfg(CFG_ROLE) != ROLE_SERVER) { count(C_SESSION_REJECT); return; }
+  const st = confirm_take(raw + HEADER_SIZE, len, nowUs);
+  if (st == Status.ERR_AUTH) { count(C_AUTH_FAIL); send_error(Status.ERR_AUTH, 0); return; }
+  if (st == Status.OK) resend_all();
+}
+
+/** After (re)connecting, everything in flight goes out again. */
+function resend_all(): void {
+  for (let q = 1; q <= 2; q++) {
+    for (let pid = qos_next_unacked(q, 0); pid != 0; pid = qos_next_unacked(q, pid)) {
+      if (!transmit_entry(pid, q, true)) break;
+    }
+  }
+  const rel = qos_rel_id();
+  if (rel != 0 && qos_due(nowUs, 0) == 3) { send_control(T_PUBREL, rel, 0); qos_rel_sent(nowUs); }
+}
+
+// ---- receive ----
+
+/** Is this frame allowed in, and from whom? Returns OK, or the status it
+ *  is rejected with (already counted). */
+function admit(raw: usize, type: u8, n: i32): i32 {
+  // Link liveness and the device's nameplate are public; everything else
+  // needs a session when authentication is on.
+  if (is_handshake(type) || type == T_PING || type == T_PONG || type == T_IDENT_REQ) return Status.OK;
+  const auth = cfg(CFG_AUTH);
+  if (!session_up()) {
+    if (auth == AUTH_NONE && type != T_PUBACK && type != T_PUBREC && type != T_PUBREL && type != T_PUBCOMP &&
+        !(type == T_DATA && flags_qos(load<u8>(raw + H_FLAGS)) != 0)) return Status.OK;
+    count(C_SESSION_REJECT);
+    return Status.ERR_SESSION;
+  }
+  if (load<u32>(raw + H_SESSION) != <u32>session_id()) { count(C_SESSION_REJECT); return Status.ERR_SESSION; }
+  return Status.OK;
+}
+
+function authentic(raw: usize, n: i32): i32 {
+  const len = <i32>load<u16>(raw + H_LENGTH);
+  if ((load<u8>(raw + H_FLAGS) & F_MAC) == 0) { count(C_AUTH_FAIL); return Status.ERR_AUTH; }
+  if (!mac_check(raw, HEADER_SIZE + len, raw + HEADER_SIZE + len)) { count(C_AUTH_FAIL); return Status.ERR_AUTH; }
+  const l = load<u32>(raw + H_LSN);
+  if (replay_check(l) != Status.OK) { count(C_REPLAY); return Status.ERR_REPLAY; }
+  replay_mark(l);
+  return Status.OK;
+}
+
 function dispatch(raw: usize, n: i32): i32 {
   const type = load<u8>(raw + H_TYPE);
   const len = <i32>load<u16>(raw + H_LENGTH);
+  const flags = load<u8>(raw + H_FLAGS);
+  // In auth mode 2 an established session takes only MAC'd frames (pings
+  // are answered either way, but only authentic frames prove liveness).
+  let authed = true;
+  if (session_up() && cfg(CFG_AUTH) == AUTH_FRAME_MAC && !is_handshake(type)) {
+    if (type == T_PING && (flags & F_MAC) == 0) authed = false;
+    else {
+      const a = authentic(raw, n);
+      if (a != Status.OK) return a;
+    }
+  }
+  if (type == T_HELLO) { on_hello(raw, len); return Status.OK; }
+  if (type == T_WELCOME) { on_welcome(raw, len); return Status.OK; }
+  if (type == T_CONFIRM) { on_confirm(raw, len); return Status.OK; }
+  const adm = admit(raw, type, n);
+  if (adm != Status.OK) {
+    if (type == T_DATA || type == T_PUBREL || type == T_IDENT_REQ || type == T_PROBE_REQ) send_error(adm, load<u32>(raw + H_PACKET));
+    return adm;
+  }
+  if (authed && session_up()) session_note_rx(nowUs);
+  const packet = load<u32>(raw + H_PACKET);
   if (type == T_PING) {
     memory.copy(BUILD + HEADER_SIZE, raw + HEADER_SIZE, len);
     return reply(raw, T_PONG, load<u8>(raw + H_CODEC), len);
   }
+  if (type == T_PONG && cfg(CFG_ROLE) == ROLE_CLIENT && packet == 0) return Status.OK; // heartbeat answer
   if (type == T_IDENT_REQ) {
     identity_fill();
     return encode_reply(raw, T_IDENT);
@@ -124,20 +305,46 @@ function dispatch(raw: usize, n: i32): i32 {
   if (type == T_PROBE_REQ) {
     const st = codec_decode(load<u8>(raw + H_CODEC), raw + HEADER_SIZE, len);
     if (st < 0) return st;
-    probe_run(); // reads the request fields, leaves the result fields
+    probe_run();
     return encode_reply(raw, T_PROBE_RES);
   }
-  // Everything else is the application's: park a copy in the inbox.
-  const blk = pool_alloc(n + 2);
-  if (blk == 0) { count(C_INBOX_DROP); return Status.ERR_POOL_EMPTY; }
-  store<u16>(blk, <u16>n);
-  memory.copy(blk + 2, raw, n);
-  if (ring_push_u32(inbox(), <u32>blk) != Status.OK) {
-    pool_free(blk);
-    count(C_INBOX_DROP);
-    return Status.ERR_RING_FULL;
+  if (type == T_DATA) {
+    const qos = <i32>flags_qos(flags);
+    const body = HEADER_SIZE + len; // the inbox keeps header + payload
+    if (qos == 0) return inbox_push(raw, body);
+    const c = qos_classify(qos, packet);
+    if (c == RX_DELIVER) {
+      if (inbox_full()) { count(C_INBOX_DROP); return Status.ERR_RING_FULL; }
+      const st = qos_accept(qos, raw, body, <u32>nowUs);
+      if (st != Status.OK) return st;
+      inbox_push(raw, body);
+    }
+    if (c == RX_DELIVER || c == RX_DUP || qos_ack_id(qos) != 0) send_control(qos == 1 ? T_PUBACK : T_PUBREC, qos_ack_id(qos), 0);
+    return Status.OK;
   }
-  return Status.OK;
+  if (type == T_PUBACK || type == T_PUBREC || type == T_PUBCOMP) {
+    const r = qos_ack(type, packet, <u32>nowUs);
+    if (r == 1) { send_control(T_PUBREL, qos_rel_id(), 0); qos_rel_sent(nowUs); }
+    return r < 0 ? r : Status.OK;
+  }
+  if (type == T_PUBREL) {
+    // Everything up to our high-water mark was accepted: complete it.
+    const upto = qos_ack_id(2);
+    send_control(T_PUBCOMP, <i32>(packet - upto) <= 0 ? packet : upto, 0);
+    return Status.OK;
+  }
+  if (type == T_ERROR) {
+    // The peer lost our session (it rebooted, or timed us out): reconnect
+    // now instead of waiting for heartbeats to miss.
+    if (cfg(CFG_ROLE) == ROLE_CLIENT && session_up() && codec_decode(CODEC_PB, raw + HEADER_SIZE, len) >= 0) {
+      const s = <i32>(<i64>((msg_get(1, 0) >> 1) ^ (0 - (msg_get(1, 0) & 1))));
+      if (s == Status.ERR_SESSION || s == Status.ERR_AUTH) { session_drop(nowUs); count(C_LINK_DOWN); }
+    }
+    return inbox_push(raw, HEADER_SIZE + len);
+  }
+  if (type == T_PONG || type == T_IDENT || type == T_PROBE_RES) return inbox_push(raw, HEADER_SIZE + len);
+  count(C_ERR_TYPE);
+  return Status.ERR_TYPE;
 }
 
 /** Process `len` bytes the shell copied to RX_BUF. Returns the number of
@@ -156,13 +363,55 @@ export function core_rx(len: i32): i32 {
   return frames;
 }
 
-/** Move the oldest inbox frame (header + payload) to APP; returns its raw
- *  length without CRC, or 0 when the inbox is empty. */
+/** Advance the clock and run every timer: heartbeats, handshakes and
+ *  backoff, retransmissions. */
+export function core_tick(now: i64): void {
+  if (now < nowUs) now = nowUs; // the core's clock never goes back
+  nowUs = now;
+  const t = session_tick(now);
+  if (t == TICK_SEND_HELLO) start_hello();
+  else if (t == TICK_SEND_PING) {
+    header_write(BUILD, T_PING, flags_make(PRIO_CONTROL, 0), 0, 0, 0, 0, 0, 0, 0);
+    if (core_queue_raw(BUILD) == Status.OK) count(C_HEARTBEATS);
+  } else if (t == TICK_WENT_DOWN) count(C_LINK_DOWN);
+  if (!session_up()) return;
+  const due = qos_due(now, <i64>cfg(CFG_RETX_MS) * 1000);
+  if (due == 1 || due == 2) {
+    // Go back: resend that level's whole window in order.
+    for (let pid = qos_next_unacked(due, 0); pid != 0; pid = qos_next_unacked(due, pid)) {
+      if (!transmit_entry(pid, due, true)) break;
+      count(C_RETX);
+    }
+  } else if (due == 3) {
+    send_control(T_PUBREL, qos_rel_id(), 0);
+    qos_rel_sent(now);
+    count(C_RETX);
+  }
+}
+
+/** Client: start a handshake now (the application asks to connect). */
+export function core_connect(): i32 {
+  if (cfg(CFG_ROLE) != ROLE_CLIENT) return Status.ERR_ARG;
+  start_hello();
+  return Status.OK;
+}
+
+/** Move the oldest inbox frame (header + payload) to APP; returns its
+ *  length, or 0 when the inbox is empty. A QoS 2 message counts as
+ *  delivered (journalled) when this returns. */
 export function core_inbox_pop(): i32 {
-  const blk = <usize>ring_pop_u32(inbox());
+  const blk = inbox_take();
   if (blk == 0) return 0;
-  const n = <i32>load<u16>(blk) - 4;
+  const n = <i32>load<u16>(blk);
   memory.copy(APP, blk + 2, n);
-  pool_free(blk);
+  inbox_free(blk);
+  if (load<u8>(APP + H_TYPE) == T_DATA && flags_qos(load<u8>(APP + H_FLAGS)) == 2) {
+    qos_delivered(load<u32>(APP + H_PACKET), <u32>nowUs);
+  }
   return n;
+}
+
+/** Open the journal over `size` bytes of storage and recover QoS 2 state. */
+export function core_journal_open(size: u32): i32 {
+  return qos_recover(size, <u32>nowUs);
 }

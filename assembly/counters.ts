@@ -17,7 +17,17 @@ export const C_INBOX_DROP: i32 = 11;
 export const C_ERR_TYPE: i32 = 12;
 export const C_PREEMPT: i32 = 13;
 export const C_TRAPS: i32 = 14;
-export const COUNTER_COUNT: i32 = 16;
+export const C_AUTH_FAIL: i32 = 15;
+export const C_REPLAY: i32 = 16;
+export const C_SESSION_REJECT: i32 = 17;
+export const C_DUP_SUPPRESSED: i32 = 18;
+export const C_RETX: i32 = 19;
+export const C_OOO_DROP: i32 = 20;
+export const C_LINK_DOWN_REFUSED: i32 = 21;
+export const C_JOURNAL_FAIL: i32 = 22;
+export const C_HEARTBEATS: i32 = 23;
+export const C_LINK_DOWN: i32 = 24;
+export const COUNTER_COUNT: i32 = 32;
 
 const COUNTERS = memory.data(COUNTER_COUNT * 4, 4);
 

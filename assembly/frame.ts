@@ -15,7 +15,9 @@
 //   +----------------+----------------+
 //
 // flags: bits 0-1 priority class (0 emergency, 1 control, 2 bulk),
-//        bits 2-3 QoS (0, 1, 2), bit 4 DUP (retransmission), bits 5-7 zero.
+//        bits 2-3 QoS (0, 1, 2), bit 4 DUP (retransmission), bit 5 MAC:
+//        an 8-byte frame MAC sits between payload and CRC (auth mode 2),
+//        bits 6-7 zero.
 import { HEADER_SIZE, CRC_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION } from "./config";
 import { Status } from "./status";
 import { crc32c } from "./crc32c";
@@ -39,8 +41,19 @@ export const T_IDENT_REQ: u8 = 0x03;
 export const T_IDENT: u8 = 0x04;
 export const T_PROBE_REQ: u8 = 0x05;
 export const T_PROBE_RES: u8 = 0x06;
+export const T_HELLO: u8 = 0x08;
+export const T_WELCOME: u8 = 0x09;
+export const T_CONFIRM: u8 = 0x0A;
 export const T_DATA: u8 = 0x10;
+export const T_PUBACK: u8 = 0x11;
+export const T_PUBREC: u8 = 0x12;
+export const T_PUBREL: u8 = 0x13;
+export const T_PUBCOMP: u8 = 0x14;
 export const T_ERROR: u8 = 0x7F;
+
+export const F_DUP: u8 = 0x10;
+export const F_MAC: u8 = 0x20;
+export const MAC_BYTES: i32 = 8;
 
 @inline export function flags_make(prio: u8, qos: u8): u8 { return (prio & 3) | ((qos & 3) << 2); }
 @inline export function flags_prio(f: u8): u8 { return f & 3; }
@@ -66,7 +79,7 @@ export function header_write(dst: usize, type: u8, flags: u8, codec: u8, channel
  *  raw frame length. */
 export function frame_seal(raw: usize): i32 {
   const len = <i32>load<u16>(raw + H_LENGTH);
-  const body = HEADER_SIZE + len;
+  const body = HEADER_SIZE + len + ((load<u8>(raw + H_FLAGS) & F_MAC) != 0 ? MAC_BYTES : 0);
   store<u32>(raw + body, crc32c(raw, body));
   return body + CRC_SIZE;
 }
@@ -77,9 +90,10 @@ export function frame_check(raw: usize, n: i32): i32 {
   if (n < HEADER_SIZE + CRC_SIZE) return Status.ERR_TRUNCATED;
   const len = <i32>load<u16>(raw + H_LENGTH);
   if (len > MAX_PAYLOAD) return Status.ERR_OVERSIZE;
-  if (n < HEADER_SIZE + len + CRC_SIZE) return Status.ERR_TRUNCATED;
-  if (n > HEADER_SIZE + len + CRC_SIZE) return Status.ERR_OVERSIZE;
-  if (load<u32>(raw + HEADER_SIZE + len) != crc32c(raw, HEADER_SIZE + len)) return Status.ERR_CRC;
+  const body = HEADER_SIZE + len + ((load<u8>(raw + H_FLAGS) & F_MAC) != 0 ? MAC_BYTES : 0);
+  if (n < body + CRC_SIZE) return Status.ERR_TRUNCATED;
+  if (n > body + CRC_SIZE) return Status.ERR_OVERSIZE;
+  if (load<u32>(raw + body) != crc32c(raw, body)) return Status.ERR_CRC;
   // Version is checked after the CRC: a corrupt byte 0 is a CRC error, only
   // an intact frame from another protocol version is ERR_VERSION.
   if (load<u8>(raw + H_VERSION) != PROTOCOL_VERSION) return Status.ERR_VERSION;

@@ -15,6 +15,11 @@ import { cobs_encode, cobs_decode } from "./cobs";
 import "./abort";
 import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
 import { idgen_live, idgen_next } from "./ids";
+import { session_config, session_set_key, session_stat, backoff_log, session_drop, cfg } from "./session";
+import { qos_stat } from "./qos";
+import { journal_stat } from "./journal";
+import { sha256_init, sha256_update, sha256_final } from "./crypto/sha256";
+import { hmac_key, hmac_begin, hmac_update, hmac_end } from "./crypto/hmac";
 
 /** Initialise every pool, ring and state machine. Call once before anything else; returns a status. */
 export function qn_init(): i32 { return core.core_init(); }
@@ -46,6 +51,34 @@ export function qn_max_payload(): i32 { return MAX_PAYLOAD; }
 export function qn_send(type: i32, flags: i32, codec: i32, channel: i32, packet: u32, len: i32): i32 {
   return core.core_send(<u8>type, <u8>flags, <u8>codec, <u8>channel, packet, len);
 }
+/** Publish an application message (payload len bytes in the application area) on channel with QoS 0/1/2 and priority class; returns the packet id (0 for QoS 0) or a status. */
+export function qn_publish(channel: i32, qos: i32, prio: i32, codec: i32, len: i32): i64 {
+  return core.core_publish(<u8>channel, <u8>qos, <u8>prio, <u8>codec, len);
+}
+/** Client role: start a handshake now instead of waiting for the backoff timer; returns a status. */
+export function qn_connect(): i32 { return core.core_connect(); }
+/** Drop the session (the link is known to be gone); a client reconnects with backoff. */
+export function qn_disconnect(): void { session_drop(core.core_now()); }
+/** Set config key (0 role, 1 auth mode, 2 heartbeat ms, 3 heartbeat misses, 4 backoff base ms, 5 backoff cap ms, 6 handshake ms, 7 retransmit ms, 8 resume ms, 9 node id); returns a status, refusing what it cannot apply. */
+export function qn_config_set(key: i32, value: u32): i32 { return session_config(key, value); }
+/** Read config key (see qn_config_set). */
+export function qn_config_get(key: i32): u32 { return key >= 0 && key < 10 ? cfg(key) : 0; }
+/** Set the pre-shared key (1..32 bytes at ptr); returns a status. The key never leaves the core. */
+export function qn_set_key(ptr: usize, len: i32): i32 { return session_set_key(ptr, len); }
+/** Session figure: 0 state (0 down, 1 hello sent, 2 welcomed, 3 up), 1 session id, 2 last handshake us, 3 attempt, 4 auth failures, 5 sessions up, 6 backoffs, 7 resumed, 8 next attempt at us. */
+export function qn_session_stat(what: i32): i64 { return session_stat(what); }
+/** The i-th most recent backoff waits in ms (ring of 8, index = count mod 8). */
+export function qn_backoff_log(i: i32): u32 { return backoff_log(i); }
+/** QoS figure: 0 q1 next, 1 q2 next, 2 q1 expected, 3 q2 expected, 4 q2 delivered, 5 q2 done, 6 in flight, 7 q1 accepted, 8 q2 accepted, 9 q2 released. */
+export function qn_qos_stat(what: i32): u32 { return qos_stat(what); }
+/** Open the journal over size bytes of storage (two halves) and recover QoS 2 state; returns a status. */
+export function qn_journal_open(size: u32): i32 { return core.core_journal_open(size); }
+/** Journal figure: 0 size, 1 tail, 2 generation, 3 writes, 4 compactions, 5 torn records dropped, 6 LSN. */
+export function qn_journal_stat(what: i32): u32 { return journal_stat(what); }
+/** SHA-256 of len bytes at ptr into the 32 bytes at out. */
+export function qn_sha256(ptr: usize, len: i32, out: usize): void { sha256_init(); sha256_update(ptr, len); sha256_final(out); }
+/** HMAC-SHA-256 of len bytes at ptr under the klen-byte key at key, into the 32 bytes at out (changes the core's MAC key: tests and tools only). */
+export function qn_hmac(key: usize, klen: i32, ptr: usize, len: i32, out: usize): void { hmac_key(key, klen); hmac_begin(); hmac_update(ptr, len); hmac_end(out); }
 /** Move the oldest received frame (header+payload) to the application area; returns its length or 0. */
 export function qn_inbox_pop(): i32 { return core.core_inbox_pop(); }
 /** A fresh packet id for qn_send. */

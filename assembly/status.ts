@@ -25,4 +25,10 @@ export enum Status {
   ERR_TRAP = -18, // the core trapped (a bug): reported by the shell
   ERR_TIMEOUT = -19, // no answer within the timeout
   ERR_IO = -20, // transport I/O error (port missing, unplugged, closed)
+  ERR_AUTH = -21, // authentication failed (wrong key, bad proof or frame MAC)
+  ERR_REPLAY = -22, // frame replayed (LSN outside or already in the replay window)
+  ERR_LINK_DOWN = -23, // peer is down (circuit open): send refused, retry after reconnect
+  ERR_SESSION = -24, // no established session, or a frame of another session
+  ERR_WINDOW = -25, // in-flight window full: wait for acknowledgements
+  ERR_NO_JOURNAL = -26, // QoS 2 needs the journal: call qn_journal_open first
 }

@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, QnError, Status, check } from "./status.ts";
 import { HEADER_SIZE, parseHeader, type Frame } from "./frame.ts";
+import { randomFillSync } from "node:crypto";
+import { MemoryStorage, type Storage } from "./storage.ts";
 
 export const Kind = { UINT: 0, SINT: 1, BYTES: 2, FIXED32: 3, FIXED64: 4 } as const;
 
@@ -15,6 +17,10 @@ export interface LoadOptions {
   wasmPath?: string;
   /** Receives the core's log lines (debug builds). */
   log?: (level: number, msg: string) => void;
+  /** Persistent storage for the journal (default: 64 KiB in memory). */
+  storage?: Storage;
+  /** Entropy source (default: the OS's, through node:crypto). */
+  entropy?: (dst: Uint8Array) => void;
 }
 
 interface Exports {
@@ -43,10 +49,18 @@ export class QnCore {
   private readonly scratch: number;
   private broken = false;
 
+  storage: Storage;
+
   constructor(module: WebAssembly.Module, opts: LoadOptions = {}) {
     let self: QnCore | undefined;
+    this.storage = opts.storage ?? new MemoryStorage(64 * 1024);
+    const entropy = opts.entropy ?? ((d: Uint8Array) => { randomFillSync(d); });
     const imports = {
       env: {
+        qn_storage_read: (off: number, ptr: number, len: number) => this.storage.read(off >>> 0, self!.u8.subarray(ptr, ptr + len)),
+        qn_storage_write: (off: number, ptr: number, len: number) => this.storage.write(off >>> 0, self!.u8.subarray(ptr, ptr + len)),
+        qn_storage_erase: (off: number, len: number) => this.storage.erase(off >>> 0, len >>> 0),
+        qn_entropy: (ptr: number, len: number) => { entropy(self!.u8.subarray(ptr, ptr + len)); return 0; },
         qn_log: (level: number, ptr: number, len: number) => {
           const msg = Buffer.from(self!.u8.subarray(ptr, ptr + len)).toString("utf8");
           opts.log?.(level, msg);

@@ -15,9 +15,9 @@ describe("decoder", () => {
   it("delivers a DATA frame to the inbox with every header field", () => {
     const core = fresh();
     const p = payload(40);
-    expect(core.rx(wire({ type: DATA, flags: 2 | (1 << 2), codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456 }, p))).toBe(1);
+    expect(core.rx(wire({ type: DATA, flags: 2, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456 }, p))).toBe(1);
     const f = core.inboxPop()!;
-    expect(f).toMatchObject({ version: 1, type: DATA, flags: 6, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456, length: 40 });
+    expect(f).toMatchObject({ version: 1, type: DATA, flags: 2, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456, length: 40 });
     expect(Buffer.from(f.payload).equals(Buffer.from(p))).toBe(true);
     expect(core.inboxPop()).toBeNull();
   });

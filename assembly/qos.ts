@@ -1,0 +1,451 @@
+// QoS 1 and 2 on top of the session: numbered messages, acknowledgements,
+// retransmission, in-order delivery and duplicate suppression, with QoS 2
+// state in the journal so delivery is exactly once across link loss and
+// device resets.
+//
+// Numbering: each QoS level has its own sender sequence of consecutive
+// packet ids (QoS 2's survives resets in the journal). The receiver accepts
+// only the next id it expects: a lower id is a duplicate (acknowledged
+// again, not delivered: counted in DUP_SUPPRESSED), a higher one a gap
+// (dropped; the sender goes back and resends). So the receiver's duplicate
+// state is one exact high-water mark per level, with no false positives and
+// no window to fall out of (see docs/PROTOCOL.md 9 for why this replaces a
+// window + Bloom filter). Delivery is in order per level, hence per channel.
+//
+// QoS 2 exchange (MQTT's four steps): PUBLISH -> PUBREC -> PUBREL -> PUBCOMP.
+//   sender:   journal OUT(frame) before the first send; PUBREC(n) releases
+//             every id <= n (journal REL n); PUBCOMP(n) completes them
+//             (journal DONE n).
+//   receiver: journal IN(frame) before acknowledging; the application's
+//             qn_inbox_pop journals DELIVERED n. After a reset, IN frames
+//             above DELIVERED go back to the inbox: nothing lost, and
+//             nothing doubled because the high-water mark is recovered too.
+// Acks are cumulative: an ack for n covers every id <= n of that level.
+import { Status } from "./status";
+import { HEADER_SIZE, MAX_FRAME, PRIO_CONTROL } from "./config";
+import { H_TYPE, H_FLAGS, H_LENGTH, H_PACKET, flags_qos, flags_make, flags_prio } from "./frame";
+import { pool_alloc, pool_free } from "./pool";
+import {
+  journal_ready, journal_fits, journal_append, journal_data, journal_compact_begin,
+  journal_compact_end, journal_open, journal_next, journal_len, journal_torn,
+  R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE,
+} from "./journal";
+import { inbox_push, inbox_count, inbox_at } from "./inbox";
+import { count, C_DUP_SUPPRESSED, C_RETX, C_OOO_DROP, C_JOURNAL_FAIL } from "./counters";
+
+export const T_PUBACK: u8 = 0x11;
+export const T_PUBREC: u8 = 0x12;
+export const T_PUBREL: u8 = 0x13;
+export const T_PUBCOMP: u8 = 0x14;
+
+export const WINDOW: i32 = 8;
+const ST_FREE: u8 = 0;
+const ST_SENT: u8 = 1;
+const ST_RELEASED: u8 = 2;
+
+// In-flight entry (24 bytes): +0 pid u32 +4 qos u8 +5 state u8
+//                             +8 block (raw frame: u16 len + bytes) +16 sentAt i64
+const FLIGHT = memory.data(WINDOW * 24, 8);
+@inline function fe(i: i32): usize { return FLIGHT + <usize>i * 24; }
+
+let q1Next: u32 = 1;
+let q2Next: u32 = 1;
+let q1Expect: u32 = 1;
+let q2Expect: u32 = 1;
+let q2Delivered: u32 = 0;
+let q2Rel: u32 = 0;
+let q2Done: u32 = 0;
+let relPending: bool = false;
+let relSentAt: i64 = 0;
+let delivered1: u32 = 0;
+let delivered2: u32 = 0;
+
+export function qos_init(): void {
+  memory.fill(FLIGHT, 0, WINDOW * 24);
+  q1Next = 1; q2Next = 1; q1Expect = 1; q2Expect = 1;
+  q2Delivered = 0; q2Rel = 0; q2Done = 0; relPending = false;
+  delivered1 = 0; delivered2 = 0;
+}
+
+export function qos_stat(what: i32): u32 {
+  if (what == 0) return q1Next;
+  if (what == 1) return q2Next;
+  if (what == 2) return q1Expect;
+  if (what == 3) return q2Expect;
+  if (what == 4) return q2Delivered;
+  if (what == 5) return q2Done;
+  if (what == 6) return <u32>qos_in_flight();
+  if (what == 7) return delivered1;
+  if (what == 8) return delivered2;
+  if (what == 9) return q2Rel;
+  return 0;
+}
+
+export function qos_in_flight(): i32 {
+  let n = 0;
+  for (let i = 0; i < WINDOW; i++) if (load<u8>(fe(i) + 5) != ST_FREE) n++;
+  return n;
+}
+
+/** Lowest id not yet completed, per level: what the peer should expect. */
+export function qos_base(qos: i32): u32 {
+  let b = qos == 1 ? q1Next : q2Next;
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) != ST_FREE && <i32>load<u8>(e + 4) == qos) {
+      const pid = load<u32>(e);
+      if (<i32>(pid - b) < 0) b = pid;
+    }
+  }
+  return b;
+}
+
+/** The peer's sender base arrived in the handshake: ids below it were all
+ *  completed by the peer, so expect at least that. QoS 1 expectation is
+ *  not persistent and follows the peer's base on every new session. */
+export function qos_peer_base(b1: u32, b2: u32, resumed: bool): void {
+  if (!resumed || <i32>(b1 - q1Expect) > 0) q1Expect = b1;
+  if (<i32>(b2 - q2Expect) > 0) q2Expect = b2;
+}
+
+// ---- journal plumbing ----
+
+function jwrite(type: u8, len: i32, time: u32): i32 {
+  if (!journal_ready()) return Status.ERR_NO_JOURNAL;
+  if (!journal_fits(len)) {
+    const st = qos_compact(time);
+    if (st != Status.OK) return st;
+    if (!journal_fits(len)) return Status.ERR_NO_SPACE;
+  }
+  const st = journal_append(type, len, time);
+  if (st != Status.OK) count(C_JOURNAL_FAIL);
+  return st;
+}
+
+function jwrite_u32(type: u8, v: u32, time: u32): i32 {
+  store<u32>(journal_data(), v);
+  return jwrite(type, 4, time);
+}
+
+function jwrite_frame(type: u8, blk: usize, time: u32): i32 {
+  const n = <i32>load<u16>(blk);
+  memory.copy(journal_data(), blk + 2, n);
+  return jwrite(type, n, time);
+}
+
+function write_state(time: u32): i32 {
+  const d = journal_data();
+  store<u32>(d, q2Next);
+  store<u32>(d, q2Expect, 4);
+  store<u32>(d, q2Delivered, 8);
+  store<u32>(d, q2Rel, 12);
+  store<u32>(d, q2Done, 16);
+  return journal_append(R_STATE, 20, time);
+}
+
+/** Rewrite the live state into the other half of the journal. */
+export function qos_compact(time: u32): i32 {
+  let st = journal_compact_begin(time);
+  if (st != Status.OK) return st;
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_SENT && load<u8>(e + 4) == 2) {
+      const blk = <usize>load<u32>(e + 8);
+      const n = <i32>load<u16>(blk);
+      memory.copy(journal_data(), blk + 2, n);
+      st = journal_append(R_OUT, n, time);
+      if (st != Status.OK) return st;
+    }
+  }
+  st = compact_inbox(time);
+  if (st != Status.OK) return st;
+  // The checkpoint is the commit: recovery ignores a half without one.
+  st = write_state(time);
+  if (st != Status.OK) return st;
+  return journal_compact_end();
+}
+
+function compact_inbox(time: u32): i32 {
+  const n0 = inbox_count();
+  for (let i: u32 = 0; i < n0; i++) {
+    const blk = inbox_at(i);
+    if (flags_qos(load<u8>(blk + 2 + H_FLAGS)) == 2) {
+      const pid = load<u32>(blk + 2 + H_PACKET);
+      if (<i32>(pid - q2Delivered) > 0) {
+        const n = <i32>load<u16>(blk);
+        memory.copy(journal_data(), blk + 2, n);
+        const st = journal_append(R_IN, n, time);
+        if (st != Status.OK) return st;
+      }
+    }
+  }
+  return Status.OK;
+}
+
+// ---- sender ----
+
+/** Register a QoS 1/2 message whose raw frame (header + payload, no CRC)
+ *  is at `raw`, `n` bytes: assigns its packet id (written into the frame),
+ *  journals QoS 2 messages, and keeps the frame for retransmission.
+ *  Returns the pid (> 0) or a status. */
+export function qos_publish(raw: usize, n: i32, time: u32): i64 {
+  const qos = <i32>flags_qos(load<u8>(raw + H_FLAGS));
+  if (qos == 2 && !journal_ready()) return Status.ERR_NO_JOURNAL;
+  let slot = -1;
+  for (let i = 0; i < WINDOW; i++) if (load<u8>(fe(i) + 5) == ST_FREE) { slot = i; break; }
+  if (slot < 0) return Status.ERR_WINDOW;
+  const blk = pool_alloc(n + 2);
+  if (blk == 0) return Status.ERR_POOL_EMPTY;
+  const pid = qos == 1 ? q1Next : q2Next;
+  store<u32>(raw + H_PACKET, pid);
+  store<u16>(blk, <u16>n);
+  memory.copy(blk + 2, raw, n);
+  if (qos == 2) {
+    const st = jwrite_frame(R_OUT, blk, time);
+    if (st != Status.OK) { pool_free(blk); return st; }
+    q2Next++;
+  } else {
+    q1Next++;
+  }
+  const e = fe(slot);
+  store<u32>(e, pid);
+  store<u8>(e + 4, <u8>qos);
+  store<u8>(e + 5, ST_SENT);
+  store<u32>(e + 8, <u32>blk);
+  store<i64>(e + 16, 0);
+  return <i64>pid;
+}
+
+/** Frame of in-flight entry i (u16 len + raw), for (re)transmission. */
+export function qos_entry_block(pid: u32, qos: i32): usize {
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && load<u32>(e) == pid) return <usize>load<u32>(e + 8);
+  }
+  return 0;
+}
+
+export function qos_mark_sent(pid: u32, qos: i32, now: i64): void {
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) != ST_FREE && <i32>load<u8>(e + 4) == qos && load<u32>(e) == pid) store<i64>(e + 16, now);
+  }
+}
+
+/** An acknowledgement arrived. PUBACK frees QoS 1 ids <= n; PUBREC
+ *  releases QoS 2 ids <= n (their frames are dropped) and asks the caller
+ *  to send PUBREL n; PUBCOMP completes released ids <= n. Returns 1 when
+ *  a PUBREL must be sent, 0 otherwise, or a status. */
+export function qos_ack(type: u8, n: u32, time: u32): i32 {
+  if (type == T_PUBACK) {
+    for (let i = 0; i < WINDOW; i++) {
+      const e = fe(i);
+      if (load<u8>(e + 5) == ST_SENT && load<u8>(e + 4) == 1 && <i32>(load<u32>(e) - n) <= 0) free_entry(e);
+    }
+    return 0;
+  }
+  if (type == T_PUBREC) {
+    // Past what we sent: a confused or forged peer. Ignore it.
+    if (<i32>(n - q2Next) >= 0) return 0;
+    if (<i32>(n - q2Rel) > 0) {
+      const st = jwrite_u32(R_REL, n, time);
+      if (st != Status.OK) return st;
+      q2Rel = n;
+      for (let i = 0; i < WINDOW; i++) {
+        const e = fe(i);
+        if (load<u8>(e + 5) == ST_SENT && load<u8>(e + 4) == 2 && <i32>(load<u32>(e) - n) <= 0) {
+          pool_free(<usize>load<u32>(e + 8));
+          store<u32>(e + 8, 0);
+          store<u8>(e + 5, ST_RELEASED);
+        }
+      }
+    }
+    relPending = true;
+    return 1;
+  }
+  if (type == T_PUBCOMP) {
+    if (<i32>(n - q2Rel) > 0) return 0; // completing what was never released
+    if (<i32>(n - q2Done) > 0) {
+      const st = jwrite_u32(R_DONE, n, time);
+      if (st != Status.OK) return st;
+      q2Done = n;
+    }
+    for (let i = 0; i < WINDOW; i++) {
+      const e = fe(i);
+      if (load<u8>(e + 5) == ST_RELEASED && <i32>(load<u32>(e) - n) <= 0) store<u8>(e + 5, ST_FREE);
+    }
+    if (q2Done == q2Rel) relPending = false;
+    return 0;
+  }
+  return Status.ERR_TYPE;
+}
+
+function free_entry(e: usize): void {
+  const blk = <usize>load<u32>(e + 8);
+  if (blk != 0) pool_free(blk);
+  store<u32>(e + 8, 0);
+  store<u8>(e + 5, ST_FREE);
+}
+
+/** Retransmission due? Returns the QoS level whose oldest message timed
+ *  out (go back and resend that level's window), 3 for a PUBREL resend,
+ *  or 0. */
+export function qos_due(now: i64, retxUs: i64): i32 {
+  for (let q = 1; q <= 2; q++) {
+    let oldest: i64 = -1;
+    for (let i = 0; i < WINDOW; i++) {
+      const e = fe(i);
+      if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == q) {
+        const t = load<i64>(e + 16);
+        if (oldest < 0 || t < oldest) oldest = t;
+      }
+    }
+    if (oldest >= 0 && now - oldest >= retxUs) return q;
+  }
+  if (relPending && q2Done != q2Rel && now - relSentAt >= retxUs) return 3;
+  return 0;
+}
+
+export function qos_rel_id(): u32 { return q2Rel; }
+export function qos_rel_sent(now: i64): void { relSentAt = now; }
+
+/** Ids of level `qos` still to (re)send, in order: call with prev = 0
+ *  first, then with the last id returned; 0 at the end. */
+export function qos_next_unacked(qos: i32, prev: u32): u32 {
+  let best: u32 = 0;
+  let found = false;
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos) {
+      const pid = load<u32>(e);
+      if ((prev == 0 || <i32>(pid - prev) > 0) && (!found || <i32>(pid - best) < 0)) { best = pid; found = true; }
+    }
+  }
+  return found ? best : 0;
+}
+
+// ---- receiver ----
+
+export const RX_DELIVER: i32 = 1; // new: put it in the inbox, then ack
+export const RX_DUP: i32 = 2;     // seen: ack again, do not deliver
+export const RX_GAP: i32 = 3;     // ahead of a missing id: drop silently
+
+/** Classify an arriving QoS 1/2 DATA frame. */
+export function qos_classify(qos: i32, pid: u32): i32 {
+  const expect = qos == 1 ? q1Expect : q2Expect;
+  if (pid == expect) return RX_DELIVER;
+  if (<i32>(pid - expect) < 0) { count(C_DUP_SUPPRESSED); return RX_DUP; }
+  count(C_OOO_DROP);
+  return RX_GAP;
+}
+
+/** The frame (raw, n bytes: header + payload) is accepted: journal it
+ *  (QoS 2) and advance the expectation. On failure nothing changed. */
+export function qos_accept(qos: i32, raw: usize, n: i32, time: u32): i32 {
+  if (qos == 2) {
+    memory.copy(journal_data(), raw, n);
+    const st = jwrite(R_IN, n, time);
+    if (st != Status.OK) return st;
+    q2Expect++;
+    delivered2++;
+  } else {
+    q1Expect++;
+    delivered1++;
+  }
+  return Status.OK;
+}
+
+/** Id to acknowledge for level `qos`: the highest accepted (cumulative). */
+export function qos_ack_id(qos: i32): u32 { return (qos == 1 ? q1Expect : q2Expect) - 1; }
+
+/** The application took a QoS 2 frame with id `pid` from the inbox. */
+export function qos_delivered(pid: u32, time: u32): i32 {
+  if (<i32>(pid - q2Delivered) <= 0) return Status.OK;
+  const st = jwrite_u32(R_DELIVERED, pid, time);
+  if (st == Status.OK) q2Delivered = pid;
+  return st;
+}
+
+// ---- recovery ----
+
+/** Open the journal and rebuild the QoS 2 state from it; accepted frames
+ *  the application had not taken go back into the inbox. */
+export function qos_recover(size: u32, time: u32): i32 {
+  let st = journal_open(size, time);
+  if (st != Status.OK) return st;
+  const tornBefore = journal_torn();
+  // Pass 1: counters and in-flight OUT frames.
+  let t: u8;
+  let committed = false;
+  while ((t = journal_next()) != 0) {
+    const d = journal_data();
+    const len = journal_len();
+    if (t == R_STATE) {
+      committed = true;
+      if (len >= 20) {
+        q2Next = max_u32(q2Next, load<u32>(d));
+        q2Expect = max_u32(q2Expect, load<u32>(d, 4));
+        q2Delivered = max_u32(q2Delivered, load<u32>(d, 8));
+        q2Rel = max_u32(q2Rel, load<u32>(d, 12));
+        q2Done = max_u32(q2Done, load<u32>(d, 16));
+      }
+    } else if (t == R_OUT && len >= HEADER_SIZE) {
+      const pid = load<u32>(d + H_PACKET);
+      q2Next = max_u32(q2Next, pid + 1);
+      restore_out(d, len, pid);
+    } else if (t == R_REL && len == 4) q2Rel = max_u32(q2Rel, load<u32>(d));
+    else if (t == R_DONE && len == 4) q2Done = max_u32(q2Done, load<u32>(d));
+    else if (t == R_IN && len >= HEADER_SIZE) {
+      const pid = load<u32>(d + H_PACKET);
+      q2Expect = max_u32(q2Expect, pid + 1);
+      if (<i32>(pid - q2Delivered) > 0) {
+        const r = inbox_push(d, len);
+        if (r != Status.OK) st = r;
+      }
+    } else if (t == R_DELIVERED && len == 4) q2Delivered = max_u32(q2Delivered, load<u32>(d));
+  }
+  // Settle the in-flight table against REL/DONE.
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_FREE || load<u8>(e + 4) != 2) continue;
+    const pid = load<u32>(e);
+    if (<i32>(pid - q2Done) <= 0) free_entry(e);
+    else if (<i32>(pid - q2Rel) <= 0) {
+      pool_free(<usize>load<u32>(e + 8));
+      store<u32>(e + 8, 0);
+      store<u8>(e + 5, ST_RELEASED);
+      relPending = true;
+    }
+  }
+  if (q2Rel != q2Done) relPending = true;
+  // A torn tail, or a half without its commit, is rewritten cleanly now.
+  if (journal_torn() != tornBefore || !committed) {
+    const c = qos_compact(time);
+    if (c != Status.OK) return c;
+  }
+  return st;
+}
+
+function restore_out(d: usize, len: i32, pid: u32): void {
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) != ST_FREE && load<u8>(e + 4) == 2 && load<u32>(e) == pid) return;
+  }
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_FREE) {
+      const blk = pool_alloc(len + 2);
+      if (blk == 0) return;
+      store<u16>(blk, <u16>len);
+      memory.copy(blk + 2, d, len);
+      store<u32>(e, pid);
+      store<u8>(e + 4, 2);
+      store<u8>(e + 5, ST_SENT);
+      store<u32>(e + 8, <u32>blk);
+      store<i64>(e + 16, 0);
+      return;
+    }
+  }
+}
+
+@inline function max_u32(a: u32, b: u32): u32 { return <i32>(b - a) > 0 ? b : a; }

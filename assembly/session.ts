@@ -1,0 +1,411 @@
+// The session layer: handshake with mutual challenge-response, session ids,
+// heartbeats, the circuit breaker, and reconnect with exponential backoff.
+// Both roles live here: a CLIENT starts handshakes and reconnects; a SERVER
+// answers them. Everything is driven by frames in and by session_tick(now),
+// so a simulated clock can test every timeout without sleeping.
+//
+// Handshake (docs/PROTOCOL.md section 8):
+//   client -> HELLO   {1 version, 2 caps, 3 max payload, 4 nonce Nc, 5 resume token,
+//                      6 node, 7 auth mode, 8 qos1 base, 9 qos2 base}
+//   server -> WELCOME {1 status, 2 version, 3 caps, 4 max payload, 5 nonce Ns,
+//                      6 session id (u64), 7 proof_s, 8 resumed, 9 token,
+//                      10 heartbeat ms, 11 qos1 base, 12 qos2 base}
+//   client -> CONFIRM {1 proof_c}
+// proof_s = HMAC(K, "QNS" Nc Ns sid), proof_c = HMAC(K, "QNC" Ns Nc sid),
+// session key = HMAC(K, "QNK" Nc Ns sid). The client is up once it has
+// checked proof_s and sent CONFIRM; the server once it has checked proof_c.
+import { Status } from "./status";
+import { PROTOCOL_VERSION, MAX_PAYLOAD, HEADER_SIZE, PRIO_CONTROL } from "./config";
+import { K_UINT, K_SINT, K_BYTES, msg_reset, msg_add, msg_get, msg_find, msg_len, msg_value } from "./codec/fields";
+import { pb_encode, pb_decode } from "./codec/pb";
+import { hmac_key, hmac_begin, hmac_update, hmac_end, ct_equal } from "./crypto/hmac";
+import { entropy } from "./bindings/env";
+import { idgen_next, idgen_live } from "./ids";
+
+export const ROLE_SERVER: u32 = 0;
+export const ROLE_CLIENT: u32 = 1;
+export const AUTH_NONE: u32 = 0;
+export const AUTH_HANDSHAKE: u32 = 1;
+export const AUTH_FRAME_MAC: u32 = 2;
+
+export const S_DOWN: i32 = 0;       // no session; client waits for its backoff to expire
+export const S_HELLO_SENT: i32 = 1; // client: waiting for WELCOME
+export const S_WELCOMED: i32 = 2;   // server: WELCOME sent, waiting for CONFIRM
+export const S_UP: i32 = 3;
+
+// Config keys (qn_config_set): stable numbers, also used by config frames.
+export const CFG_ROLE: i32 = 0;
+export const CFG_AUTH: i32 = 1;
+export const CFG_HEARTBEAT_MS: i32 = 2;
+export const CFG_HEARTBEAT_MISS: i32 = 3;
+export const CFG_BACKOFF_BASE_MS: i32 = 4;
+export const CFG_BACKOFF_CAP_MS: i32 = 5;
+export const CFG_HANDSHAKE_MS: i32 = 6;
+export const CFG_RETX_MS: i32 = 7;
+export const CFG_RESUME_MS: i32 = 8;
+export const CFG_NODE: i32 = 9;
+export const CFG_COUNT: i32 = 10;
+
+const CFG = memory.data(CFG_COUNT * 4, 4);
+@inline export function cfg(k: i32): u32 { return load<u32>(CFG + (<usize>k << 2)); }
+
+const KEY = memory.data(32, 4);
+let keyLen: i32 = 0;
+const NC = memory.data(16, 4);
+const NS = memory.data(16, 4);
+const TOKEN = memory.data(8, 4);
+const PROOF = memory.data(32, 4);
+const SKEY = memory.data(32, 4);
+const TMP = memory.data(64, 4);
+
+let state: i32 = S_DOWN;
+let sessionId: u64 = 0;
+let lastRx: i64 = 0;
+let lastTx: i64 = 0;
+let stateSince: i64 = 0;
+let downAt: i64 = 0;
+let nextAttempt: i64 = 0;
+let attempt: u32 = 0;
+let handshakeStart: i64 = 0;
+let lastHandshakeUs: i64 = -1;
+let resumable: bool = false;
+let resumed: bool = false;
+let authFailures: u32 = 0;
+let sessionsUp: u32 = 0;
+let peerHeartbeatMs: u32 = 0;
+// Recent backoff waits (ms), newest last: the selftest checks the schedule.
+const BACKOFF_LOG = memory.data(8 * 4, 4);
+let backoffCount: u32 = 0;
+
+export function session_defaults(): void {
+  store<u32>(CFG + (<usize>CFG_ROLE << 2), ROLE_SERVER);
+  store<u32>(CFG + (<usize>CFG_AUTH << 2), AUTH_NONE);
+  store<u32>(CFG + (<usize>CFG_HEARTBEAT_MS << 2), 1000);
+  store<u32>(CFG + (<usize>CFG_HEARTBEAT_MISS << 2), 3);
+  store<u32>(CFG + (<usize>CFG_BACKOFF_BASE_MS << 2), 100);
+  store<u32>(CFG + (<usize>CFG_BACKOFF_CAP_MS << 2), 5000);
+  store<u32>(CFG + (<usize>CFG_HANDSHAKE_MS << 2), 1000);
+  store<u32>(CFG + (<usize>CFG_RETX_MS << 2), 200);
+  store<u32>(CFG + (<usize>CFG_RESUME_MS << 2), 60000);
+  store<u32>(CFG + (<usize>CFG_NODE << 2), 0);
+  state = S_DOWN;
+  sessionId = 0;
+  attempt = 0;
+  nextAttempt = 0;
+  resumable = false;
+  backoffCount = 0;
+  authFailures = 0;
+  sessionsUp = 0;
+  lastHandshakeUs = -1;
+}
+
+/** Set one config value; refuses what it cannot apply. */
+export function session_config(k: i32, v: u32): i32 {
+  if (k < 0 || k >= CFG_COUNT) return Status.ERR_ARG;
+  if (k == CFG_ROLE && v > ROLE_CLIENT) return Status.ERR_ARG;
+  if (k == CFG_AUTH && v > AUTH_FRAME_MAC) return Status.ERR_ARG;
+  if ((k == CFG_HEARTBEAT_MS || k == CFG_HANDSHAKE_MS || k == CFG_RETX_MS) && (v < 1 || v > 3600000)) return Status.ERR_ARG;
+  if (k == CFG_HEARTBEAT_MISS && (v < 1 || v > 100)) return Status.ERR_ARG;
+  if ((k == CFG_BACKOFF_BASE_MS || k == CFG_BACKOFF_CAP_MS) && (v < 1 || v > 3600000)) return Status.ERR_ARG;
+  if (k == CFG_BACKOFF_BASE_MS && v > cfg(CFG_BACKOFF_CAP_MS)) return Status.ERR_ARG;
+  if (k == CFG_BACKOFF_CAP_MS && v < cfg(CFG_BACKOFF_BASE_MS)) return Status.ERR_ARG;
+  if (k == CFG_NODE && v > 0x3FF) return Status.ERR_ARG;
+  store<u32>(CFG + (<usize>k << 2), v);
+  return Status.OK;
+}
+
+/** The pre-shared key (1..32 bytes). Never leaves the core. */
+export function session_set_key(p: usize, len: i32): i32 {
+  if (len < 1 || len > 32) return Status.ERR_ARG;
+  memory.fill(KEY, 0, 32);
+  memory.copy(KEY, p, len);
+  keyLen = len;
+  return Status.OK;
+}
+
+@inline export function session_state(): i32 { return state; }
+@inline export function session_up(): bool { return state == S_UP; }
+@inline export function session_id(): u64 { return sessionId; }
+@inline export function session_key(): usize { return SKEY; }
+export function session_note_rx(now: i64): void { lastRx = now; }
+export function session_note_tx(now: i64): void { lastTx = now; }
+export function session_resumed(): bool { return resumed; }
+
+export function session_stat(what: i32): i64 {
+  if (what == 0) return <i64>state;
+  if (what == 1) return <i64>sessionId;
+  if (what == 2) return lastHandshakeUs;
+  if (what == 3) return <i64>attempt;
+  if (what == 4) return <i64>authFailures;
+  if (what == 5) return <i64>sessionsUp;
+  if (what == 6) return <i64>backoffCount;
+  if (what == 7) return resumed ? 1 : 0;
+  if (what == 8) return nextAttempt;
+  return 0;
+}
+
+export function backoff_log(i: i32): u32 {
+  if (i < 0 || i >= 8) return 0;
+  return load<u32>(BACKOFF_LOG + (<usize>i << 2));
+}
+
+function set_state(s: i32, now: i64): void {
+  state = s;
+  stateSince = now;
+}
+
+function random_fill(p: usize, n: u32): void {
+  if (entropy(p, n) < 0) {
+    // No entropy source: the handshake would be replayable. Refuse to
+    // pretend: leave zeros, and the peer's proof check still binds its own
+    // fresh nonce, but count it so the operator sees it.
+    memory.fill(p, 0, n);
+  }
+}
+
+function random_u32(): u32 {
+  random_fill(TMP, 4);
+  return load<u32>(TMP);
+}
+
+/** HMAC(K, tag || a || b || sid) into `out`. */
+function proof(tag: u32, a: usize, b: usize, sid: u64, out: usize): void {
+  hmac_key(KEY, keyLen);
+  hmac_begin();
+  store<u32>(TMP, tag);
+  hmac_update(TMP, 3);
+  hmac_update(a, 16);
+  hmac_update(b, 16);
+  store<u64>(TMP, sid);
+  hmac_update(TMP, 8);
+  hmac_end(out);
+}
+const TAG_S: u32 = 0x534E51; // "QNS" little-endian bytes
+const TAG_C: u32 = 0x434E51; // "QNC"
+const TAG_K: u32 = 0x4B4E51; // "QNK"
+
+function derive_session_key(): void {
+  proof(TAG_K, NC, NS, sessionId, SKEY);
+  // From now on the MAC key is the session key (per-frame MACs).
+  hmac_key(SKEY, 32);
+}
+
+/** Fields the QoS layer puts in HELLO/WELCOME: its sender bases. */
+let q1Base: u32 = 1;
+let q2Base: u32 = 1;
+export function session_set_bases(b1: u32, b2: u32): void { q1Base = b1; q2Base = b2; }
+let peerQ1Base: u32 = 0;
+let peerQ2Base: u32 = 0;
+export function session_peer_base(qos: i32): u32 { return qos == 1 ? peerQ1Base : peerQ2Base; }
+
+/** Encode a handshake payload into `dst` (cap MAX_PAYLOAD) from the field
+ *  table; returns the length. */
+function encode(dst: usize): i32 { return pb_encode(dst, MAX_PAYLOAD); }
+
+// ---- client side ----
+
+/** Build HELLO at `dst` (payload area); returns its length. */
+export function hello_build(dst: usize, now: i64): i32 {
+  random_fill(NC, 16);
+  msg_reset();
+  msg_add(1, K_UINT, PROTOCOL_VERSION, 0);
+  msg_add(2, K_UINT, 0, 0);
+  msg_add(3, K_UINT, <u64>MAX_PAYLOAD, 0);
+  msg_add(4, K_BYTES, <u64>NC, 16);
+  if (resumable) msg_add(5, K_BYTES, <u64>TOKEN, 8);
+  msg_add(6, K_UINT, <u64>cfg(CFG_NODE), 0);
+  msg_add(7, K_UINT, <u64>cfg(CFG_AUTH), 0);
+  msg_add(8, K_UINT, <u64>q1Base, 0);
+  msg_add(9, K_UINT, <u64>q2Base, 0);
+  handshakeStart = now;
+  set_state(S_HELLO_SENT, now);
+  return encode(dst);
+}
+
+/** A WELCOME arrived (payload at p, len). Returns OK and leaves CONFIRM's
+ *  payload length in *confirmLen via the return of confirm_build, or a
+ *  status to count. */
+export function welcome_take(p: usize, len: i32, now: i64): i32 {
+  if (state != S_HELLO_SENT) return Status.ERR_SESSION;
+  if (pb_decode(p, len) < 0) return Status.ERR_DECODE;
+  const st = <i32>(<i64>((msg_get(1, 0) >> 1) ^ (0 - (msg_get(1, 0) & 1))));
+  if (st != Status.OK) { fail_attempt(now); return st; }
+  const ns = msg_find(5), pr = msg_find(7), tk = msg_find(9);
+  if (ns < 0 || msg_len(ns) != 16 || tk < 0 || msg_len(tk) != 8) { fail_attempt(now); return Status.ERR_DECODE; }
+  memory.copy(NS, <usize>msg_value(ns), 16);
+  memory.copy(TOKEN, <usize>msg_value(tk), 8);
+  const sid = msg_get(6, 0);
+  const wasResumed = msg_get(8, 0) != 0;
+  peerHeartbeatMs = <u32>msg_get(10, 0);
+  peerQ1Base = <u32>msg_get(11, 1);
+  peerQ2Base = <u32>msg_get(12, 1);
+  if (cfg(CFG_AUTH) != AUTH_NONE) {
+    if (pr < 0 || msg_len(pr) != 32 || keyLen == 0) { auth_failed(now); return Status.ERR_AUTH; }
+    const given = <usize>msg_value(pr);
+    proof(TAG_S, NC, NS, sid, PROOF);
+    if (!ct_equal(PROOF, given, 32)) { auth_failed(now); return Status.ERR_AUTH; }
+  }
+  sessionId = sid;
+  resumed = wasResumed;
+  resumable = true;
+  return Status.OK;
+}
+
+/** CONFIRM payload at dst; the client is up once it is queued. */
+export function confirm_build(dst: usize, now: i64): i32 {
+  msg_reset();
+  if (cfg(CFG_AUTH) != AUTH_NONE) {
+    proof(TAG_C, NS, NC, sessionId, PROOF);
+    msg_add(1, K_BYTES, <u64>PROOF, 32);
+    derive_session_key();
+  }
+  const n = encode(dst);
+  go_up(now);
+  return n;
+}
+
+function go_up(now: i64): void {
+  set_state(S_UP, now);
+  lastHandshakeUs = now - handshakeStart;
+  attempt = 0;
+  lastRx = now;
+  lastTx = now;
+  sessionsUp++;
+}
+
+function auth_failed(now: i64): void {
+  authFailures++;
+  fail_attempt(now);
+}
+
+/** The attempt failed or the link went down: schedule the next HELLO. */
+function fail_attempt(now: i64): void {
+  if (cfg(CFG_ROLE) != ROLE_CLIENT) { set_state(S_DOWN, now); return; }
+  attempt++;
+  let wait: u64 = <u64>cfg(CFG_BACKOFF_BASE_MS) << <u64>min<u32>(attempt - 1, 20);
+  const cap = <u64>cfg(CFG_BACKOFF_CAP_MS);
+  if (wait > cap) wait = cap;
+  // Equal jitter: half fixed, half random, so retries from many devices
+  // spread out but never come sooner than half the schedule.
+  const half = wait >> 1;
+  const jittered = half + (half > 0 ? <u64>(random_u32() % <u32>(half + 1)) : 0);
+  store<u32>(BACKOFF_LOG + (<usize>(backoffCount & 7) << 2), <u32>jittered);
+  backoffCount++;
+  nextAttempt = now + <i64>jittered * 1000;
+  set_state(S_DOWN, now);
+}
+
+/** Is a HELLO due now (client)? */
+export function session_hello_due(now: i64): bool {
+  return cfg(CFG_ROLE) == ROLE_CLIENT && state == S_DOWN && now >= nextAttempt;
+}
+
+// ---- server side ----
+
+const WELCOME_VERSION: i32 = 1;
+
+let helloStatus: i32 = 0;
+/** Status the last HELLO was answered with (OK, or why it was refused). */
+export function hello_status(): i32 { return helloStatus; }
+
+/** A HELLO arrived; builds WELCOME at dst and returns its length. When the
+ *  HELLO is refused the WELCOME carries the status (hello_status()). */
+export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
+  let st: i32 = Status.OK;
+  if (pb_decode(p, len) < 0) st = Status.ERR_DECODE;
+  const nc = msg_find(4), tk = msg_find(5);
+  if (st == Status.OK && <u32>msg_get(1, 0) != PROTOCOL_VERSION) st = Status.ERR_VERSION;
+  if (st == Status.OK && (nc < 0 || msg_len(nc) != 16)) st = Status.ERR_DECODE;
+  if (st == Status.OK && <u32>msg_get(7, 0) != cfg(CFG_AUTH)) st = Status.ERR_AUTH;
+  if (st == Status.OK && cfg(CFG_AUTH) != AUTH_NONE && keyLen == 0) st = Status.ERR_AUTH;
+  let resume = false;
+  if (st == Status.OK) {
+    memory.copy(NC, <usize>msg_value(nc), 16);
+    peerQ1Base = <u32>msg_get(8, 1);
+    peerQ2Base = <u32>msg_get(9, 1);
+    resume = resumable && tk >= 0 && msg_len(tk) == 8 && ct_equal(<usize>msg_value(tk), TOKEN, 8) &&
+      (state == S_UP || now - downAt <= <i64>cfg(CFG_RESUME_MS) * 1000);
+  }
+  msg_reset();
+  msg_add(1, K_SINT, <u64>((st << 1) ^ (st >> 31)), 0);
+  msg_add(2, K_UINT, PROTOCOL_VERSION, 0);
+  helloStatus = st;
+  if (st != Status.OK) {
+    if (st == Status.ERR_AUTH) authFailures++;
+    return encode(dst);
+  }
+  if (!resume) {
+    sessionId = idgen_next(idgen_live(), now);
+    random_fill(TOKEN, 8);
+  }
+  random_fill(NS, 16);
+  msg_add(3, K_UINT, 0, 0);
+  msg_add(4, K_UINT, <u64>MAX_PAYLOAD, 0);
+  msg_add(5, K_BYTES, <u64>NS, 16);
+  msg_add(6, K_UINT, sessionId, 0);
+  if (cfg(CFG_AUTH) != AUTH_NONE) {
+    proof(TAG_S, NC, NS, sessionId, PROOF);
+    msg_add(7, K_BYTES, <u64>PROOF, 32);
+  }
+  msg_add(8, K_UINT, resume ? 1 : 0, 0);
+  msg_add(9, K_BYTES, <u64>TOKEN, 8);
+  msg_add(10, K_UINT, <u64>cfg(CFG_HEARTBEAT_MS), 0);
+  msg_add(11, K_UINT, <u64>q1Base, 0);
+  msg_add(12, K_UINT, <u64>q2Base, 0);
+  resumed = resume;
+  resumable = true;
+  handshakeStart = now;
+  set_state(S_WELCOMED, now);
+  return encode(dst);
+}
+
+/** CONFIRM arrived: check the client's proof. */
+export function confirm_take(p: usize, len: i32, now: i64): i32 {
+  if (state != S_WELCOMED) return Status.ERR_SESSION;
+  if (cfg(CFG_AUTH) != AUTH_NONE) {
+    if (pb_decode(p, len) < 0) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
+    const pr = msg_find(1);
+    if (pr < 0 || msg_len(pr) != 32) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
+    proof(TAG_C, NS, NC, sessionId, PROOF);
+    if (!ct_equal(PROOF, <usize>msg_value(pr), 32)) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
+    derive_session_key();
+  }
+  go_up(now);
+  return Status.OK;
+}
+
+// ---- liveness ----
+
+export const TICK_NOTHING: i32 = 0;
+export const TICK_SEND_PING: i32 = 1;
+export const TICK_SEND_HELLO: i32 = 2;
+export const TICK_WENT_DOWN: i32 = 3;
+
+/** Run the session timers; tells the caller what to send. */
+export function session_tick(now: i64): i32 {
+  const hb = <i64>cfg(CFG_HEARTBEAT_MS) * 1000;
+  if (state == S_UP) {
+    if (now - lastRx > hb * <i64>cfg(CFG_HEARTBEAT_MISS)) {
+      downAt = now;
+      fail_attempt(now);
+      return TICK_WENT_DOWN;
+    }
+    if (cfg(CFG_ROLE) == ROLE_CLIENT && now - lastTx >= hb) return TICK_SEND_PING;
+    return TICK_NOTHING;
+  }
+  if (state == S_HELLO_SENT || state == S_WELCOMED) {
+    if (now - stateSince > <i64>cfg(CFG_HANDSHAKE_MS) * 1000) {
+      fail_attempt(now);
+      return TICK_WENT_DOWN;
+    }
+    return TICK_NOTHING;
+  }
+  if (session_hello_due(now)) return TICK_SEND_HELLO;
+  return TICK_NOTHING;
+}
+
+/** Drop the session (link known gone, or the application asks). */
+export function session_drop(now: i64): void {
+  if (state == S_UP) downAt = now;
+  fail_attempt(now);
+}
