@@ -188,8 +188,9 @@ function encode_reply(req: usize, type: u8): i32 {
 
 function start_hello(): void {
   session_set_bases(qos_base(1), qos_base(2));
-  const n = hello_build(BUILD + HEADER_SIZE, nowUs);
-  send_control(T_HELLO, 0, n);
+  const packet = core_next_packet();
+  const n = hello_build(BUILD + HEADER_SIZE, nowUs, packet);
+  send_control(T_HELLO, packet, n);
 }
 
 function on_hello(raw: usize, len: i32): void {
@@ -208,7 +209,7 @@ function on_hello(raw: usize, len: i32): void {
 
 function on_welcome(raw: usize, len: i32): void {
   if (cfg(CFG_ROLE) != ROLE_CLIENT) { count(C_SESSION_REJECT); return; }
-  const st = welcome_take(raw + HEADER_SIZE, len, nowUs);
+  const st = welcome_take(raw + HEADER_SIZE, len, nowUs, load<u32>(raw + H_PACKET));
   if (st != Status.OK) {
     if (st == Status.ERR_AUTH) count(C_AUTH_FAIL);
     return;
@@ -392,6 +393,7 @@ export function core_tick(now: i64): void {
 /** Client: start a handshake now (the application asks to connect). */
 export function core_connect(): i32 {
   if (cfg(CFG_ROLE) != ROLE_CLIENT) return Status.ERR_ARG;
+  if (session_state() != 0) return Status.OK; // already connecting or up
   start_hello();
   return Status.OK;
 }

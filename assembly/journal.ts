@@ -39,6 +39,10 @@ let writes: u32 = 0;
 let compactions: u32 = 0;
 let tornDropped: u32 = 0;
 let ready: bool = false;
+let fresh: bool = false;
+
+/** Was the region (re)formatted by the last journal_open? */
+export function journal_fresh(): bool { return fresh; }
 
 @inline function halfSize(): u32 { return regionSize >> 1; }
 @inline function halfBase(h: u32): u32 { return h * halfSize(); }
@@ -142,7 +146,8 @@ export function journal_open(size: u32, time: u32): i32 {
   regionSize = size;
   lsn = 0;
   const g0 = half_generation(0), g1 = half_generation(1);
-  if (g0 < 0 && g1 < 0) {
+  fresh = g0 < 0 && g1 < 0;
+  if (fresh) {
     // Fresh or unreadable: format half 0.
     if (storage_erase(0, size) < 0) return Status.ERR_STORAGE;
     half = 1;
@@ -160,6 +165,9 @@ export function journal_open(size: u32, time: u32): i32 {
   ready = true;
   return Status.OK;
 }
+
+/** Restart the recovery scan from the first record. */
+export function journal_rewind(): void { scanOff = padded(4); }
 
 /** Next record of the recovery scan: its type (record data at
  *  journal_data(), length journal_len()), or 0 at the end of the log. */

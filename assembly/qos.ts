@@ -27,7 +27,7 @@ import { H_TYPE, H_FLAGS, H_LENGTH, H_PACKET, flags_qos, flags_make, flags_prio 
 import { pool_alloc, pool_free } from "./pool";
 import {
   journal_ready, journal_fits, journal_append, journal_data, journal_compact_begin,
-  journal_compact_end, journal_open, journal_next, journal_len, journal_torn,
+  journal_compact_end, journal_open, journal_next, journal_len, journal_torn, journal_rewind, journal_fresh,
   R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE,
 } from "./journal";
 import { inbox_push, inbox_count, inbox_at } from "./inbox";
@@ -110,27 +110,31 @@ export function qos_peer_base(b1: u32, b2: u32, resumed: bool): void {
 
 // ---- journal plumbing ----
 
-function jwrite(type: u8, len: i32, time: u32): i32 {
+const U32 = memory.data(4, 4);
+
+/** Append a record of `len` bytes copied from `src`. Room is made first
+ *  (compaction reuses the journal's record buffer, so the data must not be
+ *  staged there before). */
+function jwrite(type: u8, src: usize, len: i32, time: u32): i32 {
   if (!journal_ready()) return Status.ERR_NO_JOURNAL;
   if (!journal_fits(len)) {
     const st = qos_compact(time);
     if (st != Status.OK) return st;
     if (!journal_fits(len)) return Status.ERR_NO_SPACE;
   }
+  memory.copy(journal_data(), src, len);
   const st = journal_append(type, len, time);
   if (st != Status.OK) count(C_JOURNAL_FAIL);
   return st;
 }
 
 function jwrite_u32(type: u8, v: u32, time: u32): i32 {
-  store<u32>(journal_data(), v);
-  return jwrite(type, 4, time);
+  store<u32>(U32, v);
+  return jwrite(type, U32, 4, time);
 }
 
 function jwrite_frame(type: u8, blk: usize, time: u32): i32 {
-  const n = <i32>load<u16>(blk);
-  memory.copy(journal_data(), blk + 2, n);
-  return jwrite(type, n, time);
+  return jwrite(type, blk + 2, <i32>load<u16>(blk), time);
 }
 
 function write_state(time: u32): i32 {
@@ -343,8 +347,7 @@ export function qos_classify(qos: i32, pid: u32): i32 {
  *  (QoS 2) and advance the expectation. On failure nothing changed. */
 export function qos_accept(qos: i32, raw: usize, n: i32, time: u32): i32 {
   if (qos == 2) {
-    memory.copy(journal_data(), raw, n);
-    const st = jwrite(R_IN, n, time);
+    const st = jwrite(R_IN, raw, n, time);
     if (st != Status.OK) return st;
     q2Expect++;
     delivered2++;
@@ -374,7 +377,8 @@ export function qos_recover(size: u32, time: u32): i32 {
   let st = journal_open(size, time);
   if (st != Status.OK) return st;
   const tornBefore = journal_torn();
-  // Pass 1: counters and in-flight OUT frames.
+  // Pass 1: the counters (the log is in order, so the last word wins; max
+  // keeps a half-written compaction from moving anything backwards).
   let t: u8;
   let committed = false;
   while ((t = journal_next()) != 0) {
@@ -389,20 +393,26 @@ export function qos_recover(size: u32, time: u32): i32 {
         q2Rel = max_u32(q2Rel, load<u32>(d, 12));
         q2Done = max_u32(q2Done, load<u32>(d, 16));
       }
-    } else if (t == R_OUT && len >= HEADER_SIZE) {
-      const pid = load<u32>(d + H_PACKET);
-      q2Next = max_u32(q2Next, pid + 1);
-      restore_out(d, len, pid);
-    } else if (t == R_REL && len == 4) q2Rel = max_u32(q2Rel, load<u32>(d));
+    } else if (t == R_OUT && len >= HEADER_SIZE) q2Next = max_u32(q2Next, load<u32>(d + H_PACKET) + 1);
+    else if (t == R_REL && len == 4) q2Rel = max_u32(q2Rel, load<u32>(d));
     else if (t == R_DONE && len == 4) q2Done = max_u32(q2Done, load<u32>(d));
-    else if (t == R_IN && len >= HEADER_SIZE) {
-      const pid = load<u32>(d + H_PACKET);
-      q2Expect = max_u32(q2Expect, pid + 1);
-      if (<i32>(pid - q2Delivered) > 0) {
-        const r = inbox_push(d, len);
-        if (r != Status.OK) st = r;
-      }
-    } else if (t == R_DELIVERED && len == 4) q2Delivered = max_u32(q2Delivered, load<u32>(d));
+    else if (t == R_IN && len >= HEADER_SIZE) q2Expect = max_u32(q2Expect, load<u32>(d + H_PACKET) + 1);
+    else if (t == R_DELIVERED && len == 4) q2Delivered = max_u32(q2Delivered, load<u32>(d));
+  }
+  // Pass 2: what is still open. Messages we sent and the peer has not
+  // completed go back in flight; messages we accepted and the application
+  // never took go back to the inbox.
+  journal_rewind();
+  while ((t = journal_next()) != 0) {
+    const d = journal_data();
+    const len = journal_len();
+    if (len < HEADER_SIZE) continue;
+    const pid = load<u32>(d + H_PACKET);
+    if (t == R_OUT && <i32>(pid - q2Done) > 0) restore_out(d, len, pid);
+    else if (t == R_IN && <i32>(pid - q2Delivered) > 0) {
+      const r = inbox_push(d, len);
+      if (r != Status.OK) st = r;
+    }
   }
   // Settle the in-flight table against REL/DONE.
   for (let i = 0; i < WINDOW; i++) {
@@ -418,7 +428,9 @@ export function qos_recover(size: u32, time: u32): i32 {
     }
   }
   if (q2Rel != q2Done) relPending = true;
-  // A torn tail, or a half without its commit, is rewritten cleanly now.
+  // A fresh region only needs its first checkpoint; a torn tail, or a half
+  // without its commit, is rewritten cleanly now.
+  if (journal_fresh()) return write_state(time);
   if (journal_torn() != tornBefore || !committed) {
     const c = qos_compact(time);
     if (c != Status.OK) return c;

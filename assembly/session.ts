@@ -204,8 +204,13 @@ function encode(dst: usize): i32 { return pb_encode(dst, MAX_PAYLOAD); }
 
 // ---- client side ----
 
-/** Build HELLO at `dst` (payload area); returns its length. */
-export function hello_build(dst: usize, now: i64): i32 {
+let helloId: u32 = 0;
+
+/** Build HELLO at `dst` (payload area); returns its length. `packet` is
+ *  the HELLO's packet id: only a WELCOME answering it is taken, so a late
+ *  answer to an earlier HELLO cannot start a second session. */
+export function hello_build(dst: usize, now: i64, packet: u32): i32 {
+  helloId = packet;
   random_fill(NC, 16);
   msg_reset();
   msg_add(1, K_UINT, PROTOCOL_VERSION, 0);
@@ -225,8 +230,8 @@ export function hello_build(dst: usize, now: i64): i32 {
 /** A WELCOME arrived (payload at p, len). Returns OK and leaves CONFIRM's
  *  payload length in *confirmLen via the return of confirm_build, or a
  *  status to count. */
-export function welcome_take(p: usize, len: i32, now: i64): i32 {
-  if (state != S_HELLO_SENT) return Status.ERR_SESSION;
+export function welcome_take(p: usize, len: i32, now: i64, packet: u32): i32 {
+  if (state != S_HELLO_SENT || packet != helloId) return Status.ERR_SESSION;
   if (pb_decode(p, len) < 0) return Status.ERR_DECODE;
   const st = <i32>(<i64>((msg_get(1, 0) >> 1) ^ (0 - (msg_get(1, 0) & 1))));
   if (st != Status.OK) { fail_attempt(now); return st; }
@@ -259,6 +264,7 @@ export function confirm_build(dst: usize, now: i64): i32 {
     msg_add(1, K_BYTES, <u64>PROOF, 32);
     derive_session_key();
   }
+  msg_add(2, K_UINT, sessionId, 0);
   const n = encode(dst);
   go_up(now);
   return n;
@@ -319,7 +325,11 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
   if (st == Status.OK && <u32>msg_get(7, 0) != cfg(CFG_AUTH)) st = Status.ERR_AUTH;
   if (st == Status.OK && cfg(CFG_AUTH) != AUTH_NONE && keyLen == 0) st = Status.ERR_AUTH;
   let resume = false;
+  let duplicate = false;
   if (st == Status.OK) {
+    // The same HELLO again (the link duplicated it, or our WELCOME was
+    // lost and it was resent): answer with the same session, not a new one.
+    duplicate = (state == S_WELCOMED || state == S_UP) && ct_equal(NC, <usize>msg_value(nc), 16);
     memory.copy(NC, <usize>msg_value(nc), 16);
     peerQ1Base = <u32>msg_get(8, 1);
     peerQ2Base = <u32>msg_get(9, 1);
@@ -334,11 +344,14 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
     if (st == Status.ERR_AUTH) authFailures++;
     return encode(dst);
   }
-  if (!resume) {
-    sessionId = idgen_next(idgen_live(), now);
-    random_fill(TOKEN, 8);
+  if (duplicate) resume = resumed;
+  else {
+    if (!resume) {
+      sessionId = idgen_next(idgen_live(), now);
+      random_fill(TOKEN, 8);
+    }
+    random_fill(NS, 16);
   }
-  random_fill(NS, 16);
   msg_add(3, K_UINT, 0, 0);
   msg_add(4, K_UINT, <u64>MAX_PAYLOAD, 0);
   msg_add(5, K_BYTES, <u64>NS, 16);
@@ -354,16 +367,20 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
   msg_add(12, K_UINT, <u64>q2Base, 0);
   resumed = resume;
   resumable = true;
-  handshakeStart = now;
-  set_state(S_WELCOMED, now);
+  if (!duplicate || state != S_UP) {
+    handshakeStart = now;
+    set_state(S_WELCOMED, now);
+  }
   return encode(dst);
 }
 
 /** CONFIRM arrived: check the client's proof. */
 export function confirm_take(p: usize, len: i32, now: i64): i32 {
   if (state != S_WELCOMED) return Status.ERR_SESSION;
+  if (pb_decode(p, len) < 0) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
+  // A CONFIRM for another WELCOME than our latest: stale, ignore it.
+  if (msg_get(2, 0) != sessionId) return Status.ERR_SESSION;
   if (cfg(CFG_AUTH) != AUTH_NONE) {
-    if (pb_decode(p, len) < 0) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
     const pr = msg_find(1);
     if (pr < 0 || msg_len(pr) != 32) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
     proof(TAG_C, NS, NC, sessionId, PROOF);

@@ -1,0 +1,163 @@
+// Two cores wired through a simulated link with a simulated clock: the
+// bench for the protocol's state machines. The link works frame by frame
+// (split at 0x00 delimiters) and can drop, duplicate, corrupt, reorder and
+// cut; either end can be reset (a new core instance over the same storage:
+// the journal is all that survives, as on a device after a power cut).
+import { loadModule, QnCore } from "../../host/core.ts";
+import { MemoryStorage } from "../../host/storage.ts";
+import { rng } from "../core/jsframe.ts";
+
+export const KEY = new TextEncoder().encode("qn-test-key-0123456789abcdef0123");
+const module = loadModule();
+
+export interface EndOptions {
+  role: 0 | 1; auth?: number; key?: Uint8Array; storage?: MemoryStorage;
+  heartbeatMs?: number; misses?: number; retxMs?: number; backoffBaseMs?: number; backoffCapMs?: number; handshakeMs?: number;
+  seed?: number;
+}
+
+export class End {
+  core!: QnCore;
+  readonly storage: MemoryStorage;
+  /** Application deliveries, surviving resets (the app's own truth). */
+  readonly got: { qos: number; packet: number; channel: number; payload: Buffer }[] = [];
+  resets = 0;
+  constructor(readonly opts: EndOptions, private now: () => number) {
+    this.storage = opts.storage ?? new MemoryStorage(32 * 1024);
+    this.boot();
+  }
+
+  boot(): void {
+    const r = rng(this.opts.seed ?? 1 + this.resets * 7919);
+    this.core = new QnCore(module, {
+      storage: this.storage,
+      entropy: (d) => { for (let i = 0; i < d.length; i++) d[i] = r() & 0xff; },
+    });
+    this.core.init();
+    const x = this.core.x, o = this.opts;
+    const set = (k: number, v: number) => { const st = x.qn_config_set(k, v); if (st !== 0) throw new Error(`config ${k}=${v}: ${st}`); };
+    set(0, o.role);
+    set(1, o.auth ?? 2);
+    set(2, o.heartbeatMs ?? 50);
+    set(3, o.misses ?? 3);
+    set(5, o.backoffCapMs ?? 200);
+    set(4, o.backoffBaseMs ?? 10);
+    set(6, o.handshakeMs ?? 100);
+    set(7, o.retxMs ?? 30);
+    const key = o.key ?? KEY;
+    this.core.mem.set(key, x.qn_msg_data());
+    if (x.qn_set_key(x.qn_msg_data(), key.length) !== 0) throw new Error("key");
+    this.core.tick(BigInt(this.now()) * 1000n);
+    const st = x.qn_journal_open(this.storage.size);
+    if (st !== 0) throw new Error(`journal_open: ${st}`);
+  }
+
+  /** Counters summed over every boot (a reset zeroes the core's own). */
+  private carried = new Map<number, number>();
+  total(id: number): number { return (this.carried.get(id) ?? 0) + this.core.counter(id); }
+
+  /** Power cut: the core and everything in RAM is gone. */
+  reset(): void {
+    for (let id = 0; id < 32; id++) this.carried.set(id, this.total(id));
+    this.resets++;
+    this.boot();
+  }
+
+  get up(): boolean { return this.core.x.qn_session_stat(0) === 3n; }
+
+  /** The application takes everything from the inbox. */
+  drain(): void {
+    for (let f; (f = this.core.inboxPop()); ) {
+      if (f.type === 0x10) this.got.push({ qos: (f.flags >> 2) & 3, packet: f.packet, channel: f.channel, payload: Buffer.from(f.payload) });
+    }
+  }
+
+  /** Publish; returns the packet id or a negative status. */
+  publish(channel: number, qos: number, payload: Uint8Array, prio = 2): number {
+    const x = this.core.x;
+    this.core.mem.set(payload, x.qn_app_buf() + 24);
+    return Number(x.qn_publish(channel, qos, prio, 0, payload.length));
+  }
+}
+
+export interface Faults { drop?: number; duplicate?: number; corrupt?: number; reorder?: number }
+
+/** Frames in flight one way, each due at a time. */
+class Wire {
+  q: { at: number; bytes: Uint8Array }[] = [];
+  partial: number[] = [];
+  stats = { frames: 0, dropped: 0, duplicated: 0, corrupted: 0, reordered: 0 };
+  constructor(private r: () => number, private faults: Faults) {}
+  send(bytes: Uint8Array, now: number, cut: boolean): void {
+    for (const b of bytes) {
+      this.partial.push(b);
+      if (b !== 0) continue;
+      const frame = Uint8Array.from(this.partial);
+      this.partial = [];
+      if (frame.length === 1) continue;
+      this.stats.frames++;
+      const f = this.faults, p = () => (this.r() % 1_000_000) / 1_000_000;
+      if (cut || (f.drop && p() < f.drop)) { this.stats.dropped++; continue; }
+      let fr = frame;
+      if (f.corrupt && p() < f.corrupt) {
+        fr = Uint8Array.from(frame);
+        fr[this.r() % (fr.length - 1)] ^= 1 << (this.r() % 8);
+        this.stats.corrupted++;
+      }
+      let at = now + 1;
+      if (f.reorder && p() < f.reorder) { at += 1 + (this.r() % 5); this.stats.reordered++; }
+      this.q.push({ at, bytes: fr });
+      if (f.duplicate && p() < f.duplicate) { this.q.push({ at: at + 1, bytes: fr }); this.stats.duplicated++; }
+    }
+  }
+  due(now: number): Uint8Array[] {
+    const out = this.q.filter((e) => e.at <= now).sort((a, b) => a.at - b.at);
+    this.q = this.q.filter((e) => e.at > now);
+    return out.map((e) => e.bytes);
+  }
+}
+
+export class Link {
+  t = 0; // ms
+  readonly a: End;
+  readonly b: End;
+  private ab: Wire;
+  private ba: Wire;
+  cut = false;
+  constructor(aOpts: EndOptions, bOpts: EndOptions, faults: Faults = {}, seed = 1) {
+    const r = rng(seed);
+    this.a = new End(aOpts, () => this.t);
+    this.b = new End(bOpts, () => this.t);
+    this.ab = new Wire(r, faults);
+    this.ba = new Wire(r, faults);
+  }
+  get stats() { return { ab: this.ab.stats, ba: this.ba.stats }; }
+
+  /** One millisecond of simulated time. */
+  step(): void {
+    this.t++;
+    const us = BigInt(this.t) * 1000n;
+    for (const [from, to, wire] of [[this.a, this.b, this.ab], [this.b, this.a, this.ba]] as const) {
+      for (const fr of wire.due(this.t)) if (!this.cut) to.core.rx(fr);
+      from.core.tick(us);
+      wire.send(from.core.pull(), this.t, this.cut);
+    }
+    this.a.drain();
+    this.b.drain();
+  }
+
+  run(ms: number, until?: () => boolean): boolean {
+    for (let i = 0; i < ms; i++) {
+      this.step();
+      if (until?.()) return true;
+    }
+    return until ? until() : true;
+  }
+
+  connect(limitMs = 2000): void {
+    this.a.core.x.qn_connect();
+    if (!this.run(limitMs, () => this.a.up && this.b.up)) throw new Error("no session");
+  }
+}
+
+export function counter(e: End, id: number): number { return e.core.counter(id); }
