@@ -21,6 +21,12 @@ QN_BUDGET_FLASH ?= 65536
 # Deepest Wasm call nesting before the core traps (EXHAUSTION) instead of
 # running the C stack into a fault.
 QN_WASM_MAX_DEPTH ?= 32
+# Authentication the firmware asks of its peer (qn_config_set key 1):
+# 0 none, 1 handshake HMAC, 2 handshake + per-frame MAC.
+QN_AUTH_MODE ?= 2
+# The pre-shared key (hex). The default is a PUBLIC development key for
+# QEMU and the tests: a production device gets its own (boards/README.md).
+QN_PSK_FILE ?= boards/dev-psk.hex
 OPENOCD_CFG ?= board/st_nucleo_h743zi.cfg
 QN_SERIAL ?= pty
 
@@ -50,8 +56,9 @@ include boards/$(PLATFORM)/board.mk
 QN_FW_ROOT ?= build
 FW := $(QN_FW_ROOT)/$(PLATFORM)/$(TARGET)
 FW_W2C := $(FW)/wasm2c
+FW_GEN := $(FW)/gen
 FW_OBJ := $(FW)/obj
-FW_COMMON := boards/common/main.c boards/common/qn_wasm_rt.c
+FW_COMMON := boards/common/main.c boards/common/qn_wasm_rt.c boards/common/qn_imports.c boards/common/qn_crc32c.c
 ifeq ($(BOARD_ARCH),cm7)
 FW_COMMON += boards/common/startup_cm7.c boards/common/systick_cm7.c
 endif
@@ -59,7 +66,7 @@ FW_SRC := $(FW_COMMON) $(BOARD_SRC)
 FW_OBJS := $(patsubst %.c,$(FW_OBJ)/%.o,$(FW_SRC)) $(FW_OBJ)/qn.o $(FW_OBJ)/qn_api_wasm2c.o
 
 FW_CFLAGS := -std=gnu11 -Wall -Wextra -g -ffunction-sections -fdata-sections -MMD -MP \
-  -Iboards/include -Iboards/common -Iboards/$(PLATFORM) -Ibuild -I$(FW_W2C) -I/usr/src/wasm2c \
+  -Iboards/include -Iboards/common -Iboards/$(PLATFORM) -Ibuild -I$(FW_W2C) -I$(FW_GEN) -I/usr/src/wasm2c \
   -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_USE_STACK_DEPTH_COUNT=1 \
   -DWASM_RT_MAX_CALL_STACK_DEPTH=$(QN_WASM_MAX_DEPTH) $(BOARD_CFLAGS)
 ifeq ($(TARGET),release)
@@ -74,12 +81,13 @@ FW_GEN_CFLAGS := -DNDEBUG -Wno-unused-value -Wno-unused-variable -Wno-unused-but
 
 ifeq ($(BOARD_ARCH),cm7)
 FW_CC := arm-none-eabi-gcc
-FW_CFLAGS += -DQN_NOINIT_SECTION='".noinit"' -ffreestanding
+# Address 0 is memory on these chips (mps2-an500's image starts there).
+FW_CFLAGS += -DQN_NOINIT_SECTION='".noinit"' -ffreestanding -fno-delete-null-pointer-checks
 FW_LDFLAGS := $(BOARD_CFLAGS) -nostartfiles -specs=nano.specs -Wl,--gc-sections \
   -Wl,-Map=$(FW)/qn.map -Wl,--print-memory-usage -Lboards/common -T$(BOARD_LDSCRIPT)
 FW_LIBS := -lc -lm -lgcc
 FW_ELF := $(FW)/qn.elf
-FW_OUTPUTS := $(FW_ELF) $(FW)/qn.bin $(FW)/qn.hex
+FW_OUTPUTS := $(FW_ELF) $(FW)/qn.bin $(FW)/qn.hex $(FW)/image.json
 FW_NM := arm-none-eabi-nm
 else
 FW_CC := gcc
@@ -102,7 +110,16 @@ $(FW_W2C)/qn_linear_mem.h: build/manifest.json boards/tools/linear-mem.mjs
 	@mkdir -p $(FW_W2C)
 	QN_LINEAR_MEM_OVERRIDE=$(QN_LINEAR_MEM_OVERRIDE) node boards/tools/linear-mem.mjs $< > $@.tmp && mv $@.tmp $@
 
-$(FW_OBJ)/%.o: %.c $(FW_W2C)/qn.h $(FW_W2C)/qn_linear_mem.h build/qn_api.h
+# Auth mode and key, compiled into main.c. Always run: the tool rewrites
+# the header only when QN_AUTH_MODE or the key changed. Silent, and the key
+# is never on the command line (make must not echo it into a log).
+$(FW_GEN)/qn_fw_config.h: FORCE
+	@mkdir -p $(FW_GEN)
+	@node boards/tools/fw-config.mjs $@ '$(QN_AUTH_MODE)' '$(QN_PSK_FILE)'
+.PHONY: FORCE
+FORCE:
+
+$(FW_OBJ)/%.o: %.c $(FW_W2C)/qn.h $(FW_W2C)/qn_linear_mem.h build/qn_api.h $(FW_GEN)/qn_fw_config.h
 	@mkdir -p $(dir $@)
 	$(FW_CC) $(FW_CFLAGS) -c $< -o $@
 
@@ -124,6 +141,9 @@ $(FW)/qn.bin: $(FW_ELF)
 	arm-none-eabi-objcopy -O binary $< $@
 $(FW)/qn.hex: $(FW_ELF)
 	arm-none-eabi-objcopy -O ihex $< $@
+# CRC-32C and length of qn.bin, for the selftest's core.integrity check.
+$(FW)/image.json: $(FW)/qn.bin boards/tools/image-json.mjs
+	node boards/tools/image-json.mjs $< $@
 
 -include $(FW_OBJS:.o=.d)
 

@@ -84,6 +84,17 @@ int32_t qn_port_stack(uint32_t *used, uint32_t *size) {
   return 1;
 }
 
+/* The image as qn.bin holds it (cm7_sections.ld: contiguous by assertion).
+ * On mps2-an500 it starts at address 0, hence -fno-delete-null-pointer-checks
+ * for the ARM boards (boards.mk). */
+extern const uint8_t qn_image_start[], qn_image_end[];
+
+int32_t qn_port_image(const uint8_t **start, uint32_t *len) {
+  *start = qn_image_start;
+  *len = (uint32_t)((uintptr_t)qn_image_end - (uintptr_t)qn_image_start);
+  return 1;
+}
+
 static void put_hex(char *p, uint32_t v) {
   static const char hex[] = "0123456789abcdef";
   for (int i = 7; i >= 0; i--, v >>= 4) p[i] = hex[v & 15];

@@ -37,8 +37,12 @@ void qn_port_ready(void);
  * SIGTERM or SIGINT seen). Bare-metal boards return 0. */
 int32_t qn_port_stop_requested(void);
 
-/* Reset the system; does not return. Storage survives. */
+/* Reset the system; does not return. Storage survives. ARM: an NVIC
+ * system reset (SYSRESETREQ). posix: the process exits with status
+ * QN_PORT_EXIT_RESET (75) so whoever runs it restarts it: the same path a
+ * power-cut test takes after kill -9. */
 void qn_port_reset(void) __attribute__((noreturn));
+#define QN_PORT_EXIT_RESET 75
 
 /* End the firmware with an exit status; does not return. QEMU: semihosting
  * exit (status 0 ends QEMU with 0, anything else with 1). Hardware: stop
@@ -95,9 +99,35 @@ uint32_t qn_port_storage_size(void);
 uint32_t qn_port_storage_sector(void);
 uint32_t qn_port_storage_unit(void);
 int32_t qn_port_storage_read(uint32_t off, uint8_t *dst, uint32_t len);
+/* Durable when it returns: after a reset or power cut the bits are there
+ * (flash: programmed; posix: written and fdatasync'ed). */
 int32_t qn_port_storage_write(uint32_t off, const uint8_t *src, uint32_t len);
-/* Erase the sector that starts at off (a multiple of the sector size). */
+/* Erase the sector that starts at off (a multiple of the sector size);
+ * durable when it returns, like a write. */
 int32_t qn_port_storage_erase(uint32_t off);
+
+/* ---- Entropy: handshake nonces and backoff jitter ----
+ * Fill dst with len unpredictable bytes. Returns QN_OK, or QN_ERR_IO when
+ * the source failed (nothing usable in dst: the caller must not use it).
+ * Never blocks for long: a source that does not become ready within a
+ * bounded wait is a failure, not a hang.
+ *   stm32h743: the RNG peripheral (true random, clocked by HSI48), checked
+ *              for seed and clock errors (SECS, CECS) before each word.
+ *   posix:     getrandom(2), the kernel's CSPRNG.
+ *   mps2-an500 (QEMU): there is no RNG in the model. The bytes come from a
+ *              mixer over SysTick readings, the millisecond count and a boot
+ *              counter kept next to the storage. That makes nonces differ
+ *              from boot to boot and call to call, but under -icount the
+ *              sequence is reproducible: NOT SECURE, for emulation only. */
+int32_t qn_port_entropy(uint8_t *dst, uint32_t len);
+
+/* ---- Firmware image (identity: image CRC) ----
+ * Where the firmware image sits in memory: exactly the bytes
+ * `objcopy -O binary` writes to qn.bin (vector table, code, constants,
+ * .data initialisers), so its CRC-32C can be checked against the build's
+ * image.json. Returns 1 with start and len set, or 0 when the board has no
+ * such image (posix: a process, not a flash image). */
+int32_t qn_port_image(const uint8_t **start, uint32_t *len);
 
 /* ---- Measurement ---- */
 

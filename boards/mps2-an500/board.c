@@ -1,6 +1,7 @@
 /* mps2-an500 (QEMU -M mps2-an500): Cortex-M7 at 25 MHz, CMSDK UART0 with a
- * receive interrupt, SysTick clock, storage in a RAM region that survives
- * the firmware's own resets, semihosting for exit. */
+ * receive interrupt, SysTick clock, storage at the top of the code region
+ * (survives QEMU's resets), semihosting for exit. No RNG in the model: the
+ * entropy below is NOT secure (emulation only). */
 #include <string.h>
 #include "qn_port.h"
 #include "qn_cm7.h"
@@ -45,28 +46,33 @@ void qn_board_irq(uint32_t n) {
   }
 }
 
-/* ---- storage: RAM that the reset handler does not clear (.storage) ---- */
-#define STORE_SIZE 4096u
-#define STORE_SECTOR 1024u
-#define STORE_MAGIC 0x514E5354u /* "QNST": region initialised */
-static struct {
-  uint32_t magic;
-  uint8_t data[STORE_SIZE];
-} store __attribute__((section(".storage"), aligned(8)));
+/* ---- storage: the top of the code region (mps2-an500.ld) ----
+ * QEMU's code region is RAM standing in for flash. The linker places no
+ * section there, so QEMU's reset does not reload it: data survives a
+ * system reset as it would in flash. A metadata word marks the region as
+ * formatted; the boot counter beside it feeds the entropy mixer. */
+#define STORE_SECTOR 4096u
+#define STORE_MAGIC 0x514E5354u /* "QNST": region formatted */
+extern uint8_t qn_storage_start[], qn_storage_size[];
+extern volatile uint32_t qn_storage_meta[]; /* [0] magic, [1] boot count */
+#define STORE_SIZE ((uint32_t)(uintptr_t)qn_storage_size)
+
+static uint32_t boots;
 
 int32_t qn_port_init(void) {
   UART_BAUDDIV = CLOCK_HZ / BAUD;
   UART_CTRL = CTRL_TXEN | CTRL_RXEN | CTRL_RXINT;
   qn_cm7_nvic_enable(UART_RX_IRQ);
-  /* QEMU zeroes RAM at power-on; real RAM holds noise. Either way, a
-   * region without the magic word has never been set up: erase it all. */
-  if (store.magic != STORE_MAGIC) {
-    memset(store.data, 0xFF, STORE_SIZE);
-    store.magic = STORE_MAGIC;
+  /* A new QEMU starts the region at zero; real RAM would hold noise.
+   * Either way, no magic word means never formatted: erase it all. */
+  if (qn_storage_meta[0] != STORE_MAGIC) {
+    memset(qn_storage_start, 0xFF, STORE_SIZE);
+    qn_storage_meta[1] = 0;
+    qn_storage_meta[0] = STORE_MAGIC;
   }
+  boots = ++qn_storage_meta[1];
   return QN_OK;
 }
-
 const char *qn_port_platform(void) { return "mps2-an500"; }
 uint32_t qn_port_clock_hz(void) { return CLOCK_HZ; }
 void qn_port_ready(void) { qn_boot_ns = (uint32_t)qn_systick_now_ns(); }
@@ -137,7 +143,7 @@ static int in_range(uint32_t off, uint32_t len) { return off <= STORE_SIZE && le
 
 int32_t qn_port_storage_read(uint32_t off, uint8_t *dst, uint32_t len) {
   if (!in_range(off, len)) return QN_ERR_ARG;
-  memcpy(dst, store.data + off, len);
+  memcpy(dst, qn_storage_start + off, len);
   return QN_OK;
 }
 
@@ -145,12 +151,39 @@ int32_t qn_port_storage_read(uint32_t off, uint8_t *dst, uint32_t len) {
  * journal code that forgets to erase fails here too. */
 int32_t qn_port_storage_write(uint32_t off, const uint8_t *src, uint32_t len) {
   if (!in_range(off, len)) return QN_ERR_ARG;
-  for (uint32_t i = 0; i < len; i++) store.data[off + i] &= src[i];
+  for (uint32_t i = 0; i < len; i++) qn_storage_start[off + i] &= src[i];
   return QN_OK;
 }
 
 int32_t qn_port_storage_erase(uint32_t off) {
   if (off % STORE_SECTOR != 0 || off >= STORE_SIZE) return QN_ERR_ARG;
-  memset(store.data + off, 0xFF, STORE_SECTOR);
+  memset(qn_storage_start + off, 0xFF, STORE_SECTOR);
+  return QN_OK;
+}
+
+/* ---- entropy: NOT SECURE, emulation only (qn_port.h) ----
+ * QEMU's mps2-an500 has no RNG. Each word mixes the SysTick down-counter,
+ * the microsecond clock, the persistent boot counter and a call counter
+ * through a multiply-xorshift finaliser (MurmurHash3's fmix32) chained on
+ * its own state. Nonces differ between calls and across resets, but
+ * anyone who knows the boot count and timing can predict them; under
+ * -icount the sequence repeats exactly. A real board needs a real RNG. */
+static uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  h ^= h >> 16;
+  return h;
+}
+
+int32_t qn_port_entropy(uint8_t *dst, uint32_t len) {
+  static uint32_t state, calls;
+  state = fmix32(state ^ boots * 0x9E3779B9u ^ ++calls);
+  for (uint32_t i = 0; i < len; i += 4) {
+    uint32_t t = QN_REG(0xE000E018u) ^ (uint32_t)qn_systick_now_us() << 8; /* SYST_CVR, time */
+    state = fmix32(state + 0x9E3779B9u + t);
+    for (uint32_t k = 0; k < 4 && i + k < len; k++) dst[i + k] = (uint8_t)(state >> (8 * k));
+  }
   return QN_OK;
 }

@@ -1,7 +1,9 @@
 /* posix: the firmware as a Linux process. Its UART is the master side of a
  * pseudo-terminal (the path of the slave is printed on stdout), its storage
- * a file that survives kill -9, its clock CLOCK_MONOTONIC. SIGTERM/SIGINT
- * end it cleanly; SIGUSR1 makes the core trap once (test hook, main.c). */
+ * a file that survives kill -9, its clock CLOCK_MONOTONIC, its entropy
+ * getrandom(). SIGTERM/SIGINT end it cleanly (exit 0); a reset request ends
+ * it with status 75 for its runner to restart it; SIGUSR1 makes the core
+ * trap once (test hook, main.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,12 +100,15 @@ void qn_port_ready(void) {
 
 int32_t qn_port_stop_requested(void) { return stop; }
 
-/* A reset starts the same program again (storage file kept). The pty is
- * new, so its path is printed again. */
+/* A reset ends the process with QN_PORT_EXIT_RESET (75); whoever runs it
+ * (a test, a supervisor loop) starts it again, with a new pty, over the
+ * same storage file. This is the path a power-cut test takes too (kill -9,
+ * start again), so both exercise the same recovery. Unflushed transmit
+ * bytes are lost, as on a board. */
 void qn_port_reset(void) {
-  char *argv[] = {"qn", 0};
-  execv("/proc/self/exe", argv);
-  _exit(3);
+  printf("qn-posix: reset\n");
+  fflush(stdout);
+  _exit(QN_PORT_EXIT_RESET);
 }
 
 void qn_port_exit(int32_t status) {
@@ -174,9 +180,9 @@ int32_t qn_port_storage_read(uint32_t off, uint8_t *dst, uint32_t len) {
   return pread(flash, dst, len, off) == (ssize_t)len ? QN_OK : QN_ERR_STORAGE;
 }
 
-/* NOR semantics, as on the MCU boards: a write only clears bits. The data
- * is in the kernel once pwrite returns, so it survives kill -9 (not a
- * power cut of the host: that would need fsync). */
+/* NOR semantics, as on the MCU boards: a write only clears bits. Durable
+ * on return (qn_port.h): fdatasync after the write, so it survives a
+ * power cut of the host as well as kill -9. */
 int32_t qn_port_storage_write(uint32_t off, const uint8_t *src, uint32_t len) {
   if (!in_range(off, len)) return QN_ERR_ARG;
   uint8_t buf[256];
@@ -187,14 +193,35 @@ int32_t qn_port_storage_write(uint32_t off, const uint8_t *src, uint32_t len) {
     if (pwrite(flash, buf, n, off + done) != (ssize_t)n) return QN_ERR_STORAGE;
     done += n;
   }
-  return QN_OK;
+  return fdatasync(flash) == 0 ? QN_OK : QN_ERR_STORAGE;
 }
 
 int32_t qn_port_storage_erase(uint32_t off) {
   if (off % STORE_SECTOR != 0 || off >= STORE_SIZE) return QN_ERR_ARG;
   static uint8_t ff[STORE_SECTOR];
   memset(ff, 0xFF, sizeof ff);
-  return pwrite(flash, ff, STORE_SECTOR, off) == (ssize_t)STORE_SECTOR ? QN_OK : QN_ERR_STORAGE;
+  if (pwrite(flash, ff, STORE_SECTOR, off) != (ssize_t)STORE_SECTOR) return QN_ERR_STORAGE;
+  return fdatasync(flash) == 0 ? QN_OK : QN_ERR_STORAGE;
+}
+
+/* The kernel's CSPRNG. getrandom may return fewer bytes than asked (or be
+ * interrupted by a signal): loop, but never block waiting for the pool. */
+int32_t qn_port_entropy(uint8_t *dst, uint32_t len) {
+  for (uint32_t done = 0; done < len;) {
+    ssize_t n = getrandom(dst + done, len - done, GRND_NONBLOCK);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return QN_ERR_IO;
+    done += (uint32_t)n;
+  }
+  return QN_OK;
+}
+
+/* A process has no flash image to check: identity reports no image CRC,
+ * and the build writes no image.json for posix (the selftest skips). */
+int32_t qn_port_image(const uint8_t **start, uint32_t *len) {
+  *start = 0;
+  *len = 0;
+  return 0;
 }
 
 /* Stack painting is for the MCU boards; a process cannot measure it. */

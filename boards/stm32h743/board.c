@@ -1,6 +1,7 @@
 /* Nucleo-H743ZI: Cortex-M7 at 480 MHz (clock.c), USART3 on PD8 (TX) and
  * PD9 (RX), the ST-LINK virtual COM port, at 921600 baud with a receive
- * interrupt; storage in flash bank 2 (storage.c). Register level, no HAL. */
+ * interrupt; storage in flash bank 2 (storage.c), entropy from the RNG
+ * (rng.c). Register level, no HAL. */
 #include "qn_port.h"
 #include "qn_byte_ring.h"
 #include "stm32h743.h"
@@ -54,6 +55,7 @@ int32_t qn_port_init(void) {
   qn_h7_clock_source = qn_h7_clock_init();
   qn_systick_set_hz(QN_H7_SYSCLK_HZ);
   qn_h7_cache_mpu_init();
+  qn_h7_rng_init();
   uart_init();
   return QN_OK;
 }

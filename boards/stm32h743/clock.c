@@ -58,15 +58,16 @@ const char *qn_h7_clock_init(void) {
 /* I-cache and D-cache on (invalidate first: their contents are random
  * after reset). Everything the firmware writes lives in DTCM, which the
  * caches never see; the one region written behind the cache's back is the
- * storage sector (the flash controller changes it), so the MPU makes it
+ * storage region (the flash controller changes it), so the MPU makes it
  * non-cacheable and reads after program/erase see the flash itself. */
 void qn_h7_cache_mpu_init(void) {
   extern uint8_t qn_storage_start[];
   MPU_CTRL = 0;
   MPU_RNR = 0;
   MPU_RBAR = (uint32_t)qn_storage_start;
-  /* XN, full access, TEX=1 C=0 B=0 (normal, non-cacheable), 128 KiB, on. */
-  MPU_RASR = (1u << 28) | (3u << 24) | (1u << 19) | ((17u - 1u) << 1) | 1u;
+  /* XN, full access, TEX=1 C=0 B=0 (normal, non-cacheable), 256 KiB
+   * (SIZE = log2 - 1 = 17; the base is 256 KiB aligned), on. */
+  MPU_RASR = (1u << 28) | (3u << 24) | (1u << 19) | (17u << 1) | 1u;
   MPU_CTRL = (1u << 2) | 1u; /* PRIVDEFENA: default map elsewhere */
   qn_cm7_dsb_isb();
 

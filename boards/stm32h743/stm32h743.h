@@ -15,6 +15,8 @@
 #define RCC_PLLCKSELR QN_REG(RCC_BASE + 0x028u)
 #define RCC_PLLCFGR QN_REG(RCC_BASE + 0x02Cu)
 #define RCC_PLL1DIVR QN_REG(RCC_BASE + 0x030u)
+#define RCC_D2CCIP2R QN_REG(RCC_BASE + 0x054u)
+#define RCC_AHB2ENR QN_REG(RCC_BASE + 0x0DCu)
 #define RCC_AHB4ENR QN_REG(RCC_BASE + 0x0E0u)
 #define RCC_APB1LENR QN_REG(RCC_BASE + 0x0E8u)
 #define RCC_APB4ENR QN_REG(RCC_BASE + 0x0F4u)
@@ -48,6 +50,12 @@
 #define USART3_TDR QN_REG(USART3_BASE + 0x28u)
 #define USART3_IRQ 39u
 
+/* RNG (AHB2, RM0433 section 33). */
+#define RNG_BASE 0x48021800u
+#define RNG_CR QN_REG(RNG_BASE + 0x00u)
+#define RNG_SR QN_REG(RNG_BASE + 0x04u)
+#define RNG_DR QN_REG(RNG_BASE + 0x08u)
+
 /* Cortex-M7 cache and MPU registers. */
 #define SCB_CCR QN_REG(0xE000ED14u)
 #define SCB_CCSIDR QN_REG(0xE000ED80u)
@@ -61,8 +69,10 @@
 
 /* clock.c: 480 MHz core; returns the source used ("hse" or "hsi"). */
 const char *qn_h7_clock_init(void);
-/* clock.c: I- and D-cache on, storage sector non-cacheable (MPU). */
+/* clock.c: I- and D-cache on, storage region non-cacheable (MPU). */
 void qn_h7_cache_mpu_init(void);
+/* rng.c: HSI48 on, RNG clocked from it and enabled. */
+void qn_h7_rng_init(void);
 
 #define QN_H7_SYSCLK_HZ 480000000u
 #define QN_H7_PCLK1_HZ 120000000u

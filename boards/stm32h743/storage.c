@@ -1,6 +1,7 @@
-/* Journal storage on the STM32H743: the last 128 KiB sector of flash bank 2
- * (sector 7, 0x081E0000), programmed through the bank 2 registers (RM0433
- * 4.3.9 and 4.3.10). The flash programs 256-bit words (32 bytes) with ECC:
+/* Journal storage on the STM32H743: the last two 128 KiB sectors of flash
+ * bank 2 (sectors 6 and 7, 0x081C0000..0x081FFFFF, 256 KiB: one sector per
+ * journal half), programmed through the bank 2 registers (RM0433 4.3.9 and
+ * 4.3.10). The flash programs 256-bit words (32 bytes) with ECC:
  * each word can be written once per erase, so offset and length must be
  * multiples of 32. Code runs from bank 1, so it keeps running while bank 2
  * is busy. */
@@ -9,8 +10,10 @@
 #include "stm32h743.h"
 
 #define SECTOR_SIZE (128u * 1024u)
+#define SECTORS 2u
+#define STORE_SIZE (SECTORS * SECTOR_SIZE)
 #define FLASH_WORD 32u
-#define BANK2_SECTOR 7u
+#define FIRST_SECTOR 6u /* bank 2 sector number of offset 0 */
 
 #define CR_LOCK (1u << 0)
 #define CR_PG (1u << 1)
@@ -45,11 +48,11 @@ static int32_t finish(uint32_t mode) {
   return err ? QN_ERR_STORAGE : QN_OK;
 }
 
-uint32_t qn_port_storage_size(void) { return SECTOR_SIZE; }
+uint32_t qn_port_storage_size(void) { return STORE_SIZE; }
 uint32_t qn_port_storage_sector(void) { return SECTOR_SIZE; }
 uint32_t qn_port_storage_unit(void) { return FLASH_WORD; }
 
-static int in_range(uint32_t off, uint32_t len) { return off <= SECTOR_SIZE && len <= SECTOR_SIZE - off; }
+static int in_range(uint32_t off, uint32_t len) { return off <= STORE_SIZE && len <= STORE_SIZE - off; }
 
 int32_t qn_port_storage_read(uint32_t off, uint8_t *dst, uint32_t len) {
   if (!in_range(off, len)) return QN_ERR_ARG;
@@ -76,10 +79,10 @@ int32_t qn_port_storage_write(uint32_t off, const uint8_t *src, uint32_t len) {
 }
 
 int32_t qn_port_storage_erase(uint32_t off) {
-  if (off != 0) return QN_ERR_ARG; /* one sector */
+  if (off % SECTOR_SIZE != 0 || off >= STORE_SIZE) return QN_ERR_ARG;
   unlock();
   FLASH_CCR2 = SR_ERRORS;
-  FLASH_CR2 = CR_PSIZE_X64 | CR_SER | CR_SNB(BANK2_SECTOR);
+  FLASH_CR2 = CR_PSIZE_X64 | CR_SER | CR_SNB(FIRST_SECTOR + off / SECTOR_SIZE);
   FLASH_CR2 |= CR_START;
   return finish(CR_SER | CR_START);
 }

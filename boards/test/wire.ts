@@ -7,7 +7,7 @@
 import { crc32c } from "../../tools/crc32c.mjs";
 import { SerialPort } from "serialport";
 
-export const T = { PING: 1, PONG: 2, IDENT_REQ: 3, IDENT: 4, DATA: 0x10, ERROR: 0x7f } as const;
+export const T = { PING: 1, PONG: 2, IDENT_REQ: 3, IDENT: 4, DATA: 0x10, RESET_REQ: 0x20, ERROR: 0x7f } as const;
 
 export interface Frame {
   type: number; flags: number; codec: number; channel: number;
@@ -94,10 +94,12 @@ export class FramePort {
   text = "";
   private acc: number[] = [];
   private waiters: Array<() => void> = [];
+  private taps: Array<(d: Uint8Array) => void> = [];
 
   private constructor(readonly port: SerialPort) {
     port.on("data", (d: Buffer) => {
       this.text += d.toString("latin1");
+      for (const tap of this.taps) tap(d);
       for (const b of d) {
         if (b !== 0) { this.acc.push(b); continue; }
         const chunk = Uint8Array.from(this.acc);
@@ -115,6 +117,9 @@ export class FramePort {
       port.open((err) => (err ? reject(err) : resolve(new FramePort(port))));
     });
   }
+
+  /** Also hand every received chunk, raw, to fn (a host core's decoder). */
+  tap(fn: (d: Uint8Array) => void): void { this.taps.push(fn); }
 
   write(bytes: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {

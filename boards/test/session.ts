@@ -1,0 +1,110 @@
+// An authenticated session with the firmware over a FramePort: the host
+// loader (host/core.ts) runs the same core as a client with the firmware's
+// key, and this pumps bytes both ways and ticks its clock. Everything the
+// client core hands its application lands in `got`.
+//
+//   const s = await Session.open(port);              // handshake, auth mode 2
+//   const pid = s.publish(3, 1, payload);            // QoS 1 DATA, MAC'd
+//   const echo = await s.waitFor((f) => f.channel === 3, 2000);
+//   s.close();
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadModule, QnCore } from "../../host/core.ts";
+import { MemoryStorage } from "../../host/storage.ts";
+import type { Frame } from "../../host/frame.ts";
+import { ROOT } from "./build.ts";
+import type { FramePort } from "./wire.ts";
+
+/** The key in a key file (boards/dev-psk.hex format: hex, # comments). */
+export function readKeyFile(path = join(ROOT, "boards/dev-psk.hex")): Uint8Array {
+  const hex = readFileSync(path, "utf8").split("\n").map((l) => l.replace(/#.*/, "")).join("").replace(/\s+/g, "");
+  return Uint8Array.from(Buffer.from(hex, "hex"));
+}
+
+const nowUs = () => process.hrtime.bigint() / 1000n;
+
+export class Session {
+  readonly core: QnCore;
+  readonly got: Frame[] = [];
+  private timer: NodeJS.Timeout;
+  private writing: Promise<void> = Promise.resolve();
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly port: FramePort, key: Uint8Array, auth: number) {
+    this.core = new QnCore(loadModule(), { storage: new MemoryStorage(16 * 1024) });
+    this.core.init();
+    const x = this.core.x;
+    const set = (k: number, v: number) => { const st = x.qn_config_set(k, v); if (st !== 0) throw new Error(`qn_config_set(${k}, ${v}): ${st}`); };
+    set(0, 1); // client
+    set(1, auth);
+    this.core.mem.set(key, x.qn_msg_data());
+    const st = x.qn_set_key(x.qn_msg_data(), key.length);
+    this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + key.length);
+    if (st !== 0) throw new Error(`qn_set_key: ${st}`);
+    this.core.tick(nowUs());
+    if (x.qn_journal_open(16 * 1024) !== 0) throw new Error("host journal_open failed");
+    port.tap((d) => { this.core.rx(d); this.pump(); });
+    this.timer = setInterval(() => this.pump(), 2);
+  }
+
+  /** Tick, flush what the client core wants to send, collect deliveries. */
+  pump(): void {
+    this.core.tick(nowUs());
+    const out = this.core.pull();
+    if (out.length) { const b = Uint8Array.from(out); this.writing = this.writing.then(() => this.port.write(b)); }
+    let got = false;
+    for (let f; (f = this.core.inboxPop()); ) { this.got.push(f); got = true; }
+    if (got) for (const w of this.waiters.splice(0)) w();
+  }
+
+  get up(): boolean { return this.core.x.qn_session_stat(0) === 3n; }
+
+  /** Handshake with the firmware (server) under key; resolves when the
+   *  session is up, throws after timeoutMs. */
+  static async open(port: FramePort, opts: { key?: Uint8Array; auth?: number; timeoutMs?: number } = {}): Promise<Session> {
+    const s = new Session(port, opts.key ?? readKeyFile(), opts.auth ?? 2);
+    const deadline = Date.now() + (opts.timeoutMs ?? 5000);
+    s.core.x.qn_connect();
+    while (!s.up) {
+      if (Date.now() > deadline) {
+        const fails = s.core.x.qn_session_stat(4);
+        s.close();
+        throw new Error(`no session within ${opts.timeoutMs ?? 5000} ms (state ${s.core.x.qn_session_stat(0)}, auth failures ${fails})`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return s;
+  }
+
+  /** Publish payload on channel at qos; returns the packet id (0 for QoS 0)
+   *  or throws with the status. */
+  publish(channel: number, qos: number, payload: Uint8Array, prio = 2, codec = 0): number {
+    const x = this.core.x;
+    this.core.mem.set(payload, x.qn_app_buf() + 24);
+    const r = Number(x.qn_publish(channel, qos, prio, codec, payload.length));
+    if (r < 0) throw new Error(`qn_publish: status ${r}`);
+    this.pump();
+    return r;
+  }
+
+  /** Queue any frame type through the session (MAC'd in auth mode 2). */
+  send(type: number, payload: Uint8Array = new Uint8Array(), flags = 1): void {
+    this.core.send({ type, flags, payload });
+    this.pump();
+  }
+
+  /** Wait for the first delivered frame that matches, removing it. */
+  async waitFor(match: (f: Frame) => boolean, timeoutMs: number): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.got.findIndex(match);
+      if (i >= 0) return this.got.splice(i, 1)[0];
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching delivery within ${timeoutMs} ms (${this.got.length} others; session ${this.up ? "up" : "down"})`);
+      await new Promise<void>((r) => { const t = setTimeout(r, Math.min(left, 20)); this.waiters.push(() => { clearTimeout(t); r(); }); });
+    }
+  }
+
+  /** Stop pumping (the port stays open; the firmware's session times out). */
+  close(): void { clearInterval(this.timer); }
+}
