@@ -33,7 +33,7 @@ import { inbox_init, inbox_full, inbox_push, inbox_take, inbox_free } from "./in
 import {
   session_defaults, session_tick, session_up, session_id, session_state, cfg, hello_build,
   hello_take, hello_status, welcome_take, confirm_build, confirm_take, session_note_rx,
-  session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop,
+  session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect,
   ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, CFG_NODE,
   TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, S_UP,
 } from "./session";
@@ -279,7 +279,11 @@ function dispatch(raw: usize, n: i32): i32 {
   let authed = true;
   if (session_up() && cfg(CFG_AUTH) == AUTH_FRAME_MAC && !is_handshake(type)) {
     if (type == T_PING && (flags & F_MAC) == 0) authed = false;
-    else {
+    else if (type == T_ERROR && (flags & F_MAC) == 0) {
+      // The peer says it lost our session: check with an authentic ping.
+      if (session_suspect(nowUs)) send_heartbeat();
+      return Status.ERR_SESSION;
+    } else {
       const a = authentic(raw, n);
       if (a != Status.OK) return a;
     }
@@ -371,10 +375,7 @@ export function core_tick(now: i64): void {
   nowUs = now;
   const t = session_tick(now);
   if (t == TICK_SEND_HELLO) start_hello();
-  else if (t == TICK_SEND_PING) {
-    header_write(BUILD, T_PING, flags_make(PRIO_CONTROL, 0), 0, 0, 0, 0, 0, 0, 0);
-    if (core_queue_raw(BUILD) == Status.OK) count(C_HEARTBEATS);
-  } else if (t == TICK_WENT_DOWN) count(C_LINK_DOWN);
+  else if (t == TICK_SEND_PING) send_heartbeat(); else if (t == TICK_WENT_DOWN) count(C_LINK_DOWN);
   if (!session_up()) return;
   const due = qos_due(now, <i64>cfg(CFG_RETX_MS) * 1000);
   if (due == 1 || due == 2) {
@@ -388,6 +389,11 @@ export function core_tick(now: i64): void {
     qos_rel_sent(now);
     count(C_RETX);
   }
+}
+
+function send_heartbeat(): void {
+  header_write(BUILD, T_PING, flags_make(PRIO_CONTROL, 0), 0, 0, 0, 0, 0, 0, 0);
+  if (core_queue_raw(BUILD) == Status.OK) count(C_HEARTBEATS);
 }
 
 /** Client: start a handshake now (the application asks to connect). */

@@ -127,7 +127,7 @@ export function session_set_key(p: usize, len: i32): i32 {
 @inline export function session_up(): bool { return state == S_UP; }
 @inline export function session_id(): u64 { return sessionId; }
 @inline export function session_key(): usize { return SKEY; }
-export function session_note_rx(now: i64): void { lastRx = now; }
+export function session_note_rx(now: i64): void { lastRx = now; suspectSince = -1; }
 export function session_note_tx(now: i64): void { lastTx = now; }
 export function session_resumed(): bool { return resumed; }
 
@@ -272,6 +272,7 @@ export function confirm_build(dst: usize, now: i64): i32 {
 
 function go_up(now: i64): void {
   set_state(S_UP, now);
+  suspectSince = -1;
   lastHandshakeUs = now - handshakeStart;
   attempt = 0;
   lastRx = now;
@@ -393,6 +394,19 @@ export function confirm_take(p: usize, len: i32, now: i64): i32 {
 
 // ---- liveness ----
 
+let suspectSince: i64 = -1;
+
+/** An unauthenticated hint that the peer lost our session (its ERROR frame
+ *  cannot carry a MAC: it has no session key any more). Not trusted on its
+ *  own, or anyone could tear sessions down: the session must now prove
+ *  itself with an authentic frame within the handshake time, or it is
+ *  declared down. Returns true when the caller should send a probe ping. */
+export function session_suspect(now: i64): bool {
+  if (state != S_UP || suspectSince >= 0) return false;
+  suspectSince = now;
+  return true;
+}
+
 export const TICK_NOTHING: i32 = 0;
 export const TICK_SEND_PING: i32 = 1;
 export const TICK_SEND_HELLO: i32 = 2;
@@ -402,7 +416,9 @@ export const TICK_WENT_DOWN: i32 = 3;
 export function session_tick(now: i64): i32 {
   const hb = <i64>cfg(CFG_HEARTBEAT_MS) * 1000;
   if (state == S_UP) {
-    if (now - lastRx > hb * <i64>cfg(CFG_HEARTBEAT_MISS)) {
+    const suspectExpired = suspectSince >= 0 && now - suspectSince > <i64>cfg(CFG_HANDSHAKE_MS) * 1000;
+    if (suspectExpired || now - lastRx > hb * <i64>cfg(CFG_HEARTBEAT_MISS)) {
+      suspectSince = -1;
       downAt = now;
       fail_attempt(now);
       return TICK_WENT_DOWN;
