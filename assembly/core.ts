@@ -18,7 +18,7 @@ import {
   header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
   H_LENGTH, H_SESSION, H_PACKET, H_LSN, H_TIME, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ,
   T_PROBE_RES, T_DATA, T_ERROR, T_HELLO, T_WELCOME, T_CONFIRM, T_PUBACK, T_PUBREC, T_PUBREL, T_PUBCOMP,
-  F_DUP, F_MAC, MAC_BYTES,
+  F_DUP, F_MAC, MAC_BYTES, T_RESET_REQ,
 } from "./frame";
 import {
   count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
@@ -347,7 +347,7 @@ function dispatch(raw: usize, n: i32): i32 {
     }
     return inbox_push(raw, HEADER_SIZE + len);
   }
-  if (type == T_PONG || type == T_IDENT || type == T_PROBE_RES) return inbox_push(raw, HEADER_SIZE + len);
+  if (type == T_PONG || type == T_IDENT || type == T_PROBE_RES || type == T_RESET_REQ) return inbox_push(raw, HEADER_SIZE + len);
   count(C_ERR_TYPE);
   return Status.ERR_TYPE;
 }
@@ -414,7 +414,7 @@ export function core_inbox_pop(): i32 {
   memory.copy(APP, blk + 2, n);
   inbox_free(blk);
   if (load<u8>(APP + H_TYPE) == T_DATA && flags_qos(load<u8>(APP + H_FLAGS)) == 2) {
-    qos_delivered(load<u32>(APP + H_PACKET), <u32>nowUs);
+    qos_delivered(load<u32>(APP + H_PACKET), APP, <i32>load<u16>(APP + H_LENGTH), <u32>nowUs);
   }
   return n;
 }

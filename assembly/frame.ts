@@ -49,6 +49,7 @@ export const T_PUBACK: u8 = 0x11;
 export const T_PUBREC: u8 = 0x12;
 export const T_PUBREL: u8 = 0x13;
 export const T_PUBCOMP: u8 = 0x14;
+export const T_RESET_REQ: u8 = 0x20; // to the application: reset the device (needs a session)
 export const T_ERROR: u8 = 0x7F;
 
 export const F_DUP: u8 = 0x10;

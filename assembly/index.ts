@@ -4,7 +4,7 @@
 // and out of the exchange areas whose addresses these functions return.
 import { RX_STAGE, TX_STAGE, APP_BUF, MAX_PAYLOAD, HEADER_SIZE } from "./config";
 import * as core from "./core";
-import { TX_BUF, sched_pull, sched_pending, sched_in_flight } from "./sched";
+import { TX_BUF, sched_pull, sched_pending, sched_in_flight, sched_stat } from "./sched";
 import { counter } from "./counters";
 import { decoder_last_error } from "./decoder";
 import { pool_alloc, pool_free, pool_at, POOL_COUNT } from "./pool";
@@ -69,8 +69,10 @@ export function qn_set_key(ptr: usize, len: i32): i32 { return session_set_key(p
 export function qn_session_stat(what: i32): i64 { return session_stat(what); }
 /** The i-th most recent backoff waits in ms (ring of 8, index = count mod 8). */
 export function qn_backoff_log(i: i32): u32 { return backoff_log(i); }
-/** QoS figure: 0 q1 next, 1 q2 next, 2 q1 expected, 3 q2 expected, 4 q2 delivered, 5 q2 done, 6 in flight, 7 q1 accepted, 8 q2 accepted, 9 q2 released. */
+/** QoS figure: 0 q1 next, 1 q2 next, 2 q1 expected, 3 q2 expected, 4 q2 delivered, 5 q2 done, 6 in flight, 7 q1 accepted, 8 q2 accepted, 9 q2 released, 10 digest of QoS 2 deliveries. */
 export function qn_qos_stat(what: i32): u32 { return qos_stat(what); }
+/** Scheduler figure: 0 emergency frames started, 1 worst bytes sent ahead of an emergency frame after it was queued, 2 last such figure, 3 bytes pulled in all. */
+export function qn_sched_stat(what: i32): u32 { return sched_stat(what); }
 /** Open the journal over size bytes of storage (two halves) and recover QoS 2 state; returns a status. */
 export function qn_journal_open(size: u32): i32 { return core.core_journal_open(size); }
 /** Journal figure: 0 size, 1 tail, 2 generation, 3 writes, 4 compactions, 5 torn records dropped, 6 LSN. */

@@ -14,7 +14,10 @@ import { pool_at, pool_take, pool_free, POOL_COUNT } from "./pool";
 import { Ring, ring_init, ring_push, ring_pop, ring_rebase, ring_count, ring_full, ring_empty } from "./ring";
 import { cobs_encode, cobs_decode } from "./cobs";
 import { header_write, frame_seal, frame_check, flags_make, T_DATA } from "./frame";
-import { sched_pending, sched_in_flight } from "./sched";
+import { sched_pending, sched_in_flight, sched_stat } from "./sched";
+import { qos_stat } from "./qos";
+import { counter, C_DUP_SUPPRESSED, C_REPLAY, C_RETX, C_OOO_DROP, C_AUTH_FAIL, C_PREEMPT } from "./counters";
+import { journal_stat } from "./journal";
 import { IdGen, idgen_init, idgen_next } from "./ids";
 
 export const P_POOLS: i32 = 3;
@@ -23,6 +26,8 @@ export const P_RING: i32 = 6;
 export const P_FRAME: i32 = 7;
 export const P_CODECS: i32 = 8;
 export const P_IDS: i32 = 10;
+export const P_QOS: i32 = 14;
+export const P_SCHED: i32 = 17;
 
 const SCRATCH = memory.data(MAX_FRAME + 8, 4);
 const WIRE = memory.data(MAX_FRAME + 8, 4);
@@ -229,6 +234,38 @@ function probe_ids(arg: u64): i32 {
   return Status.OK;
 }
 
+/** QoS and journal state of the target, for the host's exactly-once and
+ *  power-cut checks. Metrics: 3 q2 expected, 4 q2 delivered, 5 delivery
+ *  digest, 6 duplicates suppressed, 7 replays refused, 8 retransmissions,
+ *  9 gaps dropped, 10 journal generation, 11 journal writes, 12 torn
+ *  records dropped, 13 auth failures. */
+function probe_qos(): i32 {
+  msg_add(3, K_UINT, <u64>qos_stat(3), 0);
+  msg_add(4, K_UINT, <u64>qos_stat(4), 0);
+  msg_add(5, K_UINT, <u64>qos_stat(10), 0);
+  msg_add(6, K_UINT, <u64>counter(C_DUP_SUPPRESSED), 0);
+  msg_add(7, K_UINT, <u64>counter(C_REPLAY), 0);
+  msg_add(8, K_UINT, <u64>counter(C_RETX), 0);
+  msg_add(9, K_UINT, <u64>counter(C_OOO_DROP), 0);
+  msg_add(10, K_UINT, <u64>journal_stat(2), 0);
+  msg_add(11, K_UINT, <u64>journal_stat(3), 0);
+  msg_add(12, K_UINT, <u64>journal_stat(5), 0);
+  msg_add(13, K_UINT, <u64>counter(C_AUTH_FAIL), 0);
+  return Status.OK;
+}
+
+/** The scheduler's emergency figures. Metrics: 3 emergency frames
+ *  started, 4 worst bytes sent ahead of one after it was queued, 5 the last
+ *  such figure, 6 bulk frames cut for one, 7 bytes sent in all. */
+function probe_sched(): i32 {
+  msg_add(3, K_UINT, <u64>sched_stat(0), 0);
+  msg_add(4, K_UINT, <u64>sched_stat(1), 0);
+  msg_add(5, K_UINT, <u64>sched_stat(2), 0);
+  msg_add(6, K_UINT, <u64>counter(C_PREEMPT), 0);
+  msg_add(7, K_UINT, <u64>sched_stat(3), 0);
+  return Status.OK;
+}
+
 /** Run the probe named by the decoded request fields; leave the reply
  *  fields {1: id, 2: status, metrics...} in the field table. */
 export function probe_run(): void {
@@ -244,6 +281,8 @@ export function probe_run(): void {
     else if (id == P_RING) st = probe_ring();
     else if (id == P_FRAME) st = probe_frame(arg);
     else if (id == P_IDS) st = probe_ids(arg);
+    else if (id == P_QOS) st = probe_qos();
+    else if (id == P_SCHED) st = probe_sched();
     else if (id == P_CODECS) {
       st = probe_codecs();
       // probe_codecs reuses the table: put id and status back in front.

@@ -31,6 +31,7 @@ import {
   R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE,
 } from "./journal";
 import { inbox_push, inbox_count, inbox_at } from "./inbox";
+import { crc32c_update } from "./crc32c";
 import { count, C_DUP_SUPPRESSED, C_RETX, C_OOO_DROP, C_JOURNAL_FAIL } from "./counters";
 
 export const T_PUBACK: u8 = 0x11;
@@ -58,13 +59,18 @@ let q2Done: u32 = 0;
 let relPending: bool = false;
 let relSentAt: i64 = 0;
 let delivered1: u32 = 0;
+// Running CRC-32C over every QoS 2 message handed to the application:
+// crc32c(previous digest LE || packet id LE || payload). Persisted with the
+// delivery mark, so a peer can check exactly-once delivery end to end.
+let digest: u32 = 0;
+const DIG = memory.data(8, 4);
 let delivered2: u32 = 0;
 
 export function qos_init(): void {
   memory.fill(FLIGHT, 0, WINDOW * 24);
   q1Next = 1; q2Next = 1; q1Expect = 1; q2Expect = 1;
   q2Delivered = 0; q2Rel = 0; q2Done = 0; relPending = false;
-  delivered1 = 0; delivered2 = 0;
+  delivered1 = 0; delivered2 = 0; digest = 0;
 }
 
 export function qos_stat(what: i32): u32 {
@@ -78,6 +84,7 @@ export function qos_stat(what: i32): u32 {
   if (what == 7) return delivered1;
   if (what == 8) return delivered2;
   if (what == 9) return q2Rel;
+  if (what == 10) return digest;
   return 0;
 }
 
@@ -144,7 +151,8 @@ function write_state(time: u32): i32 {
   store<u32>(d, q2Delivered, 8);
   store<u32>(d, q2Rel, 12);
   store<u32>(d, q2Done, 16);
-  return journal_append(R_STATE, 20, time);
+  store<u32>(d, digest, 20);
+  return journal_append(R_STATE, 24, time);
 }
 
 /** Rewrite the live state into the other half of the journal. */
@@ -361,11 +369,17 @@ export function qos_accept(qos: i32, raw: usize, n: i32, time: u32): i32 {
 /** Id to acknowledge for level `qos`: the highest accepted (cumulative). */
 export function qos_ack_id(qos: i32): u32 { return (qos == 1 ? q1Expect : q2Expect) - 1; }
 
-/** The application took a QoS 2 frame with id `pid` from the inbox. */
-export function qos_delivered(pid: u32, time: u32): i32 {
+/** The application took the QoS 2 frame `raw` (id `pid`, payload of
+ *  `len` bytes at raw+24) from the inbox. */
+export function qos_delivered(pid: u32, raw: usize, len: i32, time: u32): i32 {
   if (<i32>(pid - q2Delivered) <= 0) return Status.OK;
-  const st = jwrite_u32(R_DELIVERED, pid, time);
-  if (st == Status.OK) q2Delivered = pid;
+  store<u32>(DIG, digest);
+  store<u32>(DIG, pid, 4);
+  const d = ~crc32c_update(crc32c_update(0xFFFFFFFF, DIG, 8), raw + HEADER_SIZE, len);
+  store<u32>(DIG, pid);
+  store<u32>(DIG, d, 4);
+  const st = jwrite(R_DELIVERED, DIG, 8, time);
+  if (st == Status.OK) { q2Delivered = pid; digest = d; }
   return st;
 }
 
@@ -392,12 +406,16 @@ export function qos_recover(size: u32, time: u32): i32 {
         q2Delivered = max_u32(q2Delivered, load<u32>(d, 8));
         q2Rel = max_u32(q2Rel, load<u32>(d, 12));
         q2Done = max_u32(q2Done, load<u32>(d, 16));
+        if (len >= 24) digest = load<u32>(d, 20);
       }
     } else if (t == R_OUT && len >= HEADER_SIZE) q2Next = max_u32(q2Next, load<u32>(d + H_PACKET) + 1);
     else if (t == R_REL && len == 4) q2Rel = max_u32(q2Rel, load<u32>(d));
     else if (t == R_DONE && len == 4) q2Done = max_u32(q2Done, load<u32>(d));
     else if (t == R_IN && len >= HEADER_SIZE) q2Expect = max_u32(q2Expect, load<u32>(d + H_PACKET) + 1);
-    else if (t == R_DELIVERED && len == 4) q2Delivered = max_u32(q2Delivered, load<u32>(d));
+    else if (t == R_DELIVERED && len == 8 && <i32>(load<u32>(d) - q2Delivered) > 0) {
+      q2Delivered = load<u32>(d);
+      digest = load<u32>(d, 4);
+    }
   }
   // Pass 2: what is still open. Messages we sent and the peer has not
   // completed go back in flight; messages we accepted and the application

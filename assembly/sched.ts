@@ -20,6 +20,14 @@ const OUTBOX = memory.data(offsetof<Ring>() * PRIO_CLASSES, 4);
 const RESUME = memory.data(4 * PRIO_CLASSES, 4);
 export const TX_BUF = memory.data(TX_STAGE, 4);
 
+// Queue-time stamps (bytes pulled so far) per outbox slot, so the bytes
+// that went out ahead of each frame can be measured when it starts.
+const STAMPS = memory.data(<i32>OUTBOX_SLOTS * 4 * PRIO_CLASSES, 4);
+let bytesOut: u32 = 0;
+let emergencySent: u32 = 0;
+let emergencyMaxAhead: u32 = 0;
+let emergencyLastAhead: u32 = 0;
+
 let cur: usize = 0; // block being sent
 let curOff: i32 = 0; // bytes of it already handed out
 let curPrio: i32 = 0;
@@ -35,14 +43,32 @@ export function sched_init(): void {
   }
   cur = 0;
   curOff = 0;
+  bytesOut = 0;
+  emergencySent = 0;
+  emergencyMaxAhead = 0;
+  emergencyLastAhead = 0;
+}
+
+/** Scheduler figures: 0 emergency frames started, 1 worst bytes sent ahead
+ *  of an emergency frame after it was queued, 2 the last such figure,
+ *  3 bytes pulled in all. */
+export function sched_stat(what: i32): u32 {
+  if (what == 0) return emergencySent;
+  if (what == 1) return emergencyMaxAhead;
+  if (what == 2) return emergencyLastAhead;
+  if (what == 3) return bytesOut;
+  return 0;
 }
 
 /** Queue a block holding a wire frame on class `prio`. */
 export function sched_queue(prio: i32, blk: usize): i32 {
-  if (ring_push_u32(outbox(prio), <u32>blk) != Status.OK) {
+  const r = outbox(prio);
+  const slot = r.head & r.mask;
+  if (ring_push_u32(r, <u32>blk) != Status.OK) {
     count(C_RING_FULL);
     return Status.ERR_RING_FULL;
   }
+  store<u32>(STAMPS + (<usize>(prio * <i32>OUTBOX_SLOTS + <i32>slot) << 2), bytesOut);
   return Status.OK;
 }
 
@@ -55,11 +81,19 @@ function has_work(p: i32): bool {
   return load<u32>(RESUME + (<usize>p << 2)) != 0 || !ring_empty(outbox(p));
 }
 
-function take(p: i32): usize {
+function take(p: i32, pulled: i32): usize {
   const r = RESUME + (<usize>p << 2);
   const blk = <usize>load<u32>(r);
   if (blk != 0) { store<u32>(r, 0); return blk; }
-  return <usize>ring_pop_u32(outbox(p));
+  const ring = outbox(p);
+  const stamp = load<u32>(STAMPS + (<usize>(p * <i32>OUTBOX_SLOTS + <i32>(ring.tail & ring.mask)) << 2));
+  if (p == 0) {
+    const ahead = bytesOut + <u32>pulled - stamp;
+    emergencySent++;
+    emergencyLastAhead = ahead;
+    if (ahead > emergencyMaxAhead) emergencyMaxAhead = ahead;
+  }
+  return <usize>ring_pop_u32(ring);
 }
 
 /** Fill up to `max` bytes of TX_BUF; returns how many. */
@@ -97,7 +131,7 @@ export function sched_pull(max: i32): i32 {
     let found = false;
     for (let p = 0; p < PRIO_CLASSES; p++) {
       if (has_work(p)) {
-        cur = take(p);
+        cur = take(p, n);
         curOff = 0;
         curPrio = p;
         found = true;
@@ -107,6 +141,7 @@ export function sched_pull(max: i32): i32 {
     if (!found) break;
   }
   count_n(C_BYTES_OUT, <u32>n);
+  bytesOut += <u32>n;
   return n;
 }
 
