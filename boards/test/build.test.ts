@@ -2,10 +2,11 @@
 // and a wrong PLATFORM or TARGET stops with the list of valid ones.
 import { describe, it, expect } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, make } from "./build.ts";
+import { readKeyFile } from "./session.ts";
 
 describe("board builds", () => {
   it("builds all three boards for both targets from a clean tree", () => {
@@ -19,12 +20,38 @@ describe("board builds", () => {
             expect(existsSync(f), f).toBe(true);
             expect(statSync(f).size, f).toBeGreaterThan(0);
           }
+          const image = JSON.parse(readFileSync(join(dir, board, target, "image.json"), "utf8"));
+          expect(image.image_bytes).toBe(statSync(join(dir, board, target, "qn.bin")).size);
           // No heap in the link: the map shows neither malloc nor _sbrk.
           const nm = execFileSync("arm-none-eabi-nm", [join(dir, board, target, "qn.elf")], { encoding: "utf8" });
           expect(nm).not.toMatch(/ (malloc|_malloc_r|_sbrk)$/m);
         }
         expect(existsSync(join(dir, "posix", target, "qn"))).toBe(true);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it("keeps the pre-shared key out of the build log and the map, and refuses a malformed key file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "qn-key-"));
+    try {
+      const keyFile = join(dir, "device.hex");
+      const key = Buffer.from("5ec2e7c0ffee00112233445566778899aabbccddeeff0102030405060708090a", "hex");
+      writeFileSync(keyFile, `# test key\n${key.toString("hex")}\n`);
+      const log = make(["PLATFORM=mps2-an500", "TARGET=release", "firmware", `QN_FW_ROOT=${dir}`, `QN_PSK_FILE=${keyFile}`]);
+      const map = readFileSync(join(dir, "mps2-an500/release/qn.map"), "latin1");
+      for (const text of [log, map]) {
+        expect(text).not.toContain(key.toString("hex"));
+        expect(text.toLowerCase()).not.toContain("0x5e,0xc2,0xe7");
+      }
+      // The key is in the image (that is where it must be), nowhere else.
+      const bin = readFileSync(join(dir, "mps2-an500/release/qn.bin"));
+      expect(bin.includes(key)).toBe(true);
+      expect(bin.includes(Buffer.from(readKeyFile()))).toBe(false);
+      // A bad key file stops the build with a clear message.
+      writeFileSync(keyFile, "not hex\n");
+      expect(() => make(["PLATFORM=mps2-an500", "firmware", `QN_FW_ROOT=${dir}`, `QN_PSK_FILE=${keyFile}`])).toThrow(/hex digits/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -57,8 +57,12 @@ export function decodeFrame(chunk: Uint8Array): Frame | null {
   if (!raw || raw.length < 28) return null;
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const len = dv.getUint16(6, true);
-  if (raw.length !== 28 + len || raw[0] !== 1) return null;
-  if (dv.getUint32(24 + len, true) !== crc32c(raw.subarray(0, 24 + len))) return null;
+  // Flag 0x20: an 8-byte frame MAC sits between payload and CRC (auth mode
+  // 2, inside a session). It is kept out of `payload` and not checked here:
+  // the host core (session.ts) checks MACs.
+  const body = 24 + len + (raw[2] & 0x20 ? 8 : 0);
+  if (raw.length !== body + 4 || raw[0] !== 1) return null;
+  if (dv.getUint32(body, true) !== crc32c(raw.subarray(0, body))) return null;
   return {
     type: raw[1], flags: raw[2], codec: raw[3], channel: raw[4],
     session: dv.getUint32(8, true), packet: dv.getUint32(12, true), lsn: dv.getUint32(16, true),
