@@ -94,7 +94,12 @@ void qn_port_panic_write(const char *s);
  * whose flash programs 256-bit words with ECC: there each unit may be
  * written only once between erases). Each call returns QN_OK,
  * QN_ERR_ARG (out of range or misaligned, nothing done) or QN_ERR_STORAGE
- * (the hardware reported a failure; the region may be partly written). */
+ * (the hardware reported a failure; the region may be partly written).
+ * The core's journal uses the whole region as two halves, so the size is
+ * an even number of sectors:
+ *   mps2-an500  16 KiB, 4 KiB sectors, unit 1 (top of QEMU's code region)
+ *   stm32h743   256 KiB, 128 KiB sectors, unit 32 (bank 2 sectors 6, 7)
+ *   posix       64 KiB file, 4 KiB sectors, unit 1 */
 uint32_t qn_port_storage_size(void);
 uint32_t qn_port_storage_sector(void);
 uint32_t qn_port_storage_unit(void);
