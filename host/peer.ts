@@ -3,10 +3,28 @@
 // requests by packet id, and retries a request whose reply is lost or
 // garbled until its timeout runs out (then ERR_TIMEOUT, never a hang).
 import { QnCore, loadCore } from "./core.ts";
-import { QnError, Status } from "./status.ts";
+import { QnError, Status, check } from "./status.ts";
 import { nowUs } from "./clock.ts";
 import { flags, Prio, type Frame } from "./frame.ts";
 import type { Transport } from "./transport/transport.ts";
+
+/** How the host end of a link authenticates and times its session. */
+export interface SessionOptions {
+  /** 0 none, 1 handshake HMAC, 2 handshake + per-frame MAC (default 2). */
+  auth?: number;
+  /** The pre-shared key (1..32 bytes). */
+  key?: Uint8Array;
+  heartbeatMs?: number;
+  heartbeatMisses?: number;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  handshakeMs?: number;
+  retransmitMs?: number;
+  /** How often the core's timers run, ms (default 2). */
+  tickMs?: number;
+}
+
+export const CFG = { ROLE: 0, AUTH: 1, HEARTBEAT_MS: 2, HEARTBEAT_MISS: 3, BACKOFF_BASE_MS: 4, BACKOFF_CAP_MS: 5, HANDSHAKE_MS: 6, RETX_MS: 7, RESUME_MS: 8, NODE: 9 } as const;
 
 export interface RequestOptions {
   codec?: number;
@@ -33,9 +51,12 @@ export class Peer {
   /** Default time for one attempt of a request, ms. */
   readonly attemptMs: number;
 
-  constructor(readonly transport: Transport, opts: { wasmPath?: string; attemptMs?: number } = {}) {
+  private timer?: NodeJS.Timeout;
+
+  constructor(readonly transport: Transport, opts: { wasmPath?: string; attemptMs?: number; session?: SessionOptions } = {}) {
     this.core = loadCore({ wasmPath: opts.wasmPath });
     this.attemptMs = opts.attemptMs ?? 500;
+    if (opts.session) this.configure(opts.session);
     transport.onData((b) => this.receive(b));
     transport.onClose((err) => {
       this.linkError = err ?? new QnError(Status.ERR_IO, `${transport.name}: link closed`);
@@ -45,6 +66,75 @@ export class Peer {
   }
 
   onFrame(l: (f: Frame) => void): void { this.frameListeners.push(l); }
+
+  /** Make this end a session client with `s`, and start its clock: one
+   *  timer, stopped by close(). */
+  configure(s: SessionOptions): void {
+    const x = this.core.x;
+    const set = (k: number, v: number | undefined) => {
+      if (v === undefined) return;
+      const st = x.qn_config_set(k, v);
+      if (st !== 0) throw new QnError(st, `config ${k} = ${v}`);
+    };
+    set(CFG.ROLE, 1);
+    set(CFG.AUTH, s.auth ?? 2);
+    set(CFG.HEARTBEAT_MS, s.heartbeatMs);
+    set(CFG.HEARTBEAT_MISS, s.heartbeatMisses);
+    // Cap before base: the core refuses a base above the cap.
+    if (s.backoffCapMs !== undefined && s.backoffCapMs < x.qn_config_get(CFG.BACKOFF_BASE_MS)) set(CFG.BACKOFF_BASE_MS, s.backoffBaseMs ?? 1);
+    set(CFG.BACKOFF_CAP_MS, s.backoffCapMs);
+    set(CFG.BACKOFF_BASE_MS, s.backoffBaseMs);
+    set(CFG.HANDSHAKE_MS, s.handshakeMs);
+    set(CFG.RETX_MS, s.retransmitMs);
+    if (s.key) {
+      this.core.mem.set(s.key, x.qn_msg_data());
+      const st = x.qn_set_key(x.qn_msg_data(), s.key.length);
+      this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + s.key.length);
+      if (st !== 0) throw new QnError(st, "key");
+    }
+    // The sender's half of QoS 2 lives in the journal (default: in memory;
+    // pass a FileStorage to loadCore for one that survives the host).
+    if (this.core.x.qn_journal_stat(0) === 0) check(this.core.x.qn_journal_open(this.core.storage.size), "journal");
+    if (!this.timer) this.timer = setInterval(() => this.service(), s.tickMs ?? 2);
+  }
+
+  /** Run the core's timers and move what they produced. */
+  service(): void {
+    if (this.linkError) return;
+    this.core.tick(nowUs());
+    this.flush();
+  }
+
+  get up(): boolean { return this.core.x.qn_session_stat(0) === 3n; }
+
+  /** Handshake (client); resolves when the session is up. */
+  async connect(timeoutMs = 5000): Promise<{ handshakeUs: number; resumed: boolean }> {
+    const x = this.core.x;
+    const authBefore = this.core.counter(15);
+    this.core.tick(nowUs());
+    check(x.qn_connect(), "connect");
+    this.flush();
+    const t0 = Date.now();
+    while (!this.up) {
+      if (this.linkError) throw this.linkError;
+      if (this.core.counter(15) > authBefore) throw new QnError(Status.ERR_AUTH, `handshake with ${this.transport.name} failed: the peer's proof does not match our key`);
+      if (Date.now() - t0 > timeoutMs) throw new QnError(Status.ERR_TIMEOUT, `no session with ${this.transport.name} within ${timeoutMs} ms (state ${x.qn_session_stat(0)})`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return { handshakeUs: Number(x.qn_session_stat(2)), resumed: x.qn_session_stat(7) === 1n };
+  }
+
+  /** Publish an application message; returns its packet id (0 for QoS 0). */
+  publish(channel: number, qos: number, payload: Uint8Array, prio: number = Prio.BULK): number {
+    if (this.linkError) throw this.linkError;
+    const x = this.core.x;
+    this.core.tick(nowUs());
+    this.core.mem.set(payload, x.qn_app_buf() + 24);
+    const r = Number(x.qn_publish(channel, qos, prio, 0, payload.length));
+    if (r < 0) throw new QnError(r, `publish on channel ${channel}`);
+    this.flush();
+    return r;
+  }
 
   private receive(bytes: Uint8Array): void {
     this.core.tick(nowUs());
@@ -114,6 +204,8 @@ export class Peer {
   }
 
   async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
     for (const p of this.pending.values()) p.reject(new QnError(Status.ERR_IO, "peer closed"));
     this.pending.clear();
     await this.transport.close();

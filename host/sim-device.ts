@@ -1,42 +1,83 @@
 // A device in-process: the same core as the firmware, driven by a shell that
-// does what boards/common/main.c does (bytes in, bytes out, clock, echo of
-// DATA frames by the demo application). The selftest's `--target sim`.
+// does what boards/common/main.c does: bytes in and out, the clock, a server
+// session with the device key, the journal in "flash" (memory that survives
+// a reset), and the demo application (echo QoS 0/1 DATA, consume QoS 2,
+// reset on RESET_REQ). The selftest's `--target sim`.
 import { readFileSync } from "node:fs";
-import { loadCore, DEFAULT_WASM, type QnCore } from "./core.ts";
+import { QnCore, loadModule, DEFAULT_WASM } from "./core.ts";
+import { MemoryStorage } from "./storage.ts";
 import { nowUs } from "./clock.ts";
 import { FrameType } from "./frame.ts";
 import type { Transport } from "./transport/transport.ts";
 // @ts-ignore -- plain ESM helper
 import { crc32c } from "../tools/crc32c.mjs";
 
-export class SimDevice {
-  readonly core: QnCore;
-  private writing: Promise<void> = Promise.resolve();
+export interface SimOptions { key?: Uint8Array; auth?: number; wasmPath?: string }
 
-  constructor(private readonly transport: Transport, wasmPath = DEFAULT_WASM) {
-    this.core = loadCore({ wasmPath });
-    const name = new TextEncoder().encode("sim");
-    this.core.mem.set(name, this.core.x.qn_msg_data());
-    // No MCU clock in-process: clock_hz 0 means "not a hardware target".
-    this.core.x.qn_board_info(0, this.core.mem.length, this.core.x.qn_msg_data(), name.length);
-    // The module this shell runs is its "image": report its CRC like a board
-    // reports the CRC of its flash.
-    const image = readFileSync(wasmPath);
-    this.core.x.qn_board_image(crc32c(image), image.length);
+export class SimDevice {
+  core!: QnCore;
+  /** Survives reset(), like flash. */
+  readonly storage = new MemoryStorage(32 * 1024);
+  resets = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout;
+  private readonly module: WebAssembly.Module;
+  private readonly image: Buffer;
+
+  constructor(private readonly transport: Transport, private readonly opts: SimOptions = {}) {
+    const path = opts.wasmPath ?? DEFAULT_WASM;
+    this.module = loadModule(path);
+    this.image = readFileSync(path);
+    this.boot();
     transport.onData((b) => this.step(b));
+    // The firmware's main loop runs continuously; here a timer drives the
+    // core's clock (heartbeats, retransmissions) between received bytes.
+    this.timer = setInterval(() => this.step(new Uint8Array(0)), 2);
+  }
+
+  private boot(): void {
+    this.core = new QnCore(this.module, { storage: this.storage });
+    this.core.init();
+    const x = this.core.x;
+    const name = new TextEncoder().encode("sim");
+    this.core.mem.set(name, x.qn_msg_data());
+    // No MCU clock in-process: clock_hz 0 means "not a hardware target".
+    x.qn_board_info(0, this.core.mem.length, x.qn_msg_data(), name.length);
+    // The module this shell runs is its "image": report its CRC as a board
+    // reports the CRC of its flash.
+    x.qn_board_image(crc32c(this.image), this.image.length);
+    x.qn_config_set(0, 0);
+    x.qn_config_set(1, this.opts.auth ?? (this.opts.key ? 2 : 0));
+    if (this.opts.key) {
+      this.core.mem.set(this.opts.key, x.qn_msg_data());
+      x.qn_set_key(x.qn_msg_data(), this.opts.key.length);
+      this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + this.opts.key.length);
+    }
+    this.core.tick(nowUs());
+    x.qn_journal_open(this.storage.size);
+  }
+
+  /** Power cut and reboot: RAM is gone, the journal's storage is not. */
+  reset(): void {
+    this.resets++;
+    this.boot();
   }
 
   private step(bytes: Uint8Array): void {
     this.core.tick(nowUs());
-    this.core.rx(bytes);
+    if (bytes.length) this.core.rx(bytes);
     for (let f; (f = this.core.inboxPop()); ) {
-      if (f.type === FrameType.DATA) {
-        try {
-          this.core.send({ type: FrameType.DATA, flags: f.flags, codec: f.codec, channel: f.channel, packet: f.packet, payload: f.payload });
-        } catch { /* outbox full: the frame is dropped, as on the device */ }
-      }
+      if (f.type === FrameType.RESET_REQ) { this.reset(); return; }
+      if (f.type !== FrameType.DATA) continue;
+      const qos = (f.flags >> 2) & 3;
+      if (qos === 2) continue; // consumed: the delivery digest records it
+      const x = this.core.x;
+      this.core.mem.set(f.payload, x.qn_app_buf() + 24);
+      x.qn_publish(f.channel, qos, f.flags & 3, f.codec, f.payload.length); // refused when full: dropped, as on the device
     }
     const out = this.core.pull();
     if (out.length) this.writing = this.writing.then(() => this.transport.write(out)).catch(() => {});
   }
+
+  close(): void { clearInterval(this.timer); }
 }

@@ -7,6 +7,8 @@ import { nowUs } from "../host/clock.ts";
 import type { Peer } from "../host/peer.ts";
 import { runProbe, identify, text, num } from "./probe.ts";
 import type { Field } from "../host/core.ts";
+import type { FaultyTransport } from "../host/transport/faulty.ts";
+import { LINK_CHECKS } from "./checks-link.ts";
 
 export type CheckStatus = "PASS" | "FAIL" | "SKIP";
 export type Metrics = Record<string, number | string | boolean | null>;
@@ -19,6 +21,12 @@ export interface Expected { core: Manifest; image?: { crc32c: number; bytes: num
 
 export interface Context {
   peer: Peer;
+  /** The host side of the link, where checks inject drops, duplicates, cuts. */
+  faulty: FaultyTransport;
+  /** Cut the target's power (or reset it); undefined where impossible. */
+  powerCut?: () => Promise<string>;
+  /** The handshake made at connection. */
+  session?: { handshakeUs: number; resumed: boolean };
   target: "qemu" | "serial" | "sim";
   mode: "full" | "quick";
   expected: Expected;
@@ -190,10 +198,6 @@ export const CHECKS: Check[] = [
       "ids strictly increasing and unique through backward clock steps and stalls"),
   },
   {
-    n: 11, id: "link.handshake", name: "Handshake",
-    run: async () => skip("handshake (HELLO/WELCOME) not built yet: protocol issue #6"),
-  },
-  {
     n: 12, id: "link.loopback_latency", name: "Loopback latency",
     async run(ctx) {
       const n = ctx.mode === "full" ? 200 : 50;
@@ -268,20 +272,7 @@ export const CHECKS: Check[] = [
         (ctx.lineRate ? ` (${((metrics.line_utilisation as number) * 100).toFixed(1)}% of the line)` : " (no line rate on this target)"));
     },
   },
-  {
-    n: 14, id: "qos.exactly_once", name: "QoS2 exactly-once",
-    run: async () => skip("QoS 2 exchange not built yet: protocol issue #6"),
-  },
-  {
-    n: 15, id: "journal.power_cut", name: "Journal power cut",
-    run: async () => skip("persistent in-flight journal not built yet: protocol issue #6"),
-  },
-  {
-    n: 16, id: "link.reconnect", name: "Reconnect",
-    run: async () => skip("reconnect with backoff not built yet: protocol issue #6"),
-  },
-  {
-    n: 17, id: "sched.emergency", name: "Emergency priority",
-    run: async () => skip("emergency-vs-bulk measurement needs the protocol's priority traffic on the target: protocol issue #6"),
-  },
 ];
+
+CHECKS.push(...LINK_CHECKS);
+CHECKS.sort((a, b) => a.n - b.n);

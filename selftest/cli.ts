@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS, type Context } from "./checks.ts";
 import { runChecks, selectChecks, type TestEntry, type Report } from "./run.ts";
-import { connectSim, connectSerial, connectQemu, firmwareDir, UsageError, type Connected } from "./targets.ts";
+import { connectSim, connectSerial, connectQemu, firmwareDir, readKey, DEFAULT_KEY_FILE, UsageError, type Connected } from "./targets.ts";
 
 const HELP = `usage: qn_selftest [options]
 
@@ -19,6 +19,10 @@ target (default: the QEMU board if its firmware is built, else sim):
   --baud <n>             serial baud rate (default 921600)
   --target <t>           qemu | sim | serial (serial needs --port)
   --platform <name>      board (default mps2-an500 for qemu, stm32h743 for a port)
+  --key-file <path>      the device's pre-shared key, hex (default boards/dev-psk.hex,
+                         the public development key the emulated boards use)
+  --auth <0|1|2>         authentication mode the device runs (default 2: handshake
+                         and per-frame MAC)
 
 options:
   --mode <m>             full (default) | quick (shorter soak parts)
@@ -41,7 +45,7 @@ function parse() {
       options: {
         port: { type: "string" }, baud: { type: "string" }, target: { type: "string" }, platform: { type: "string" },
         mode: { type: "string" }, output: { type: "string" }, only: { type: "string" }, timeout: { type: "string" },
-        list: { type: "boolean" }, help: { type: "boolean" },
+        list: { type: "boolean" }, help: { type: "boolean" }, "key-file": { type: "string" }, auth: { type: "string" },
       },
       strict: true, allowPositionals: false,
     }).values;
@@ -84,6 +88,10 @@ async function main(): Promise<void> {
   if (!Number.isInteger(baud) || baud <= 0) usage(`--baud must be a positive integer (got ${a.baud})`);
   let checks;
   try { checks = selectChecks(a.only); } catch (e: any) { usage(e.message); }
+  const auth = a.auth === undefined ? 2 : Number(a.auth);
+  if (![0, 1, 2].includes(auth)) usage(`--auth must be 0, 1 or 2 (got ${a.auth})`);
+  let key: Uint8Array;
+  try { key = readKey(a["key-file"] ?? DEFAULT_KEY_FILE); } catch (e: any) { usage(e.message); }
 
   let target = a.target as Context["target"] | undefined;
   if (target && !["qemu", "sim", "serial"].includes(target)) usage(`--target must be qemu, sim or serial (got ${target})`);
@@ -99,23 +107,30 @@ async function main(): Promise<void> {
   const platform = a.platform ?? (target === "qemu" ? "mps2-an500" : target === "serial" ? "stm32h743" : "sim");
 
   let conn: Connected | undefined;
+  let session: { handshakeUs: number; resumed: boolean } | undefined;
   const fatal = (msg: string): never => { process.stderr.write(`qn_selftest: ${msg}\n`); process.exit(2); };
   const timeoutMs = timeoutS * 1000;
   try {
-    const connect = target === "sim" ? connectSim() : target === "qemu" ? connectQemu(platform) : connectSerial(a.port!, baud, platform);
+    const connect = target === "sim" ? connectSim(key!, auth) : target === "qemu" ? connectQemu(platform, key!, auth) : connectSerial(a.port!, baud, platform, key!, auth);
     conn = await withTimeout(connect, timeoutMs, `could not connect to the ${target} target within ${timeoutS} s`);
     // The target must answer before the checks start: a silent port is a
     // connection error (exit 2), not seventeen failed checks.
     await withTimeout(conn.peer.request(0x01, { payload: Uint8Array.of(1, 2, 3), timeoutMs, attemptMs: Math.min(2500, timeoutMs) }), timeoutMs + 500,
       "no answer");
+    session = await conn.peer.connect(timeoutMs);
   } catch (e: any) {
     await conn?.close().catch(() => {});
     if (e instanceof UsageError) fatal(e.message);
     const where = target === "serial" ? a.port : target;
+    if (e?.code === "ERR_AUTH") fatal(`${e.message}: the device runs another key (--key-file) or auth mode (--auth)`);
+    if (/no session/.test(String(e?.message))) fatal(`${e.message}: the device answers but no session came up (auth mode ${auth}; check --auth and --key-file)`);
     fatal(`${e?.message ?? e}${/no answer|ERR_TIMEOUT/.test(String(e?.message)) ? ` — ${where} did not answer within ${timeoutS} s: is the QN firmware flashed and running, at ${baud} baud?` : ""}`);
   }
 
-  const ctx: Context = { peer: conn!.peer, target, mode, expected: conn!.expected, lineRate: conn!.lineRate };
+  const ctx: Context = {
+    peer: conn!.peer, faulty: conn!.faulty, powerCut: conn!.powerCut, session, target, mode,
+    expected: conn!.expected, lineRate: conn!.lineRate,
+  };
   let report: Report;
   try {
     if (output === "text") log(`qn_selftest: ${checks!.length} checks, mode ${mode}, target ${target}${conn!.port ? " " + conn!.port : ""}`);

@@ -1,23 +1,47 @@
 // Connects the selftest to its target: a serial port (real board), the QEMU
-// board (booted here, always stopped), or the core in-process.
+// board (booted here, always stopped), or the core in-process; and gives the
+// checks what they need from it: a session, fault injection on the host
+// side of the link, and a way to cut the target's power.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../host/status.ts";
-import { Peer } from "../host/peer.ts";
+import { Peer, type SessionOptions } from "../host/peer.ts";
 import { SerialTransport } from "../host/transport/serial.ts";
 import { memoryLink } from "../host/transport/memory.ts";
+import { FaultyTransport } from "../host/transport/faulty.ts";
 import { SimDevice } from "../host/sim-device.ts";
 import { Qemu } from "../host/qemu.ts";
+import { FrameType } from "../host/frame.ts";
 import type { Expected, Manifest } from "./checks.ts";
 
 export class UsageError extends Error {}
 
 export interface Connected {
   peer: Peer;
+  faulty: FaultyTransport;
   expected: Expected;
   lineRate: number | null;
   port: string | null;
+  /** Cut the target's power (or reset it) mid-exchange; says how. */
+  powerCut?: () => Promise<string>;
   close(): Promise<void>;
+}
+
+export const DEFAULT_KEY_FILE = join(ROOT, "boards/dev-psk.hex");
+
+/** A key file: hex digits, '#' comments and whitespace ignored. */
+export function readKey(path: string): Uint8Array {
+  let text: string;
+  try { text = readFileSync(path, "utf8"); } catch { throw new UsageError(`cannot read key file ${path}`); }
+  const hex = text.split("\n").map((l) => l.replace(/#.*/, "")).join("").replace(/\s+/g, "");
+  if (!/^([0-9a-fA-F]{2}){1,32}$/.test(hex)) throw new UsageError(`key file ${path}: expected 1 to 32 bytes in hex`);
+  return Uint8Array.from(Buffer.from(hex, "hex"));
+}
+
+/** The host's session settings for the selftest: quick to notice a lost
+ *  link, so the reconnect and power-cut checks finish in seconds. */
+export function sessionOptions(key: Uint8Array, auth: number): SessionOptions {
+  return { key, auth, heartbeatMs: 100, heartbeatMisses: 3, backoffBaseMs: 20, backoffCapMs: 500, handshakeMs: 300, retransmitMs: 150 };
 }
 
 function coreManifest(): Manifest {
@@ -37,30 +61,36 @@ function imageManifest(dir: string): Expected["image"] {
   return { crc32c: m.image_crc32c, bytes: m.image_bytes, what: "firmware image" };
 }
 
-export async function connectSim(): Promise<Connected> {
+export async function connectSim(key: Uint8Array, auth: number): Promise<Connected> {
   const { a, b } = memoryLink();
-  new SimDevice(b);
+  const dev = new SimDevice(b, { key, auth });
   const core = coreManifest();
-  const peer = new Peer(a);
+  const faulty = new FaultyTransport(a);
+  const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
   return {
-    peer, lineRate: null, port: null,
+    peer, faulty, lineRate: null, port: null,
     expected: { core, image: { crc32c: core.wasm_crc32c, bytes: core.wasm_bytes, what: "qn.wasm module" } },
-    close: () => peer.close(),
+    powerCut: async () => { dev.reset(); return "in-process device rebooted over its surviving storage"; },
+    close: async () => { dev.close(); await peer.close(); },
   };
 }
 
-export async function connectSerial(path: string, baud: number, platform: string): Promise<Connected> {
+export async function connectSerial(path: string, baud: number, platform: string, key: Uint8Array, auth: number): Promise<Connected> {
   const t = new SerialTransport({ path, baudRate: baud });
   await t.open();
-  const peer = new Peer(t);
+  const faulty = new FaultyTransport(t);
+  const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
   return {
-    peer, lineRate: baud / 10, port: path,
+    peer, faulty, lineRate: baud / 10, port: path,
     expected: { core: coreManifest(), image: imageManifest(firmwareDir(platform)) },
+    // A real board cannot have its supply cut from here: it is told to
+    // reset itself at once (a system reset mid-exchange, RAM lost).
+    powerCut: async () => { peer.send(FrameType.RESET_REQ); await peer.flush(); return "board reset on command (RESET_REQ)"; },
     close: () => peer.close(),
   };
 }
 
-export async function connectQemu(platform: string): Promise<Connected> {
+export async function connectQemu(platform: string, key: Uint8Array, auth: number): Promise<Connected> {
   if (platform !== "mps2-an500") throw new UsageError(`--target qemu: only --platform mps2-an500 is emulated (got ${platform})`);
   const dir = firmwareDir(platform);
   const elf = join(dir, "qn.elf");
@@ -70,10 +100,12 @@ export async function connectQemu(platform: string): Promise<Connected> {
     const t = new SerialTransport({ path: q.pty, baudRate: 921600 });
     await t.open();
     await q.cont();
-    const peer = new Peer(t);
+    const faulty = new FaultyTransport(t);
+    const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
     return {
-      peer, lineRate: null, port: q.pty,
+      peer, faulty, lineRate: null, port: q.pty,
       expected: { core: coreManifest(), image: imageManifest(dir) },
+      powerCut: async () => { await q.monitor("system_reset"); return "QEMU system_reset at an arbitrary instruction (RAM lost, journal storage kept)"; },
       close: async () => { try { await peer.close(); } finally { await q.stop(); } },
     };
   } catch (e) {
