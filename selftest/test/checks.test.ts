@@ -2,7 +2,8 @@
 // that the peer's retries must ride through.
 import { describe, it, expect } from "vitest";
 import { CHECKS, type Context } from "../checks.ts";
-import { connectSim } from "../targets.ts";
+import { connectSim, readKey, DEFAULT_KEY_FILE } from "../targets.ts";
+import { FaultyTransport } from "../../host/transport/faulty.ts";
 import { runChecks } from "../run.ts";
 import { Peer } from "../../host/peer.ts";
 import { SimDevice } from "../../host/sim-device.ts";
@@ -13,9 +14,10 @@ const pick = (...ids: string[]) => CHECKS.filter((c) => ids.includes(c.id));
 
 describe("selftest checks", () => {
   it("boot.identity and core.integrity FAIL against a manifest of another build", async () => {
-    const conn = await connectSim();
+    const conn = await connectSim(readKey(DEFAULT_KEY_FILE), 2);
     try {
-      const ctx: Context = { peer: conn.peer, target: "sim", mode: "quick", lineRate: null,
+      await conn.peer.connect();
+      const ctx: Context = { peer: conn.peer, faulty: conn.faulty, target: "sim", mode: "quick", lineRate: null,
         expected: { core: { ...conn.expected.core, build_id: conn.expected.core.build_id ^ 1 }, image: { ...conn.expected.image!, crc32c: 0x1234 } } };
       const r = await runChecks(ctx, pick("boot.identity", "core.integrity"), () => {}, null);
       expect(r.tests.map((t) => t.status)).toEqual(["FAIL", "FAIL"]);
@@ -27,14 +29,15 @@ describe("selftest checks", () => {
   it("rides through a link that drops, duplicates and corrupts chunks", async () => {
     const r = rng(42);
     const { a, b } = memoryLink({ drop: 0.1, duplicate: 0.1, corrupt: 0.1, random: () => r() / 2 ** 32 });
-    new SimDevice(b);
-    const peer = new Peer(a, { attemptMs: 40 });
-    const conn = await connectSim();
+    const dev = new SimDevice(b);
+    const faulty = new FaultyTransport(a);
+    const peer = new Peer(faulty, { attemptMs: 40 });
+    const conn = await connectSim(readKey(DEFAULT_KEY_FILE), 2);
     try {
-      const ctx: Context = { peer, target: "sim", mode: "quick", lineRate: null, expected: conn.expected };
+      const ctx: Context = { peer, faulty, target: "sim", mode: "quick", lineRate: null, expected: conn.expected };
       const out = await runChecks(ctx, pick("boot.identity", "mem.pools", "frame.codec", "link.loopback_latency"), () => {}, null);
       expect(out.tests.map((t) => t.status), JSON.stringify(out.tests)).toEqual(["PASS", "PASS", "PASS", "PASS"]);
       expect(peer.retries).toBeGreaterThan(0);
-    } finally { await peer.close(); await conn.close(); }
+    } finally { dev.close(); await peer.close(); await conn.close(); }
   });
 });
