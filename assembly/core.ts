@@ -32,8 +32,8 @@ import { idgen_init, idgen_live } from "./ids";
 import { inbox_init, inbox_full, inbox_push, inbox_take, inbox_free } from "./inbox";
 import {
   session_defaults, session_tick, session_up, session_id, session_state, cfg, hello_build,
-  hello_take, hello_status, welcome_take, confirm_build, confirm_take, session_note_rx,
-  session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect,
+  hello_take, hello_status, hello_was_duplicate, welcome_take, confirm_build, confirm_take, session_note_rx,
+  session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
   ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, CFG_NODE,
   TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, S_UP,
 } from "./session";
@@ -41,7 +41,7 @@ import { mac_write, mac_check, replay_check, replay_mark, replay_reset } from ".
 import {
   qos_init, qos_publish, qos_entry_block, qos_mark_sent, qos_ack, qos_due, qos_rel_id, qos_rel_sent,
   qos_next_unacked, qos_classify, qos_accept, qos_ack_id, qos_delivered, qos_base, qos_peer_base,
-  qos_recover, RX_DELIVER, RX_DUP,
+  qos_recover, qos_epoch, RX_DELIVER, RX_DUP,
 } from "./qos";
 
 export const RX_BUF = memory.data(RX_STAGE, 4);
@@ -155,7 +155,7 @@ function send_control(type: u8, packet: u32, len: i32): i32 {
 
 function send_error(status: i32, packet: u32): void {
   msg_reset();
-  msg_add(1, K_SINT, <u64>((status << 1) ^ (status >> 31)), 0);
+  msg_add(1, K_SINT, <u64><i64>status, 0); // the codec zig-zags it
   const n = codec_encode(CODEC_PB, BUILD + HEADER_SIZE, MAX_PAYLOAD);
   if (n >= 0) send_control(T_ERROR, packet, n);
 }
@@ -187,7 +187,7 @@ function encode_reply(req: usize, type: u8): i32 {
 // ---- handshake ----
 
 function start_hello(): void {
-  session_set_bases(qos_base(1), qos_base(2));
+  session_set_bases(qos_base(1), qos_base(2), qos_epoch());
   const packet = core_next_packet();
   const n = hello_build(BUILD + HEADER_SIZE, nowUs, packet);
   send_control(T_HELLO, packet, n);
@@ -195,15 +195,17 @@ function start_hello(): void {
 
 function on_hello(raw: usize, len: i32): void {
   if (cfg(CFG_ROLE) != ROLE_SERVER) { count(C_SESSION_REJECT); return; }
-  session_set_bases(qos_base(1), qos_base(2));
+  session_set_bases(qos_base(1), qos_base(2), qos_epoch());
   const n = hello_take(raw + HEADER_SIZE, len, BUILD + HEADER_SIZE, nowUs);
   if (hello_status() != Status.OK) {
     if (hello_status() == Status.ERR_AUTH) count(C_AUTH_FAIL);
     send_control(T_WELCOME, load<u32>(raw + H_PACKET), n);
     return;
   }
-  replay_reset();
-  qos_peer_base(session_peer_base(1), session_peer_base(2), session_resumed());
+  if (!hello_was_duplicate()) {
+    replay_reset();
+    qos_peer_base(session_peer_base(1), session_peer_base(2), session_peer_epoch(), session_resumed(), <u32>nowUs);
+  }
   send_control(T_WELCOME, load<u32>(raw + H_PACKET), n);
 }
 
@@ -215,7 +217,7 @@ function on_welcome(raw: usize, len: i32): void {
     return;
   }
   replay_reset();
-  qos_peer_base(session_peer_base(1), session_peer_base(2), session_resumed());
+  qos_peer_base(session_peer_base(1), session_peer_base(2), session_peer_epoch(), session_resumed(), <u32>nowUs);
   const n = confirm_build(BUILD + HEADER_SIZE, nowUs);
   // CONFIRM goes out before anything MAC'd, in the clear (it is a proof).
   header_write(BUILD, T_CONFIRM, flags_make(PRIO_CONTROL, 0), CODEC_PB, 0, n, 0, load<u32>(raw + H_PACKET), 0, 0);
@@ -296,7 +298,14 @@ function dispatch(raw: usize, n: i32): i32 {
     if (type == T_DATA || type == T_PUBREL || type == T_IDENT_REQ || type == T_PROBE_REQ) send_error(adm, load<u32>(raw + H_PACKET));
     return adm;
   }
-  if (authed && session_up()) session_note_rx(nowUs);
+  const ours = load<u32>(raw + H_SESSION) == <u32>session_id();
+  if (session_up() && (type == T_PING || type == T_PONG) && !ours) {
+    // A ping or pong outside our session: the peer has lost it (it
+    // rebooted). Without frame MACs that is all the proof there is: drop
+    // and reconnect. With them, make the session prove itself first.
+    if (cfg(CFG_AUTH) == AUTH_FRAME_MAC) { if (session_suspect(nowUs)) send_heartbeat(); }
+    else if (type == T_PONG) { session_drop(nowUs); count(C_LINK_DOWN); return Status.ERR_SESSION; }
+  } else if (authed && session_up() && ours) session_note_rx(nowUs);
   const packet = load<u32>(raw + H_PACKET);
   if (type == T_PING) {
     memory.copy(BUILD + HEADER_SIZE, raw + HEADER_SIZE, len);

@@ -32,6 +32,7 @@ import {
 } from "./journal";
 import { inbox_push, inbox_count, inbox_at } from "./inbox";
 import { crc32c_update } from "./crc32c";
+import { entropy } from "./bindings/env";
 import { count, C_DUP_SUPPRESSED, C_RETX, C_OOO_DROP, C_JOURNAL_FAIL } from "./counters";
 
 export const T_PUBACK: u8 = 0x11;
@@ -63,6 +64,15 @@ let delivered1: u32 = 0;
 // crc32c(previous digest LE || packet id LE || payload). Persisted with the
 // delivery mark, so a peer can check exactly-once delivery end to end.
 let digest: u32 = 0;
+// Numbering epochs. Ours is drawn when our journal is new: a sender whose
+// journal was wiped (device replaced, reflashed) restarts its ids at 1, and
+// a receiver must not take those for duplicates of the old numbering. The
+// peer's epoch is journalled with our state; when it changes, the
+// receiver's high-water mark restarts from the peer's base.
+let epoch: u32 = 0;
+let peerEpoch: u32 = 0;
+let epochResets: u32 = 0;
+export function qos_epoch(): u32 { return epoch; }
 const DIG = memory.data(8, 4);
 let delivered2: u32 = 0;
 
@@ -71,6 +81,7 @@ export function qos_init(): void {
   q1Next = 1; q2Next = 1; q1Expect = 1; q2Expect = 1;
   q2Delivered = 0; q2Rel = 0; q2Done = 0; relPending = false;
   delivered1 = 0; delivered2 = 0; digest = 0;
+  epoch = 0; peerEpoch = 0; epochResets = 0;
 }
 
 export function qos_stat(what: i32): u32 {
@@ -85,6 +96,9 @@ export function qos_stat(what: i32): u32 {
   if (what == 8) return delivered2;
   if (what == 9) return q2Rel;
   if (what == 10) return digest;
+  if (what == 11) return epoch;
+  if (what == 12) return peerEpoch;
+  if (what == 13) return epochResets;
   return 0;
 }
 
@@ -110,8 +124,22 @@ export function qos_base(qos: i32): u32 {
 /** The peer's sender base arrived in the handshake: ids below it were all
  *  completed by the peer, so expect at least that. QoS 1 expectation is
  *  not persistent and follows the peer's base on every new session. */
-export function qos_peer_base(b1: u32, b2: u32, resumed: bool): void {
+export function qos_peer_base(b1: u32, b2: u32, e: u32, resumed: bool, time: u32): void {
   if (!resumed || <i32>(b1 - q1Expect) > 0) q1Expect = b1;
+  if (e == 0) return; // the peer has no journal: it sends no QoS 2
+  if (peerEpoch != 0 && e != peerEpoch) {
+    // A new numbering from the peer (its journal is new): its old ids
+    // mean nothing any more.
+    epochResets++;
+    peerEpoch = e;
+    q2Expect = b2;
+    if (journal_ready()) write_state_record(time);
+    return;
+  }
+  if (peerEpoch == 0) {
+    peerEpoch = e; // first time we learn it: not a restart
+    if (journal_ready()) write_state_record(time);
+  }
   if (<i32>(b2 - q2Expect) > 0) q2Expect = b2;
 }
 
@@ -152,7 +180,23 @@ function write_state(time: u32): i32 {
   store<u32>(d, q2Rel, 12);
   store<u32>(d, q2Done, 16);
   store<u32>(d, digest, 20);
-  return journal_append(R_STATE, 24, time);
+  store<u32>(d, epoch, 24);
+  store<u32>(d, peerEpoch, 28);
+  return journal_append(R_STATE, 32, time);
+}
+
+const STATE_BUF = memory.data(32, 4);
+/** A checkpoint appended to the log (the peer's epoch changed). */
+function write_state_record(time: u32): void {
+  store<u32>(STATE_BUF, q2Next);
+  store<u32>(STATE_BUF, q2Expect, 4);
+  store<u32>(STATE_BUF, q2Delivered, 8);
+  store<u32>(STATE_BUF, q2Rel, 12);
+  store<u32>(STATE_BUF, q2Done, 16);
+  store<u32>(STATE_BUF, digest, 20);
+  store<u32>(STATE_BUF, epoch, 24);
+  store<u32>(STATE_BUF, peerEpoch, 28);
+  jwrite(R_STATE, STATE_BUF, 32, time);
 }
 
 /** Rewrite the live state into the other half of the journal. */
@@ -400,6 +444,15 @@ export function qos_recover(size: u32, time: u32): i32 {
     const len = journal_len();
     if (t == R_STATE) {
       committed = true;
+      if (len >= 32 && peerEpoch != 0 && load<u32>(d, 28) != 0 && load<u32>(d, 28) != peerEpoch) {
+        // The peer's numbering restarted here: its expectation restarts too.
+        peerEpoch = load<u32>(d, 28);
+        q2Expect = load<u32>(d, 4);
+      }
+      if (len >= 32) {
+        epoch = load<u32>(d, 24);
+        if (peerEpoch == 0) peerEpoch = load<u32>(d, 28);
+      }
       if (len >= 20) {
         q2Next = max_u32(q2Next, load<u32>(d));
         q2Expect = max_u32(q2Expect, load<u32>(d, 4));
@@ -448,7 +501,12 @@ export function qos_recover(size: u32, time: u32): i32 {
   if (q2Rel != q2Done) relPending = true;
   // A fresh region only needs its first checkpoint; a torn tail, or a half
   // without its commit, is rewritten cleanly now.
-  if (journal_fresh()) return write_state(time);
+  if (journal_fresh()) {
+    // A new journal starts a new numbering epoch (never 0: 0 is "none").
+    entropy(STATE_BUF, 4);
+    epoch = load<u32>(STATE_BUF) | 1;
+    return write_state(time);
+  }
   if (journal_torn() != tornBefore || !committed) {
     const c = qos_compact(time);
     if (c != Status.OK) return c;

@@ -6,10 +6,10 @@
 //
 // Handshake (docs/PROTOCOL.md section 8):
 //   client -> HELLO   {1 version, 2 caps, 3 max payload, 4 nonce Nc, 5 resume token,
-//                      6 node, 7 auth mode, 8 qos1 base, 9 qos2 base}
+//                      6 node, 7 auth mode, 8 qos1 base, 9 qos2 base, 10 qos2 epoch}
 //   server -> WELCOME {1 status, 2 version, 3 caps, 4 max payload, 5 nonce Ns,
 //                      6 session id (u64), 7 proof_s, 8 resumed, 9 token,
-//                      10 heartbeat ms, 11 qos1 base, 12 qos2 base}
+//                      10 heartbeat ms, 11 qos1 base, 12 qos2 base, 13 qos2 epoch}
 //   client -> CONFIRM {1 proof_c}
 // proof_s = HMAC(K, "QNS" Nc Ns sid), proof_c = HMAC(K, "QNC" Ns Nc sid),
 // session key = HMAC(K, "QNK" Nc Ns sid). The client is up once it has
@@ -193,7 +193,11 @@ function derive_session_key(): void {
 /** Fields the QoS layer puts in HELLO/WELCOME: its sender bases. */
 let q1Base: u32 = 1;
 let q2Base: u32 = 1;
-export function session_set_bases(b1: u32, b2: u32): void { q1Base = b1; q2Base = b2; }
+let q2Epoch: u32 = 0;
+export function session_set_bases(b1: u32, b2: u32, epoch: u32): void { q1Base = b1; q2Base = b2; q2Epoch = epoch; }
+let peerQ2Epoch: u32 = 0;
+/** The peer's QoS 2 numbering epoch (changes when its journal is new). */
+export function session_peer_epoch(): u32 { return peerQ2Epoch; }
 let peerQ1Base: u32 = 0;
 let peerQ2Base: u32 = 0;
 export function session_peer_base(qos: i32): u32 { return qos == 1 ? peerQ1Base : peerQ2Base; }
@@ -222,6 +226,7 @@ export function hello_build(dst: usize, now: i64, packet: u32): i32 {
   msg_add(7, K_UINT, <u64>cfg(CFG_AUTH), 0);
   msg_add(8, K_UINT, <u64>q1Base, 0);
   msg_add(9, K_UINT, <u64>q2Base, 0);
+  msg_add(10, K_UINT, <u64>q2Epoch, 0);
   handshakeStart = now;
   set_state(S_HELLO_SENT, now);
   return encode(dst);
@@ -244,6 +249,7 @@ export function welcome_take(p: usize, len: i32, now: i64, packet: u32): i32 {
   peerHeartbeatMs = <u32>msg_get(10, 0);
   peerQ1Base = <u32>msg_get(11, 1);
   peerQ2Base = <u32>msg_get(12, 1);
+  peerQ2Epoch = <u32>msg_get(13, 0);
   if (cfg(CFG_AUTH) != AUTH_NONE) {
     if (pr < 0 || msg_len(pr) != 32 || keyLen == 0) { auth_failed(now); return Status.ERR_AUTH; }
     const given = <usize>msg_value(pr);
@@ -312,6 +318,10 @@ export function session_hello_due(now: i64): bool {
 const WELCOME_VERSION: i32 = 1;
 
 let helloStatus: i32 = 0;
+let helloDuplicate: bool = false;
+/** Was the last HELLO a repeat of the one before (same nonce)? Its bases
+ *  are then old news and must not move the QoS state. */
+export function hello_was_duplicate(): bool { return helloDuplicate; }
 /** Status the last HELLO was answered with (OK, or why it was refused). */
 export function hello_status(): i32 { return helloStatus; }
 
@@ -331,14 +341,16 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
     // The same HELLO again (the link duplicated it, or our WELCOME was
     // lost and it was resent): answer with the same session, not a new one.
     duplicate = (state == S_WELCOMED || state == S_UP) && ct_equal(NC, <usize>msg_value(nc), 16);
+    helloDuplicate = duplicate;
     memory.copy(NC, <usize>msg_value(nc), 16);
     peerQ1Base = <u32>msg_get(8, 1);
     peerQ2Base = <u32>msg_get(9, 1);
+    peerQ2Epoch = <u32>msg_get(10, 0);
     resume = resumable && tk >= 0 && msg_len(tk) == 8 && ct_equal(<usize>msg_value(tk), TOKEN, 8) &&
       (state == S_UP || now - downAt <= <i64>cfg(CFG_RESUME_MS) * 1000);
   }
   msg_reset();
-  msg_add(1, K_SINT, <u64>((st << 1) ^ (st >> 31)), 0);
+  msg_add(1, K_SINT, <u64><i64>st, 0); // the codec zig-zags it
   msg_add(2, K_UINT, PROTOCOL_VERSION, 0);
   helloStatus = st;
   if (st != Status.OK) {
@@ -366,6 +378,7 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
   msg_add(10, K_UINT, <u64>cfg(CFG_HEARTBEAT_MS), 0);
   msg_add(11, K_UINT, <u64>q1Base, 0);
   msg_add(12, K_UINT, <u64>q2Base, 0);
+  msg_add(13, K_UINT, <u64>q2Epoch, 0);
   resumed = resume;
   resumable = true;
   if (!duplicate || state != S_UP) {

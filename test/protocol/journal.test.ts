@@ -105,3 +105,26 @@ describe("journal", () => {
     expect(l.a.publish(0, 1, Buffer.from("q1"))).toBeGreaterThan(0);
   });
 });
+
+describe("numbering epochs", () => {
+  it("a sender whose journal is wiped starts a new epoch: the receiver takes its new ids, nothing is lost", () => {
+    const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
+    l.connect();
+    const sendAll = (n: number, tag: string) => {
+      let i = 0, last = 0;
+      for (let t = 0; i < n && t < 20_000; t++) { last = l.b.publish(2, 2, Buffer.from(`${tag}${i}`)); if (last >= 0) i++; l.step(); }
+      expect(i, `only ${i} of ${n} accepted, last status ${last}`).toBe(n);
+      l.run(300);
+    };
+    sendAll(20, "old");
+    expect(l.a.got).toHaveLength(20);
+    // The device is replaced (or reflashed): its journal is gone.
+    l.b.storage.data.fill(0xff);
+    l.b.reset();
+    expect(l.b.core.x.qn_qos_stat(1)).toBe(1); // its ids restart at 1
+    l.run(1000, () => l.a.up && l.b.up);
+    sendAll(5, "new");
+    expect(l.a.got.map((g) => g.payload.toString()).slice(20)).toEqual(["new0", "new1", "new2", "new3", "new4"]);
+    expect(l.a.core.x.qn_qos_stat(13)).toBe(1); // one epoch change seen
+  });
+});
