@@ -9,7 +9,7 @@
 // again, not delivered: counted in DUP_SUPPRESSED), a higher one a gap
 // (dropped; the sender goes back and resends). So the receiver's duplicate
 // state is one exact high-water mark per level, with no false positives and
-// no window to fall out of (see docs/PROTOCOL.md 9 for why this replaces a
+// no window to fall out of (see docs/PROTOCOL.md section 7 for why this replaces a
 // window + Bloom filter). Delivery is in order per level, hence per channel.
 //
 // QoS 2 exchange (MQTT's four steps): PUBLISH -> PUBREC -> PUBREL -> PUBCOMP.

@@ -4,7 +4,7 @@
 // answers them. Everything is driven by frames in and by session_tick(now),
 // so a simulated clock can test every timeout without sleeping.
 //
-// Handshake (docs/PROTOCOL.md section 8):
+// Handshake (docs/PROTOCOL.md section 6):
 //   client -> HELLO   {1 version, 2 caps, 3 max payload, 4 nonce Nc, 5 resume token,
 //                      6 node, 7 auth mode, 8 qos1 base, 9 qos2 base, 10 qos2 epoch}
 //   server -> WELCOME {1 status, 2 version, 3 caps, 4 max payload, 5 nonce Ns,

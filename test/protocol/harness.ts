@@ -124,6 +124,10 @@ export class Link {
   private ab: Wire;
   private ba: Wire;
   cut = false;
+  /** Line rate in bytes per simulated ms each way (Infinity: unlimited).
+   *  921600 baud 8N1 is 92.16 bytes/ms. */
+  bytesPerMs = Infinity;
+  private credit = [0, 0];
   constructor(aOpts: EndOptions, bOpts: EndOptions, faults: Faults = {}, seed = 1) {
     const r = rng(seed);
     this.a = new End(aOpts, () => this.t);
@@ -137,10 +141,20 @@ export class Link {
   step(): void {
     this.t++;
     const us = BigInt(this.t) * 1000n;
+    let side = 0;
     for (const [from, to, wire] of [[this.a, this.b, this.ab], [this.b, this.a, this.ba]] as const) {
       for (const fr of wire.due(this.t)) if (!this.cut) to.core.rx(fr);
       from.core.tick(us);
-      wire.send(from.core.pull(), this.t, this.cut);
+      if (this.bytesPerMs === Infinity) wire.send(from.core.pull(), this.t, this.cut);
+      else {
+        // A UART: the shell pulls only what the line can take this ms.
+        this.credit[side] = Math.min(this.credit[side] + this.bytesPerMs, 256);
+        const n = Math.floor(this.credit[side]);
+        const bytes = n > 0 ? from.core.pull(n) : new Uint8Array(0);
+        this.credit[side] -= bytes.length;
+        wire.send(bytes, this.t, this.cut);
+      }
+      side++;
     }
     this.a.drain();
     this.b.drain();
