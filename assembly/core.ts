@@ -18,13 +18,14 @@ import {
   header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
   H_LENGTH, H_SESSION, H_PACKET, H_LSN, H_TIME, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ,
   T_PROBE_RES, T_DATA, T_ERROR, T_HELLO, T_WELCOME, T_CONFIRM, T_PUBACK, T_PUBREC, T_PUBREL, T_PUBCOMP,
-  F_DUP, F_MAC, MAC_BYTES, T_RESET_REQ,
+  F_DUP, F_MAC, MAC_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG,
 } from "./frame";
 import {
   count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
   C_LINK_DOWN_REFUSED, C_HEARTBEATS, C_LINK_DOWN, C_INBOX_DROP,
 } from "./counters";
-import { K_SINT, msg_reset, msg_add, msg_get } from "./codec/fields";
+import { K_SINT, K_UINT, K_BYTES, msg_reset, msg_add, msg_get, msg_count, msg_tag, msg_kind, msg_value } from "./codec/fields";
+import { events_init, event_at, EVENT_SIZE, EV_LINK_UP, EV_LINK_DOWN, EV_AUTH_FAIL, EV_CONFIG } from "./events";
 import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { identity_fill } from "./identity";
 import { probe_run } from "./probes";
@@ -35,13 +36,14 @@ import {
   hello_take, hello_status, hello_was_duplicate, welcome_take, confirm_build, confirm_take, session_note_rx,
   session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
   ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, CFG_NODE,
-  TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, S_UP,
+  TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, S_UP, config_stage_begin, config_stage,
+  config_stage_commit, config_generation,
 } from "./session";
 import { mac_write, mac_check, replay_check, replay_mark, replay_reset } from "./mac";
 import {
   qos_init, qos_publish, qos_entry_block, qos_mark_sent, qos_ack, qos_due, qos_rel_id, qos_rel_sent,
   qos_next_unacked, qos_classify, qos_accept, qos_ack_id, qos_delivered, qos_base, qos_peer_base,
-  qos_recover, qos_epoch, RX_DELIVER, RX_DUP,
+  qos_recover, qos_epoch, qos_event, RX_DELIVER, RX_DUP,
 } from "./qos";
 
 export const RX_BUF = memory.data(RX_STAGE, 4);
@@ -64,6 +66,7 @@ export function core_init(): i32 {
   inbox_init();
   session_defaults();
   qos_init();
+  events_init();
   replay_reset();
   lsn = 0;
   nextPacket = 1;
@@ -198,7 +201,7 @@ function on_hello(raw: usize, len: i32): void {
   session_set_bases(qos_base(1), qos_base(2), qos_epoch());
   const n = hello_take(raw + HEADER_SIZE, len, BUILD + HEADER_SIZE, nowUs);
   if (hello_status() != Status.OK) {
-    if (hello_status() == Status.ERR_AUTH) count(C_AUTH_FAIL);
+    if (hello_status() == Status.ERR_AUTH) { count(C_AUTH_FAIL); qos_event(EV_AUTH_FAIL, Status.ERR_AUTH, <u32>nowUs); }
     send_control(T_WELCOME, load<u32>(raw + H_PACKET), n);
     return;
   }
@@ -213,12 +216,13 @@ function on_welcome(raw: usize, len: i32): void {
   if (cfg(CFG_ROLE) != ROLE_CLIENT) { count(C_SESSION_REJECT); return; }
   const st = welcome_take(raw + HEADER_SIZE, len, nowUs, load<u32>(raw + H_PACKET));
   if (st != Status.OK) {
-    if (st == Status.ERR_AUTH) count(C_AUTH_FAIL);
+    if (st == Status.ERR_AUTH) { count(C_AUTH_FAIL); qos_event(EV_AUTH_FAIL, st, <u32>nowUs); }
     return;
   }
   replay_reset();
   qos_peer_base(session_peer_base(1), session_peer_base(2), session_peer_epoch(), session_resumed(), <u32>nowUs);
   const n = confirm_build(BUILD + HEADER_SIZE, nowUs);
+  qos_event(EV_LINK_UP, 0, <u32>nowUs);
   // CONFIRM goes out before anything MAC'd, in the clear (it is a proof).
   header_write(BUILD, T_CONFIRM, flags_make(PRIO_CONTROL, 0), CODEC_PB, 0, n, 0, load<u32>(raw + H_PACKET), 0, 0);
   core_queue_raw(BUILD);
@@ -228,8 +232,8 @@ function on_welcome(raw: usize, len: i32): void {
 function on_confirm(raw: usize, len: i32): void {
   if (cfg(CFG_ROLE) != ROLE_SERVER) { count(C_SESSION_REJECT); return; }
   const st = confirm_take(raw + HEADER_SIZE, len, nowUs);
-  if (st == Status.ERR_AUTH) { count(C_AUTH_FAIL); send_error(Status.ERR_AUTH, 0); return; }
-  if (st == Status.OK) resend_all();
+  if (st == Status.ERR_AUTH) { count(C_AUTH_FAIL); qos_event(EV_AUTH_FAIL, st, <u32>nowUs); send_error(Status.ERR_AUTH, 0); return; }
+  if (st == Status.OK) { qos_event(EV_LINK_UP, 0, <u32>nowUs); resend_all(); }
 }
 
 /** After (re)connecting, everything in flight goes out again. */
@@ -243,6 +247,33 @@ function resend_all(): void {
   if (rel != 0 && qos_due(nowUs, 0) == 3) { send_control(T_PUBREL, rel, 0); qos_rel_sent(nowUs); }
 }
 
+/** A config frame: {tag = key + 1: value}. All values are checked against
+ *  each other first; either all apply or none (the running config stays),
+ *  and the answer says which key was refused. */
+function on_config(raw: usize, len: i32): i32 {
+  let st: i32 = codec_decode(load<u8>(raw + H_CODEC), raw + HEADER_SIZE, len);
+  let bad: i32 = 0;
+  if (st >= 0) {
+    st = Status.OK;
+    config_stage_begin();
+    const n = msg_count();
+    for (let i = 0; i < n && st == Status.OK; i++) {
+      const kind = msg_kind(i);
+      const v = msg_value(i);
+      if (kind == K_BYTES || v > 0xFFFFFFFF) st = Status.ERR_ARG;
+      else st = config_stage(msg_tag(i) - 1, <u32>v);
+      if (st != Status.OK) bad = msg_tag(i);
+    }
+    if (st == Status.OK) st = config_stage_commit();
+  } else st = Status.ERR_DECODE;
+  if (st == Status.OK) qos_event(EV_CONFIG, <i32>config_generation(), <u32>nowUs);
+  msg_reset();
+  msg_add(1, K_SINT, <u64><i64>st, 0);
+  msg_add(2, K_UINT, <u64>bad, 0);
+  msg_add(3, K_UINT, <u64>config_generation(), 0);
+  return encode_reply(raw, T_CONFIG_ACK);
+}
+
 // ---- receive ----
 
 /** Is this frame allowed in, and from whom? Returns OK, or the status it
@@ -252,6 +283,7 @@ function admit(raw: usize, type: u8, n: i32): i32 {
   // needs a session when authentication is on.
   if (is_handshake(type) || type == T_PING || type == T_PONG || type == T_IDENT_REQ) return Status.OK;
   const auth = cfg(CFG_AUTH);
+  if (!session_up() && (type == T_CONFIG || type == T_LOG_REQ)) { count(C_SESSION_REJECT); return Status.ERR_SESSION; }
   if (!session_up()) {
     if (auth == AUTH_NONE && type != T_PUBACK && type != T_PUBREC && type != T_PUBREL && type != T_PUBCOMP &&
         !(type == T_DATA && flags_qos(load<u8>(raw + H_FLAGS)) != 0)) return Status.OK;
@@ -295,7 +327,7 @@ function dispatch(raw: usize, n: i32): i32 {
   if (type == T_CONFIRM) { on_confirm(raw, len); return Status.OK; }
   const adm = admit(raw, type, n);
   if (adm != Status.OK) {
-    if (type == T_DATA || type == T_PUBREL || type == T_IDENT_REQ || type == T_PROBE_REQ) send_error(adm, load<u32>(raw + H_PACKET));
+    if (type == T_DATA || type == T_PUBREL || type == T_IDENT_REQ || type == T_PROBE_REQ || type == T_CONFIG || type == T_LOG_REQ) send_error(adm, load<u32>(raw + H_PACKET));
     return adm;
   }
   const ours = load<u32>(raw + H_SESSION) == <u32>session_id();
@@ -304,7 +336,7 @@ function dispatch(raw: usize, n: i32): i32 {
     // rebooted). Without frame MACs that is all the proof there is: drop
     // and reconnect. With them, make the session prove itself first.
     if (cfg(CFG_AUTH) == AUTH_FRAME_MAC) { if (session_suspect(nowUs)) send_heartbeat(); }
-    else if (type == T_PONG) { session_drop(nowUs); count(C_LINK_DOWN); return Status.ERR_SESSION; }
+    else if (type == T_PONG) { session_drop(nowUs); count(C_LINK_DOWN); qos_event(EV_LINK_DOWN, Status.ERR_SESSION, <u32>nowUs); return Status.ERR_SESSION; }
   } else if (authed && session_up() && ours) session_note_rx(nowUs);
   const packet = load<u32>(raw + H_PACKET);
   if (type == T_PING) {
@@ -321,6 +353,16 @@ function dispatch(raw: usize, n: i32): i32 {
     if (st < 0) return st;
     probe_run();
     return encode_reply(raw, T_PROBE_RES);
+  }
+  if (type == T_CONFIG) return on_config(raw, len);
+  if (type == T_LOG_REQ) {
+    msg_reset();
+    for (let i = 0; ; i++) {
+      const e = event_at(i);
+      if (e == 0) break;
+      msg_add(1, K_BYTES, <u64>e, <u32>EVENT_SIZE);
+    }
+    return encode_reply(raw, T_LOG);
   }
   if (type == T_DATA) {
     const qos = <i32>flags_qos(flags);
@@ -352,11 +394,11 @@ function dispatch(raw: usize, n: i32): i32 {
     // now instead of waiting for heartbeats to miss.
     if (cfg(CFG_ROLE) == ROLE_CLIENT && session_up() && codec_decode(CODEC_PB, raw + HEADER_SIZE, len) >= 0) {
       const s = <i32>(<i64>((msg_get(1, 0) >> 1) ^ (0 - (msg_get(1, 0) & 1))));
-      if (s == Status.ERR_SESSION || s == Status.ERR_AUTH) { session_drop(nowUs); count(C_LINK_DOWN); }
+      if (s == Status.ERR_SESSION || s == Status.ERR_AUTH) { session_drop(nowUs); count(C_LINK_DOWN); qos_event(EV_LINK_DOWN, s, <u32>nowUs); }
     }
     return inbox_push(raw, HEADER_SIZE + len);
   }
-  if (type == T_PONG || type == T_IDENT || type == T_PROBE_RES || type == T_RESET_REQ) return inbox_push(raw, HEADER_SIZE + len);
+  if (type == T_PONG || type == T_IDENT || type == T_PROBE_RES || type == T_RESET_REQ || type == T_CONFIG_ACK || type == T_LOG) return inbox_push(raw, HEADER_SIZE + len);
   count(C_ERR_TYPE);
   return Status.ERR_TYPE;
 }
@@ -427,6 +469,9 @@ export function core_inbox_pop(): i32 {
   }
   return n;
 }
+
+/** The board reports an event (trap, boot cause) into the event log. */
+export function core_event(type: u8, code: i32): void { qos_event(type, code, <u32>nowUs); }
 
 /** Open the journal over `size` bytes of storage and recover QoS 2 state. */
 export function core_journal_open(size: u32): i32 {

@@ -50,6 +50,10 @@ export const T_PUBREC: u8 = 0x12;
 export const T_PUBREL: u8 = 0x13;
 export const T_PUBCOMP: u8 = 0x14;
 export const T_RESET_REQ: u8 = 0x20; // to the application: reset the device (needs a session)
+export const T_CONFIG: u8 = 0x21;     // new device config, applied all or nothing (needs a session)
+export const T_CONFIG_ACK: u8 = 0x22;
+export const T_LOG_REQ: u8 = 0x23;    // the device's event log (needs a session)
+export const T_LOG: u8 = 0x24;
 export const T_ERROR: u8 = 0x7F;
 
 export const F_DUP: u8 = 0x10;

@@ -71,6 +71,8 @@ export function qn_session_stat(what: i32): i64 { return session_stat(what); }
 export function qn_backoff_log(i: i32): u32 { return backoff_log(i); }
 /** QoS figure: 0 q1 next, 1 q2 next, 2 q1 expected, 3 q2 expected, 4 q2 delivered, 5 q2 done, 6 in flight, 7 q1 accepted, 8 q2 accepted, 9 q2 released, 10 digest of QoS 2 deliveries. */
 export function qn_qos_stat(what: i32): u32 { return qos_stat(what); }
+/** Record a board event in the device event log (4 trap, 5 boot: code = reset cause; 1-3 and 6-7 are the core's own). */
+export function qn_event(type: i32, code: i32): void { core.core_event(<u8>type, code); }
 /** Scheduler figure: 0 emergency frames started, 1 worst bytes sent ahead of an emergency frame after it was queued, 2 last such figure, 3 bytes pulled in all. */
 export function qn_sched_stat(what: i32): u32 { return sched_stat(what); }
 /** Open the journal over size bytes of storage (two halves) and recover QoS 2 state; returns a status. */

@@ -28,10 +28,11 @@ import { pool_alloc, pool_free } from "./pool";
 import {
   journal_ready, journal_fits, journal_append, journal_data, journal_compact_begin,
   journal_compact_end, journal_open, journal_next, journal_len, journal_torn, journal_rewind, journal_fresh,
-  R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE,
+  R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE, R_EVENT,
 } from "./journal";
 import { inbox_push, inbox_count, inbox_at } from "./inbox";
 import { crc32c_update } from "./crc32c";
+import { event_make, event_restore, event_at, EVENT_SLOTS, EVENT_SIZE, EV_JOURNAL } from "./events";
 import { entropy } from "./bindings/env";
 import { count, C_DUP_SUPPRESSED, C_RETX, C_OOO_DROP, C_JOURNAL_FAIL } from "./counters";
 
@@ -215,6 +216,13 @@ export function qos_compact(time: u32): i32 {
   }
   st = compact_inbox(time);
   if (st != Status.OK) return st;
+  for (let i = 0; i < EVENT_SLOTS; i++) {
+    const e = event_at(i);
+    if (e == 0) break;
+    memory.copy(journal_data(), e, EVENT_SIZE);
+    st = journal_append(R_EVENT, EVENT_SIZE, time);
+    if (st != Status.OK) return st;
+  }
   // The checkpoint is the commit: recovery ignores a half without one.
   st = write_state(time);
   if (st != Status.OK) return st;
@@ -236,6 +244,12 @@ function compact_inbox(time: u32): i32 {
     }
   }
   return Status.OK;
+}
+
+/** Record an operation event: in the ring, and in the journal when open. */
+export function qos_event(type: u8, code: i32, time: u32): void {
+  const rec = event_make(type, code, time);
+  if (journal_ready()) jwrite(R_EVENT, rec, EVENT_SIZE, time);
 }
 
 // ---- sender ----
@@ -465,6 +479,7 @@ export function qos_recover(size: u32, time: u32): i32 {
     else if (t == R_REL && len == 4) q2Rel = max_u32(q2Rel, load<u32>(d));
     else if (t == R_DONE && len == 4) q2Done = max_u32(q2Done, load<u32>(d));
     else if (t == R_IN && len >= HEADER_SIZE) q2Expect = max_u32(q2Expect, load<u32>(d + H_PACKET) + 1);
+    else if (t == R_EVENT && len == EVENT_SIZE) event_restore(d);
     else if (t == R_DELIVERED && len == 8 && <i32>(load<u32>(d) - q2Delivered) > 0) {
       q2Delivered = load<u32>(d);
       digest = load<u32>(d, 4);

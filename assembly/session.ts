@@ -101,16 +101,48 @@ export function session_defaults(): void {
 
 /** Set one config value; refuses what it cannot apply. */
 export function session_config(k: i32, v: u32): i32 {
+  const st = config_check(CFG, k, v);
+  if (st == Status.OK) store<u32>(CFG + (<usize>k << 2), v);
+  return st;
+}
+
+// A config frame is applied all or nothing: its values are staged on a copy
+// of the running config, each checked against the staged values (so a new
+// base and cap are checked together), and committed only if all pass.
+const STAGE = memory.data(CFG_COUNT * 4, 4);
+export function config_stage_begin(): void { memory.copy(STAGE, CFG, CFG_COUNT * 4); }
+export function config_stage(k: i32, v: u32): i32 {
+  // Role and auth mode belong to the firmware and the provisioning, not to
+  // a frame from the link.
+  if (k == CFG_ROLE || k == CFG_AUTH) return Status.ERR_ARG;
+  const st = config_check(STAGE, k, v);
+  if (st == Status.OK) store<u32>(STAGE + (<usize>k << 2), v);
+  return st;
+}
+/** Re-check the staged base/cap pair, then apply every staged value. */
+export function config_stage_commit(): i32 {
+  if (load<u32>(STAGE + (<usize>CFG_BACKOFF_BASE_MS << 2)) > load<u32>(STAGE + (<usize>CFG_BACKOFF_CAP_MS << 2))) return Status.ERR_ARG;
+  memory.copy(CFG, STAGE, CFG_COUNT * 4);
+  configGeneration++;
+  return Status.OK;
+}
+let configGeneration: u32 = 0;
+export function config_generation(): u32 { return configGeneration; }
+
+function config_check(base: usize, k: i32, v: u32): i32 {
   if (k < 0 || k >= CFG_COUNT) return Status.ERR_ARG;
   if (k == CFG_ROLE && v > ROLE_CLIENT) return Status.ERR_ARG;
   if (k == CFG_AUTH && v > AUTH_FRAME_MAC) return Status.ERR_ARG;
   if ((k == CFG_HEARTBEAT_MS || k == CFG_HANDSHAKE_MS || k == CFG_RETX_MS) && (v < 1 || v > 3600000)) return Status.ERR_ARG;
   if (k == CFG_HEARTBEAT_MISS && (v < 1 || v > 100)) return Status.ERR_ARG;
   if ((k == CFG_BACKOFF_BASE_MS || k == CFG_BACKOFF_CAP_MS) && (v < 1 || v > 3600000)) return Status.ERR_ARG;
-  if (k == CFG_BACKOFF_BASE_MS && v > cfg(CFG_BACKOFF_CAP_MS)) return Status.ERR_ARG;
-  if (k == CFG_BACKOFF_CAP_MS && v < cfg(CFG_BACKOFF_BASE_MS)) return Status.ERR_ARG;
   if (k == CFG_NODE && v > 0x3FF) return Status.ERR_ARG;
-  store<u32>(CFG + (<usize>k << 2), v);
+  // The base/cap pair is checked against the other's current value when
+  // set one by one (a staged pair is checked together at commit).
+  if (base == CFG) {
+    if (k == CFG_BACKOFF_BASE_MS && v > cfg(CFG_BACKOFF_CAP_MS)) return Status.ERR_ARG;
+    if (k == CFG_BACKOFF_CAP_MS && v < cfg(CFG_BACKOFF_BASE_MS)) return Status.ERR_ARG;
+  }
   return Status.OK;
 }
 
