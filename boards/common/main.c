@@ -216,10 +216,15 @@ static int loop_once(void) {
  * after a trap cannot be trusted) and tell the peer with T_ERROR carrying
  * the trap code. The frames the old core held are lost; the peer's own
  * retransmission covers them. */
+/* Event types of the core's event log (assembly/events.ts). */
+#define QN_EVENT_TRAP 4
+#define QN_EVENT_BOOT 5
+
 static void recover(int code) {
   traps++;
   echo.active = 0;
   core_start();
+  qn_event(QN_EVENT_TRAP, code); /* into the device event log (journalled) */
   uint8_t *app = qn_mem() + qn_app_buf();
   app[qn_header_size()] = (uint8_t)code;
   qn_send(T_ERROR, FLAGS_CONTROL, 0, 0, qn_next_packet(), 1);
@@ -234,6 +239,7 @@ int main(void) {
   int32_t st = qn_port_init();
   if (st != QN_OK) qn_fatal(qn_status_str(st), (uint32_t)st);
   core_start();
+  qn_event(QN_EVENT_BOOT, 0);
   qn_port_ready();
 
   static qn_trap_target_t t;
