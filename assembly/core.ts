@@ -37,7 +37,7 @@ import {
   session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
   ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, CFG_NODE,
   TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, S_UP, config_stage_begin, config_stage,
-  config_stage_commit, config_generation,
+  config_stage_commit, config_generation, session_journal_open,
 } from "./session";
 import { mac_write, mac_check, replay_check, replay_mark, replay_reset } from "./mac";
 import {
@@ -475,5 +475,7 @@ export function core_event(type: u8, code: i32): void { qos_event(type, code, <u
 
 /** Open the journal over `size` bytes of storage and recover QoS 2 state. */
 export function core_journal_open(size: u32): i32 {
-  return qos_recover(size, <u32>nowUs);
+  const st = qos_recover(size, <u32>nowUs);
+  session_journal_open(st == Status.OK);
+  return st;
 }

@@ -65,7 +65,7 @@ export function qn_config_set(key: i32, value: u32): i32 { return session_config
 export function qn_config_get(key: i32): u32 { return key >= 0 && key < 10 ? cfg(key) : 0; }
 /** Set the pre-shared key (1..32 bytes at ptr); returns a status. The key never leaves the core. */
 export function qn_set_key(ptr: usize, len: i32): i32 { return session_set_key(ptr, len); }
-/** Session figure: 0 state (0 down, 1 hello sent, 2 welcomed, 3 up), 1 session id, 2 last handshake us, 3 attempt, 4 auth failures, 5 sessions up, 6 backoffs, 7 resumed, 8 next attempt at us. */
+/** Session figure: 0 state (0 down, 1 hello sent, 2 welcomed, 3 up), 1 session id, 2 last handshake us, 3 attempt, 4 auth failures, 5 sessions up, 6 backoffs, 7 resumed, 8 next attempt at us, 9 status of the last WELCOME (refusal reason), 10 peer capabilities. */
 export function qn_session_stat(what: i32): i64 { return session_stat(what); }
 /** The i-th most recent backoff waits in ms (ring of 8, index = count mod 8). */
 export function qn_backoff_log(i: i32): u32 { return backoff_log(i); }

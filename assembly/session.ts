@@ -21,6 +21,7 @@ import { pb_encode, pb_decode } from "./codec/pb";
 import { hmac_key, hmac_begin, hmac_update, hmac_end, ct_equal } from "./crypto/hmac";
 import { entropy } from "./bindings/env";
 import { idgen_next, idgen_live } from "./ids";
+import { codecs_built } from "./codec/registry";
 
 export const ROLE_SERVER: u32 = 0;
 export const ROLE_CLIENT: u32 = 1;
@@ -173,6 +174,8 @@ export function session_stat(what: i32): i64 {
   if (what == 6) return <i64>backoffCount;
   if (what == 7) return resumed ? 1 : 0;
   if (what == 8) return nextAttempt;
+  if (what == 9) return <i64>lastRefusal;
+  if (what == 10) return <i64>peerCaps;
   return 0;
 }
 
@@ -222,6 +225,19 @@ function derive_session_key(): void {
   hmac_key(SKEY, 32);
 }
 
+/** What this core can do, announced in HELLO/WELCOME: bits 0-7 payload
+ *  codecs built (bit n = codec id n), bit 8 QoS 2 journal open, bits 9-10
+ *  the auth mode, bits 16-23 the priority classes. */
+let journalOpen: bool = false;
+export function session_journal_open(b: bool): void { journalOpen = b; }
+function capabilities(): u32 {
+  return codecs_built() | (journalOpen ? 0x100 : 0) | (cfg(CFG_AUTH) << 9) | (3 << 16);
+}
+let peerCaps: u32 = 0;
+/** The status the server answered our last HELLO with (0 until one came):
+ *  ERR_VERSION, ERR_AUTH... the host shows it when no session comes up. */
+let lastRefusal: i32 = 0;
+
 /** Fields the QoS layer puts in HELLO/WELCOME: its sender bases. */
 let q1Base: u32 = 1;
 let q2Base: u32 = 1;
@@ -250,7 +266,7 @@ export function hello_build(dst: usize, now: i64, packet: u32): i32 {
   random_fill(NC, 16);
   msg_reset();
   msg_add(1, K_UINT, PROTOCOL_VERSION, 0);
-  msg_add(2, K_UINT, 0, 0);
+  msg_add(2, K_UINT, <u64>capabilities(), 0);
   msg_add(3, K_UINT, <u64>MAX_PAYLOAD, 0);
   msg_add(4, K_BYTES, <u64>NC, 16);
   if (resumable) msg_add(5, K_BYTES, <u64>TOKEN, 8);
@@ -271,6 +287,8 @@ export function welcome_take(p: usize, len: i32, now: i64, packet: u32): i32 {
   if (state != S_HELLO_SENT || packet != helloId) return Status.ERR_SESSION;
   if (pb_decode(p, len) < 0) return Status.ERR_DECODE;
   const st = <i32>(<i64>((msg_get(1, 0) >> 1) ^ (0 - (msg_get(1, 0) & 1))));
+  peerCaps = <u32>msg_get(3, 0);
+  lastRefusal = st;
   if (st != Status.OK) { fail_attempt(now); return st; }
   const ns = msg_find(5), pr = msg_find(7), tk = msg_find(9);
   if (ns < 0 || msg_len(ns) != 16 || tk < 0 || msg_len(tk) != 8) { fail_attempt(now); return Status.ERR_DECODE; }
@@ -378,6 +396,7 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
     peerQ1Base = <u32>msg_get(8, 1);
     peerQ2Base = <u32>msg_get(9, 1);
     peerQ2Epoch = <u32>msg_get(10, 0);
+    peerCaps = <u32>msg_get(2, 0);
     resume = resumable && tk >= 0 && msg_len(tk) == 8 && ct_equal(<usize>msg_value(tk), TOKEN, 8) &&
       (state == S_UP || now - downAt <= <i64>cfg(CFG_RESUME_MS) * 1000);
   }
@@ -397,7 +416,7 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
     }
     random_fill(NS, 16);
   }
-  msg_add(3, K_UINT, 0, 0);
+  msg_add(3, K_UINT, <u64>capabilities(), 0);
   msg_add(4, K_UINT, <u64>MAX_PAYLOAD, 0);
   msg_add(5, K_BYTES, <u64>NS, 16);
   msg_add(6, K_UINT, sessionId, 0);

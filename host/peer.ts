@@ -118,6 +118,8 @@ export class Peer {
     while (!this.up) {
       if (this.linkError) throw this.linkError;
       if (this.core.counter(15) > authBefore) throw new QnError(Status.ERR_AUTH, `handshake with ${this.transport.name} failed: the peer's proof does not match our key`);
+      const refused = Number(x.qn_session_stat(9));
+      if (refused < 0) throw new QnError(refused, `handshake with ${this.transport.name} refused by the device`);
       if (Date.now() - t0 > timeoutMs) throw new QnError(Status.ERR_TIMEOUT, `no session with ${this.transport.name} within ${timeoutMs} ms (state ${x.qn_session_stat(0)})`);
       await new Promise((r) => setTimeout(r, 1));
     }

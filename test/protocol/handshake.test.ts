@@ -120,3 +120,35 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
     expect(all.length).toBeGreaterThan(0);
   });
 });
+
+describe("versions and capabilities", () => {
+  it("a HELLO of another protocol version is answered with WELCOME status ERR_VERSION and no session", async () => {
+    const { loadCore, Kind } = await import("../../host/core.ts");
+    const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
+    const raw = loadCore();
+    const payload = raw.encode(1, [
+      { tag: 1, kind: Kind.UINT, value: 2n }, { tag: 4, kind: Kind.BYTES, value: 0n, bytes: new Uint8Array(16) },
+      { tag: 7, kind: Kind.UINT, value: 1n },
+    ]);
+    raw.send({ type: 0x08, codec: 1, payload, packet: 77 });
+    l.b.core.rx(raw.pull());
+    const wire = l.b.core.pull();
+    const frame = raw.cobsDecode(wire.subarray(0, wire.indexOf(0)));
+    expect(frame[1]).toBe(0x09);
+    const len = frame[6] | (frame[7] << 8);
+    const f = raw.decode(1, frame.subarray(24, 24 + len));
+    const st = f.find((x) => x.tag === 1)!.value;
+    expect(Number((st >> 1n) ^ -(st & 1n))).toBe(-4); // ERR_VERSION
+    expect(l.b.up).toBe(false);
+  });
+
+  it("the client keeps the server's refusal reason; capabilities are exchanged", () => {
+    const bad = new Link({ role: 1, auth: 1 }, { role: 0, auth: 2 });
+    bad.run(50);
+    expect(Number(bad.a.core.x.qn_session_stat(9))).toBe(-21); // ERR_AUTH: auth modes differ
+    const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
+    l.connect();
+    expect(Number(l.a.core.x.qn_session_stat(10)) & 0x100).toBe(0x100); // the server's journal is open
+    expect(Number(l.b.core.x.qn_session_stat(10)) & 0x6).toBe(0x6); // the client's codecs: protobuf and JSON
+  });
+});
