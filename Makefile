@@ -16,7 +16,7 @@ FEATURE_TAG := pb$(QN_FEAT_PB)-json$(QN_FEAT_JSON)-probes$(QN_FEAT_PROBES)
 BUILD_ID := $(shell node tools/build-id.mjs $(FEATURE_TAG) $(CORE_SRC))
 ASC_USE = $(foreach f,$(FEATURES),--use $(f)) --use QN_BUILD_ID=$(BUILD_ID)
 
-DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd
+DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd mosquitto
 .PHONY: all help deps deps-npm deps-debian core api test test-core demo selftest clean
 
 all: core ## build the core (build/qn.wasm, build/qn_api.h)

@@ -7,6 +7,7 @@ import { QnError, Status, check } from "./status.ts";
 import { nowUs } from "./clock.ts";
 import { flags, Prio, type Frame } from "./frame.ts";
 import type { Transport } from "./transport/transport.ts";
+import type { Storage } from "./storage.ts";
 
 /** How the host end of a link authenticates and times its session. */
 export interface SessionOptions {
@@ -53,8 +54,9 @@ export class Peer {
 
   private timer?: NodeJS.Timeout;
 
-  constructor(readonly transport: Transport, opts: { wasmPath?: string; attemptMs?: number; session?: SessionOptions } = {}) {
-    this.core = loadCore({ wasmPath: opts.wasmPath });
+  constructor(readonly transport: Transport, opts: { wasmPath?: string; attemptMs?: number; session?: SessionOptions; storage?: Storage } = {}) {
+    // storage: where the journal lives (a FileStorage survives the host).
+    this.core = loadCore({ wasmPath: opts.wasmPath, storage: opts.storage });
     this.attemptMs = opts.attemptMs ?? 500;
     if (opts.session) this.configure(opts.session);
     transport.onData((b) => this.receive(b));
