@@ -1,0 +1,176 @@
+// The gateway's configuration: one YAML file, validated with zod. Every
+// problem is reported as `<key path>: <what is wrong>` (e.g.
+// `devices[1].transport.tcp.listen: expected "host:port"`), all at once, so
+// a bad file is fixed in one pass. Unknown keys are errors too: a misspelt
+// key silently ignored is a default silently used.
+import { readFileSync, accessSync, constants } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { z } from "zod";
+
+const hostPort = z.string().regex(/^[A-Za-z0-9.\-:[\]]+:\d{1,5}$/, 'expected "host:port"');
+const loopback = hostPort.refine((s) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(s), "the ops API listens on loopback only (127.0.0.1:<port>)");
+const uint = (max = 0xffffffff) => z.number().int("expected an integer").min(0, "expected a value >= 0").max(max, `expected a value <= ${max}`);
+
+const channel = z.object({
+  channel: uint(255),
+  /** Topic under <prefix>/<device id>/ (no leading slash, no wildcards). */
+  topic: z.string().min(1).regex(/^[^#+/][^#+]*$/, "expected a topic without wildcards or a leading '/'"),
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { errorMap: () => ({ message: "expected 0, 1 or 2" }) }),
+  direction: z.enum(["up", "down"]),
+  /** Priority class of downlink frames: 0 emergency, 1 control, 2 bulk. */
+  prio: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+}).strict();
+
+const transport = z.union([
+  z.object({ serial: z.object({ path: z.string().min(1), baud: uint().default(921600) }).strict() }).strict(),
+  z.object({ tcp: z.object({ listen: hostPort, tls: z.boolean().default(false) }).strict() }).strict(),
+], { errorMap: () => ({ message: "expected { serial: { path, baud } } or { tcp: { listen: \"host:port\", tls } }" }) });
+
+/** The session settings of a device: sent to it as T_CONFIG (config keys
+ *  2..9) and used by the gateway's own end of the link. */
+export const DEVICE_PARAMS = {
+  heartbeat_ms: 2, heartbeat_misses: 3, backoff_base_ms: 4, backoff_cap_ms: 5,
+  handshake_ms: 6, retransmit_ms: 7, resume_ms: 8, node_id: 9,
+} as const;
+
+const device = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected 1-64 letters, digits, '_' or '-' (it is part of MQTT topics)"),
+  transport,
+  key_file: z.string().min(1),
+  auth: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+  journal: z.string().min(1),
+  channels: z.array(channel).default([]),
+  heartbeat_ms: uint(600000).optional(),
+  heartbeat_misses: uint(255).optional(),
+  backoff_base_ms: uint(600000).optional(),
+  backoff_cap_ms: uint(600000).optional(),
+  handshake_ms: uint(600000).optional(),
+  retransmit_ms: uint(600000).optional(),
+  resume_ms: uint(3600000).optional(),
+  node_id: uint(1023).optional(),
+}).strict();
+
+export const schema = z.object({
+  gateway: z.object({
+    ops: z.object({
+      listen: loopback.default("127.0.0.1:8848"),
+      /** The bearer token qnctl sends; created 0600 if missing. */
+      token_file: z.string().default("var/ops.token"),
+    }).strict().default({}),
+    /** Where the MQTT spool lives (append-only, fsync'd). */
+    spool: z.string().default("var/mqtt.spool"),
+    log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  }).strict().default({}),
+  mqtt: z.object({
+    url: z.string().regex(/^(mqtts?|tcp|ssl|wss?):\/\/.+/, 'expected a broker URL such as "mqtt://127.0.0.1:1883"'),
+    topic_prefix: z.string().regex(/^[^#+]+$/, "expected a topic prefix without wildcards").default("qn"),
+    queue_limit: uint().min(1, "expected a value >= 1").default(10000),
+    client_id: z.string().optional(),
+    /** MQTT v5 lets the bridge carry a W3C traceparent as a user property. */
+    protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
+  }).strict(),
+  tls: z.object({
+    cert: z.string(), key: z.string(), ca: z.string(),
+    require_client_cert: z.boolean().default(true),
+  }).strict().optional(),
+  devices: z.array(device).default([]),
+}).strict();
+
+export type Config = z.infer<typeof schema>;
+export type DeviceConfig = Config["devices"][number];
+export type ChannelConfig = DeviceConfig["channels"][number];
+
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`invalid config ${file}:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function keyPath(path: (string | number)[]): string {
+  let s = "";
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s ? `.${p}` : p;
+  return s || "(top level)";
+}
+
+/** Cross-field rules zod's shapes do not express. */
+function crossCheck(c: Config, baseDir: string, problems: string[]): void {
+  const seen = (what: string, get: (d: DeviceConfig) => string | undefined) => {
+    const m = new Map<string, number>();
+    c.devices.forEach((d, i) => {
+      const v = get(d);
+      if (v === undefined) return;
+      if (m.has(v)) problems.push(`devices[${i}].${what}: "${v}" already used by devices[${m.get(v)}]`);
+      else m.set(v, i);
+    });
+  };
+  seen("id", (d) => d.id);
+  seen("journal", (d) => resolve(baseDir, d.journal));
+  seen("transport.tcp.listen", (d) => ("tcp" in d.transport ? d.transport.tcp.listen : undefined));
+  seen("transport.serial.path", (d) => ("serial" in d.transport ? d.transport.serial.path : undefined));
+  c.devices.forEach((d, i) => {
+    try { accessSync(resolve(baseDir, d.key_file), constants.R_OK); } catch { problems.push(`devices[${i}].key_file: cannot read ${d.key_file}`); }
+    if ("tcp" in d.transport && d.transport.tcp.tls && !c.tls) problems.push(`devices[${i}].transport.tcp.tls: true needs a top-level tls section (cert, key, ca)`);
+    if (d.backoff_base_ms !== undefined && d.backoff_cap_ms !== undefined && d.backoff_base_ms > d.backoff_cap_ms) problems.push(`devices[${i}].backoff_base_ms: ${d.backoff_base_ms} is above backoff_cap_ms (${d.backoff_cap_ms})`);
+    const ups = new Set<number>(), downs = new Set<string>();
+    d.channels.forEach((ch, j) => {
+      if (ch.direction === "up") {
+        if (ups.has(ch.channel)) problems.push(`devices[${i}].channels[${j}].channel: uplink channel ${ch.channel} mapped twice`);
+        ups.add(ch.channel);
+      } else {
+        if (downs.has(ch.topic)) problems.push(`devices[${i}].channels[${j}].topic: downlink topic "${ch.topic}" mapped twice`);
+        downs.add(ch.topic);
+      }
+    });
+  });
+  if (c.tls) for (const k of ["cert", "key", "ca"] as const) {
+    try { accessSync(resolve(baseDir, c.tls[k]), constants.R_OK); } catch { problems.push(`tls.${k}: cannot read ${c.tls[k]}`); }
+  }
+}
+
+/** Parse and validate config text; relative paths resolve against baseDir. */
+export function parseConfig(text: string, file = "<config>", baseDir = "."): Config {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : "";
+    throw new ConfigError(file, [`YAML syntax error${where}: ${(e as Error).message.split("\n")[0]}`]);
+  }
+  const r = schema.safeParse(raw ?? {});
+  if (!r.success) throw new ConfigError(file, r.error.issues.map((i) => {
+    const extra = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(", ")}` : i.message;
+    return `${keyPath(i.path)}: ${extra}`;
+  }));
+  const problems: string[] = [];
+  crossCheck(r.data, baseDir, problems);
+  if (problems.length) throw new ConfigError(file, problems);
+  // Paths in the file are relative to the file, not to the gateway's cwd.
+  const c = r.data;
+  const abs = (p: string) => resolve(baseDir, p);
+  c.gateway.spool = abs(c.gateway.spool);
+  c.gateway.ops.token_file = abs(c.gateway.ops.token_file);
+  if (c.tls) c.tls = { ...c.tls, cert: abs(c.tls.cert), key: abs(c.tls.key), ca: abs(c.tls.ca) };
+  for (const d of c.devices) {
+    d.key_file = abs(d.key_file);
+    d.journal = abs(d.journal);
+  }
+  return c;
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try { text = readFileSync(file, "utf8"); } catch (e) { throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]); }
+  return parseConfig(text, file, dirname(resolve(file)));
+}
+
+/** The config keys (2..9) and values a device is told, from its section. */
+export function deviceParams(d: DeviceConfig): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const [name, key] of Object.entries(DEVICE_PARAMS)) {
+    const v = d[name as keyof typeof DEVICE_PARAMS];
+    if (v !== undefined) m.set(key, v);
+  }
+  return m;
+}
