@@ -173,22 +173,11 @@ function jwrite_frame(type: u8, blk: usize, time: u32): i32 {
   return jwrite(type, blk + 2, <i32>load<u16>(blk), time);
 }
 
-function write_state(time: u32): i32 {
-  const d = journal_data();
-  store<u32>(d, q2Next);
-  store<u32>(d, q2Expect, 4);
-  store<u32>(d, q2Delivered, 8);
-  store<u32>(d, q2Rel, 12);
-  store<u32>(d, q2Done, 16);
-  store<u32>(d, digest, 20);
-  store<u32>(d, epoch, 24);
-  store<u32>(d, peerEpoch, 28);
-  return journal_append(R_STATE, 32, time);
-}
-
+// Checkpoint (STATE record, 32 bytes): +0 q2 next +4 q2 expected
+// +8 q2 delivered +12 released +16 done +20 delivery digest +24 our epoch
+// +28 the peer's epoch.
 const STATE_BUF = memory.data(32, 4);
-/** A checkpoint appended to the log (the peer's epoch changed). */
-function write_state_record(time: u32): void {
+function fill_state(): usize {
   store<u32>(STATE_BUF, q2Next);
   store<u32>(STATE_BUF, q2Expect, 4);
   store<u32>(STATE_BUF, q2Delivered, 8);
@@ -197,7 +186,18 @@ function write_state_record(time: u32): void {
   store<u32>(STATE_BUF, digest, 20);
   store<u32>(STATE_BUF, epoch, 24);
   store<u32>(STATE_BUF, peerEpoch, 28);
-  jwrite(R_STATE, STATE_BUF, 32, time);
+  return STATE_BUF;
+}
+
+/** The commit record of a compaction (room was made by compact_begin). */
+function write_state(time: u32): i32 {
+  memory.copy(journal_data(), fill_state(), 32);
+  return journal_append(R_STATE, 32, time);
+}
+
+/** A checkpoint appended to the log (the peer's epoch changed). */
+function write_state_record(time: u32): void {
+  jwrite(R_STATE, fill_state(), 32, time);
 }
 
 /** Rewrite the live state into the other half of the journal. */
