@@ -80,3 +80,6 @@ clean: ## remove build/
 	rm -rf build
 
 -include boards/boards.mk
+
+# Benchmarks (bench/README.md): `make bench`, never part of `make test`.
+-include bench/bench.mk

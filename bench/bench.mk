@@ -1,0 +1,44 @@
+# Benchmarks (bench/README.md). Never part of `make test`. Included by the
+# root Makefile; reuses the mps2-an500 release objects that boards/boards.mk
+# builds, and links them with the bench main instead of the product main.
+
+BENCH_OUT := build/bench
+BENCH_FW_OBJ := build/mps2-an500/release/obj
+BENCH_W2C := build/mps2-an500/release/wasm2c
+BENCH_REUSED := $(BENCH_FW_OBJ)/qn.o $(BENCH_FW_OBJ)/qn_api_wasm2c.o \
+  $(BENCH_FW_OBJ)/boards/common/qn_wasm_rt.o $(BENCH_FW_OBJ)/boards/common/qn_crc32c.o \
+  $(BENCH_FW_OBJ)/boards/common/startup_cm7.o $(BENCH_FW_OBJ)/boards/common/systick_cm7.o \
+  $(BENCH_FW_OBJ)/boards/mps2-an500/board.o
+BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -O2 -DNDEBUG -g -ffunction-sections -fdata-sections \
+  -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 -ffreestanding -fno-delete-null-pointer-checks \
+  -DQN_IRQ_COUNT=32 -DQN_RESET_HZ=25000000u -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 \
+  -DWASM_RT_USE_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=32 \
+  -Iboards/include -Iboards/common -Iboards/mps2-an500 -Ibuild -I$(BENCH_W2C) -I/usr/src/wasm2c -Ibench/firmware
+
+.PHONY: bench bench-fw bench-codec bench-m7 bench-link bench-footprint
+
+bench-fw: $(BENCH_OUT)/bench.elf ## the M7 bench firmware (build/bench/bench.elf)
+
+$(BENCH_REUSED) &:
+	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware
+
+$(BENCH_OUT)/%.o: bench/firmware/%.c bench/firmware/crc_ref.h $(BENCH_REUSED)
+	@mkdir -p $(BENCH_OUT)
+	arm-none-eabi-gcc $(BENCH_CFLAGS) -c $< -o $@
+
+$(BENCH_OUT)/bench.elf: $(BENCH_OUT)/bench_main.o $(BENCH_OUT)/crc_ref.o $(BENCH_REUSED)
+	arm-none-eabi-gcc -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 -nostartfiles -specs=nano.specs \
+	  -Wl,--gc-sections -Wl,-Map=$(BENCH_OUT)/bench.map -Lboards/common -Tboards/mps2-an500/mps2-an500.ld \
+	  $^ -lc -lm -lgcc -o $@
+
+bench: deps core ## run every benchmark (< 10 min): bench/results.json, bench/RESULTS.md, bench/latency.svg
+	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware
+	$(MAKE) --no-print-directory PLATFORM=stm32h743 TARGET=release firmware
+	$(MAKE) --no-print-directory bench-fw
+	node --import tsx bench/run.ts
+
+bench-codec: core ## host codec benchmark only (prints JSON)
+	node --import tsx bench/codec.ts
+
+bench-m7: bench-fw ## M7 instruction counts only (prints JSON)
+	node --import tsx bench/m7.ts
