@@ -1,0 +1,153 @@
+// The MQTT side of the gateway (mqtt.js). Uplink: messages from devices wait
+// in one bounded queue (QoS >= 1 also in the fsync'd spool) and go to the
+// broker in order, at most `WINDOW` unacknowledged at a time; a message
+// leaves the spool only when the broker acknowledged it (PUBACK / PUBCOMP).
+// During a broker outage the queue grows up to mqtt.queue_limit; at the
+// limit the gateway stops reading from devices (they keep their messages in
+// their own windows and journals) instead of dropping any. Downlink: the
+// configured down topics are subscribed and each message is handed to the
+// device link that owns it.
+import { connect, type MqttClient, type IClientOptions } from "mqtt";
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import type { Config } from "./config.ts";
+import type { Spool, SpoolEntry } from "./spool.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** mosquitto's max_inflight_messages is 100 in our broker config. */
+const WINDOW = 64;
+
+export interface DownRoute { device: string; channel: number; qos: 0 | 1 | 2; prio: number }
+
+export class Bridge extends EventEmitter {
+  readonly client: MqttClient;
+  private waiting: SpoolEntry[] = [];
+  private inflight = 0;
+  private routes = new Map<string, DownRoute>();
+  private subscribed = new Set<string>();
+  private qos0Seq = -1;
+  private wasFull = false;
+  limit: number;
+
+  constructor(private cfg: Config["mqtt"], private spool: Spool, private log: Logger, private metrics: Metrics) {
+    super();
+    this.limit = cfg.queue_limit;
+    metrics.queueLimit.set(this.limit);
+    // What a previous run spooled and the broker never acknowledged.
+    for (const e of spool.pending.values()) this.waiting.push(e);
+    if (this.waiting.length) log.info({ replayed: this.waiting.length }, "spool: resending messages the broker had not acknowledged");
+    const opts: IClientOptions = {
+      clientId: cfg.client_id ?? `qn-gateway-${process.pid}`,
+      protocolVersion: cfg.protocol_version,
+      reconnectPeriod: 500,
+      connectTimeout: 3000,
+      clean: true,
+      resubscribe: true,
+    };
+    this.client = connect(cfg.url, opts);
+    this.client.on("connect", () => {
+      metrics.brokerUp.set(1);
+      log.info({ url: cfg.url, queued: this.depth }, "broker connected");
+      for (const t of this.routes.keys()) this.subscribe(t);
+      this.pump();
+    });
+    this.client.on("close", () => {
+      if (this.client.connected) return;
+      metrics.brokerUp.set(0);
+    });
+    this.client.on("offline", () => log.warn({ url: cfg.url, queued: this.depth }, "broker offline; queueing"));
+    // One line per distinct error, not one per reconnect attempt.
+    let lastErr = "";
+    this.client.on("connect", () => { lastErr = ""; });
+    this.client.on("error", (e) => { if (e.message !== lastErr) log.warn({ err: e.message }, "broker error"); lastErr = e.message; });
+    this.client.on("message", (topic, payload, packet) => {
+      const r = this.routes.get(topic);
+      if (!r) return;
+      const tp = (packet.properties?.userProperties as Record<string, string> | undefined)?.traceparent;
+      this.emit("down", r, payload, typeof tp === "string" ? tp : undefined);
+    });
+  }
+
+  get depth(): number { return this.waiting.length + this.inflight; }
+  get full(): boolean { return this.depth >= this.limit; }
+  get connected(): boolean { return this.client.connected; }
+
+  /** Queue a message for the broker. QoS >= 1 is spooled (durable after the
+   *  caller's spool.sync()); QoS 0 is dropped, counted, when the queue is full. */
+  enqueue(device: string, topic: string, qos: 0 | 1 | 2, payload: Buffer, traceparent?: string): SpoolEntry | null {
+    let e: SpoolEntry;
+    if (qos === 0) {
+      if (this.full) { this.metrics.qos0Dropped.inc(); return null; }
+      e = { seq: this.qos0Seq--, device, topic, qos, payload, traceparent };
+    } else {
+      e = this.spool.append({ device, topic, qos, payload, traceparent });
+    }
+    this.waiting.push(e);
+    this.updateFull();
+    this.pump();
+    return e;
+  }
+
+  private updateFull(): void {
+    this.metrics.queueDepth.set(this.depth);
+    this.metrics.spoolBytes.set(this.spool.bytes);
+    if (!this.wasFull && this.full) {
+      this.wasFull = true;
+      this.metrics.queueFull.inc();
+      this.log.warn({ depth: this.depth }, "broker queue full: pausing device links");
+      this.emit("full");
+    } else if (this.wasFull && this.depth <= this.limit * 0.9) {
+      this.wasFull = false;
+      this.log.info({ depth: this.depth }, "broker queue has room: resuming device links");
+      this.emit("room");
+    }
+  }
+
+  /** True from reaching the limit until the queue is back under 90 %. */
+  get paused(): boolean { return this.wasFull; }
+
+  private pump(): void {
+    while (this.client.connected && this.inflight < WINDOW && this.waiting.length) {
+      const e = this.waiting.shift()!;
+      this.inflight++;
+      const properties = this.cfg.protocol_version === 5 && e.traceparent ? { userProperties: { traceparent: e.traceparent } } : undefined;
+      this.client.publish(e.topic, e.payload, { qos: e.qos, properties }, (err) => {
+        this.inflight--;
+        if (err) {
+          // Not acknowledged: back to the front, in order, for the next connection.
+          this.waiting.unshift(e);
+          this.log.debug({ seq: e.seq, err: err.message }, "publish failed; requeued");
+        } else {
+          if (e.qos > 0) this.spool.done(e.seq);
+          this.metrics.published.inc({ qos: String(e.qos) });
+          this.log.trace({ device: e.device, seq: e.seq, topic: e.topic, traceparent: e.traceparent }, "published");
+        }
+        this.updateFull();
+        setImmediate(() => this.pump());
+      });
+    }
+    this.metrics.queueDepth.set(this.depth);
+  }
+
+  /** Replace the downlink routing table (topic -> device channel). */
+  setRoutes(routes: Map<string, DownRoute>): void {
+    for (const t of this.subscribed) if (!routes.has(t)) { this.client.unsubscribe(t); this.subscribed.delete(t); }
+    this.routes = routes;
+    if (this.client.connected) for (const t of routes.keys()) this.subscribe(t);
+  }
+
+  private subscribe(topic: string): void {
+    if (this.subscribed.has(topic) && this.client.connected) return;
+    const r = this.routes.get(topic)!;
+    this.client.subscribe(topic, { qos: r.qos }, (err) => {
+      if (err) this.log.warn({ topic, err: err.message }, "subscribe failed");
+      else this.subscribed.add(topic);
+    });
+  }
+
+  setLimit(n: number): void { this.limit = n; this.metrics.queueLimit.set(n); this.updateFull(); }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => this.client.end(false, {}, () => r()));
+  }
+}

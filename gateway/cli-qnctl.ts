@@ -1,0 +1,97 @@
+// qnctl: talk to a running gateway through its ops API (loopback HTTP,
+// bearer token from gateway.ops.token_file). The address and token come
+// from the gateway's config file (--config, or the file given to reload),
+// or from --url and --token-file.
+import { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { loadConfig, ConfigError } from "./config.ts";
+
+interface Opts { config?: string; url?: string; tokenFile?: string; json?: boolean }
+
+function endpoint(o: Opts, fallbackConfig?: string): { base: string; token: string } {
+  let listen = "127.0.0.1:8848", tokenFile = resolve("var/ops.token");
+  const cfgFile = o.config ?? fallbackConfig;
+  if (cfgFile) {
+    const c = loadConfig(cfgFile);
+    listen = c.gateway.ops.listen;
+    tokenFile = c.gateway.ops.token_file;
+  }
+  if (o.tokenFile) tokenFile = resolve(o.tokenFile);
+  let token: string;
+  try { token = readFileSync(tokenFile, "utf8").trim(); } catch { throw new Error(`cannot read the ops token ${tokenFile} (is the gateway running, as this user?)`); }
+  return { base: o.url ?? `http://${listen}`, token };
+}
+
+async function call(o: Opts, method: string, path: string, fallbackConfig?: string): Promise<{ status: number; body: any; text: string }> {
+  const { base, token } = endpoint(o, fallbackConfig);
+  let res: Response;
+  try {
+    res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15000) });
+  } catch (e) {
+    throw new Error(`no gateway at ${base}: ${(e as Error).cause ? ((e as any).cause.code ?? (e as Error).message) : (e as Error).message}`);
+  }
+  const text = await res.text();
+  let body: any = text;
+  try { body = JSON.parse(text); } catch { /* text or YAML */ }
+  return { status: res.status, body, text };
+}
+
+function print(o: Opts, r: { body: any; text: string }, human?: (b: any) => string): void {
+  process.stdout.write(o.json || !human || typeof r.body !== "object" ? r.text : human(r.body));
+}
+
+const program = new Command("qnctl").description("control a running QN gateway")
+  .option("-c, --config <file>", "the gateway's config (for the ops address and token file)")
+  .option("--url <url>", "ops API base URL (default from the config: http://127.0.0.1:8848)")
+  .option("--token-file <file>", "bearer token file (default from the config)")
+  .option("--json", "raw JSON output");
+
+const run = (f: (...a: any[]) => Promise<number>) => async (...a: any[]) => {
+  try {
+    process.exitCode = await f(...a);
+  } catch (e) {
+    process.stderr.write(`qnctl: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
+    process.exitCode = 2;
+  }
+};
+
+program.command("status").description("gateway health").action(run(async () => {
+  const o = program.opts<Opts>();
+  const r = await call(o, "GET", "/health");
+  print(o, r, (b) => `gateway ${b.status}, up ${b.uptime_s} s; broker ${b.broker}, queue ${b.queue_depth}/${b.queue_limit}; devices up ${b.devices_up}/${b.devices}\n`);
+  return r.status === 200 ? 0 : 1;
+}));
+
+program.command("devices").description("every device link").action(run(async () => {
+  const o = program.opts<Opts>();
+  const r = await call(o, "GET", "/devices");
+  print(o, r, (b: any[]) => b.map((d) => `${d.id.padEnd(16)} ${d.state.padEnd(9)} ${d.transport.padEnd(24)} up ${d.uplink} down ${d.downlink}${d.last_error ? `  last error: ${d.last_error}` : ""}`).join("\n") + "\n");
+  return r.status === 200 ? 0 : 1;
+}));
+
+program.command("reload").argument("<config>", "the new config file").description("apply a new config without dropping device links").action(run(async (file: string) => {
+  const o = program.opts<Opts>();
+  const path = resolve(file);
+  const r = await call(o, "POST", `/reload?file=${encodeURIComponent(path)}`, o.config ? undefined : path);
+  print(o, r, (b) => b.ok
+    ? `reloaded: started [${b.started}] stopped [${b.stopped}] restarted [${b.restarted}] config pushed [${b.pushed}] unchanged [${b.unchanged}]\n`
+    : `reload refused, the running config stays:\n  ${(b.errors ?? []).join("\n  ")}\n`);
+  return r.status === 200 ? 0 : 1;
+}));
+
+program.command("selftest").argument("<device>").description("quick live-link check of one device (ping, identity, event log)").action(run(async (dev: string) => {
+  const o = program.opts<Opts>();
+  const r = await call(o, "POST", `/devices/${encodeURIComponent(dev)}/selftest`);
+  print(o, r, (b) => b.checks ? b.checks.map((c: any) => `${c.ok ? "PASS" : "FAIL"}  ${c.name}: ${c.detail}`).join("\n") + "\n" : `${b.error}\n`);
+  return r.status === 200 && r.body.ok ? 0 : 1;
+}));
+
+program.command("log").argument("<device>").description("the device's event log").action(run(async (dev: string) => {
+  const o = program.opts<Opts>();
+  const r = await call(o, "GET", `/devices/${encodeURIComponent(dev)}/log`);
+  print(o, r, (b) => b.events ? b.events.map((e: any) => `#${e.seq}  t=${e.time_us} µs  ${e.event}  code ${e.code}`).join("\n") + "\n" : `${b.error}\n`);
+  return r.status === 200 ? 0 : 1;
+}));
+
+program.parseAsync();

@@ -1,0 +1,393 @@
+// One device behind the gateway: its transport (a serial port, or a TCP /
+// TLS listener the device connects to), the host end of its session (a Peer
+// with its own core and its own fsync'd journal file), and the routing of
+// its channels to and from MQTT. Nothing here awaits on behalf of another
+// device: each link runs on its own timers and callbacks.
+//
+// Durability of uplink messages: frames arrive in Peer.receive(), which
+// feeds the core (the core queues the PUBACK / PUBREC), hands the frames to
+// onFrame (where they are appended to the spool), and only then flushes the
+// core's output through GateTransport.write(), which fsyncs the spool first.
+// So no acknowledgement reaches the device before the message is on disk.
+import { createServer as netServer, type Server, type Socket } from "node:net";
+import { createServer as tlsServer } from "node:tls";
+import { readFileSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { Peer, type SessionOptions } from "../host/peer.ts";
+import { FileStorage } from "../host/storage.ts";
+import { Kind } from "../host/core.ts";
+import { FrameType, Counter, type Frame } from "../host/frame.ts";
+import { SerialTransport } from "../host/transport/serial.ts";
+import { TcpTransport } from "../host/transport/tcp.ts";
+import type { Transport } from "../host/transport/transport.ts";
+import { readKey } from "../selftest/targets.ts";
+import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from "./config.ts";
+import type { Bridge } from "./bridge.ts";
+import type { Spool } from "./spool.ts";
+import type { Metrics } from "./metrics.ts";
+
+export const T_CONFIG = 0x21, T_LOG_REQ = 0x23;
+export const JOURNAL_BYTES = 64 * 1024;
+const EVENT_NAMES: Record<number, string> = { 1: "link up", 2: "link down", 3: "auth failure", 4: "trap", 5: "boot", 6: "config applied", 7: "journal error" };
+const unzigzag = (v: bigint) => Number((v >> 1n) ^ -(v & 1n));
+
+/** What the link needs from the gateway. */
+export interface LinkEnv { bridge: Bridge; spool: Spool; log: Logger; metrics: Metrics; prefix: string; tls?: Config["tls"] }
+
+/** Sits between a Peer and the real transport: fsyncs the spool before any
+ *  byte goes to the device, and holds received bytes while paused. */
+class GateTransport implements Transport {
+  private listeners: ((b: Uint8Array) => void)[] = [];
+  private held: Uint8Array[] = [];
+  paused = false;
+  constructor(readonly inner: Transport, private spool: Spool) {
+    inner.onData((b) => {
+      if (this.paused) this.held.push(b);
+      else for (const l of this.listeners) l(b);
+    });
+  }
+  get name(): string { return this.inner.name; }
+  open(): Promise<void> { return this.inner.open(); }
+  write(bytes: Uint8Array): Promise<void> {
+    this.spool.sync();
+    return this.inner.write(bytes);
+  }
+  onData(l: (b: Uint8Array) => void): void { this.listeners.push(l); }
+  onClose(l: (e?: Error) => void): void { this.inner.onClose(l); }
+  close(): Promise<void> { return this.inner.close(); }
+  pause(): void {
+    this.paused = true;
+    (this.inner as Partial<TcpTransport>).pause?.();
+  }
+  resume(): void {
+    this.paused = false;
+    (this.inner as Partial<TcpTransport>).resume?.();
+    const held = this.held;
+    this.held = [];
+    for (const b of held) for (const l of this.listeners) l(b);
+  }
+}
+
+function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
+  return {
+    key, auth: d.auth, heartbeatMs: d.heartbeat_ms, heartbeatMisses: d.heartbeat_misses,
+    backoffBaseMs: d.backoff_base_ms, backoffCapMs: d.backoff_cap_ms, handshakeMs: d.handshake_ms, retransmitMs: d.retransmit_ms,
+  };
+}
+
+function traceparent(): string {
+  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
+}
+
+export type LinkState = "starting" | "waiting" | "handshake" | "up" | "down" | "stopped";
+
+interface Down { channel: number; qos: 0 | 1 | 2; prio: number; payload: Buffer; traceparent?: string }
+
+export class DeviceLink {
+  state: LinkState = "starting";
+  peer?: Peer;
+  private gate?: GateTransport;
+  private server?: Server;
+  private storage: FileStorage;
+  private upRoutes = new Map<number, ChannelConfig>();
+  private downQueue: Down[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private drainTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private wasUp = false;
+  private log: Logger;
+  /** Connections / handshakes that failed, and the last reason. */
+  failures = 0;
+  lastError?: string;
+  since = Date.now();
+  uplink = 0;
+  downlink = 0;
+  sessionId = 0;
+  ident?: { poolInUse: number; poolHighWater: number; uptimeUs: number };
+
+  constructor(public cfg: DeviceConfig, public key: Uint8Array, private env: LinkEnv) {
+    this.log = env.log.child({ device: cfg.id });
+    this.storage = new FileStorage(cfg.journal, JOURNAL_BYTES);
+    this.setChannels(cfg);
+  }
+
+  static readKey(d: DeviceConfig): Uint8Array { return readKey(d.key_file); }
+
+  get id(): string { return this.cfg.id; }
+
+  /** Channel maps change without touching the link. */
+  setChannels(d: DeviceConfig): void {
+    this.upRoutes = new Map(d.channels.filter((c) => c.direction === "up").map((c) => [c.channel, c]));
+  }
+
+  topic(t: string): string { return `${this.env.prefix}/${this.cfg.id}/${t}`; }
+
+  async start(): Promise<void> {
+    const t = this.cfg.transport;
+    // Liveness, gauges and the device's own report, on this link's timers.
+    this.timers.push(setInterval(() => this.watch(), 100));
+    this.timers.push(setInterval(() => { void this.probe(); }, 5000));
+    if ("tcp" in t) await this.listen(t.tcp.listen, t.tcp.tls);
+    else void this.serialLoop(t.serial.path, t.serial.baud);
+  }
+
+  private listen(address: string, useTls: boolean): Promise<void> {
+    const i = address.lastIndexOf(":");
+    const host = address.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(address.slice(i + 1));
+    const onSocket = (s: Socket) => this.attach(new TcpTransport(s, `tcp:${s.remoteAddress}:${s.remotePort}`));
+    const tls = this.env.tls;
+    const server = useTls && tls
+      ? tlsServer({
+        cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca),
+        minVersion: "TLSv1.3", requestCert: tls.require_client_cert, rejectUnauthorized: tls.require_client_cert,
+      }, onSocket)
+      : netServer(onSocket);
+    server.on("tlsClientError", (e: Error) => { this.failures++; this.lastError = `TLS: ${e.message}`; this.log.warn({ err: e.message }, "TLS handshake refused"); });
+    this.server = server;
+    this.state = "waiting";
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => { server.off("error", reject); this.log.info({ listen: address, tls: useTls }, "waiting for the device"); resolve(); });
+    });
+  }
+
+  private async serialLoop(path: string, baud: number): Promise<void> {
+    while (!this.stopped) {
+      const t = new SerialTransport({ path, baudRate: baud });
+      try {
+        await t.open();
+      } catch (e) {
+        this.failures++;
+        this.lastError = (e as Error).message;
+        this.log.warn({ err: this.lastError }, "serial port not available; retrying in 2 s");
+        await new Promise((r) => setTimeout(r, 2000));
+        continue;
+      }
+      const closed = new Promise<void>((r) => t.onClose(() => r()));
+      this.attach(t);
+      await closed;
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  /** A new connection from the device: a fresh Peer (its core replays the
+   *  journal from the file), replacing any previous one. */
+  private attach(t: Transport): void {
+    if (this.stopped) { void t.close(); return; }
+    const old = this.peer;
+    if (old) { this.log.info("new connection replaces the previous one"); void old.close(); }
+    const gate = new GateTransport(t, this.env.spool);
+    if (this.env.bridge.paused) gate.pause();
+    let peer: Peer;
+    try {
+      peer = new Peer(gate, { session: sessionOf(this.cfg, this.key), storage: this.storage });
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.log.error({ err: this.lastError }, "cannot start the session");
+      void t.close();
+      return;
+    }
+    this.peer = peer;
+    this.gate = gate;
+    peer.onFrame((f) => this.onFrame(f));
+    t.onClose((err) => {
+      if (this.peer !== peer) return;
+      this.log.info({ err: err?.message }, "connection closed");
+      void peer.close();
+      this.peer = undefined;
+      this.gate = undefined;
+      this.setDown();
+      if (!this.stopped) this.state = "waiting";
+    });
+    this.state = "handshake";
+    peer.connect(5000).then((r) => {
+      if (this.peer !== peer) return;
+      this.sessionId = Number(peer.core.x.qn_session_stat(1) & 0xffffffffn);
+      this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
+      this.watch();
+      if (deviceParams(this.cfg).size) void this.pushConfig().catch(() => {});
+      void this.probe();
+    }, (e) => {
+      if (this.peer !== peer) return;
+      this.failures++;
+      this.lastError = (e as Error).message;
+      this.log.warn({ err: this.lastError }, "handshake failed; closing the connection");
+      void peer.close();
+    });
+  }
+
+  private setDown(): void {
+    if (this.wasUp) {
+      this.wasUp = false;
+      this.env.metrics.linkDowns.inc({ device: this.id });
+      this.env.metrics.linkUp.set({ device: this.id }, 0);
+      this.since = Date.now();
+      this.log.warn({ session: this.sessionId }, "link down");
+    }
+  }
+
+  /** 10 Hz: notice up/down edges, keep gauges current, move downlink. */
+  private watch(): void {
+    const p = this.peer;
+    const up = !!p && p.up;
+    if (up && !this.wasUp) {
+      this.wasUp = true;
+      this.state = "up";
+      this.since = Date.now();
+      this.env.metrics.linkUps.inc({ device: this.id });
+      this.env.metrics.linkUp.set({ device: this.id }, 1);
+      this.drain();
+    } else if (!up && this.wasUp) {
+      this.setDown();
+      if (p) this.state = "down";
+    }
+    const m = this.env.metrics, d = { device: this.id };
+    m.journalBytes.set(d, this.journalBytes());
+    if (!p) return;
+    const c = p.core;
+    m.framesIn.set(d, c.counter(Counter.FRAMES_IN));
+    m.framesOut.set(d, c.counter(Counter.FRAMES_OUT));
+    m.crcErrors.set(d, c.counter(Counter.ERR_CRC));
+    m.authFailures.set(d, c.counter(Counter.AUTH_FAIL));
+    m.retransmissions.set(d, c.counter(Counter.RETX));
+    m.qosInFlight.set(d, c.x.qn_qos_stat(6) >>> 0);
+  }
+
+  private journalBytes(): number {
+    try { return statSync(this.cfg.journal).size; } catch { return 0; }
+  }
+
+  /** Round-trip time and the device's pool usage (IDENT fields 7, 8, 9). */
+  private async probe(): Promise<void> {
+    const p = this.peer;
+    if (!p?.up) return;
+    try {
+      const t0 = process.hrtime.bigint();
+      await p.request(FrameType.PING, { payload: new Uint8Array(8), timeoutMs: 2000 });
+      this.env.metrics.rtt.observe({ device: this.id }, Number(process.hrtime.bigint() - t0) / 1e9);
+      const r = await p.request(FrameType.IDENT_REQ, { codec: 1, timeoutMs: 2000 });
+      const f = new Map(p.core.decode(1, r.payload).map((x) => [x.tag, x.value]));
+      this.ident = { poolInUse: Number(f.get(7) ?? 0n), poolHighWater: Number(f.get(8) ?? 0n), uptimeUs: Number(f.get(9) ?? 0n) };
+      this.env.metrics.poolInUse.set({ device: this.id }, this.ident.poolInUse);
+      this.env.metrics.poolHighWater.set({ device: this.id }, this.ident.poolHighWater);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, "probe failed");
+    }
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.type !== FrameType.DATA) return;
+    const qos = ((f.flags >> 2) & 3) as 0 | 1 | 2;
+    const route = this.upRoutes.get(f.channel);
+    if (!route) {
+      this.env.metrics.unmapped.inc({ device: this.id });
+      this.log.warn({ channel: f.channel, packet: f.packet }, "message on an unmapped channel dropped");
+      return;
+    }
+    const tp = traceparent();
+    // QoS carried over as sent by the device (QN QoS 2 -> MQTT QoS 2).
+    const e = this.env.bridge.enqueue(this.id, this.topic(route.topic), qos, Buffer.from(f.payload), tp);
+    this.uplink++;
+    this.env.metrics.uplink.inc({ device: this.id, qos: String(qos) });
+    this.log.debug({ session: f.session, packet: f.packet, channel: f.channel, qos, trace_id: tp.slice(3, 35), spool_seq: e?.seq }, "uplink");
+  }
+
+  /** A message from MQTT for this device: queued, then handed to the core
+   *  in order as its window allows (QoS 2: journalled by the core). */
+  sendDown(channel: number, qos: 0 | 1 | 2, prio: number, payload: Buffer, tp?: string): void {
+    if (this.downQueue.length >= this.env.bridge.limit) {
+      this.log.warn({ channel }, "downlink queue full: message dropped");
+      return;
+    }
+    this.downQueue.push({ channel, qos, prio, payload, traceparent: tp });
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.drainTimer) return;
+    while (this.downQueue.length) {
+      const p = this.peer;
+      if (!p?.up) return; // resumed by watch() when the link comes up
+      const m = this.downQueue[0];
+      try {
+        const packet = p.publish(m.channel, m.qos, m.payload, m.prio);
+        this.downQueue.shift();
+        this.downlink++;
+        this.env.metrics.downlink.inc({ device: this.id, qos: String(m.qos) });
+        this.log.debug({ session: this.sessionId, packet, channel: m.channel, qos: m.qos, trace_id: m.traceparent?.slice(3, 35) }, "downlink");
+      } catch (e) {
+        // Window full or link down: try again shortly, keep the order.
+        this.drainTimer = setTimeout(() => { this.drainTimer = undefined; this.drain(); }, 10);
+        return;
+      }
+    }
+  }
+
+  get downQueued(): number { return this.downQueue.length; }
+
+  pause(): void { this.gate?.pause(); }
+  resume(): void { this.gate?.resume(); }
+
+  /** Push the device part of the config (keys 2..9) as one T_CONFIG. */
+  async pushConfig(): Promise<{ status: number; refusedKey: number; generation: number }> {
+    const p = this.peer;
+    if (!p?.up) throw new Error(`${this.id}: not connected`);
+    const params = deviceParams(this.cfg);
+    const payload = p.core.encode(1, [...params].map(([k, v]) => ({ tag: k + 1, kind: Kind.UINT, value: BigInt(v) })));
+    try {
+      const r = await p.request(T_CONFIG, { codec: 1, payload, timeoutMs: 3000 });
+      const f = new Map(p.core.decode(1, r.payload).map((x) => [x.tag, x.value]));
+      const out = { status: unzigzag(f.get(1) ?? 0n), refusedKey: Number(f.get(2) ?? 0n) - 1, generation: Number(f.get(3) ?? 0n) };
+      // Our end follows the same timings (role, auth and key stay).
+      if (out.status === 0) for (const [k, v] of params) if (k <= 7) p.core.x.qn_config_set(k, v);
+      this.env.metrics.configPush.inc({ device: this.id, result: out.status === 0 ? "applied" : "refused" });
+      if (out.status === 0) this.log.info({ generation: out.generation, keys: [...params.keys()] }, "device config applied");
+      else this.log.warn({ status: out.status, refused_key: out.refusedKey }, "device refused the config; it keeps its old one");
+      return out;
+    } catch (e) {
+      this.env.metrics.configPush.inc({ device: this.id, result: "error" });
+      this.log.warn({ err: (e as Error).message }, "config push failed");
+      throw e;
+    }
+  }
+
+  /** The device's event log (T_LOG_REQ), oldest first. */
+  async eventLog(): Promise<{ seq: number; time_us: number; type: number; event: string; code: number }[]> {
+    const p = this.peer;
+    if (!p?.up) throw new Error(`${this.id}: not connected`);
+    const r = await p.request(T_LOG_REQ, { codec: 1, timeoutMs: 3000 });
+    return p.core.decode(1, r.payload).filter((f) => f.tag === 1 && f.bytes).map((f) => {
+      const b = Buffer.from(f.bytes!);
+      const type = b[8];
+      return { seq: b.readUInt32LE(0), time_us: b.readUInt32LE(4), type, event: EVENT_NAMES[type] ?? `type ${type}`, code: b.readInt32LE(12) };
+    });
+  }
+
+  /** Cut the device off now (revocation, removal, transport change). */
+  async stop(reason: string): Promise<void> {
+    this.stopped = true;
+    this.state = "stopped";
+    this.log.info({ reason }, "link stopped");
+    for (const t of this.timers) clearInterval(t);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    const p = this.peer;
+    this.peer = undefined;
+    this.setDown();
+    if (p) await p.close();
+    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
+    this.storage.close();
+  }
+
+  status() {
+    const p = this.peer;
+    return {
+      id: this.id, state: this.state, since: new Date(this.since).toISOString(),
+      transport: "tcp" in this.cfg.transport ? `tcp ${this.cfg.transport.tcp.listen}${this.cfg.transport.tcp.tls ? " (TLS)" : ""}` : `serial ${this.cfg.transport.serial.path}`,
+      session: this.sessionId, uplink: this.uplink, downlink: this.downlink, downlink_queued: this.downQueue.length,
+      failures: this.failures, last_error: this.lastError ?? null,
+      frames_in: p?.core.counter(Counter.FRAMES_IN) ?? null, frames_out: p?.core.counter(Counter.FRAMES_OUT) ?? null,
+      journal_bytes: this.journalBytes(), pool: this.ident ?? null,
+    };
+  }
+}

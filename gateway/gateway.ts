@@ -1,0 +1,162 @@
+// The gateway: the device links, the MQTT bridge, the spool and the ops API
+// under one config. reload() validates a new config completely before it
+// touches anything; then it changes only what changed:
+//  - a device removed, or its key (file contents), auth mode or transport
+//    changed: that link is stopped at once (the connection is closed and
+//    its core, which holds the session and its resume token, is dropped),
+//    and a new link starts with the new settings. The old session cannot
+//    be resumed: the token lived in the dropped core, and the new core
+//    proves the new key;
+//  - the device's session settings (keys 2..9) changed: pushed to the
+//    connected device as one T_CONFIG, applied atomically there; the link
+//    stays up;
+//  - channel maps: the routing tables are swapped; the link stays up.
+// Everything else in the link keeps running: no device waits for another.
+import pino, { type Logger } from "pino";
+import { loadConfig, deviceParams, type Config, type DeviceConfig } from "./config.ts";
+import { DeviceLink } from "./device-link.ts";
+import { Bridge, type DownRoute } from "./bridge.ts";
+import { Spool } from "./spool.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { OpsServer } from "./ops.ts";
+
+export interface ReloadResult { ok: boolean; errors?: string[]; started: string[]; stopped: string[]; restarted: string[]; pushed: string[]; unchanged: string[] }
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export class Gateway {
+  readonly links = new Map<string, DeviceLink>();
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly spool: Spool;
+  readonly bridge: Bridge;
+  ops?: OpsServer;
+  startedAt = Date.now();
+
+  constructor(public config: Config, public configPath: string | undefined, opts: { log?: Logger } = {}) {
+    this.log = opts.log ?? pino({ level: config.gateway.log_level, base: { svc: "qn-gateway" } });
+    this.metrics = createMetrics();
+    this.spool = new Spool(config.gateway.spool);
+    this.bridge = new Bridge(config.mqtt, this.spool, this.log, this.metrics);
+    this.bridge.on("down", (r: DownRoute, payload: Buffer, tp?: string) => this.links.get(r.device)?.sendDown(r.channel, r.qos, r.prio, payload, tp));
+    // Backpressure instead of loss: a full queue pauses reading from devices.
+    this.bridge.on("full", () => { for (const l of this.links.values()) l.pause(); });
+    this.bridge.on("room", () => { for (const l of this.links.values()) l.resume(); });
+  }
+
+  static fromFile(path: string, opts: { log?: Logger } = {}): Gateway {
+    return new Gateway(loadConfig(path), path, opts);
+  }
+
+  async start(opts: { ops?: boolean } = {}): Promise<void> {
+    for (const d of this.config.devices) await this.startLink(d);
+    this.routes();
+    if (opts.ops !== false) {
+      this.ops = new OpsServer(this);
+      await this.ops.start();
+    }
+    this.log.info({ devices: this.config.devices.length, ops: this.config.gateway.ops.listen }, "gateway started");
+  }
+
+  private async startLink(d: DeviceConfig): Promise<DeviceLink> {
+    const link = new DeviceLink(d, DeviceLink.readKey(d), { bridge: this.bridge, spool: this.spool, log: this.log, metrics: this.metrics, prefix: this.config.mqtt.topic_prefix, tls: this.config.tls });
+    this.links.set(d.id, link);
+    try {
+      await link.start();
+    } catch (e) {
+      link.lastError = (e as Error).message;
+      this.log.error({ device: d.id, err: link.lastError }, "device link failed to start");
+    }
+    return link;
+  }
+
+  private routes(): void {
+    const m = new Map<string, DownRoute>();
+    for (const d of this.config.devices) for (const c of d.channels) {
+      if (c.direction === "down") m.set(`${this.config.mqtt.topic_prefix}/${d.id}/${c.topic}`, { device: d.id, channel: c.channel, qos: c.qos, prio: c.prio });
+    }
+    this.bridge.setRoutes(m);
+  }
+
+  /** Apply the config in `path` (default: the file the gateway started with). */
+  async reload(path = this.configPath): Promise<ReloadResult> {
+    const r: ReloadResult = { ok: false, started: [], stopped: [], restarted: [], pushed: [], unchanged: [] };
+    let next: Config;
+    const keys = new Map<string, Uint8Array>();
+    try {
+      if (!path) throw new Error("no config file to reload");
+      next = loadConfig(path);
+      for (const d of next.devices) keys.set(d.id, DeviceLink.readKey(d));
+    } catch (e) {
+      r.errors = (e as { problems?: string[] }).problems ?? [(e as Error).message];
+      this.metrics.reloads.inc({ result: "refused" });
+      this.log.warn({ file: path, errors: r.errors }, "reload refused; the running config stays");
+      return r;
+    }
+    const cur = this.config;
+    const problems: string[] = [];
+    if (!same(next.gateway, cur.gateway)) problems.push("gateway: changes to the gateway section (ops listener, spool, log level) need a restart");
+    if (next.mqtt.url !== cur.mqtt.url || next.mqtt.topic_prefix !== cur.mqtt.topic_prefix || next.mqtt.client_id !== cur.mqtt.client_id || next.mqtt.protocol_version !== cur.mqtt.protocol_version) problems.push("mqtt: only mqtt.queue_limit can change without a restart");
+    if (problems.length) {
+      r.errors = problems;
+      this.metrics.reloads.inc({ result: "refused" });
+      this.log.warn({ file: path, errors: problems }, "reload refused; the running config stays");
+      return r;
+    }
+    this.bridge.setLimit(next.mqtt.queue_limit);
+    const tlsChanged = !same(next.tls, cur.tls);
+    const byId = new Map(next.devices.map((d) => [d.id, d]));
+    // Cut off first: a removed or re-keyed device must not get one more frame.
+    for (const [id, link] of [...this.links]) {
+      const d = byId.get(id);
+      const restart = d && (!Buffer.from(keys.get(id)!).equals(Buffer.from(link.key)) || d.auth !== link.cfg.auth || !same(d.transport, link.cfg.transport) || d.journal !== link.cfg.journal || (tlsChanged && "tcp" in d.transport && d.transport.tcp.tls));
+      if (!d || restart) {
+        await link.stop(d ? "key, auth mode, transport or journal changed" : "removed from the config");
+        this.links.delete(id);
+        (d ? r.restarted : r.stopped).push(id);
+      }
+    }
+    this.config = next;
+    for (const d of next.devices) {
+      const link = this.links.get(d.id);
+      if (!link) {
+        await this.startLink(d);
+        if (!r.restarted.includes(d.id)) r.started.push(d.id);
+        continue;
+      }
+      const paramsChanged = !same([...deviceParams(d)], [...deviceParams(link.cfg)]);
+      link.cfg = d;
+      link.setChannels(d);
+      if (paramsChanged) {
+        r.pushed.push(d.id);
+        // Not awaited: a slow device must not hold up the reload of the others.
+        if (link.peer?.up) void link.pushConfig().catch(() => {});
+      } else r.unchanged.push(d.id);
+    }
+    this.routes();
+    r.ok = true;
+    this.metrics.reloads.inc({ result: "applied" });
+    this.log.info({ file: path, ...r }, "config reloaded");
+    return r;
+  }
+
+  devices() { return [...this.links.values()].map((l) => l.status()); }
+
+  health() {
+    const links = [...this.links.values()];
+    return {
+      status: "ok", uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      broker: this.bridge.connected ? "connected" : "disconnected", queue_depth: this.bridge.depth, queue_limit: this.bridge.limit,
+      devices: links.length, devices_up: links.filter((l) => l.state === "up").length,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.ops?.stop();
+    for (const l of this.links.values()) await l.stop("gateway stopping");
+    this.links.clear();
+    await this.bridge.close();
+    this.spool.close();
+    this.log.info("gateway stopped");
+  }
+}

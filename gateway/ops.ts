@@ -1,0 +1,134 @@
+// The ops API: HTTP on a loopback address only, every request but
+// /openapi.json needs `Authorization: Bearer <token>`. The token lives in a
+// file created with mode 0600 (gateway.ops.token_file), so only the local
+// user who runs the gateway (and root) can read it; qnctl reads it from the
+// same path.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { stringify as yamlStringify } from "yaml";
+import type { Gateway } from "./gateway.ts";
+
+/** Create the token file (0600) if missing; return the token. */
+export function ensureToken(path: string): string {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, randomBytes(24).toString("hex") + "\n", { mode: 0o600 });
+  }
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  return readFileSync(path, "utf8").trim();
+}
+
+export const openapi = {
+  openapi: "3.0.3",
+  info: { title: "QN gateway ops API", version: "1.0.0", description: "Loopback only. Every path except /openapi.json needs `Authorization: Bearer <token>` (the token file is gateway.ops.token_file, mode 0600)." },
+  components: { securitySchemes: { token: { type: "http", scheme: "bearer" } } },
+  security: [{ token: [] }],
+  paths: {
+    "/openapi.json": { get: { summary: "This document", security: [], responses: { 200: { description: "OpenAPI 3 document" } } } },
+    "/health": { get: { summary: "Liveness: uptime, broker connection, queue depth, devices up", responses: { 200: { description: "ok", content: { "application/json": { schema: { type: "object", properties: { status: { type: "string" }, uptime_s: { type: "integer" }, broker: { type: "string", enum: ["connected", "disconnected"] }, queue_depth: { type: "integer" }, queue_limit: { type: "integer" }, devices: { type: "integer" }, devices_up: { type: "integer" } } } } } } } } },
+    "/config": { get: { summary: "The running config (YAML, key material is in key files and never shown)", responses: { 200: { description: "YAML", content: { "application/yaml": {} } } } } },
+    "/reload": { post: { summary: "Reload the config: from the gateway's own file, or from ?file=<path>", parameters: [{ name: "file", in: "query", required: false, schema: { type: "string" } }], responses: { 200: { description: "applied: what changed per device" }, 422: { description: "refused: `errors` names each bad key; the running config stays" } } } },
+    "/devices": { get: { summary: "Every device link: state, session, counters", responses: { 200: { description: "array of device status objects" } } } },
+    "/devices/{id}/log": { get: { summary: "The device's event log (T_LOG_REQ), oldest first", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "events" }, 404: { description: "no such device" }, 503: { description: "device not connected" } } } },
+    "/devices/{id}/selftest": { post: { summary: "A quick check of the live link: ping round trip, identity, event log", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "results" }, 404: { description: "no such device" }, 503: { description: "device not connected" } } } },
+    "/devices/{id}/config": { post: { summary: "Push the device part of the config again (T_CONFIG)", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "status, refused key, generation" } } } },
+    "/metrics": { get: { summary: "Prometheus metrics", responses: { 200: { description: "text exposition format", content: { "text/plain": {} } } } } },
+  },
+};
+
+export class OpsServer {
+  private server?: Server;
+  private token = "";
+  port = 0;
+
+  constructor(private gw: Gateway) {}
+
+  async start(): Promise<void> {
+    const o = this.gw.config.gateway.ops;
+    this.token = ensureToken(o.token_file);
+    const i = o.listen.lastIndexOf(":");
+    const host = o.listen.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(o.listen.slice(i + 1));
+    this.server = createServer((req, res) => { this.handle(req, res).catch((e) => this.send(res, 500, { error: (e as Error).message })); });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once("error", reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  private send(res: ServerResponse, code: number, body: unknown, type = "application/json"): void {
+    const text = typeof body === "string" ? body : JSON.stringify(body, null, 2) + "\n";
+    res.writeHead(code, { "content-type": type });
+    res.end(text);
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const h = req.headers.authorization ?? "";
+    const m = /^Bearer (.+)$/.exec(h);
+    if (!m) return false;
+    const a = Buffer.from(m[1]), b = Buffer.from(this.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const p = url.pathname, method = req.method ?? "GET";
+    if (p === "/openapi.json" && method === "GET") return this.send(res, 200, openapi);
+    if (!this.authorized(req)) return this.send(res, 401, { error: "missing or wrong bearer token (see gateway.ops.token_file)" });
+    const gw = this.gw;
+    if (p === "/health" && method === "GET") return this.send(res, 200, gw.health());
+    if (p === "/config" && method === "GET") return this.send(res, 200, yamlStringify(gw.config), "application/yaml");
+    if (p === "/metrics" && method === "GET") return this.send(res, 200, await gw.metrics.registry.metrics(), gw.metrics.registry.contentType);
+    if (p === "/devices" && method === "GET") return this.send(res, 200, gw.devices());
+    if (p === "/reload" && method === "POST") {
+      const r = await gw.reload(url.searchParams.get("file") ?? undefined);
+      return this.send(res, r.ok ? 200 : 422, r);
+    }
+    const m = /^\/devices\/([^/]+)\/(log|selftest|config)$/.exec(p);
+    if (m) {
+      const link = gw.links.get(decodeURIComponent(m[1]));
+      if (!link) return this.send(res, 404, { error: `no device ${m[1]}` });
+      if (!link.peer?.up) return this.send(res, 503, { error: `device ${link.id} is not connected (${link.state})`, last_error: link.lastError ?? null });
+      try {
+        if (m[2] === "log" && method === "GET") {
+          const events = await link.eventLog();
+          gw.log.info({ device: link.id, events }, "device event log fetched");
+          return this.send(res, 200, { device: link.id, events });
+        }
+        if (m[2] === "config" && method === "POST") return this.send(res, 200, await link.pushConfig());
+        if (m[2] === "selftest" && method === "POST") return this.send(res, 200, await selftest(link));
+      } catch (e) {
+        return this.send(res, 502, { error: (e as Error).message });
+      }
+    }
+    return this.send(res, 404, { error: `no route ${method} ${p}` });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server!.close(() => r()));
+  }
+}
+
+/** The live-link subset of the selftest: what can run without disturbing
+ *  the device's traffic (the full 17 checks need `qn_selftest` on a link of
+ *  their own). */
+async function selftest(link: import("./device-link.ts").DeviceLink) {
+  const p = link.peer!;
+  const checks: { name: string; ok: boolean; detail: string }[] = [];
+  const t0 = process.hrtime.bigint();
+  const payload = randomBytes(16);
+  const pong = await p.request(0x01, { payload, timeoutMs: 2000 });
+  const us = Number(process.hrtime.bigint() - t0) / 1000;
+  checks.push({ name: "ping echo", ok: Buffer.from(pong.payload).equals(payload), detail: `${us.toFixed(0)} µs round trip` });
+  const id = await p.request(0x03, { codec: 1, timeoutMs: 2000 });
+  const f = new Map(p.core.decode(1, id.payload).map((x) => [x.tag, x]));
+  const proto = Number(f.get(10)?.value ?? 0n);
+  checks.push({ name: "identity", ok: id.type === 0x04, detail: `platform ${f.get(3)?.bytes ? Buffer.from(f.get(3)!.bytes!).toString() : "?"}, protocol ${proto}, pool ${f.get(7)?.value ?? "?"} in use` });
+  const log = await link.eventLog();
+  checks.push({ name: "event log", ok: true, detail: `${log.length} events, last: ${log.at(-1)?.event ?? "none"}` });
+  return { device: link.id, ok: checks.every((c) => c.ok), checks };
+}
