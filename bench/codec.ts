@@ -1,0 +1,110 @@
+// Host codec benchmark, side by side in one process and one run:
+//  - QN frame encode + decode through the Wasm core (QnCore.send + pull:
+//    header, CRC-32C, COBS, pool block, outbox; then rx into a second
+//    core's decoder + dispatch + inboxPop) vs mqtt-packet PUBLISH
+//    generate + parse, payloads 16 B, 256 B and 4 KiB. QN's largest
+//    payload is 256 B, so 4 KiB is carried as 16 frames of 256 B (one op =
+//    all 16 encoded and decoded), as an application would split it.
+//  - QN's payload codec (the core's field table, protobuf wire format,
+//    through QnCore.encode/decode) vs msgpackr and cbor-x on the same
+//    message.
+// Usage: node --import tsx bench/codec.ts [--quick]   (prints JSON)
+import mqttPacket from "mqtt-packet";
+import { Packr } from "msgpackr";
+import { Encoder as CborEncoder } from "cbor-x";
+import { loadCore, Kind, type Field } from "../host/core.ts";
+import { FrameType, flags, Prio, Codec } from "../host/frame.ts";
+import { interleaved, spread, machine, round } from "./lib.ts";
+
+const quick = process.argv.includes("--quick");
+const ROUNDS = quick ? 3 : 7;
+const MS = quick ? 60 : 150;
+
+function frameBench(size: number) {
+  const tx = loadCore(), rx = loadCore();
+  const max = tx.x.qn_max_payload() as number;
+  const payload = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
+  const parts: Uint8Array[] = [];
+  for (let off = 0; off < size; off += max) parts.push(payload.subarray(off, Math.min(size, off + max)));
+  let got = 0;
+  const qn = () => {
+    for (const p of parts) {
+      tx.send({ type: FrameType.DATA, flags: flags(Prio.BULK), codec: Codec.NONE, channel: 1, payload: p });
+      const wire = tx.pull();
+      if (rx.rx(wire) !== 1) throw new Error("QN frame not decoded");
+      const f = rx.inboxPop();
+      if (!f || f.payload.length !== p.length) throw new Error("QN frame not delivered");
+      got += f.payload.length;
+    }
+  };
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  let parsed: any = null;
+  parser.on("packet", (p: any) => { parsed = p; });
+  parser.on("error", (e: Error) => { throw e; });
+  const pkt = { cmd: "publish" as const, topic: "qn/1", payload: Buffer.from(payload), qos: 0 as const, retain: false, dup: false };
+  const mqtt = () => {
+    const buf = mqttPacket.generate(pkt);
+    parsed = null;
+    parser.parse(buf);
+    if (!parsed || parsed.payload.length !== size) throw new Error("mqtt-packet: not parsed");
+  };
+  qn(); mqtt(); // correctness once before timing
+  const wireQn = parts.reduce((n, p) => { tx.send({ type: FrameType.DATA, flags: flags(Prio.BULK), payload: p }); const w = tx.pull(); rx.rx(w); rx.inboxPop(); return n + w.length; }, 0);
+  const wireMqtt = mqttPacket.generate(pkt).length;
+  const r = interleaved({ qn, mqtt }, ROUNDS, MS);
+  const ratios = r.qn.map((q, i) => q / r.mqtt[i]);
+  return {
+    payload_bytes: size,
+    qn_frames_per_op: parts.length,
+    wire_bytes: { qn: wireQn, mqtt: wireMqtt },
+    ops_per_s: { qn: spread(r.qn.map((x) => round(x))), mqtt_packet: spread(r.mqtt.map((x) => round(x))) },
+    ratio_qn_to_mqtt: spread(ratios.map((x) => round(x, 3))),
+    goal_3x_met: spread(ratios).median >= 3,
+  };
+}
+
+function payloadCodecBench() {
+  const core = loadCore();
+  const name = new TextEncoder().encode("pump-17/pressure");
+  // One sensor reading: the same content in every codec.
+  const fields: Field[] = [
+    { tag: 1, kind: Kind.UINT, value: 150n },
+    { tag: 2, kind: Kind.SINT, value: -3n },
+    { tag: 3, kind: Kind.BYTES, value: 0n, bytes: name },
+    { tag: 4, kind: Kind.FIXED32, value: 0xdeadbeefn },
+    { tag: 5, kind: Kind.UINT, value: 1_700_000_000_123n },
+  ];
+  const obj = { 1: 150, 2: -3, 3: Buffer.from(name), 4: 0xdeadbeef, 5: 1_700_000_000_123 };
+  const packr = new Packr({ useRecords: false });
+  const cbor = new CborEncoder({ useRecords: false, mapsAsObjects: true });
+  const qnPb = () => { const b = core.encode(Codec.PB, fields); const f = core.decode(Codec.PB, b); if (f.length !== 5) throw new Error("qn decode"); };
+  const msgpackr = () => { const b = packr.pack(obj); const o = packr.unpack(b); if (o[5] !== obj[5]) throw new Error("msgpackr"); };
+  const cborx = () => { const b = cbor.encode(obj); const o = cbor.decode(b); if (o[5] !== obj[5]) throw new Error("cbor-x"); };
+  const contenders: Record<string, () => void> = { qn_protobuf: qnPb, msgpackr, cbor_x: cborx };
+  const sizes: Record<string, number> = { qn_protobuf: core.encode(Codec.PB, fields).length, msgpackr: packr.pack(obj).length, cbor_x: cbor.encode(obj).length };
+  if ((core.x.qn_codecs() & (1 << Codec.JSON)) !== 0) {
+    contenders.qn_json = () => { const b = core.encode(Codec.JSON, fields); core.decode(Codec.JSON, b); };
+    sizes.qn_json = core.encode(Codec.JSON, fields).length;
+  }
+  for (const f of Object.values(contenders)) f();
+  const r = interleaved(contenders, ROUNDS, MS);
+  const ratio = (a: string, b: string) => spread(r[a].map((x, i) => round(x / r[b][i], 3)));
+  return {
+    message: "5 fields: uint 150, sint -3, 16-byte string, fixed32 0xDEADBEEF, uint 1700000000123 (msgpackr/cbor-x: the same object keyed 1..5)",
+    encoded_bytes: sizes,
+    ops_per_s: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, spread(v.map((x) => round(x)))])),
+    ratio_qn_protobuf_to_msgpackr: ratio("qn_protobuf", "msgpackr"),
+    ratio_qn_protobuf_to_cbor_x: ratio("qn_protobuf", "cbor_x"),
+  };
+}
+
+export function runCodec() {
+  return {
+    machine: machine(),
+    method: `${ROUNDS} timed rounds of ~${MS} ms per contender after one warm-up round, contenders interleaved (order alternating); one op = encode + decode; median, min, max of the rounds; ratios per round`,
+    frame: [16, 256, 4096].map(frameBench),
+    payload_codec: payloadCodecBench(),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(JSON.stringify(runCodec(), null, 2));
