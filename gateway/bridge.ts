@@ -22,7 +22,11 @@ export interface DownRoute { device: string; channel: number; qos: 0 | 1 | 2; pr
 export class Bridge extends EventEmitter {
   readonly client: MqttClient;
   private waiting: SpoolEntry[] = [];
-  private inflight = 0;
+  /** Entries handed to mqtt.js and not yet acknowledged, with the broker
+   *  session generation they were published in. */
+  private sent = new Map<SpoolEntry, number>();
+  private gen = 0;
+  get inflight(): number { return this.sent.size; }
   private routes = new Map<string, DownRoute>();
   private subscribed = new Set<string>();
   private qos0Seq = -1;
@@ -37,17 +41,33 @@ export class Bridge extends EventEmitter {
     for (const e of spool.pending.values()) this.waiting.push(e);
     if (this.waiting.length) log.info({ replayed: this.waiting.length }, "spool: resending messages the broker had not acknowledged");
     const opts: IClientOptions = {
-      clientId: cfg.client_id ?? `qn-gateway-${process.pid}`,
+      // A persistent session under a stable id: a QoS 2 message the broker
+      // has received (PUBREC) but not yet released survives a broker restart
+      // (with broker persistence) and a reconnect; mqtt.js resends PUBREL.
+      clientId: cfg.client_id ?? `qn-gateway-${cfg.topic_prefix.replace(/[^A-Za-z0-9_-]/g, "_")}`,
       protocolVersion: cfg.protocol_version,
       reconnectPeriod: 500,
       connectTimeout: 3000,
-      clean: true,
+      clean: false,
+      properties: cfg.protocol_version === 5 ? { sessionExpiryInterval: 7 * 24 * 3600 } : undefined,
       resubscribe: true,
     };
     this.client = connect(cfg.url, opts);
-    this.client.on("connect", () => {
+    this.client.on("connect", (connack) => {
       metrics.brokerUp.set(1);
-      log.info({ url: cfg.url, queued: this.depth }, "broker connected");
+      log.info({ url: cfg.url, queued: this.depth, session_present: connack.sessionPresent, in_flight: this.inflight }, "broker connected");
+      if (!connack.sessionPresent && this.sent.size) {
+        // The broker kept no session (restarted without its state): a QoS 2
+        // message it had PUBREC'd may be gone, and mqtt.js would only resend
+        // PUBREL. Publish everything unacknowledged again (at least once;
+        // the stale callbacks of the old generation are ignored).
+        const again = [...this.sent.keys()].sort((a, b) => a.seq - b.seq);
+        log.warn({ republished: again.length }, "broker lost our session: republishing unacknowledged messages");
+        this.sent.clear();
+        this.gen++;
+        this.waiting.unshift(...again);
+      }
+      this.subscribed.clear();
       for (const t of this.routes.keys()) this.subscribe(t);
       this.pump();
     });
@@ -109,10 +129,12 @@ export class Bridge extends EventEmitter {
   private pump(): void {
     while (this.client.connected && this.inflight < WINDOW && this.waiting.length) {
       const e = this.waiting.shift()!;
-      this.inflight++;
+      const gen = this.gen;
+      this.sent.set(e, gen);
       const properties = this.cfg.protocol_version === 5 && e.traceparent ? { userProperties: { traceparent: e.traceparent } } : undefined;
       this.client.publish(e.topic, e.payload, { qos: e.qos, properties }, (err) => {
-        this.inflight--;
+        if (this.sent.get(e) !== gen) return; // republished since: stale
+        this.sent.delete(e);
         if (err) {
           // Not acknowledged: back to the front, in order, for the next connection.
           this.waiting.unshift(e);

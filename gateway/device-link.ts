@@ -44,9 +44,23 @@ class GateTransport implements Transport {
   constructor(readonly inner: Transport, private spool: Spool) {
     inner.onData((b) => {
       if (this.paused) this.held.push(b);
-      else for (const l of this.listeners) l(b);
+      else this.deliver(b);
     });
   }
+  /** Hand a chunk to the Peer one frame at a time (split after each 0x00
+   *  delimiter): the core's inbox holds 8 frames, and a TCP read can carry
+   *  many more; the Peer empties the inbox after each call. All pieces go in
+   *  this one turn, so their acknowledgements still leave after one fsync. */
+  private deliver(b: Uint8Array): void {
+    let start = 0;
+    for (let i = b.indexOf(0); i >= 0 && i < b.length - 1; i = b.indexOf(0, start)) {
+      const piece = b.subarray(start, i + 1);
+      start = i + 1;
+      for (const l of this.listeners) l(piece);
+    }
+    if (start < b.length) { const rest = b.subarray(start); for (const l of this.listeners) l(rest); }
+  }
+
   get name(): string { return this.inner.name; }
   open(): Promise<void> { return this.inner.open(); }
   write(bytes: Uint8Array): Promise<void> {
@@ -65,7 +79,7 @@ class GateTransport implements Transport {
     (this.inner as Partial<TcpTransport>).resume?.();
     const held = this.held;
     this.held = [];
-    for (const b of held) for (const l of this.listeners) l(b);
+    for (const b of held) this.deliver(b);
   }
 }
 

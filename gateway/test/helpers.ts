@@ -1,0 +1,131 @@
+// Test parts: a real mosquitto on a free loopback port (always stopped by
+// its pid), emulated devices (the in-process core of host/sim-device.ts)
+// connecting to the gateway over TCP, and a device-side publisher.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, connect } from "node:net";
+import { mkdtempSync, writeFileSync, mkdirSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SimDevice } from "../../host/sim-device.ts";
+import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function until(what: string, f: () => boolean, timeoutMs = 10000): Promise<void> {
+  const t0 = Date.now();
+  while (!f()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => { s.destroy(); r(true); });
+    s.once("error", () => r(false));
+  });
+}
+
+/** mosquitto with the settings of /work/shared/NOTES.md, plus persistence
+ *  so a broker restart keeps what it acknowledged (saved on SIGTERM). */
+export class Mosquitto {
+  proc?: ChildProcess;
+  readonly dir = mkdtempSync(join(tmpdir(), "qn-mosq-"));
+  constructor(readonly port: number) {
+    mkdirSync(join(this.dir, "data"), { recursive: true });
+    // Started as root, mosquitto drops to the "mosquitto" user: let it
+    // write its persistence file.
+    chmodSync(this.dir, 0o755);
+    chmodSync(join(this.dir, "data"), 0o777);
+    writeFileSync(join(this.dir, "mosquitto.conf"), [
+      `listener ${port} 127.0.0.1`, "allow_anonymous true", "set_tcp_nodelay true",
+      "max_inflight_messages 100", "max_queued_messages 0",
+      "persistence true", `persistence_location ${join(this.dir, "data")}/`, "log_dest none", "",
+    ].join("\n"));
+  }
+  get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
+  async start(): Promise<void> {
+    this.proc = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
+    const t0 = Date.now();
+    while (!(await portOpen(this.port))) {
+      if (this.proc.exitCode !== null) throw new Error(`mosquitto exited with ${this.proc.exitCode}`);
+      if (Date.now() - t0 > 5000) throw new Error("mosquitto did not open its port");
+      await sleep(20);
+    }
+  }
+  /** Stop by pid: SIGTERM (it saves its persistence file), SIGKILL after 3 s. */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.pid === undefined) return;
+    const done = new Promise((r) => p.once("exit", r));
+    process.kill(p.pid, "SIGTERM");
+    const t = setTimeout(() => { try { process.kill(p.pid!, "SIGKILL"); } catch { /* gone */ } }, 3000);
+    await done;
+    clearTimeout(t);
+  }
+}
+
+/** An emulated device that dials the gateway and redials when cut off. */
+export class TcpDevice {
+  sim?: SimDevice;
+  t?: TcpTransport;
+  connects = 0;
+  private stopped = false;
+  private seq = 0;
+  /** Ids the device core accepted for sending, per QoS. */
+  readonly sent: Record<number, number[]> = { 0: [], 1: [], 2: [] };
+  constructor(readonly id: string, readonly address: string, public key: Uint8Array) {}
+
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const t = await tcpConnect(this.address);
+        const closed = new Promise<void>((r) => t.onClose(() => r()));
+        this.t = t;
+        // A reconnection is the same device: its journal storage is kept.
+        const storage = this.sim?.storage;
+        this.sim?.close();
+        this.sim = new SimDevice(t, { key: this.key, auth: 2 });
+        if (storage) { this.sim.storage.data.set(storage.data); this.sim.reset(); this.sim.resets--; }
+        this.connects++;
+        await closed;
+      } catch { /* gateway not listening yet */ }
+      await sleep(100);
+    }
+  }
+
+  get up(): boolean { return !!this.sim && this.sim.core.x.qn_session_stat(0) === 3n; }
+
+  /** Publish message number `n` on `channel`; false when the core refuses
+   *  (window full, link down): the caller tries again later. */
+  publish(channel: number, qos: number, n = this.seq): boolean {
+    const sim = this.sim;
+    if (!sim || !this.up) return false;
+    const x = sim.core.x;
+    const payload = Buffer.from(`${this.id}:${qos}:${n}`);
+    sim.core.mem.set(payload, x.qn_app_buf() + 24);
+    const r = Number(x.qn_publish(channel, qos, 2, 0, payload.length));
+    if (r < 0) return false;
+    this.sent[qos].push(n);
+    if (n === this.seq) this.seq++;
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sim?.close();
+    await this.t?.close();
+  }
+}
