@@ -1,5 +1,7 @@
 // A small SVG histogram of latency samples (log-spaced bins), no
 // dependencies: one row of bars per series, sharing the x axis.
+const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
 export function histogramSvg(title: string, series: Record<string, number[]>): string {
   const all = Object.values(series).flat().filter((x) => x > 0);
   const lo = Math.log10(Math.min(...all)), hi = Math.log10(Math.max(...all)) + 1e-9;
@@ -8,12 +10,12 @@ export function histogramSvg(title: string, series: Record<string, number[]>): s
   const H = top + names.length * rowH + 50;
   const colors = ["#3366aa", "#cc6633", "#339955", "#aa3377"];
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`;
-  s += `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${title}</text>`;
+  s += `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`;
   names.forEach((name, r) => {
     const counts = new Array(BINS).fill(0);
     for (const x of series[name]) if (x > 0) counts[Math.min(BINS - 1, Math.floor(((Math.log10(x) - lo) / (hi - lo)) * BINS))]++;
     const max = Math.max(...counts, 1), y0 = top + (r + 1) * rowH - 10, bw = plotW / BINS;
-    s += `<text x="${left - 8}" y="${y0 - rowH / 2}" text-anchor="end">${name} (n=${series[name].length})</text>`;
+    s += `<text x="${left - 8}" y="${y0 - rowH / 2}" text-anchor="end">${esc(name)} (n=${series[name].length})</text>`;
     s += `<line x1="${left}" y1="${y0}" x2="${left + plotW}" y2="${y0}" stroke="#888"/>`;
     counts.forEach((c, i) => {
       if (!c) return;
