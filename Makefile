@@ -9,8 +9,8 @@ include qn_config.mk
 NODE_BIN := node_modules/.bin
 ASC := $(NODE_BIN)/asc
 CORE_SRC := $(shell find assembly -name '*.ts' | sort)
-FEATURES := QN_FEAT_PB=$(QN_FEAT_PB) QN_FEAT_JSON=$(QN_FEAT_JSON) QN_FEAT_PROBES=$(QN_FEAT_PROBES)
-FEATURE_TAG := pb$(QN_FEAT_PB)-json$(QN_FEAT_JSON)-probes$(QN_FEAT_PROBES)
+FEATURES := QN_FEAT_JSON=$(QN_FEAT_JSON) QN_FEAT_PROBES=$(QN_FEAT_PROBES)
+FEATURE_TAG := json$(QN_FEAT_JSON)-probes$(QN_FEAT_PROBES)
 # Build id: CRC-32C over the core sources and features, so two builds of the
 # same sources agree and the selftest can match a device to its manifest.
 BUILD_ID := $(shell node tools/build-id.mjs $(FEATURE_TAG) $(CORE_SRC))

@@ -1,10 +1,8 @@
 # Features of the core, 1 = built in, 0 = left out of qn.wasm and the firmware.
 # Override on the command line (make QN_FEAT_JSON=0) or edit here; `make size`
 # shows what each costs. Everything off still leaves framing, pools, rings,
-# ping and identity.
-
-# protobuf wire-format payload codec (codec id 1)
-QN_FEAT_PB ?= 1
+# sessions, QoS, the journal, ping and identity. The protobuf payload codec
+# (id 1) is not optional: the handshake, identity and config frames use it.
 # JSON payload codec (codec id 2)
 QN_FEAT_JSON ?= 1
 # selftest probes run on the target (checks 3, 4, 6, 7, 8)

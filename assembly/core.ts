@@ -30,7 +30,7 @@ import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { identity_fill } from "./identity";
 import { probe_run } from "./probes";
 import { idgen_init, idgen_live } from "./ids";
-import { inbox_init, inbox_full, inbox_push, inbox_take, inbox_free } from "./inbox";
+import { inbox_init, inbox_full, inbox_push, inbox_take, inbox_free, inbox_count, inbox_at } from "./inbox";
 import {
   session_defaults, session_tick, session_up, session_id, session_state, cfg, hello_build,
   hello_take, hello_status, hello_was_duplicate, welcome_take, confirm_build, confirm_take, session_note_rx,
@@ -453,6 +453,20 @@ export function core_connect(): i32 {
   if (session_state() != 0) return Status.OK; // already connecting or up
   start_hello();
   return Status.OK;
+}
+
+/** Copy the i-th oldest inbox frame (header + payload) to APP without
+ *  taking it; returns its length or 0. A shell that must make a message
+ *  durable before it counts as delivered (the gateway's spool) peeks,
+ *  stores, then pops. */
+export function core_inbox_count(): u32 { return inbox_count(); }
+
+export function core_inbox_peek(i: u32): i32 {
+  if (i >= inbox_count()) return 0;
+  const blk = inbox_at(i);
+  const n = <i32>load<u16>(blk);
+  memory.copy(APP, blk + 2, n);
+  return n;
 }
 
 /** Move the oldest inbox frame (header + payload) to APP; returns its

@@ -50,7 +50,7 @@ export function build_id(): u32 { return <u32>QN_BUILD_ID; }
 /** Features built in, as a bitmask (bit 0 PB, 1 JSON, 2 probes). */
 export function features_built(): u32 {
   let m: u32 = 0;
-  if (QN_FEAT_PB) m |= 1;
+  m |= 1; // protobuf: always built
   if (QN_FEAT_JSON) m |= 2;
   if (QN_FEAT_PROBES) m |= 4;
   return m;

@@ -85,6 +85,10 @@ export function qn_sha256(ptr: usize, len: i32, out: usize): void { sha256_init(
 export function qn_hmac(key: usize, klen: i32, ptr: usize, len: i32, out: usize): void { hmac_key(key, klen); hmac_begin(); hmac_update(ptr, len); hmac_end(out); }
 /** Move the oldest received frame (header+payload) to the application area; returns its length or 0. */
 export function qn_inbox_pop(): i32 { return core.core_inbox_pop(); }
+/** Frames waiting in the inbox. */
+export function qn_inbox_count(): i32 { return <i32>core.core_inbox_count(); }
+/** Copy the i-th oldest inbox frame to the application area without taking it; returns its length or 0. */
+export function qn_inbox_peek(i: i32): i32 { return i < 0 ? 0 : core.core_inbox_peek(<u32>i); }
 /** A fresh packet id for qn_send. */
 export function qn_next_packet(): u32 { return core.core_next_packet(); }
 /** Event counter id (see counters.ts); wraps at 2^32. */

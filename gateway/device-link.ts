@@ -205,6 +205,9 @@ export class DeviceLink {
     this.peer = peer;
     this.gate = gate;
     peer.onFrame((f) => this.onFrame(f));
+    // The core marks a QoS 2 message delivered (journal) only after the
+    // batch it came in is on disk in the spool: no crash window between.
+    peer.beforeCommit = () => this.env.spool.sync();
     t.onClose((err) => {
       if (this.peer !== peer) return;
       this.log.info({ err: err?.message }, "connection closed");

@@ -142,6 +142,19 @@ export class QnCore {
     return packet >>> 0;
   }
 
+  /** Frames in the inbox. */
+  inboxCount(): number { return this.x.qn_inbox_count(); }
+
+  /** The i-th oldest inbox frame, left in the inbox (inboxPop takes it and,
+   *  for QoS 2, journals it as delivered). */
+  inboxPeek(i: number): Frame | null {
+    const n = this.call("qn_inbox_peek", () => this.x.qn_inbox_peek(i));
+    if (n <= 0) return null;
+    const app = this.x.qn_app_buf();
+    const raw = this.u8.slice(app, app + n);
+    return { ...parseHeader(raw), payload: raw.subarray(HEADER_SIZE) };
+  }
+
   /** The oldest frame the core handed to the application, or null. */
   inboxPop(): Frame | null {
     const n = this.call("qn_inbox_pop", () => this.x.qn_inbox_pop());

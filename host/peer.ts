@@ -140,10 +140,19 @@ export class Peer {
     return r;
   }
 
+  /** Runs after the frame listeners saw a batch and before the core marks
+   *  those messages delivered (QoS 2: journalled). A shell that keeps what
+   *  it is handed (the gateway's spool) makes it durable here, so a crash
+   *  can never leave a message marked delivered but not stored. */
+  beforeCommit?: () => void;
+
   private receive(bytes: Uint8Array): void {
     this.core.tick(nowUs());
     this.core.rx(bytes);
-    for (let f; (f = this.core.inboxPop()); ) {
+    // Hand every frame over while it is still in the inbox, then commit.
+    const n = this.core.inboxCount();
+    for (let i = 0; i < n; i++) {
+      const f = this.core.inboxPeek(i)!;
       const p = this.pending.get(f.packet);
       if (p && f.type !== 0x10) {
         this.pending.delete(f.packet);
@@ -151,6 +160,10 @@ export class Peer {
       } else {
         for (const l of this.frameListeners) l(f);
       }
+    }
+    if (n > 0) {
+      this.beforeCommit?.();
+      for (let i = 0; i < n; i++) this.core.inboxPop();
     }
     this.flush();
   }

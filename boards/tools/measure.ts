@@ -42,10 +42,8 @@ export async function measure(elf: string): Promise<Measurement> {
     if (boot === 0) throw new Error(`firmware never reached ready (qn_boot_ns stays 0); QEMU says: ${q.stderr}`);
     const journalOpenUs = await q.readWord(symbol(elf, "qn_journal_open_us"));
     await port.warmUp();
-    const f = JSON.parse(readFileSync("build/manifest.json", "utf8")).features ?? {};
-    if (f.QN_FEAT_PB || f.QN_FEAT_JSON) {
-      await port.request(T.IDENT_REQ, 3, T.IDENT, undefined, 2000, { codec: f.QN_FEAT_PB ? 1 : 2 });
-    }
+    // Protobuf is part of the protocol and always built: identity answers.
+    await port.request(T.IDENT_REQ, 3, T.IDENT, undefined, 2000, { codec: 1 });
     const s = await Session.open(port);
     try {
       s.publish(1, 1, new Uint8Array(200).fill(0x55));
