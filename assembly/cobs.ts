@@ -9,26 +9,28 @@ import { Status } from "./status";
  *  0x00 delimiter. Returns the encoded length or ERR_NO_SPACE. */
 export function cobs_encode(src: usize, len: i32, dst: usize, cap: i32): i32 {
   if (len + len / 254 + 2 > cap) return Status.ERR_NO_SPACE;
-  let codePos: i32 = 0;
-  let out: i32 = 1;
-  let code: u32 = 1;
-  for (let i = 0; i < len; i++) {
-    const b = load<u8>(src + i);
-    if (b == 0) {
-      store<u8>(dst + codePos, <u8>code);
-      codePos = out++;
-      code = 1;
-    } else {
-      store<u8>(dst + out++, b);
-      code++;
-      if (code == 0xFF) {
-        store<u8>(dst + codePos, <u8>code);
-        codePos = out++;
-        code = 1;
-      }
+  // Block by block: find the next zero (or 254 data bytes), copy the run in
+  // one go, write its code byte. Same output as the byte-wise textbook loop.
+  let i: i32 = 0;
+  let out: i32 = 0;
+  while (true) {
+    let k = 0;
+    const limit = min(254, len - i);
+    while (k < limit && load<u8>(src + i + k) != 0) k++;
+    store<u8>(dst + out, <u8>(k + 1));
+    memory.copy(dst + out + 1, src + i, k);
+    out += k + 1;
+    i += k;
+    if (k == 254) {
+      // A full block: no implied zero. Stop only if the data ended exactly
+      // here (the textbook encoder still emits a final code byte 1).
+      if (i == len) { store<u8>(dst + out++, 1); break; }
+      continue;
     }
+    if (i >= len) break;
+    i++; // the zero this block stands for
+    if (i == len) { store<u8>(dst + out++, 1); break; }
   }
-  store<u8>(dst + codePos, <u8>code);
   store<u8>(dst + out++, 0);
   return out;
 }

@@ -12,7 +12,7 @@ import { Status } from "./status";
 import { crc32c_init } from "./crc32c";
 import { cobs_encode } from "./cobs";
 import { pools_init, pool_alloc, pool_free } from "./pool";
-import { decoder_reset, decoder_push, decoder_frame, decoder_frame_len, FRAME_READY } from "./decoder";
+import { decoder_reset, decoder_feed, decoder_consumed, decoder_frame, decoder_frame_len, FRAME_READY } from "./decoder";
 import { sched_init, sched_queue } from "./sched";
 import {
   header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
@@ -409,8 +409,10 @@ function dispatch(raw: usize, n: i32): i32 {
 export function core_rx(len: i32): i32 {
   if (len < 0 || len > RX_STAGE) return Status.ERR_ARG;
   let frames = 0;
-  for (let i = 0; i < len; i++) {
-    const r = decoder_push(load<u8>(RX_BUF + i));
+  let i = 0;
+  while (i < len) {
+    const r = decoder_feed(RX_BUF + i, len - i);
+    i += decoder_consumed();
     if (r == FRAME_READY) {
       frames++;
       dispatch(decoder_frame(), decoder_frame_len());

@@ -19,7 +19,18 @@ export function crc32c_init(): void {
 /** Continue a CRC over `len` bytes at `ptr`. Start with 0xFFFFFFFF, finish
  *  with `~crc`. */
 export function crc32c_update(crc: u32, ptr: usize, len: i32): u32 {
-  for (let i = 0; i < len; i++) {
+  let i = 0;
+  // Four bytes per load: the CRC is reflected and both ends are little-
+  // endian, so xoring a word in and stepping the table four times equals
+  // four byte steps, with a quarter of the (bounds-checked) byte loads.
+  for (; i + 4 <= len; i += 4) {
+    crc ^= load<u32>(ptr + i);
+    crc = load<u32>(TABLE + ((crc & 0xFF) << 2)) ^ (crc >>> 8);
+    crc = load<u32>(TABLE + ((crc & 0xFF) << 2)) ^ (crc >>> 8);
+    crc = load<u32>(TABLE + ((crc & 0xFF) << 2)) ^ (crc >>> 8);
+    crc = load<u32>(TABLE + ((crc & 0xFF) << 2)) ^ (crc >>> 8);
+  }
+  for (; i < len; i++) {
     crc = load<u32>(TABLE + (((crc ^ <u32>load<u8>(ptr + i)) & 0xFF) << 2)) ^ (crc >>> 8);
   }
   return crc;

@@ -7,7 +7,7 @@ import { MAX_FRAME } from "./config";
 import { Status } from "./status";
 import { frame_check } from "./frame";
 import {
-  count, C_BYTES_IN, C_FRAMES_IN, C_ERR_CRC, C_ERR_OVERSIZE, C_ERR_TRUNCATED,
+  count, count_n, C_BYTES_IN, C_FRAMES_IN, C_ERR_CRC, C_ERR_OVERSIZE, C_ERR_TRUNCATED,
   C_ERR_VERSION, C_ERR_COBS,
 } from "./counters";
 
@@ -49,6 +49,10 @@ function fail(st: i32): i32 {
  *  a frame just rejected. */
 export function decoder_push(b: u8): i32 {
   count(C_BYTES_IN);
+  return push(b);
+}
+
+@inline function push(b: u8): i32 {
   if (b == 0) {
     const wasSkipping = skipping;
     const n = outLen;
@@ -79,5 +83,42 @@ export function decoder_push(b: u8): i32 {
   if (outLen >= MAX_FRAME) { skipping = true; return fail(Status.ERR_OVERSIZE); }
   store<u8>(BUF + outLen++, b);
   left--;
+  return NEED_MORE;
+}
+
+let consumed: i32 = 0;
+/** Bytes the last decoder_feed took. */
+export function decoder_consumed(): i32 { return consumed; }
+
+/** Feed up to `len` bytes at `p`, stopping right after a frame completes or
+ *  is rejected. Returns what decoder_push would for that byte (FRAME_READY,
+ *  a negative status) or NEED_MORE when all were taken; decoder_consumed()
+ *  says how many. Inside a COBS block the data bytes are copied as a run
+ *  (the bytes a frame is made of cost a scan and a copy, not a call each):
+ *  this is the receive path's hot loop. */
+export function decoder_feed(p: usize, len: i32): i32 {
+  count_n(C_BYTES_IN, <u32>len);
+  let i = 0;
+  while (i < len) {
+    if (left > 1 && !skipping) {
+      // A run of data bytes: up to the end of the block (the block's last
+      // byte takes the slow path), the chunk, or the frame buffer.
+      let n = <i32>left - 1;
+      if (n > len - i) n = len - i;
+      if (n > MAX_FRAME - outLen) n = MAX_FRAME - outLen;
+      let k = 0;
+      while (k < n && load<u8>(p + i + k) != 0) k++;
+      if (k > 0) {
+        memory.copy(BUF + outLen, p + i, k);
+        outLen += k;
+        left -= <u32>k;
+        i += k;
+        continue;
+      }
+    }
+    const r = push(load<u8>(p + i++));
+    if (r != NEED_MORE) { consumed = i; return r; }
+  }
+  consumed = i;
   return NEED_MORE;
 }
