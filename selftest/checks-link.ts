@@ -152,14 +152,17 @@ export const LINK_CHECKS: Check[] = [
       x.qn_config_set(CFG.BACKOFF_BASE_MS, base); x.qn_config_set(CFG.BACKOFF_CAP_MS, cap);
       x.qn_config_set(CFG.HEARTBEAT_MS, 50); x.qn_config_set(CFG.HEARTBEAT_MISS, 3); x.qn_config_set(CFG.HANDSHAKE_MS, 50);
       try {
-        const n0 = Number(x.qn_session_stat(6));
+        // Let any reconnect left over from an earlier check settle first.
+        await waitFor(() => ctx.peer.up, 3000);
         ctx.faulty.cut = true;
         const t0 = Date.now();
         const down = await waitFor(() => !ctx.peer.up, 2000);
         const detectMs = Date.now() - t0;
+        // The waits of this cut start at the failure that took the session
+        // down: attempt 1 is the log entry `attempt` entries before the end.
+        const n0 = Number(x.qn_session_stat(6)) - Number(x.qn_session_stat(3));
         await sleep(Math.max(0, cutMs - detectMs));
         const n1 = Number(x.qn_session_stat(6));
-        const attempts = Number(x.qn_session_stat(3));
         ctx.faulty.cut = false;
         const t1 = Date.now();
         const up = await waitFor(() => ctx.peer.up, cap + 3000);
@@ -167,7 +170,7 @@ export const LINK_CHECKS: Check[] = [
         // The waits of this cut, oldest first, against the schedule
         // base * 2^(k-1) capped, with equal jitter (half fixed, half random).
         const waits: number[] = [], bad: string[] = [];
-        const k0 = attempts - (n1 - n0) + 1;
+        const k0 = 1;
         for (let i = Math.max(n0, n1 - 8); i < n1; i++) {
           const w = x.qn_backoff_log(i % 8);
           const k = k0 + (i - n0);
