@@ -52,7 +52,7 @@ static const uint8_t psk[QN_PSK_LEN] = {QN_PSK_BYTES};
 
 /* Image check: progress through qn_port_image's bytes. */
 static struct { const uint8_t *start; uint32_t len, done, crc; int32_t state; } image;
-enum { IMAGE_TODO, IMAGE_RUNNING, IMAGE_DONE, IMAGE_NONE };
+enum { IMAGE_PENDING, IMAGE_RUNNING, IMAGE_DONE, IMAGE_NONE };
 
 static void put_u32(char *p, uint32_t v) {
   static const char hex[] = "0123456789abcdef";
@@ -159,7 +159,7 @@ static void app_service(void) {
  * after a trap re-instantiates it, from board_info). */
 static int image_service(void) {
   if (image.state == IMAGE_DONE || image.state == IMAGE_NONE) return 0;
-  if (image.state == IMAGE_TODO) {
+  if (image.state == IMAGE_PENDING) {
     if (!qn_port_image(&image.start, &image.len)) {
       image.state = IMAGE_NONE;
       return 0;

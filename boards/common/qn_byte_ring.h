@@ -33,4 +33,18 @@ static inline int qn_ring_get(qn_byte_ring_t *r, uint8_t *b) {
   return 1;
 }
 
+/* Move up to max bytes out of the ring; returns how many. */
+static inline int32_t qn_ring_read(qn_byte_ring_t *r, uint8_t *dst, int32_t max) {
+  int32_t n = 0;
+  while (n < max && qn_ring_get(r, &dst[n])) n++;
+  return n;
+}
+
+/* Move up to len bytes into the ring; returns how many it took. */
+static inline int32_t qn_ring_write(qn_byte_ring_t *r, const uint8_t *src, int32_t len) {
+  int32_t n = 0;
+  while (n < len && qn_ring_put(r, src[n])) n++;
+  return n;
+}
+
 #endif /* QN_BYTE_RING_H */

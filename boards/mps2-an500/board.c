@@ -97,17 +97,12 @@ void qn_port_exit(int32_t status) {
   }
 }
 
-int32_t qn_port_uart_read(uint8_t *dst, int32_t max) {
-  int32_t n = 0;
-  while (n < max && qn_ring_get(&rx, &dst[n])) n++;
-  return n;
-}
+int32_t qn_port_uart_read(uint8_t *dst, int32_t max) { return qn_ring_read(&rx, dst, max); }
 
 int32_t qn_port_uart_tx_space(void) { return (int32_t)qn_ring_space(&tx); }
 
 int32_t qn_port_uart_write(const uint8_t *src, int32_t len) {
-  int32_t n = 0;
-  while (n < len && qn_ring_put(&tx, src[n])) n++;
+  int32_t n = qn_ring_write(&tx, src, len);
   qn_port_uart_service();
   return n;
 }
