@@ -15,7 +15,7 @@ BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -O2 -DNDEBUG -g -ffunction-sections -fd
   -DWASM_RT_USE_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=32 \
   -Iboards/include -Iboards/common -Iboards/mps2-an500 -Ibuild -I$(BENCH_W2C) -I/usr/src/wasm2c -Ibench/firmware
 
-.PHONY: bench bench-fw bench-codec bench-m7 bench-link bench-footprint
+.PHONY: bench bench-fw bench-codec bench-m7 bench-link bench-footprint bench-gateway
 
 # The reused objects get no rule here: boards/boards.mk owns them, so the
 # product firmware is built first (by its own rules), then the bench image.
@@ -42,3 +42,6 @@ bench-codec: core ## host codec benchmark only (prints JSON)
 
 bench-m7: bench-fw ## M7 instruction counts only (prints JSON)
 	node --import tsx bench/m7.ts
+
+bench-gateway: core ## gateway throughput only: QN gateway vs mosquitto, QoS 0/1/2 (prints JSON)
+	node --import tsx bench/gateway.ts

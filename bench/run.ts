@@ -7,6 +7,7 @@ import { runCodec } from "./codec.ts";
 import { runM7 } from "./m7.ts";
 import { runLink } from "./link.ts";
 import { runFootprint } from "./footprint.ts";
+import { runGateway, gatewayTable } from "./gateway.ts";
 import { histogramSvg } from "./svg.ts";
 import { machine } from "./lib.ts";
 
@@ -23,6 +24,7 @@ const codec = await step("codec (host)", runCodec);
 const m7 = await step("Cortex-M7 instruction counts (QEMU -icount)", () => runM7());
 const link = await step("link latency (QEMU pty)", () => runLink());
 const footprint = await step("footprint", runFootprint);
+const gateway = await step("gateway throughput (QN gateway vs mosquitto, TCP loopback)", () => runGateway());
 const { samples_us, ...linkSummary } = link;
 
 let commit = "unknown";
@@ -33,7 +35,7 @@ const results = {
   machine: { ...machine(), qemu: execFileSync("qemu-system-arm", ["--version"], { encoding: "utf8" }).split("\n")[0] },
   duration_s: 0,
   codec, m7, link: linkSummary, footprint,
-  gateway_throughput: "not measured yet: the gateway (gateway/) landed after this benchmark was written (issue 8 item 4)",
+  gateway_throughput: gateway,
 };
 writeFileSync("bench/latency.svg", histogramSvg("QN host <-> QEMU mps2-an500 round trips over the pty (this run)", {
   "PING 16 B": samples_us.ping_16B, "QoS0 echo 32 B": samples_us.qos0_echo_32B,
@@ -73,7 +75,8 @@ row("PING 16 B", link.ping_16B); row("QoS 0 DATA echo 32 B", link.qos0_echo_32B)
 row("emergency PING under bulk", link.emergency_under_bulk.emergency_ping); row("bulk PING under bulk", link.emergency_under_bulk.bulk_ping);
 const eb = link.emergency_under_bulk;
 L.push(``, `Device side: ${eb.device_emergency_frames_started} emergency frames started, worst ${eb.device_worst_bytes_ahead_of_emergency} bytes sent ahead of an emergency frame after it was queued (≈${eb.worst_wire_us_at_921600_estimate} µs at 921600 baud, estimate), ${eb.device_bulk_frames_cut} bulk frames cut. ${eb.caveat}`, ``, `Histogram: bench/latency.svg.`, ``);
-L.push(`## 4. Gateway throughput`, ``, `Not measured yet: the gateway (gateway/) landed after this benchmark was written; QN gateway vs mosquitto side by side is still to do.`, ``);
+L.push(`## 4. Gateway throughput (32 B, end to end publisher → subscriber, same mosquitto, same run)`, ``, ...gatewayTable(gateway), ``);
+L.push(`QN: emulated device (auth 2) → TCP loopback → gateway (own process; fsync'd spool for QoS ≥ 1, fsync'd journal for QoS 2) → mosquitto → subscriber. mosquitto: mqtt.js publisher → mosquitto → subscriber (persistence on, no per-message fsync). At most 100 outstanding end to end; p99 = publish call → subscriber callback. Method and caveats: bench/README.md.`, ``);
 L.push(`## 5. Footprint (release, features ${JSON.stringify(footprint.features)})`, ``, `| board | flash | RAM | of which linear memory | stack high-water / size | wasm |`, `|---|---|---|---|---|---|`);
 for (const b of ["mps2-an500", "stm32h743"] as const) {
   const x: any = footprint[b];
