@@ -44,14 +44,9 @@ function fail(st: i32): i32 {
   return st;
 }
 
-/** Feed one byte. Returns FRAME_READY when a valid frame is in the buffer
- *  (decoder_frame / decoder_frame_len), NEED_MORE, or a negative status for
- *  a frame just rejected. */
-export function decoder_push(b: u8): i32 {
-  count(C_BYTES_IN);
-  return push(b);
-}
-
+/** One byte through the COBS state machine. Returns FRAME_READY when a
+ *  valid frame is in the buffer (decoder_frame / decoder_frame_len),
+ *  NEED_MORE, or a negative status for a frame just rejected. */
 @inline function push(b: u8): i32 {
   if (b == 0) {
     const wasSkipping = skipping;
@@ -91,7 +86,7 @@ let consumed: i32 = 0;
 export function decoder_consumed(): i32 { return consumed; }
 
 /** Feed up to `len` bytes at `p`, stopping right after a frame completes or
- *  is rejected. Returns what decoder_push would for that byte (FRAME_READY,
+ *  is rejected. Returns what push() gives for that byte (FRAME_READY,
  *  a negative status) or NEED_MORE when all were taken; decoder_consumed()
  *  says how many. Inside a COBS block the data bytes are copied as a run
  *  (the bytes a frame is made of cost a scan and a copy, not a call each):
