@@ -53,7 +53,12 @@ export class Bridge extends EventEmitter {
       resubscribe: true,
     };
     this.client = connect(cfg.url, opts);
+    // Nagle off (mosquitto runs set_tcp_nodelay; mqtt.js leaves it on): with
+    // it, small publishes wait for a delayed ACK, ~40 ms each time.
+    const noDelay = () => (this.client as unknown as { stream?: { setNoDelay?: (b: boolean) => void } }).stream?.setNoDelay?.(true);
+    noDelay();
     this.client.on("connect", (connack) => {
+      noDelay();
       metrics.brokerUp.set(1);
       log.info({ url: cfg.url, queued: this.depth, session_present: connack.sessionPresent, in_flight: this.inflight }, "broker connected");
       if (!connack.sessionPresent && this.sent.size) {
