@@ -18,7 +18,7 @@ import {
   header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
   H_LENGTH, H_SESSION, H_PACKET, H_LSN, H_TIME, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ,
   T_PROBE_RES, T_DATA, T_ERROR, T_HELLO, T_WELCOME, T_CONFIRM, T_PUBACK, T_PUBREC, T_PUBREL, T_PUBCOMP,
-  F_DUP, F_MAC, MAC_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG,
+  F_DUP, F_MAC, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG,
 } from "./frame";
 import {
   count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
@@ -35,8 +35,7 @@ import {
   session_defaults, session_tick, session_up, session_id, session_state, cfg, hello_build,
   hello_take, hello_status, hello_was_duplicate, welcome_take, confirm_build, confirm_take, session_note_rx,
   session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
-  ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, CFG_NODE,
-  TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, S_UP, config_stage_begin, config_stage,
+  ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, config_stage_begin, config_stage,
   config_stage_commit, config_generation, session_journal_open,
 } from "./session";
 import { mac_write, mac_check, replay_check, replay_mark, replay_reset } from "./mac";

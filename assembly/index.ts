@@ -2,7 +2,7 @@
 // this file's doc comments and the module's signatures into build/qn_api.h.
 // Pointers are offsets into the core's linear memory; shells copy bytes in
 // and out of the exchange areas whose addresses these functions return.
-import { RX_STAGE, TX_STAGE, APP_BUF, MAX_PAYLOAD, HEADER_SIZE } from "./config";
+import { RX_STAGE, TX_STAGE, MAX_PAYLOAD, HEADER_SIZE } from "./config";
 import * as core from "./core";
 import { TX_BUF, sched_pull, sched_pending, sched_in_flight, sched_stat } from "./sched";
 import { counter } from "./counters";

@@ -3,11 +3,10 @@
 // {1: check number, 2: argument}; the reply carries {1: check number,
 // 2: status (sint), 3..: metrics of that probe}. Probes touch only their own
 // scratch state or undo what they did, so they are safe on a live link.
-import { HEADER_SIZE, CRC_SIZE, MAX_FRAME } from "./config";
+import { HEADER_SIZE, MAX_FRAME } from "./config";
 import { Status } from "./status";
 import {
-  K_UINT, K_SINT, K_BYTES, K_FIXED32, msg_reset, msg_add, msg_get, msg_count,
-  msg_tag, msg_kind, msg_len, msg_value,
+  K_UINT, K_SINT, K_BYTES, K_FIXED32, msg_reset, msg_add, msg_get, msg_tag, msg_kind, msg_len, msg_value,
 } from "./codec/fields";
 import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { pool_at, pool_take, pool_free, POOL_COUNT } from "./pool";

@@ -22,8 +22,8 @@
 //             nothing doubled because the high-water mark is recovered too.
 // Acks are cumulative: an ack for n covers every id <= n of that level.
 import { Status } from "./status";
-import { HEADER_SIZE, MAX_FRAME, PRIO_CONTROL } from "./config";
-import { H_TYPE, H_FLAGS, H_LENGTH, H_PACKET, flags_qos, flags_make, flags_prio } from "./frame";
+import { HEADER_SIZE } from "./config";
+import { H_FLAGS, H_PACKET, flags_qos, T_PUBACK, T_PUBREC, T_PUBCOMP } from "./frame";
 import { pool_alloc, pool_free } from "./pool";
 import {
   journal_ready, journal_fits, journal_append, journal_data, journal_compact_begin,
@@ -34,12 +34,8 @@ import { inbox_push, inbox_count, inbox_at } from "./inbox";
 import { crc32c_update } from "./crc32c";
 import { event_make, event_restore, event_at, EVENT_SLOTS, EVENT_SIZE, EV_JOURNAL } from "./events";
 import { entropy } from "./bindings/env";
-import { count, C_DUP_SUPPRESSED, C_RETX, C_OOO_DROP, C_JOURNAL_FAIL } from "./counters";
+import { count, C_DUP_SUPPRESSED, C_OOO_DROP, C_JOURNAL_FAIL } from "./counters";
 
-export const T_PUBACK: u8 = 0x11;
-export const T_PUBREC: u8 = 0x12;
-export const T_PUBREL: u8 = 0x13;
-export const T_PUBCOMP: u8 = 0x14;
 
 export const WINDOW: i32 = 8;
 const ST_FREE: u8 = 0;
@@ -160,7 +156,10 @@ function jwrite(type: u8, src: usize, len: i32, time: u32): i32 {
   }
   memory.copy(journal_data(), src, len);
   const st = journal_append(type, len, time);
-  if (st != Status.OK) count(C_JOURNAL_FAIL);
+  if (st != Status.OK) {
+    count(C_JOURNAL_FAIL);
+    event_make(EV_JOURNAL, st, time); // in the ring only: the journal is failing
+  }
   return st;
 }
 

@@ -15,7 +15,7 @@
 // session key = HMAC(K, "QNK" Nc Ns sid). The client is up once it has
 // checked proof_s and sent CONFIRM; the server once it has checked proof_c.
 import { Status } from "./status";
-import { PROTOCOL_VERSION, MAX_PAYLOAD, HEADER_SIZE, PRIO_CONTROL } from "./config";
+import { PROTOCOL_VERSION, MAX_PAYLOAD } from "./config";
 import { K_UINT, K_SINT, K_BYTES, msg_reset, msg_add, msg_get, msg_find, msg_len, msg_value } from "./codec/fields";
 import { pb_encode, pb_decode } from "./codec/pb";
 import { hmac_key, hmac_begin, hmac_update, hmac_end, ct_equal } from "./crypto/hmac";
@@ -73,7 +73,6 @@ let resumable: bool = false;
 let resumed: bool = false;
 let authFailures: u32 = 0;
 let sessionsUp: u32 = 0;
-let peerHeartbeatMs: u32 = 0;
 // Recent backoff waits (ms), newest last: the selftest checks the schedule.
 const BACKOFF_LOG = memory.data(8 * 4, 4);
 let backoffCount: u32 = 0;
@@ -296,7 +295,6 @@ export function welcome_take(p: usize, len: i32, now: i64, packet: u32): i32 {
   memory.copy(TOKEN, <usize>msg_value(tk), 8);
   const sid = msg_get(6, 0);
   const wasResumed = msg_get(8, 0) != 0;
-  peerHeartbeatMs = <u32>msg_get(10, 0);
   peerQ1Base = <u32>msg_get(11, 1);
   peerQ2Base = <u32>msg_get(12, 1);
   peerQ2Epoch = <u32>msg_get(13, 0);
@@ -364,8 +362,6 @@ export function session_hello_due(now: i64): bool {
 }
 
 // ---- server side ----
-
-const WELCOME_VERSION: i32 = 1;
 
 let helloStatus: i32 = 0;
 let helloDuplicate: bool = false;
