@@ -15,7 +15,7 @@ import { cobs_encode, cobs_decode } from "./cobs";
 import "./abort";
 import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
 import { idgen_live, idgen_next } from "./ids";
-import { session_config, session_set_key, session_stat, backoff_log, session_drop, cfg } from "./session";
+import { session_config, session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, cfg } from "./session";
 import { qos_stat } from "./qos";
 import { journal_stat } from "./journal";
 import { sha256_init, sha256_update, sha256_final } from "./crypto/sha256";
@@ -69,6 +69,8 @@ export function qn_set_key(ptr: usize, len: i32): i32 { return session_set_key(p
 export function qn_session_stat(what: i32): i64 { return session_stat(what); }
 /** The i-th most recent backoff waits in ms (ring of 8, index = count mod 8). */
 export function qn_backoff_log(i: i32): u32 { return backoff_log(i); }
+/** The attempt number (1 = first retry) the i-th backoff wait was for (same ring as qn_backoff_log). */
+export function qn_backoff_attempt(i: i32): u32 { return backoff_attempt(i); }
 /** QoS figure: 0 q1 next, 1 q2 next, 2 q1 expected, 3 q2 expected, 4 q2 delivered, 5 q2 done, 6 in flight, 7 q1 accepted, 8 q2 accepted, 9 q2 released, 10 digest of QoS 2 deliveries. */
 export function qn_qos_stat(what: i32): u32 { return qos_stat(what); }
 /** Record a board event in the device event log (4 trap, 5 boot: code = reset cause; 1-3 and 6-7 are the core's own). */

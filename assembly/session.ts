@@ -75,6 +75,8 @@ let authFailures: u32 = 0;
 let sessionsUp: u32 = 0;
 // Recent backoff waits (ms), newest last: the selftest checks the schedule.
 const BACKOFF_LOG = memory.data(8 * 4, 4);
+// The attempt number each of those waits was for (1 = first retry).
+const BACKOFF_ATTEMPT = memory.data(8 * 4, 4);
 let backoffCount: u32 = 0;
 
 export function session_defaults(): void {
@@ -181,6 +183,11 @@ export function session_stat(what: i32): i64 {
 export function backoff_log(i: i32): u32 {
   if (i < 0 || i >= 8) return 0;
   return load<u32>(BACKOFF_LOG + (<usize>i << 2));
+}
+
+export function backoff_attempt(i: i32): u32 {
+  if (i < 0 || i >= 8) return 0;
+  return load<u32>(BACKOFF_ATTEMPT + (<usize>i << 2));
 }
 
 function set_state(s: i32, now: i64): void {
@@ -351,6 +358,7 @@ function fail_attempt(now: i64): void {
   const half = wait >> 1;
   const jittered = half + (half > 0 ? <u64>(random_u32() % <u32>(half + 1)) : 0);
   store<u32>(BACKOFF_LOG + (<usize>(backoffCount & 7) << 2), <u32>jittered);
+  store<u32>(BACKOFF_ATTEMPT + (<usize>(backoffCount & 7) << 2), attempt);
   backoffCount++;
   nextAttempt = now + <i64>jittered * 1000;
   set_state(S_DOWN, now);

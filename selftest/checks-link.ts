@@ -154,29 +154,27 @@ export const LINK_CHECKS: Check[] = [
       try {
         // Let any reconnect left over from an earlier check settle first.
         await waitFor(() => ctx.peer.up, 3000);
+        const n0 = Number(x.qn_session_stat(6));
         ctx.faulty.cut = true;
         const t0 = Date.now();
         const down = await waitFor(() => !ctx.peer.up, 2000);
         const detectMs = Date.now() - t0;
-        // The waits of this cut start at the failure that took the session
-        // down: attempt 1 is the log entry `attempt` entries before the end.
-        const n0 = Number(x.qn_session_stat(6)) - Number(x.qn_session_stat(3));
         await sleep(Math.max(0, cutMs - detectMs));
         const n1 = Number(x.qn_session_stat(6));
         ctx.faulty.cut = false;
         const t1 = Date.now();
         const up = await waitFor(() => ctx.peer.up, cap + 3000);
         const convergeMs = Date.now() - t1;
-        // The waits of this cut, oldest first, against the schedule
-        // base * 2^(k-1) capped, with equal jitter (half fixed, half random).
+        // Every wait of this cut against the schedule for the attempt the
+        // core recorded with it: base * 2^(k-1) capped, with equal jitter
+        // (half fixed, half random).
         const waits: number[] = [], bad: string[] = [];
-        const k0 = 1;
         for (let i = Math.max(n0, n1 - 8); i < n1; i++) {
           const w = x.qn_backoff_log(i % 8);
-          const k = k0 + (i - n0);
+          const k = x.qn_backoff_attempt(i % 8);
           const nominal = Math.min(cap, base * 2 ** (k - 1));
           waits.push(w);
-          if (w < Math.floor(nominal / 2) || w > nominal) bad.push(`attempt ${k}: ${w} ms outside [${Math.floor(nominal / 2)}, ${nominal}]`);
+          if (k < 1 || w < Math.floor(nominal / 2) || w > nominal) bad.push(`attempt ${k}: ${w} ms outside [${Math.floor(nominal / 2)}, ${nominal}]`);
         }
         const metrics: Metrics = {
           cut_ms: cutMs, detect_ms: detectMs, attempts: n1 - n0, backoff_ms: waits.join(","), base_ms: base, cap_ms: cap,
