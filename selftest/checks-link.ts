@@ -5,7 +5,7 @@ import { FrameType, Prio, Counter } from "../host/frame.ts";
 import { Status, statusName, QnError } from "../host/status.ts";
 import { CFG } from "../host/peer.ts";
 import { runProbe } from "./probe.ts";
-import { rng } from "../test/core/jsframe.ts";
+import { rng } from "../host/rng.ts";
 import type { Check, Context, CheckOutcome, Metrics } from "./checks.ts";
 // @ts-ignore -- plain ESM helper
 import { crc32c } from "../tools/crc32c.mjs";

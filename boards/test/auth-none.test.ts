@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { make } from "./build.ts";
-import { Qemu } from "./qemu.ts";
-import { FramePort, T, encodeFrame } from "./wire.ts";
+import type { Qemu } from "./qemu.ts";
+import { FramePort, bootWithPort, T, encodeFrame } from "./wire.ts";
 import { errorStatus } from "./elf.ts";
 
 describe("mps2-an500 built with QN_AUTH_MODE=0", () => {
@@ -17,10 +17,7 @@ describe("mps2-an500 built with QN_AUTH_MODE=0", () => {
 
   beforeAll(async () => {
     make(["PLATFORM=mps2-an500", "TARGET=release", "firmware", `QN_FW_ROOT=${dir}`, "QN_AUTH_MODE=0"]);
-    q = await Qemu.start({ elf: join(dir, "mps2-an500/release/qn.elf") });
-    port = await FramePort.open(q.pty);
-    await q.cont();
-    await port.warmUp(5000);
+    ({ q, port } = await bootWithPort(join(dir, "mps2-an500/release/qn.elf")));
   }, 300_000);
 
   afterAll(async () => {

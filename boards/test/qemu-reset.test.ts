@@ -7,8 +7,8 @@
 // authenticated session takes the same path through the firmware.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { buildFirmware } from "./build.ts";
-import { Qemu } from "./qemu.ts";
-import { FramePort, T } from "./wire.ts";
+import type { Qemu } from "./qemu.ts";
+import { FramePort, bootWithPort, T } from "./wire.ts";
 import { Session } from "./session.ts";
 import { elfSymbol } from "./elf.ts";
 
@@ -25,10 +25,7 @@ describe("mps2-an500 storage across resets", () => {
     elf = buildFirmware("mps2-an500", "release");
     meta = elfSymbol(elf, "qn_storage_meta");
     store = elfSymbol(elf, "qn_storage_start");
-    q = await Qemu.start({ elf });
-    port = await FramePort.open(q.pty);
-    await q.cont();
-    await port.warmUp(5000);
+    ({ q, port } = await bootWithPort(elf));
   }, 300_000);
 
   afterAll(async () => {

@@ -7,8 +7,8 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildFirmware, ROOT } from "./build.ts";
-import { Qemu } from "./qemu.ts";
-import { FramePort, T, readProto, encodeFrame } from "./wire.ts";
+import type { Qemu } from "./qemu.ts";
+import { FramePort, bootWithPort, T, readProto, encodeFrame } from "./wire.ts";
 import { Session, readKeyFile } from "./session.ts";
 import { measure, BOOT_GOAL } from "../tools/measure.ts";
 import { elfSymbol, errorStatus } from "./elf.ts";
@@ -21,10 +21,7 @@ describe("mps2-an500 firmware in QEMU", () => {
 
   beforeAll(async () => {
     elf = buildFirmware("mps2-an500", "release");
-    q = await Qemu.start({ elf });
-    port = await FramePort.open(q.pty);
-    await q.cont();
-    await port.warmUp(5000);
+    ({ q, port } = await bootWithPort(elf));
   }, 300_000);
 
   afterAll(async () => {
@@ -109,7 +106,9 @@ describe("mps2-an500 firmware in QEMU", () => {
     session!.publish(7, 2, Uint8Array.of(1, 2, 3));
     const deadline = Date.now() + 10_000; // generous: a loaded 2-core machine slows QEMU
     while (x.qn_qos_stat(6) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(x.qn_qos_stat(6)).toBe(0); // nothing left in flight: PUBREC/PUBCOMP done
+    const why = `session ${x.qn_session_stat(0)}, q2 next ${x.qn_qos_stat(1)} released ${x.qn_qos_stat(9)} done ${x.qn_qos_stat(5)}, ` +
+      `retransmissions ${session!.core.counter(19)}, auth failures ${session!.core.counter(15)}, link down ${session!.core.counter(24)}`;
+    expect(x.qn_qos_stat(6), why).toBe(0); // nothing left in flight: PUBREC/PUBCOMP done
     await new Promise((r) => setTimeout(r, 100));
     expect(session!.got.filter((f) => f.channel === 7)).toEqual([]);
   });

@@ -6,6 +6,7 @@
 // @ts-ignore: plain ESM build tool without types
 import { crc32c } from "../../tools/crc32c.mjs";
 import { SerialPort } from "serialport";
+import { Qemu } from "./qemu.ts";
 
 export const T = { PING: 1, PONG: 2, IDENT_REQ: 3, IDENT: 4, DATA: 0x10, RESET_REQ: 0x20, ERROR: 0x7f } as const;
 
@@ -180,5 +181,21 @@ export class FramePort {
 
   close(): Promise<void> {
     return new Promise((resolve) => (this.port.isOpen ? this.port.close(() => resolve()) : resolve()));
+  }
+}
+
+/** Boot `elf` in QEMU with its UART on a FramePort: start halted, open the
+ *  pty, run, and wait until the firmware answers (the first byte into a pty
+ *  can take a second). The caller stops both, port first. */
+export async function bootWithPort(elf: string): Promise<{ q: Qemu; port: FramePort }> {
+  const q = await Qemu.start({ elf });
+  try {
+    const port = await FramePort.open(q.pty);
+    await q.cont();
+    await port.warmUp(5000);
+    return { q, port };
+  } catch (e) {
+    await q.stop();
+    throw e;
   }
 }

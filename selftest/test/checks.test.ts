@@ -8,7 +8,7 @@ import { runChecks } from "../run.ts";
 import { Peer } from "../../host/peer.ts";
 import { SimDevice } from "../../host/sim-device.ts";
 import { memoryLink } from "../../host/transport/memory.ts";
-import { rng } from "../../test/core/jsframe.ts";
+import { rng } from "../../host/rng.ts";
 
 const pick = (...ids: string[]) => CHECKS.filter((c) => ids.includes(c.id));
 

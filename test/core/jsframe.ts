@@ -43,7 +43,5 @@ export function wire(h: Hdr, payload: Uint8Array): Uint8Array {
   return cobs(rawFrame(h, payload));
 }
 
-export function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
-}
+// The tests' random source is the host's (also used by the selftest).
+export { rng } from "../../host/rng.ts";
