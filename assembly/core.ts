@@ -18,7 +18,7 @@ import {
   header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
   H_LENGTH, H_SESSION, H_PACKET, H_LSN, H_TIME, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ,
   T_PROBE_RES, T_DATA, T_ERROR, T_HELLO, T_WELCOME, T_CONFIRM, T_PUBACK, T_PUBREC, T_PUBREL, T_PUBCOMP,
-  F_DUP, F_MAC, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG,
+  F_DUP, F_MAC, F_TRACE, TRACE_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG,
 } from "./frame";
 import {
   count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
@@ -120,14 +120,15 @@ export function core_send(type: u8, flags: u8, codec: u8, channel: u8, packet: u
 /** Publish an application message (payload of `len` bytes at APP+24) on
  *  `channel` with QoS 0, 1 or 2. Returns the packet id (QoS 1/2), 0 for
  *  QoS 0, or a status. A peer that is down fails fast (ERR_LINK_DOWN). */
-export function core_publish(channel: u8, qos: u8, prio: u8, codec: u8, len: i32): i64 {
+export function core_publish(channel: u8, qos: u8, prio: u8, codec: u8, len: i32, traced: bool = false): i64 {
   if (len < 0 || len > MAX_PAYLOAD) return Status.ERR_OVERSIZE;
   if (qos > 2 || <i32>prio >= PRIO_CLASSES) return Status.ERR_ARG;
+  if (traced && len < TRACE_BYTES) return Status.ERR_ARG;
   if (!session_up() && (qos > 0 || cfg(CFG_AUTH) != AUTH_NONE)) {
     count(C_LINK_DOWN_REFUSED);
     return Status.ERR_LINK_DOWN;
   }
-  header_write(APP, T_DATA, flags_make(prio, qos), codec, channel, len, 0, 0, 0, 0);
+  header_write(APP, T_DATA, flags_make(prio, qos) | (traced ? F_TRACE : 0), codec, channel, len, 0, 0, 0, 0);
   if (qos == 0) {
     const st = core_queue_raw(APP);
     return st < 0 ? <i64>st : 0;

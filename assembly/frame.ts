@@ -17,7 +17,9 @@
 // flags: bits 0-1 priority class (0 emergency, 1 control, 2 bulk),
 //        bits 2-3 QoS (0, 1, 2), bit 4 DUP (retransmission), bit 5 MAC:
 //        an 8-byte frame MAC sits between payload and CRC (auth mode 2),
-//        bits 6-7 zero.
+//        bit 6 TRACE: the payload starts with a 26-byte W3C trace context
+//        (version, trace-id 16, parent-id 8, trace-flags; counted in
+//        length), bit 7 zero.
 import { HEADER_SIZE, CRC_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION } from "./config";
 import { Status } from "./status";
 import { crc32c } from "./crc32c";
@@ -58,6 +60,9 @@ export const T_ERROR: u8 = 0x7F;
 
 export const F_DUP: u8 = 0x10;
 export const F_MAC: u8 = 0x20;
+export const F_TRACE: u8 = 0x40;
+/** The binary W3C trace context a TRACE frame's payload starts with. */
+export const TRACE_BYTES: i32 = 26;
 export const MAC_BYTES: i32 = 8;
 
 @inline export function flags_make(prio: u8, qos: u8): u8 { return (prio & 3) | ((qos & 3) << 2); }
@@ -95,6 +100,7 @@ export function frame_check(raw: usize, n: i32): i32 {
   if (n < HEADER_SIZE + CRC_SIZE) return Status.ERR_TRUNCATED;
   const len = <i32>load<u16>(raw + H_LENGTH);
   if (len > MAX_PAYLOAD) return Status.ERR_OVERSIZE;
+  if ((load<u8>(raw + H_FLAGS) & F_TRACE) != 0 && len < TRACE_BYTES) return Status.ERR_TRUNCATED;
   const body = HEADER_SIZE + len + ((load<u8>(raw + H_FLAGS) & F_MAC) != 0 ? MAC_BYTES : 0);
   if (n < body + CRC_SIZE) return Status.ERR_TRUNCATED;
   if (n > body + CRC_SIZE) return Status.ERR_OVERSIZE;

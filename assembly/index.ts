@@ -55,6 +55,10 @@ export function qn_send(type: i32, flags: i32, codec: i32, channel: i32, packet:
 export function qn_publish(channel: i32, qos: i32, prio: i32, codec: i32, len: i32): i64 {
   return core.core_publish(<u8>channel, <u8>qos, <u8>prio, <u8>codec, len);
 }
+/** qn_publish for a message whose payload starts with a 26-byte binary W3C trace context (version, trace-id, parent-id, flags): sets the frame's TRACE flag so every hop can follow it; len counts the context. */
+export function qn_publish_traced(channel: i32, qos: i32, prio: i32, codec: i32, len: i32): i64 {
+  return core.core_publish(<u8>channel, <u8>qos, <u8>prio, <u8>codec, len, true);
+}
 /** Client role: start a handshake now instead of waiting for the backoff timer; returns a status. */
 export function qn_connect(): i32 { return core.core_connect(); }
 /** Drop the session (the link is known to be gone); a client reconnects with backoff. */

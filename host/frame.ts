@@ -10,6 +10,11 @@ export const FrameType = {
   DATA: 0x10, PUBACK: 0x11, PUBREC: 0x12, PUBREL: 0x13, PUBCOMP: 0x14, RESET_REQ: 0x20, ERROR: 0x7f,
 } as const;
 
+/** Header flag bits above priority and QoS (assembly/frame.ts). */
+export const Flag = { DUP: 0x10, MAC: 0x20, TRACE: 0x40 } as const;
+/** Bytes of the binary W3C trace context a TRACE frame's payload starts with. */
+export const TRACE_BYTES = 26;
+
 export const Prio = { EMERGENCY: 0, CONTROL: 1, BULK: 2 } as const;
 export const Codec = { NONE: 0, PB: 1, JSON: 2 } as const;
 

@@ -5,7 +5,7 @@
 import { QnCore, loadCore } from "./core.ts";
 import { QnError, Status, check } from "./status.ts";
 import { nowUs } from "./clock.ts";
-import { flags, Prio, type Frame } from "./frame.ts";
+import { flags, Prio, TRACE_BYTES, type Frame } from "./frame.ts";
 import type { Transport } from "./transport/transport.ts";
 import type { Storage } from "./storage.ts";
 
@@ -128,13 +128,19 @@ export class Peer {
     return { handshakeUs: Number(x.qn_session_stat(2)), resumed: x.qn_session_stat(7) === 1n };
   }
 
-  /** Publish an application message; returns its packet id (0 for QoS 0). */
-  publish(channel: number, qos: number, payload: Uint8Array, prio: number = Prio.BULK): number {
+  /** Publish an application message; returns its packet id (0 for QoS 0).
+   *  With `trace` (a 26-byte binary W3C trace context, host/trace.ts) the
+   *  frame carries it ahead of the payload and has the TRACE flag set. */
+  publish(channel: number, qos: number, payload: Uint8Array, prio: number = Prio.BULK, trace?: Uint8Array): number {
     if (this.linkError) throw this.linkError;
+    if (trace && trace.length !== TRACE_BYTES) throw new QnError(Status.ERR_ARG, `publish: trace context must be ${TRACE_BYTES} bytes, not ${trace.length}`);
     const x = this.core.x;
     this.core.tick(nowUs());
-    this.core.mem.set(payload, x.qn_app_buf() + 24);
-    const r = Number(x.qn_publish(channel, qos, prio, 0, payload.length));
+    const at = x.qn_app_buf() + 24;
+    if (trace) { this.core.mem.set(trace, at); this.core.mem.set(payload, at + TRACE_BYTES); }
+    else this.core.mem.set(payload, at);
+    const n = payload.length + (trace ? TRACE_BYTES : 0);
+    const r = Number(trace ? x.qn_publish_traced(channel, qos, prio, 0, n) : x.qn_publish(channel, qos, prio, 0, n));
     if (r < 0) throw new QnError(r, `publish on channel ${channel}`);
     this.flush();
     return r;

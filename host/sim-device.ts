@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { QnCore, loadModule, DEFAULT_WASM } from "./core.ts";
 import { MemoryStorage } from "./storage.ts";
 import { nowUs } from "./clock.ts";
-import { FrameType } from "./frame.ts";
+import { FrameType, Flag } from "./frame.ts";
 import type { Transport } from "./transport/transport.ts";
 // @ts-ignore -- plain ESM helper
 import { crc32c } from "../tools/crc32c.mjs";
@@ -73,7 +73,10 @@ export class SimDevice {
       if (qos === 2) continue; // consumed: the delivery digest records it
       const x = this.core.x;
       this.core.mem.set(f.payload, x.qn_app_buf() + 24);
-      x.qn_publish(f.channel, qos, f.flags & 3, f.codec, f.payload.length); // refused when full: dropped, as on the device
+      // Echoed as received, trace context included (refused when full:
+      // dropped, as on the device).
+      if (f.flags & Flag.TRACE) x.qn_publish_traced(f.channel, qos, f.flags & 3, f.codec, f.payload.length);
+      else x.qn_publish(f.channel, qos, f.flags & 3, f.codec, f.payload.length);
     }
     const out = this.core.pull();
     if (out.length) this.writing = this.writing.then(() => this.transport.write(out)).catch(() => {});

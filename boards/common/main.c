@@ -37,7 +37,7 @@ static uint32_t traps;
 static uint32_t last_stack_report;
 /* A DATA frame popped from the inbox but not yet echoed (the outbox was
  * full): it stays in the application area and is retried. */
-static struct { int32_t active, qos, prio, codec, channel, len; } echo;
+static struct { int32_t active, qos, prio, codec, channel, len, traced; } echo;
 /* Echoes dropped because no session was up (ERR_LINK_DOWN) or refused for
  * good; visible to a debugger or QEMU's monitor. */
 volatile uint32_t qn_app_echo_dropped;
@@ -143,13 +143,15 @@ static void app_service(void) {
     echo.qos = (app[2] >> 2) & 3;
     if (echo.qos == 2) return;
     echo.prio = app[2] & 3;
+    echo.traced = (app[2] & 0x40) != 0; /* TRACE: the context is echoed with the payload */
     echo.codec = app[3];
     echo.channel = app[4];
     echo.len = app[6] | (app[7] << 8);
     echo.active = 1;
   }
   /* The payload is still at app + 24: qn_publish rewrites only the header. */
-  int64_t r = qn_publish(echo.channel, echo.qos, echo.prio, echo.codec, echo.len);
+  int64_t r = echo.traced ? qn_publish_traced(echo.channel, echo.qos, echo.prio, echo.codec, echo.len)
+                          : qn_publish(echo.channel, echo.qos, echo.prio, echo.codec, echo.len);
   if (r == QN_ERR_WINDOW || r == QN_ERR_POOL_EMPTY || r == QN_ERR_RING_FULL) return; /* retry next turn */
   if (r < 0) qn_app_echo_dropped++; /* ERR_LINK_DOWN: no session to answer on */
   echo.active = 0;

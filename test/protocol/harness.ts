@@ -20,7 +20,7 @@ export class End {
   core!: QnCore;
   readonly storage: MemoryStorage;
   /** Application deliveries, surviving resets (the app's own truth). */
-  readonly got: { qos: number; packet: number; channel: number; payload: Buffer }[] = [];
+  readonly got: { qos: number; packet: number; channel: number; flags: number; payload: Buffer }[] = [];
   resets = 0;
   constructor(readonly opts: EndOptions, private now: () => number) {
     this.storage = opts.storage ?? new MemoryStorage(32 * 1024);
@@ -68,7 +68,7 @@ export class End {
   /** The application takes everything from the inbox. */
   drain(): void {
     for (let f; (f = this.core.inboxPop()); ) {
-      if (f.type === 0x10) this.got.push({ qos: (f.flags >> 2) & 3, packet: f.packet, channel: f.channel, payload: Buffer.from(f.payload) });
+      if (f.type === 0x10) this.got.push({ qos: (f.flags >> 2) & 3, packet: f.packet, channel: f.channel, flags: f.flags, payload: Buffer.from(f.payload) });
     }
   }
 
@@ -77,6 +77,14 @@ export class End {
     const x = this.core.x;
     this.core.mem.set(payload, x.qn_app_buf() + 24);
     return Number(x.qn_publish(channel, qos, prio, 0, payload.length));
+  }
+
+  /** Publish with a binary trace context ahead of the payload (TRACE flag). */
+  publishTraced(channel: number, qos: number, trace: Uint8Array, payload: Uint8Array, prio = 2): number {
+    const x = this.core.x, at = x.qn_app_buf() + 24;
+    this.core.mem.set(trace, at);
+    this.core.mem.set(payload, at + trace.length);
+    return Number(x.qn_publish_traced(channel, qos, prio, 0, trace.length + payload.length));
   }
 }
 
