@@ -38,11 +38,12 @@ export function runM7(elf = "build/bench/bench.elf") {
     note_estimate: `est_us_at_480MHz = instructions / 480: an ESTIMATE assuming 1 instruction per cycle at 480 MHz (STM32H743). The real M7 is dual-issue but pays flash wait states, cache misses and multi-cycle loads; QEMU counts instructions, not cycles.`,
     ops,
     wasm2c_overhead: {
-      crc32c_32B_vs_c_bytetable: ratio("crc32c_wasm2c_32B", "crc32c_c_bytetable_32B"),
+      crc32c_32B_vs_c_same: ratio("crc32c_wasm2c_32B", "crc32c_c_wordwise_32B"),
+      crc32c_256B_vs_c_same: ratio("crc32c_wasm2c_256B", "crc32c_c_wordwise_256B"),
       crc32c_256B_vs_c_bytetable: ratio("crc32c_wasm2c_256B", "crc32c_c_bytetable_256B"),
       crc32c_256B_vs_c_nibble: ratio("crc32c_wasm2c_256B", "crc32c_c_nibble_256B"),
-      goal: "<= 1.5x hand-written C (same byte-table algorithm)",
-      goal_met: ratio("crc32c_wasm2c_256B", "crc32c_c_bytetable_256B") <= 1.5,
+      goal: "<= 1.5x hand-written C (the same word-load, byte-table algorithm in C)",
+      goal_met: Math.max(ratio("crc32c_wasm2c_256B", "crc32c_c_wordwise_256B"), ratio("crc32c_wasm2c_32B", "crc32c_c_wordwise_32B")) <= 1.5,
     },
     qos0_goal: {
       goal: "32-byte QoS 0 frame received and dispatched in <= 2,000 instructions",

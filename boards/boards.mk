@@ -100,9 +100,10 @@ endif
 
 firmware: $(FW_OUTPUTS) ## build the firmware for PLATFORM and TARGET
 
-$(FW_W2C)/qn.c $(FW_W2C)/qn.h &: build/qn.wasm
+$(FW_W2C)/qn.c $(FW_W2C)/qn.h &: build/qn.wasm boards/tools/w2c-mem.mjs
 	@mkdir -p $(FW_W2C)
 	wasm2c $< -n qn -o $(FW_W2C)/qn.c
+	node boards/tools/w2c-mem.mjs $(FW_W2C)/qn.c
 
 # Linear memory: the module's heap base (its static data) rounded up to
 # 256 bytes. The boot re-checks it against qn_heap_base().
@@ -123,7 +124,7 @@ $(FW_OBJ)/%.o: %.c $(FW_W2C)/qn.h $(FW_W2C)/qn_linear_mem.h build/qn_api.h $(FW_
 	@mkdir -p $(dir $@)
 	$(FW_CC) $(FW_CFLAGS) -c $< -o $@
 
-$(FW_OBJ)/qn.o: $(FW_W2C)/qn.c $(FW_W2C)/qn.h
+$(FW_OBJ)/qn.o: $(FW_W2C)/qn.c $(FW_W2C)/qn.h $(FW_W2C)/qn_linear_mem.h boards/common/qn_w2c_mem.h
 	@mkdir -p $(dir $@)
 	$(FW_CC) $(FW_CFLAGS) $(FW_GEN_CFLAGS) -c $< -o $@
 

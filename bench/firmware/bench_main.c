@@ -307,12 +307,15 @@ static void bench_primitives(void) {
   CHECK(qn_tx_cap() >= 64 && qn_rx_cap() >= 64, "staging areas too small", qn_tx_cap());
   memcpy(mem + scratch, buf, sizeof buf);
   uint32_t a = qn_crc32c(scratch, 256), b = crc32c_bytewise(buf, 256), c = qn_crc32c_buf(buf, 256);
-  CHECK(a == b && b == c, "crc implementations disagree", a);
+  CHECK(a == b && b == c && crc32c_wordwise(buf, 256) == a, "crc implementations disagree", a);
+  CHECK(crc32c_wordwise(buf + 1, 255) == qn_crc32c(scratch + 1, 255), "crc tails disagree", 255);
   BATCH("crc32c_wasm2c_32B", 1000, sink = qn_crc32c(scratch, 32));
   BATCH("crc32c_c_bytetable_32B", 1000, sink = crc32c_bytewise(buf, 32));
+  BATCH("crc32c_c_wordwise_32B", 1000, sink = crc32c_wordwise(buf, 32));
   BATCH("crc32c_c_nibble_32B", 1000, sink = qn_crc32c_buf(buf, 32));
   BATCH("crc32c_wasm2c_256B", 1000, sink = qn_crc32c(scratch, 256));
   BATCH("crc32c_c_bytetable_256B", 1000, sink = crc32c_bytewise(buf, 256));
+  BATCH("crc32c_c_wordwise_256B", 1000, sink = crc32c_wordwise(buf, 256));
   BATCH("crc32c_c_nibble_256B", 1000, sink = qn_crc32c_buf(buf, 256));
   /* Frame primitives on a 32-byte-payload frame: header 24 + 32 + CRC 4. */
   uint32_t raw = 24 + 32 + 4;

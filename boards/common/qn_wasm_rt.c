@@ -4,8 +4,9 @@
  * arm-none-eabi, where GCC emits a trapping udf): see docs in NOTES.
  *
  * Linear memory is one static array of QN_LINEAR_MEM_BYTES (generated from
- * the module's heap base by the build). Bounds checks stay on: mem->size is
- * the array size, so an access beyond it traps instead of corrupting RAM.
+ * the module's heap base by the build). Bounds checks stay on: every access
+ * is checked against the array size (qn_w2c_mem.h), so an access beyond it
+ * traps instead of corrupting RAM.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -88,8 +89,11 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
  * the Wasm spec requires, because data segments are all that qn.c loads. */
 void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint32_t max_pages) {
   uint64_t want = (uint64_t)initial_pages * 65536u;
+  /* qn_w2c_mem.h checks accesses against QN_LINEAR_MEM_BYTES itself, so
+   * the module's memory must be at least that large. */
+  if (want < QN_LINEAR_MEM_BYTES) qn_fatal("wasm memory smaller than QN_LINEAR_MEM_BYTES", (uint32_t)want);
   mem->data = qn_linear_mem;
-  mem->size = want < QN_LINEAR_MEM_BYTES ? (uint32_t)want : QN_LINEAR_MEM_BYTES;
+  mem->size = QN_LINEAR_MEM_BYTES;
   mem->pages = initial_pages;
   mem->max_pages = max_pages;
   memset(qn_linear_mem, 0, sizeof qn_linear_mem);
