@@ -13,18 +13,24 @@ import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import type { Spool, SpoolEntry } from "./spool.ts";
 import type { Metrics } from "./metrics.ts";
+import { parseTraceparent, type TraceContext } from "../host/trace.ts";
+import { startSpan, endError, logIds, traceparentOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 
 /** mosquitto's max_inflight_messages is 100 in our broker config. */
 const WINDOW = 64;
 
 export interface DownRoute { device: string; channel: number; qos: 0 | 1 | 2; prio: number }
 
+/** A queued message and its spans (in memory only; the spool keeps the
+ *  traceparent, so a replayed message still joins its trace). */
+type Entry = SpoolEntry & { span?: Span; pub?: Span };
+
 export class Bridge extends EventEmitter {
   readonly client: MqttClient;
-  private waiting: SpoolEntry[] = [];
+  private waiting: Entry[] = [];
   /** Entries handed to mqtt.js and not yet acknowledged, with the broker
    *  session generation they were published in. */
-  private sent = new Map<SpoolEntry, number>();
+  private sent = new Map<Entry, number>();
   private gen = 0;
   get inflight(): number { return this.sent.size; }
   private routes = new Map<string, DownRoute>();
@@ -68,6 +74,7 @@ export class Bridge extends EventEmitter {
         // the stale callbacks of the old generation are ignored).
         const again = [...this.sent.keys()].sort((a, b) => a.seq - b.seq);
         log.warn({ republished: again.length }, "broker lost our session: republishing unacknowledged messages");
+        for (const e of again) if (e.pub) { endError(e.pub, "the broker lost the session; published again"); e.pub = undefined; }
         this.sent.clear();
         this.gen++;
         this.waiting.unshift(...again);
@@ -88,8 +95,15 @@ export class Bridge extends EventEmitter {
     this.client.on("message", (topic, payload, packet) => {
       const r = this.routes.get(topic);
       if (!r) return;
-      const tp = (packet.properties?.userProperties as Record<string, string> | undefined)?.traceparent;
-      this.emit("down", r, payload, typeof tp === "string" ? tp : undefined);
+      // A user property may repeat (then mqtt.js gives an array): the
+      // first valid traceparent is the parent, anything else starts a
+      // new trace, with a warning.
+      const raw = (packet.properties?.userProperties as Record<string, string | string[]> | undefined)?.traceparent;
+      const all = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+      let parent: TraceContext | null = null;
+      for (const v of all) if ((parent = parseTraceparent(v))) break;
+      if (all.length && !parent) log.warn({ topic, traceparent: String(all[0]).slice(0, 80) }, "command with an invalid traceparent: starting a new trace");
+      this.emit("down", r, payload, topic, parent);
     });
   }
 
@@ -98,15 +112,18 @@ export class Bridge extends EventEmitter {
   get connected(): boolean { return this.client.connected; }
 
   /** Queue a message for the broker. QoS >= 1 is spooled (durable after the
-   *  caller's spool.sync()); QoS 0 is dropped, counted, when the queue is full. */
-  enqueue(device: string, topic: string, qos: 0 | 1 | 2, payload: Buffer, traceparent?: string): SpoolEntry | null {
-    let e: SpoolEntry;
+   *  caller's spool.sync()); QoS 0 is dropped, counted, when the queue is
+   *  full. `span` (the message's uplink span) ends when the broker has it. */
+  enqueue(device: string, topic: string, qos: 0 | 1 | 2, payload: Buffer, span?: Span): SpoolEntry | null {
+    let e: Entry;
+    const traceparent = span ? traceparentOf(span) : undefined;
     if (qos === 0) {
       if (this.full) { this.metrics.qos0Dropped.inc(); return null; }
       e = { seq: this.qos0Seq--, device, topic, qos, payload, traceparent };
     } else {
       e = this.spool.append({ device, topic, qos, payload, traceparent });
     }
+    e.span = span;
     this.waiting.push(e);
     this.updateFull();
     this.pump();
@@ -136,18 +153,30 @@ export class Bridge extends EventEmitter {
       const e = this.waiting.shift()!;
       const gen = this.gen;
       this.sent.set(e, gen);
-      const properties = this.cfg.protocol_version === 5 && e.traceparent ? { userProperties: { traceparent: e.traceparent } } : undefined;
+      // One span per PUBLISH attempt, child of the uplink span (or, for a
+      // message replayed from the spool, of the traceparent it was spooled
+      // with); its context is what the MQTT consumer sees as its parent.
+      const pub = startSpan(SPAN.PUBLISH, {
+        kind: SpanKind.PRODUCER, parent: e.span, remote: e.span ? undefined : parseTraceparent(e.traceparent),
+        attributes: { [ATTR.DEVICE]: e.device, [ATTR.TOPIC]: e.topic, [ATTR.QOS]: e.qos, [ATTR.SYSTEM]: "mqtt", [ATTR.SPOOL_SEQ]: e.seq },
+      });
+      e.pub = pub;
+      const properties = this.cfg.protocol_version === 5 ? { userProperties: { traceparent: traceparentOf(pub) } } : undefined;
       this.client.publish(e.topic, e.payload, { qos: e.qos, properties }, (err) => {
         if (this.sent.get(e) !== gen) return; // republished since: stale
         this.sent.delete(e);
+        e.pub = undefined;
         if (err) {
           // Not acknowledged: back to the front, in order, for the next connection.
           this.waiting.unshift(e);
-          this.log.debug({ seq: e.seq, err: err.message }, "publish failed; requeued");
+          endError(pub, `not acknowledged: ${err.message}`);
+          this.log.debug({ device: e.device, seq: e.seq, err: err.message, ...logIds(pub) }, "publish failed; requeued");
         } else {
           if (e.qos > 0) this.spool.done(e.seq);
           this.metrics.published.inc({ qos: String(e.qos) });
-          this.log.trace({ device: e.device, seq: e.seq, topic: e.topic, traceparent: e.traceparent }, "published");
+          pub.end();
+          e.span?.end();
+          this.log.trace({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");
         }
         this.updateFull();
         setImmediate(() => this.pump());

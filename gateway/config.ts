@@ -49,6 +49,10 @@ const device = z.object({
   retransmit_ms: uint(600000).optional(),
   resume_ms: uint(3600000).optional(),
   node_id: uint(1023).optional(),
+  /** Commands go to the device with a W3C trace context ahead of the
+   *  payload (frame flag TRACE); false for device software that does not
+   *  read the flag. */
+  trace_context: z.boolean().default(true),
 }).strict();
 
 export const schema = z.object({

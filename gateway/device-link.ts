@@ -12,12 +12,13 @@
 import { createServer as netServer, type Server, type Socket } from "node:net";
 import { createServer as tlsServer } from "node:tls";
 import { readFileSync, statSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Peer, type SessionOptions } from "../host/peer.ts";
 import { FileStorage } from "../host/storage.ts";
-import { Kind } from "../host/core.ts";
-import { FrameType, Counter, type Frame } from "../host/frame.ts";
+import { Kind, type QnCore } from "../host/core.ts";
+import { QnError, Status } from "../host/status.ts";
+import { FrameType, Counter, Flag, TRACE_BYTES, type Frame } from "../host/frame.ts";
+import { splitTraced, encodeTraceBytes, type TraceContext } from "../host/trace.ts";
 import { SerialTransport } from "../host/transport/serial.ts";
 import { TcpTransport } from "../host/transport/tcp.ts";
 import type { Transport } from "../host/transport/transport.ts";
@@ -26,6 +27,7 @@ import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from
 import type { Bridge } from "./bridge.ts";
 import type { Spool } from "./spool.ts";
 import type { Metrics } from "./metrics.ts";
+import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 
 export const T_CONFIG = 0x21, T_LOG_REQ = 0x23;
 export const JOURNAL_BYTES = 64 * 1024;
@@ -90,13 +92,11 @@ function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
   };
 }
 
-function traceparent(): string {
-  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
-}
-
 export type LinkState = "starting" | "waiting" | "handshake" | "up" | "down" | "stopped";
 
-interface Down { channel: number; qos: 0 | 1 | 2; prio: number; payload: Buffer; traceparent?: string }
+/** A command waiting for the device's core; its span ends when the core
+ *  takes it (or it is dropped). */
+interface Down { channel: number; qos: 0 | 1 | 2; prio: number; payload: Buffer; span: Span }
 
 export class DeviceLink {
   state: LinkState = "starting";
@@ -296,29 +296,70 @@ export class DeviceLink {
   private onFrame(f: Frame): void {
     if (f.type !== FrameType.DATA) return;
     const qos = ((f.flags >> 2) & 3) as 0 | 1 | 2;
+    // A TRACE frame starts with the device's trace context: the uplink span
+    // becomes its child, and MQTT gets the payload without it. The core
+    // refuses TRACE frames too short for a context; a context that is not
+    // valid (zero ids, version ff) is still stripped, and a new trace starts.
+    let payload = f.payload, parent: TraceContext | null = null;
+    if (f.flags & Flag.TRACE) {
+      const t = splitTraced(f.payload);
+      payload = t.body;
+      parent = t.context;
+      if (!parent) {
+        this.env.metrics.traceInvalid.inc({ device: this.id });
+        this.log.warn({ channel: f.channel, packet: f.packet, context: Buffer.from(f.payload.subarray(0, TRACE_BYTES)).toString("hex") }, "invalid trace context in a frame: starting a new trace");
+      }
+    }
     const route = this.upRoutes.get(f.channel);
-    if (!route) {
+    const topic = route && this.topic(route.topic);
+    const span = startSpan(SPAN.UPLINK, {
+      kind: SpanKind.CONSUMER, remote: parent,
+      attributes: { [ATTR.DEVICE]: this.id, [ATTR.SESSION]: this.sessionId, [ATTR.CHANNEL]: f.channel, [ATTR.PACKET]: f.packet, [ATTR.QOS]: qos, ...(topic ? { [ATTR.TOPIC]: topic } : {}) },
+    });
+    const ids = { session: this.sessionId, packet: f.packet, channel: f.channel, qos, ...logIds(span) };
+    if (!topic) {
       this.env.metrics.unmapped.inc({ device: this.id });
-      this.log.warn({ channel: f.channel, packet: f.packet }, "message on an unmapped channel dropped");
+      this.log.warn(ids, "message on an unmapped channel dropped");
+      endError(span, "no uplink mapping for the channel");
       return;
     }
-    const tp = traceparent();
-    // QoS carried over as sent by the device (QN QoS 2 -> MQTT QoS 2).
-    const e = this.env.bridge.enqueue(this.id, this.topic(route.topic), qos, Buffer.from(f.payload), tp);
+    // QoS carried over as sent by the device (QN QoS 2 -> MQTT QoS 2); the
+    // bridge ends the span when the broker acknowledges the message.
+    const e = this.env.bridge.enqueue(this.id, topic, qos, Buffer.from(payload), span);
+    if (!e) {
+      this.log.warn(ids, "broker queue full: QoS 0 message dropped");
+      endError(span, "broker queue full: QoS 0 message dropped");
+      return;
+    }
     this.uplink++;
     this.env.metrics.uplink.inc({ device: this.id, qos: String(qos) });
-    this.log.debug({ session: f.session, packet: f.packet, channel: f.channel, qos, trace_id: tp.slice(3, 35), spool_seq: e?.seq }, "uplink");
+    this.log.debug({ ...ids, spool_seq: e.seq }, "uplink");
   }
 
   /** A message from MQTT for this device: queued, then handed to the core
-   *  in order as its window allows (QoS 2: journalled by the core). */
-  sendDown(channel: number, qos: 0 | 1 | 2, prio: number, payload: Buffer, tp?: string): void {
+   *  in order as its window allows (QoS 2: journalled by the core). Its
+   *  span is a child of the command's MQTT traceparent, if it had one. */
+  sendDown(channel: number, qos: 0 | 1 | 2, prio: number, payload: Buffer, topic: string, parent: TraceContext | null = null): void {
+    const span = startSpan(SPAN.DOWNLINK, {
+      kind: SpanKind.CONSUMER, remote: parent,
+      attributes: { [ATTR.DEVICE]: this.id, [ATTR.CHANNEL]: channel, [ATTR.QOS]: qos, [ATTR.TOPIC]: topic, [ATTR.SYSTEM]: "mqtt" },
+    });
     if (this.downQueue.length >= this.env.bridge.limit) {
-      this.log.warn({ channel }, "downlink queue full: message dropped");
+      this.log.warn({ channel, qos, ...logIds(span) }, "downlink queue full: message dropped");
+      endError(span, "downlink queue full");
       return;
     }
-    this.downQueue.push({ channel, qos, prio, payload, traceparent: tp });
+    this.downQueue.push({ channel, qos, prio, payload, span });
     this.drain();
+  }
+
+  /** The context a command carries to the device (its downlink span, so
+   *  the device's work is a child of it); none when the device is set not
+   *  to get one or the payload leaves no room for it. */
+  private traceBytes(m: Down, core: QnCore): Uint8Array | undefined {
+    if (this.cfg.trace_context === false) return undefined;
+    if (m.payload.length + TRACE_BYTES > core.x.qn_max_payload()) return undefined;
+    return encodeTraceBytes(contextOf(m.span));
   }
 
   private drain(): void {
@@ -328,12 +369,25 @@ export class DeviceLink {
       if (!p?.up) return; // resumed by watch() when the link comes up
       const m = this.downQueue[0];
       try {
-        const packet = p.publish(m.channel, m.qos, m.payload, m.prio);
+        const trace = this.traceBytes(m, p.core);
+        const packet = p.publish(m.channel, m.qos, m.payload, m.prio, trace);
         this.downQueue.shift();
         this.downlink++;
         this.env.metrics.downlink.inc({ device: this.id, qos: String(m.qos) });
-        this.log.debug({ session: this.sessionId, packet, channel: m.channel, qos: m.qos, trace_id: m.traceparent?.slice(3, 35) }, "downlink");
+        m.span.setAttributes({ [ATTR.SESSION]: this.sessionId, [ATTR.PACKET]: packet, "qn.frame.traced": !!trace });
+        m.span.end();
+        this.log.debug({ session: this.sessionId, packet, channel: m.channel, qos: m.qos, ...logIds(m.span) }, "downlink");
       } catch (e) {
+        // A command the core can never take (too long for a frame) is
+        // dropped with the reason, or it would hold up every later one.
+        const st = e instanceof QnError ? e.status : 0;
+        if (st === Status.ERR_OVERSIZE || st === Status.ERR_ARG) {
+          this.downQueue.shift();
+          this.env.metrics.downlinkRefused.inc({ device: this.id });
+          this.log.warn({ channel: m.channel, qos: m.qos, bytes: m.payload.length, err: (e as Error).message, ...logIds(m.span) }, "command refused by the device link: dropped");
+          endError(m.span, (e as Error).message);
+          continue;
+        }
         // Window full or link down: try again shortly, keep the order.
         this.drainTimer = setTimeout(() => { this.drainTimer = undefined; this.drain(); }, 10);
         return;
@@ -346,11 +400,15 @@ export class DeviceLink {
   pause(): void { this.gate?.pause(); }
   resume(): void { this.gate?.resume(); }
 
-  /** Push the device part of the config (keys 2..9) as one T_CONFIG. */
-  async pushConfig(): Promise<{ status: number; refusedKey: number; generation: number }> {
+  /** Push the device part of the config (keys 2..9) as one T_CONFIG;
+   *  `parent` is the reload it belongs to, if any. */
+  async pushConfig(parent?: Span): Promise<{ status: number; refusedKey: number; generation: number }> {
+    const span = startSpan(SPAN.CONFIG_PUSH, { kind: SpanKind.CLIENT, parent, attributes: { [ATTR.DEVICE]: this.id, [ATTR.SESSION]: this.sessionId } });
+    const ids = logIds(span);
     const p = this.peer;
-    if (!p?.up) throw new Error(`${this.id}: not connected`);
+    if (!p?.up) { endError(span, "not connected"); throw new Error(`${this.id}: not connected`); }
     const params = deviceParams(this.cfg);
+    span.setAttribute("qn.config.keys", [...params.keys()]);
     const payload = p.core.encode(1, [...params].map(([k, v]) => ({ tag: k + 1, kind: Kind.UINT, value: BigInt(v) })));
     try {
       const r = await p.request(T_CONFIG, { codec: 1, payload, timeoutMs: 3000 });
@@ -359,12 +417,19 @@ export class DeviceLink {
       // Our end follows the same timings (role, auth and key stay).
       if (out.status === 0) for (const [k, v] of params) if (k <= 7) p.core.x.qn_config_set(k, v);
       this.env.metrics.configPush.inc({ device: this.id, result: out.status === 0 ? "applied" : "refused" });
-      if (out.status === 0) this.log.info({ generation: out.generation, keys: [...params.keys()] }, "device config applied");
-      else this.log.warn({ status: out.status, refused_key: out.refusedKey }, "device refused the config; it keeps its old one");
+      span.setAttributes({ [ATTR.PACKET]: r.packet, "qn.config.status": out.status, "qn.config.generation": out.generation });
+      if (out.status === 0) {
+        this.log.info({ session: this.sessionId, packet: r.packet, generation: out.generation, keys: [...params.keys()], ...ids }, "device config applied");
+        span.end();
+      } else {
+        this.log.warn({ session: this.sessionId, packet: r.packet, status: out.status, refused_key: out.refusedKey, ...ids }, "device refused the config; it keeps its old one");
+        endError(span, `refused with status ${out.status} (key ${out.refusedKey})`);
+      }
       return out;
     } catch (e) {
       this.env.metrics.configPush.inc({ device: this.id, result: "error" });
-      this.log.warn({ err: (e as Error).message }, "config push failed");
+      this.log.warn({ session: this.sessionId, err: (e as Error).message, ...ids }, "config push failed");
+      endError(span, (e as Error).message);
       throw e;
     }
   }
@@ -388,6 +453,8 @@ export class DeviceLink {
     this.log.info({ reason }, "link stopped");
     for (const t of this.timers) clearInterval(t);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    // Queued commands die with the link (README: they live in memory only).
+    for (const m of this.downQueue.splice(0)) endError(m.span, `link stopped: ${reason}`);
     const p = this.peer;
     this.peer = undefined;
     this.setDown();

@@ -19,6 +19,8 @@ import { Bridge, type DownRoute } from "./bridge.ts";
 import { Spool } from "./spool.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { OpsServer } from "./ops.ts";
+import { startSpan, endError, logIds, SPAN, type Span } from "./tracing.ts";
+import type { TraceContext } from "../host/trace.ts";
 
 export interface ReloadResult { ok: boolean; errors?: string[]; started: string[]; stopped: string[]; restarted: string[]; pushed: string[]; unchanged: string[] }
 
@@ -38,7 +40,7 @@ export class Gateway {
     this.metrics = createMetrics();
     this.spool = new Spool(config.gateway.spool);
     this.bridge = new Bridge(config.mqtt, this.spool, this.log, this.metrics);
-    this.bridge.on("down", (r: DownRoute, payload: Buffer, tp?: string) => this.links.get(r.device)?.sendDown(r.channel, r.qos, r.prio, payload, tp));
+    this.bridge.on("down", (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null) => this.links.get(r.device)?.sendDown(r.channel, r.qos, r.prio, payload, topic, parent));
     // Backpressure instead of loss: a full queue pauses reading from devices.
     this.bridge.on("full", () => { for (const l of this.links.values()) l.pause(); });
     this.bridge.on("room", () => { for (const l of this.links.values()) l.resume(); });
@@ -80,7 +82,21 @@ export class Gateway {
 
   /** Apply the config in `path` (default: the file the gateway started with). */
   async reload(path = this.configPath): Promise<ReloadResult> {
+    const span = startSpan(SPAN.RELOAD, { attributes: { "qn.config.file": path ?? "" } });
+    try {
+      const r = await this.applyReload(path, span);
+      span.setAttributes({ "qn.reload.ok": r.ok, "qn.reload.pushed": r.pushed, "qn.reload.restarted": r.restarted, "qn.reload.started": r.started, "qn.reload.stopped": r.stopped });
+      if (r.ok) span.end(); else endError(span, (r.errors ?? []).join("; "));
+      return r;
+    } catch (e) {
+      endError(span, (e as Error).message);
+      throw e;
+    }
+  }
+
+  private async applyReload(path: string | undefined, span: Span): Promise<ReloadResult> {
     const r: ReloadResult = { ok: false, started: [], stopped: [], restarted: [], pushed: [], unchanged: [] };
+    const ids = logIds(span);
     let next: Config;
     const keys = new Map<string, Uint8Array>();
     try {
@@ -90,7 +106,7 @@ export class Gateway {
     } catch (e) {
       r.errors = (e as { problems?: string[] }).problems ?? [(e as Error).message];
       this.metrics.reloads.inc({ result: "refused" });
-      this.log.warn({ file: path, errors: r.errors }, "reload refused; the running config stays");
+      this.log.warn({ file: path, errors: r.errors, ...ids }, "reload refused; the running config stays");
       return r;
     }
     const cur = this.config;
@@ -100,7 +116,7 @@ export class Gateway {
     if (problems.length) {
       r.errors = problems;
       this.metrics.reloads.inc({ result: "refused" });
-      this.log.warn({ file: path, errors: problems }, "reload refused; the running config stays");
+      this.log.warn({ file: path, errors: problems, ...ids }, "reload refused; the running config stays");
       return r;
     }
     this.bridge.setLimit(next.mqtt.queue_limit);
@@ -130,13 +146,13 @@ export class Gateway {
       if (paramsChanged) {
         r.pushed.push(d.id);
         // Not awaited: a slow device must not hold up the reload of the others.
-        if (link.peer?.up) void link.pushConfig().catch(() => {});
+        if (link.peer?.up) void link.pushConfig(span).catch(() => {});
       } else r.unchanged.push(d.id);
     }
     this.routes();
     r.ok = true;
     this.metrics.reloads.inc({ result: "applied" });
-    this.log.info({ file: path, ...r }, "config reloaded");
+    this.log.info({ file: path, ...r, ...ids }, "config reloaded");
     return r;
   }
 

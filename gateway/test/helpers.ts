@@ -123,6 +123,19 @@ export class TcpDevice {
     return true;
   }
 
+  /** Publish `body` as the device's application would, with a binary
+   *  trace context ahead of it when `trace` is given (qn_publish_traced).
+   *  Returns the packet id (0 for QoS 0) or a negative status. */
+  publishBody(channel: number, qos: number, body: Uint8Array, trace?: Uint8Array): number {
+    const sim = this.sim;
+    if (!sim || !this.up) return -23;
+    const x = sim.core.x, at = x.qn_app_buf() + 24;
+    if (trace) { sim.core.mem.set(trace, at); sim.core.mem.set(body, at + trace.length); }
+    else sim.core.mem.set(body, at);
+    const n = body.length + (trace?.length ?? 0);
+    return Number(trace ? x.qn_publish_traced(channel, qos, 2, 0, n) : x.qn_publish(channel, qos, 2, 0, n));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.sim?.close();
