@@ -53,6 +53,9 @@ const device = z.object({
    *  payload (frame flag TRACE); false for device software that does not
    *  read the flag. */
   trace_context: z.boolean().default(true),
+  /** How often the device's event log is fetched and merged into ours,
+   *  besides at link up and after a config push; 0: only then. */
+  event_poll_ms: uint(86400000).default(10000),
 }).strict();
 
 export const schema = z.object({

@@ -28,10 +28,10 @@ import type { Bridge } from "./bridge.ts";
 import type { Spool } from "./spool.ts";
 import type { Metrics } from "./metrics.ts";
 import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
+import { EventMerger, decodeEvents, type DeviceEvent } from "./event-log.ts";
 
 export const T_CONFIG = 0x21, T_LOG_REQ = 0x23;
 export const JOURNAL_BYTES = 64 * 1024;
-const EVENT_NAMES: Record<number, string> = { 1: "link up", 2: "link down", 3: "auth failure", 4: "trap", 5: "boot", 6: "config applied", 7: "journal error" };
 const unzigzag = (v: bigint) => Number((v >> 1n) ^ -(v & 1n));
 
 /** What the link needs from the gateway. */
@@ -119,11 +119,15 @@ export class DeviceLink {
   downlink = 0;
   sessionId = 0;
   ident?: { poolInUse: number; poolHighWater: number; uptimeUs: number };
+  /** The device's event ring, merged into our log. */
+  readonly events: EventMerger;
+  private lastEventPoll = 0;
 
   constructor(public cfg: DeviceConfig, public key: Uint8Array, private env: LinkEnv) {
     this.log = env.log.child({ device: cfg.id });
     this.storage = new FileStorage(cfg.journal, JOURNAL_BYTES);
     this.setChannels(cfg);
+    this.events = new EventMerger(`${cfg.journal}.events`, this.log, () => this.fetchEvents(), (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }));
   }
 
   static readKey(d: DeviceConfig): Uint8Array { return readKey(d.key_file); }
@@ -223,6 +227,9 @@ export class DeviceLink {
       this.sessionId = Number(peer.core.x.qn_session_stat(1) & 0xffffffffn);
       this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
       this.watch();
+      // What the device recorded while we were apart (its link down, a
+      // reset, a trap) goes into our log first.
+      this.pollEvents();
       if (deviceParams(this.cfg).size) void this.pushConfig().catch(() => {});
       void this.probe();
     }, (e) => {
@@ -259,6 +266,8 @@ export class DeviceLink {
       this.setDown();
       if (p) this.state = "down";
     }
+    const every = this.cfg.event_poll_ms;
+    if (up && every > 0 && Date.now() - this.lastEventPoll >= every) this.pollEvents();
     const m = this.env.metrics, d = { device: this.id };
     m.journalBytes.set(d, this.journalBytes());
     if (!p) return;
@@ -425,6 +434,7 @@ export class DeviceLink {
         this.log.warn({ session: this.sessionId, packet: r.packet, status: out.status, refused_key: out.refusedKey, ...ids }, "device refused the config; it keeps its old one");
         endError(span, `refused with status ${out.status} (key ${out.refusedKey})`);
       }
+      this.pollEvents(); // the device has just logged "config applied"
       return out;
     } catch (e) {
       this.env.metrics.configPush.inc({ device: this.id, result: "error" });
@@ -434,16 +444,21 @@ export class DeviceLink {
     }
   }
 
-  /** The device's event log (T_LOG_REQ), oldest first. */
-  async eventLog(): Promise<{ seq: number; time_us: number; type: number; event: string; code: number }[]> {
+  /** The device's event log (T_LOG_REQ), oldest first; what is new in it
+   *  is written to our log on the way. */
+  eventLog(): Promise<DeviceEvent[]> { return this.events.poll(); }
+
+  /** Merge the device's event log in the background. */
+  private pollEvents(): void {
+    this.lastEventPoll = Date.now();
+    void this.events.poll().catch(() => {});
+  }
+
+  private async fetchEvents(): Promise<DeviceEvent[]> {
     const p = this.peer;
     if (!p?.up) throw new Error(`${this.id}: not connected`);
     const r = await p.request(T_LOG_REQ, { codec: 1, timeoutMs: 3000 });
-    return p.core.decode(1, r.payload).filter((f) => f.tag === 1 && f.bytes).map((f) => {
-      const b = Buffer.from(f.bytes!);
-      const type = b[8];
-      return { seq: b.readUInt32LE(0), time_us: b.readUInt32LE(4), type, event: EVENT_NAMES[type] ?? `type ${type}`, code: b.readInt32LE(12) };
-    });
+    return decodeEvents(p.core, r.payload);
   }
 
   /** Cut the device off now (revocation, removal, transport change). */
