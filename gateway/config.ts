@@ -23,9 +23,15 @@ const channel = z.object({
 }).strict();
 
 const transport = z.union([
-  z.object({ serial: z.object({ path: z.string().min(1), baud: uint().default(921600) }).strict() }).strict(),
-  z.object({ tcp: z.object({ listen: hostPort, tls: z.boolean().default(false) }).strict() }).strict(),
-], { errorMap: () => ({ message: "expected { serial: { path, baud } } or { tcp: { listen: \"host:port\", tls } }" }) });
+  z.object({ serial: z.object({ path: z.string().min(1), baud: uint(16_000_000).min(1, "expected a baud rate >= 1").default(921600) }).strict() }).strict(),
+  z.object({ tcp: z.object({
+    listen: hostPort,
+    tls: z.boolean().default(false),
+    /** With tls: the client certificate must name this device (subject CN
+     *  or a DNS SAN), so one device's certificate cannot take another's link. */
+    peer_name: z.string().min(1).optional(),
+  }).strict() }).strict(),
+], { errorMap: () => ({ message: "expected { serial: { path, baud } } or { tcp: { listen: \"host:port\", tls, peer_name } }" }) });
 
 /** The session settings of a device: sent to it as T_CONFIG (config keys
  *  2..9) and used by the gateway's own end of the link. */
@@ -119,6 +125,7 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
   c.devices.forEach((d, i) => {
     try { accessSync(resolve(baseDir, d.key_file), constants.R_OK); } catch { problems.push(`devices[${i}].key_file: cannot read ${d.key_file}`); }
     if ("tcp" in d.transport && d.transport.tcp.tls && !c.tls) problems.push(`devices[${i}].transport.tcp.tls: true needs a top-level tls section (cert, key, ca)`);
+    if ("tcp" in d.transport && d.transport.tcp.peer_name !== undefined && (!d.transport.tcp.tls || c.tls?.require_client_cert === false)) problems.push(`devices[${i}].transport.tcp.peer_name: needs tls: true and tls.require_client_cert: true (it names the client certificate)`);
     if (d.backoff_base_ms !== undefined && d.backoff_cap_ms !== undefined && d.backoff_base_ms > d.backoff_cap_ms) problems.push(`devices[${i}].backoff_base_ms: ${d.backoff_base_ms} is above backoff_cap_ms (${d.backoff_cap_ms})`);
     const ups = new Set<number>(), downs = new Set<string>();
     d.channels.forEach((ch, j) => {

@@ -10,7 +10,7 @@
 // core's output through GateTransport.write(), which fsyncs the spool first.
 // So no acknowledgement reaches the device before the message is on disk.
 import { createServer as netServer, type Server, type Socket } from "node:net";
-import { createServer as tlsServer } from "node:tls";
+import { createServer as tlsServer, type TLSSocket } from "node:tls";
 import { readFileSync, statSync } from "node:fs";
 import type { Logger } from "pino";
 import { Peer, type SessionOptions } from "../host/peer.ts";
@@ -19,9 +19,10 @@ import { Kind, type QnCore } from "../host/core.ts";
 import { QnError, Status } from "../host/status.ts";
 import { FrameType, Counter, Flag, TRACE_BYTES, type Frame } from "../host/frame.ts";
 import { splitTraced, encodeTraceBytes, type TraceContext } from "../host/trace.ts";
-import { SerialTransport } from "../host/transport/serial.ts";
+import { SerialTransport, type SerialBinding } from "../host/transport/serial.ts";
 import { TcpTransport } from "../host/transport/tcp.ts";
 import type { Transport } from "../host/transport/transport.ts";
+import { GateTransport } from "./gate-transport.ts";
 import { readKey } from "../selftest/targets.ts";
 import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from "./config.ts";
 import type { Bridge } from "./bridge.ts";
@@ -35,54 +36,21 @@ export const JOURNAL_BYTES = 64 * 1024;
 const unzigzag = (v: bigint) => Number((v >> 1n) ^ -(v & 1n));
 
 /** What the link needs from the gateway. */
-export interface LinkEnv { bridge: Bridge; spool: Spool; log: Logger; metrics: Metrics; prefix: string; tls?: Config["tls"] }
+export interface LinkEnv {
+  bridge: Bridge; spool: Spool; log: Logger; metrics: Metrics; prefix: string; tls?: Config["tls"];
+  /** Serial ports through this binding instead of the OS's (tests). */
+  serialBinding?: SerialBinding;
+}
 
-/** Sits between a Peer and the real transport: fsyncs the spool before any
- *  byte goes to the device, and holds received bytes while paused. */
-class GateTransport implements Transport {
-  private listeners: ((b: Uint8Array) => void)[] = [];
-  private held: Uint8Array[] = [];
-  paused = false;
-  constructor(readonly inner: Transport, private spool: Spool) {
-    inner.onData((b) => {
-      if (this.paused) this.held.push(b);
-      else this.deliver(b);
-    });
-  }
-  /** Hand a chunk to the Peer one frame at a time (split after each 0x00
-   *  delimiter): the core's inbox holds 8 frames, and a TCP read can carry
-   *  many more; the Peer empties the inbox after each call. All pieces go in
-   *  this one turn, so their acknowledgements still leave after one fsync. */
-  private deliver(b: Uint8Array): void {
-    let start = 0;
-    for (let i = b.indexOf(0); i >= 0 && i < b.length - 1; i = b.indexOf(0, start)) {
-      const piece = b.subarray(start, i + 1);
-      start = i + 1;
-      for (const l of this.listeners) l(piece);
-    }
-    if (start < b.length) { const rest = b.subarray(start); for (const l of this.listeners) l(rest); }
-  }
-
-  get name(): string { return this.inner.name; }
-  open(): Promise<void> { return this.inner.open(); }
-  write(bytes: Uint8Array): Promise<void> {
-    this.spool.sync();
-    return this.inner.write(bytes);
-  }
-  onData(l: (b: Uint8Array) => void): void { this.listeners.push(l); }
-  onClose(l: (e?: Error) => void): void { this.inner.onClose(l); }
-  close(): Promise<void> { return this.inner.close(); }
-  pause(): void {
-    this.paused = true;
-    (this.inner as Partial<TcpTransport>).pause?.();
-  }
-  resume(): void {
-    this.paused = false;
-    (this.inner as Partial<TcpTransport>).resume?.();
-    const held = this.held;
-    this.held = [];
-    for (const b of held) this.deliver(b);
-  }
+/** The names a TLS client's certificate gives: subject CN and DNS SANs. */
+function certNames(s: TLSSocket): string[] {
+  const c = s.getPeerCertificate?.();
+  if (!c || !Object.keys(c).length) return [];
+  const names: string[] = [];
+  const cn = c.subject?.CN;
+  if (cn) names.push(...(Array.isArray(cn) ? cn : [cn]));
+  for (const san of (c.subjectaltname ?? "").split(/,\s*/)) if (san.startsWith("DNS:")) names.push(san.slice(4));
+  return names;
 }
 
 function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
@@ -146,14 +114,28 @@ export class DeviceLink {
     // Liveness, gauges and the device's own report, on this link's timers.
     this.timers.push(setInterval(() => this.watch(), 100));
     this.timers.push(setInterval(() => { void this.probe(); }, 5000));
-    if ("tcp" in t) await this.listen(t.tcp.listen, t.tcp.tls);
+    if ("tcp" in t) await this.listen(t.tcp.listen, t.tcp.tls, t.tcp.peer_name);
     else void this.serialLoop(t.serial.path, t.serial.baud);
   }
 
-  private listen(address: string, useTls: boolean): Promise<void> {
+  private listen(address: string, useTls: boolean, peerName?: string): Promise<void> {
     const i = address.lastIndexOf(":");
     const host = address.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(address.slice(i + 1));
-    const onSocket = (s: Socket) => this.attach(new TcpTransport(s, `tcp:${s.remoteAddress}:${s.remotePort}`));
+    const onSocket = (s: Socket) => {
+      // A certificate the CA signed for another device must not get this
+      // device's link (a new connection replaces the current one).
+      if (useTls && peerName !== undefined) {
+        const names = certNames(s as TLSSocket);
+        if (!names.includes(peerName)) {
+          this.failures++;
+          this.lastError = `TLS: client certificate names ${names.length ? names.join(", ") : "nothing"}, not "${peerName}"`;
+          this.log.warn({ remote: `${s.remoteAddress}:${s.remotePort}`, err: this.lastError }, "TLS client refused");
+          s.destroy();
+          return;
+        }
+      }
+      this.attach(new TcpTransport(s, `tcp:${s.remoteAddress}:${s.remotePort}`));
+    };
     const tls = this.env.tls;
     const server = useTls && tls
       ? tlsServer({
@@ -171,17 +153,22 @@ export class DeviceLink {
   }
 
   private async serialLoop(path: string, baud: number): Promise<void> {
+    let said = "";
     while (!this.stopped) {
-      const t = new SerialTransport({ path, baudRate: baud });
+      const t = new SerialTransport({ path, baudRate: baud, binding: this.env.serialBinding });
       try {
         await t.open();
       } catch (e) {
         this.failures++;
         this.lastError = (e as Error).message;
-        this.log.warn({ err: this.lastError }, "serial port not available; retrying in 2 s");
+        // One line per distinct reason, not one every 2 s.
+        if (this.lastError !== said) this.log.warn({ err: this.lastError }, "serial port not available; retrying every 2 s");
+        said = this.lastError;
         await new Promise((r) => setTimeout(r, 2000));
         continue;
       }
+      if (said) this.log.info({ path }, "serial port open");
+      said = "";
       const closed = new Promise<void>((r) => t.onClose(() => r()));
       this.attach(t);
       await closed;

@@ -21,6 +21,13 @@ import { createMetrics, type Metrics } from "./metrics.ts";
 import { OpsServer } from "./ops.ts";
 import { startSpan, endError, logIds, SPAN, type Span } from "./tracing.ts";
 import type { TraceContext } from "../host/trace.ts";
+import type { SerialBinding } from "../host/transport/serial.ts";
+
+export interface GatewayOptions {
+  log?: Logger;
+  /** Serial ports through this binding instead of the OS's (tests). */
+  serialBinding?: SerialBinding;
+}
 
 export interface ReloadResult { ok: boolean; errors?: string[]; started: string[]; stopped: string[]; restarted: string[]; pushed: string[]; unchanged: string[] }
 
@@ -35,7 +42,7 @@ export class Gateway {
   ops?: OpsServer;
   startedAt = Date.now();
 
-  constructor(public config: Config, public configPath: string | undefined, opts: { log?: Logger } = {}) {
+  constructor(public config: Config, public configPath: string | undefined, private opts: GatewayOptions = {}) {
     this.log = opts.log ?? pino({ level: config.gateway.log_level, base: { svc: "qn-gateway" } });
     this.metrics = createMetrics();
     this.spool = new Spool(config.gateway.spool);
@@ -46,7 +53,7 @@ export class Gateway {
     this.bridge.on("room", () => { for (const l of this.links.values()) l.resume(); });
   }
 
-  static fromFile(path: string, opts: { log?: Logger } = {}): Gateway {
+  static fromFile(path: string, opts: GatewayOptions = {}): Gateway {
     return new Gateway(loadConfig(path), path, opts);
   }
 
@@ -61,7 +68,7 @@ export class Gateway {
   }
 
   private async startLink(d: DeviceConfig): Promise<DeviceLink> {
-    const link = new DeviceLink(d, DeviceLink.readKey(d), { bridge: this.bridge, spool: this.spool, log: this.log, metrics: this.metrics, prefix: this.config.mqtt.topic_prefix, tls: this.config.tls });
+    const link = new DeviceLink(d, DeviceLink.readKey(d), { bridge: this.bridge, spool: this.spool, log: this.log, metrics: this.metrics, prefix: this.config.mqtt.topic_prefix, tls: this.config.tls, serialBinding: this.opts.serialBinding });
     this.links.set(d.id, link);
     try {
       await link.start();

@@ -1,9 +1,15 @@
 // Serial transport over the `serialport` package: a board's USB virtual COM
-// port (ST-LINK on the Nucleo-H743ZI) or QEMU's pty.
+// port (ST-LINK on the Nucleo-H743ZI) or QEMU's pty. The hardware sits
+// behind serialport's binding interface: the OS binding by default, or one
+// given here (tests use @serialport/binding-mock, as node-serialport does).
 import { SerialPort } from "serialport";
 import { TransportError, type Transport } from "./transport.ts";
 
-export interface SerialOptions { path: string; baudRate?: number }
+/** serialport's binding interface (@serialport/bindings-interface), the
+ *  part this transport relies on; its own types are not exported for ESM. */
+export interface SerialBinding { list(): Promise<unknown[]>; open(options: any): Promise<any> }
+
+export interface SerialOptions { path: string; baudRate?: number; binding?: SerialBinding }
 
 function explain(path: string, err: any): string {
   const m = String(err?.message ?? err);
@@ -30,7 +36,8 @@ export class SerialTransport implements Transport {
 
   open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const port = new SerialPort({ path: this.opts.path, baudRate: this.opts.baudRate ?? 921600, autoOpen: false });
+      const binding = this.opts.binding ? { binding: this.opts.binding as typeof SerialPort.binding } : {};
+      const port = new SerialPort({ path: this.opts.path, baudRate: this.opts.baudRate ?? 921600, autoOpen: false, ...binding });
       port.open((err) => {
         if (err) return reject(new TransportError(explain(this.opts.path, err), { cause: err }));
         this.port = port;
