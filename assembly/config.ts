@@ -31,7 +31,7 @@ export const APP_BUF: i32 = MAX_FRAME;
  *  blocks per pool (the allocation bitmap is one u32). */
 export const POOL_SMALL_SIZE: i32 = 64;
 export const POOL_SMALL_COUNT: i32 = 24;
-export const POOL_LARGE_SIZE: i32 = (MAX_WIRE + 2 + 3) & ~3;
+export const POOL_LARGE_SIZE: i32 = (MAX_WIRE + 4 + 3) & ~3; // + the block's length word (pool.ts BLK_HDR)
 export const POOL_LARGE_COUNT: i32 = 20;
 
 /** Outbox per priority class and inbox: rings of u32 block addresses.

@@ -11,7 +11,7 @@ import {
 import { Status } from "./status";
 import { crc32c_init } from "./crc32c";
 import { cobs_encode } from "./cobs";
-import { pools_init, pool_alloc, pool_free } from "./pool";
+import { pools_init, pool_alloc, pool_free, BLK_HDR, blk_len, blk_set_len, blk_data } from "./pool";
 import { decoder_reset, decoder_feed, decoder_consumed, decoder_frame, decoder_frame_len, FRAME_READY } from "./decoder";
 import { sched_init, sched_queue } from "./sched";
 import {
@@ -97,11 +97,11 @@ export function core_queue_raw(raw: usize): i32 {
     store<u8>(raw + H_FLAGS, flags);
   }
   const n = frame_seal(raw);
-  const blk = pool_alloc(n + n / 254 + 2 + 2);
+  const blk = pool_alloc(n + n / 254 + 2 + BLK_HDR);
   if (blk == 0) return Status.ERR_POOL_EMPTY;
-  const w = cobs_encode(raw, n, blk + 2, MAX_WIRE);
+  const w = cobs_encode(raw, n, blk_data(blk), MAX_WIRE);
   if (w < 0) { pool_free(blk); return w; }
-  store<u16>(blk, <u16>w);
+  blk_set_len(blk, w);
   const st = sched_queue(<i32>flags_prio(flags), blk);
   if (st != Status.OK) pool_free(blk);
   else session_note_tx(nowUs);
@@ -143,8 +143,8 @@ export function core_publish(channel: u8, qos: u8, prio: u8, codec: u8, len: i32
 function transmit_entry(pid: u32, qos: i32, dup: bool): bool {
   const blk = qos_entry_block(pid, qos);
   if (blk == 0) return false;
-  const n = <i32>load<u16>(blk);
-  memory.copy(BUILD, blk + 2, n);
+  const n = blk_len(blk);
+  memory.copy(BUILD, blk_data(blk), n);
   if (dup) store<u8>(BUILD + H_FLAGS, load<u8>(BUILD + H_FLAGS) | F_DUP);
   if (core_queue_raw(BUILD) != Status.OK) return false;
   qos_mark_sent(pid, qos, nowUs);
@@ -466,8 +466,8 @@ export function core_inbox_count(): u32 { return inbox_count(); }
 export function core_inbox_peek(i: u32): i32 {
   if (i >= inbox_count()) return 0;
   const blk = inbox_at(i);
-  const n = <i32>load<u16>(blk);
-  memory.copy(APP, blk + 2, n);
+  const n = blk_len(blk);
+  memory.copy(APP, blk_data(blk), n);
   return n;
 }
 
@@ -477,8 +477,8 @@ export function core_inbox_peek(i: u32): i32 {
 export function core_inbox_pop(): i32 {
   const blk = inbox_take();
   if (blk == 0) return 0;
-  const n = <i32>load<u16>(blk);
-  memory.copy(APP, blk + 2, n);
+  const n = blk_len(blk);
+  memory.copy(APP, blk_data(blk), n);
   inbox_free(blk);
   if (load<u8>(APP + H_TYPE) == T_DATA && flags_qos(load<u8>(APP + H_FLAGS)) == 2) {
     qos_delivered(load<u32>(APP + H_PACKET), APP, <i32>load<u16>(APP + H_LENGTH), <u32>nowUs);

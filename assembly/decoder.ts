@@ -44,76 +44,98 @@ function fail(st: i32): i32 {
   return st;
 }
 
-/** One byte through the COBS state machine. Returns FRAME_READY when a
- *  valid frame is in the buffer (decoder_frame / decoder_frame_len),
- *  NEED_MORE, or a negative status for a frame just rejected. */
-@inline function push(b: u8): i32 {
-  if (b == 0) {
-    const wasSkipping = skipping;
-    const n = outLen;
-    const partial = left != 0;
-    const started = code != 0xFF || n != 0 || partial;
-    decoder_reset();
-    if (wasSkipping) return NEED_MORE; // error already reported
-    if (!started) return NEED_MORE; // empty frame: idle delimiter
-    if (partial) return fail(Status.ERR_TRUNCATED);
-    const st = frame_check(BUF, n);
-    if (st != Status.OK) return fail(st);
-    count(C_FRAMES_IN);
-    readyLen = n; // readable until the next byte is pushed
-    return FRAME_READY;
-  }
-  if (skipping) return NEED_MORE;
-  if (left == 0) {
-    // A code byte: the previous block (if any, and not a full 254-byte
-    // block) ended with an implied zero.
-    if (code != 0xFF) {
-      if (outLen >= MAX_FRAME) { skipping = true; return fail(Status.ERR_OVERSIZE); }
-      store<u8>(BUF + outLen++, 0);
-    }
-    code = b;
-    left = <u32>b - 1;
-    return NEED_MORE;
-  }
-  if (outLen >= MAX_FRAME) { skipping = true; return fail(Status.ERR_OVERSIZE); }
-  store<u8>(BUF + outLen++, b);
-  left--;
-  return NEED_MORE;
-}
-
 let consumed: i32 = 0;
 /** Bytes the last decoder_feed took. */
 export function decoder_consumed(): i32 { return consumed; }
 
 /** Feed up to `len` bytes at `p`, stopping right after a frame completes or
- *  is rejected. Returns what push() gives for that byte (FRAME_READY,
- *  a negative status) or NEED_MORE when all were taken; decoder_consumed()
- *  says how many. Inside a COBS block the data bytes are copied as a run
- *  (the bytes a frame is made of cost a scan and a copy, not a call each):
- *  this is the receive path's hot loop. */
+ *  is rejected. Returns FRAME_READY (the frame is at decoder_frame, valid
+ *  until the next feed), a negative status for a frame just rejected, or
+ *  NEED_MORE when all bytes were taken; decoder_consumed() says how many.
+ *
+ *  This is the receive path's hot loop, so the state lives in locals while
+ *  it runs (Wasm globals are memory loads and stores once compiled to C)
+ *  and a block's data bytes move four at a time: a word with no zero byte
+ *  is copied whole, the first word holding a zero finishes byte by byte.
+ *  A zero is always a delimiter: inside a block it ends a frame cut short. */
 export function decoder_feed(p: usize, len: i32): i32 {
   count_n(C_BYTES_IN, <u32>len);
   let i = 0;
+  let out = outLen;
+  let due = left; // data bytes still due in the current block
+  let blk = code;
+  let st = NEED_MORE;
   while (i < len) {
-    if (left > 1 && !skipping) {
-      // A run of data bytes: up to the end of the block (the block's last
-      // byte takes the slow path), the chunk, or the frame buffer.
-      let n = <i32>left - 1;
-      if (n > len - i) n = len - i;
-      if (n > MAX_FRAME - outLen) n = MAX_FRAME - outLen;
-      let k = 0;
-      while (k < n && load<u8>(p + i + k) != 0) k++;
-      if (k > 0) {
-        memory.copy(BUF + outLen, p + i, k);
-        outLen += k;
-        left -= <u32>k;
-        i += k;
-        continue;
-      }
+    if (skipping) {
+      while (i < len && load<u8>(p + i) != 0) i++;
+      if (i == len) break;
+      i++; // the delimiter ends the bad frame; the error was reported
+      skipping = false;
+      out = 0; due = 0; blk = 0xFF;
+      continue;
     }
-    const r = push(load<u8>(p + i++));
-    if (r != NEED_MORE) { consumed = i; return r; }
+    if (due == 0) {
+      const b = load<u8>(p + i++);
+      if (b == 0) {
+        if (blk == 0xFF && out == 0) continue; // idle delimiter
+        const n = out;
+        out = 0; blk = 0xFF;
+        st = frame_check(BUF, n);
+        if (st != Status.OK) { st = fail(st); break; }
+        count(C_FRAMES_IN);
+        readyLen = n;
+        st = FRAME_READY;
+        break;
+      }
+      // A code byte: the previous block (unless a full 254-byte one) ended
+      // with an implied zero.
+      if (blk != 0xFF) {
+        if (out >= MAX_FRAME) { skipping = true; st = fail(Status.ERR_OVERSIZE); break; }
+        store<u8>(BUF + out++, 0);
+      }
+      blk = b;
+      due = <u32>b - 1;
+      continue;
+    }
+    let n = <i32>due;
+    if (n > len - i) n = len - i;
+    if (n > MAX_FRAME - out) n = MAX_FRAME - out;
+    if (n == 0 && load<u8>(p + i) != 0) {
+      // A data byte with the frame buffer full (a delimiter takes the
+      // cut-short path below).
+      i++;
+      skipping = true;
+      st = fail(Status.ERR_OVERSIZE);
+      break;
+    }
+    const src = p + i, dst = BUF + out;
+    let k = 0;
+    while (k + 4 <= n) {
+      const w = load<u32>(src + k);
+      if (((w - 0x01010101) & ~w & 0x80808080) != 0) break; // a zero byte in w
+      store<u32>(dst + k, w);
+      k += 4;
+    }
+    while (k < n) {
+      const b = load<u8>(src + k);
+      if (b == 0) break;
+      store<u8>(dst + k, b);
+      k++;
+    }
+    out += k;
+    due -= <u32>k;
+    i += k;
+    if (k < n || n == 0) {
+      // A delimiter inside a block: this frame was cut short.
+      i++;
+      out = 0; due = 0; blk = 0xFF;
+      st = fail(Status.ERR_TRUNCATED);
+      break;
+    }
   }
+  outLen = out;
+  left = due;
+  code = blk;
   consumed = i;
-  return NEED_MORE;
+  return st;
 }

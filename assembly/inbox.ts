@@ -1,12 +1,12 @@
 // The application inbox: frames the core hands to its shell's application,
-// each a pool block (u16 length + raw frame without CRC), in a ring of
+// each a pool block (length word + raw frame without CRC), in a ring of
 // block addresses. Shared by the dispatcher (new frames), the QoS layer
 // (journal recovery re-delivers into it, compaction walks it) and the ABI
 // (qn_inbox_pop).
 import { INBOX_SLOTS } from "./config";
 import { Status } from "./status";
 import { Ring, ring_init, ring_push_u32, ring_pop_u32, ring_count, ring_full } from "./ring";
-import { pool_alloc, pool_free } from "./pool";
+import { pool_alloc, pool_free, BLK_HDR, blk_set_len, blk_data } from "./pool";
 import { count, C_INBOX_DROP } from "./counters";
 
 const INBOX_MEM = memory.data(<i32>INBOX_SLOTS * 4, 4);
@@ -23,10 +23,10 @@ export function inbox_count(): u32 { return ring_count(ring()); }
 /** Copy a raw frame (n bytes) into a new inbox entry. Counted on failure. */
 export function inbox_push(raw: usize, n: i32): i32 {
   if (ring_full(ring())) { count(C_INBOX_DROP); return Status.ERR_RING_FULL; }
-  const blk = pool_alloc(n + 2);
+  const blk = pool_alloc(n + BLK_HDR);
   if (blk == 0) { count(C_INBOX_DROP); return Status.ERR_POOL_EMPTY; }
-  store<u16>(blk, <u16>n);
-  memory.copy(blk + 2, raw, n);
+  blk_set_len(blk, n);
+  memory.copy(blk_data(blk), raw, n);
   ring_push_u32(ring(), <u32>blk);
   return Status.OK;
 }

@@ -24,7 +24,7 @@
 import { Status } from "./status";
 import { HEADER_SIZE } from "./config";
 import { H_FLAGS, H_PACKET, flags_qos, T_PUBACK, T_PUBREC, T_PUBCOMP } from "./frame";
-import { pool_alloc, pool_free } from "./pool";
+import { pool_alloc, pool_free, BLK_HDR, blk_len, blk_set_len, blk_data } from "./pool";
 import {
   journal_ready, journal_fits, journal_append, journal_data, journal_compact_begin,
   journal_compact_end, journal_open, journal_next, journal_len, journal_torn, journal_rewind, journal_fresh,
@@ -169,7 +169,7 @@ function jwrite_u32(type: u8, v: u32, time: u32): i32 {
 }
 
 function jwrite_frame(type: u8, blk: usize, time: u32): i32 {
-  return jwrite(type, blk + 2, <i32>load<u16>(blk), time);
+  return jwrite(type, blk_data(blk), blk_len(blk), time);
 }
 
 // Checkpoint (STATE record, 32 bytes): +0 q2 next +4 q2 expected
@@ -207,8 +207,8 @@ export function qos_compact(time: u32): i32 {
     const e = fe(i);
     if (load<u8>(e + 5) == ST_SENT && load<u8>(e + 4) == 2) {
       const blk = <usize>load<u32>(e + 8);
-      const n = <i32>load<u16>(blk);
-      memory.copy(journal_data(), blk + 2, n);
+      const n = blk_len(blk);
+      memory.copy(journal_data(), blk_data(blk), n);
       st = journal_append(R_OUT, n, time);
       if (st != Status.OK) return st;
     }
@@ -232,11 +232,11 @@ function compact_inbox(time: u32): i32 {
   const n0 = inbox_count();
   for (let i: u32 = 0; i < n0; i++) {
     const blk = inbox_at(i);
-    if (flags_qos(load<u8>(blk + 2 + H_FLAGS)) == 2) {
-      const pid = load<u32>(blk + 2 + H_PACKET);
+    if (flags_qos(load<u8>(blk_data(blk) + H_FLAGS)) == 2) {
+      const pid = load<u32>(blk_data(blk) + H_PACKET);
       if (<i32>(pid - q2Delivered) > 0) {
-        const n = <i32>load<u16>(blk);
-        memory.copy(journal_data(), blk + 2, n);
+        const n = blk_len(blk);
+        memory.copy(journal_data(), blk_data(blk), n);
         const st = journal_append(R_IN, n, time);
         if (st != Status.OK) return st;
       }
@@ -263,12 +263,12 @@ export function qos_publish(raw: usize, n: i32, time: u32): i64 {
   let slot = -1;
   for (let i = 0; i < WINDOW; i++) if (load<u8>(fe(i) + 5) == ST_FREE) { slot = i; break; }
   if (slot < 0) return Status.ERR_WINDOW;
-  const blk = pool_alloc(n + 2);
+  const blk = pool_alloc(n + BLK_HDR);
   if (blk == 0) return Status.ERR_POOL_EMPTY;
   const pid = qos == 1 ? q1Next : q2Next;
   store<u32>(raw + H_PACKET, pid);
-  store<u16>(blk, <u16>n);
-  memory.copy(blk + 2, raw, n);
+  blk_set_len(blk, n);
+  memory.copy(blk_data(blk), raw, n);
   if (qos == 2) {
     const st = jwrite_frame(R_OUT, blk, time);
     if (st != Status.OK) { pool_free(blk); return st; }
@@ -536,10 +536,10 @@ function restore_out(d: usize, len: i32, pid: u32): void {
   for (let i = 0; i < WINDOW; i++) {
     const e = fe(i);
     if (load<u8>(e + 5) == ST_FREE) {
-      const blk = pool_alloc(len + 2);
+      const blk = pool_alloc(len + BLK_HDR);
       if (blk == 0) return;
-      store<u16>(blk, <u16>len);
-      memory.copy(blk + 2, d, len);
+      blk_set_len(blk, len);
+      memory.copy(blk_data(blk), d, len);
       store<u32>(e, pid);
       store<u8>(e + 4, 2);
       store<u8>(e + 5, ST_SENT);

@@ -11,7 +11,7 @@
 import { OUTBOX_SLOTS, PRIO_CLASSES, TX_STAGE } from "./config";
 import { Status } from "./status";
 import { Ring, ring_init, ring_push_u32, ring_pop_u32, ring_empty, ring_count } from "./ring";
-import { pool_free } from "./pool";
+import { pool_free, blk_len, blk_data } from "./pool";
 import { count, count_n, C_FRAMES_OUT, C_BYTES_OUT, C_PREEMPT, C_RING_FULL } from "./counters";
 
 const OUTBOX_MEM = memory.data(<i32>OUTBOX_SLOTS * 4 * PRIO_CLASSES, 4);
@@ -115,10 +115,10 @@ export function sched_pull(max: i32): i32 {
         }
         if (cur == 0) continue;
       }
-      const len = <i32>load<u16>(cur);
+      const len = blk_len(cur);
       let k = len - curOff;
       if (k > max - n) k = max - n;
-      memory.copy(TX_BUF + n, cur + 2 + curOff, k);
+      memory.copy(TX_BUF + n, blk_data(cur) + curOff, k);
       n += k;
       curOff += k;
       if (curOff == len) {
@@ -147,5 +147,5 @@ export function sched_pull(max: i32): i32 {
 
 /** Bytes still to send in the frame being transmitted (0 when idle). */
 export function sched_in_flight(): i32 {
-  return cur == 0 ? 0 : <i32>load<u16>(cur) - curOff;
+  return cur == 0 ? 0 : blk_len(cur) - curOff;
 }
