@@ -23,11 +23,11 @@ function endpoint(o: Opts, fallbackConfig?: string): { base: string; token: stri
   return { base: o.url ?? `http://${listen}`, token };
 }
 
-async function call(o: Opts, method: string, path: string, fallbackConfig?: string): Promise<{ status: number; body: any; text: string }> {
+async function call(o: Opts, method: string, path: string, fallbackConfig?: string, timeoutMs = 15000): Promise<{ status: number; body: any; text: string }> {
   const { base, token } = endpoint(o, fallbackConfig);
   let res: Response;
   try {
-    res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15000) });
+    res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     throw new Error(`no gateway at ${base}: ${(e as Error).cause ? ((e as any).cause.code ?? (e as Error).message) : (e as Error).message}`);
   }
@@ -80,12 +80,24 @@ program.command("reload").argument("<config>", "the new config file").descriptio
   return r.status === 200 ? 0 : 1;
 }));
 
-program.command("selftest").argument("<device>").description("quick live-link check of one device (ping, identity, event log)").action(run(async (dev: string) => {
-  const o = program.opts<Opts>();
-  const r = await call(o, "POST", `/devices/${encodeURIComponent(dev)}/selftest`);
-  print(o, r, (b) => b.checks ? b.checks.map((c: any) => `${c.ok ? "PASS" : "FAIL"}  ${c.name}: ${c.detail}`).join("\n") + "\n" : `${b.error}\n`);
-  return r.status === 200 && r.body.ok ? 0 : 1;
-}));
+program.command("selftest").argument("<device>")
+  .description("the selftest checks that can run over the gateway's live link to the device; the others are listed as skipped, with the reason")
+  .option("--only <ids>", "check ids or numbers, comma-separated (as qn_selftest --only)")
+  .option("--mode <mode>", "quick (default) or full")
+  .action(run(async (dev: string, so: { only?: string; mode?: string }) => {
+    const o = program.opts<Opts>();
+    const q = new URLSearchParams();
+    if (so.only) q.set("only", so.only);
+    if (so.mode) q.set("mode", so.mode);
+    const r = await call(o, "POST", `/devices/${encodeURIComponent(dev)}/selftest${q.size ? `?${q}` : ""}`, undefined, 120000);
+    print(o, r, (b) => b.report
+      ? b.report.tests.map((t: any) => `${t.status.padEnd(4)}  ${String(t.number).padStart(2)} ${t.id.padEnd(22)} ${t.detail}`).join("\n") +
+        `\n${b.device}: health_status ${b.report.health_status} (${b.report.summary.passed} passed, ${b.report.summary.failed} failed, ${b.report.summary.skipped} skipped)\n` +
+        (b.skipped_why ? `${b.skipped_why}\n` : "")
+      : `${b.error}\n`);
+    // As qn_selftest: 0 when nothing failed (INCOMPLETE included), 1 otherwise.
+    return r.status === 200 && r.body.report.health_status !== "FAIL" ? 0 : 1;
+  }));
 
 program.command("log").argument("<device>").description("the device's event log").action(run(async (dev: string) => {
   const o = program.opts<Opts>();

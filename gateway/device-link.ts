@@ -87,6 +87,8 @@ export class DeviceLink {
   downlink = 0;
   sessionId = 0;
   ident?: { poolInUse: number; poolHighWater: number; uptimeUs: number };
+  /** The handshake of the current session (selftest reports it). */
+  handshake?: { handshakeUs: number; resumed: boolean };
   /** The device's event ring, merged into our log. */
   readonly events: EventMerger;
   private lastEventPoll = 0;
@@ -212,6 +214,7 @@ export class DeviceLink {
     peer.connect(5000).then((r) => {
       if (this.peer !== peer) return;
       this.sessionId = Number(peer.core.x.qn_session_stat(1) & 0xffffffffn);
+      this.handshake = { handshakeUs: r.handshakeUs, resumed: r.resumed };
       this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
       this.watch();
       // What the device recorded while we were apart (its link down, a

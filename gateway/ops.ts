@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { stringify as yamlStringify } from "yaml";
 import type { Gateway } from "./gateway.ts";
+import { liveSelftest, SelftestRequestError } from "./selftest-live.ts";
 
 /** Create the token file (0600) if missing; return the token. */
 export function ensureToken(path: string): string {
@@ -32,7 +33,15 @@ export const openapi = {
     "/reload": { post: { summary: "Reload the config: from the gateway's own file, or from ?file=<path>", parameters: [{ name: "file", in: "query", required: false, schema: { type: "string" } }], responses: { 200: { description: "applied: what changed per device" }, 422: { description: "refused: `errors` names each bad key; the running config stays" } } } },
     "/devices": { get: { summary: "Every device link: state, session, counters", responses: { 200: { description: "array of device status objects" } } } },
     "/devices/{id}/log": { get: { summary: "The device's event log (T_LOG_REQ), oldest first", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "events" }, 404: { description: "no such device" }, 503: { description: "device not connected" } } } },
-    "/devices/{id}/selftest": { post: { summary: "A quick check of the live link: ping round trip, identity, event log", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "results" }, 404: { description: "no such device" }, 503: { description: "device not connected" } } } },
+    "/devices/{id}/selftest": { post: {
+      summary: "The selftest checks that can run over the live link (1-3, 5-10, 12); the others are reported SKIP with the reason. Answer: { device, skipped_why, report } with report as in selftest/report.schema.json",
+      parameters: [
+        { name: "id", in: "path", required: true, schema: { type: "string" } },
+        { name: "only", in: "query", required: false, schema: { type: "string" }, description: "check ids or numbers, comma-separated (as qn_selftest --only)" },
+        { name: "mode", in: "query", required: false, schema: { type: "string", enum: ["quick", "full"] }, description: "default quick" },
+      ],
+      responses: { 200: { description: "report" }, 400: { description: "bad only or mode" }, 404: { description: "no such device" }, 503: { description: "device not connected" } },
+    } },
     "/devices/{id}/config": { post: { summary: "Push the device part of the config again (T_CONFIG)", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "status, refused key, generation" } } } },
     "/metrics": { get: { summary: "Prometheus metrics", responses: { 200: { description: "text exposition format", content: { "text/plain": {} } } } } },
   },
@@ -98,9 +107,9 @@ export class OpsServer {
           return this.send(res, 200, { device: link.id, events });
         }
         if (m[2] === "config" && method === "POST") return this.send(res, 200, await link.pushConfig());
-        if (m[2] === "selftest" && method === "POST") return this.send(res, 200, await selftest(link));
+        if (m[2] === "selftest" && method === "POST") return this.send(res, 200, await liveSelftest(link, { only: url.searchParams.get("only"), mode: url.searchParams.get("mode") }));
       } catch (e) {
-        return this.send(res, 502, { error: (e as Error).message });
+        return this.send(res, e instanceof SelftestRequestError ? 400 : 502, { error: (e as Error).message });
       }
     }
     return this.send(res, 404, { error: `no route ${method} ${p}` });
@@ -111,24 +120,4 @@ export class OpsServer {
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server!.close(() => r()));
   }
-}
-
-/** The live-link subset of the selftest: what can run without disturbing
- *  the device's traffic (the full 17 checks need `qn_selftest` on a link of
- *  their own). */
-async function selftest(link: import("./device-link.ts").DeviceLink) {
-  const p = link.peer!;
-  const checks: { name: string; ok: boolean; detail: string }[] = [];
-  const t0 = process.hrtime.bigint();
-  const payload = randomBytes(16);
-  const pong = await p.request(0x01, { payload, timeoutMs: 2000 });
-  const us = Number(process.hrtime.bigint() - t0) / 1000;
-  checks.push({ name: "ping echo", ok: Buffer.from(pong.payload).equals(payload), detail: `${us.toFixed(0)} µs round trip` });
-  const id = await p.request(0x03, { codec: 1, timeoutMs: 2000 });
-  const f = new Map(p.core.decode(1, id.payload).map((x) => [x.tag, x]));
-  const proto = Number(f.get(10)?.value ?? 0n);
-  checks.push({ name: "identity", ok: id.type === 0x04, detail: `platform ${f.get(3)?.bytes ? Buffer.from(f.get(3)!.bytes!).toString() : "?"}, protocol ${proto}, pool ${f.get(7)?.value ?? "?"} in use` });
-  const log = await link.eventLog();
-  checks.push({ name: "event log", ok: true, detail: `${log.length} events, last: ${log.at(-1)?.event ?? "none"}` });
-  return { device: link.id, ok: checks.every((c) => c.ok), checks };
 }

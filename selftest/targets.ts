@@ -44,7 +44,7 @@ export function sessionOptions(key: Uint8Array, auth: number): SessionOptions {
   return { key, auth, heartbeatMs: 100, heartbeatMisses: 3, backoffBaseMs: 20, backoffCapMs: 500, handshakeMs: 300, retransmitMs: 150 };
 }
 
-function coreManifest(): Manifest {
+export function coreManifest(): Manifest {
   const p = join(ROOT, "build/manifest.json");
   if (!existsSync(p)) throw new UsageError(`core not built: ${p} is missing (run \`make core\`)`);
   return JSON.parse(readFileSync(p, "utf8"));
@@ -54,7 +54,7 @@ export function firmwareDir(platform: string, target = "release"): string {
   return join(ROOT, "build", platform, target);
 }
 
-function imageManifest(dir: string): Expected["image"] {
+export function imageManifest(dir: string): Expected["image"] {
   const p = join(dir, "image.json");
   if (!existsSync(p)) return undefined;
   const m = JSON.parse(readFileSync(p, "utf8"));

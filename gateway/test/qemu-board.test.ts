@@ -4,7 +4,8 @@
 // to each device and come back as their echoes (the firmware's demo echoes
 // QoS 0/1 DATA, consumes QoS 2), the in-process device also publishes its
 // own messages; nothing may be lost, and a command's trace id comes back in
-// its echo after a trip through the firmware. QEMU is killed by its pid in
+// its echo after a trip through the firmware; the live-link selftest runs
+// on the board. QEMU is killed by its pid in
 // afterAll, also when a step fails.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { writeFileSync, readFileSync, mkdtempSync } from "node:fs";
@@ -18,6 +19,7 @@ import { formatTraceparent, parseTraceparent, newSpanId, newTraceId } from "../.
 import { buildFirmware } from "../../boards/test/build.ts";
 import { Qemu } from "../../boards/test/qemu.ts";
 import { Gateway } from "../gateway.ts";
+import { liveSelftest, LIVE_SKIPS } from "../selftest-live.ts";
 import { Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-gw-qemu-"));
@@ -157,4 +159,19 @@ devices:
     const echo = got.get("qn/board/echo")!.find((g) => g.payload === "traced-cmd")!;
     expect(parseTraceparent(echo.traceparent)?.traceId).toBe(traceId);
   }, 30_000);
+
+  it("runs the live-link selftest on the board: nothing fails, the board's own stack and image checks included", async () => {
+    const board = gw!.links.get("board")!;
+    const session = board.sessionId;
+    const { report } = await liveSelftest(board);
+    const by = new Map(report.tests.map((t) => [t.id, t]));
+    const failed = report.tests.filter((t) => t.status === "FAIL").map((t) => `${t.id}: ${t.detail}`);
+    expect(failed).toEqual([]);
+    // On the board these run too (in-process they cannot): painted stack,
+    // and the firmware image's CRC against the build.
+    expect(by.get("mem.stack")!.status).toBe("PASS");
+    expect(by.get("core.integrity")!.status).toBe("PASS");
+    expect(report.summary.skipped).toBe(Object.keys(LIVE_SKIPS).length);
+    expect(board.sessionId).toBe(session);
+  }, 60_000);
 });
