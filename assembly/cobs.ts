@@ -2,23 +2,52 @@
 // can delimit frames on a byte stream. A receiver that starts mid-stream, or
 // sees garbage, resynchronises at the next 0x00: no escape state can be lost.
 // Overhead is one byte per 254 (at most), unlike SLIP/HDLC byte stuffing
-// whose worst case doubles the frame. Decoding is streamed in decoder.ts.
+// whose worst case doubles the frame. Decoding is streamed in decoder.ts;
+// cobs_decode here decodes one whole frame (the pure frame codec, probes).
+//
+// Both move data four bytes at a time: a word without a zero byte is
+// copied whole; the word holding the next zero finishes byte by byte.
+// Unaligned word access is fine in Wasm and on the Cortex-M7.
 import { Status } from "./status";
 
+/** Nonzero when one of the four bytes of w is 0x00. */
+@inline export function has_zero_byte(w: u32): bool {
+  return ((w - 0x01010101) & ~w & 0x80808080) != 0;
+}
+
+/** Copy bytes from src to dst up to the first zero or n bytes; returns the
+ *  count copied (n when no zero was met). dst may equal src or lie below
+ *  it (in-place decoding): each word is read before its store. */
+@inline export function copy_nonzero(dst: usize, src: usize, n: i32): i32 {
+  let k = 0;
+  while (k + 4 <= n) {
+    const w = load<u32>(src + k);
+    if (has_zero_byte(w)) break;
+    store<u32>(dst + k, w);
+    k += 4;
+  }
+  while (k < n) {
+    const b = load<u8>(src + k);
+    if (b == 0) break;
+    store<u8>(dst + k, b);
+    k++;
+  }
+  return k;
+}
+
 /** Encode `len` bytes at `src` into `dst` (capacity `cap`), appending the
- *  0x00 delimiter. Returns the encoded length or ERR_NO_SPACE. */
+ *  0x00 delimiter. Returns the encoded length or ERR_NO_SPACE. The output
+ *  is the textbook encoder's, byte for byte. */
 export function cobs_encode(src: usize, len: i32, dst: usize, cap: i32): i32 {
   if (len + len / 254 + 2 > cap) return Status.ERR_NO_SPACE;
-  // Block by block: find the next zero (or 254 data bytes), copy the run in
-  // one go, write its code byte. Same output as the byte-wise textbook loop.
   let i: i32 = 0;
   let out: i32 = 0;
   while (true) {
-    let k = 0;
+    // One block: up to 254 data bytes before the next zero, after a code
+    // byte that says how many (+1).
     const limit = min(254, len - i);
-    while (k < limit && load<u8>(src + i + k) != 0) k++;
+    const k = copy_nonzero(dst + out + 1, src + i, limit);
     store<u8>(dst + out, <u8>(k + 1));
-    memory.copy(dst + out + 1, src + i, k);
     out += k + 1;
     i += k;
     if (k == 254) {
@@ -36,21 +65,20 @@ export function cobs_encode(src: usize, len: i32, dst: usize, cap: i32): i32 {
 }
 
 /** Decode one complete COBS frame (without its delimiter) of `len` bytes at
- *  `src` into `dst`. Returns the decoded length, ERR_COBS for a zero byte or
- *  a block running past the end, ERR_NO_SPACE when `cap` is too small.
- *  The live stream uses the streaming decoder; this serves probes and tests. */
+ *  `src` into `dst` (which may be `src`: decoding in place). Returns the
+ *  decoded length, ERR_COBS for a zero byte or a block running past the
+ *  end, ERR_NO_SPACE when `cap` is too small. */
 export function cobs_decode(src: usize, len: i32, dst: usize, cap: i32): i32 {
   let i: i32 = 0;
   let out: i32 = 0;
   while (i < len) {
     const code = <i32>load<u8>(src + i++);
-    if (code == 0 || i + code - 1 > len) return Status.ERR_COBS;
-    for (let k = 1; k < code; k++) {
-      const b = load<u8>(src + i++);
-      if (b == 0) return Status.ERR_COBS;
-      if (out >= cap) return Status.ERR_NO_SPACE;
-      store<u8>(dst + out++, b);
-    }
+    const n = code - 1;
+    if (code == 0 || i + n > len) return Status.ERR_COBS;
+    if (out + n > cap) return Status.ERR_NO_SPACE;
+    if (copy_nonzero(dst + out, src + i, n) != n) return Status.ERR_COBS;
+    out += n;
+    i += n;
     if (code != 0xFF && i < len) {
       if (out >= cap) return Status.ERR_NO_SPACE;
       store<u8>(dst + out++, 0);

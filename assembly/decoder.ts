@@ -6,6 +6,7 @@
 import { MAX_FRAME } from "./config";
 import { Status } from "./status";
 import { frame_check } from "./frame";
+import { copy_nonzero } from "./cobs";
 import {
   count, count_n, C_BYTES_IN, C_FRAMES_IN, C_ERR_CRC, C_ERR_OVERSIZE, C_ERR_TRUNCATED,
   C_ERR_VERSION, C_ERR_COBS,
@@ -108,20 +109,7 @@ export function decoder_feed(p: usize, len: i32): i32 {
       st = fail(Status.ERR_OVERSIZE);
       break;
     }
-    const src = p + i, dst = BUF + out;
-    let k = 0;
-    while (k + 4 <= n) {
-      const w = load<u32>(src + k);
-      if (((w - 0x01010101) & ~w & 0x80808080) != 0) break; // a zero byte in w
-      store<u32>(dst + k, w);
-      k += 4;
-    }
-    while (k < n) {
-      const b = load<u8>(src + k);
-      if (b == 0) break;
-      store<u8>(dst + k, b);
-      k++;
-    }
+    const k = copy_nonzero(BUF + out, p + i, n);
     out += k;
     due -= <u32>k;
     i += k;

@@ -1,0 +1,72 @@
+// The pure frame codec on the host: one QN frame to wire bytes and back
+// through the core's qn_frame_encode / qn_frame_decode (header, CRC-32C,
+// COBS, delimiter; the same checks as the link), with no session, queue or
+// journal. For tools and tests that need the format only; a link goes
+// through QnCore.send/pull/rx. Results are copies the caller owns.
+import { QnError, Status } from "./status.ts";
+import { HEADER_SIZE, type Frame } from "./frame.ts";
+import type { QnCore } from "./core.ts";
+
+export interface FrameFields { type: number; flags?: number; codec?: number; channel?: number; packet?: number }
+
+const WIRE_CAP = 4096;
+
+export class FrameCodec {
+  private readonly u8: Uint8Array;
+  private readonly dv: DataView;
+  private readonly x: QnCore["x"];
+  private readonly app: number;
+  private readonly wire: number;
+  private readonly maxPayload: number;
+
+  constructor(core: QnCore) {
+    this.u8 = core.mem;
+    this.dv = new DataView(core.mem.buffer);
+    this.x = core.x;
+    this.app = core.x.qn_app_buf();
+    this.wire = core.scratchBase + 12288;
+    this.maxPayload = core.x.qn_max_payload();
+  }
+
+  /** The wire bytes of one frame (COBS, 0x00-terminated). */
+  encode(h: FrameFields, payload: Uint8Array): Uint8Array {
+    if (payload.length > this.maxPayload) throw new QnError(Status.ERR_OVERSIZE, `frame encode: payload of ${payload.length} bytes > ${this.maxPayload}`);
+    this.u8.set(payload, this.app + HEADER_SIZE);
+    const n = trapSafe(() => this.x.qn_frame_encode(h.type, h.flags ?? 2, h.codec ?? 0, h.channel ?? 0, h.packet ?? 0, payload.length, this.wire, WIRE_CAP));
+    if (n < 0) throw new QnError(n, "frame encode");
+    return copyOut(this.u8, this.wire, n);
+  }
+
+  /** Header and payload of one wire frame; QnError with the link's status
+   *  (ERR_CRC, ERR_COBS, ERR_TRUNCATED, ...) for a bad one. */
+  decode(bytes: Uint8Array): Frame {
+    if (bytes.length > WIRE_CAP) throw new QnError(Status.ERR_OVERSIZE, `frame decode: ${bytes.length} bytes > ${WIRE_CAP}`);
+    this.u8.set(bytes, this.wire);
+    const n = trapSafe(() => this.x.qn_frame_decode(this.wire, bytes.length));
+    if (n < 0) throw new QnError(n, "frame decode");
+    const a = this.app, u8 = this.u8, dv = this.dv;
+    return {
+      version: u8[a], type: u8[a + 1], flags: u8[a + 2], codec: u8[a + 3], channel: u8[a + 4], length: n,
+      session: dv.getUint32(a + 8, true), packet: dv.getUint32(a + 12, true), lsn: dv.getUint32(a + 16, true), time: dv.getUint32(a + 20, true),
+      payload: copyOut(u8, a + HEADER_SIZE, n),
+    };
+  }
+}
+
+/** A copy of n bytes of core memory. Buffer.allocUnsafe draws small
+ *  buffers from Node's pool; a fresh ArrayBuffer per frame (slice) costs
+ *  more than the frame's whole encode or decode. */
+function copyOut(u8: Uint8Array, at: number, n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  b.set(u8.subarray(at, at + n));
+  return b;
+}
+
+function trapSafe(f: () => number): number {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) throw new QnError(Status.ERR_TRAP, `frame codec: ${e.message}`);
+    throw e;
+  }
+}
