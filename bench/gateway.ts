@@ -1,10 +1,11 @@
 // Issue 8 item 4: gateway throughput, QN vs mosquitto, one run, one machine.
 //
-// QN path:   emulated device (host/sim-device.ts: the firmware's core, auth
-//            mode 2, real session, its own journal) --TCP loopback--> the
-//            gateway (`qn gateway`, its own process) --MQTT--> mosquitto
-//            --> an MQTT subscriber in this process.
-// Peer path: an mqtt.js publisher --> the same mosquitto --> an MQTT
+// QN path:   DEVICES emulated devices (host/sim-device.ts: the firmware's
+//            core, auth mode 2, real session, each its own journal and its
+//            own in-flight window of 8) --TCP loopback, one connection
+//            each--> the gateway (`qn gateway`, its own process) --MQTT-->
+//            mosquitto --> one MQTT subscriber in this process.
+// Peer path: DEVICES mqtt.js publishers --> the same mosquitto --> one MQTT
 //            subscriber in this process.
 // Same broker process and config (gateway/test/helpers.ts: set_tcp_nodelay,
 // max_inflight_messages 100, max_queued_messages 0, persistence on,
@@ -32,9 +33,20 @@ const QUICK = process.argv.includes("--quick");
 const DURATION_MS = QUICK ? 1000 : 3000;
 const WARMUP_MS = QUICK ? 300 : 1000;
 const DRAIN_MS = 5000;
-const WINDOW = 100;
+const WINDOW = 200;
+const DEVICES = 8;
 const PAYLOAD = 32;
-const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+// The driver sleeps until something can have changed (a device received
+// bytes, the subscriber got a message) instead of spinning: on 2 cores a
+// spinning driver takes the CPU the gateway and the broker need.
+let wakeUp: (() => void) | null = null;
+function notify(): void { const w = wakeUp; wakeUp = null; w?.(); }
+function progress(): Promise<void> {
+  return new Promise<void>((r) => {
+    const t = setTimeout(() => { wakeUp = null; r(); }, 1);
+    wakeUp = () => { clearTimeout(t); r(); };
+  });
+}
 
 interface Run { sent: number; received: number; lost: number; msg_per_s: number; p50_us: number; p99_us: number; max_us: number; duration_ms: number }
 
@@ -55,6 +67,7 @@ async function subscriber(url: string, topic: string, qos: 0 | 1 | 2) {
     if (!s.counting) return;
     s.received++;
     s.last = now;
+    notify();
     s.lat.push((now - p.readDoubleLE(0)) * 1000);
   });
   await new Promise<void>((res, rej) => {
@@ -77,11 +90,14 @@ async function drive(sub: Awaited<ReturnType<typeof subscriber>>, tryPublish: (s
   let sent = 0;
   const t0 = performance.now();
   const end = t0 + ms;
+  let stallWindow = 0, stallPublisher = 0;
   while (performance.now() < end) {
     while (sent - sub.received < WINDOW && tryPublish(sent)) sent++;
+    if (sent - sub.received >= WINDOW) stallWindow++; else stallPublisher++;
     flush();
-    await yieldNow();
+    await progress();
   }
+  if (process.env.QN_BENCH_DEBUG) console.error(`drive: ${sent} sent; loop turns stalled on the end-to-end window ${stallWindow}, on the publishers ${stallPublisher}`);
   const d0 = performance.now();
   while (sub.received < sent && performance.now() - d0 < DRAIN_MS) { flush(); await sleep(1); }
   sub.counting = false;
@@ -99,7 +115,7 @@ class GatewayProc {
   stderr = "";
   constructor(readonly config: string) {}
   start(): void {
-    this.proc = spawn(process.execPath, ["--import", "tsx", join(ROOT, "gateway/cli-qn.ts"), "gateway", "-c", this.config], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    this.proc = spawn(process.execPath, [...(process.env.QN_BENCH_GW_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.QN_BENCH_GW_PROF}`] : []), "--import", "tsx", join(ROOT, "gateway/cli-qn.ts"), "gateway", "-c", this.config], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
     this.proc.stderr!.on("data", (b) => { this.stderr += b; });
   }
   async stop(): Promise<void> {
@@ -118,7 +134,9 @@ export async function runGateway() {
   const keyHex = readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8");
   writeFileSync(join(dir, "k.hex"), keyHex);
   const key = Uint8Array.from(Buffer.from(keyHex.split("\n").map((l) => l.replace(/#.*/, "")).join("").replace(/\s+/g, ""), "hex"));
-  const ports = { broker: await freePort(), ops: await freePort(), dev: await freePort() };
+  const ports = { broker: await freePort(), ops: await freePort() };
+  const devPorts: number[] = [];
+  for (let i = 0; i < DEVICES; i++) devPorts.push(await freePort());
   const broker = new Mosquitto(ports.broker);
   const cfg = join(dir, "gateway.yaml");
   writeFileSync(cfg, `gateway:
@@ -131,51 +149,68 @@ mqtt:
   queue_limit: 10000
   protocol_version: 5
 devices:
-  - id: bench
-    transport: { tcp: { listen: "127.0.0.1:${ports.dev}" } }
+${devPorts.map((port, i) => `  - id: dev${i}
+    transport: { tcp: { listen: "127.0.0.1:${port}" } }
     key_file: k.hex
     auth: 2
-    journal: bench.journal
+    journal: dev${i}.journal
     channels:
       - { channel: 1, topic: q0, qos: 0, direction: up }
       - { channel: 2, topic: q1, qos: 1, direction: up }
       - { channel: 3, topic: q2, qos: 2, direction: up }
-`);
+`).join("")}`);
   const gw = new GatewayProc(cfg);
-  let sim: SimDevice | undefined, t: TcpTransport | undefined, pub: MqttClient | undefined;
+  const sims: SimDevice[] = [], socks: TcpTransport[] = [], pubs: MqttClient[] = [];
   const subs: MqttClient[] = [];
   try {
     await broker.start();
     gw.start();
-    // The device dials the gateway (retry until it listens).
+    // Each device dials the gateway (retry until it listens).
     const t1 = performance.now();
-    for (;;) {
-      try { t = await tcpConnect(`127.0.0.1:${ports.dev}`); break; } catch {
-        if (gw.proc?.exitCode !== null && gw.proc?.exitCode !== undefined) throw new Error(`gateway exited ${gw.proc.exitCode}: ${gw.stderr}`);
-        if (performance.now() - t1 > 20000) throw new Error(`gateway did not listen: ${gw.stderr}`);
-        await sleep(50);
+    for (const port of devPorts) {
+      for (;;) {
+        try { const t = await tcpConnect(`127.0.0.1:${port}`); t.onData(notify); socks.push(t); break; } catch {
+          if (gw.proc?.exitCode !== null && gw.proc?.exitCode !== undefined) throw new Error(`gateway exited ${gw.proc.exitCode}: ${gw.stderr}`);
+          if (performance.now() - t1 > 20000) throw new Error(`gateway did not listen: ${gw.stderr}`);
+          await sleep(50);
+        }
       }
+      sims.push(new SimDevice(socks[socks.length - 1], { key, auth: 2 }));
     }
-    sim = new SimDevice(t, { key, auth: 2 });
-    const dev = sim;
-    const x = dev.core.x;
-    await until("device session up (auth 2)", () => x.qn_session_stat(0) === 3n, 20000);
-    const flushDev = () => (dev as unknown as { step(b: Uint8Array): void }).step(new Uint8Array(0));
+    for (const [i, d] of sims.entries()) await until(`device ${i} session up (auth 2)`, () => d.core.x.qn_session_stat(0) === 3n, 20000);
+    const flushDev = () => { for (const d of sims) (d as unknown as { step(b: Uint8Array): void }).step(new Uint8Array(0)); };
+    // Round robin over the devices; a device whose window is full is
+    // skipped, and the publish fails only when every window is full.
+    let next = 0;
     const devPublish = (qos: number) => (seq: number) => {
-      dev.core.mem.set(payload(seq), x.qn_app_buf() + 24);
-      return Number(x.qn_publish(1 + qos, qos, 2, 0, PAYLOAD)) >= 0;
+      for (let k = 0; k < sims.length; k++) {
+        const d = sims[next];
+        next = (next + 1) % sims.length;
+        d.core.mem.set(payload(seq), d.core.x.qn_app_buf() + 24);
+        if (Number(d.core.x.qn_publish(1 + qos, qos, 2, 0, PAYLOAD)) >= 0) return true;
+      }
+      return false;
     };
-    pub = connect(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
-    noDelay(pub);
-    await new Promise<void>((r, j) => { pub!.once("connect", () => r()); pub!.once("error", j); });
-    const mq = pub;
-    // mosquitto's publisher: QoS 1/2 count as sent when mqtt.js accepts them
-    // (it holds them until the broker's inflight window has room).
-    const mqPublish = (qos: 0 | 1 | 2) => (seq: number) => { mq.publish(`bench/q${qos}`, payload(seq), { qos }); return true; };
+    for (let i = 0; i < DEVICES; i++) {
+      const c = connect(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+      noDelay(c);
+      await new Promise<void>((r, j) => { c.once("connect", () => r()); c.once("error", j); });
+      pubs.push(c);
+    }
+    // mosquitto's publishers: QoS 1/2 count as sent when mqtt.js accepts
+    // them (it holds them until the broker's inflight window has room).
+    let nextPub = 0;
+    const mqPublish = (qos: 0 | 1 | 2) => (seq: number) => {
+      const c = pubs[nextPub];
+      nextPub = (nextPub + 1) % pubs.length;
+      c.publish(`bench/p${nextPub}/q${qos}`, payload(seq), { qos });
+      return true;
+    };
     const out: Record<string, { qn: Run; mosquitto: Run; ratio: number }> = {};
-    for (const qos of [0, 1, 2] as const) {
-      const sq = await subscriber(broker.url, `qn/bench/q${qos}`, qos);
-      const sm = await subscriber(broker.url, `bench/q${qos}`, qos);
+    const levels = (process.env.QN_BENCH_QOS ?? "0,1,2").split(",").map(Number) as (0 | 1 | 2)[];
+    for (const qos of levels) {
+      const sq = await subscriber(broker.url, `qn/+/q${qos}`, qos);
+      const sm = await subscriber(broker.url, `bench/+/q${qos}`, qos);
       subs.push(sq.client, sm.client);
       if (qos === 0) { await drive(sq, devPublish(0), flushDev, WARMUP_MS); await drive(sm, mqPublish(0), () => {}, WARMUP_MS); }
       const qn = await drive(sq, devPublish(qos), flushDev, DURATION_MS);
@@ -185,16 +220,18 @@ devices:
     }
     return {
       machine: machine(),
+      devices: DEVICES,
+      window: WINDOW,
       mosquitto: "2.0.11 (apt), one instance for both paths: set_tcp_nodelay true, max_inflight_messages 100, max_queued_messages 0, persistence true (saved on exit / autosave, no per-message fsync), 127.0.0.1 only",
-      method: `32-byte payload, one publisher, one subscriber (MQTT 5, clean session, subscribed at the same QoS), at most ${WINDOW} messages outstanding end to end, ${DURATION_MS} ms per measurement after a ${WARMUP_MS} ms QoS 0 warm-up, then drained (up to ${DRAIN_MS} ms); msg/s = received / (last receive - first publish); latency = publish call to subscriber callback, same process clock. QN: emulated device (host/sim-device.ts core, auth mode 2, session + frame MACs + device journal) over TCP loopback to the gateway (own Node process; QoS >= 1 spooled with fsync before the device is acknowledged, QoS 2 also in the gateway's fsync'd journal) to mosquitto. mosquitto: mqtt.js publisher straight to the broker.`,
+      method: `32-byte payload, ${DEVICES} publishers (QN: devices, each its own TCP connection, session and journal; mosquitto: mqtt.js clients), one subscriber per path (MQTT 5, clean session, subscribed at the same QoS to a wildcard), publishes round robin, at most ${WINDOW} messages outstanding end to end, ${DURATION_MS} ms per measurement after a ${WARMUP_MS} ms QoS 0 warm-up, then drained (up to ${DRAIN_MS} ms); msg/s = received / (last receive - first publish); latency = publish call to subscriber callback, same process clock. QN: emulated devices (host/sim-device.ts core, auth mode 2, session + frame MACs + device journal, in-flight window 8 each) over TCP loopback to the gateway (own Node process; QoS >= 1 spooled with fsync before the device is acknowledged, QoS 2 also in the device's fsync'd journal on the gateway, group commit: one fsync per batch, always before the acknowledgement leaves) to mosquitto. mosquitto: mqtt.js publishers straight to the broker.`,
       results: out,
-      qos2_goal: { goal: "QN QoS2 >= 1x mosquitto QoS2", ratio: out.qos2.ratio, met: out.qos2.ratio >= 1 },
+      qos2_goal: { goal: "QN QoS2 >= 1x mosquitto QoS2", ratio: out.qos2?.ratio, met: (out.qos2?.ratio ?? 0) >= 1 },
     };
   } finally {
-    try { sim?.close(); } catch { /* */ }
-    try { await t?.close(); } catch { /* */ }
+    for (const d of sims) try { d.close(); } catch { /* */ }
+    for (const t of socks) try { await t.close(); } catch { /* */ }
     for (const c of subs) c.end(true);
-    pub?.end(true);
+    for (const c of pubs) c.end(true);
     await gw.stop();
     await broker.stop();
     try { rmSync(dir, { recursive: true, force: true }); rmSync(broker.dir, { recursive: true, force: true }); } catch { /* */ }
@@ -206,6 +243,7 @@ export function gatewayTable(g: Awaited<ReturnType<typeof runGateway>>): string[
   const L = [`| QoS | QN msg/s | QN p99 | mosquitto msg/s | mosquitto p99 | QN / mosquitto | lost (QN / mosq.) |`, `|---|---|---|---|---|---|---|`];
   for (const q of [0, 1, 2]) {
     const r = g.results[`qos${q}`];
+    if (!r) continue;
     L.push(`| ${q} | ${f(r.qn.msg_per_s)} | ${f(r.qn.p99_us)} µs | ${f(r.mosquitto.msg_per_s)} | ${f(r.mosquitto.p99_us)} µs | ${r.ratio}× | ${r.qn.lost} / ${r.mosquitto.lost} |`);
   }
   L.push(``, `Goal QN QoS 2 ≥ 1× mosquitto QoS 2: **${g.qos2_goal.met ? "met" : "missed"}** (${g.qos2_goal.ratio}×).`);

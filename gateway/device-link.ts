@@ -95,7 +95,9 @@ export class DeviceLink {
 
   constructor(public cfg: DeviceConfig, public key: Uint8Array, private env: LinkEnv) {
     this.log = env.log.child({ device: cfg.id });
-    this.storage = new FileStorage(cfg.journal, JOURNAL_BYTES);
+    // Group commit: Peer.flush fsyncs once per batch, before any
+    // acknowledgement goes back to the device.
+    this.storage = new FileStorage(cfg.journal, JOURNAL_BYTES, { groupCommit: true });
     this.setChannels(cfg);
     this.events = new EventMerger(`${cfg.journal}.events`, this.log, () => this.fetchEvents(), (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }));
   }
@@ -200,7 +202,7 @@ export class DeviceLink {
     peer.onFrame((f) => this.onFrame(f));
     // The core marks a QoS 2 message delivered (journal) only after the
     // batch it came in is on disk in the spool: no crash window between.
-    peer.beforeCommit = () => this.env.spool.sync();
+    peer.commitWhen = () => this.env.spool.syncAsync();
     t.onClose((err) => {
       if (this.peer !== peer) return;
       this.log.info({ err: err?.message }, "connection closed");

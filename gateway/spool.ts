@@ -2,8 +2,9 @@
 // broker, in an append-only file. Records are JSON lines:
 //   {"m":seq,"d":device,"t":topic,"q":qos,"p":base64,"tp":traceparent}  a message
 //   {"a":seq}                                                          the broker has it
-// append() writes without fsync and marks the spool dirty; sync() fsyncs.
-// The device link calls sync() before any byte goes back to the device, so
+// append() writes without fsync; syncAsync() makes it durable with one fsync
+// shared by every caller meanwhile (sync() does it on the spot). The device
+// link waits for it before any byte goes back to the device, so
 // an acknowledgement (PUBACK / PUBREC) never leaves the gateway before the
 // message it acknowledges is on disk. At start the file is replayed: what
 // has no "a" record is sent again (at least once to the broker). A torn last
@@ -12,6 +13,7 @@
 // grows large with messages still pending it is rewritten (tmp + rename).
 import { openSync, writeSync, fsyncSync, closeSync, readFileSync, existsSync, renameSync, ftruncateSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { GroupSync } from "../host/group-sync.ts";
 
 export interface SpoolEntry {
   seq: number;
@@ -27,11 +29,11 @@ const COMPACT_BYTES = 4 * 1024 * 1024;
 export class Spool {
   private fd: number;
   private size = 0;
-  private dirty = false;
+  private readonly group = new GroupSync(() => this.fd);
   private nextSeq = 1;
   /** Messages not yet acknowledged by the broker, oldest first. */
   readonly pending = new Map<number, SpoolEntry>();
-  fsyncs = 0;
+  get fsyncs(): number { return this.group.fsyncs; }
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -77,18 +79,18 @@ export class Spool {
     const line = this.line(entry);
     writeSync(this.fd, line);
     this.size += line.length;
-    this.dirty = true;
+    this.group.wrote();
     this.pending.set(entry.seq, entry);
     return entry;
   }
 
-  /** Make every appended message durable. */
-  sync(): void {
-    if (!this.dirty) return;
-    fsyncSync(this.fd);
-    this.fsyncs++;
-    this.dirty = false;
-  }
+  /** Make every appended message durable, now. */
+  sync(): void { this.group.syncNow(); }
+
+  /** The same without blocking the event loop: one fsync for everything
+   *  appended so far, shared with every caller waiting meanwhile (group
+   *  commit across devices). */
+  syncAsync(): Promise<void> { return this.group.sync(); }
 
   /** The broker has the message: it will not be sent again after a restart
    *  (written lazily: losing this record only means a duplicate). */
@@ -97,16 +99,17 @@ export class Spool {
     const line = `{"a":${seq}}\n`;
     writeSync(this.fd, line);
     this.size += line.length;
-    this.dirty = true;
+    this.group.wrote();
     if (this.pending.size === 0 && this.size > 64 * 1024) {
       ftruncateSync(this.fd, 0);
       fsyncSync(this.fd);
       this.size = 0;
-      this.dirty = false;
-    } else if (this.size > COMPACT_BYTES && this.size > 8 * this.pending.size * 200) {
+      this.group.markDurable();
+    } else if (this.size > COMPACT_BYTES && this.size > 8 * this.pending.size * 200 && !this.group.busy) {
+      // Not while an fsync is in flight on the old descriptor.
       closeSync(this.fd);
       this.fd = this.rewrite();
-      this.dirty = false;
+      this.group.markDurable();
     }
   }
 

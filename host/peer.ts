@@ -152,7 +152,17 @@ export class Peer {
    *  can never leave a message marked delivered but not stored. */
   beforeCommit?: () => void;
 
+  /** The asynchronous form of beforeCommit (the gateway's): resolves when
+   *  what the listeners kept of the frames just handed over is durable.
+   *  The core marks them delivered only then; input that arrives meanwhile
+   *  is held, in order, and the inbox is never overrun. One wait (one
+   *  fsync) covers every frame and every device that arrived before it. */
+  commitWhen?: () => Promise<void>;
+  private holding = false;
+  private held: Uint8Array[] = [];
+
   private receive(bytes: Uint8Array): void {
+    if (this.holding) { this.held.push(bytes); return; }
     this.core.tick(nowUs());
     this.core.rx(bytes);
     // Hand every frame over while it is still in the inbox, then commit.
@@ -167,6 +177,12 @@ export class Peer {
         for (const l of this.frameListeners) l(f);
       }
     }
+    if (n > 0 && this.commitWhen) {
+      this.holding = true;
+      this.commitWhen().then(() => this.commit(n), (e: Error) => this.fail(e));
+      this.flush(); // acks wait in the write chain until their data is durable
+      return;
+    }
     if (n > 0) {
       this.beforeCommit?.();
       for (let i = 0; i < n; i++) this.core.inboxPop();
@@ -174,11 +190,37 @@ export class Peer {
     this.flush();
   }
 
-  /** Write every byte the core has queued, in order. */
+  private commit(n: number): void {
+    try {
+      for (let i = 0; i < n; i++) this.core.inboxPop();
+    } catch (e) { this.fail(e as Error); return; }
+    this.holding = false;
+    this.flush();
+    while (this.held.length && !this.holding) this.receive(this.held.shift()!);
+  }
+
+  /** Durability failed (an fsync error): the link cannot go on. */
+  private fail(e: Error): void {
+    this.linkError = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+    void this.transport.close().catch(() => {});
+  }
+
+  /** Write every byte the core has queued, in order. Journal writes are
+   *  made durable first (one fsync for the batch with a group-commit
+   *  storage): what the bytes acknowledge is on disk before they leave. */
   flush(): Promise<void> {
     const bytes = this.core.pull();
     if (bytes.length) {
-      this.writing = this.writing.then(() => this.transport.write(bytes)).catch((e) => {
+      // The sync runs in the write chain, after the current turn: every
+      // frame received in this turn is journalled by then, so one fsync
+      // covers them all (group commit), and it still precedes the bytes.
+      this.writing = this.writing.then(async () => {
+        const st = this.core.storage;
+        if (st.syncAsync) await st.syncAsync(); else st.sync?.();
+        return this.transport.write(bytes);
+      }).catch((e) => {
         this.linkError = e;
         for (const p of this.pending.values()) p.reject(e);
         this.pending.clear();

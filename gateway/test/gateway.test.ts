@@ -121,10 +121,12 @@ describe("gateway with mosquitto and two emulated devices", () => {
     // 1. Reload under traffic: new heartbeat (pushed as T_CONFIG) and a new
     //    uplink route, links stay up.
     writeFileSync(cfg, configText(ports, { heartbeat: 300 }).replace("      - { channel: 9,", "      - { channel: 3, topic: extra, qos: 0, direction: up }\n      - { channel: 9,"));
+    const logBefore = log.length; // the link-up pushes logged the same line already
     const r = await (await ops("/reload", "POST")).json();
     expect(r.ok).toBe(true);
     expect(r.pushed.sort()).toEqual(["dev1", "dev2"]);
-    await until("config pushed", () => log.some((l) => l.includes("device config applied") && l.includes("dev2")) && log.some((l) => l.includes("device config applied") && l.includes("dev1")), 5000);
+    const applied = (id: string) => log.slice(logBefore).some((l) => l.includes("device config applied") && l.includes(id));
+    await until("config pushed", () => applied("dev1") && applied("dev2"), 5000);
     expect(devs.map((d) => d.sim!.core.x.qn_config_get(2))).toEqual([300, 300]);
     await sleep(1000);
 
