@@ -3,7 +3,11 @@
 // fsync (on libuv's thread pool, so the event loop keeps serving other
 // devices meanwhile) covers every write made before it started. Callers
 // that arrive while an fsync runs share the next one.
-import { fsync, fsyncSync } from "node:fs";
+// fdatasync, not fsync: it flushes the data and what is needed to read it
+// back (the size of an appended file), not the modification time, which
+// spares ext4 a journal commit per call (about 2x the flushes per second
+// with nine files flushing at once on this machine).
+import { fdatasync, fdatasyncSync } from "node:fs";
 
 export class GroupSync {
   private written = 0; // writes so far (a generation count)
@@ -29,7 +33,7 @@ export class GroupSync {
   syncNow(): void {
     if (this.clean) return;
     const upTo = this.written;
-    fsyncSync(this.fd());
+    fdatasyncSync(this.fd());
     this.fsyncs++;
     this.durable = Math.max(this.durable, upTo);
   }
@@ -41,7 +45,7 @@ export class GroupSync {
       if (!this.running) {
         const upTo = this.written;
         this.fsyncs++;
-        this.running = new Promise<void>((resolve, reject) => fsync(this.fd(), (err) => {
+        this.running = new Promise<void>((resolve, reject) => fdatasync(this.fd(), (err) => {
           this.running = null;
           if (err) reject(err);
           else { this.durable = Math.max(this.durable, upTo); resolve(); }
