@@ -186,7 +186,7 @@ export class DeviceLink {
     if (this.stopped) { void t.close(); return; }
     const old = this.peer;
     if (old) { this.log.info("new connection replaces the previous one"); void old.close(); }
-    const gate = new GateTransport(t, this.env.spool);
+    const gate = new GateTransport(t);
     if (this.env.bridge.paused) gate.pause();
     let peer: Peer;
     try {
@@ -203,6 +203,9 @@ export class DeviceLink {
     // The core marks a QoS 2 message delivered (journal) only after the
     // batch it came in is on disk in the spool: no crash window between.
     peer.commitWhen = () => this.env.spool.syncAsync();
+    // No acknowledgement leaves before the spool holding its message is on
+    // disk (target taken when the bytes are pulled).
+    peer.outputBarrier = () => this.env.spool.syncAsync();
     t.onClose((err) => {
       if (this.peer !== peer) return;
       this.log.info({ err: err?.message }, "connection closed");

@@ -1,24 +1,23 @@
 // The transport a device link's Peer talks through: it wraps the real one
-// (serial port, TCP / TLS socket) for two reasons of the gateway's own.
-// Durability: write() waits for the MQTT spool's fsync before any byte
-// goes to the device, so no acknowledgement leaves before the message it
-// acknowledges is on disk. Backpressure: while the broker queue is full, pause() stops
-// reading (TCP flow control then holds the device back) and holds what
-// already arrived until resume().
+// (serial port, TCP / TLS socket) for the gateway's backpressure: while the
+// broker queue is full, pause() stops reading (TCP flow control then holds
+// the device back) and holds what already arrived until resume(). It also
+// hands received bytes over in pieces the core's inbox can hold.
+// (Durability is the Peer's: its outputBarrier waits for the spool's flush
+// before any acknowledgement goes to the device; see device-link.ts.)
 import type { Transport } from "../host/transport/transport.ts";
 import type { TcpTransport } from "../host/transport/tcp.ts";
-import type { Spool } from "./spool.ts";
 
 /** Frames the core's inbox holds (assembly/config.ts INBOX_SLOTS). */
 const INBOX_FRAMES = 8;
 
-/** Sits between a Peer and the real transport: fsyncs the spool before any
- *  byte goes to the device, and holds received bytes while paused. */
+/** Sits between a Peer and the real transport: holds received bytes while
+ *  paused and hands them over in inbox-sized pieces. */
 export class GateTransport implements Transport {
   private listeners: ((b: Uint8Array) => void)[] = [];
   private held: Uint8Array[] = [];
   paused = false;
-  constructor(readonly inner: Transport, private spool: Spool) {
+  constructor(readonly inner: Transport) {
     inner.onData((b) => {
       if (this.paused) this.held.push(b);
       else this.deliver(b);
@@ -27,7 +26,7 @@ export class GateTransport implements Transport {
   /** Hand a chunk to the Peer at most INBOX_FRAMES frames at a time (split
    *  after a 0x00 delimiter): the core's inbox holds 8 frames, a TCP read
    *  can carry many more, and the Peer empties the inbox after each call.
-   *  Each piece costs one spool fsync (before its messages are marked
+   *  Each piece waits for one spool flush (before its messages are marked
    *  delivered), and all pieces go in this one turn, so their
    *  acknowledgements leave after one journal fsync (Peer.flush). */
   private deliver(b: Uint8Array): void {
@@ -45,10 +44,7 @@ export class GateTransport implements Transport {
 
   get name(): string { return this.inner.name; }
   open(): Promise<void> { return this.inner.open(); }
-  async write(bytes: Uint8Array): Promise<void> {
-    await this.spool.syncAsync();
-    return this.inner.write(bytes);
-  }
+  write(bytes: Uint8Array): Promise<void> { return this.inner.write(bytes); }
   onData(l: (b: Uint8Array) => void): void { this.listeners.push(l); }
   onClose(l: (e?: Error) => void): void { this.inner.onClose(l); }
   close(): Promise<void> { return this.inner.close(); }

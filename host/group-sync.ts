@@ -38,9 +38,16 @@ export class GroupSync {
     this.durable = Math.max(this.durable, upTo);
   }
 
-  /** Resolves when every write made before this call is durable. */
-  async sync(): Promise<void> {
+  /** Resolves when every write made before this call is durable. The
+   *  target is taken now; the fsync starts a microtask later, so writes
+   *  made in the rest of this synchronous run (the other frames of the same
+   *  read) share it. */
+  sync(): Promise<void> {
     const target = this.written;
+    return Promise.resolve().then(() => this.until(target));
+  }
+
+  private async until(target: number): Promise<void> {
     while (this.durable < target) {
       if (!this.running) {
         const upTo = this.written;

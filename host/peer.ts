@@ -158,6 +158,11 @@ export class Peer {
    *  is held, in order, and the inbox is never overrun. One wait (one
    *  fsync) covers every frame and every device that arrived before it. */
   commitWhen?: () => Promise<void>;
+
+  /** Resolves when everything the shell stored so far is durable; taken at
+   *  each flush, and the bytes pulled then leave only after it (the
+   *  gateway: its spool, so no acknowledgement overtakes its message). */
+  outputBarrier?: () => Promise<void>;
   private holding = false;
   private held: Uint8Array[] = [];
 
@@ -213,14 +218,16 @@ export class Peer {
   flush(): Promise<void> {
     const bytes = this.core.pull();
     if (bytes.length) {
-      // The sync runs in the write chain, after the current turn: every
-      // frame received in this turn is journalled by then, so one fsync
-      // covers them all (group commit), and it still precedes the bytes.
-      this.writing = this.writing.then(async () => {
-        const st = this.core.storage;
-        if (st.syncAsync) await st.syncAsync(); else st.sync?.();
-        return this.transport.write(bytes);
-      }).catch((e) => {
+      // What these bytes acknowledge was written before this pull: wait for
+      // exactly that to be durable (targets taken now), in the journal and
+      // wherever outputBarrier says (the gateway's spool). Both flushes run
+      // at once, and records written later (a commit's DELIVERED) do not
+      // hold these bytes back.
+      const st = this.core.storage;
+      if (!st.syncAsync) st.sync?.();
+      const ready = Promise.all([st.syncAsync?.(), this.outputBarrier?.()]);
+      ready.catch(() => {}); // handled in the chain below
+      this.writing = this.writing.then(() => ready).then(() => this.transport.write(bytes)).catch((e) => {
         this.linkError = e;
         for (const p of this.pending.values()) p.reject(e);
         this.pending.clear();

@@ -43,12 +43,16 @@ export class Session {
     if (st !== 0) throw new Error(`qn_set_key: ${st}`);
     this.core.tick(nowUs());
     if (x.qn_journal_open(16 * 1024) !== 0) throw new Error("host journal_open failed");
-    port.tap((d) => { this.core.rx(d); this.pump(); });
+    // After close() the tap stays on the port but does nothing: a closed
+    // session (the wrong-key one of qemu.test.ts) must not go on ticking
+    // and sending HELLOs into the next session's link.
+    port.tap((d) => { if (this.closed) return; this.core.rx(d); this.pump(); });
     this.timer = setInterval(() => this.pump(), 2);
   }
 
   /** Tick, flush what the client core wants to send, collect deliveries. */
   pump(): void {
+    if (this.closed) return;
     this.core.tick(nowUs());
     const out = this.core.pull();
     if (out.length) { const b = Uint8Array.from(out); this.writing = this.writing.then(() => this.port.write(b)); }
@@ -105,6 +109,9 @@ export class Session {
     }
   }
 
-  /** Stop pumping (the port stays open; the firmware's session times out). */
-  close(): void { clearInterval(this.timer); }
+  private closed = false;
+
+  /** Stop pumping and listening (the port stays open; the firmware's
+   *  session times out). */
+  close(): void { this.closed = true; clearInterval(this.timer); }
 }
