@@ -8,6 +8,7 @@ import { ROOT, QnError, Status, check } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
 import { randomFillSync } from "node:crypto";
 import { MemoryStorage, type Storage } from "./storage.ts";
+import { copyOut } from "./out-pool.ts";
 
 export const Kind = { UINT: 0, SINT: 1, BYTES: 2, FIXED32: 3, FIXED64: 4 } as const;
 
@@ -21,7 +22,7 @@ export interface LoadOptions {
   storage?: Storage;
   /** Entropy source (default: the OS's, through node:crypto). */
   entropy?: (dst: Uint8Array) => void;
-  /** Slicing-by-8 CRC tables past the core's data (default true; false
+  /** Slicing-by-16 CRC tables past the core's data (default true; false
    *  runs the device's byte-table CRC). */
   wideCrc?: boolean;
 }
@@ -92,7 +93,7 @@ export class QnCore {
     this.rxBuf = this.x.qn_rx_buf(); this.rxCap = this.x.qn_rx_cap();
     this.txBuf = this.x.qn_tx_buf(); this.txCap = this.x.qn_tx_cap();
     this.maxPayload = this.x.qn_max_payload();
-    // Past the scratch: the core's slicing-by-8 CRC tables (the host has
+    // Past the scratch: the core's slicing-by-16 CRC tables (the host has
     // the RAM the device does not; same results, ~4x faster CRC).
     const wide = this.scratch + 16384;
     if (wide + this.x.qn_crc32c_widen_bytes() > this.u8.length) throw new Error("QN core: no room for host scratch");
@@ -124,14 +125,8 @@ export class QnCore {
     if (this.broken) throw new QnError(Status.ERR_TRAP, `${what}: core trapped earlier; call init()`);
   }
 
-  /** A copy of n bytes of core memory. Buffer.allocUnsafe draws small
-   *  buffers from Node's pool: a fresh ArrayBuffer per frame (slice) costs
-   *  more than the frame's encode or decode. */
-  private copyOut(at: number, n: number): Buffer {
-    const b = Buffer.allocUnsafe(n);
-    b.set(this.u8.subarray(at, at + n));
-    return b;
-  }
+  /** A copy of n bytes of core memory (host/out-pool.ts says why not slice). */
+  private copyOut(at: number, n: number): Buffer { return copyOut(this.u8, at, n); }
 
   /** The frame of n bytes (header + payload) at `at`, as a Frame. */
   private frameAt(at: number, n: number): Frame {

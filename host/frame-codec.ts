@@ -6,6 +6,7 @@
 import { QnError, Status } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
 import type { QnCore } from "./core.ts";
+import { copyOut } from "./out-pool.ts";
 
 export interface FrameFields { type: number; flags?: number; codec?: number; channel?: number; packet?: number }
 
@@ -32,7 +33,8 @@ export class FrameCodec {
   encode(h: FrameFields, payload: Uint8Array): Uint8Array {
     if (payload.length > this.maxPayload) throw new QnError(Status.ERR_OVERSIZE, `frame encode: payload of ${payload.length} bytes > ${this.maxPayload}`);
     this.u8.set(payload, this.app + HEADER_SIZE);
-    const n = trapSafe(() => this.x.qn_frame_encode(h.type, h.flags ?? 2, h.codec ?? 0, h.channel ?? 0, h.packet ?? 0, payload.length, this.wire, WIRE_CAP));
+    let n: number;
+    try { n = this.x.qn_frame_encode(h.type, h.flags ?? 2, h.codec ?? 0, h.channel ?? 0, h.packet ?? 0, payload.length, this.wire, WIRE_CAP); } catch (e) { throw trapped(e); }
     if (n < 0) throw new QnError(n, "frame encode");
     return copyOut(this.u8, this.wire, n);
   }
@@ -42,7 +44,8 @@ export class FrameCodec {
   decode(bytes: Uint8Array): Frame {
     if (bytes.length > WIRE_CAP) throw new QnError(Status.ERR_OVERSIZE, `frame decode: ${bytes.length} bytes > ${WIRE_CAP}`);
     this.u8.set(bytes, this.wire);
-    const n = trapSafe(() => this.x.qn_frame_decode(this.wire, bytes.length));
+    let n: number;
+    try { n = this.x.qn_frame_decode(this.wire, bytes.length); } catch (e) { throw trapped(e); }
     if (n < 0) throw new QnError(n, "frame decode");
     const a = this.app, u8 = this.u8, dv = this.dv;
     return {
@@ -53,20 +56,7 @@ export class FrameCodec {
   }
 }
 
-/** A copy of n bytes of core memory. Buffer.allocUnsafe draws small
- *  buffers from Node's pool; a fresh ArrayBuffer per frame (slice) costs
- *  more than the frame's whole encode or decode. */
-function copyOut(u8: Uint8Array, at: number, n: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  b.set(u8.subarray(at, at + n));
-  return b;
-}
-
-function trapSafe(f: () => number): number {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof WebAssembly.RuntimeError) throw new QnError(Status.ERR_TRAP, `frame codec: ${e.message}`);
-    throw e;
-  }
+/** A trap inside the core (a bug) as a QnError; anything else as is. */
+function trapped(e: unknown): unknown {
+  return e instanceof WebAssembly.RuntimeError ? new QnError(Status.ERR_TRAP, `frame codec: ${e.message}`) : e;
 }
