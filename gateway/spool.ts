@@ -2,8 +2,9 @@
 // broker, in an append-only file. Records are JSON lines:
 //   {"m":seq,"d":device,"t":topic,"q":qos,"p":base64,"tp":traceparent}  a message
 //   {"a":seq}                                                          the broker has it
-// append() writes without fsync; syncAsync() makes it durable with one fsync
-// shared by every caller meanwhile (sync() does it on the spot). The device
+// append() only queues the line; syncAsync() writes what is queued and
+// makes it durable with one fdatasync on the thread pool, shared by every
+// caller meanwhile (sync() does it on the spot). The device
 // link waits for it before any byte goes back to the device, so
 // an acknowledgement (PUBACK / PUBREC) never leaves the gateway before the
 // message it acknowledges is on disk. At start the file is replayed: what
@@ -11,7 +12,7 @@
 // line (a crash mid-write) is ignored: its message was never acknowledged.
 // When nothing is pending and the file has grown, it is truncated; when it
 // grows large with messages still pending it is rewritten (tmp + rename).
-import { openSync, writeSync, fsyncSync, closeSync, readFileSync, existsSync, renameSync, ftruncateSync, mkdirSync } from "node:fs";
+import { openSync, writeSync, fsyncSync, closeSync, readFileSync, existsSync, renameSync, ftruncateSync, mkdirSync, write } from "node:fs";
 import { dirname } from "node:path";
 import { GroupSync } from "../host/group-sync.ts";
 
@@ -29,7 +30,22 @@ const COMPACT_BYTES = 4 * 1024 * 1024;
 export class Spool {
   private fd: number;
   private size = 0;
-  private readonly group = new GroupSync(() => this.fd);
+  /** Lines appended but not yet written: the flush writes them, on the
+   *  thread pool, right before its fdatasync (group-sync.ts says why). */
+  private queued: string[] = [];
+  private readonly group = new GroupSync(() => this.fd, {
+    writeNow: () => { const t = this.takeQueued(); if (t) writeSync(this.fd, t); },
+    write: () => {
+      const t = this.takeQueued();
+      if (!t) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => write(this.fd, t, (err) => (err ? reject(err) : resolve())));
+    },
+  });
+  private takeQueued(): string {
+    const t = this.queued.join("");
+    this.queued = [];
+    return t;
+  }
   private nextSeq = 1;
   /** Messages not yet acknowledged by the broker, oldest first. */
   readonly pending = new Map<number, SpoolEntry>();
@@ -73,11 +89,11 @@ export class Spool {
     return out;
   }
 
-  /** Record a message (not yet durable: call sync()). */
+  /** Record a message (not yet durable: call sync() or syncAsync()). */
   append(e: Omit<SpoolEntry, "seq">): SpoolEntry {
     const entry = { ...e, seq: this.nextSeq++ };
     const line = this.line(entry);
-    writeSync(this.fd, line);
+    this.queued.push(line);
     this.size += line.length;
     this.group.wrote();
     this.pending.set(entry.seq, entry);
@@ -97,16 +113,22 @@ export class Spool {
   done(seq: number): void {
     if (!this.pending.delete(seq)) return;
     const line = `{"a":${seq}}\n`;
-    writeSync(this.fd, line);
+    this.queued.push(line);
     this.size += line.length;
     this.group.wrote();
+    // Never while a flush is in flight: its write must not land in the
+    // truncated or replaced file.
+    if (this.group.busy) return;
     if (this.pending.size === 0 && this.size > 64 * 1024) {
+      // Nothing pending: every line, written or queued, is obsolete.
+      this.queued = [];
       ftruncateSync(this.fd, 0);
       fsyncSync(this.fd);
       this.size = 0;
       this.group.markDurable();
-    } else if (this.size > COMPACT_BYTES && this.size > 8 * this.pending.size * 200 && !this.group.busy) {
-      // Not while an fsync is in flight on the old descriptor.
+    } else if (this.size > COMPACT_BYTES && this.size > 8 * this.pending.size * 200) {
+      // The rewrite holds every pending message: queued lines are superseded.
+      this.queued = [];
       closeSync(this.fd);
       this.fd = this.rewrite();
       this.group.markDurable();
@@ -116,7 +138,9 @@ export class Spool {
   get bytes(): number { return this.size; }
 
   close(): void {
-    this.sync();
-    closeSync(this.fd);
+    // After a flush in flight, so nothing lands behind the last write.
+    const finish = () => { try { this.group.syncNow(); } catch { /* closing anyway */ } closeSync(this.fd); };
+    if (this.group.busy) void this.group.idle().then(finish);
+    else finish();
   }
 }

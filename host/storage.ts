@@ -2,7 +2,7 @@
 // imports over a flat region with NOR-flash rules (erase sets 0xFF, a write
 // only clears bits), in memory or in a file written with fsync. The same
 // rules as the device's flash, so a journal bug cannot hide on the host.
-import { openSync, readSync, writeSync, fsyncSync, closeSync, existsSync, ftruncateSync, fstatSync } from "node:fs";
+import { openSync, readSync, writeSync, write, fsyncSync, closeSync, existsSync, ftruncateSync, fstatSync } from "node:fs";
 import { GroupSync } from "./group-sync.ts";
 
 export interface Storage {
@@ -50,16 +50,21 @@ export class MemoryStorage implements Storage {
   }
 }
 
-/** A file of `size` bytes. By default every write and erase is fsync'd
- *  before it returns, so an acknowledged QoS 2 record survives a host
- *  crash. With `groupCommit` writes reach the page cache only and sync()
- *  makes them durable with one fsync: the owner must call sync() before
- *  anything that depends on them leaves the host (Peer.flush does, before
- *  it writes a byte to the device), so every acknowledgement still follows
- *  its journal record to disk, and one fsync covers a whole batch. */
+/** A file of `size` bytes, mirrored in RAM (reads never touch the disk).
+ *  By default every write and erase reaches the file and is flushed before
+ *  it returns, so an acknowledged QoS 2 record survives a host crash. With
+ *  `groupCommit` a write only changes the mirror and marks the range dirty;
+ *  syncAsync() writes the dirty range and flushes, both on the thread pool,
+ *  one flush for a whole batch. The owner must wait for it before anything
+ *  that depends on the writes leaves the host (Peer.flush does, before it
+ *  writes a byte to the device), so every acknowledgement still follows its
+ *  journal record to disk. */
 export class FileStorage implements Storage {
   private fd: number;
-  private readonly group = new GroupSync(() => this.fd);
+  private readonly mirror: Uint8Array;
+  private dirtyLo = Infinity;
+  private dirtyHi = 0;
+  private readonly group: GroupSync;
   private readonly groupCommit: boolean;
   /** fsync calls made (for metrics and the benchmark). */
   get fsyncs(): number { return this.group.fsyncs; }
@@ -67,42 +72,61 @@ export class FileStorage implements Storage {
     this.groupCommit = opts.groupCommit ?? false;
     const fresh = !existsSync(path);
     this.fd = openSync(path, fresh ? "w+" : "r+");
+    this.mirror = new Uint8Array(size).fill(0xff);
     if (fresh || fstatSync(this.fd).size !== size) {
       ftruncateSync(this.fd, size);
-      writeSync(this.fd, new Uint8Array(size).fill(0xff), 0, size, 0);
+      writeSync(this.fd, this.mirror, 0, size, 0);
       fsyncSync(this.fd);
+    } else {
+      readSync(this.fd, this.mirror, 0, size, 0);
     }
+    this.group = new GroupSync(() => this.fd, {
+      writeNow: () => { const r = this.takeDirty(); if (r) writeSync(this.fd, r.bytes, 0, r.bytes.length, r.at); },
+      write: () => {
+        const r = this.takeDirty();
+        if (!r) return Promise.resolve();
+        return new Promise<void>((resolve, reject) => write(this.fd, r.bytes, 0, r.bytes.length, r.at, (err) => (err ? reject(err) : resolve())));
+      },
+    });
+  }
+  /** The dirty span's bytes as they are now (a copy), and a clean slate. */
+  private takeDirty(): { at: number; bytes: Uint8Array } | null {
+    if (this.dirtyLo >= this.dirtyHi) return null;
+    const r = { at: this.dirtyLo, bytes: this.mirror.slice(this.dirtyLo, this.dirtyHi) };
+    this.dirtyLo = Infinity;
+    this.dirtyHi = 0;
+    return r;
   }
   read(off: number, dst: Uint8Array): number {
     if (off < 0 || off + dst.length > this.size) return ERR_STORAGE;
-    readSync(this.fd, dst, 0, dst.length, off);
+    dst.set(this.mirror.subarray(off, off + dst.length));
     return 0;
   }
   write(off: number, src: Uint8Array): number {
     if (off < 0 || off + src.length > this.size) return ERR_STORAGE;
-    const cur = new Uint8Array(src.length);
-    readSync(this.fd, cur, 0, src.length, off);
-    for (let i = 0; i < src.length; i++) cur[i] &= src[i];
-    writeSync(this.fd, cur, 0, cur.length, off);
-    this.written();
+    for (let i = 0; i < src.length; i++) this.mirror[off + i] &= src[i];
+    this.changed(off, off + src.length);
     return 0;
   }
   erase(off: number, len: number): number {
     if (off < 0 || off + len > this.size) return ERR_STORAGE;
-    writeSync(this.fd, new Uint8Array(len).fill(0xff), 0, len, off);
-    this.written();
+    this.mirror.fill(0xff, off, off + len);
+    this.changed(off, off + len);
     return 0;
   }
-  private written(): void {
+  private changed(lo: number, hi: number): void {
+    this.dirtyLo = Math.min(this.dirtyLo, lo);
+    this.dirtyHi = Math.max(this.dirtyHi, hi);
     this.group.wrote();
     if (!this.groupCommit) this.group.syncNow();
   }
   sync(): void { this.group.syncNow(); }
   syncAsync(): Promise<void> { return this.group.sync(); }
   close(): void {
-    // An fsync still in flight keeps its own reference to the file; the
-    // data is in the page cache either way. Make it durable before closing.
-    try { this.group.syncNow(); } catch { /* closing anyway */ }
-    closeSync(this.fd);
+    // Whatever is still queued goes to disk first, after a flush in flight
+    // (its write must not land after a newer one of the same range).
+    const finish = () => { try { this.group.syncNow(); } catch { /* closing anyway */ } closeSync(this.fd); };
+    if (this.group.busy) void this.group.idle().then(finish);
+    else finish();
   }
 }

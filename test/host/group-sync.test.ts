@@ -3,7 +3,7 @@
 // arrive meanwhile share it, and nothing resolves before its writes are
 // covered by a completed fsync.
 import { describe, it, expect } from "vitest";
-import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from "node:fs";
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GroupSync } from "../../host/group-sync.ts";
@@ -59,6 +59,31 @@ describe("group commit", () => {
       group.read(9 * 16, back);
       expect([...back]).toEqual(new Array(16).fill(0x5a));
       group.close();
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it("FileStorage with groupCommit: reads see writes at once, the file only after a sync, a reopen sees what was synced", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "qn-gs-"));
+    try {
+      const path = join(dir, "j");
+      const s = new FileStorage(path, 4096, { groupCommit: true });
+      expect(s.write(100, Buffer.from([0x12, 0x34]))).toBe(0);
+      const back = Buffer.alloc(2);
+      s.read(100, back);
+      expect([...back]).toEqual([0x12, 0x34]); // NOR rule on the mirror: 0xFF & value
+      expect([...readFileSync(path).subarray(100, 102)]).toEqual([0xff, 0xff]); // not written yet: write-behind
+      await s.syncAsync();
+      expect([...readFileSync(path).subarray(100, 102)]).toEqual([0x12, 0x34]);
+      expect(s.erase(0, 1024)).toBe(0);
+      expect(s.write(2000, Buffer.from([0x0f]))).toBe(0);
+      s.close(); // flushes what is queued
+      const again = new FileStorage(path, 4096, { groupCommit: true });
+      const b2 = Buffer.alloc(1);
+      again.read(100, b2); expect(b2[0]).toBe(0xff); // erased
+      again.read(2000, b2); expect(b2[0]).toBe(0x0f);
+      expect(again.write(-1, Buffer.alloc(1))).toBeLessThan(0);
+      expect(again.write(4095, Buffer.alloc(2))).toBeLessThan(0);
+      again.close();
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });
