@@ -6,13 +6,16 @@
 // limit the gateway stops reading from devices (they keep their messages in
 // their own windows and journals) instead of dropping any. Downlink: the
 // configured down topics are subscribed and each message is handed to the
-// device link that owns it.
-import { connect, type MqttClient, type IClientOptions } from "mqtt";
+// device link that owns it. A QoS 2 command is kept in an fsync'd file from
+// before its PUBREC until its PUBREL (incoming-store.ts), so a gateway crash
+// in between does not lose it.
+import { connect, type MqttClient, type IClientOptions, type IPublishPacket } from "mqtt";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import type { Spool, SpoolEntry } from "./spool.ts";
 import type { Metrics } from "./metrics.ts";
+import { IncomingStore } from "./incoming-store.ts";
 import { parseTraceparent, type TraceContext } from "../host/trace.ts";
 import { startSpan, endError, logIds, traceparentOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 
@@ -37,6 +40,10 @@ export class Bridge extends EventEmitter {
   private subscribed = new Set<string>();
   private qos0Seq = -1;
   private wasFull = false;
+  /** QoS 2 commands between PUBREC and PUBREL, on disk (`<spool>.incoming`). */
+  readonly incoming: IncomingStore;
+  /** Messages that arrived before the first setRoutes(), not yet acknowledged. */
+  private early: (() => void)[] | null = [];
   limit: number;
 
   constructor(private cfg: Config["mqtt"], private spool: Spool, private log: Logger, private metrics: Metrics) {
@@ -46,6 +53,9 @@ export class Bridge extends EventEmitter {
     // What a previous run spooled and the broker never acknowledged.
     for (const e of spool.pending.values()) this.waiting.push(e);
     if (this.waiting.length) log.info({ replayed: this.waiting.length }, "spool: resending messages the broker had not acknowledged");
+    // A failed write means no PUBREC went out: drop the connection so the
+    // broker sends the PUBLISH again (mqtt.js would otherwise wait for ever).
+    this.incoming = new IncomingStore(spool.path + ".incoming", log, () => this.client?.stream?.destroy());
     const opts: IClientOptions = {
       // A persistent session under a stable id: a QoS 2 message the broker
       // has received (PUBREC) but not yet released survives a broker restart
@@ -57,6 +67,7 @@ export class Bridge extends EventEmitter {
       clean: false,
       properties: cfg.protocol_version === 5 ? { sessionExpiryInterval: 7 * 24 * 3600 } : undefined,
       resubscribe: true,
+      incomingStore: this.incoming,
     };
     this.client = connect(cfg.url, opts);
     // Nagle off (mosquitto runs set_tcp_nodelay; mqtt.js leaves it on): with
@@ -92,19 +103,43 @@ export class Bridge extends EventEmitter {
     let lastErr = "";
     this.client.on("connect", () => { lastErr = ""; });
     this.client.on("error", (e) => { if (e.message !== lastErr) log.warn({ err: e.message }, "broker error"); lastErr = e.message; });
-    this.client.on("message", (topic, payload, packet) => {
-      const r = this.routes.get(topic);
-      if (!r) return;
-      // A user property may repeat (then mqtt.js gives an array): the
-      // first valid traceparent is the parent, anything else starts a
-      // new trace, with a warning.
-      const raw = (packet.properties?.userProperties as Record<string, string | string[]> | undefined)?.traceparent;
-      const all = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-      let parent: TraceContext | null = null;
-      for (const v of all) if ((parent = parseTraceparent(v))) break;
-      if (all.length && !parent) log.warn({ topic, traceparent: String(all[0]).slice(0, 80) }, "command with an invalid traceparent: starting a new trace");
-      this.emit("down", r, payload, topic, parent);
+    // Routing happens in handleMessage, not on "message": mqtt.js acknowledges
+    // (PUBACK; PUBCOMP and the store's del() for QoS 2) only after its
+    // callback, so a message that comes before the routes are known (the
+    // broker resends PUBRELs and queued messages right after CONNACK, while
+    // the gateway is still starting its links) waits instead of being lost.
+    this.client.handleMessage = (packet, done) => this.deliver(packet, done);
+    this.client.on("packetreceive", (p) => {
+      if (p.cmd !== "connack" || p.sessionPresent || (p.reasonCode ?? p.returnCode ?? 0) !== 0) return;
+      // The broker kept no session for us: the PUBREL of a command we
+      // answered with PUBREC will never come, nor the command again. It is
+      // ours since that PUBREC: deliver it now, once (mqtt.js would drop it).
+      for (const pk of this.incoming.packets()) {
+        log.warn({ topic: pk.topic, message_id: pk.messageId }, "broker lost our session: delivering a QoS 2 command it will not release");
+        this.deliver(pk, () => this.incoming.release(pk));
+      }
     });
+  }
+
+  private deliver(packet: IPublishPacket, done: () => void): void {
+    if (this.early) { this.early.push(() => this.deliver(packet, done)); return; }
+    try { this.route(packet); } catch (e) { this.log.error({ topic: packet.topic, err: (e as Error).message }, "downlink routing failed"); }
+    done();
+  }
+
+  private route(packet: IPublishPacket): void {
+    const topic = packet.topic, payload = packet.payload as Buffer;
+    const r = this.routes.get(topic);
+    if (!r) return;
+    // A user property may repeat (then mqtt.js gives an array): the
+    // first valid traceparent is the parent, anything else starts a
+    // new trace, with a warning.
+    const raw = (packet.properties?.userProperties as Record<string, string | string[]> | undefined)?.traceparent;
+    const all = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+    let parent: TraceContext | null = null;
+    for (const v of all) if ((parent = parseTraceparent(v))) break;
+    if (all.length && !parent) this.log.warn({ topic, traceparent: String(all[0]).slice(0, 80) }, "command with an invalid traceparent: starting a new trace");
+    this.emit("down", r, payload, topic, parent);
   }
 
   get depth(): number { return this.waiting.length + this.inflight; }
@@ -190,6 +225,9 @@ export class Bridge extends EventEmitter {
     for (const t of this.subscribed) if (!routes.has(t)) { this.client.unsubscribe(t); this.subscribed.delete(t); }
     this.routes = routes;
     if (this.client.connected) for (const t of routes.keys()) this.subscribe(t);
+    const early = this.early;
+    this.early = null;
+    for (const f of early ?? []) f();
   }
 
   private subscribe(topic: string): void {
