@@ -2,8 +2,8 @@
 // broker, in an append-only file. Records are JSON lines:
 //   {"m":seq,"d":device,"t":topic,"q":qos,"p":base64,"tp":traceparent}  a message
 //   {"a":seq}                                                          the broker has it
-// append() only queues the line; syncAsync() writes what is queued and
-// makes it durable with one fdatasync on the thread pool, shared by every
+// append() only queues the line; syncAsync() writes what is queued (one
+// call) and makes it durable with one fdatasync on the thread pool, shared by every
 // caller meanwhile (sync() does it on the spot). The device
 // link waits for it before any byte goes back to the device, so
 // an acknowledgement (PUBACK / PUBREC) never leaves the gateway before the
@@ -12,7 +12,7 @@
 // line (a crash mid-write) is ignored: its message was never acknowledged.
 // When nothing is pending and the file has grown, it is truncated; when it
 // grows large with messages still pending it is rewritten (tmp + rename).
-import { openSync, writeSync, fsyncSync, closeSync, readFileSync, existsSync, renameSync, ftruncateSync, mkdirSync, write } from "node:fs";
+import { openSync, writeSync, fsyncSync, closeSync, readFileSync, existsSync, renameSync, ftruncateSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { GroupSync } from "../host/group-sync.ts";
 
@@ -30,16 +30,11 @@ const COMPACT_BYTES = 4 * 1024 * 1024;
 export class Spool {
   private fd: number;
   private size = 0;
-  /** Lines appended but not yet written: the flush writes them, on the
-   *  thread pool, right before its fdatasync (group-sync.ts says why). */
+  /** Lines appended but not yet written: the flush writes them in one
+   *  call right before its fdatasync (group-sync.ts says why). */
   private queued: string[] = [];
   private readonly group = new GroupSync(() => this.fd, {
     writeNow: () => { const t = this.takeQueued(); if (t) writeSync(this.fd, t); },
-    write: () => {
-      const t = this.takeQueued();
-      if (!t) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => write(this.fd, t, (err) => (err ? reject(err) : resolve())));
-    },
   });
   private takeQueued(): string {
     const t = this.queued.join("");

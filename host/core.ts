@@ -43,7 +43,7 @@ export function loadModule(path = DEFAULT_WASM): WebAssembly.Module {
   } catch {
     throw new Error(`QN core not built: ${path} is missing (run \`make core\`)`);
   }
-  return new WebAssembly.Module(bytes);
+  return new WebAssembly.Module(new Uint8Array(bytes)); // a plain ArrayBuffer-backed view, as BufferSource wants
 }
 
 export class QnCore {

@@ -2,7 +2,7 @@
 // imports over a flat region with NOR-flash rules (erase sets 0xFF, a write
 // only clears bits), in memory or in a file written with fsync. The same
 // rules as the device's flash, so a journal bug cannot hide on the host.
-import { openSync, readSync, writeSync, write, fsyncSync, closeSync, existsSync, ftruncateSync, fstatSync } from "node:fs";
+import { openSync, readSync, writeSync, fsyncSync, closeSync, existsSync, ftruncateSync, fstatSync } from "node:fs";
 import { GroupSync } from "./group-sync.ts";
 
 export interface Storage {
@@ -54,8 +54,8 @@ export class MemoryStorage implements Storage {
  *  By default every write and erase reaches the file and is flushed before
  *  it returns, so an acknowledged QoS 2 record survives a host crash. With
  *  `groupCommit` a write only changes the mirror and marks the range dirty;
- *  syncAsync() writes the dirty range and flushes, both on the thread pool,
- *  one flush for a whole batch. The owner must wait for it before anything
+ *  syncAsync() writes the dirty range in one call and flushes on the thread
+ *  pool, one flush for a whole batch. The owner must wait for it before anything
  *  that depends on the writes leaves the host (Peer.flush does, before it
  *  writes a byte to the device), so every acknowledgement still follows its
  *  journal record to disk. */
@@ -82,11 +82,6 @@ export class FileStorage implements Storage {
     }
     this.group = new GroupSync(() => this.fd, {
       writeNow: () => { const r = this.takeDirty(); if (r) writeSync(this.fd, r.bytes, 0, r.bytes.length, r.at); },
-      write: () => {
-        const r = this.takeDirty();
-        if (!r) return Promise.resolve();
-        return new Promise<void>((resolve, reject) => write(this.fd, r.bytes, 0, r.bytes.length, r.at, (err) => (err ? reject(err) : resolve())));
-      },
     });
   }
   /** The dirty span's bytes as they are now (a copy), and a clean slate. */
