@@ -27,17 +27,16 @@ import * as mqttPacket from "mqtt-packet";
 import { ROOT } from "../../host/status.ts";
 import { readKey } from "../../selftest/targets.ts";
 import { Gateway } from "../gateway.ts";
-import { Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
+import { Mosquitto, TcpDevice, PacketInbox, freePort, sleep, until } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-restart-"));
 
 /** An MQTT client driven one packet at a time. */
 class RawClient {
-  private got: any[] = [];
-  private waiters: (() => void)[] = [];
+  private inbox = new PacketInbox();
   private constructor(private sock: Socket, private version: 4 | 5) {
     const parser = mqttPacket.parser({ protocolVersion: version });
-    parser.on("packet", (p: any) => { this.got.push(p); for (const w of this.waiters.splice(0)) w(); });
+    parser.on("packet", (p: any) => this.inbox.push(p));
     sock.on("data", (b) => parser.parse(b));
     sock.on("error", () => {});
   }
@@ -55,16 +54,7 @@ class RawClient {
 
   send(p: object): void { this.sock.write(mqttPacket.generate(p as any, { protocolVersion: this.version })); }
 
-  async next(cmd: string, timeoutMs = 3000): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.got.findIndex((p) => p.cmd === cmd);
-      if (i >= 0) return this.got.splice(i, 1)[0];
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${cmd} within ${timeoutMs} ms`);
-      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
-    }
-  }
+  next(cmd: string, timeoutMs = 3000): Promise<any> { return this.inbox.next(cmd, timeoutMs); }
 
   close(): void { this.sock.destroy(); }
 }

@@ -27,7 +27,7 @@ import { Bridge, type DownRoute } from "../bridge.ts";
 import { Spool } from "../spool.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
-import { TcpDevice, freePort, until } from "./helpers.ts";
+import { TcpDevice, PacketInbox, freePort, until } from "./helpers.ts";
 
 type Version = 4 | 5;
 const TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -35,8 +35,8 @@ const silent = pino({ level: "silent" });
 
 /** One client connection seen by the fake broker. */
 class Conn {
-  readonly got: any[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly inbox = new PacketInbox();
+  get got(): any[] { return this.inbox.got; }
   /** Called on every packet as it is parsed, before anything else runs. */
   onPacket?: (p: any) => void;
   constructor(readonly sock: Socket, private version: Version, onConnect: (c: Conn, p: any) => void) {
@@ -46,8 +46,7 @@ class Conn {
       if (p.cmd === "connect") return onConnect(this, p);
       if (p.cmd === "subscribe") return this.send({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map((s: any) => s.qos) });
       if (p.cmd === "pingreq") return this.send({ cmd: "pingresp" });
-      this.got.push(p);
-      for (const w of this.waiters.splice(0)) w();
+      this.inbox.push(p);
     });
     sock.on("data", (b) => parser.parse(b as Buffer));
     sock.on("error", () => {});
@@ -56,16 +55,7 @@ class Conn {
   connack(sessionPresent: boolean): void {
     this.send(this.version === 5 ? { cmd: "connack", sessionPresent, reasonCode: 0 } : { cmd: "connack", sessionPresent, returnCode: 0 });
   }
-  async next(cmd: string, timeoutMs = 3000): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.got.findIndex((p) => p.cmd === cmd);
-      if (i >= 0) return this.got.splice(i, 1)[0];
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${cmd} within ${timeoutMs} ms`);
-      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
-    }
-  }
+  next(cmd: string, timeoutMs = 3000): Promise<any> { return this.inbox.next(cmd, timeoutMs); }
 }
 
 class FakeBroker {

@@ -40,6 +40,24 @@ function portOpen(port: number): Promise<boolean> {
 
 /** mosquitto with the settings of /work/shared/NOTES.md, plus persistence
  *  so a broker restart keeps what it acknowledged (saved on SIGTERM). */
+/** MQTT packets as they arrive on a raw connection, taken by command in
+ *  arrival order: `await inbox.next("pubrec")`. */
+export class PacketInbox {
+  readonly got: any[] = [];
+  private waiters: (() => void)[] = [];
+  push(p: any): void { this.got.push(p); for (const w of this.waiters.splice(0)) w(); }
+  async next(cmd: string, timeoutMs = 3000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.got.findIndex((p) => p.cmd === cmd);
+      if (i >= 0) return this.got.splice(i, 1)[0];
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${cmd} within ${timeoutMs} ms`);
+      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
+    }
+  }
+}
+
 export class Mosquitto {
   proc?: ChildProcess;
   readonly dir = mkdtempSync(join(tmpdir(), "qn-mosq-"));
