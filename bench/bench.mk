@@ -35,10 +35,10 @@ $(BENCH_OUT)/bench.elf: $(BENCH_OUT)/bench_main.o $(BENCH_OUT)/crc_ref.o $(BENCH
 bench: deps core ## run every benchmark (< 10 min): bench/results.json, bench/RESULTS.md, bench/latency.svg
 	$(MAKE) --no-print-directory PLATFORM=stm32h743 TARGET=release firmware
 	$(MAKE) --no-print-directory bench-fw
-	node --import tsx bench/run.ts
+	node --expose-gc --import tsx bench/run.ts
 
 bench-codec: core ## host codec benchmark only (prints JSON)
-	node --import tsx bench/codec.ts
+	node --expose-gc --import tsx bench/codec.ts
 
 bench-m7: bench-fw ## M7 instruction counts only (prints JSON)
 	node --import tsx bench/m7.ts

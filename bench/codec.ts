@@ -20,7 +20,7 @@ import { Encoder as CborEncoder } from "cbor-x";
 import { loadCore, Kind, type Field } from "../host/core.ts";
 import { FrameCodec } from "../host/frame-codec.ts";
 import { FrameType, flags, Prio, Codec } from "../host/frame.ts";
-import { interleaved, spread, machine, round } from "./lib.ts";
+import { interleaved, spread, machine, round, gcBetweenRounds } from "./lib.ts";
 
 const quick = process.argv.includes("--quick");
 const ROUNDS = quick ? 3 : 7;
@@ -114,7 +114,7 @@ function payloadCodecBench() {
 export function runCodec() {
   return {
     machine: machine(),
-    method: `${ROUNDS} timed rounds of ~${MS} ms per contender after one warm-up round, contenders interleaved (order alternating); one op = encode + decode; median, min, max of the rounds; ratios per round`,
+    method: `${ROUNDS} timed rounds of ~${MS} ms per contender after one warm-up round, contenders interleaved (order alternating)${gcBetweenRounds ? ", a full GC before every round (--expose-gc)" : ""}; one op = encode + decode; median, min, max of the rounds; ratios per round`,
     frame: [16, 256, 4096].map(frameBench),
     payload_codec: payloadCodecBench(),
   };

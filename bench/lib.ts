@@ -42,6 +42,13 @@ export function opsPerSec(op: () => void, ms: number, batch = 64): number {
   return n / (Number(t - t0) / 1e9);
 }
 
+/** A full garbage collection when node runs with --expose-gc (make bench
+ *  does): each timed round then starts with an empty heap instead of paying
+ *  for the garbage of the contender that ran before it (without it the
+ *  ratios alternated with the order of the contenders). */
+const fullGc = (globalThis as { gc?: () => void }).gc;
+export const gcBetweenRounds = fullGc !== undefined;
+
 /** Run contenders interleaved round by round (so drift and noise from
  *  other processes hit all of them alike): warm-up first, then `rounds`
  *  timed rounds. Returns ops/s per contender per round. */
@@ -51,7 +58,7 @@ export function interleaved(contenders: Record<string, () => void>, rounds: numb
   const out: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 ? [...names].reverse() : names;
-    for (const n of order) out[n].push(opsPerSec(contenders[n], ms));
+    for (const n of order) { fullGc?.(); out[n].push(opsPerSec(contenders[n], ms)); }
   }
   return out;
 }
