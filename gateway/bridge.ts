@@ -8,7 +8,10 @@
 // configured down topics are subscribed and each message is handed to the
 // device link that owns it. A QoS 2 command is kept in an fsync'd file from
 // before its PUBREC until its PUBREL (incoming-store.ts), so a gateway crash
-// in between does not lose it.
+// in between does not lose it. A QoS 1 or 2 command is then written to the
+// downlink queue (down-queue.ts) and mqtt.js is called back (PUBACK; for
+// QoS 2 the incoming store's delete, then PUBCOMP) only once it is on disk;
+// it leaves the queue when the device's core has it in its journal.
 import { connect, type MqttClient, type IClientOptions, type IPublishPacket } from "mqtt";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
@@ -16,11 +19,14 @@ import type { Config } from "./config.ts";
 import type { Spool, SpoolEntry } from "./spool.ts";
 import type { Metrics } from "./metrics.ts";
 import { IncomingStore } from "./incoming-store.ts";
+import { DownQueue } from "./down-queue.ts";
 import { parseTraceparent, type TraceContext } from "../host/trace.ts";
 import { startSpan, endError, logIds, traceparentOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 
 /** mosquitto's max_inflight_messages is 100 in our broker config. */
 const WINDOW = 64;
+/** MQTT 5 reason code "Quota exceeded": a command refused at the bound. */
+const QUOTA_EXCEEDED = 0x97;
 
 export interface DownRoute { device: string; channel: number; qos: 0 | 1 | 2; prio: number }
 
@@ -42,6 +48,12 @@ export class Bridge extends EventEmitter {
   private wasFull = false;
   /** QoS 2 commands between PUBREC and PUBREL, on disk (`<spool>.incoming`). */
   readonly incoming: IncomingStore;
+  /** QoS 1 and 2 commands acknowledged to the broker and not yet in their
+   *  device core's journal, on disk (`<spool>.down`). */
+  readonly down: DownQueue;
+  /** Commands refused at the bound (MQTT 5): their PUBACK / PUBREC carries
+   *  QUOTA_EXCEEDED, and handleMessage must not deliver them. */
+  private refused = new WeakSet<IPublishPacket>();
   /** Messages that arrived before the first setRoutes(), not yet acknowledged. */
   private early: (() => void)[] | null = [];
   limit: number;
@@ -56,6 +68,7 @@ export class Bridge extends EventEmitter {
     // A failed write means no PUBREC went out: drop the connection so the
     // broker sends the PUBLISH again (mqtt.js would otherwise wait for ever).
     this.incoming = new IncomingStore(spool.path + ".incoming", log, () => this.client?.stream?.destroy());
+    this.down = new DownQueue(spool.path + ".down", log);
     const opts: IClientOptions = {
       // A persistent session under a stable id: a QoS 2 message the broker
       // has received (PUBREC) but not yet released survives a broker restart
@@ -68,6 +81,13 @@ export class Bridge extends EventEmitter {
       properties: cfg.protocol_version === 5 ? { sessionExpiryInterval: 7 * 24 * 3600 } : undefined,
       resubscribe: true,
       incomingStore: this.incoming,
+      // Called before anything is acknowledged (before PUBACK, before the
+      // QoS 2 command is stored and PUBREC'd): at the bound a command is
+      // refused here, so none is acknowledged and then dropped. MQTT 3.1.1
+      // has no refusal (deliver() says what happens then).
+      customHandleAcks: cfg.protocol_version === 5
+        ? (_topic, _message, packet, cb) => cb(this.refuse(packet as IPublishPacket) ? QUOTA_EXCEEDED : 0)
+        : undefined,
     };
     this.client = connect(cfg.url, opts);
     // Nagle off (mosquitto runs set_tcp_nodelay; mqtt.js leaves it on): with
@@ -121,25 +141,66 @@ export class Bridge extends EventEmitter {
     });
   }
 
-  private deliver(packet: IPublishPacket, done: () => void): void {
-    if (this.early) { this.early.push(() => this.deliver(packet, done)); return; }
-    try { this.route(packet); } catch (e) { this.log.error({ topic: packet.topic, err: (e as Error).message }, "downlink routing failed"); }
-    done();
+  /** The device's downlink queue is at its bound (mqtt.queue_limit
+   *  commands): refuse a new QoS 1 / 2 command. Not one the broker resends
+   *  that we already hold (PUBREC'd: it will be delivered at its PUBREL). */
+  private refuse(packet: IPublishPacket): boolean {
+    if (packet.qos === 0) return false;
+    const r = this.routes.get(packet.topic);
+    if (!r || this.down.count(r.device) < this.limit) return false;
+    if (packet.qos === 2 && this.incoming.packets().some((p) => p.messageId === packet.messageId)) return false;
+    this.refused.add(packet);
+    this.metrics.downlinkQueueFull.inc({ device: r.device });
+    this.log.warn({ device: r.device, topic: packet.topic, qos: packet.qos, queued: this.down.count(r.device) }, "downlink queue full: command refused (reason code 0x97, quota exceeded)");
+    return true;
   }
 
-  private route(packet: IPublishPacket): void {
+  private deliver(packet: IPublishPacket, done: () => void): void {
+    if (this.early) { this.early.push(() => this.deliver(packet, done)); return; }
+    if (this.refused.has(packet)) { done(); return; } // its PUBACK carries the refusal
+    let cmd: ReturnType<Bridge["route"]> = null;
+    try { cmd = this.route(packet); } catch (e) { this.log.error({ topic: packet.topic, err: (e as Error).message }, "downlink routing failed"); }
+    if (!cmd) { done(); return; }
+    const { r, payload, topic, parent, traceparent } = cmd;
+    // QoS 0: nothing acknowledged, nothing kept (and no fsync in its way).
+    if (packet.qos === 0) { this.emitDown(r, payload, topic, parent); done(); return; }
+    if (this.cfg.protocol_version !== 5 && this.down.count(r.device) >= this.limit) {
+      // MQTT 3.1.1 cannot refuse a message (and a QoS 2 one was PUBREC'd
+      // already): over the bound it is kept all the same, never dropped.
+      this.metrics.downlinkQueueFull.inc({ device: r.device });
+      this.log.warn({ device: r.device, topic, qos: packet.qos, queued: this.down.count(r.device) }, "downlink queue over its bound: command kept (MQTT 3.1.1 cannot refuse it)");
+    }
+    // QoS 1 / 2 (a QoS 2 command is acknowledged since its PUBREC: never
+    // refused here): on disk before mqtt.js acknowledges or releases it.
+    const e = this.down.append({ device: r.device, channel: r.channel, qos: r.qos, prio: r.prio, topic, payload, traceparent });
+    this.down.syncAsync().then(() => {
+      this.emitDown(r, payload, topic, parent, e.seq);
+      done();
+    }, (err: Error) => {
+      // Not acknowledged: drop the connection, the broker sends it again.
+      this.log.error({ device: r.device, topic, err: err.message }, "downlink queue: cannot save a command; not acknowledging it (the broker will send it again)");
+      this.down.done(e.seq);
+      this.client.stream?.destroy();
+    });
+  }
+
+  private emitDown(r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number): void {
+    try { this.emit("down", r, payload, topic, parent, seq); } catch (e) { this.log.error({ topic, err: (e as Error).message }, "downlink routing failed"); }
+  }
+
+  private route(packet: IPublishPacket): { r: DownRoute; payload: Buffer; topic: string; parent: TraceContext | null; traceparent?: string } | null {
     const topic = packet.topic, payload = packet.payload as Buffer;
     const r = this.routes.get(topic);
-    if (!r) return;
+    if (!r) return null;
     // A user property may repeat (then mqtt.js gives an array): the
     // first valid traceparent is the parent, anything else starts a
     // new trace, with a warning.
     const raw = (packet.properties?.userProperties as Record<string, string | string[]> | undefined)?.traceparent;
     const all = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-    let parent: TraceContext | null = null;
-    for (const v of all) if ((parent = parseTraceparent(v))) break;
+    let parent: TraceContext | null = null, traceparent: string | undefined;
+    for (const v of all) if ((parent = parseTraceparent(v))) { traceparent = v; break; }
     if (all.length && !parent) this.log.warn({ topic, traceparent: String(all[0]).slice(0, 80) }, "command with an invalid traceparent: starting a new trace");
-    this.emit("down", r, payload, topic, parent);
+    return { r, payload, topic, parent, traceparent };
   }
 
   get depth(): number { return this.waiting.length + this.inflight; }
@@ -227,6 +288,11 @@ export class Bridge extends EventEmitter {
     if (this.client.connected) for (const t of routes.keys()) this.subscribe(t);
     const early = this.early;
     this.early = null;
+    // First routes: what the downlink queue kept from before the restart goes
+    // to the devices first, in order, ahead of anything the broker sends now.
+    if (early) for (const e of this.down.pending.values()) {
+      this.emitDown({ device: e.device, channel: e.channel, qos: e.qos, prio: e.prio }, e.payload, e.topic, parseTraceparent(e.traceparent), e.seq);
+    }
     for (const f of early ?? []) f();
   }
 
@@ -243,5 +309,6 @@ export class Bridge extends EventEmitter {
 
   async close(): Promise<void> {
     await new Promise<void>((r) => this.client.end(false, {}, () => r()));
+    this.down.close();
   }
 }

@@ -9,6 +9,10 @@
 // onFrame (where they are appended to the spool), and only then flushes the
 // core's output through GateTransport.write(), which fsyncs the spool first.
 // So no acknowledgement reaches the device before the message is on disk.
+//
+// Downlink: a QoS 1 / 2 command comes with its record in the bridge's
+// downlink queue file (`seq`); the record is marked done only once the core
+// has taken the command and its journal (holding it, QoS 1 / 2) is on disk.
 import { createServer as netServer, type Server, type Socket } from "node:net";
 import { createServer as tlsServer, type TLSSocket } from "node:tls";
 import { readFileSync, statSync } from "node:fs";
@@ -63,8 +67,9 @@ function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
 export type LinkState = "starting" | "waiting" | "handshake" | "up" | "down" | "stopped";
 
 /** A command waiting for the device's core; its span ends when the core
- *  takes it (or it is dropped). */
-interface Down { channel: number; qos: 0 | 1 | 2; prio: number; payload: Buffer; span: Span }
+ *  takes it (or it is dropped). `seq`: its record in the downlink queue
+ *  file (commands acknowledged to the broker; none for QoS 0). */
+interface Down { channel: number; qos: 0 | 1 | 2; prio: number; payload: Buffer; span: Span; seq?: number }
 
 export class DeviceLink {
   state: LinkState = "starting";
@@ -343,17 +348,20 @@ export class DeviceLink {
   /** A message from MQTT for this device: queued, then handed to the core
    *  in order as its window allows (QoS 2: journalled by the core). Its
    *  span is a child of the command's MQTT traceparent, if it had one. */
-  sendDown(channel: number, qos: 0 | 1 | 2, prio: number, payload: Buffer, topic: string, parent: TraceContext | null = null): void {
+  sendDown(channel: number, qos: 0 | 1 | 2, prio: number, payload: Buffer, topic: string, parent: TraceContext | null = null, seq?: number): void {
     const span = startSpan(SPAN.DOWNLINK, {
       kind: SpanKind.CONSUMER, remote: parent,
       attributes: { [ATTR.DEVICE]: this.id, [ATTR.CHANNEL]: channel, [ATTR.QOS]: qos, [ATTR.TOPIC]: topic, [ATTR.SYSTEM]: "mqtt" },
     });
-    if (this.downQueue.length >= this.env.bridge.limit) {
+    // The bound for kept commands is applied by the bridge before it
+    // acknowledges them (they are never dropped here); QoS 0 ones are.
+    if (seq === undefined && this.downQueue.length >= this.env.bridge.limit) {
+      this.env.metrics.downlinkQueueFull.inc({ device: this.id });
       this.log.warn({ channel, qos, ...logIds(span) }, "downlink queue full: message dropped");
       endError(span, "downlink queue full");
       return;
     }
-    this.downQueue.push({ channel, qos, prio, payload, span });
+    this.downQueue.push({ channel, qos, prio, payload, span, seq });
     this.drain();
   }
 
@@ -376,6 +384,7 @@ export class DeviceLink {
         const trace = this.traceBytes(m, p.core);
         const packet = p.publish(m.channel, m.qos, m.payload, m.prio, trace);
         this.downQueue.shift();
+        this.taken(m);
         this.downlink++;
         this.env.metrics.downlink.inc({ device: this.id, qos: String(m.qos) });
         m.span.setAttributes({ [ATTR.SESSION]: this.sessionId, [ATTR.PACKET]: packet, "qn.frame.traced": !!trace });
@@ -387,6 +396,7 @@ export class DeviceLink {
         const st = e instanceof QnError ? e.status : 0;
         if (st === Status.ERR_OVERSIZE || st === Status.ERR_ARG) {
           this.downQueue.shift();
+          if (m.seq !== undefined) this.env.bridge.down.done(m.seq); // never sendable: not kept either
           this.env.metrics.downlinkRefused.inc({ device: this.id });
           this.log.warn({ channel: m.channel, qos: m.qos, bytes: m.payload.length, err: (e as Error).message, ...logIds(m.span) }, "command refused by the device link: dropped");
           endError(m.span, (e as Error).message);
@@ -397,6 +407,19 @@ export class DeviceLink {
         return;
       }
     }
+  }
+
+  /** The core accepted a kept command (QoS 1 / 2: in its journal, written
+   *  but maybe not yet on disk): its record is done once the journal is
+   *  durable, so a crash in between sends it again instead of losing it. */
+  private taken(m: Down): void {
+    const seq = m.seq;
+    if (seq === undefined) return;
+    const down = this.env.bridge.down;
+    down.take(seq);
+    this.storage.syncAsync().then(() => down.done(seq), (e: Error) => {
+      this.log.error({ err: e.message, channel: m.channel }, "journal flush failed: the command stays queued on disk (sent again after a restart)");
+    });
   }
 
   get downQueued(): number { return this.downQueue.length; }
@@ -463,7 +486,8 @@ export class DeviceLink {
     this.log.info({ reason }, "link stopped");
     for (const t of this.timers) clearInterval(t);
     if (this.drainTimer) clearTimeout(this.drainTimer);
-    // Queued commands die with the link (README: they live in memory only).
+    // QoS 0 commands die with the link; kept ones stay in the downlink queue
+    // file (the gateway hands them to a restarted link, or a later run).
     for (const m of this.downQueue.splice(0)) endError(m.span, `link stopped: ${reason}`);
     const p = this.peer;
     this.peer = undefined;

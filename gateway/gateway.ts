@@ -20,7 +20,7 @@ import { Spool } from "./spool.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { OpsServer } from "./ops.ts";
 import { startSpan, endError, logIds, SPAN, type Span } from "./tracing.ts";
-import type { TraceContext } from "../host/trace.ts";
+import { parseTraceparent, type TraceContext } from "../host/trace.ts";
 import type { SerialBinding } from "../host/transport/serial.ts";
 
 export interface GatewayOptions {
@@ -47,10 +47,21 @@ export class Gateway {
     this.metrics = createMetrics();
     this.spool = new Spool(config.gateway.spool);
     this.bridge = new Bridge(config.mqtt, this.spool, this.log, this.metrics);
-    this.bridge.on("down", (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null) => this.links.get(r.device)?.sendDown(r.channel, r.qos, r.prio, payload, topic, parent));
+    this.bridge.on("down", (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
+      const link = this.links.get(r.device);
+      if (link) link.sendDown(r.channel, r.qos, r.prio, payload, topic, parent, seq);
+      else if (seq !== undefined) this.dropQueued(r.device, [seq]);
+    });
     // Backpressure instead of loss: a full queue pauses reading from devices.
     this.bridge.on("full", () => { for (const l of this.links.values()) l.pause(); });
     this.bridge.on("room", () => { for (const l of this.links.values()) l.resume(); });
+  }
+
+  /** Kept commands of a device that is no longer configured: dropped, said. */
+  private dropQueued(device: string, seqs: number[]): void {
+    if (!seqs.length) return;
+    this.log.warn({ device, commands: seqs.length }, "downlink queue: commands for a device no longer configured dropped");
+    for (const s of seqs) this.bridge.down.done(s);
   }
 
   static fromFile(path: string, opts: GatewayOptions = {}): Gateway {
@@ -137,13 +148,17 @@ export class Gateway {
         await link.stop(d ? "key, auth mode, transport or journal changed" : "removed from the config");
         this.links.delete(id);
         (d ? r.restarted : r.stopped).push(id);
+        // Its kept commands: to the new link (below), or gone with the device.
+        if (!d) this.dropQueued(id, this.bridge.down.pendingFor(id).map((e) => e.seq));
       }
     }
     this.config = next;
     for (const d of next.devices) {
       const link = this.links.get(d.id);
       if (!link) {
-        await this.startLink(d);
+        const fresh = await this.startLink(d);
+        // A restarted link gets the commands the old one had not handed to its core.
+        for (const e of this.bridge.down.pendingFor(d.id)) fresh.sendDown(e.channel, e.qos, e.prio, e.payload, e.topic, parseTraceparent(e.traceparent), e.seq);
         if (!r.restarted.includes(d.id)) r.started.push(d.id);
         continue;
       }

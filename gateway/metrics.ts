@@ -25,6 +25,7 @@ export function createMetrics() {
     downlink: new Counter({ name: "qn_downlink_messages_total", help: "Messages from MQTT accepted by a device's core", labelNames: ["device", "qos"], registers: [registry] }),
     traceInvalid: new Counter({ name: "qn_trace_context_invalid_total", help: "TRACE frames whose trace context was not valid (a new trace was started)", labelNames: dev, registers: [registry] }),
     downlinkRefused: new Counter({ name: "qn_downlink_refused_total", help: "Commands the device link can never send (too long for a frame): dropped", labelNames: dev, registers: [registry] }),
+    downlinkQueueFull: new Counter({ name: "qn_downlink_queue_full_total", help: "Commands arriving while the device's downlink queue was at mqtt.queue_limit (MQTT 5 QoS 1/2: refused with 0x97; QoS 0: dropped; MQTT 3.1.1 QoS 1/2: kept over the bound)", labelNames: dev, registers: [registry] }),
     deviceEvents: new Counter({ name: "qn_device_events_total", help: "Device event records merged into the gateway log", labelNames: ["device", "event"], registers: [registry] }),
     unmapped: new Counter({ name: "qn_unmapped_messages_total", help: "Device messages on a channel with no uplink mapping (dropped)", labelNames: dev, registers: [registry] }),
     rtt: new Histogram({ name: "qn_rtt_seconds", help: "Round-trip time of a PING to the device", labelNames: dev, buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2], registers: [registry] }),

@@ -15,71 +15,20 @@
 // PUBREL 7, answers PUBCOMP and the command is lost; with the file-backed
 // store (gateway/incoming-store.ts) it is delivered, once.
 import { describe, it, expect, afterEach } from "vitest";
-import { createServer, type Server, type Socket } from "node:net";
 import { mkdtempSync, cpSync, statSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import * as mqttPacket from "mqtt-packet";
 import { ROOT } from "../../host/status.ts";
 import { readKey } from "../../selftest/targets.ts";
 import { Bridge, type DownRoute } from "../bridge.ts";
 import { Spool } from "../spool.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
-import { TcpDevice, PacketInbox, freePort, until } from "./helpers.ts";
+import { TcpDevice, FakeBroker, freePort, until, type Conn, type Version } from "./helpers.ts";
 
-type Version = 4 | 5;
 const TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const silent = pino({ level: "silent" });
-
-/** One client connection seen by the fake broker. */
-class Conn {
-  private readonly inbox = new PacketInbox();
-  get got(): any[] { return this.inbox.got; }
-  /** Called on every packet as it is parsed, before anything else runs. */
-  onPacket?: (p: any) => void;
-  constructor(readonly sock: Socket, private version: Version, onConnect: (c: Conn, p: any) => void) {
-    const parser = mqttPacket.parser({ protocolVersion: version });
-    parser.on("packet", (p: any) => {
-      this.onPacket?.(p);
-      if (p.cmd === "connect") return onConnect(this, p);
-      if (p.cmd === "subscribe") return this.send({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map((s: any) => s.qos) });
-      if (p.cmd === "pingreq") return this.send({ cmd: "pingresp" });
-      this.inbox.push(p);
-    });
-    sock.on("data", (b) => parser.parse(b as Buffer));
-    sock.on("error", () => {});
-  }
-  send(p: object): void { if (!this.sock.destroyed) this.sock.write(mqttPacket.generate(p as any, { protocolVersion: this.version })); }
-  connack(sessionPresent: boolean): void {
-    this.send(this.version === 5 ? { cmd: "connack", sessionPresent, reasonCode: 0 } : { cmd: "connack", sessionPresent, returnCode: 0 });
-  }
-  next(cmd: string, timeoutMs = 3000): Promise<any> { return this.inbox.next(cmd, timeoutMs); }
-}
-
-class FakeBroker {
-  readonly conns: Conn[] = [];
-  private server!: Server;
-  port = 0;
-  /** What to do with each CONNECT (default: CONNACK, no session). */
-  onConnect: (c: Conn, p: any) => void = (c) => c.connack(false);
-  constructor(private version: Version) {}
-  async start(): Promise<void> {
-    this.server = createServer((s) => {
-      s.setNoDelay(true);
-      this.conns.push(new Conn(s, this.version, (c, p) => this.onConnect(c, p)));
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
-  async conn(n: number): Promise<Conn> { await until(`connection ${n}`, () => this.conns.length > n, 5000); return this.conns[n]; }
-  async stop(): Promise<void> {
-    for (const c of this.conns) c.sock.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });

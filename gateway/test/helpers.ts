@@ -2,7 +2,8 @@
 // its pid), emulated devices (the in-process core of host/sim-device.ts)
 // connecting to the gateway over TCP, and a device-side publisher.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, connect } from "node:net";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import * as mqttPacket from "mqtt-packet";
 import { mkdtempSync, writeFileSync, mkdirSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -158,5 +159,57 @@ export class TcpDevice {
     this.stopped = true;
     this.sim?.close();
     await this.t?.close();
+  }
+}
+
+export type Version = 4 | 5;
+
+/** One client connection seen by the fake broker. */
+export class Conn {
+  private readonly inbox = new PacketInbox();
+  get got(): any[] { return this.inbox.got; }
+  /** Called on every packet as it is parsed, before anything else runs. */
+  onPacket?: (p: any) => void;
+  constructor(readonly sock: Socket, private version: Version, onConnect: (c: Conn, p: any) => void) {
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    parser.on("packet", (p: any) => {
+      this.onPacket?.(p);
+      if (p.cmd === "connect") return onConnect(this, p);
+      if (p.cmd === "subscribe") return this.send({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map((s: any) => s.qos) });
+      if (p.cmd === "pingreq") return this.send({ cmd: "pingresp" });
+      this.inbox.push(p);
+    });
+    sock.on("data", (b) => parser.parse(b as Buffer));
+    sock.on("error", () => {});
+  }
+  send(p: object): void { if (!this.sock.destroyed) this.sock.write(mqttPacket.generate(p as any, { protocolVersion: this.version })); }
+  connack(sessionPresent: boolean): void {
+    this.send(this.version === 5 ? { cmd: "connack", sessionPresent, reasonCode: 0 } : { cmd: "connack", sessionPresent, returnCode: 0 });
+  }
+  next(cmd: string, timeoutMs = 3000): Promise<any> { return this.inbox.next(cmd, timeoutMs); }
+}
+
+/** A fake MQTT broker (mqtt-packet on a local net.Server): every packet
+ *  is kept for the test, which says what to send back and when. */
+export class FakeBroker {
+  readonly conns: Conn[] = [];
+  private server!: Server;
+  port = 0;
+  /** What to do with each CONNECT (default: CONNACK, no session). */
+  onConnect: (c: Conn, p: any) => void = (c) => c.connack(false);
+  constructor(private version: Version) {}
+  async start(): Promise<void> {
+    this.server = createServer((s) => {
+      s.setNoDelay(true);
+      this.conns.push(new Conn(s, this.version, (c, p) => this.onConnect(c, p)));
+    });
+    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
+  async conn(n: number): Promise<Conn> { await until(`connection ${n}`, () => this.conns.length > n, 5000); return this.conns[n]; }
+  async stop(): Promise<void> {
+    for (const c of this.conns) c.sock.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
