@@ -25,9 +25,8 @@ import { join } from "node:path";
 import pino from "pino";
 import * as mqttPacket from "mqtt-packet";
 import { ROOT } from "../../host/status.ts";
-import { readKey } from "../../selftest/targets.ts";
 import { Gateway } from "../gateway.ts";
-import { Mosquitto, TcpDevice, PacketInbox, freePort, sleep, until } from "./helpers.ts";
+import { startDevice, Mosquitto, TcpDevice, PacketInbox, freePort, sleep, until } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-restart-"));
 
@@ -83,9 +82,7 @@ devices:
     gw = Gateway.fromFile(join(dir, "g.yaml"), { log: pino({ level: "silent" }) });
     await gw.start({ ops: false });
     gw.bridge.on("down", (_r: unknown, payload: Buffer) => atGateway.push(payload.toString()));
-    dev = new TcpDevice("dev1", `127.0.0.1:${ports.dev}`, readKey(join(dir, "k.hex")));
-    void dev.run();
-    await until("link up", () => dev.up && gw.links.get("dev1")!.state === "up");
+    dev = await startDevice(gw, "dev1", ports.dev, join(dir, "k.hex"));
   }, 30000);
 
   afterAll(async () => {

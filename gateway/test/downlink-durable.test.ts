@@ -16,13 +16,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { ROOT } from "../../host/status.ts";
-import { readKey } from "../../selftest/targets.ts";
 import { Bridge, type DownRoute } from "../bridge.ts";
 import { Spool } from "../spool.ts";
 import { DownQueue } from "../down-queue.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
-import { TcpDevice, FakeBroker, freePort, until, sleep, type Version } from "./helpers.ts";
+import { startDevice, FakeBroker, freePort, until, sleep, type Version } from "./helpers.ts";
 
 const silent = pino({ level: "silent" });
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -97,10 +96,8 @@ devices:
     c2.onPacket = (p) => { if (p.cmd === "publish" && p.qos === 1) c2.send({ cmd: "puback", messageId: p.messageId }); };
     const link = b.links.get("dev1")!;
     expect(link.downQueued).toBe(2); // replayed from the file, before the device is there
-    const dev = new TcpDevice("dev1", `127.0.0.1:${devPort}`, readKey(join(copy, "k.hex")));
+    const dev = await startDevice(b, "dev1", devPort, join(copy, "k.hex"), 15000);
     cleanup.push(() => dev.stop());
-    void dev.run();
-    await until("link up", () => dev.up && link.state === "up", 15000);
     await until("the QoS 2 command at the device's core", () => dev.sim!.core.x.qn_qos_stat(8) >>> 0 === 1, 5000);
     const echo = await c2.next("publish", 5000);
     expect({ topic: echo.topic, payload: echo.payload.toString() }).toEqual({ topic: "qn/dev1/echo", payload: "valve-1" });

@@ -20,12 +20,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { ROOT } from "../../host/status.ts";
-import { readKey } from "../../selftest/targets.ts";
 import { Bridge, type DownRoute } from "../bridge.ts";
 import { Spool } from "../spool.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
-import { TcpDevice, FakeBroker, freePort, until, type Conn, type Version } from "./helpers.ts";
+import { startDevice, TcpDevice, FakeBroker, freePort, until, type Conn, type Version } from "./helpers.ts";
 
 const TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const silent = pino({ level: "silent" });
@@ -168,9 +167,7 @@ devices:
     const gw = Gateway.fromFile(join(copy, "g.yaml"), { log: silent });
     cleanup.push(() => gw.stop());
     await gw.start({ ops: false });
-    dev = new TcpDevice("dev1", `127.0.0.1:${devPort}`, readKey(join(copy, "k.hex")));
-    void dev.run();
-    await until("link up", () => dev!.up && gw.links.get("dev1")!.state === "up", 15000);
+    dev = await startDevice(gw, "dev1", devPort, join(copy, "k.hex"), 15000);
     await until("the command at the device's core", () => dev!.sim!.core.x.qn_qos_stat(8) >>> 0 === 1, 5000);
     const c = broker.conns[broker.conns.length - 1];
     expect((await c.next("pubcomp")).messageId).toBe(7);

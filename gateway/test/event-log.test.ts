@@ -8,10 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { ROOT } from "../../host/status.ts";
-import { readKey } from "../../selftest/targets.ts";
 import { Gateway } from "../gateway.ts";
 import { EventMerger, type DeviceEvent } from "../event-log.ts";
-import { Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
+import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-events-"));
 
@@ -103,9 +102,7 @@ devices:
     writeFileSync(join(dir, "gateway-2.yaml"), text(250));
     gw = Gateway.fromFile(cfg, { log: cap.log });
     await gw.start({ ops: false });
-    dev = new TcpDevice("dev1", `127.0.0.1:${ports.dev}`, readKey(join(dir, "k.hex")));
-    void dev.run();
-    await until("link up", () => dev.up && gw.links.get("dev1")!.state === "up");
+    dev = await startDevice(gw, "dev1", ports.dev, join(dir, "k.hex"));
   }, 30000);
 
   afterAll(async () => {

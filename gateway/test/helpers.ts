@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimDevice } from "../../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
+import { readKey } from "../../selftest/targets.ts";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -160,6 +161,21 @@ export class TcpDevice {
     this.sim?.close();
     await this.t?.close();
   }
+}
+
+/** A TcpDevice (key from `keyFile`) dialing the gateway's listener on
+ *  `port`, running, once the gateway's link to it is up; stopped again if
+ *  the link does not come up. */
+export async function startDevice(gw: { links: Map<string, { state: string }> }, id: string, port: number, keyFile: string, timeoutMs = 10000): Promise<TcpDevice> {
+  const dev = new TcpDevice(id, `127.0.0.1:${port}`, readKey(keyFile));
+  void dev.run();
+  try {
+    await until("link up", () => dev.up && gw.links.get(id)?.state === "up", timeoutMs);
+  } catch (e) {
+    await dev.stop();
+    throw e;
+  }
+  return dev;
 }
 
 export type Version = 4 | 5;

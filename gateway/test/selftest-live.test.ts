@@ -11,12 +11,11 @@ import { join } from "node:path";
 import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
 import { ROOT } from "../../host/status.ts";
-import { readKey } from "../../selftest/targets.ts";
 import { CHECKS } from "../../selftest/checks.ts";
 import { validateReport } from "../../selftest/test/schema.ts";
 import { Gateway } from "../gateway.ts";
 import { LIVE_SKIPS } from "../selftest-live.ts";
-import { Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
+import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-selftest-"));
 const cfg = join(dir, "gateway.yaml");
@@ -50,9 +49,7 @@ devices:
     sub = connect(broker.url, { clientId: "qn-selftest-sub", reconnectPeriod: 200 });
     sub.on("message", (_t, p) => got.add(p.toString()));
     await new Promise<void>((r) => sub.once("connect", () => sub.subscribe("qn/#", { qos: 1 }, () => r())));
-    dev = new TcpDevice("dev1", `127.0.0.1:${ports.dev}`, readKey(join(dir, "k.hex")));
-    void dev.run();
-    await until("link up", () => dev.up && gw.links.get("dev1")!.state === "up");
+    dev = await startDevice(gw, "dev1", ports.dev, join(dir, "k.hex"));
   }, 30000);
 
   afterAll(async () => {

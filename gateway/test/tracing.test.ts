@@ -13,11 +13,10 @@ import { connect, type MqttClient } from "mqtt";
 import { trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { ROOT } from "../../host/status.ts";
-import { readKey } from "../../selftest/targets.ts";
 import { encodeTraceBytes, formatTraceparent, parseTraceparent, newSpanId, newTraceId, TRACE_BYTES, type TraceContext } from "../../host/trace.ts";
 import { Gateway } from "../gateway.ts";
 import { SPAN, ATTR } from "../tracing.ts";
-import { Mosquitto, TcpDevice, freePort, until } from "./helpers.ts";
+import { startDevice, Mosquitto, TcpDevice, freePort, until } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-trace-"));
 const lines: any[] = [];
@@ -69,9 +68,7 @@ describe("tracing through the gateway", () => {
     await new Promise<void>((r) => sub.once("connect", () => sub.subscribe("qn/#", { qos: 1 }, () => r())));
     pub = connect(broker.url, { clientId: "qn-trace-pub", protocolVersion: 5, reconnectPeriod: 200 });
     await new Promise<void>((r) => pub.once("connect", () => r()));
-    dev = new TcpDevice("dev1", `127.0.0.1:${ports.dev}`, readKey(join(dir, "k.hex")));
-    void dev.run();
-    await until("link up", () => dev.up && gw.links.get("dev1")!.state === "up");
+    dev = await startDevice(gw, "dev1", ports.dev, join(dir, "k.hex"));
   }, 30000);
 
   afterAll(async () => {
