@@ -45,7 +45,7 @@ export class Gateway {
   constructor(public config: Config, public configPath: string | undefined, private opts: GatewayOptions = {}) {
     this.log = opts.log ?? pino({ level: config.gateway.log_level, base: { svc: "qn-gateway" } });
     this.metrics = createMetrics();
-    this.spool = new Spool(config.gateway.spool);
+    this.spool = new Spool(config.gateway.spool, this.log);
     this.bridge = new Bridge(config.mqtt, this.spool, this.log, this.metrics);
     this.bridge.on("down", (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
       const link = this.links.get(r.device);

@@ -120,7 +120,7 @@ describe("the downlink queue's bound", () => {
     await broker.start();
     cleanup.push(() => broker.stop());
     const dir = mkdtempSync(join(tmpdir(), "qn-down-bound-"));
-    const spool = new Spool(join(dir, "mqtt.spool"));
+    const spool = new Spool(join(dir, "mqtt.spool"), silent);
     const metrics = createMetrics();
     const bridge = new Bridge({ url: broker.url, topic_prefix: "qn", queue_limit: 2, client_id: "qn-gw-bound", protocol_version: 5 }, spool, silent, metrics);
     cleanup.push(async () => { await bridge.close(); spool.close(); });

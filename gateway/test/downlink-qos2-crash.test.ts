@@ -37,7 +37,7 @@ const ROUTES = new Map<string, DownRoute>([["qn/dev1/cmd", { device: "dev1", cha
 
 /** A Bridge on `<dir>/mqtt.spool` with every "down" event recorded. */
 function bridgeOn(dir: string, url: string, version: Version) {
-  const spool = new Spool(join(dir, "mqtt.spool"));
+  const spool = new Spool(join(dir, "mqtt.spool"), silent);
   const bridge = new Bridge(mqttCfg(url, version), spool, silent, createMetrics());
   const down: { payload: string; topic: string; traceId?: string }[] = [];
   bridge.on("down", (_r: DownRoute, payload: Buffer, topic: string, parent: { traceId: string } | null) => down.push({ payload: payload.toString(), topic, traceId: parent?.traceId }));

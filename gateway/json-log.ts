@@ -1,0 +1,163 @@
+// An append-only file of JSON lines holding the entries a gateway queue
+// must not lose (the uplink spool, the downlink queue):
+//   {"m":seq, ...the entry's fields}   an entry
+//   {"a":seq}                          done: not carried over a restart
+// append() only queues the line; syncAsync() writes what is queued and
+// fdatasyncs once for every caller meanwhile (host/group-sync.ts); sync()
+// does it on the spot. done() is written lazily: losing it only means the
+// entry is handled once more after a restart.
+// At start the file is replayed: every entry with no "a" is pending again,
+// in order. A torn last line (a crash mid-write: that entry was never
+// acknowledged) is ignored; any other unreadable line is logged, skipped,
+// and the file kept as .corrupt. The file then starts clean (tmp + rename).
+// Truncated when nothing is pending, rewritten when large.
+import { openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, ftruncateSync, copyFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "pino";
+import { GroupSync } from "../host/group-sync.ts";
+
+/** How an entry becomes a line and back. */
+export interface JsonLogCodec<E> {
+  /** The entry's fields, without its sequence number (the log adds "m"). */
+  encode(e: E): Record<string, unknown>;
+  /** The entry of a record read back (r.m is its sequence number), or null
+   *  when the record is malformed. */
+  decode(r: any): E | null;
+}
+
+const COMPACT_BYTES = 4 * 1024 * 1024;
+const TRUNCATE_BYTES = 64 * 1024;
+
+export class JsonLog<E extends { seq: number }> {
+  private fd: number;
+  private size = 0;
+  /** Lines appended but not yet written: the flush writes them in one
+   *  call right before its fdatasync (group-sync.ts says why). */
+  private queued: string[] = [];
+  private readonly group = new GroupSync(() => this.fd, {
+    writeNow: () => { const t = this.queued.join(""); this.queued = []; if (t) writeSync(this.fd, t); },
+  });
+  private nextSeq = 1;
+  /** Entries not done yet, oldest first. */
+  readonly pending = new Map<number, E>();
+  get fsyncs(): number { return this.group.fsyncs; }
+  /** Everything appended so far is on disk (fdatasync returned). */
+  get synced(): boolean { return this.group.clean; }
+  get bytes(): number { return this.size; }
+
+  /** `name` labels the log lines ("spool"), `entry` names one entry in
+   *  them ("message"). */
+  constructor(readonly path: string, protected readonly name: string, private readonly entry: string, private readonly codec: JsonLogCodec<E>, protected readonly log: Logger) {
+    mkdirSync(dirname(path), { recursive: true });
+    let text = "";
+    try { text = readFileSync(path, "utf8"); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.error({ file: path, err: (e as Error).message }, `${name}: cannot read; starting empty`);
+    }
+    this.replay(text);
+    // Start from a clean file: no torn tail for the next append to join.
+    this.fd = this.rewrite();
+  }
+
+  /** Called for every entry appended, and for every pending entry done,
+   *  after construction; a subclass derives its state of the replayed
+   *  entries from `pending` once super() returned (its fields do not exist
+   *  while the replay runs). */
+  protected added(_e: E): void {}
+  protected removed(_e: E): void {}
+
+  private replay(text: string): void {
+    const lines = text.split("\n");
+    let bad = 0;
+    lines.forEach((l, n) => {
+      if (!l) return;
+      let r: any;
+      try { r = JSON.parse(l); } catch { r = undefined; }
+      const e = r && typeof r === "object" && Number.isInteger(r.m) && r.m > 0 ? this.codec.decode(r) : null;
+      if (e) {
+        this.pending.delete(e.seq); // a repeated number: the later record, last in order
+        this.pending.set(e.seq, e);
+        this.nextSeq = Math.max(this.nextSeq, e.seq + 1);
+      } else if (r && typeof r === "object" && Number.isInteger(r.a) && Object.keys(r).length === 1) this.pending.delete(r.a);
+      else if (n === lines.length - 1) this.log.warn({ file: this.path }, `${this.name}: torn last line ignored (a crash mid-write; that ${this.entry} was never acknowledged)`);
+      else { bad++; this.log.error({ file: this.path, line: n + 1, text: l.slice(0, 80) }, `${this.name}: unreadable record skipped`); }
+    });
+    if (bad) {
+      try { copyFileSync(this.path, this.path + ".corrupt"); } catch { /* best effort */ }
+      this.log.error({ file: this.path, skipped: bad, kept: this.pending.size, copy: this.path + ".corrupt" }, `${this.name}: corrupt file; continuing with the records that could be read`);
+    }
+  }
+
+  private line(e: E): string {
+    return JSON.stringify({ m: e.seq, ...this.codec.encode(e) }) + "\n";
+  }
+
+  private rewrite(): number {
+    const tmp = this.path + ".tmp";
+    let text = "";
+    for (const e of this.pending.values()) text += this.line(e);
+    const fd = openSync(tmp, "w");
+    try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, this.path);
+    const dir = openSync(dirname(this.path), "r"); // the rename itself durable
+    try { fsyncSync(dir); } finally { closeSync(dir); }
+    this.size = Buffer.byteLength(text);
+    return openSync(this.path, "a");
+  }
+
+  private write(line: string): void {
+    this.queued.push(line);
+    this.size += line.length;
+    this.group.wrote();
+  }
+
+  /** Record an entry (durable once syncAsync() resolves). */
+  append(fields: Omit<E, "seq">): E {
+    const e = { ...fields, seq: this.nextSeq++ } as E;
+    this.write(this.line(e));
+    this.pending.set(e.seq, e);
+    this.added(e);
+    return e;
+  }
+
+  /** Everything appended so far on disk, now. */
+  sync(): void { this.group.syncNow(); }
+
+  /** The same without blocking the event loop: one fdatasync for everything
+   *  appended so far, shared by every caller meanwhile. */
+  syncAsync(): Promise<void> { return this.group.sync(); }
+
+  /** The entry is done: it is not carried over a restart. Returns false if
+   *  it was not pending. */
+  done(seq: number): boolean {
+    const e = this.pending.get(seq);
+    if (!e) return false;
+    this.pending.delete(seq);
+    this.removed(e);
+    this.write(`{"a":${seq}}\n`);
+    // Never while a flush is in flight: its write must not land in the
+    // truncated or replaced file.
+    if (this.group.busy) return true;
+    if (this.pending.size === 0 && this.size > TRUNCATE_BYTES) {
+      // Nothing pending: every line, written or queued, is obsolete.
+      this.queued = [];
+      ftruncateSync(this.fd, 0);
+      fsyncSync(this.fd);
+      this.size = 0;
+      this.group.markDurable();
+    } else if (this.size > COMPACT_BYTES && this.size > 8 * this.pending.size * 200) {
+      // The rewrite holds every pending entry: queued lines are superseded.
+      this.queued = [];
+      closeSync(this.fd);
+      this.fd = this.rewrite();
+      this.group.markDurable();
+    }
+    return true;
+  }
+
+  close(): void {
+    // After a flush in flight, so nothing lands behind the last write.
+    const finish = () => { try { this.group.syncNow(); } catch { /* closing anyway */ } closeSync(this.fd); };
+    if (this.group.busy) void this.group.idle().then(finish);
+    else finish();
+  }
+}
