@@ -102,7 +102,7 @@ export class QnCore {
 
   /** Call into the core; a trap becomes QnError(ERR_TRAP). */
   private call<T>(what: string, f: () => T): T {
-    if (this.broken) throw new QnError(Status.ERR_TRAP, `${what}: core trapped earlier; call init()`);
+    this.live(what);
     try {
       return f();
     } catch (e) {
@@ -111,9 +111,10 @@ export class QnCore {
   }
 
   /** The error to throw for `e` out of a core call: a trap marks the core
-   *  unusable until init(). The hot paths below call the core directly
-   *  inside try/catch and come here, so they allocate no closure. */
-  private trapped(what: string, e: unknown): unknown {
+   *  unusable until init(). The hot paths (here and host/frame-codec.ts)
+   *  call the core directly inside try/catch and come here, so they
+   *  allocate no closure. */
+  trapped(what: string, e: unknown): unknown {
     if (e instanceof WebAssembly.RuntimeError) {
       this.broken = true;
       return new QnError(Status.ERR_TRAP, `${what}: ${e.message}`);
@@ -121,7 +122,8 @@ export class QnCore {
     return e;
   }
 
-  private live(what: string): void {
+  /** Throws if an earlier call trapped (until init()). */
+  live(what: string): void {
     if (this.broken) throw new QnError(Status.ERR_TRAP, `${what}: core trapped earlier; call init()`);
   }
 

@@ -20,7 +20,7 @@ export class FrameCodec {
   private readonly wire: number;
   private readonly maxPayload: number;
 
-  constructor(core: QnCore) {
+  constructor(private readonly core: QnCore) {
     this.u8 = core.mem;
     this.dv = new DataView(core.mem.buffer);
     this.x = core.x;
@@ -33,8 +33,9 @@ export class FrameCodec {
   encode(h: FrameFields, payload: Uint8Array): Uint8Array {
     if (payload.length > this.maxPayload) throw new QnError(Status.ERR_OVERSIZE, `frame encode: payload of ${payload.length} bytes > ${this.maxPayload}`);
     this.u8.set(payload, this.app + HEADER_SIZE);
+    this.core.live("frame encode");
     let n: number;
-    try { n = this.x.qn_frame_encode(h.type, h.flags ?? 2, h.codec ?? 0, h.channel ?? 0, h.packet ?? 0, payload.length, this.wire, WIRE_CAP); } catch (e) { throw trapped(e); }
+    try { n = this.x.qn_frame_encode(h.type, h.flags ?? 2, h.codec ?? 0, h.channel ?? 0, h.packet ?? 0, payload.length, this.wire, WIRE_CAP); } catch (e) { throw this.core.trapped("frame encode", e); }
     if (n < 0) throw new QnError(n, "frame encode");
     return copyOut(this.u8, this.wire, n);
   }
@@ -44,8 +45,9 @@ export class FrameCodec {
   decode(bytes: Uint8Array): Frame {
     if (bytes.length > WIRE_CAP) throw new QnError(Status.ERR_OVERSIZE, `frame decode: ${bytes.length} bytes > ${WIRE_CAP}`);
     this.u8.set(bytes, this.wire);
+    this.core.live("frame decode");
     let n: number;
-    try { n = this.x.qn_frame_decode(this.wire, bytes.length); } catch (e) { throw trapped(e); }
+    try { n = this.x.qn_frame_decode(this.wire, bytes.length); } catch (e) { throw this.core.trapped("frame decode", e); }
     if (n < 0) throw new QnError(n, "frame decode");
     const a = this.app, u8 = this.u8, dv = this.dv;
     return {
@@ -54,9 +56,4 @@ export class FrameCodec {
       payload: copyOut(u8, a + HEADER_SIZE, n),
     };
   }
-}
-
-/** A trap inside the core (a bug) as a QnError; anything else as is. */
-function trapped(e: unknown): unknown {
-  return e instanceof WebAssembly.RuntimeError ? new QnError(Status.ERR_TRAP, `frame codec: ${e.message}`) : e;
 }

@@ -188,10 +188,7 @@ export class Peer {
       this.flush(); // acks wait in the write chain until their data is durable
       return;
     }
-    if (n > 0) {
-      this.beforeCommit?.();
-      for (let i = 0; i < n; i++) this.core.inboxPop();
-    }
+    for (let i = 0; i < n; i++) this.core.inboxPop();
     this.flush();
   }
 
