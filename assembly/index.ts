@@ -16,7 +16,7 @@ import { frame_encode, frame_decode } from "./frame_codec";
 import "./abort";
 import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
 import { idgen_live, idgen_next } from "./ids";
-import { session_config, session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, cfg } from "./session";
+import { session_config, session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg } from "./session";
 import { qos_stat } from "./qos";
 import { journal_stat } from "./journal";
 import { sha256_init, sha256_update, sha256_final } from "./crypto/sha256";
@@ -62,6 +62,8 @@ export function qn_publish_traced(channel: i32, qos: i32, prio: i32, codec: i32,
 }
 /** Client role: start a handshake now instead of waiting for the backoff timer; returns a status. */
 export function qn_connect(): i32 { return core.core_connect(); }
+/** The shell stops (1) or resumes (0) reading the link on purpose, for backpressure: while stopped, the peer's silence does not take the session down; on resume the heartbeat window starts again. */
+export function qn_hold_rx(held: i32): void { session_hold_rx(held != 0, core.core_now()); }
 /** Drop the session (the link is known to be gone); a client reconnects with backoff. */
 export function qn_disconnect(): void { session_drop(core.core_now()); }
 /** Set config key (0 role, 1 auth mode, 2 heartbeat ms, 3 heartbeat misses, 4 backoff base ms, 5 backoff cap ms, 6 handshake ms, 7 retransmit ms, 8 resume ms, 9 node id); returns a status, refusing what it cannot apply. */

@@ -62,6 +62,9 @@ const TMP = memory.data(64, 4);
 let state: i32 = S_DOWN;
 let sessionId: u64 = 0;
 let lastRx: i64 = 0;
+// The shell has stopped reading the link on purpose (backpressure): what
+// the peer sends waits unread, so its silence proves nothing.
+let rxHeld = false;
 let lastTx: i64 = 0;
 let stateSince: i64 = 0;
 let downAt: i64 = 0;
@@ -91,6 +94,7 @@ export function session_defaults(): void {
   store<u32>(CFG + (<usize>CFG_RESUME_MS << 2), 60000);
   store<u32>(CFG + (<usize>CFG_NODE << 2), 0);
   state = S_DOWN;
+  rxHeld = false;
   sessionId = 0;
   attempt = 0;
   nextAttempt = 0;
@@ -481,11 +485,20 @@ export const TICK_SEND_HELLO: i32 = 2;
 export const TICK_WENT_DOWN: i32 = 3;
 
 /** Run the session timers; tells the caller what to send. */
+/** The shell stops (true) or resumes (false) reading the link on purpose.
+ *  While held, missed answers do not take the session down (heartbeats
+ *  still go out, so the peer keeps hearing from us); on release the
+ *  heartbeat window starts again from `now`. */
+export function session_hold_rx(held: bool, now: i64): void {
+  if (rxHeld && !held) lastRx = now;
+  rxHeld = held;
+}
+
 export function session_tick(now: i64): i32 {
   const hb = <i64>cfg(CFG_HEARTBEAT_MS) * 1000;
   if (state == S_UP) {
     const suspectExpired = suspectSince >= 0 && now - suspectSince > <i64>cfg(CFG_HANDSHAKE_MS) * 1000;
-    if (suspectExpired || now - lastRx > hb * <i64>cfg(CFG_HEARTBEAT_MISS)) {
+    if (suspectExpired || (!rxHeld && now - lastRx > hb * <i64>cfg(CFG_HEARTBEAT_MISS))) {
       suspectSince = -1;
       downAt = now;
       fail_attempt(now);

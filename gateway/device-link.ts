@@ -203,6 +203,7 @@ export class DeviceLink {
       return;
     }
     this.peer = peer;
+    if (gate.paused) this.holdRx(true);
     this.gate = gate;
     peer.onFrame((f) => this.onFrame(f));
     // The core marks a QoS 2 message delivered (journal) only after the
@@ -424,8 +425,13 @@ export class DeviceLink {
 
   get downQueued(): number { return this.downQueue.length; }
 
-  pause(): void { this.gate?.pause(); }
-  resume(): void { this.gate?.resume(); }
+  // Backpressure: the link stops reading, and its core must not take that
+  // silence for a dead device (the device's answers wait unread).
+  pause(): void { this.gate?.pause(); this.holdRx(true); }
+  resume(): void { this.holdRx(false); this.gate?.resume(); }
+  private holdRx(held: boolean): void {
+    try { this.peer?.holdRx(held); } catch (e) { this.log.warn({ err: (e as Error).message }, "cannot tell the core its link is paused"); }
+  }
 
   /** Push the device part of the config (keys 2..9) as one T_CONFIG;
    *  `parent` is the reload it belongs to, if any. */

@@ -146,17 +146,22 @@ export class Peer {
     return r;
   }
 
-  /** Runs after the frame listeners saw a batch and before the core marks
-   *  those messages delivered (QoS 2: journalled). A shell that keeps what
-   *  it is handed (the gateway's spool) makes it durable here, so a crash
-   *  can never leave a message marked delivered but not stored. */
-  beforeCommit?: () => void;
+  /** The shell stops (true) or resumes (false) reading from the transport
+   *  on purpose (backpressure): the core then does not take the session
+   *  down for the peer's silence, and starts its heartbeat window again on
+   *  resume (qn_hold_rx). */
+  holdRx(held: boolean): void {
+    this.core.tick(nowUs());
+    this.core.x.qn_hold_rx(held ? 1 : 0);
+  }
 
-  /** The asynchronous form of beforeCommit (the gateway's): resolves when
-   *  what the listeners kept of the frames just handed over is durable.
-   *  The core marks them delivered only then; input that arrives meanwhile
-   *  is held, in order, and the inbox is never overrun. One wait (one
-   *  fsync) covers every frame and every device that arrived before it. */
+  /** Set by a shell that keeps what it is handed (the gateway's spool):
+   *  resolves when what the frame listeners kept of a batch is durable. The
+   *  core marks those messages delivered (QoS 2: journalled) only then, so a
+   *  crash can never leave a message marked delivered but not stored; input
+   *  that arrives meanwhile is held, in order, and the inbox is never
+   *  overrun. One wait (one fsync) covers every frame and every device that
+   *  arrived before it. Without it the batch is committed at once. */
   commitWhen?: () => Promise<void>;
 
   /** Resolves when everything the shell stored so far is durable; taken at

@@ -132,6 +132,10 @@ export class Link {
   private ab: Wire;
   private ba: Wire;
   cut = false;
+  /** End a stops reading (a shell's backpressure): what b sends waits,
+   *  in order, and reaches a once this is false again. */
+  aPaused = false;
+  private heldForA: Uint8Array[] = [];
   /** Line rate in bytes per simulated ms each way (Infinity: unlimited).
    *  921600 baud 8N1 is 92.16 bytes/ms. */
   bytesPerMs = Infinity;
@@ -151,7 +155,13 @@ export class Link {
     const us = BigInt(this.t) * 1000n;
     let side = 0;
     for (const [from, to, wire] of [[this.a, this.b, this.ab], [this.b, this.a, this.ba]] as const) {
-      for (const fr of wire.due(this.t)) if (!this.cut) to.core.rx(fr);
+      const frames = wire.due(this.t);
+      if (to === this.a && (this.aPaused || this.heldForA.length)) {
+        this.heldForA.push(...frames);
+        frames.length = 0;
+        if (!this.aPaused) frames.push(...this.heldForA.splice(0));
+      }
+      for (const fr of frames) if (!this.cut) to.core.rx(fr);
       from.core.tick(us);
       if (this.bytesPerMs === Infinity) wire.send(from.core.pull(), this.t, this.cut);
       else {

@@ -32,6 +32,26 @@ describe("liveness", () => {
     expect(l.a.core.counter(LINK_DOWN_REFUSED)).toBe(2);
   });
 
+  it("a shell that stops reading on purpose (qn_hold_rx) keeps its session; without the hold the silence takes it down", () => {
+    for (const hold of [true, false]) {
+      const l = new Link({ role: 1, auth: 2, heartbeatMs: 50, misses: 3 }, { role: 0, auth: 2, heartbeatMs: 50, misses: 3 });
+      l.connect();
+      const session = l.a.core.x.qn_session_stat(1);
+      if (hold) l.a.core.x.qn_hold_rx(1);
+      l.aPaused = true;
+      l.run(1000); // far beyond 3 missed heartbeats of 50 ms
+      expect(l.a.up).toBe(hold);
+      if (!hold) { expect(l.a.core.counter(LINK_DOWN)).toBeGreaterThanOrEqual(1); continue; } // and again on every failed reconnect
+      expect(l.b.up).toBe(true); // the client's heartbeats still reach the device
+      l.a.core.x.qn_hold_rx(0);
+      l.aPaused = false;
+      l.run(1000);
+      expect(l.a.up && l.b.up).toBe(true);
+      expect(l.a.core.x.qn_session_stat(1)).toBe(session); // the same session, never dropped
+      expect(l.a.core.counter(LINK_DOWN)).toBe(0);
+    }
+  });
+
   it("reconnects with exponential backoff and jitter within bounds, capped, reset on success", () => {
     const base = 10, cap = 200;
     const l = new Link({ role: 1, auth: 1, backoffBaseMs: base, backoffCapMs: cap, handshakeMs: 20 }, { role: 0, auth: 1 });
