@@ -18,7 +18,7 @@
 // publish call -> subscriber callback (both ends in this process, one clock).
 // mosquitto and the gateway are always stopped by their pids.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -48,7 +48,46 @@ function progress(): Promise<void> {
   });
 }
 
-interface Run { sent: number; received: number; lost: number; msg_per_s: number; p50_us: number; p99_us: number; max_us: number; duration_ms: number }
+interface Run { sent: number; received: number; lost: number; msg_per_s: number; p50_us: number; p99_us: number; max_us: number; duration_ms: number; gateway_cpu?: GatewayCpu }
+
+/** CPU time of the gateway process during one QN measurement, per message
+ *  received, split into its main thread (the event loop) and the rest
+ *  (libuv's thread pool: the fdatasyncs; V8's helpers). A figure less
+ *  noisy than msg/s on a shared machine: it says what a message costs,
+ *  not how much CPU the other processes left. */
+interface GatewayCpu { main_us_per_msg: number; other_us_per_msg: number; user_us_per_msg: number; sys_us_per_msg: number }
+
+/** utime and stime (clock ticks) of each thread of `pid`, from /proc; null
+ *  where there is no /proc (not Linux). */
+function threadTimes(pid: number): Map<number, { user: number; sys: number }> | null {
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return null; }
+  const out = new Map<number, { user: number; sys: number }>();
+  for (const tid of tids) {
+    try {
+      // Fields after the ")" that closes the thread name: utime and stime are the 12th and 13th.
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ");
+      out.set(Number(tid), { user: Number(f[11]), sys: Number(f[12]) });
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return out;
+}
+
+const TICK_US = 1e6 / 100; // USER_HZ: 100 on Linux
+
+function cpuSince(pid: number, before: ReturnType<typeof threadTimes>, messages: number): GatewayCpu | undefined {
+  const after = threadTimes(pid);
+  if (!before || !after || !messages) return undefined;
+  let main = 0, other = 0, user = 0, sys = 0;
+  for (const [tid, t] of after) {
+    const b = before.get(tid) ?? { user: 0, sys: 0 };
+    const u = t.user - b.user, s = t.sys - b.sys;
+    user += u; sys += s;
+    if (tid === pid) main += u + s; else other += u + s;
+  }
+  const per = (ticks: number) => round((ticks * TICK_US) / messages);
+  return { main_us_per_msg: per(main), other_us_per_msg: per(other), user_us_per_msg: per(user), sys_us_per_msg: per(sys) };
+}
 
 /** Nagle off on our own clients' sockets (mosquitto has set_tcp_nodelay;
  *  mqtt.js leaves it on, which costs QoS 0 a 40 ms delayed-ACK stall). */
@@ -213,7 +252,10 @@ ${devPorts.map((port, i) => `  - id: dev${i}
       const sm = await subscriber(broker.url, `bench/+/q${qos}`, qos);
       subs.push(sq.client, sm.client);
       if (qos === 0) { await drive(sq, devPublish(0), flushDev, WARMUP_MS); await drive(sm, mqPublish(0), () => {}, WARMUP_MS); }
+      const cpu0 = threadTimes(gw.proc!.pid!);
       const qn = await drive(sq, devPublish(qos), flushDev, DURATION_MS);
+      qn.gateway_cpu = cpuSince(gw.proc!.pid!, cpu0, qn.received);
+      if (process.env.QN_BENCH_DEBUG) console.error(`gateway CPU per QoS ${qos} message: ${JSON.stringify(qn.gateway_cpu)}`);
       const mosquitto = await drive(sm, mqPublish(qos), () => {}, DURATION_MS);
       out[`qos${qos}`] = { qn, mosquitto, ratio: round(qn.msg_per_s / mosquitto.msg_per_s, 2) };
       sq.client.end(true); sm.client.end(true);

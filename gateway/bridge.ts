@@ -14,6 +14,7 @@
 // it leaves the queue when the device's core has it in its journal.
 import { connect, type MqttClient, type IClientOptions, type IPublishPacket } from "mqtt";
 import { EventEmitter } from "node:events";
+import type { Writable } from "node:stream";
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import type { Spool, SpoolEntry } from "./spool.ts";
@@ -56,6 +57,10 @@ export class Bridge extends EventEmitter {
   private refused = new WeakSet<IPublishPacket>();
   /** Messages that arrived before the first setRoutes(), not yet acknowledged. */
   private early: (() => void)[] | null = [];
+  /** The broker socket corked until the end of this event-loop turn
+   *  (batch() says why), and whether pump() runs then. */
+  private corked: Writable | null = null;
+  private pumpAtTurnEnd = false;
   limit: number;
 
   constructor(private cfg: Config["mqtt"], private spool: Spool, private log: Logger, private metrics: Metrics) {
@@ -81,6 +86,9 @@ export class Bridge extends EventEmitter {
       properties: cfg.protocol_version === 5 ? { sessionExpiryInterval: 7 * 24 * 3600 } : undefined,
       resubscribe: true,
       incomingStore: this.incoming,
+      // mqtt.js calls its `debug` logger a dozen times per packet, each
+      // call a check of the DEBUG namespaces: only when DEBUG is set.
+      log: process.env.DEBUG ? undefined : () => {},
       // Called before anything is acknowledged (before PUBACK, before the
       // QoS 2 command is stored and PUBREC'd): at the bound a command is
       // refused here, so none is acknowledged and then dropped. MQTT 3.1.1
@@ -130,6 +138,7 @@ export class Bridge extends EventEmitter {
     // the gateway is still starting its links) waits instead of being lost.
     this.client.handleMessage = (packet, done) => this.deliver(packet, done);
     this.client.on("packetreceive", (p) => {
+      this.batch();
       if (p.cmd !== "connack" || p.sessionPresent || (p.reasonCode ?? p.returnCode ?? 0) !== 0) return;
       // The broker kept no session for us: the PUBREL of a command we
       // answered with PUBREC will never come, nor the command again. It is
@@ -244,7 +253,29 @@ export class Bridge extends EventEmitter {
   /** True from reaching the limit until the queue is back under 90 %. */
   get paused(): boolean { return this.wasFull; }
 
+  /** mqtt.js handles one incoming packet per process.nextTick and
+   *  mqtt-packet uncorks the socket at the next tick, so every PUBREL
+   *  answering a PUBREC went out in a system call of its own, and every
+   *  device's batch of PUBLISHes in another. Corked from the first packet
+   *  or publish of an event-loop turn until the turn ends (setImmediate),
+   *  the turn's packets leave in one writev, in the same order. */
+  private batch(): boolean {
+    if (this.corked) return true;
+    const s = this.client.stream as Writable | undefined;
+    if (!s || s.destroyed) return false;
+    this.corked = s;
+    s.cork();
+    setImmediate(() => {
+      // The publishes of the acknowledgements of this turn go in the same write.
+      if (this.pumpAtTurnEnd) { this.pumpAtTurnEnd = false; this.pump(); }
+      this.corked = null;
+      s.uncork();
+    });
+    return true;
+  }
+
   private pump(): void {
+    if (this.client.connected && this.waiting.length) this.batch();
     while (this.client.connected && this.inflight < WINDOW && this.waiting.length) {
       const e = this.waiting.shift()!;
       const gen = this.gen;
@@ -275,7 +306,10 @@ export class Bridge extends EventEmitter {
           this.log.trace({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");
         }
         this.updateFull();
-        setImmediate(() => this.pump());
+        // Not from inside mqtt.js's acknowledgement handler: at the end of
+        // the turn (the socket is corked until then: see batch()).
+        this.pumpAtTurnEnd = true;
+        if (!this.batch()) setImmediate(() => this.pump());
       });
     }
     this.metrics.queueDepth.set(this.depth);
