@@ -4,8 +4,9 @@
 // `asc --use QN_FEAT_X=0|1` (see qn_config.mk); code behind a 0 switch is
 // folded away by the compiler, so a trimmed build carries none of it.
 
-/** Protocol version carried in byte 0 of every frame header. */
-export const PROTOCOL_VERSION: u8 = 1;
+/** Protocol version carried in byte 0 of every frame header. 2: auth mode
+ *  2's frame MAC is Chaskey-12 (1 had a truncated HMAC-SHA-256). */
+export const PROTOCOL_VERSION: u8 = 2;
 /** Core version, reported by identity: major.minor.patch. */
 export const VERSION_MAJOR: u8 = 0;
 export const VERSION_MINOR: u8 = 1;

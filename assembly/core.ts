@@ -10,15 +10,17 @@ import {
 } from "./config";
 import { Status } from "./status";
 import { crc32c_init } from "./crc32c";
-import { cobs_encode } from "./cobs";
 import { pools_init, pool_alloc, pool_free, BLK_HDR, blk_len, blk_set_len, blk_data } from "./pool";
-import { decoder_reset, decoder_feed, decoder_consumed, decoder_frame, decoder_frame_len, FRAME_READY } from "./decoder";
+import {
+  decoder_reset, decoder_feed, decoder_consumed, decoder_frame, decoder_frame_len, FRAME_READY,
+  decoder_mac_first, decoder_crc_deferred, decoder_deferred_ok, decoder_deferred_crc_failed,
+} from "./decoder";
 import { sched_init, sched_queue } from "./sched";
 import {
   header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
   H_LENGTH, H_SESSION, H_PACKET, H_LSN, H_TIME, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ,
   T_PROBE_RES, T_DATA, T_ERROR, T_HELLO, T_WELCOME, T_CONFIRM, T_PUBACK, T_PUBREC, T_PUBREL, T_PUBCOMP,
-  F_DUP, F_MAC, F_TRACE, TRACE_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG,
+  F_DUP, F_MAC, F_TRACE, TRACE_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG, frame_crc_ok, frame_to_wire,
 } from "./frame";
 import {
   count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
@@ -99,7 +101,7 @@ export function core_queue_raw(raw: usize): i32 {
   const n = frame_seal(raw);
   const blk = pool_alloc(n + n / 254 + 2 + BLK_HDR);
   if (blk == 0) return Status.ERR_POOL_EMPTY;
-  const w = cobs_encode(raw, n, blk_data(blk), MAX_WIRE);
+  const w = frame_to_wire(raw, n, blk_data(blk), MAX_WIRE);
   if (w < 0) { pool_free(blk); return w; }
   blk_set_len(blk, w);
   const st = sched_queue(<i32>flags_prio(flags), blk);
@@ -294,10 +296,23 @@ function admit(raw: usize, type: u8, n: i32): i32 {
   return Status.OK;
 }
 
+/** The MAC and replay checks of auth mode 2. A frame whose CRC the decoder
+ *  left to its MAC gets the CRC only if the MAC fails: a bad CRC then makes
+ *  it line noise (ERR_CRC, as the decoder would have said), a good one a
+ *  forgery or a wrong key (ERR_AUTH). */
 function authentic(raw: usize, n: i32): i32 {
   const len = <i32>load<u16>(raw + H_LENGTH);
   if ((load<u8>(raw + H_FLAGS) & F_MAC) == 0) { count(C_AUTH_FAIL); return Status.ERR_AUTH; }
-  if (!mac_check(raw, HEADER_SIZE + len, raw + HEADER_SIZE + len)) { count(C_AUTH_FAIL); return Status.ERR_AUTH; }
+  const deferred = decoder_crc_deferred();
+  if (!mac_check(raw, HEADER_SIZE + len, raw + HEADER_SIZE + len)) {
+    if (deferred) {
+      if (!frame_crc_ok(raw, n)) return decoder_deferred_crc_failed();
+      decoder_deferred_ok();
+    }
+    count(C_AUTH_FAIL);
+    return Status.ERR_AUTH;
+  }
+  if (deferred) decoder_deferred_ok();
   const l = load<u32>(raw + H_LSN);
   if (replay_check(l) != Status.OK) { count(C_REPLAY); return Status.ERR_REPLAY; }
   replay_mark(l);
@@ -311,6 +326,12 @@ function dispatch(raw: usize, n: i32): i32 {
   // In auth mode 2 an established session takes only MAC'd frames (pings
   // are answered either way, but only authentic frames prove liveness).
   let authed = true;
+  if (decoder_crc_deferred() && is_handshake(type)) {
+    // A MAC'd handshake frame (none is sent so): no MAC check will settle
+    // its CRC, so check it here.
+    if (!frame_crc_ok(raw, n)) return decoder_deferred_crc_failed();
+    decoder_deferred_ok();
+  }
   if (session_up() && cfg(CFG_AUTH) == AUTH_FRAME_MAC && !is_handshake(type)) {
     if (type == T_PING && (flags & F_MAC) == 0) authed = false;
     else if (type == T_ERROR && (flags & F_MAC) == 0) {
@@ -411,11 +432,15 @@ export function core_rx(len: i32): i32 {
   let frames = 0;
   let i = 0;
   while (i < len) {
+    // Frame MACs are checked for the frames of this session: the decoder
+    // may leave their CRC to the MAC (frame_check). Set per frame, since a
+    // frame can bring the session up or down.
+    decoder_mac_first(session_up() && cfg(CFG_AUTH) == AUTH_FRAME_MAC);
     const r = decoder_feed(RX_BUF + i, len - i);
     i += decoder_consumed();
     if (r == FRAME_READY) {
-      frames++;
-      dispatch(decoder_frame(), decoder_frame_len());
+      // A frame the MAC check found corrupt (its deferred CRC) is no frame.
+      if (dispatch(decoder_frame(), decoder_frame_len()) != Status.ERR_CRC) frames++;
     }
   }
   return frames;

@@ -2,10 +2,11 @@
 // chunking, into one frame buffer, and validates the frame at its 0x00
 // delimiter. After any error it discards up to the next delimiter, so one
 // bad byte costs at most the frame it hit; garbage between frames is
-// counted and dropped. No frame with a bad CRC is ever handed on.
+// counted and dropped. No frame with a bad CRC is ever handed on, except a
+// MAC'd one whose CRC is left to the MAC check (decoder_crc_deferred).
 import { MAX_FRAME } from "./config";
 import { Status } from "./status";
-import { frame_check } from "./frame";
+import { frame_check, header_flip, CRC_DEFERRED } from "./frame";
 import { copy_nonzero } from "./cobs";
 import {
   count, count_n, C_BYTES_IN, C_FRAMES_IN, C_ERR_CRC, C_ERR_OVERSIZE, C_ERR_TRUNCATED,
@@ -23,6 +24,8 @@ let left: u32 = 0; // data bytes still due in the current COBS block
 let code: u32 = 0xFF; // current block's code byte (0xFF: no implied zero)
 let skipping: bool = false; // after an error, drop bytes until a delimiter
 let lastError: i32 = 0;
+let macFirst: bool = false; // frame MACs are checked: MAC'd frames skip the CRC here
+let deferred: bool = false; // the ready frame's CRC was left to its MAC
 
 export function decoder_reset(): void {
   outLen = 0;
@@ -34,6 +37,14 @@ export function decoder_reset(): void {
 @inline export function decoder_frame(): usize { return BUF; }
 @inline export function decoder_frame_len(): i32 { return readyLen; }
 export function decoder_last_error(): i32 { return lastError; }
+/** The receiver checks frame MACs (a session in auth mode 2): MAC'd frames
+ *  come out with their CRC unchecked (frame_check's macFirst). */
+export function decoder_mac_first(on: bool): void { macFirst = on; }
+/** Was the ready frame's CRC left to its MAC? Then the caller owes the
+ *  verdict: decoder_deferred_ok() or decoder_deferred_crc_failed(). */
+@inline export function decoder_crc_deferred(): bool { return deferred; }
+export function decoder_deferred_ok(): void { count(C_FRAMES_IN); }
+export function decoder_deferred_crc_failed(): i32 { return fail(Status.ERR_CRC); }
 
 function fail(st: i32): i32 {
   lastError = st;
@@ -60,7 +71,6 @@ export function decoder_consumed(): i32 { return consumed; }
  *  is copied whole, the first word holding a zero finishes byte by byte.
  *  A zero is always a delimiter: inside a block it ends a frame cut short. */
 export function decoder_feed(p: usize, len: i32): i32 {
-  count_n(C_BYTES_IN, <u32>len);
   let i = 0;
   let out = outLen;
   let due = left; // data bytes still due in the current block
@@ -81,11 +91,7 @@ export function decoder_feed(p: usize, len: i32): i32 {
         if (blk == 0xFF && out == 0) continue; // idle delimiter
         const n = out;
         out = 0; blk = 0xFF;
-        st = frame_check(BUF, n);
-        if (st != Status.OK) { st = fail(st); break; }
-        count(C_FRAMES_IN);
-        readyLen = n;
-        st = FRAME_READY;
+        st = frame_done(n);
         break;
       }
       // A code byte: the previous block (unless a full 254-byte one) ended
@@ -125,5 +131,20 @@ export function decoder_feed(p: usize, len: i32): i32 {
   left = due;
   code = blk;
   consumed = i;
+  count_n(C_BYTES_IN, <u32>i);
   return st;
+}
+
+/** A frame of `n` bytes is in BUF: check it (its CRC maybe left to its
+ *  MAC) and report it ready or rejected. */
+function frame_done(n: i32): i32 {
+  header_flip(BUF); // it came inverted (frame_to_wire); BUF has room for a header
+  const st = frame_check(BUF, n, macFirst);
+  deferred = st == CRC_DEFERRED;
+  if (!deferred) {
+    if (st != Status.OK) return fail(st);
+    count(C_FRAMES_IN);
+  }
+  readyLen = n;
+  return FRAME_READY;
 }

@@ -1,14 +1,14 @@
 // The pure frame codec: one frame to wire bytes and back, outside any
 // session, queue or journal. It is what the link does to a frame (header,
-// CRC-32C, COBS, delimiter; and the same checks on the way in), offered on
+// CRC-32C, header inverted, COBS, delimiter; and the same checks on the
+// way in), offered on
 // its own for tools that only need the format (a sniffer, a bridge that
 // re-frames, the host codec benchmark). The live link keeps using its
 // queues and the streaming decoder (decoder.ts), whose state this never
 // touches.
 import { HEADER_SIZE, MAX_PAYLOAD, MAX_FRAME } from "./config";
 import { Status } from "./status";
-import { header_write, frame_seal, frame_check, F_MAC, F_TRACE, TRACE_BYTES, H_LENGTH } from "./frame";
-import { cobs_encode, cobs_decode } from "./cobs";
+import { header_write, frame_seal, frame_check, frame_to_wire, frame_from_wire, F_MAC, F_TRACE, TRACE_BYTES, H_LENGTH } from "./frame";
 
 /** Encode a frame whose payload (`len` bytes) is at `area` + 24 into `dst`
  *  (`cap` bytes): header from the arguments (session, LSN and time 0), CRC,
@@ -19,7 +19,7 @@ export function frame_encode(area: usize, type: u8, flags: u8, codec: u8, channe
   if ((flags & F_MAC) != 0) return Status.ERR_ARG;
   if ((flags & F_TRACE) != 0 && len < TRACE_BYTES) return Status.ERR_ARG;
   header_write(area, type, flags, codec, channel, len, 0, packet, 0, 0);
-  return cobs_encode(area, frame_seal(area), dst, cap);
+  return frame_to_wire(area, frame_seal(area), dst, cap);
 }
 
 /** Decode one wire frame of `len` bytes at `src` (its 0x00 delimiters, if
@@ -30,7 +30,7 @@ export function frame_decode(src: usize, len: i32, area: usize): i32 {
   if (len > 0 && load<u8>(src + len - 1) == 0) len--;
   if (len > 0 && load<u8>(src) == 0) { src++; len--; }
   if (len <= 0) return Status.ERR_TRUNCATED;
-  const n = cobs_decode(src, len, area, MAX_FRAME);
+  const n = frame_from_wire(src, len, area, MAX_FRAME);
   if (n < 0) return n == Status.ERR_NO_SPACE ? Status.ERR_OVERSIZE : n;
   const st = frame_check(area, n);
   if (st != Status.OK) return st;

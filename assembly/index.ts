@@ -21,6 +21,7 @@ import { qos_stat } from "./qos";
 import { journal_stat } from "./journal";
 import { sha256_init, sha256_update, sha256_final } from "./crypto/sha256";
 import { hmac_key, hmac_begin, hmac_update, hmac_end } from "./crypto/hmac";
+import { chaskey_key, chaskey_tag, CHASKEY_SCHEDULE } from "./crypto/chaskey";
 
 /** Initialise every pool, ring and state machine. Call once before anything else; returns a status. */
 export function qn_init(): i32 { return core.core_init(); }
@@ -90,8 +91,11 @@ export function qn_journal_open(size: u32): i32 { return core.core_journal_open(
 export function qn_journal_stat(what: i32): u32 { return journal_stat(what); }
 /** SHA-256 of len bytes at ptr into the 32 bytes at out. */
 export function qn_sha256(ptr: usize, len: i32, out: usize): void { sha256_init(); sha256_update(ptr, len); sha256_final(out); }
-/** HMAC-SHA-256 of len bytes at ptr under the klen-byte key at key, into the 32 bytes at out (changes the core's MAC key: tests and tools only). */
+/** HMAC-SHA-256 of len bytes at ptr under the klen-byte key at key, into the 32 bytes at out (tests and tools: the handshake sets its own key each time). */
 export function qn_hmac(key: usize, klen: i32, ptr: usize, len: i32, out: usize): void { hmac_key(key, klen); hmac_begin(); hmac_update(ptr, len); hmac_end(out); }
+/** Chaskey-12 (the frame MAC of auth mode 2) of len bytes at ptr under the 16-byte key at key: the 16-byte tag into out (frames carry its first 8). Tests and tools; the session's key is not touched. */
+export function qn_chaskey(key: usize, ptr: usize, len: i32, out: usize): void { chaskey_key(CHASKEY_KS, key); memory.copy(out, chaskey_tag(CHASKEY_KS, ptr, len), 16); }
+const CHASKEY_KS = memory.data(CHASKEY_SCHEDULE, 4);
 /** Move the oldest received frame (header+payload) to the application area; returns its length or 0. */
 export function qn_inbox_pop(): i32 { return core.core_inbox_pop(); }
 /** Frames waiting in the inbox. */

@@ -1,14 +1,17 @@
-// Per-frame authentication (auth mode 2): an 8-byte truncated
-// HMAC-SHA-256 under the session key over header and payload, placed
+// Per-frame authentication (auth mode 2): an 8-byte Chaskey-12 tag
+// (crypto/chaskey.ts) under the session key over header and payload, placed
 // between payload and CRC (flag bit 5), and a replay window over the
 // sender's LSN: the highest LSN seen plus a 64-bit map of the 64 below it,
 // as in IPsec. A frame whose LSN is older than the window or already marked
 // is a replay (ERR_REPLAY), even with a valid MAC.
-import { hmac_begin, hmac_update, hmac_end, ct_equal } from "./crypto/hmac";
+import { chaskey_key, chaskey_tag, CHASKEY_SCHEDULE } from "./crypto/chaskey";
 import { Status } from "./status";
 
 export const MAC_SIZE: i32 = 8;
-const OUT = memory.data(32, 4);
+const KS = memory.data(CHASKEY_SCHEDULE, 4);
+
+/** Key the frame MAC: the first 16 bytes of the session key at `skey`. */
+export function mac_key(skey: usize): void { chaskey_key(KS, skey); }
 
 let top: u32 = 0;
 let seen: u64 = 0;
@@ -16,20 +19,15 @@ let any: bool = false;
 
 export function replay_reset(): void { top = 0; seen = 0; any = false; }
 
-/** Write the MAC of `len` bytes at `p` to `dst`. The HMAC key must be the
- *  session key (session.ts sets it when the session comes up). */
+/** Write the MAC of `len` bytes at `p` to `dst` (keyed by mac_key when the
+ *  session came up). */
 export function mac_write(p: usize, len: i32, dst: usize): void {
-  hmac_begin();
-  hmac_update(p, len);
-  hmac_end(OUT);
-  memory.copy(dst, OUT, MAC_SIZE);
+  store<u64>(dst, load<u64>(chaskey_tag(KS, p, len)));
 }
 
+/** One 64-bit compare: no early exit on the first differing byte. */
 export function mac_check(p: usize, len: i32, mac: usize): bool {
-  hmac_begin();
-  hmac_update(p, len);
-  hmac_end(OUT);
-  return ct_equal(OUT, mac, MAC_SIZE);
+  return (load<u64>(chaskey_tag(KS, p, len)) ^ load<u64>(mac)) == 0;
 }
 
 /** Check an LSN against the window without marking it. */

@@ -11,8 +11,7 @@ import {
 import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { pool_at, pool_take, pool_free, POOL_COUNT } from "./pool";
 import { Ring, ring_init, ring_push, ring_pop, ring_rebase, ring_count, ring_full, ring_empty } from "./ring";
-import { cobs_encode, cobs_decode } from "./cobs";
-import { header_write, frame_seal, frame_check, flags_make, T_DATA } from "./frame";
+import { header_write, frame_seal, frame_check, frame_to_wire, frame_from_wire, flags_make, T_DATA } from "./frame";
 import { sched_pending, sched_in_flight, sched_stat } from "./sched";
 import { qos_stat } from "./qos";
 import { counter, C_DUP_SUPPRESSED, C_REPLAY, C_RETX, C_OOO_DROP, C_AUTH_FAIL, C_PREEMPT } from "./counters";
@@ -131,11 +130,11 @@ function probe_frame(arg: u64): i32 {
   for (let i = 0; i < plen; i++) store<u8>(SCRATCH + HEADER_SIZE + i, <u8>(i * 37 + 1));
   header_write(SCRATCH, T_DATA, flags_make(2, 0), 0, 7, plen, 0x01020304, 0x0A0B0C0D, 42, 1000);
   const n = frame_seal(SCRATCH);
-  const w = cobs_encode(SCRATCH, n, WIRE, MAX_FRAME + 8);
+  const w = frame_to_wire(SCRATCH, n, WIRE, MAX_FRAME + 8);
   if (w < 0) return Status.ERR_PROBE;
   for (let i = 0; i < w - 1; i++) if (load<u8>(WIRE + i) == 0) return Status.ERR_PROBE;
   // Decoding in place is safe: COBS output never overtakes its input.
-  if (cobs_decode(WIRE, w - 1, WIRE, MAX_FRAME + 8) != n) return Status.ERR_PROBE;
+  if (frame_from_wire(WIRE, w - 1, WIRE, MAX_FRAME + 8) != n) return Status.ERR_PROBE;
   if (memory.compare(WIRE, SCRATCH, n) != 0) return Status.ERR_PROBE;
   if (frame_check(SCRATCH, n) != Status.OK) return Status.ERR_PROBE;
   let rejected: u32 = 0;

@@ -19,6 +19,7 @@ import { PROTOCOL_VERSION, MAX_PAYLOAD } from "./config";
 import { K_UINT, K_SINT, K_BYTES, msg_reset, msg_add, msg_get, msg_find, msg_len, msg_value } from "./codec/fields";
 import { pb_encode, pb_decode } from "./codec/pb";
 import { hmac_key, hmac_begin, hmac_update, hmac_end, ct_equal } from "./crypto/hmac";
+import { mac_key } from "./mac";
 import { entropy } from "./bindings/env";
 import { idgen_next, idgen_live } from "./ids";
 import { codecs_built } from "./codec/registry";
@@ -231,8 +232,7 @@ const TAG_K: u32 = 0x4B4E51; // "QNK"
 
 function derive_session_key(): void {
   proof(TAG_K, NC, NS, sessionId, SKEY);
-  // From now on the MAC key is the session key (per-frame MACs).
-  hmac_key(SKEY, 32);
+  mac_key(SKEY);
 }
 
 /** What this core can do, announced in HELLO/WELCOME: bits 0-7 payload

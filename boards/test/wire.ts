@@ -1,6 +1,7 @@
 // QN frames for the board tests, written from the protocol description
 // rather than taken from the core, so a board test also cross-checks the
-// core's framing: 24-byte LE header + payload + CRC-32C, COBS, 0x00.
+// core's framing: 24-byte LE header + payload + CRC-32C, header inverted,
+// COBS, 0x00.
 // Also a port wrapper that collects decoded frames, and a minimal protobuf
 // reader for the identity reply.
 // @ts-ignore: plain ESM build tool without types
@@ -19,12 +20,21 @@ export function encodeFrame(type: number, packet: number, payload: Uint8Array = 
                             opts: { flags?: number; codec?: number; channel?: number } = {}): Uint8Array {
   const raw = new Uint8Array(24 + payload.length + 4);
   const dv = new DataView(raw.buffer);
-  raw.set([1, type, opts.flags ?? 1, opts.codec ?? 0, opts.channel ?? 0, 0]);
+  raw.set([PROTOCOL_VERSION, type, opts.flags ?? 1, opts.codec ?? 0, opts.channel ?? 0, 0]);
   dv.setUint16(6, payload.length, true);
   dv.setUint32(12, packet >>> 0, true);
   raw.set(payload, 24);
   dv.setUint32(24 + payload.length, crc32c(raw.subarray(0, 24 + payload.length)), true);
-  return cobsEncode(raw);
+  return cobsEncode(flipHeader(raw));
+}
+
+export const PROTOCOL_VERSION = 2;
+
+/** The header travels inverted (each of its 24 bytes XOR 0xFF): in place,
+ *  its own inverse. */
+function flipHeader(raw: Uint8Array): Uint8Array {
+  for (let i = 0; i < Math.min(24, raw.length); i++) raw[i] ^= 0xff;
+  return raw;
 }
 
 export function cobsEncode(src: Uint8Array): Uint8Array {
@@ -54,15 +64,16 @@ export function cobsDecode(src: Uint8Array): Uint8Array | null {
 /** Decode one delimited chunk (without its 0x00); null when it is not a
  *  valid frame (bad COBS, length or CRC). */
 export function decodeFrame(chunk: Uint8Array): Frame | null {
-  const raw = cobsDecode(chunk);
-  if (!raw || raw.length < 28) return null;
+  const cobs = cobsDecode(chunk);
+  if (!cobs || cobs.length < 28) return null;
+  const raw = flipHeader(cobs);
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const len = dv.getUint16(6, true);
   // Flag 0x20: an 8-byte frame MAC sits between payload and CRC (auth mode
   // 2, inside a session). It is kept out of `payload` and not checked here:
   // the host core (session.ts) checks MACs.
   const body = 24 + len + (raw[2] & 0x20 ? 8 : 0);
-  if (raw.length !== body + 4 || raw[0] !== 1) return null;
+  if (raw.length !== body + 4 || raw[0] !== PROTOCOL_VERSION) return null;
   if (dv.getUint32(body, true) !== crc32c(raw.subarray(0, body))) return null;
   return {
     type: raw[1], flags: raw[2], codec: raw[3], channel: raw[4],

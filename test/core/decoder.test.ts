@@ -4,7 +4,7 @@ import { describe, it, expect } from "vitest";
 import { loadCore } from "../../host/core.ts";
 import { Status } from "../../host/status.ts";
 import { Counter, FrameType } from "../../host/frame.ts";
-import { rawFrame, cobs, wire } from "./jsframe.ts";
+import { rawFrame, toWire, wire, rng } from "./jsframe.ts";
 
 const DATA = FrameType.DATA;
 const payload = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
@@ -17,7 +17,7 @@ describe("decoder", () => {
     const p = payload(40);
     expect(core.rx(wire({ type: DATA, flags: 2, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456 }, p))).toBe(1);
     const f = core.inboxPop()!;
-    expect(f).toMatchObject({ version: 1, type: DATA, flags: 2, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456, length: 40 });
+    expect(f).toMatchObject({ version: 2, type: DATA, flags: 2, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456, length: 40 });
     expect(Buffer.from(f.payload).equals(Buffer.from(p))).toBe(true);
     expect(core.inboxPop()).toBeNull();
   });
@@ -37,6 +37,52 @@ describe("decoder", () => {
     }
   });
 
+  // However the bytes are cut into calls, on any input, good or bad, the
+  // decoder must give the same frames, statuses and counters.
+  it("gives the same verdicts whole and in pieces, on frames mixed with corruption and garbage", () => {
+    const r = rng(7);
+    const totals = [0, 0, 0, 0, 0, 0];
+    const COUNTERS = [Counter.FRAMES_IN, Counter.ERR_CRC, Counter.ERR_OVERSIZE, Counter.ERR_TRUNCATED, Counter.ERR_VERSION, Counter.ERR_COBS];
+    for (let round = 0; round < 40; round++) {
+      const parts: Buffer[] = [];
+      for (let k = 0; k < 12; k++) {
+        const n = [0, 1, 3, 4, 5, 31, 32, 200, 253, 254, 255, 256][r() % 12];
+        // Half the payloads have no zero byte: 254-byte blocks (code 0xFF).
+        const body = r() % 2 ? payload(n, r()) : new Uint8Array(n).fill(1 + (r() % 255));
+        const w = Buffer.from(wire({ type: DATA, packet: round * 100 + k, lsn: r() % 3, time: r() % 70000 }, body));
+        const what = r() % 7;
+        if (what === 1) w[1 + (r() % (w.length - 2))] ^= 1 << (r() % 8); // a flipped bit (may become a delimiter)
+        if (what === 2) parts.push(Buffer.from(Array.from({ length: 1 + (r() % 9) }, () => r() & 0xff))); // garbage before it
+        if (what === 3) { parts.push(w.subarray(0, r() % w.length)); continue; } // cut short, the rest never comes
+        if (what === 4) w[1] = 0xff; // a block that runs past the delimiter
+        if (what === 6) { // the last block claims one byte more than there is
+          let c = 0;
+          while (c + w[c] < w.length - 1) c += w[c];
+          if (w[c] < 0xff) w[c]++;
+        }
+        parts.push(what === 5 ? Buffer.from(wire({ type: DATA, version: 1 }, body)) : w); // another version
+      }
+      parts.push(Buffer.from(Array.from({ length: 300 }, () => 1 + (r() % 255))), Buffer.from([0])); // oversize, no zero in it
+      const stream = Buffer.concat(parts);
+      const verdicts = [] as string[];
+      for (const chunk of [stream.length, 1, 5, 64]) {
+        const core = fresh();
+        const got: number[] = [];
+        for (let o = 0; o < stream.length; o += chunk) {
+          core.rx(stream.subarray(o, o + chunk));
+          for (let f; (f = core.inboxPop()); ) got.push(f.packet);
+        }
+        expect(core.counter(Counter.BYTES_IN)).toBe(stream.length); // each byte counted once, however fed
+        verdicts.push(JSON.stringify({ got, counters: COUNTERS.map((c) => core.counter(c)) }));
+      }
+      expect(new Set(verdicts).size, `round ${round}: ${verdicts.join("\n")}`).toBe(1);
+      JSON.parse(verdicts[0]).counters.forEach((v: number, i: number) => (totals[i] += v));
+    }
+    // Every verdict was exercised: frames in, CRC, oversize, cut short, version.
+    expect(totals[0]).toBeGreaterThan(50);
+    for (const i of [1, 2, 3, 4]) expect(totals[i], `counter ${COUNTERS[i]}`).toBeGreaterThan(5);
+  });
+
   it("ignores idle delimiters and resynchronises after garbage", () => {
     const core = fresh();
     const good = wire({ type: DATA, packet: 1 }, payload(10));
@@ -50,7 +96,7 @@ describe("decoder", () => {
     const core = fresh();
     const raw = rawFrame({ type: DATA }, payload(20));
     raw[30] ^= 0x10;
-    expect(core.rx(cobs(raw))).toBe(0);
+    expect(core.rx(toWire(raw))).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_CRC);
     expect(core.counter(Counter.ERR_CRC)).toBe(1);
     expect(core.inboxPop()).toBeNull();
@@ -58,7 +104,7 @@ describe("decoder", () => {
 
   it("rejects an intact frame of another protocol version with ERR_VERSION", () => {
     const core = fresh();
-    expect(core.rx(wire({ type: DATA, version: 2 }, payload(4)))).toBe(0);
+    expect(core.rx(wire({ type: DATA, version: 1 }, payload(4)))).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_VERSION);
     expect(core.counter(Counter.ERR_VERSION)).toBe(1);
   });
@@ -69,11 +115,11 @@ describe("decoder", () => {
     expect(core.rx(Buffer.concat([w.subarray(0, 20), Buffer.from([0])]))).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_TRUNCATED);
     // Shorter than a header.
-    expect(core.rx(cobs(Uint8Array.from([1, 2, 3])))).toBe(0);
+    expect(core.rx(toWire(Uint8Array.from([1, 2, 3])))).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_TRUNCATED);
     // Length field says more than arrived.
     const raw = rawFrame({ type: DATA }, payload(8), 9);
-    expect(core.rx(cobs(raw))).toBe(0);
+    expect(core.rx(toWire(raw))).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_TRUNCATED);
     expect(core.counter(Counter.ERR_TRUNCATED)).toBe(3);
   });
@@ -84,7 +130,7 @@ describe("decoder", () => {
     expect(core.rx(Buffer.concat([Buffer.alloc(2000, 0x41), Buffer.from([0])]))).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_OVERSIZE);
     // Length field above the maximum payload.
-    expect(core.rx(cobs(rawFrame({ type: DATA }, payload(4), 300)))).toBe(0);
+    expect(core.rx(toWire(rawFrame({ type: DATA }, payload(4), 300)))).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_OVERSIZE);
     expect(core.counter(Counter.ERR_OVERSIZE)).toBe(2);
     expect(core.rx(wire({ type: DATA, packet: 3 }, payload(4)))).toBe(1);

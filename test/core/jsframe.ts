@@ -12,7 +12,7 @@ export interface Hdr {
 export function rawFrame(h: Hdr, payload: Uint8Array, lengthOverride?: number): Uint8Array {
   const b = new Uint8Array(24 + payload.length + 4);
   const v = new DataView(b.buffer);
-  b[0] = h.version ?? 1; b[1] = h.type; b[2] = h.flags ?? 0; b[3] = h.codec ?? 0;
+  b[0] = h.version ?? 2; b[1] = h.type; b[2] = h.flags ?? 0; b[3] = h.codec ?? 0;
   b[4] = h.channel ?? 0; b[5] = 0;
   v.setUint16(6, lengthOverride ?? payload.length, true);
   v.setUint32(8, h.session ?? 0, true);
@@ -39,8 +39,19 @@ export function cobs(raw: Uint8Array): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** The header goes on the wire inverted (PROTOCOL.md section 2): a copy of
+ *  `raw` with its first 24 bytes XOR 0xFF. Its own inverse. */
+export function flipHeader(raw: Uint8Array): Uint8Array {
+  const b = Uint8Array.from(raw);
+  for (let i = 0; i < Math.min(24, b.length); i++) b[i] ^= 0xff;
+  return b;
+}
+
+/** A raw frame (header + payload + [MAC] + CRC) to its wire bytes. */
+export function toWire(raw: Uint8Array): Uint8Array { return cobs(flipHeader(raw)); }
+
 export function wire(h: Hdr, payload: Uint8Array): Uint8Array {
-  return cobs(rawFrame(h, payload));
+  return toWire(rawFrame(h, payload));
 }
 
 // The tests' random source is the host's (also used by the selftest).

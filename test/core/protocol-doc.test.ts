@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadCore } from "../../host/core.ts";
 import { ROOT } from "../../host/status.ts";
+import { flipHeader } from "./jsframe.ts";
 
 const doc = readFileSync(join(ROOT, "docs/PROTOCOL.md"), "utf8");
 const unhex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
@@ -30,7 +31,7 @@ describe("PROTOCOL.md vectors", () => {
       const body = v.raw.subarray(0, v.raw.length - 4);
       const crc = new DataView(v.raw.buffer, v.raw.byteOffset).getUint32(v.raw.length - 4, true);
       expect(core.crc32c(body)).toBe(crc);
-      expect(Buffer.from(core.cobsEncode(v.raw)).toString("hex")).toBe(Buffer.from(v.wire).toString("hex"));
+      expect(Buffer.from(core.cobsEncode(flipHeader(v.raw))).toString("hex")).toBe(Buffer.from(v.wire).toString("hex"));
       expect(Buffer.from(body.subarray(24)).toString("hex")).toBe(Buffer.from(v.payload).toString("hex"));
     });
     it(`${v.name}: the decoder reads the wire bytes back to the documented header`, () => {

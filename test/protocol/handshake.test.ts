@@ -4,6 +4,7 @@
 import { describe, it, expect } from "vitest";
 import { Link, KEY } from "./harness.ts";
 import { Counter } from "../../host/frame.ts";
+import { flipHeader } from "../core/jsframe.ts";
 
 const C = { ...Counter, AUTH_FAIL: 15, REPLAY: 16, SESSION_REJECT: 17 };
 
@@ -81,17 +82,58 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
 
   it("a forged frame (payload changed, CRC fixed up) is rejected and counted", async () => {
     const { l, wire } = captured();
-    const raw = l.b.core.cobsDecode(wire.subarray(0, -1));
+    const raw = flipHeader(l.b.core.cobsDecode(wire.subarray(0, -1)));
     // Change the LSN so the replay window would accept it, and the payload.
     const v = new DataView(raw.buffer, raw.byteOffset);
     v.setUint32(16, v.getUint32(16, true) + 5, true);
     raw[24] ^= 0x20;
     const body = raw.subarray(0, raw.length - 4);
     v.setUint32(raw.length - 4, l.b.core.crc32c(body), true);
-    l.b.core.rx(l.b.core.cobsEncode(raw));
+    l.b.core.rx(l.b.core.cobsEncode(flipHeader(raw)));
     l.b.drain();
     expect(l.b.got).toHaveLength(1);
     expect(l.b.core.counter(C.AUTH_FAIL)).toBe(1);
+  });
+
+  // The receiver checks a MAC'd frame's MAC before its CRC and computes the
+  // CRC only when the MAC fails (frame_check, macFirst): the verdicts must
+  // be the ones a CRC-first receiver gives.
+  function relay(l: Link, raw: Uint8Array) {
+    const before = { crc: l.b.core.counter(C.ERR_CRC), auth: l.b.core.counter(C.AUTH_FAIL), frames: l.b.core.counter(C.FRAMES_IN) };
+    const n = l.b.core.rx(l.b.core.cobsEncode(flipHeader(raw)));
+    l.b.drain();
+    return {
+      n, crc: l.b.core.counter(C.ERR_CRC) - before.crc, auth: l.b.core.counter(C.AUTH_FAIL) - before.auth,
+      frames: l.b.core.counter(C.FRAMES_IN) - before.frames,
+    };
+  }
+
+  it("line noise in a MAC'd frame is a CRC error, not an authentication failure", () => {
+    const { l, wire } = captured();
+    const raw = flipHeader(l.b.core.cobsDecode(wire.subarray(0, -1)));
+    const v = new DataView(raw.buffer, raw.byteOffset);
+    v.setUint32(16, v.getUint32(16, true) + 1, true); // a fresh LSN...
+    raw[30] ^= 0x04; // ...and a flipped payload bit, CRC left as it was
+    expect(relay(l, raw)).toEqual({ n: 0, crc: 1, auth: 0, frames: 0 });
+    expect(l.b.got).toHaveLength(1);
+    expect(l.b.core.x.qn_last_error()).toBe(-1); // ERR_CRC
+  });
+
+  it("a frame whose MAC checks out is taken even if only its CRC field was hit", () => {
+    const { l } = captured();
+    l.a.publish(9, 0, new TextEncoder().encode("close valve 3"));
+    const raw = flipHeader(l.b.core.cobsDecode(l.a.core.pull().subarray(0, -1)));
+    raw[raw.length - 1] ^= 0x80; // the CRC field only: header, payload and MAC intact
+    expect(relay(l, raw)).toEqual({ n: 1, crc: 0, auth: 0, frames: 1 });
+    expect(new TextDecoder().decode(l.b.got[1].payload)).toBe("close valve 3");
+  });
+
+  it("a frame of another version inside a MAC session takes the CRC path", () => {
+    const { l } = captured();
+    l.a.publish(9, 0, Uint8Array.of(1));
+    const raw = flipHeader(l.b.core.cobsDecode(l.a.core.pull().subarray(0, -1)));
+    raw[0] = 7; // a corrupt version byte: CRC error, as without frame MACs
+    expect(relay(l, raw)).toMatchObject({ n: 0, crc: 1, auth: 0 });
   });
 
   it("a frame without a MAC inside a MAC session is rejected", () => {
@@ -127,13 +169,13 @@ describe("versions and capabilities", () => {
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     const raw = loadCore();
     const payload = raw.encode(1, [
-      { tag: 1, kind: Kind.UINT, value: 2n }, { tag: 4, kind: Kind.BYTES, value: 0n, bytes: new Uint8Array(16) },
+      { tag: 1, kind: Kind.UINT, value: 99n }, { tag: 4, kind: Kind.BYTES, value: 0n, bytes: new Uint8Array(16) },
       { tag: 7, kind: Kind.UINT, value: 1n },
     ]);
     raw.send({ type: 0x08, codec: 1, payload, packet: 77 });
     l.b.core.rx(raw.pull());
     const wire = l.b.core.pull();
-    const frame = raw.cobsDecode(wire.subarray(0, wire.indexOf(0)));
+    const frame = flipHeader(raw.cobsDecode(wire.subarray(0, wire.indexOf(0))));
     expect(frame[1]).toBe(0x09);
     const len = frame[6] | (frame[7] << 8);
     const f = raw.decode(1, frame.subarray(24, 24 + len));
