@@ -98,14 +98,14 @@ export function frame_seal(raw: usize): i32 {
 
 /** Invert the 24 header bytes at `raw` (each byte XOR 0xFF), in place.
  *
- *  Why: COBS spends a code byte and a block on every 0x00, and a header is
- *  mostly zeros (channel 0, reserved, length high byte, packet ids, LSNs
- *  and times of a young link): a 32-byte message's header held 10 to 20
- *  of them. Inverted, those are 0xFF, which costs COBS nothing, while 0xFF
- *  bytes are rare in these fields. On the Cortex-M7 every block is a trip
- *  through the streaming decoder's loop, so this takes ~30 % off a short
- *  frame's receive cost, and the wire gets shorter. The CRC and the MAC
- *  cover the header as written (not inverted). */
+ *  Why: COBS ends a block at every 0x00, and a header is mostly zeros
+ *  (channel 0, reserved, length high byte, packet ids, LSNs and times of a
+ *  young link): a 32-byte message's header held 10 to 20 of them. Inverted,
+ *  those are 0xFF, which these fields rarely hold. On the Cortex-M7 every
+ *  block is a turn of the encoder's and the streaming decoder's loops, so
+ *  this takes ~30 % off sending and receiving a short frame (the wire
+ *  length is the same). The CRC and the MAC cover the header as written
+ *  (not inverted). */
 export function header_flip(raw: usize): void {
   store<u64>(raw, ~load<u64>(raw));
   store<u64>(raw, ~load<u64>(raw, 8), 8);
