@@ -1,7 +1,9 @@
 /* A single-producer single-consumer byte ring for UART buffers: one side
  * runs in the interrupt, the other in the main loop. Size is a power of
  * two; head and tail run freely and only their difference matters, so no
- * lock is needed on a single core. */
+ * lock is needed on a single core. The 0x00 bytes in and out are counted
+ * the same way: a 0x00 ends a QN frame, so the reader can tell a whole
+ * frame waiting from the first bytes of one (qn_ring_frame_ready). */
 #ifndef QN_BYTE_RING_H
 #define QN_BYTE_RING_H
 
@@ -11,6 +13,8 @@
 
 typedef struct {
   volatile uint32_t head, tail; /* head: next write; tail: next read */
+  volatile uint32_t zeros_in;   /* 0x00 bytes put (after head moved) */
+  uint32_t zeros_out;           /* 0x00 bytes taken */
   uint8_t buf[QN_RING_SIZE];
 } qn_byte_ring_t;
 
@@ -22,6 +26,7 @@ static inline int qn_ring_put(qn_byte_ring_t *r, uint8_t b) {
   r->buf[r->head & (QN_RING_SIZE - 1u)] = b;
   __asm volatile("" ::: "memory"); /* byte before index */
   r->head++;
+  if (b == 0) r->zeros_in++; /* after head: a counted 0x00 is readable */
   return 1;
 }
 
@@ -30,7 +35,14 @@ static inline int qn_ring_get(qn_byte_ring_t *r, uint8_t *b) {
   *b = r->buf[r->tail & (QN_RING_SIZE - 1u)];
   __asm volatile("" ::: "memory");
   r->tail++;
+  if (*b == 0) r->zeros_out++;
   return 1;
+}
+
+/* A whole frame waits (its 0x00 arrived), or the ring is half full: worth
+ * a turn of the main loop. A lone first byte of a frame is not. */
+static inline int qn_ring_frame_ready(const qn_byte_ring_t *r) {
+  return r->zeros_in != r->zeros_out || qn_ring_count(r) >= QN_RING_SIZE / 2u;
 }
 
 /* Move up to max bytes out of the ring; returns how many. */

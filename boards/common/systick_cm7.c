@@ -43,6 +43,8 @@ static void sample(uint32_t *m, uint32_t *elapsed) {
   *elapsed = reload - v;
 }
 
+uint32_t qn_systick_ms(void) { return ms; }
+
 uint64_t qn_systick_now_us(void) {
   uint32_t m, e;
   sample(&m, &e);

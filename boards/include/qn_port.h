@@ -76,9 +76,12 @@ void qn_port_uart_service(void);
 /* Receive bytes lost because the ring was full, since boot. */
 uint32_t qn_port_uart_overruns(void);
 
-/* Nothing to do: the board may sleep until the next interrupt (ARM: WFI,
- * woken at least every millisecond by the clock). Returns at once when a
- * byte is already waiting or still queued for transmit. */
+/* Nothing to do: the board may sleep until there is. It returns when a
+ * whole received frame waits (its 0x00 delimiter arrived) or many bytes
+ * do, when bytes wait to be sent, or after at most about a millisecond
+ * (the clock tick), so bytes of a frame still arriving are handed over
+ * within a millisecond. ARM boards: WFI, the main loop does not run for
+ * each received byte; posix: poll(2) with a 1 ms timeout. */
 void qn_port_idle(void);
 
 /* Blocking, polled write of a NUL-terminated string that bypasses the

@@ -116,11 +116,7 @@ void qn_port_uart_service(void) {
 
 uint32_t qn_port_uart_overruns(void) { return overruns; }
 
-void qn_port_idle(void) {
-  __asm volatile("cpsid i");
-  if (qn_ring_count(&rx) == 0 && qn_ring_count(&tx) == 0) qn_cm7_wfi();
-  __asm volatile("cpsie i"); /* a pending interrupt runs now */
-}
+void qn_port_idle(void) { qn_cm7_idle(&rx, &tx); }
 
 void qn_port_panic_write(const char *s) {
   while (*s) {
