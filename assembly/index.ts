@@ -2,7 +2,7 @@
 // this file's doc comments and the module's signatures into build/qn_api.h.
 // Pointers are offsets into the core's linear memory; shells copy bytes in
 // and out of the exchange areas whose addresses these functions return.
-import { RX_STAGE, TX_STAGE, MAX_PAYLOAD, HEADER_SIZE } from "./config";
+import { RX_STAGE, TX_STAGE, MAX_PAYLOAD, HEADER_SIZE, INBOX_SLOTS } from "./config";
 import * as core from "./core";
 import { TX_BUF, sched_pull, sched_pending, sched_in_flight, sched_stat } from "./sched";
 import { counter } from "./counters";
@@ -100,6 +100,8 @@ const CHASKEY_KS = memory.data(CHASKEY_SCHEDULE, 4);
 export function qn_inbox_pop(): i32 { return core.core_inbox_pop(); }
 /** Frames waiting in the inbox. */
 export function qn_inbox_count(): i32 { return <i32>core.core_inbox_count(); }
+/** Frames the inbox holds at most (a shell feeding qn_rx from a fast link hands over at most this many frames per call, or the rest are dropped and counted). */
+export function qn_inbox_capacity(): i32 { return <i32>INBOX_SLOTS; }
 /** Copy the i-th oldest inbox frame to the application area without taking it; returns its length or 0. */
 export function qn_inbox_peek(i: i32): i32 { return i < 0 ? 0 : core.core_inbox_peek(<u32>i); }
 /** A fresh packet id for qn_send. */

@@ -202,6 +202,7 @@ export class DeviceLink {
       void t.close();
       return;
     }
+    gate.inboxFrames = peer.core.x.qn_inbox_capacity();
     this.peer = peer;
     if (gate.paused) this.holdRx(true);
     this.gate = gate;

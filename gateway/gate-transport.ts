@@ -8,23 +8,23 @@
 import type { Transport } from "../host/transport/transport.ts";
 import type { TcpTransport } from "../host/transport/tcp.ts";
 
-/** Frames the core's inbox holds (assembly/config.ts INBOX_SLOTS). */
-const INBOX_FRAMES = 8;
-
 /** Sits between a Peer and the real transport: holds received bytes while
  *  paused and hands them over in inbox-sized pieces. */
 export class GateTransport implements Transport {
   private listeners: ((b: Uint8Array) => void)[] = [];
   private held: Uint8Array[] = [];
   paused = false;
+  /** Frames the Peer's core inbox holds (qn_inbox_capacity): the device
+   *  link sets it once its Peer exists; no bytes arrive before that. */
+  inboxFrames = 0;
   constructor(readonly inner: Transport) {
     inner.onData((b) => {
       if (this.paused) this.held.push(b);
       else this.deliver(b);
     });
   }
-  /** Hand a chunk to the Peer at most INBOX_FRAMES frames at a time (split
-   *  after a 0x00 delimiter): the core's inbox holds 8 frames, a TCP read
+  /** Hand a chunk to the Peer at most inboxFrames frames at a time (split
+   *  after a 0x00 delimiter): the core's inbox holds that many, a TCP read
    *  can carry many more, and the Peer empties the inbox after each call.
    *  Each piece waits for one spool flush (before its messages are marked
    *  delivered), and all pieces go in this one turn, so their
@@ -33,7 +33,7 @@ export class GateTransport implements Transport {
     let start = 0, frames = 0;
     for (let i = b.indexOf(0); i >= 0 && i < b.length - 1; i = b.indexOf(0, i + 1)) {
       if (i === start) { start = i + 1; continue; } // idle delimiter
-      if (++frames < INBOX_FRAMES) continue;
+      if (++frames < this.inboxFrames) continue;
       const piece = b.subarray(start, i + 1);
       start = i + 1;
       frames = 0;
