@@ -8,6 +8,7 @@ BENCH_W2C := build/mps2-an500/release/wasm2c
 BENCH_REUSED := $(BENCH_FW_OBJ)/qn.o $(BENCH_FW_OBJ)/qn_api_wasm2c.o \
   $(BENCH_FW_OBJ)/boards/common/qn_wasm_rt.o $(BENCH_FW_OBJ)/boards/common/qn_crc32c.o \
   $(BENCH_FW_OBJ)/boards/common/startup_cm7.o $(BENCH_FW_OBJ)/boards/common/systick_cm7.o \
+  $(BENCH_FW_OBJ)/boards/common/uart_ring_cm7.o \
   $(BENCH_FW_OBJ)/boards/mps2-an500/board.o
 BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -O2 -DNDEBUG -g -ffunction-sections -fdata-sections \
   -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 -ffreestanding -fno-delete-null-pointer-checks \

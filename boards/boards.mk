@@ -60,7 +60,7 @@ FW_GEN := $(FW)/gen
 FW_OBJ := $(FW)/obj
 FW_COMMON := boards/common/main.c boards/common/qn_wasm_rt.c boards/common/qn_imports.c boards/common/qn_crc32c.c
 ifeq ($(BOARD_ARCH),cm7)
-FW_COMMON += boards/common/startup_cm7.c boards/common/systick_cm7.c
+FW_COMMON += boards/common/startup_cm7.c boards/common/systick_cm7.c boards/common/uart_ring_cm7.c
 endif
 FW_SRC := $(FW_COMMON) $(BOARD_SRC)
 FW_OBJS := $(patsubst %.c,$(FW_OBJ)/%.o,$(FW_SRC)) $(FW_OBJ)/qn.o $(FW_OBJ)/qn_api_wasm2c.o

@@ -48,24 +48,10 @@ uint32_t qn_systick_ms(void);
 /* Wait for an interrupt (SysTick wakes it every millisecond). */
 static inline void qn_cm7_wfi(void) { __asm volatile("wfi" ::: "memory"); }
 
-/* qn_port_idle for the ARM boards: sleep until a whole frame waits in the
- * receive ring (or it is half full), something waits to be sent, or the
- * clock ticks (every millisecond, which also hands over a frame still
- * arriving and bytes with no frame end). Every received byte wakes the
- * core for its interrupt; it no longer costs a turn of the main loop and a
- * qn_rx call as well: at 921600 baud that was ~70 turns per 70-byte frame,
- * each qn_rx call ~165 instructions of its own (bench: 1-byte pieces).
- * Interrupts are masked around the check so none slips in between it and
- * the WFI (which still wakes on a pending one). */
-static inline void qn_cm7_idle(const qn_byte_ring_t *rx, const qn_byte_ring_t *tx) {
-  uint32_t t = qn_systick_ms();
-  __asm volatile("cpsid i" ::: "memory");
-  while (!qn_ring_frame_ready(rx) && qn_ring_count(tx) == 0 && qn_systick_ms() == t) {
-    qn_cm7_wfi();
-    __asm volatile("cpsie i" ::: "memory"); /* the pending interrupt runs now */
-    __asm volatile("cpsid i" ::: "memory");
-  }
-  __asm volatile("cpsie i" ::: "memory");
-}
+/* The UART rings (uart_ring_cm7.c): the board's receive interrupt puts
+ * into qn_uart_rx and counts what did not fit in qn_uart_overruns; its
+ * qn_port_uart_service drains qn_uart_tx into the hardware. */
+extern qn_byte_ring_t qn_uart_rx, qn_uart_tx;
+extern volatile uint32_t qn_uart_overruns;
 
 #endif /* QN_CM7_H */

@@ -27,8 +27,6 @@
 #define INT_RXOVR 8u
 #define UART_RX_IRQ 0u
 
-static qn_byte_ring_t rx, tx;
-static volatile uint32_t overruns;
 
 /* Boot cost: nanoseconds from reset to ready. Under -icount shift=0 this is
  * the instruction count; `make bootcost` reads it from QEMU's monitor. */
@@ -38,11 +36,11 @@ void qn_board_irq(uint32_t n) {
   if (n != UART_RX_IRQ) return;
   UART_INTCLR = INT_RX | INT_RXOVR;
   while (UART_STATE & STATE_RXFULL) {
-    if (!qn_ring_put(&rx, (uint8_t)UART_DATA)) overruns++;
+    if (!qn_ring_put(&qn_uart_rx, (uint8_t)UART_DATA)) qn_uart_overruns++;
   }
   if (UART_STATE & STATE_RXOVR) {
     UART_STATE = STATE_RXOVR; /* write 1 to clear */
-    overruns++;
+    qn_uart_overruns++;
   }
 }
 
@@ -97,26 +95,12 @@ void qn_port_exit(int32_t status) {
   }
 }
 
-int32_t qn_port_uart_read(uint8_t *dst, int32_t max) { return qn_ring_read(&rx, dst, max); }
-
-int32_t qn_port_uart_tx_space(void) { return (int32_t)qn_ring_space(&tx); }
-
-int32_t qn_port_uart_write(const uint8_t *src, int32_t len) {
-  int32_t n = qn_ring_write(&tx, src, len);
-  qn_port_uart_service();
-  return n;
-}
-
 /* The CMSDK UART holds one byte; QEMU sends it at once, so this drains the
  * ring in one go unless the pty pushes back. */
 void qn_port_uart_service(void) {
   uint8_t b;
-  while (!(UART_STATE & STATE_TXFULL) && qn_ring_get(&tx, &b)) UART_DATA = b;
+  while (!(UART_STATE & STATE_TXFULL) && qn_ring_get(&qn_uart_tx, &b)) UART_DATA = b;
 }
-
-uint32_t qn_port_uart_overruns(void) { return overruns; }
-
-void qn_port_idle(void) { qn_cm7_idle(&rx, &tx); }
 
 void qn_port_panic_write(const char *s) {
   while (*s) {

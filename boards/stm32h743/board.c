@@ -19,8 +19,6 @@
 #define ISR_RXFNE (1u << 5)
 #define ISR_TXFNF (1u << 7)
 
-static qn_byte_ring_t rx, tx;
-static volatile uint32_t overruns;
 /* Which oscillator feeds the PLL ("hse" or "hsi"), for a debugger. */
 const char *qn_h7_clock_source;
 /* Nanoseconds from reset to ready (SysTick; no QEMU model of this chip). */
@@ -29,11 +27,11 @@ volatile uint32_t qn_boot_ns;
 void qn_board_irq(uint32_t n) {
   if (n != USART3_IRQ) return;
   while (USART3_ISR & ISR_RXFNE) {
-    if (!qn_ring_put(&rx, (uint8_t)USART3_RDR)) overruns++;
+    if (!qn_ring_put(&qn_uart_rx, (uint8_t)USART3_RDR)) qn_uart_overruns++;
   }
   if (USART3_ISR & ISR_ORE) {
     USART3_ICR = ISR_ORE; /* ORECF */
-    overruns++;
+    qn_uart_overruns++;
   }
 }
 
@@ -82,26 +80,11 @@ void qn_port_exit(int32_t status) {
   }
 }
 
-int32_t qn_port_uart_read(uint8_t *dst, int32_t max) { return qn_ring_read(&rx, dst, max); }
-
-int32_t qn_port_uart_tx_space(void) { return (int32_t)qn_ring_space(&tx); }
-
-int32_t qn_port_uart_write(const uint8_t *src, int32_t len) {
-  int32_t n = qn_ring_write(&tx, src, len);
-  qn_port_uart_service();
-  return n;
-}
-
 /* Fill the 16-byte transmit FIFO from the ring. */
 void qn_port_uart_service(void) {
   uint8_t b;
-  while ((USART3_ISR & ISR_TXFNF) && qn_ring_get(&tx, &b)) USART3_TDR = b;
+  while ((USART3_ISR & ISR_TXFNF) && qn_ring_get(&qn_uart_tx, &b)) USART3_TDR = b;
 }
-
-uint32_t qn_port_uart_overruns(void) { return overruns; }
-
-/* Sleep only when the transmit ring is empty: transmit is polled. */
-void qn_port_idle(void) { qn_cm7_idle(&rx, &tx); }
 
 void qn_port_panic_write(const char *s) {
   while (*s) {
