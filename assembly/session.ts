@@ -484,7 +484,6 @@ export const TICK_SEND_PING: i32 = 1;
 export const TICK_SEND_HELLO: i32 = 2;
 export const TICK_WENT_DOWN: i32 = 3;
 
-/** Run the session timers; tells the caller what to send. */
 /** The shell stops (true) or resumes (false) reading the link on purpose.
  *  While held, missed answers do not take the session down (heartbeats
  *  still go out, so the peer keeps hearing from us); on release the
@@ -494,6 +493,7 @@ export function session_hold_rx(held: bool, now: i64): void {
   rxHeld = held;
 }
 
+/** Run the session timers; tells the caller what to send. */
 export function session_tick(now: i64): i32 {
   const hb = <i64>cfg(CFG_HEARTBEAT_MS) * 1000;
   if (state == S_UP) {
