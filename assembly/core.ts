@@ -13,14 +13,14 @@ import { crc32c_init } from "./crc32c";
 import { pools_init, pool_alloc, pool_free, BLK_HDR, blk_len, blk_set_len, blk_data } from "./pool";
 import {
   decoder_reset, decoder_feed, decoder_consumed, decoder_frame, decoder_frame_len, FRAME_READY,
-  decoder_mac_first, decoder_crc_deferred, decoder_deferred_ok, decoder_deferred_crc_failed,
+  decoder_mac_first, decoder_crc_deferred, decoder_deferred_ok, decoder_deferred_crc,
 } from "./decoder";
 import { sched_init, sched_queue } from "./sched";
 import {
   header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
   H_LENGTH, H_SESSION, H_PACKET, H_LSN, H_TIME, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ,
   T_PROBE_RES, T_DATA, T_ERROR, T_HELLO, T_WELCOME, T_CONFIRM, T_PUBACK, T_PUBREC, T_PUBREL, T_PUBCOMP,
-  F_DUP, F_MAC, F_TRACE, TRACE_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG, frame_crc_ok, frame_to_wire,
+  F_DUP, F_MAC, F_TRACE, TRACE_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG, frame_to_wire,
 } from "./frame";
 import {
   count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
@@ -300,19 +300,18 @@ function admit(raw: usize, type: u8, n: i32): i32 {
  *  left to its MAC gets the CRC only if the MAC fails: a bad CRC then makes
  *  it line noise (ERR_CRC, as the decoder would have said), a good one a
  *  forgery or a wrong key (ERR_AUTH). */
-function authentic(raw: usize, n: i32): i32 {
+function authentic(raw: usize): i32 {
   const len = <i32>load<u16>(raw + H_LENGTH);
   if ((load<u8>(raw + H_FLAGS) & F_MAC) == 0) { count(C_AUTH_FAIL); return Status.ERR_AUTH; }
-  const deferred = decoder_crc_deferred();
   if (!mac_check(raw, HEADER_SIZE + len, raw + HEADER_SIZE + len)) {
-    if (deferred) {
-      if (!frame_crc_ok(raw, n)) return decoder_deferred_crc_failed();
-      decoder_deferred_ok();
+    if (decoder_crc_deferred()) {
+      const crc = decoder_deferred_crc();
+      if (crc != Status.OK) return crc;
     }
     count(C_AUTH_FAIL);
     return Status.ERR_AUTH;
   }
-  if (deferred) decoder_deferred_ok();
+  if (decoder_crc_deferred()) decoder_deferred_ok();
   const l = load<u32>(raw + H_LSN);
   if (replay_check(l) != Status.OK) { count(C_REPLAY); return Status.ERR_REPLAY; }
   replay_mark(l);
@@ -329,8 +328,8 @@ function dispatch(raw: usize, n: i32): i32 {
   if (decoder_crc_deferred() && is_handshake(type)) {
     // A MAC'd handshake frame (none is sent so): no MAC check will settle
     // its CRC, so check it here.
-    if (!frame_crc_ok(raw, n)) return decoder_deferred_crc_failed();
-    decoder_deferred_ok();
+    const crc = decoder_deferred_crc();
+    if (crc != Status.OK) return crc;
   }
   if (session_up() && cfg(CFG_AUTH) == AUTH_FRAME_MAC && !is_handshake(type)) {
     if (type == T_PING && (flags & F_MAC) == 0) authed = false;
@@ -339,7 +338,7 @@ function dispatch(raw: usize, n: i32): i32 {
       if (session_suspect(nowUs)) send_heartbeat();
       return Status.ERR_SESSION;
     } else {
-      const a = authentic(raw, n);
+      const a = authentic(raw);
       if (a != Status.OK) return a;
     }
   }

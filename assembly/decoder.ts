@@ -6,7 +6,7 @@
 // MAC'd one whose CRC is left to the MAC check (decoder_crc_deferred).
 import { MAX_FRAME } from "./config";
 import { Status } from "./status";
-import { frame_check, header_flip, CRC_DEFERRED } from "./frame";
+import { frame_check, frame_crc_ok, header_flip, CRC_DEFERRED } from "./frame";
 import { copy_nonzero } from "./cobs";
 import {
   count, count_n, C_BYTES_IN, C_FRAMES_IN, C_ERR_CRC, C_ERR_OVERSIZE, C_ERR_TRUNCATED,
@@ -41,10 +41,18 @@ export function decoder_last_error(): i32 { return lastError; }
  *  come out with their CRC unchecked (frame_check's macFirst). */
 export function decoder_mac_first(on: bool): void { macFirst = on; }
 /** Was the ready frame's CRC left to its MAC? Then the caller owes the
- *  verdict: decoder_deferred_ok() or decoder_deferred_crc_failed(). */
+ *  verdict: decoder_deferred_ok() when the MAC checked out, else
+ *  decoder_deferred_crc() (the CRC after all). */
 @inline export function decoder_crc_deferred(): bool { return deferred; }
-export function decoder_deferred_ok(): void { count(C_FRAMES_IN); }
-export function decoder_deferred_crc_failed(): i32 { return fail(Status.ERR_CRC); }
+export function decoder_deferred_ok(): void { deferred = false; count(C_FRAMES_IN); }
+/** Check the ready frame's deferred CRC now: OK (counted in), or ERR_CRC
+ *  (counted and reported as the decoder reports any CRC error). */
+export function decoder_deferred_crc(): i32 {
+  deferred = false;
+  if (!frame_crc_ok(BUF, readyLen)) return fail(Status.ERR_CRC);
+  count(C_FRAMES_IN);
+  return Status.OK;
+}
 
 function fail(st: i32): i32 {
   lastError = st;
