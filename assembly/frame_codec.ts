@@ -1,9 +1,8 @@
 // The pure frame codec: one frame to wire bytes and back, outside any
 // session, queue or journal. It is what the link does to a frame (header,
 // CRC-32C, header inverted, COBS, delimiter; and the same checks on the
-// way in), offered on
-// its own for tools that only need the format (a sniffer, a bridge that
-// re-frames, the host codec benchmark). The live link keeps using its
+// way in), offered on its own for tools that only need the format (a
+// sniffer, a bridge that re-frames, the host codec benchmark). The live link keeps using its
 // queues and the streaming decoder (decoder.ts), whose state this never
 // touches.
 import { HEADER_SIZE, MAX_PAYLOAD, MAX_FRAME } from "./config";
@@ -12,7 +11,7 @@ import { header_write, frame_seal, frame_check, frame_to_wire, frame_from_wire, 
 
 /** Encode a frame whose payload (`len` bytes) is at `area` + 24 into `dst`
  *  (`cap` bytes): header from the arguments (session, LSN and time 0), CRC,
- *  COBS, delimiter. Returns the wire length or a status. A MAC needs a
+ *  header inverted, COBS, delimiter. Returns the wire length or a status. A MAC needs a
  *  session key, so F_MAC is refused here. */
 export function frame_encode(area: usize, type: u8, flags: u8, codec: u8, channel: u8, packet: u32, len: i32, dst: usize, cap: i32): i32 {
   if (len < 0 || len > MAX_PAYLOAD) return Status.ERR_OVERSIZE;

@@ -165,11 +165,11 @@ export function qn_msg_data(): usize { return MSG_DATA; }
 export function qn_encode(codec: i32, dst: usize, cap: i32): i32 { return codec_encode(<u8>codec, dst, cap); }
 /** Decode len bytes at src with codec into the field table; returns the field count or a status. */
 export function qn_decode(codec: i32, src: usize, len: i32): i32 { return codec_decode(<u8>codec, src, len); }
-/** Pure frame codec (no session or queue): encode a frame whose payload (len bytes) is in the application area into dst (cap bytes) with header, CRC-32C, COBS and delimiter; session, LSN and time are 0. Returns the wire length or a status (ERR_ARG for the MAC flag). */
+/** Pure frame codec (no session or queue): encode a frame whose payload (len bytes) is in the application area into dst (cap bytes) with header, CRC-32C, the header inverted, COBS and delimiter, as the link sends it; session, LSN and time are 0. Returns the wire length or a status (ERR_ARG for the MAC flag). */
 export function qn_frame_encode(type: i32, flags: i32, codec: i32, channel: i32, packet: u32, len: i32, dst: usize, cap: i32): i32 {
   return frame_encode(core.APP, <u8>type, <u8>flags, <u8>codec, <u8>channel, packet, len, dst, cap);
 }
-/** Pure frame codec: decode one wire frame (len bytes at src, delimiters optional) into the application area (header + payload), checked like the link's (COBS, length, CRC, version; a MAC is not verified). Returns the payload length or a status. */
+/** Pure frame codec: decode one wire frame (len bytes at src, delimiters optional) into the application area (header + payload), checked like the link's (COBS, header un-inverted, length, CRC, version; a MAC is not verified). Returns the payload length or a status. */
 export function qn_frame_decode(src: usize, len: i32): i32 { return frame_decode(src, len, core.APP); }
 /** Optional speed-up for a shell with RAM to spare: give the core CRC_WIDE bytes (qn_crc32c_widen_bytes) at ptr, past its static data and never touched by the shell again, for slicing-by-16 CRC tables. Same results, about 4x faster on an out-of-order CPU; the device shells do not call it. */
 export function qn_crc32c_widen(ptr: usize): void { crc32c_widen(ptr); }
