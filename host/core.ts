@@ -130,8 +130,9 @@ export class QnCore {
   /** A copy of n bytes of core memory (host/out-pool.ts says why not slice). */
   private copyOut(at: number, n: number): Buffer { return copyOut(this.u8, at, n); }
 
-  /** The frame of n bytes (header + payload) at `at`, as a Frame. */
-  private frameAt(at: number, n: number): Frame {
+  /** The frame of n bytes (header + payload) at `at` in core memory, as a
+   *  Frame whose payload is a copy the caller owns. */
+  frameAt(at: number, n: number): Frame {
     const u8 = this.u8, dv = this.dv;
     return {
       version: u8[at], type: u8[at + 1], flags: u8[at + 2], codec: u8[at + 3], channel: u8[at + 4],

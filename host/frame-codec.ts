@@ -1,8 +1,9 @@
 // The pure frame codec on the host: one QN frame to wire bytes and back
 // through the core's qn_frame_encode / qn_frame_decode (header, CRC-32C,
-// COBS, delimiter; the same checks as the link), with no session, queue or
-// journal. For tools and tests that need the format only; a link goes
-// through QnCore.send/pull/rx. Results are copies the caller owns.
+// header inverted, COBS, delimiter; the same checks as the link), with no
+// session, queue or journal. For tools and tests that need the format
+// only; a link goes through QnCore.send/pull/rx. Results are copies the
+// caller owns.
 import { QnError, Status } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
 import type { QnCore } from "./core.ts";
@@ -14,7 +15,6 @@ const WIRE_CAP = 4096;
 
 export class FrameCodec {
   private readonly u8: Uint8Array;
-  private readonly dv: DataView;
   private readonly x: QnCore["x"];
   private readonly app: number;
   private readonly wire: number;
@@ -22,7 +22,6 @@ export class FrameCodec {
 
   constructor(private readonly core: QnCore) {
     this.u8 = core.mem;
-    this.dv = new DataView(core.mem.buffer);
     this.x = core.x;
     this.app = core.x.qn_app_buf();
     this.wire = core.scratchBase + 12288;
@@ -49,11 +48,6 @@ export class FrameCodec {
     let n: number;
     try { n = this.x.qn_frame_decode(this.wire, bytes.length); } catch (e) { throw this.core.trapped("frame decode", e); }
     if (n < 0) throw new QnError(n, "frame decode");
-    const a = this.app, u8 = this.u8, dv = this.dv;
-    return {
-      version: u8[a], type: u8[a + 1], flags: u8[a + 2], codec: u8[a + 3], channel: u8[a + 4], length: n,
-      session: dv.getUint32(a + 8, true), packet: dv.getUint32(a + 12, true), lsn: dv.getUint32(a + 16, true), time: dv.getUint32(a + 20, true),
-      payload: copyOut(u8, a + HEADER_SIZE, n),
-    };
+    return this.core.frameAt(this.app, HEADER_SIZE + n);
   }
 }

@@ -33,12 +33,3 @@ export interface FrameHeader {
 export interface Frame extends FrameHeader { payload: Uint8Array }
 
 export function flags(prio: number, qos = 0): number { return (prio & 3) | ((qos & 3) << 2); }
-
-export function parseHeader(b: Uint8Array): FrameHeader {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return {
-    version: b[0], type: b[1], flags: b[2], codec: b[3], channel: b[4],
-    length: v.getUint16(6, true), session: v.getUint32(8, true), packet: v.getUint32(12, true),
-    lsn: v.getUint32(16, true), time: v.getUint32(20, true),
-  };
-}
