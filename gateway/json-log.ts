@@ -154,10 +154,6 @@ export class JsonLog<E extends { seq: number }> {
     return true;
   }
 
-  close(): void {
-    // After a flush in flight, so nothing lands behind the last write.
-    const finish = () => { try { this.group.syncNow(); } catch { /* closing anyway */ } closeSync(this.fd); };
-    if (this.group.busy) void this.group.idle().then(finish);
-    else finish();
-  }
+  /** Whatever is still queued goes to disk first. */
+  close(): void { this.group.close(() => closeSync(this.fd)); }
 }

@@ -34,13 +34,22 @@ export class GroupSync {
   get busy(): boolean { return this.running !== null; }
 
   /** Resolves (never rejects) when no flush is in flight. */
-  async idle(): Promise<void> {
+  private async idle(): Promise<void> {
     while (this.running) await this.running.catch(() => {});
   }
 
   /** Everything written so far was made durable by other means (the file
    *  was rewritten and fsync'd, or truncated with nothing left to keep). */
   markDurable(): void { this.durable = this.written; }
+
+  /** Write what is queued, flush, then `closeFd()`: after a flush in
+   *  flight, if any, so nothing lands behind its write (the descriptor must
+   *  stay open until it ends). */
+  close(closeFd: () => void): void {
+    const finish = () => { try { this.syncNow(); } catch { /* closing anyway */ } closeFd(); };
+    if (this.busy) void this.idle().then(finish);
+    else finish();
+  }
 
   /** Write what is queued and flush now, on this thread. */
   syncNow(): void {

@@ -117,11 +117,6 @@ export class FileStorage implements Storage {
   }
   sync(): void { this.group.syncNow(); }
   syncAsync(): Promise<void> { return this.group.sync(); }
-  close(): void {
-    // Whatever is still queued goes to disk first, after a flush in flight
-    // (its write must not land after a newer one of the same range).
-    const finish = () => { try { this.group.syncNow(); } catch { /* closing anyway */ } closeSync(this.fd); };
-    if (this.group.busy) void this.group.idle().then(finish);
-    else finish();
-  }
+  /** Whatever is still queued goes to disk first. */
+  close(): void { this.group.close(() => closeSync(this.fd)); }
 }
