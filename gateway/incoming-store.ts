@@ -19,11 +19,11 @@
 // it is replayed and rewritten: a torn last line (crash mid-write: that
 // PUBREC never went out, the broker resends the PUBLISH) is dropped; any
 // other unreadable line is logged, skipped, and the file kept as .corrupt.
-import { openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, ftruncateSync, copyFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { openSync, writeSync, fsyncSync, closeSync, ftruncateSync } from "node:fs";
 import { Readable } from "node:stream";
 import type { IStore, IPublishPacket, Packet } from "mqtt";
 import type { Logger } from "pino";
+import { replayLines, rewriteFile } from "./line-file.ts";
 
 type Cb = Parameters<IStore["put"]>[1];
 type PacketCb = Parameters<IStore["get"]>[1];
@@ -49,28 +49,20 @@ export class IncomingStore implements IStore {
    *  call back (no PUBREC); the owner drops the connection so that the
    *  broker sends the PUBLISH again instead of mqtt.js waiting for ever. */
   constructor(readonly path: string, private log: Logger, private onWriteError: (e: Error) => void = () => {}) {
-    let text = "";
-    try { text = readFileSync(path, "utf8"); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.error({ file: path, err: (e as Error).message }, "incoming store: cannot read; starting empty");
-    }
-    const lines = text.split("\n");
-    let bad = 0;
-    lines.forEach((l, n) => {
-      if (!l) return;
-      let r: any;
-      try { r = JSON.parse(l, fromJson); } catch { r = undefined; }
-      if (r && Number.isInteger(r.d) && Object.keys(r).length === 1) this.forget(r.d);
-      else if (r && isPacket(r.p) && r.i === r.p.messageId) this.keep(r.p, l + "\n");
-      else if (n === lines.length - 1) log.warn({ file: path }, "incoming store: torn last line ignored (a crash mid-write; that command was never acknowledged)");
-      else { bad++; log.error({ file: path, line: n + 1, text: l.slice(0, 80) }, "incoming store: unreadable record skipped"); }
-    });
-    if (bad) {
-      try { copyFileSync(path, path + ".corrupt"); } catch { /* best effort */ }
-      log.error({ file: path, skipped: bad, kept: this.held.size, copy: path + ".corrupt" }, "incoming store: corrupt file; continuing with the records that could be read");
-    }
+    const text = replayLines(path, log, { name: "incoming store", entry: "command", take: (l) => this.readBack(l), kept: () => this.held.size });
     if (this.held.size) log.info({ file: path, commands: this.held.size }, "incoming store: QoS 2 commands received before the restart wait for the broker's PUBREL");
     // Start from a clean file: no torn tail for the next append to join.
     if (text) try { this.rewrite(); } catch (e) { log.error({ file: path, err: (e as Error).message }, "incoming store: cannot rewrite"); }
+  }
+
+  /** One line read back at start; false when unreadable. */
+  private readBack(l: string): boolean {
+    let r: any;
+    try { r = JSON.parse(l, fromJson); } catch { return false; }
+    if (r && Number.isInteger(r.d) && Object.keys(r).length === 1) this.forget(r.d);
+    else if (r && isPacket(r.p) && r.i === r.p.messageId) this.keep(r.p, l + "\n");
+    else return false;
+    return true;
   }
 
   private keep(p: IPublishPacket, line: string): void {
@@ -92,15 +84,10 @@ export class IncomingStore implements IStore {
   }
 
   private rewrite(): void {
-    const tmp = this.path + ".tmp";
     let text = "";
     for (const e of this.held.values()) text += e.line;
-    const fd = openSync(tmp, "w");
-    try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
     this.closeFd();
-    renameSync(tmp, this.path);
-    const dir = openSync(dirname(this.path), "r"); // the rename itself durable
-    try { fsyncSync(dir); } finally { closeSync(dir); }
+    rewriteFile(this.path, text);
     this.size = text.length;
   }
   private closeFd(): void {

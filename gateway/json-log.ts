@@ -11,10 +11,11 @@
 // acknowledged) is ignored; any other unreadable line is logged, skipped,
 // and the file kept as .corrupt. The file then starts clean (tmp + rename).
 // Truncated when nothing is pending, rewritten when large.
-import { openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, ftruncateSync, copyFileSync, mkdirSync } from "node:fs";
+import { openSync, writeSync, fsyncSync, closeSync, ftruncateSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { GroupSync } from "../host/group-sync.ts";
+import { replayLines, rewriteFile } from "./line-file.ts";
 
 /** How an entry becomes a line and back. */
 export interface JsonLogCodec<E> {
@@ -47,13 +48,9 @@ export class JsonLog<E extends { seq: number }> {
 
   /** `name` labels the log lines ("spool"), `entry` names one entry in
    *  them ("message"). */
-  constructor(readonly path: string, protected readonly name: string, private readonly entry: string, private readonly codec: JsonLogCodec<E>, protected readonly log: Logger) {
+  constructor(readonly path: string, name: string, entry: string, private readonly codec: JsonLogCodec<E>, protected readonly log: Logger) {
     mkdirSync(dirname(path), { recursive: true });
-    let text = "";
-    try { text = readFileSync(path, "utf8"); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.error({ file: path, err: (e as Error).message }, `${name}: cannot read; starting empty`);
-    }
-    this.replay(text);
+    replayLines(path, log, { name, entry, take: (l) => this.readBack(l), kept: () => this.pending.size });
     // Start from a clean file: no torn tail for the next append to join.
     this.fd = this.rewrite();
   }
@@ -65,26 +62,19 @@ export class JsonLog<E extends { seq: number }> {
   protected added(_e: E): void {}
   protected removed(_e: E): void {}
 
-  private replay(text: string): void {
-    const lines = text.split("\n");
-    let bad = 0;
-    lines.forEach((l, n) => {
-      if (!l) return;
-      let r: any;
-      try { r = JSON.parse(l); } catch { r = undefined; }
-      const e = r && typeof r === "object" && Number.isInteger(r.m) && r.m > 0 ? this.codec.decode(r) : null;
-      if (e) {
-        this.pending.delete(e.seq); // a repeated number: the later record, last in order
-        this.pending.set(e.seq, e);
-        this.nextSeq = Math.max(this.nextSeq, e.seq + 1);
-      } else if (r && typeof r === "object" && Number.isInteger(r.a) && Object.keys(r).length === 1) this.pending.delete(r.a);
-      else if (n === lines.length - 1) this.log.warn({ file: this.path }, `${this.name}: torn last line ignored (a crash mid-write; that ${this.entry} was never acknowledged)`);
-      else { bad++; this.log.error({ file: this.path, line: n + 1, text: l.slice(0, 80) }, `${this.name}: unreadable record skipped`); }
-    });
-    if (bad) {
-      try { copyFileSync(this.path, this.path + ".corrupt"); } catch { /* best effort */ }
-      this.log.error({ file: this.path, skipped: bad, kept: this.pending.size, copy: this.path + ".corrupt" }, `${this.name}: corrupt file; continuing with the records that could be read`);
+  /** One line read back at start; false when unreadable. */
+  private readBack(l: string): boolean {
+    let r: any;
+    try { r = JSON.parse(l); } catch { return false; }
+    const e = r && typeof r === "object" && Number.isInteger(r.m) && r.m > 0 ? this.codec.decode(r) : null;
+    if (e) {
+      this.pending.delete(e.seq); // a repeated number: the later record, last in order
+      this.pending.set(e.seq, e);
+      this.nextSeq = Math.max(this.nextSeq, e.seq + 1);
+      return true;
     }
+    if (r && typeof r === "object" && Number.isInteger(r.a) && Object.keys(r).length === 1) { this.pending.delete(r.a); return true; }
+    return false;
   }
 
   private line(e: E): string {
@@ -92,14 +82,9 @@ export class JsonLog<E extends { seq: number }> {
   }
 
   private rewrite(): number {
-    const tmp = this.path + ".tmp";
     let text = "";
     for (const e of this.pending.values()) text += this.line(e);
-    const fd = openSync(tmp, "w");
-    try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
-    renameSync(tmp, this.path);
-    const dir = openSync(dirname(this.path), "r"); // the rename itself durable
-    try { fsyncSync(dir); } finally { closeSync(dir); }
+    rewriteFile(this.path, text);
     this.size = Buffer.byteLength(text);
     return openSync(this.path, "a");
   }
