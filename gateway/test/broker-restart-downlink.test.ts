@@ -19,14 +19,13 @@
 // way and keeps them flowing through its broker restart.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { connect as netConnect, type Socket } from "node:net";
-import { writeFileSync, readFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import * as mqttPacket from "mqtt-packet";
-import { ROOT } from "../../host/status.ts";
 import { Gateway } from "../gateway.ts";
-import { startDevice, Mosquitto, TcpDevice, PacketInbox, freePort, sleep, until } from "./helpers.ts";
+import { startDevice, Mosquitto, TcpDevice, PacketInbox, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-restart-"));
 
@@ -66,7 +65,7 @@ describe("a QoS 2 command across a broker restart", () => {
     const ports = { broker: await freePort(), dev: await freePort() };
     broker = new Mosquitto(ports.broker);
     await broker.start();
-    writeFileSync(join(dir, "k.hex"), readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+    writeDevKey(dir);
     writeFileSync(join(dir, "g.yaml"), `gateway: { spool: mqtt.spool }
 mqtt: { url: "${broker.url}" }
 devices:

@@ -15,13 +15,12 @@ import { mkdtempSync, cpSync, writeFileSync, readFileSync, appendFileSync, exist
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { ROOT } from "../../host/status.ts";
 import { Bridge, type DownRoute } from "../bridge.ts";
 import { Spool } from "../spool.ts";
 import { DownQueue } from "../down-queue.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
-import { startDevice, FakeBroker, freePort, until, sleep, type Version } from "./helpers.ts";
+import { startDevice, FakeBroker, freePort, until, sleep, type Version, writeDevKey } from "./helpers.ts";
 
 const silent = pino({ level: "silent" });
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -36,7 +35,7 @@ describe.each([5, 4] as const)("QoS 1 and 2 commands for an offline device acros
     cleanup.push(() => broker.stop());
     const devPort = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "qn-down-a-")), copy = mkdtempSync(join(tmpdir(), "qn-down-b-"));
-    writeFileSync(join(dir, "k.hex"), readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+    writeDevKey(dir);
     // Channel 8 also maps up: the emulated device echoes a QoS 1 command
     // back, so the broker sees each time the device got it.
     writeFileSync(join(dir, "g.yaml"), `gateway: { spool: mqtt.spool }

@@ -15,16 +15,15 @@
 // PUBREL 7, answers PUBCOMP and the command is lost; with the file-backed
 // store (gateway/incoming-store.ts) it is delivered, once.
 import { describe, it, expect, afterEach } from "vitest";
-import { mkdtempSync, cpSync, statSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, cpSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { ROOT } from "../../host/status.ts";
 import { Bridge, type DownRoute } from "../bridge.ts";
 import { Spool } from "../spool.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
-import { startDevice, TcpDevice, FakeBroker, freePort, until, type Conn, type Version } from "./helpers.ts";
+import { startDevice, TcpDevice, FakeBroker, freePort, until, type Conn, type Version, writeDevKey } from "./helpers.ts";
 
 const TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const silent = pino({ level: "silent" });
@@ -141,7 +140,7 @@ describe("the same crash with a whole gateway and an emulated device", () => {
     cleanup.push(() => broker.stop());
     const devPort = await freePort();
     const writeConfig = (dir: string) => {
-      writeFileSync(join(dir, "k.hex"), readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+      writeDevKey(dir);
       writeFileSync(join(dir, "g.yaml"), `gateway: { spool: mqtt.spool }
 mqtt: { url: "${broker.url}", client_id: qn-gw-crash-test }
 devices:

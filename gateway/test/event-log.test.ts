@@ -7,10 +7,9 @@ import { writeFileSync, readFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { ROOT } from "../../host/status.ts";
 import { Gateway } from "../gateway.ts";
 import { EventMerger, type DeviceEvent } from "../event-log.ts";
-import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
+import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-events-"));
 
@@ -87,7 +86,7 @@ describe("device event log in the gateway log", () => {
     const ports = { broker: await freePort(), dev: await freePort() };
     broker = new Mosquitto(ports.broker);
     await broker.start();
-    writeFileSync(join(dir, "k.hex"), readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+    writeDevKey(dir);
     const text = (hb: number) => `gateway: { spool: mqtt.spool }
 mqtt: { url: "mqtt://127.0.0.1:${ports.broker}" }
 devices:

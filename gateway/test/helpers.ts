@@ -4,12 +4,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import * as mqttPacket from "mqtt-packet";
-import { mkdtempSync, writeFileSync, mkdirSync, chmodSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimDevice } from "../../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
 import { readKey } from "../../selftest/targets.ts";
+import { ROOT } from "../../host/status.ts";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,6 +21,14 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Put the development pre-shared key (boards/dev-psk.hex) in `dir` as
+ *  k.hex, the key_file the test configs name; returns its path. */
+export function writeDevKey(dir: string): string {
+  const path = join(dir, "k.hex");
+  writeFileSync(path, readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+  return path;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

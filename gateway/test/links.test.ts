@@ -18,7 +18,7 @@ import { SimDevice } from "../../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
 import { parseConfig } from "../config.ts";
 import { Gateway } from "../gateway.ts";
-import { Mosquitto, freePort, sleep, until } from "./helpers.ts";
+import { Mosquitto, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 import { MockCable } from "./mock-serial.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-links-"));
@@ -61,7 +61,7 @@ describe("serial and TLS device links", () => {
     tlsAddr = `127.0.0.1:${ports.tls}`;
     broker = new Mosquitto(ports.broker);
     await broker.start();
-    writeFileSync(join(dir, "k.hex"), readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+    writeDevKey(dir);
     const channels = `
     channels:
       - { channel: 1, topic: telemetry, qos: 1, direction: up }

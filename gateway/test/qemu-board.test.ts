@@ -8,19 +8,18 @@
 // on the board. QEMU is killed by its pid in
 // afterAll, also when a step fails.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { writeFileSync, readFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
-import { ROOT } from "../../host/status.ts";
 import { readKey } from "../../selftest/targets.ts";
 import { formatTraceparent, parseTraceparent, newSpanId, newTraceId } from "../../host/trace.ts";
 import { buildFirmware } from "../../boards/test/build.ts";
 import { Qemu } from "../../boards/test/qemu.ts";
 import { Gateway } from "../gateway.ts";
 import { liveSelftest, LIVE_SKIPS } from "../selftest-live.ts";
-import { Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
+import { Mosquitto, TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-gw-qemu-"));
 const lines: any[] = [];
@@ -39,7 +38,7 @@ describe("QEMU board and an in-process device behind the gateway", () => {
     // Halted until the gateway has the pty open: QEMU drops UART bytes
     // written before the host opens it.
     q = await Qemu.start({ elf });
-    writeFileSync(join(dir, "k.hex"), readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+    writeDevKey(dir);
     writeFileSync(join(dir, "gateway.yaml"), `gateway: { spool: mqtt.spool }
 mqtt: { url: "${broker.url}" }
 devices:

@@ -15,7 +15,7 @@ import { CHECKS } from "../../selftest/checks.ts";
 import { validateReport } from "../../selftest/test/schema.ts";
 import { Gateway } from "../gateway.ts";
 import { LIVE_SKIPS } from "../selftest-live.ts";
-import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
+import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-selftest-"));
 const cfg = join(dir, "gateway.yaml");
@@ -30,7 +30,7 @@ describe("qnctl selftest over the gateway's live link", () => {
     opsPort = ports.ops;
     broker = new Mosquitto(ports.broker);
     await broker.start();
-    writeFileSync(join(dir, "k.hex"), readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+    writeDevKey(dir);
     writeFileSync(cfg, `gateway:
   ops: { listen: "127.0.0.1:${ports.ops}", token_file: ops.token }
   spool: mqtt.spool

@@ -5,18 +5,17 @@
 // as the MQTT 5 `traceparent` user property, end to end in both directions;
 // and the same ids flowing when no tracer provider is registered.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { writeFileSync, readFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
 import { trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { ROOT } from "../../host/status.ts";
 import { encodeTraceBytes, formatTraceparent, parseTraceparent, newSpanId, newTraceId, TRACE_BYTES, type TraceContext } from "../../host/trace.ts";
 import { Gateway } from "../gateway.ts";
 import { SPAN, ATTR } from "../tracing.ts";
-import { startDevice, Mosquitto, TcpDevice, freePort, until } from "./helpers.ts";
+import { startDevice, Mosquitto, TcpDevice, freePort, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-trace-"));
 const lines: any[] = [];
@@ -56,7 +55,7 @@ describe("tracing through the gateway", () => {
     ports = { broker: await freePort(), ops: await freePort(), dev: await freePort() };
     broker = new Mosquitto(ports.broker);
     await broker.start();
-    writeFileSync(join(dir, "k.hex"), readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
+    writeDevKey(dir);
     writeFileSync(cfg, configText(ports.broker, ports.ops, ports.dev));
     gw = Gateway.fromFile(cfg, { log: logger });
     await gw.start({ ops: false });
