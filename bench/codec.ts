@@ -1,8 +1,8 @@
 // Host codec benchmark, side by side in one process and one run:
 //  - QN frame encode + decode through the Wasm core's pure frame codec
 //    (host/frame-codec.ts over qn_frame_encode / qn_frame_decode: header,
-//    CRC-32C, COBS and delimiter out; COBS, length, CRC and version checks
-//    in; wire bytes and decoded payload are copies the caller owns) vs
+//    CRC-32C, header inverted, COBS and delimiter out; COBS, header back,
+//    length, CRC and version checks in; wire bytes and decoded payload are copies the caller owns) vs
 //    mqtt-packet PUBLISH generate + parse (its parser's payload is a view of
 //    the input), payloads 16 B, 256 B and 4 KiB. QN's largest payload is
 //    256 B, so 4 KiB is carried as 16 frames of 256 B (one op = all 16
