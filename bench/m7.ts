@@ -53,7 +53,7 @@ export function runM7(elf = "build/bench/bench.elf") {
       goal_met_auth0: g("qos0_rx_dispatch_32B/auth0") <= 2000,
       goal_met_auth2: g("qos0_rx_dispatch_32B/auth2") <= 2000,
       per_wire_byte_auth0: Math.round(g("qos0_rx_dispatch_32B/auth0") / ops["wire_bytes_32B/auth0"].wire_bytes),
-      mac_share_auth2: g("qos0_rx_dispatch_32B/auth2") - g("qos0_rx_dispatch_32B/auth0"),
+      auth2_over_auth0: g("qos0_rx_dispatch_32B/auth2") - g("qos0_rx_dispatch_32B/auth0"),
     },
   };
 }
