@@ -29,6 +29,10 @@ describe("crc32c", () => {
       expect(narrow.crc32c(b)).toBe(jsCrc(b));
     }
     expect(narrow.crc32c(enc("123456789"))).toBe(0xe3069283);
+    // Both paths were exercised: the default core took the wide tables
+    // (its check against the byte table passed), the other did not.
+    expect(core.wideCrc).toBe(true);
+    expect(narrow.wideCrc).toBe(false);
   });
 });
 
