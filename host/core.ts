@@ -131,7 +131,7 @@ export class QnCore {
   }
 
   /** A copy of n bytes of core memory (host/out-pool.ts says why not slice). */
-  private copyOut(at: number, n: number): Buffer { return copyOut(this.u8, at, n); }
+  private copyOut(at: number, n: number): Uint8Array { return copyOut(this.u8, at, n); }
 
   /** The frame of n bytes (header + payload) at `at` in core memory, as a
    *  Frame whose payload is a copy the caller owns. */
@@ -179,7 +179,7 @@ export class QnCore {
   pull(max = Infinity): Uint8Array {
     this.live("qn_tx_pull");
     const buf = this.txBuf, cap = this.txCap;
-    let first: Buffer | null = null, parts: Buffer[] | null = null;
+    let first: Uint8Array | null = null, parts: Uint8Array[] | null = null;
     let total = 0;
     while (total < max) {
       let n: number;
