@@ -5,9 +5,13 @@
 // whose worst case doubles the frame. Decoding is streamed in decoder.ts;
 // cobs_decode here decodes one whole frame (the pure frame codec, probes).
 //
-// Both move data four bytes at a time: a word without a zero byte is
-// copied whole; the word holding the next zero finishes byte by byte.
-// Unaligned word access is fine in Wasm and on the Cortex-M7.
+// Both move data eight, then four bytes at a time: a word without a zero
+// byte is copied whole; the word holding the next zero finishes byte by
+// byte. Unaligned word access is fine in Wasm and on the Cortex-M7. The
+// 8-byte step pays on both ends: V8 runs it in one register, and on the M7
+// wasm2c checks one bound per 8 bytes instead of two (a 32-byte frame's
+// receive 1,368 -> 1,248 instructions, encode 1,968 -> 1,888; fed one
+// byte per call it costs 11,368 -> 11,928).
 import { Status } from "./status";
 
 /** Nonzero when one of the four bytes of w is 0x00. */
@@ -20,6 +24,12 @@ import { Status } from "./status";
  *  it (in-place decoding): each word is read before its store. */
 @inline export function copy_nonzero(dst: usize, src: usize, n: i32): i32 {
   let k = 0;
+  while (k + 8 <= n) {
+    const w = load<u64>(src + k);
+    if (((w - 0x0101010101010101) & ~w & 0x8080808080808080) != 0) break;
+    store<u64>(dst + k, w);
+    k += 8;
+  }
   while (k + 4 <= n) {
     const w = load<u32>(src + k);
     if (has_zero_byte(w)) break;

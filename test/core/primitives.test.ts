@@ -3,6 +3,7 @@ import { describe, it, expect } from "vitest";
 import { loadCore } from "../../host/core.ts";
 // @ts-ignore -- plain ESM helper
 import { crc32c as jsCrc } from "../../tools/crc32c.mjs";
+import { cobs as jsCobs } from "./jsframe.ts";
 
 const core = loadCore();
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -70,6 +71,27 @@ describe("cobs", () => {
       expect(wire.subarray(0, -1).includes(0)).toBe(false);
       expect(hex(core.cobsDecode(wire.subarray(0, -1)))).toBe(hex(raw));
     }
+  });
+  it("agrees with the textbook encoder for a zero at every offset of the 8- and 4-byte word copies", () => {
+    // The core copies runs without a zero eight, then four bytes at a time;
+    // this puts one or two zeros at every position of runs of 1..48 bytes,
+    // then sparse zeros in long frames (long runs, every word alignment).
+    const check = (raw: Uint8Array) => {
+      const wire = core.cobsEncode(raw);
+      expect(hex(wire)).toBe(hex(jsCobs(raw)));
+      expect(hex(core.cobsDecode(wire.subarray(0, -1)))).toBe(hex(raw));
+    };
+    for (let n = 1; n <= 48; n++) {
+      for (let p = 0; p < n; p++) {
+        const raw = Uint8Array.from({ length: n }, (_, i) => (i * 7 + 1) % 255 + 1);
+        raw[p] = 0;
+        check(raw);
+        raw[(p * 5 + 3) % n] = 0;
+        check(raw);
+      }
+    }
+    const r = rng(13);
+    for (let i = 0; i < 300; i++) check(Uint8Array.from({ length: r() % 700 }, () => (r() % 64 === 0 ? 0 : (r() % 255) + 1)));
   });
   it("refuses a zero inside a frame and a block running past the end", () => {
     expect(() => core.cobsDecode(unhex("031100"))).toThrow(/ERR_COBS/);
