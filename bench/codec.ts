@@ -14,6 +14,8 @@
 //    through QnCore.encode/decode) vs msgpackr and cbor-x on the same
 //    message.
 // Usage: node --import tsx bench/codec.ts [--quick]   (prints JSON)
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import mqttPacket from "mqtt-packet";
 import { Packr } from "msgpackr";
 import { Encoder as CborEncoder } from "cbor-x";
@@ -111,13 +113,35 @@ function payloadCodecBench() {
   };
 }
 
+/** One workload in this process: `frame:<bytes>` or `payload`. */
+function runPart(part: string) {
+  if (part === "payload") return payloadCodecBench();
+  const m = /^frame:(\d+)$/.exec(part);
+  if (!m) throw new Error(`bench/codec.ts: unknown part ${part}`);
+  return frameBench(Number(m[1]));
+}
+
+/** Each workload in a Node process of its own (its contenders still side
+ *  by side, interleaved, in that process). Run one after another in one
+ *  process, the JIT state the 16-byte run left behind made QN's 256-byte
+ *  figure lower and more variable (1.0-1.9M against 1.55-2.1M ops/s in
+ *  five runs each; mqtt-packet's did not move): the figure depended on
+ *  what ran before it, not on the codecs. */
+function inChild(part: string) {
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--part", part, ...(quick ? ["--quick"] : [])], { encoding: "utf8", maxBuffer: 1 << 24 });
+  return JSON.parse(out);
+}
+
 export function runCodec() {
   return {
     machine: machine(),
-    method: `${ROUNDS} timed rounds of ~${MS} ms per contender after one warm-up round, contenders interleaved (order alternating)${gcBetweenRounds ? ", a full GC before every round (--expose-gc)" : ""}; one op = encode + decode; median, min, max of the rounds; ratios per round`,
-    frame: [16, 256, 4096].map(frameBench),
-    payload_codec: payloadCodecBench(),
+    method: `each payload size and the payload codec in a Node process of its own; in it, ${ROUNDS} timed rounds of ~${MS} ms per contender after one warm-up round, contenders interleaved (order alternating)${gcBetweenRounds ? ", a full GC before every round (--expose-gc)" : ""}; one op = encode + decode; median, min, max of the rounds; ratios per round`,
+    frame: [16, 256, 4096].map((n) => inChild(`frame:${n}`)),
+    payload_codec: inChild("payload"),
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.log(JSON.stringify(runCodec(), null, 2));
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const i = process.argv.indexOf("--part");
+  console.log(JSON.stringify(i > 0 ? runPart(process.argv[i + 1]) : runCodec(), null, 2));
+}
