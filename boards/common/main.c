@@ -44,6 +44,10 @@ volatile uint32_t qn_app_echo_dropped;
 /* Status of the last qn_journal_open (QN_OK, or why QoS 2 is unavailable)
  * and how long it took (part of the boot cost; `make bootcost` shows it). */
 volatile int32_t qn_journal_status;
+/* qn_rx calls made with received bytes, since boot: with frames handed
+ * over whole (qn_port_uart_read) about one per frame. Read by the QEMU
+ * tests through the monitor. */
+volatile uint32_t qn_main_rx_calls;
 volatile uint32_t qn_journal_open_us;
 
 /* The build's pre-shared key. It lives only here (flash) and, for the
@@ -189,6 +193,7 @@ static int loop_once(void) {
 
   int32_t n = qn_port_uart_read(mem + qn_rx_buf(), qn_rx_cap());
   if (n > 0) {
+    qn_main_rx_calls++;
     qn_rx(n);
     busy = 1;
   }

@@ -52,6 +52,23 @@ static inline int32_t qn_ring_read(qn_byte_ring_t *r, uint8_t *dst, int32_t max)
   return n;
 }
 
+/* Like qn_ring_read, but only whole frames: the bytes up to the last 0x00
+ * in the ring, leaving the start of a frame still arriving for a later
+ * call. Everything when the ring is half full (a frame longer than half
+ * the ring, or garbage with no 0x00, still moves on). The decoder could
+ * do nothing with a partial frame but keep it: handed over whole, a frame
+ * costs one qn_rx call instead of one per loop turn it took to arrive. */
+static inline int32_t qn_ring_read_frames(qn_byte_ring_t *r, uint8_t *dst, int32_t max) {
+  if (qn_ring_count(r) >= QN_RING_SIZE / 2u) return qn_ring_read(r, dst, max);
+  uint32_t ends = r->zeros_in - r->zeros_out;
+  int32_t n = 0;
+  while (ends != 0 && n < max && qn_ring_get(r, &dst[n])) {
+    if (dst[n] == 0) ends--;
+    n++;
+  }
+  return n;
+}
+
 /* Move up to len bytes into the ring; returns how many it took. */
 static inline int32_t qn_ring_write(qn_byte_ring_t *r, const uint8_t *src, int32_t len) {
   int32_t n = 0;

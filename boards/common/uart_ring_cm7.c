@@ -9,7 +9,7 @@
 qn_byte_ring_t qn_uart_rx, qn_uart_tx;
 volatile uint32_t qn_uart_overruns;
 
-int32_t qn_port_uart_read(uint8_t *dst, int32_t max) { return qn_ring_read(&qn_uart_rx, dst, max); }
+int32_t qn_port_uart_read(uint8_t *dst, int32_t max) { return qn_ring_read_frames(&qn_uart_rx, dst, max); }
 
 int32_t qn_port_uart_tx_space(void) { return (int32_t)qn_ring_space(&qn_uart_tx); }
 
@@ -23,14 +23,14 @@ uint32_t qn_port_uart_overruns(void) { return qn_uart_overruns; }
 
 /* Sleep until a whole frame waits in the receive ring (or it is half
  * full), something waits to be sent (transmit is polled: no sleep while
- * the transmit ring holds bytes), or the clock ticks (every
- * millisecond, which also hands over a frame still arriving and bytes with
- * no frame end). Every received byte wakes the core for its interrupt; it
- * no longer costs a turn of the main loop and a qn_rx call as well: at
- * 921600 baud that was ~70 turns per 70-byte frame, each qn_rx call ~100
- * instructions of its own (bench: 1-byte pieces). Interrupts are masked
- * around the check so none slips in between it and the WFI (which still
- * wakes on a pending one). */
+ * the transmit ring holds bytes), or the clock ticks (every millisecond,
+ * for the core's timers; qn_port_uart_read still holds back a frame's
+ * first bytes until its end arrives). Every received byte wakes the core
+ * for its interrupt; it no longer costs a turn of the main loop and a
+ * qn_rx call as well: at 921600 baud that was ~70 turns per 70-byte
+ * frame, each qn_rx call ~190 instructions of its own (bench: 16-byte
+ * pieces). Interrupts are masked around the check so none slips in
+ * between it and the WFI (which still wakes on a pending one). */
 void qn_port_idle(void) {
   uint32_t t = qn_systick_ms();
   __asm volatile("cpsid i" ::: "memory");

@@ -60,7 +60,11 @@ uint64_t qn_port_now_us(void);
 /* Copy up to max received bytes to dst. Returns the count (0..max);
  * 0 when nothing arrived. Bytes are collected by the receive interrupt
  * into a ring, so the main loop may be late without losing bytes until
- * the ring overflows (counted: qn_port_uart_overruns). */
+ * the ring overflows (counted: qn_port_uart_overruns). A board may hold
+ * back the start of a frame still arriving (the bytes after the last
+ * 0x00) while its ring is less than half full: the ARM boards do, so the
+ * core gets each frame in one qn_rx call; posix hands over what the pty
+ * gave. */
 int32_t qn_port_uart_read(uint8_t *dst, int32_t max);
 
 /* How many bytes qn_port_uart_write would accept right now. */
@@ -79,9 +83,9 @@ uint32_t qn_port_uart_overruns(void);
 /* Nothing to do: the board may sleep until there is. It returns when a
  * whole received frame waits (its 0x00 delimiter arrived) or many bytes
  * do, when bytes wait to be sent, or after at most about a millisecond
- * (the clock tick), so bytes of a frame still arriving are handed over
- * within a millisecond. ARM boards: WFI, the main loop does not run for
- * each received byte; posix: poll(2) with a 1 ms timeout. */
+ * (the clock tick, for the core's timers). ARM boards: WFI, the main loop
+ * does not run for each received byte; posix: poll(2) with a 1 ms
+ * timeout. */
 void qn_port_idle(void);
 
 /* Blocking, polled write of a NUL-terminated string that bypasses the

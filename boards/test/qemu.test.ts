@@ -60,6 +60,23 @@ describe("mps2-an500 firmware in QEMU", () => {
     }
   });
 
+  it("hands each received frame to the core whole: one qn_rx call per frame, not one per loop turn it took to arrive", async () => {
+    // QEMU moves ~10 KB/s host -> device, so a 46-byte PING frame takes
+    // several 1 ms ticks to arrive; the board holds its first bytes back
+    // until the frame's 0x00 (qn_port_uart_read). Before it did, 30 PINGs
+    // cost ~3 calls each.
+    const calls = () => q!.readWord(elfSymbol(elf, "qn_main_rx_calls"));
+    const before = await calls();
+    for (let i = 0; i < 30; i++) {
+      const r = await port!.request(T.PING, 3000 + i, T.PONG, new Uint8Array(16).fill(i + 1));
+      expect(r.payload[0]).toBe(i + 1);
+    }
+    const made = (await calls()) - before;
+    expect(made).toBeGreaterThan(0);
+    expect(made).toBeLessThanOrEqual(30);
+    console.log(`qn_rx calls for 30 PINGs: ${made}`);
+  });
+
   it("refuses DATA without a session (auth mode 2) with T_ERROR ERR_SESSION", async () => {
     await port!.write(encodeFrame(T.DATA, 0xdeadbeef, new Uint8Array(16).fill(7), { channel: 3, flags: 2 }));
     const e = await port!.waitFor((f) => f.type === T.ERROR && f.packet === 0xdeadbeef, 2000);
