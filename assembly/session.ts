@@ -165,7 +165,6 @@ export function session_set_key(p: usize, len: i32): i32 {
 @inline export function session_state(): i32 { return state; }
 @inline export function session_up(): bool { return state == S_UP; }
 @inline export function session_id(): u64 { return sessionId; }
-@inline export function session_key(): usize { return SKEY; }
 export function session_note_rx(now: i64): void { lastRx = now; suspectSince = -1; }
 export function session_note_tx(now: i64): void { lastTx = now; }
 export function session_resumed(): bool { return resumed; }

@@ -91,7 +91,7 @@ export class JsonLog<E extends { seq: number }> {
 
   private write(line: string): void {
     this.queued.push(line);
-    this.size += line.length;
+    this.size += Buffer.byteLength(line); // bytes on disk: a topic may be any script
     this.group.wrote();
   }
 

@@ -11,7 +11,7 @@
 // Before the downlink queue both waited only in the link's memory: the new
 // gateway had nothing to send, and the device never got them.
 import { describe, it, expect, afterEach } from "vitest";
-import { mkdtempSync, cpSync, writeFileSync, readFileSync, appendFileSync, existsSync } from "node:fs";
+import { mkdtempSync, cpSync, writeFileSync, readFileSync, appendFileSync, existsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -172,6 +172,17 @@ describe("the downlink queue file", () => {
     await r.syncAsync();
     r.close();
     expect(new DownQueue(path, silent).pendingFor("b").map((e) => e.payload.toString())).toEqual(["four"]);
+  });
+
+  it("counts its size in bytes on disk, whatever script a topic is in", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "qn-downq-"));
+    const path = join(dir, "q.down");
+    const q = new DownQueue(path, silent);
+    const seqs = ["Pumpe/Überdruck", "泵/压力", "ascii/only"].map((t) => q.append({ ...entry("a", "p"), topic: t }).seq);
+    q.done(seqs[1]);
+    await q.syncAsync();
+    expect(q.bytes).toBe(statSync(path).size);
+    q.close();
   });
 
   it("is truncated once nothing is pending and it has grown", async () => {
