@@ -147,6 +147,12 @@ const U32 = memory.data(4, 4);
 /** Append a record of `len` bytes copied from `src`. Room is made first
  *  (compaction reuses the journal's record buffer, so the data must not be
  *  staged there before). */
+/** Append a record of len bytes at src; no room check (the callers make it). */
+@inline function jput(type: u8, src: usize, len: i32, time: u32): i32 {
+  memory.copy(journal_data(), src, len);
+  return journal_append(type, len, time);
+}
+
 function jwrite(type: u8, src: usize, len: i32, time: u32): i32 {
   if (!journal_ready()) return Status.ERR_NO_JOURNAL;
   if (!journal_fits(len)) {
@@ -154,8 +160,7 @@ function jwrite(type: u8, src: usize, len: i32, time: u32): i32 {
     if (st != Status.OK) return st;
     if (!journal_fits(len)) return Status.ERR_NO_SPACE;
   }
-  memory.copy(journal_data(), src, len);
-  const st = journal_append(type, len, time);
+  const st = jput(type, src, len, time);
   if (st != Status.OK) {
     count(C_JOURNAL_FAIL);
     event_make(EV_JOURNAL, st, time); // in the ring only: the journal is failing
@@ -207,9 +212,7 @@ export function qos_compact(time: u32): i32 {
     const e = fe(i);
     if (load<u8>(e + 5) == ST_SENT && load<u8>(e + 4) == 2) {
       const blk = <usize>load<u32>(e + 8);
-      const n = blk_len(blk);
-      memory.copy(journal_data(), blk_data(blk), n);
-      st = journal_append(R_OUT, n, time);
+      st = jput(R_OUT, blk_data(blk), blk_len(blk), time);
       if (st != Status.OK) return st;
     }
   }
@@ -218,8 +221,7 @@ export function qos_compact(time: u32): i32 {
   for (let i = 0; i < EVENT_SLOTS; i++) {
     const e = event_at(i);
     if (e == 0) break;
-    memory.copy(journal_data(), e, EVENT_SIZE);
-    st = journal_append(R_EVENT, EVENT_SIZE, time);
+    st = jput(R_EVENT, e, EVENT_SIZE, time);
     if (st != Status.OK) return st;
   }
   // The checkpoint is the commit: recovery ignores a half without one.
@@ -235,9 +237,7 @@ function compact_inbox(time: u32): i32 {
     if (flags_qos(load<u8>(blk_data(blk) + H_FLAGS)) == 2) {
       const pid = load<u32>(blk_data(blk) + H_PACKET);
       if (<i32>(pid - q2Delivered) > 0) {
-        const n = blk_len(blk);
-        memory.copy(journal_data(), blk_data(blk), n);
-        const st = journal_append(R_IN, n, time);
+        const st = jput(R_IN, blk_data(blk), blk_len(blk), time);
         if (st != Status.OK) return st;
       }
     }
