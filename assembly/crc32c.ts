@@ -29,7 +29,6 @@ export function crc32c_init(): void {
 }
 
 @inline function t0(i: u32): u32 { return load<u32>(TABLE + (<usize>i << 2)); }
-@inline function tk(k: usize, i: u32): u32 { return load<u32>(WIDE + ((k - 1) << 10) + (<usize>i << 2)); }
 
 /** Switch to slicing-by-16 with its tables at `at` (CRC_WIDE_BYTES that the
  *  shell never touches again). Tk[i] is the CRC of byte i followed by k
@@ -43,9 +42,10 @@ export function crc32c_widen(at: usize): bool {
       store<u32>(at + ((k - 1) << 10) + (<usize>i << 2), c);
     }
   }
-  // Switch only if both ways agree on the byte table itself (1 KiB of
-  // varied bytes): a shell that hands over memory it still writes to
-  // keeps the byte-wise CRC. (This second call also keeps Binaryen from
+  // Switch only if both ways agree over the byte table itself (1 KiB of
+  // varied bytes): tables that did not come out right (memory overlapping
+  // the core's own data, say) leave the byte-wise CRC in place; checked
+  // once, here, not on every call. (This second call also keeps Binaryen from
   // inlining the wide loop into crc32c_update, which made that too big
   // for GCC to inline on the device: +280 instructions per QoS 2
   // exchange on the M7.)
