@@ -69,6 +69,14 @@ FW_CFLAGS := -std=gnu11 -Wall -Wextra -g -ffunction-sections -fdata-sections -MM
   -Iboards/include -Iboards/common -Iboards/$(PLATFORM) -Ibuild -I$(FW_W2C) -I$(FW_GEN) -I/usr/src/wasm2c \
   -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_USE_STACK_DEPTH_COUNT=1 \
   -DWASM_RT_MAX_CALL_STACK_DEPTH=$(QN_WASM_MAX_DEPTH) $(BOARD_CFLAGS)
+# Bench builds: the mps2-an500 UART paced to a line rate (board.c says
+# why). Make does not track flags, so such a build needs a root of its own.
+ifdef QN_UART_PACE_BAUD
+ifeq ($(QN_FW_ROOT),build)
+$(error QN_UART_PACE_BAUD needs QN_FW_ROOT set to a directory of its own (e.g. build/paced))
+endif
+FW_CFLAGS += -DQN_UART_PACE_BAUD=$(QN_UART_PACE_BAUD)u
+endif
 ifeq ($(TARGET),release)
 FW_CFLAGS += -O2 -DNDEBUG
 else

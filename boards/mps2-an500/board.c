@@ -95,12 +95,32 @@ void qn_port_exit(int32_t status) {
   }
 }
 
+#ifndef QN_UART_PACE_BAUD
 /* The CMSDK UART holds one byte; QEMU sends it at once, so this drains the
  * ring in one go unless the pty pushes back. */
 void qn_port_uart_service(void) {
   uint8_t b;
   while (!(UART_STATE & STATE_TXFULL) && qn_ring_get(&qn_uart_tx, &b)) UART_DATA = b;
 }
+#else
+/* Bench builds only (QN_UART_PACE_BAUD, e.g. 57600): QEMU's UART has no
+ * line rate, so the device's transmit side never backs up and priority
+ * traffic has nothing to overtake. Paced by the clock, one byte per ten
+ * bit times, it does: the core's outbox and the transmit ring fill as on
+ * a real wire, and the emergency-under-bulk figures mean something. */
+#define PACE_NS (10000000000ull / QN_UART_PACE_BAUD)
+static uint64_t line_free_ns; /* when the line can take the next byte */
+
+void qn_port_uart_service(void) {
+  uint64_t now = qn_systick_now_ns();
+  if (now > line_free_ns + PACE_NS) line_free_ns = now; /* idle line: no burst */
+  uint8_t b;
+  while (line_free_ns <= now && !(UART_STATE & STATE_TXFULL) && qn_ring_get(&qn_uart_tx, &b)) {
+    UART_DATA = b;
+    line_free_ns += PACE_NS;
+  }
+}
+#endif
 
 void qn_port_panic_write(const char *s) {
   while (*s) {
