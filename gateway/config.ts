@@ -9,7 +9,14 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-:[\]]+:\d{1,5}$/, 'expected "host:port"');
-const loopback = hostPort.refine((s) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(s), "the ops API listens on loopback only (127.0.0.1:<port>)");
+/** The port of a "host:port" the regex took, if it is not one a socket can
+ *  listen on (the regex allows five digits: 99999 passed, and the link
+ *  then failed at start-up instead of the file being refused). */
+function badPort(hp: string): string | undefined {
+  const port = Number(hp.slice(hp.lastIndexOf(":") + 1));
+  return port >= 1 && port <= 65535 ? undefined : `port ${port} out of range: expected 1-65535`;
+}
+const loopback = hostPort.superRefine((s, ctx) => { const p = badPort(s); if (p) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p }); }).refine((s) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(s), "the ops API listens on loopback only (127.0.0.1:<port>)");
 const uint = (max = 0xffffffff) => z.number().int("expected an integer").min(0, "expected a value >= 0").max(max, `expected a value <= ${max}`);
 
 const channel = z.object({
@@ -19,7 +26,7 @@ const channel = z.object({
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { errorMap: () => ({ message: "expected 0, 1 or 2" }) }),
   direction: z.enum(["up", "down"]),
   /** Priority class of downlink frames: 0 emergency, 1 control, 2 bulk. */
-  prio: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+  prio: z.union([z.literal(0), z.literal(1), z.literal(2)], { errorMap: () => ({ message: "expected 0 (emergency), 1 (control) or 2 (bulk)" }) }).default(2),
 }).strict();
 
 const transport = z.union([
@@ -44,7 +51,7 @@ const device = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected 1-64 letters, digits, '_' or '-' (it is part of MQTT topics)"),
   transport,
   key_file: z.string().min(1),
-  auth: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+  auth: z.union([z.literal(0), z.literal(1), z.literal(2)], { errorMap: () => ({ message: "expected 0 (none), 1 (handshake) or 2 (handshake + frame MAC)" }) }).default(2),
   journal: z.string().min(1),
   channels: z.array(channel).default([]),
   heartbeat_ms: uint(600000).optional(),
@@ -81,7 +88,7 @@ export const schema = z.object({
     queue_limit: uint().min(1, "expected a value >= 1").default(10000),
     client_id: z.string().optional(),
     /** MQTT v5 lets the bridge carry a W3C traceparent as a user property. */
-    protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
+    protocol_version: z.union([z.literal(4), z.literal(5)], { errorMap: () => ({ message: "expected 4 (MQTT 3.1.1) or 5 (MQTT 5)" }) }).default(5),
   }).strict(),
   tls: z.object({
     cert: z.string(), key: z.string(), ca: z.string(),
@@ -123,6 +130,8 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
   seen("transport.tcp.listen", (d) => ("tcp" in d.transport ? d.transport.tcp.listen : undefined));
   seen("transport.serial.path", (d) => ("serial" in d.transport ? d.transport.serial.path : undefined));
   c.devices.forEach((d, i) => {
+    const port = "tcp" in d.transport ? badPort(d.transport.tcp.listen) : undefined;
+    if (port) problems.push(`devices[${i}].transport.tcp.listen: ${port}`);
     try { accessSync(resolve(baseDir, d.key_file), constants.R_OK); } catch { problems.push(`devices[${i}].key_file: cannot read ${d.key_file}`); }
     if ("tcp" in d.transport && d.transport.tcp.tls && !c.tls) problems.push(`devices[${i}].transport.tcp.tls: true needs a top-level tls section (cert, key, ca)`);
     if ("tcp" in d.transport && d.transport.tcp.peer_name !== undefined && (!d.transport.tcp.tls || c.tls?.require_client_cert === false)) problems.push(`devices[${i}].transport.tcp.peer_name: needs tls: true and tls.require_client_cert: true (it names the client certificate)`);

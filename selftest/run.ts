@@ -24,12 +24,15 @@ export interface Report {
 }
 
 export function selectChecks(only?: string): Check[] {
-  if (!only) return CHECKS;
+  if (only === undefined) return CHECKS;
   const wanted = only.split(",").map((s) => s.trim()).filter(Boolean);
+  // Given but naming nothing (an empty shell variable, say): an error, not
+  // a PASS report of no checks or a silent full run.
+  if (wanted.length === 0) throw new Error(`--only: no check named (ids or numbers; qn_selftest --list shows them)`);
   const out: Check[] = [];
   for (const w of wanted) {
     const c = CHECKS.find((k) => k.id === w || String(k.n) === w);
-    if (!c) throw new Error(`--only: unknown check "${w}" (see --list)`);
+    if (!c) throw new Error(`--only: unknown check "${w}" (qn_selftest --list shows the ids)`);
     if (!out.includes(c)) out.push(c);
   }
   // Identity first when asked for: later checks read what it learnt.

@@ -137,10 +137,15 @@ devices:
     return { up: has(`qn/${id}/telemetry`, sent).length, down: has(`qn/${id}/echo`, cmds).length };
   }
 
-  it("config: a serial baud rate of 0 and peer_name without TLS are refused, naming the key", () => {
+  it("config: a serial baud rate of 0, peer_name without TLS, a port past 65535 and an unknown auth mode are refused, naming the key", () => {
     const base = `mqtt: { url: "mqtt://127.0.0.1:1" }\ndevices:\n  - { id: a, key_file: k.hex, journal: a.j, transport: `;
     expect(() => parseConfig(base + `{ serial: { path: /dev/x, baud: 0 } } }`, "t", dir)).toThrow(/devices\[0\]\.transport/);
     expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:1", peer_name: a } } }`, "t", dir)).toThrow(/devices\[0\]\.transport\.tcp\.peer_name: needs tls: true/);
+    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:99999" } } }`, "t", dir)).toThrow(/devices\[0\]\.transport\.tcp\.listen: port 99999 out of range: expected 1-65535/);
+    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:0" } } }`, "t", dir)).toThrow(/port 0 out of range/);
+    expect(() => parseConfig(`gateway: { ops: { listen: "127.0.0.1:70000" } }\n` + base + `{ tcp: { listen: "127.0.0.1:7001" } } }`, "t", dir)).toThrow(/gateway\.ops\.listen: port 70000 out of range/);
+    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:7001" } }, auth: 7 }`, "t", dir)).toThrow(/devices\[0\]\.auth: expected 0 \(none\), 1 \(handshake\) or 2/);
+    expect(parseConfig(base + `{ tcp: { listen: "127.0.0.1:65535" } } }`, "t", dir).devices[0].transport).toEqual({ tcp: { listen: "127.0.0.1:65535", tls: false } });
   });
 
   it("serial: a device on a serial port moves messages both ways with nothing lost", async () => {

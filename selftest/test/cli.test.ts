@@ -78,6 +78,8 @@ describe("qn_selftest errors", () => {
     [["--mode=slow"], /--mode must be full or quick/],
     [["--output=xml"], /--output must be text or json/],
     [["--only", "no.such"], /unknown check "no.such"/],
+    [["--only", ","], /--only: no check named/],
+    [["--only", ""], /--only: no check named/],
     [["--bogus"], /Unknown option '--bogus'/],
     [["--target", "serial"], /--target serial needs --port/],
     [["--timeout", "0"], /--timeout must be a positive/],
