@@ -9,7 +9,7 @@ import { loadConfig, ConfigError } from "./config.ts";
 
 interface Opts { config?: string; url?: string; tokenFile?: string; json?: boolean }
 
-function endpoint(o: Opts, fallbackConfig?: string): { base: string; token: string } {
+function endpoint(o: Opts, fallbackConfig?: string): { base: string; token: string; tokenFile: string } {
   let listen = "127.0.0.1:8848", tokenFile = resolve("var/ops.token");
   const cfgFile = o.config ?? fallbackConfig;
   if (cfgFile) {
@@ -20,11 +20,11 @@ function endpoint(o: Opts, fallbackConfig?: string): { base: string; token: stri
   if (o.tokenFile) tokenFile = resolve(o.tokenFile);
   let token: string;
   try { token = readFileSync(tokenFile, "utf8").trim(); } catch { throw new Error(`cannot read the ops token ${tokenFile} (is the gateway running, as this user?)`); }
-  return { base: o.url ?? `http://${listen}`, token };
+  return { base: o.url ?? `http://${listen}`, token, tokenFile };
 }
 
 async function call(o: Opts, method: string, path: string, fallbackConfig?: string, timeoutMs = 15000): Promise<{ status: number; body: any; text: string }> {
-  const { base, token } = endpoint(o, fallbackConfig);
+  const { base, token, tokenFile } = endpoint(o, fallbackConfig);
   let res: Response;
   try {
     res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
@@ -34,10 +34,19 @@ async function call(o: Opts, method: string, path: string, fallbackConfig?: stri
   const text = await res.text();
   let body: any = text;
   try { body = JSON.parse(text); } catch { /* text or YAML */ }
+  // Not this gateway's token: say so, for every command (each printer
+  // below expects its own answer, not an error object).
+  if (res.status === 401) throw new Error(`the gateway at ${base} refused the token in ${tokenFile}: ${body?.error ?? text} (is it the file named by the gateway's gateway.ops.token_file?)`);
   return { status: res.status, body, text };
 }
 
-function print(o: Opts, r: { body: any; text: string }, human?: (b: any) => string): void {
+/** The answer in human form, or as it came with --json. An error answer
+ *  ({ error }) goes to stderr whatever the command. */
+function print(o: Opts, r: { status: number; body: any; text: string }, human?: (b: any) => string): void {
+  if (!o.json && r.status >= 400 && typeof r.body === "object" && r.body !== null && typeof r.body.error === "string") {
+    process.stderr.write(`qnctl: ${r.body.error}\n`);
+    return;
+  }
   process.stdout.write(o.json || !human || typeof r.body !== "object" ? r.text : human(r.body));
 }
 
@@ -66,7 +75,7 @@ program.command("status").description("gateway health").action(run(async () => {
 program.command("devices").description("every device link").action(run(async () => {
   const o = program.opts<Opts>();
   const r = await call(o, "GET", "/devices");
-  print(o, r, (b: any[]) => b.map((d) => `${d.id.padEnd(16)} ${d.state.padEnd(9)} ${d.transport.padEnd(24)} up ${d.uplink} down ${d.downlink}${d.last_error ? `  last error: ${d.last_error}` : ""}`).join("\n") + "\n");
+  print(o, r, (b: any[]) => b.map((d) => `${d.id.padEnd(16)} ${d.state.padEnd(9)} ${d.transport.padEnd(24)} messages up ${d.uplink} down ${d.downlink}${d.last_error ? `  last error: ${d.last_error}` : ""}`).join("\n") + "\n");
   return r.status === 200 ? 0 : 1;
 }));
 

@@ -127,6 +127,17 @@ devices:
     expect((await post("/devices/nobody/selftest")).status).toBe(404);
     const cli = await qnctl("selftest", "nobody");
     expect(cli.code).toBe(1);
-    expect(cli.stdout).toMatch(/no device nobody/);
+    expect(cli.stderr).toMatch(/no device nobody/);
+  }, 60000);
+
+  it("qnctl with a token that is not the gateway's says so, for every command, exit 2", async () => {
+    const wrong = join(dir, "wrong.token");
+    writeFileSync(wrong, "not-the-token\n");
+    for (const args of [["status"], ["devices"], ["log", "dev1"], ["reload", cfg], ["selftest", "dev1", "--only", "1"]]) {
+      const r = await qnctl("--token-file", wrong, ...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(/refused the token in .*wrong\.token: missing or wrong bearer token/);
+      expect(r.stdout + r.stderr, args.join(" ")).not.toMatch(/undefined|is not a function/);
+    }
   }, 60000);
 });
