@@ -185,7 +185,8 @@ endif
 
 ifeq ($(PLATFORM),stm32h743)
 flash: firmware ## program, verify and reset the board through OpenOCD
-	openocd -f $(OPENOCD_CFG) -c "program $(FW_ELF) verify reset exit"
+	@openocd -f $(OPENOCD_CFG) -c "program $(FW_ELF) verify reset exit" || { \
+	  echo "boards: flash failed (OpenOCD's messages above). Is the Nucleo's ST-LINK plugged in (lsusb shows 0483:374e or similar) and free (no other debugger or OpenOCD on it)? Is OPENOCD_CFG=$(OPENOCD_CFG) the config for this board?" >&2; exit 1; }
 else
 flash:
 	@echo "boards: flash is for PLATFORM=stm32h743 (this is $(PLATFORM))" >&2; exit 1

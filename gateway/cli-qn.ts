@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { resolve } from "node:path";
 import { ConfigError } from "./config.ts";
 import { Gateway } from "./gateway.ts";
+import { OwnerLockError } from "../host/owner-lock.ts";
 
 const program = new Command("qn").description("QN host tools");
 
@@ -21,6 +22,10 @@ program.command("gateway")
       if (e instanceof ConfigError) {
         process.stderr.write(`qn gateway: ${e.message}\n`);
         process.exit(2);
+      }
+      if (e instanceof OwnerLockError) {
+        process.stderr.write(`qn gateway: cannot start: ${e.message}\n`);
+        process.exit(1);
       }
       throw e;
     }

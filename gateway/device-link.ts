@@ -34,6 +34,7 @@ import type { Spool } from "./spool.ts";
 import type { Metrics } from "./metrics.ts";
 import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 import { EventMerger, decodeEvents, type DeviceEvent } from "./event-log.ts";
+import { OwnerLock } from "../host/owner-lock.ts";
 
 export const T_CONFIG = 0x21, T_LOG_REQ = 0x23;
 export const JOURNAL_BYTES = 64 * 1024;
@@ -76,7 +77,11 @@ export class DeviceLink {
   peer?: Peer;
   private gate?: GateTransport;
   private server?: Server;
-  private storage: FileStorage;
+  /** Open only while this process owns the journal (journalLock). */
+  private storage?: FileStorage;
+  private journalLock?: OwnerLock;
+  /** Why the journal could not be taken (another process owns it); start() fails with it. */
+  private readonly lockError?: Error;
   private upRoutes = new Map<number, ChannelConfig>();
   private downQueue: Down[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -102,7 +107,10 @@ export class DeviceLink {
     this.log = env.log.child({ device: cfg.id });
     // Group commit: Peer.flush fsyncs once per batch, before any
     // acknowledgement goes back to the device.
-    this.storage = new FileStorage(cfg.journal, JOURNAL_BYTES, { groupCommit: true });
+    // One process per journal (and its .events beside it): not even
+    // opened when another one owns it, since opening may format it.
+    try { this.journalLock = OwnerLock.take(cfg.journal, "journal"); } catch (e) { this.lockError = e as Error; }
+    if (this.journalLock) this.storage = new FileStorage(cfg.journal, JOURNAL_BYTES, { groupCommit: true });
     this.setChannels(cfg);
     this.events = new EventMerger(`${cfg.journal}.events`, this.log, () => this.fetchEvents(), (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }));
   }
@@ -119,6 +127,7 @@ export class DeviceLink {
   topic(t: string): string { return `${this.env.prefix}/${this.cfg.id}/${t}`; }
 
   async start(): Promise<void> {
+    if (this.lockError) throw this.lockError;
     const t = this.cfg.transport;
     // Liveness, gauges and the device's own report, on this link's timers.
     this.timers.push(setInterval(() => this.watch(), 100));
@@ -195,7 +204,7 @@ export class DeviceLink {
     if (this.env.bridge.paused) gate.pause();
     let peer: Peer;
     try {
-      peer = new Peer(gate, { session: sessionOf(this.cfg, this.key), storage: this.storage });
+      peer = new Peer(gate, { session: sessionOf(this.cfg, this.key), storage: this.storage! });
     } catch (e) {
       this.lastError = (e as Error).message;
       this.log.error({ err: this.lastError }, "cannot start the session");
@@ -419,7 +428,7 @@ export class DeviceLink {
     if (seq === undefined) return;
     const down = this.env.bridge.down;
     down.take(seq);
-    this.storage.syncAsync().then(() => down.done(seq), (e: Error) => {
+    this.storage!.syncAsync().then(() => down.done(seq), (e: Error) => {
       this.log.error({ err: e.message, channel: m.channel }, "journal flush failed: the command stays queued on disk (sent again after a restart)");
     });
   }
@@ -501,7 +510,8 @@ export class DeviceLink {
     this.setDown();
     if (p) await p.close();
     if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
-    this.storage.close();
+    this.storage?.close();
+    this.journalLock?.release();
   }
 
   status() {

@@ -17,6 +17,7 @@ import { loadConfig, deviceParams, type Config, type DeviceConfig } from "./conf
 import { DeviceLink } from "./device-link.ts";
 import { Bridge, type DownRoute } from "./bridge.ts";
 import { Spool } from "./spool.ts";
+import { OwnerLock } from "../host/owner-lock.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { OpsServer } from "./ops.ts";
 import { startSpan, endError, logIds, SPAN, type Span } from "./tracing.ts";
@@ -38,6 +39,7 @@ export class Gateway {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly spool: Spool;
+  private readonly spoolLock: OwnerLock;
   readonly bridge: Bridge;
   ops?: OpsServer;
   startedAt = Date.now();
@@ -45,6 +47,8 @@ export class Gateway {
   constructor(public config: Config, public configPath: string | undefined, private opts: GatewayOptions = {}) {
     this.log = opts.log ?? pino({ level: config.gateway.log_level, base: { svc: "qn-gateway" } });
     this.metrics = createMetrics();
+    // One gateway per spool (and its .incoming and .down files beside it).
+    this.spoolLock = OwnerLock.take(config.gateway.spool, "spool");
     this.spool = new Spool(config.gateway.spool, this.log);
     this.bridge = new Bridge(config.mqtt, this.spool, this.log, this.metrics);
     this.bridge.on("down", (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
@@ -195,6 +199,7 @@ export class Gateway {
     this.links.clear();
     await this.bridge.close();
     this.spool.close();
+    this.spoolLock.release();
     this.log.info("gateway stopped");
   }
 }

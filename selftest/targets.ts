@@ -77,7 +77,15 @@ export async function connectSim(key: Uint8Array, auth: number): Promise<Connect
 
 export async function connectSerial(path: string, baud: number, platform: string, key: Uint8Array, auth: number): Promise<Connected> {
   const t = new SerialTransport({ path, baudRate: baud });
-  await t.open();
+  try {
+    await t.open();
+  } catch (e) {
+    // The transport says what is wrong with the port; the selftest has
+    // other targets to offer (the gateway, which reports the same error,
+    // has not).
+    if (/no such port/.test((e as Error).message)) (e as Error).message += ", or use --target qemu / --target sim";
+    throw e;
+  }
   const faulty = new FaultyTransport(t);
   const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
   return {

@@ -14,7 +14,7 @@ export interface SerialOptions { path: string; baudRate?: number; binding?: Seri
 function explain(path: string, err: any): string {
   const m = String(err?.message ?? err);
   if (/ENOENT|No such file|cannot open/i.test(m) && /ENOENT|No such file/i.test(m)) {
-    return `cannot open ${path}: no such port. Check the cable and the name (ls /dev/ttyACM* /dev/ttyUSB*), or use --target qemu / --target sim`;
+    return `cannot open ${path}: no such port. Check the cable and the name (ls /dev/ttyACM* /dev/ttyUSB*)`;
   }
   if (/EACCES|Permission denied/i.test(m)) {
     return `cannot open ${path}: permission denied. Add yourself to the dialout group (sudo usermod -aG dialout $USER, then log in again)`;
