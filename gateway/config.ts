@@ -158,8 +158,12 @@ export function parseConfig(text: string, file = "<config>", baseDir = "."): Con
   try {
     raw = parseYaml(text);
   } catch (e) {
-    const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : "";
-    throw new ConfigError(file, [`YAML syntax error${where}: ${(e as Error).message.split("\n")[0]}`]);
+    // yaml's message ends in "at line L, column C:" and a snippet on the
+    // lines after it: one line here, with the offending line of the file.
+    const pos = e instanceof YAMLParseError && e.linePos ? e.linePos[0] : undefined;
+    const what = (e as Error).message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    const line = pos ? text.split("\n")[pos.line - 1]?.trim() : undefined;
+    throw new ConfigError(file, [`YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${what}${line ? ` (the line: ${JSON.stringify(line.length > 80 ? line.slice(0, 77) + "..." : line)})` : ""}`]);
   }
   const r = schema.safeParse(raw ?? {});
   if (!r.success) throw new ConfigError(file, r.error.issues.map((i) => {

@@ -73,6 +73,11 @@ export class Gateway {
   }
 
   async start(opts: { ops?: boolean } = {}): Promise<void> {
+    // Valid but probably not meant (a file cut short, a section forgotten).
+    if (this.config.devices.length === 0) this.log.warn("no devices configured: nothing is bridged until a reload adds some");
+    for (const d of this.config.devices) {
+      if (d.channels.length === 0) this.log.warn({ device: d.id }, "device has no channels: every message it sends is dropped and no command reaches it");
+    }
     for (const d of this.config.devices) await this.startLink(d);
     this.routes();
     if (opts.ops !== false) {
