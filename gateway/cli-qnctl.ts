@@ -104,7 +104,9 @@ program.command("selftest").argument("<device>")
         `\n${b.device}: health_status ${b.report.health_status} (${b.report.summary.passed} passed, ${b.report.summary.failed} failed, ${b.report.summary.skipped} skipped)\n` +
         (b.skipped_why ? `${b.skipped_why}\n` : "")
       : `${b.error}\n`);
-    // As qn_selftest: 0 when nothing failed (INCOMPLETE included), 1 otherwise.
+    // As qn_selftest: 0 when nothing failed (INCOMPLETE included), 2 for a
+    // request it refused (a bad --only or --mode), 1 otherwise.
+    if (r.status === 400) return 2;
     return r.status === 200 && r.body.report.health_status !== "FAIL" ? 0 : 1;
   }));
 

@@ -60,7 +60,10 @@ function line(e: TestEntry, i: number, n: number): string {
 }
 
 function table(r: Report): string {
-  const rows = r.tests.map((t) => `  ${String(t.number).padStart(2)}  ${t.id.padEnd(22)} ${t.status.padEnd(5)} ${(t.duration_us / 1000).toFixed(1).padStart(9)} ms`);
+  // A check that did not pass says why on its row: the progress lines with
+  // the details went to stderr, which a redirected report loses.
+  const rows = r.tests.map((t) => `  ${String(t.number).padStart(2)}  ${t.id.padEnd(22)} ${t.status.padEnd(5)} ${(t.duration_us / 1000).toFixed(1).padStart(9)} ms` +
+    (t.status === "PASS" ? "" : `  ${t.detail}`));
   return [
     "",
     `QN selftest: ${r.platform} (${r.target}${r.port ? " " + r.port : ""}), firmware ${r.firmware.version} build ${r.firmware.build_id}, clock ${r.firmware.clock_hz} Hz`,

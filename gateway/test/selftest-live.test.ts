@@ -125,6 +125,9 @@ devices:
     expect(mode.status).toBe(400);
     expect((await mode.json()).error).toMatch(/mode must be quick or full/);
     expect((await post("/devices/nobody/selftest")).status).toBe(404);
+    const usage = await qnctl("selftest", "dev1", "--only", "no.such.check");
+    expect(usage.code).toBe(2); // as qn_selftest's usage errors
+    expect(usage.stderr).toMatch(/unknown check "no.such.check"/);
     const cli = await qnctl("selftest", "nobody");
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(/no device nobody/);

@@ -12,7 +12,7 @@ export interface SerialBinding { list(): Promise<unknown[]>; open(options: any):
 export interface SerialOptions { path: string; baudRate?: number; binding?: SerialBinding }
 
 function explain(path: string, err: any): string {
-  const m = String(err?.message ?? err);
+  const m = String(err?.message ?? err).replace(/^Error: /, ""); // serialport nests "Error: " in its messages
   if (/ENOENT|No such file|cannot open/i.test(m) && /ENOENT|No such file/i.test(m)) {
     return `cannot open ${path}: no such port. Check the cable and the name (ls /dev/ttyACM* /dev/ttyUSB*)`;
   }
