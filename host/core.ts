@@ -9,6 +9,11 @@ import { HEADER_SIZE, type Frame } from "./frame.ts";
 import { randomFillSync } from "node:crypto";
 import { MemoryStorage, type Storage } from "./storage.ts";
 import { copyOut } from "./out-pool.ts";
+import { bytesArg, byteArg, intArg } from "./args.ts";
+
+/** Each of the four areas of the host scratch (input, output, field bytes,
+ *  the frame codec's wire) is 4 KiB; the CRC tables lie past the last. */
+const SCRATCH_AREA = 4096;
 
 export const Kind = { UINT: 0, SINT: 1, BYTES: 2, FIXED32: 3, FIXED64: 4 } as const;
 
@@ -172,6 +177,7 @@ export class QnCore {
   }
 
   tick(nowUs: bigint | number): void {
+    if (typeof nowUs === "number" && !Number.isInteger(nowUs)) throw new QnError(Status.ERR_ARG, `tick: time must be whole microseconds, not ${nowUs}`);
     this.call("qn_tick", () => this.x.qn_tick(BigInt(nowUs)));
   }
 
@@ -195,8 +201,12 @@ export class QnCore {
   /** Queue a frame. Returns the packet id used. */
   send(f: { type: number; flags?: number; codec?: number; channel?: number; packet?: number; payload?: Uint8Array }): number {
     this.live("qn_send");
-    const payload = f.payload ?? EMPTY;
-    if (payload.length > this.maxPayload) throw new QnError(Status.ERR_OVERSIZE, `send: payload of ${payload.length} bytes > ${this.maxPayload}`);
+    const payload = bytesArg(f.payload ?? EMPTY, this.maxPayload, "send: payload");
+    byteArg(f.type, "send: type");
+    if (f.flags !== undefined) byteArg(f.flags, "send: flags");
+    if (f.codec !== undefined) byteArg(f.codec, "send: codec");
+    if (f.channel !== undefined) byteArg(f.channel, "send: channel");
+    if (f.packet !== undefined) intArg(f.packet, 0, 0xffffffff, "send: packet");
     this.u8.set(payload, this.appBuf + HEADER_SIZE);
     let r: number, packet: number;
     try {
@@ -242,14 +252,16 @@ export class QnCore {
   private setFields(fields: Field[]): void {
     this.x.qn_msg_reset();
     let data = this.scratch + 8192;
+    const end = data + SCRATCH_AREA;
     for (const f of fields) {
       let st: number;
       if (f.kind === Kind.BYTES) {
-        const b = f.bytes ?? new Uint8Array(0);
+        const b = bytesArg(f.bytes ?? new Uint8Array(0), end - data, `field ${f.tag}: bytes (all byte fields together at most ${SCRATCH_AREA})`);
         this.u8.set(b, data);
         st = this.x.qn_msg_add(f.tag, f.kind, BigInt(data), b.length);
         data += b.length;
       } else {
+        if (typeof f.value !== "bigint") throw new QnError(Status.ERR_ARG, `field ${f.tag}: value must be a bigint, not ${typeof f.value}`);
         st = this.x.qn_msg_add(f.tag, f.kind, BigInt.asUintN(64, f.value), 0);
       }
       check(st, `field ${f.tag}`);
@@ -280,8 +292,7 @@ export class QnCore {
   }
 
   decode(codec: number, bytes: Uint8Array): Field[] {
-    if (bytes.length > 4096) throw new QnError(Status.ERR_OVERSIZE, "decode: input over 4096 bytes");
-    this.u8.set(bytes, this.scratch + 4096);
+    this.u8.set(bytesArg(bytes, SCRATCH_AREA, "decode: input"), this.scratch + 4096);
     check(this.call("qn_decode", () => this.x.qn_decode(codec, this.scratch + 4096, bytes.length)), "decode");
     return this.getFields();
   }
@@ -289,18 +300,18 @@ export class QnCore {
   // ---- primitives, for tests and tools ----
 
   crc32c(bytes: Uint8Array): number {
-    this.u8.set(bytes, this.scratch);
+    this.u8.set(bytesArg(bytes, SCRATCH_AREA, "crc32c: input"), this.scratch);
     return this.x.qn_crc32c(this.scratch, bytes.length) >>> 0;
   }
 
   cobsEncode(bytes: Uint8Array): Uint8Array {
-    this.u8.set(bytes, this.scratch);
+    this.u8.set(bytesArg(bytes, SCRATCH_AREA, "cobs_encode: input"), this.scratch);
     const n = check(this.x.qn_cobs_encode(this.scratch, bytes.length, this.scratch + 4096, 4096), "cobs_encode");
     return this.u8.slice(this.scratch + 4096, this.scratch + 4096 + n);
   }
 
   cobsDecode(bytes: Uint8Array): Uint8Array {
-    this.u8.set(bytes, this.scratch);
+    this.u8.set(bytesArg(bytes, SCRATCH_AREA, "cobs_decode: input"), this.scratch);
     const n = check(this.x.qn_cobs_decode(this.scratch, bytes.length, this.scratch + 4096, 4096), "cobs_decode");
     return this.u8.slice(this.scratch + 4096, this.scratch + 4096 + n);
   }

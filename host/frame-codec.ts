@@ -8,6 +8,7 @@ import { QnError, Status } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
 import type { QnCore } from "./core.ts";
 import { copyOut } from "./out-pool.ts";
+import { bytesArg, byteArg, intArg } from "./args.ts";
 
 export interface FrameFields { type: number; flags?: number; codec?: number; channel?: number; packet?: number }
 
@@ -30,7 +31,10 @@ export class FrameCodec {
 
   /** The wire bytes of one frame (COBS, 0x00-terminated). */
   encode(h: FrameFields, payload: Uint8Array): Uint8Array {
-    if (payload.length > this.maxPayload) throw new QnError(Status.ERR_OVERSIZE, `frame encode: payload of ${payload.length} bytes > ${this.maxPayload}`);
+    bytesArg(payload, this.maxPayload, "frame encode: payload");
+    byteArg(h.type, "frame encode: type");
+    for (const k of ["flags", "codec", "channel"] as const) if (h[k] !== undefined) byteArg(h[k], `frame encode: ${k}`);
+    if (h.packet !== undefined) intArg(h.packet, 0, 0xffffffff, "frame encode: packet");
     this.u8.set(payload, this.app + HEADER_SIZE);
     this.core.live("frame encode");
     let n: number;
@@ -42,7 +46,7 @@ export class FrameCodec {
   /** Header and payload of one wire frame; QnError with the link's status
    *  (ERR_CRC, ERR_COBS, ERR_TRUNCATED, ...) for a bad one. */
   decode(bytes: Uint8Array): Frame {
-    if (bytes.length > WIRE_CAP) throw new QnError(Status.ERR_OVERSIZE, `frame decode: ${bytes.length} bytes > ${WIRE_CAP}`);
+    bytesArg(bytes, WIRE_CAP, "frame decode: input");
     this.u8.set(bytes, this.wire);
     this.core.live("frame decode");
     let n: number;

@@ -4,6 +4,7 @@
 // garbled until its timeout runs out (then ERR_TIMEOUT, never a hang).
 import { QnCore, loadCore } from "./core.ts";
 import { QnError, Status, check } from "./status.ts";
+import { bytesArg, byteArg, intArg, msArg } from "./args.ts";
 import { nowUs } from "./clock.ts";
 import { flags, Prio, TRACE_BYTES, type Frame } from "./frame.ts";
 import type { Transport } from "./transport/transport.ts";
@@ -61,7 +62,8 @@ export class Peer {
     if (opts.session) this.configure(opts.session);
     transport.onData((b) => this.receive(b));
     transport.onClose((err) => {
-      this.linkError = err ?? new QnError(Status.ERR_IO, `${transport.name}: link closed`);
+      // A reason given first (fail(): a flush or a listener failed) is kept.
+      this.linkError ??= err ?? new QnError(Status.ERR_IO, `${transport.name}: link closed`);
       for (const p of this.pending.values()) p.reject(this.linkError);
       this.pending.clear();
     });
@@ -89,6 +91,9 @@ export class Peer {
     set(CFG.HANDSHAKE_MS, s.handshakeMs);
     set(CFG.RETX_MS, s.retransmitMs);
     if (s.key) {
+      // The core takes 1..32 bytes; checked here, before the copy into its
+      // memory (a longer key was copied first and overwrote what follows).
+      if (!(s.key instanceof Uint8Array) || s.key.length < 1 || s.key.length > 32) throw new QnError(Status.ERR_ARG, `key must be 1..32 bytes, not ${s.key instanceof Uint8Array ? s.key.length : typeof s.key}`);
       this.core.mem.set(s.key, x.qn_msg_data());
       const st = x.qn_set_key(x.qn_msg_data(), s.key.length);
       this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + s.key.length);
@@ -135,6 +140,12 @@ export class Peer {
     if (this.linkError) throw this.linkError;
     if (trace && trace.length !== TRACE_BYTES) throw new QnError(Status.ERR_ARG, `publish: trace context must be ${TRACE_BYTES} bytes, not ${trace.length}`);
     const x = this.core.x;
+    // Checked before the copy into core memory (an oversize payload used to
+    // be copied first, over whatever follows the application area).
+    byteArg(channel, "publish: channel");
+    intArg(qos, 0, 2, "publish: qos");
+    intArg(prio, 0, 2, "publish: prio");
+    bytesArg(payload, x.qn_max_payload() - (trace ? TRACE_BYTES : 0), `publish on channel ${channel}: payload${trace ? " (with its trace context)" : ""}`);
     this.core.tick(nowUs());
     const at = x.qn_app_buf() + 24;
     if (trace) { this.core.mem.set(trace, at); this.core.mem.set(payload, at + TRACE_BYTES); }
@@ -184,7 +195,17 @@ export class Peer {
         this.pending.delete(f.packet);
         p.resolve(f);
       } else {
-        for (const l of this.frameListeners) l(f);
+        try {
+          for (const l of this.frameListeners) l(f);
+        } catch (e) {
+          // The application did not take the frame. Nothing of this batch
+          // is popped (so nothing is marked delivered) and the link is
+          // closed: the peer sends its unacknowledged frames again on the
+          // next session, the process goes on, no frame is handed over
+          // twice on this one.
+          this.fail(new QnError(Status.ERR_IO, `a frame listener threw (${(e as Error)?.message ?? String(e)}); link closed, the peer's unacknowledged frames come again after reconnecting`));
+          return;
+        }
       }
     }
     if (n > 0 && this.commitWhen) {
@@ -241,6 +262,8 @@ export class Peer {
   /** Queue a frame and write it; returns its packet id. */
   send(type: number, o: RequestOptions & { packet?: number; qos?: number } = {}): number {
     if (this.linkError) throw this.linkError;
+    if (o.prio !== undefined) intArg(o.prio, 0, 2, "send: prio");
+    if (o.qos !== undefined) intArg(o.qos, 0, 2, "send: qos");
     this.core.tick(nowUs());
     const packet = this.core.send({ type, flags: flags(o.prio ?? Prio.CONTROL, o.qos ?? 0), codec: o.codec ?? 0, channel: o.channel ?? 0, packet: o.packet, payload: o.payload });
     this.flush();
@@ -249,8 +272,8 @@ export class Peer {
 
   /** Send a request and wait for the reply with its packet id. */
   async request(type: number, o: RequestOptions = {}): Promise<Frame> {
-    const attemptMs = o.attemptMs ?? this.attemptMs;
-    const deadline = Date.now() + (o.timeoutMs ?? 3000);
+    const attemptMs = msArg(o.attemptMs ?? this.attemptMs, "request: attemptMs");
+    const deadline = Date.now() + msArg(o.timeoutMs ?? 3000, "request: timeoutMs");
     const packet = this.core.x.qn_next_packet() >>> 0;
     let attempt = 0;
     for (;;) {

@@ -9,6 +9,7 @@
 //    with TransportError (disconnected = true) once the link is gone.
 //  - the data listener gets every received chunk, in order, any chunking.
 //  - the close listener runs once, with an error if the link was lost.
+import { Status } from "../status.ts";
 export interface Transport {
   readonly name: string;
   open(): Promise<void>;
@@ -18,9 +19,13 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** A transport failure. It carries ERR_IO as `status` and `code`, like a
+ *  QnError, so a caller tells every failure by one shape. */
 export class TransportError extends Error {
   /** The link was there and is gone (unplugged, peer closed). */
   readonly disconnected: boolean;
+  readonly status: number = Status.ERR_IO;
+  readonly code = "ERR_IO";
   constructor(message: string, opts: { disconnected?: boolean; cause?: unknown } = {}) {
     super(message, { cause: opts.cause });
     this.name = "TransportError";
