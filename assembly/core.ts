@@ -99,11 +99,14 @@ export function core_queue_raw(raw: usize): i32 {
     store<u8>(raw + H_FLAGS, flags);
   }
   const n = frame_seal(raw);
-  const blk = pool_alloc(n + n / 254 + 2 + BLK_HDR);
+  // The wire block starts with the 0x00 the scheduler sends ahead of a
+  // frame after an idle line (sched.ts), then the COBS bytes.
+  const blk = pool_alloc(1 + n + n / 254 + 2 + BLK_HDR);
   if (blk == 0) return Status.ERR_POOL_EMPTY;
-  const w = frame_to_wire(raw, n, blk_data(blk), MAX_WIRE);
+  store<u8>(blk_data(blk), 0);
+  const w = frame_to_wire(raw, n, blk_data(blk) + 1, MAX_WIRE);
   if (w < 0) { pool_free(blk); return w; }
-  blk_set_len(blk, w);
+  blk_set_len(blk, w + 1);
   const st = sched_queue(<i32>flags_prio(flags), blk);
   if (st != Status.OK) pool_free(blk);
   else session_note_tx(nowUs);

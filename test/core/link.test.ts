@@ -157,3 +157,26 @@ describe("id generator", () => {
     expect(seen.size).toBe(times.length * 3000);
   });
 });
+
+describe("a frame after an idle line goes out behind a 0x00 of its own", () => {
+  it("noise on the quiet line costs no frame: the receiver drops the noise and takes the next frame whole", () => {
+    const a = loadCore(), b = loadCore();
+    a.send({ type: FrameType.DATA, channel: 1, payload: Uint8Array.of(1) });
+    expect(b.rx(a.pull())).toBe(1);
+    b.inboxPop();
+    b.rx(Uint8Array.of(0x55, 0x13, 0x77)); // line noise, no 0x00: the start of "a frame"
+    a.send({ type: FrameType.DATA, channel: 1, payload: Uint8Array.of(2) });
+    expect(b.rx(a.pull())).toBe(1);
+    expect([...b.inboxPop()!.payload]).toEqual([2]);
+  });
+  it("frames back to back get no extra byte", () => {
+    const a = loadCore();
+    a.send({ type: FrameType.DATA, channel: 1, payload: Uint8Array.of(1) });
+    a.send({ type: FrameType.DATA, channel: 1, payload: Uint8Array.of(2) });
+    const w = a.pull();
+    expect(w[0]).toBe(0);                 // idle line: one 0x00 first
+    const end = w.indexOf(0, 1);          // the first frame's delimiter
+    expect(w[end + 1]).not.toBe(0);       // the second follows at once
+    expect(w.filter((x) => x === 0).length).toBe(3);
+  });
+});

@@ -8,6 +8,10 @@ import { flipHeader, rng } from "../core/jsframe.ts";
 
 const C = { ...Counter, AUTH_FAIL: 15, REPLAY: 16, SESSION_REJECT: 17 };
 
+/** The bytes of the one frame a pull returned, without the 0x00 a sender
+ *  puts before a frame after an idle line (PROTOCOL.md section 1). */
+const oneFrame = (w: Uint8Array): Uint8Array => (w[0] === 0 ? w.subarray(1) : w);
+
 describe("handshake", () => {
   for (const auth of [0, 1, 2]) {
     it(`auth mode ${auth}: the session comes up on both ends with one session id`, () => {
@@ -65,7 +69,7 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
     l.connect();
     // Capture the wire bytes of one QoS 0 message from a to b.
     l.a.publish(9, 0, new TextEncoder().encode("open valve 3"));
-    const wire = l.a.core.pull();
+    const wire = oneFrame(l.a.core.pull());
     l.b.core.rx(wire);
     l.b.drain();
     expect(l.b.got).toHaveLength(1);
@@ -122,7 +126,7 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
   it("a frame whose MAC checks out is taken even if only its CRC field was hit", () => {
     const { l } = captured();
     l.a.publish(9, 0, new TextEncoder().encode("close valve 3"));
-    const raw = flipHeader(l.b.core.cobsDecode(l.a.core.pull().subarray(0, -1)));
+    const raw = flipHeader(l.b.core.cobsDecode(oneFrame(l.a.core.pull()).subarray(0, -1)));
     raw[raw.length - 1] ^= 0x80; // the CRC field only: header, payload and MAC intact
     expect(relay(l, raw)).toEqual({ n: 1, crc: 0, auth: 0, frames: 1 });
     expect(new TextDecoder().decode(l.b.got[1].payload)).toBe("close valve 3");
@@ -131,7 +135,7 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
   it("a frame of another version inside a MAC session takes the CRC path", () => {
     const { l } = captured();
     l.a.publish(9, 0, Uint8Array.of(1));
-    const raw = flipHeader(l.b.core.cobsDecode(l.a.core.pull().subarray(0, -1)));
+    const raw = flipHeader(l.b.core.cobsDecode(oneFrame(l.a.core.pull()).subarray(0, -1)));
     raw[0] = 7; // a corrupt version byte: CRC error, as without frame MACs
     expect(relay(l, raw)).toMatchObject({ n: 0, crc: 1, auth: 0 });
   });
@@ -143,7 +147,7 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
     for (let k = 0; k < 2000; k++) {
       const msg = Buffer.from(`reading ${k} ${"x".repeat(r() % 40)}`);
       l.a.publish(9, 0, msg);
-      const raw = flipHeader(l.b.core.cobsDecode(l.a.core.pull().subarray(0, -1)));
+      const raw = flipHeader(l.b.core.cobsDecode(oneFrame(l.a.core.pull()).subarray(0, -1)));
       const flips = r() % 3; // 0: intact, 1 or 2 bits anywhere (header, payload, MAC, CRC)
       for (let f = 0; f < flips; f++) raw[r() % raw.length] ^= 1 << (r() % 8);
       const before = l.b.got.length;
@@ -203,7 +207,7 @@ describe("versions and capabilities", () => {
     ]);
     raw.send({ type: 0x08, codec: 1, payload, packet: 77 });
     l.b.core.rx(raw.pull());
-    const wire = l.b.core.pull();
+    const wire = oneFrame(l.b.core.pull());
     const frame = flipHeader(raw.cobsDecode(wire.subarray(0, wire.indexOf(0))));
     expect(frame[1]).toBe(0x09);
     const len = frame[6] | (frame[7] << 8);
