@@ -30,7 +30,10 @@ export function frame_decode(src: usize, len: i32, area: usize): i32 {
   if (len > 0 && load<u8>(src) == 0) { src++; len--; }
   if (len <= 0) return Status.ERR_TRUNCATED;
   const n = frame_from_wire(src, len, area, MAX_FRAME);
-  if (n < 0) return n == Status.ERR_NO_SPACE ? Status.ERR_OVERSIZE : n;
+  // A 0x00 inside, or a COBS block running past the end, is a frame cut
+  // short: ERR_TRUNCATED, as the link's decoder reports it (PROTOCOL.md
+  // section 2, decoder checks), not the COBS primitive's ERR_COBS.
+  if (n < 0) return n == Status.ERR_NO_SPACE ? Status.ERR_OVERSIZE : n == Status.ERR_COBS ? Status.ERR_TRUNCATED : n;
   const st = frame_check(area, n);
   if (st != Status.OK) return st;
   return <i32>load<u16>(area + H_LENGTH);

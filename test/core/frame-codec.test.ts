@@ -5,7 +5,7 @@ import { describe, it, expect } from "vitest";
 import { loadCore } from "../../host/core.ts";
 import { FrameCodec } from "../../host/frame-codec.ts";
 import { Status } from "../../host/status.ts";
-import { Flag, FrameType } from "../../host/frame.ts";
+import { Counter, Flag, FrameType } from "../../host/frame.ts";
 import { wire, rng } from "./jsframe.ts";
 
 const codec = () => new FrameCodec(loadCore());
@@ -33,7 +33,12 @@ describe("pure frame codec", () => {
     expect(status(() => c.decode(flipped))).toBe(Status.ERR_CRC);
     expect(status(() => c.decode(w.subarray(0, 12)))).not.toBe(0);
     expect(status(() => c.decode(Uint8Array.of(0)))).toBe(Status.ERR_TRUNCATED);
-    expect(status(() => c.decode(Uint8Array.of(5, 1, 2, 0, 3, 0)))).toBe(Status.ERR_COBS);
+    // A delimiter inside a COBS block: the frame was cut short. The link says ERR_TRUNCATED for the same bytes.
+    expect(status(() => c.decode(Uint8Array.of(5, 1, 2, 0, 3, 0)))).toBe(Status.ERR_TRUNCATED);
+    expect(status(() => c.decode(Uint8Array.of(5, 1, 2)))).toBe(Status.ERR_TRUNCATED);
+    const link = loadCore();
+    link.rx(Uint8Array.of(5, 1, 2, 0));
+    expect(link.counter(Counter.ERR_TRUNCATED)).toBe(1);
     expect(status(() => c.decode(new Uint8Array(5000)))).toBe(Status.ERR_OVERSIZE);
     const r = rng(3);
     for (let i = 0; i < 2000; i++) {
