@@ -144,15 +144,15 @@ export function qos_peer_base(b1: u32, b2: u32, e: u32, resumed: bool, time: u32
 
 const U32 = memory.data(4, 4);
 
-/** Append a record of `len` bytes copied from `src`. Room is made first
- *  (compaction reuses the journal's record buffer, so the data must not be
- *  staged there before). */
 /** Append a record of len bytes at src; no room check (the callers make it). */
 @inline function jput(type: u8, src: usize, len: i32, time: u32): i32 {
   memory.copy(journal_data(), src, len);
   return journal_append(type, len, time);
 }
 
+/** Append a record of `len` bytes copied from `src`. Room is made first
+ *  (compaction reuses the journal's record buffer, so the data must not be
+ *  staged there before). */
 function jwrite(type: u8, src: usize, len: i32, time: u32): i32 {
   if (!journal_ready()) return Status.ERR_NO_JOURNAL;
   if (!journal_fits(len)) {
