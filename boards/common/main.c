@@ -44,11 +44,11 @@ volatile uint32_t qn_app_echo_dropped;
 /* Status of the last qn_journal_open (QN_OK, or why QoS 2 is unavailable)
  * and how long it took (part of the boot cost; `make bootcost` shows it). */
 volatile int32_t qn_journal_status;
+volatile uint32_t qn_journal_open_us;
 /* qn_rx calls made with received bytes, since boot: with frames handed
  * over whole (qn_port_uart_read) about one per frame. Read by the QEMU
  * tests through the monitor. */
 volatile uint32_t qn_main_rx_calls;
-volatile uint32_t qn_journal_open_us;
 
 /* The build's pre-shared key. It lives only here (flash) and, for the
  * moment of qn_set_key, in the application area, which is wiped after. */
