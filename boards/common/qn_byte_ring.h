@@ -39,10 +39,14 @@ static inline int qn_ring_get(qn_byte_ring_t *r, uint8_t *b) {
   return 1;
 }
 
+/* Half full: bytes move on whether or not a frame end is among them (a
+ * frame longer than half the ring, or garbage with no 0x00). */
+static inline int qn_ring_half_full(const qn_byte_ring_t *r) { return qn_ring_count(r) >= QN_RING_SIZE / 2u; }
+
 /* A whole frame waits (its 0x00 arrived), or the ring is half full: worth
  * a turn of the main loop. A lone first byte of a frame is not. */
 static inline int qn_ring_frame_ready(const qn_byte_ring_t *r) {
-  return r->zeros_in != r->zeros_out || qn_ring_count(r) >= QN_RING_SIZE / 2u;
+  return r->zeros_in != r->zeros_out || qn_ring_half_full(r);
 }
 
 /* Move up to max bytes out of the ring; returns how many. */
@@ -59,7 +63,7 @@ static inline int32_t qn_ring_read(qn_byte_ring_t *r, uint8_t *dst, int32_t max)
  * do nothing with a partial frame but keep it: handed over whole, a frame
  * costs one qn_rx call instead of one per loop turn it took to arrive. */
 static inline int32_t qn_ring_read_frames(qn_byte_ring_t *r, uint8_t *dst, int32_t max) {
-  if (qn_ring_count(r) >= QN_RING_SIZE / 2u) return qn_ring_read(r, dst, max);
+  if (qn_ring_half_full(r)) return qn_ring_read(r, dst, max);
   uint32_t ends = r->zeros_in - r->zeros_out;
   int32_t n = 0;
   while (ends != 0 && n < max && qn_ring_get(r, &dst[n])) {
