@@ -11,9 +11,10 @@ import { MemoryStorage, type Storage } from "./storage.ts";
 import { copyOut } from "./out-pool.ts";
 import { bytesArg, byteArg, intArg } from "./args.ts";
 
-/** Each of the four areas of the host scratch (input, output, field bytes,
- *  the frame codec's wire) is 4 KiB; the CRC tables lie past the last. */
-const SCRATCH_AREA = 4096;
+/** The host scratch above the core's data: four areas of 4 KiB (offsets
+ *  from scratchBase), then the CRC tables. Every copy into an area is
+ *  checked against AREA first: past it lies the next area, or the tables. */
+export const SCRATCH = { AREA: 4096, IN: 0, OUT: 4096, FIELDS: 8192, WIRE: 12288, END: 16384 } as const;
 
 export const Kind = { UINT: 0, SINT: 1, BYTES: 2, FIXED32: 3, FIXED64: 4 } as const;
 
@@ -103,7 +104,7 @@ export class QnCore {
     this.maxPayload = this.x.qn_max_payload();
     // Past the scratch: the core's slicing-by-16 CRC tables (the host has
     // the RAM the device does not; same results, ~6x faster CRC).
-    const wide = this.scratch + 16384;
+    const wide = this.scratch + SCRATCH.END;
     if (wide + this.x.qn_crc32c_widen_bytes() > this.u8.length) throw new Error("QN core: no room for host scratch");
     this.wideCrc = opts.wideCrc !== false && this.x.qn_crc32c_widen(wide) === 1;
   }
@@ -157,8 +158,9 @@ export class QnCore {
 
   get mem(): Uint8Array { return this.u8; }
 
-  /** Host scratch bytes [scratchBase, scratchBase + 16384) above the core's
-   *  data: this class uses the first 12 KiB, host/frame-codec.ts the last 4. */
+  /** Host scratch bytes [scratchBase, scratchBase + SCRATCH.END) above the
+   *  core's data: this class uses the first three areas, host/frame-codec.ts
+   *  SCRATCH.WIRE. */
   get scratchBase(): number { return this.scratch; }
 
   /** Feed received bytes (any length); returns valid frames completed. */
@@ -251,12 +253,12 @@ export class QnCore {
 
   private setFields(fields: Field[]): void {
     this.x.qn_msg_reset();
-    let data = this.scratch + 8192;
-    const end = data + SCRATCH_AREA;
+    let data = this.scratch + SCRATCH.FIELDS;
+    const end = data + SCRATCH.AREA;
     for (const f of fields) {
       let st: number;
       if (f.kind === Kind.BYTES) {
-        const b = bytesArg(f.bytes ?? new Uint8Array(0), end - data, `field ${f.tag}: bytes (all byte fields together at most ${SCRATCH_AREA})`);
+        const b = bytesArg(f.bytes ?? new Uint8Array(0), end - data, `field ${f.tag}: bytes (all byte fields together at most ${SCRATCH.AREA})`);
         this.u8.set(b, data);
         st = this.x.qn_msg_add(f.tag, f.kind, BigInt(data), b.length);
         data += b.length;
@@ -287,33 +289,33 @@ export class QnCore {
 
   encode(codec: number, fields: Field[]): Uint8Array {
     this.setFields(fields);
-    const n = check(this.call("qn_encode", () => this.x.qn_encode(codec, this.scratch, 4096)), "encode");
-    return this.u8.slice(this.scratch, this.scratch + n);
+    const n = check(this.call("qn_encode", () => this.x.qn_encode(codec, this.scratch + SCRATCH.OUT, SCRATCH.AREA)), "encode");
+    return this.u8.slice(this.scratch + SCRATCH.OUT, this.scratch + SCRATCH.OUT + n);
   }
 
   decode(codec: number, bytes: Uint8Array): Field[] {
-    this.u8.set(bytesArg(bytes, SCRATCH_AREA, "decode: input"), this.scratch + 4096);
-    check(this.call("qn_decode", () => this.x.qn_decode(codec, this.scratch + 4096, bytes.length)), "decode");
+    this.u8.set(bytesArg(bytes, SCRATCH.AREA, "decode: input"), this.scratch + SCRATCH.IN);
+    check(this.call("qn_decode", () => this.x.qn_decode(codec, this.scratch + SCRATCH.IN, bytes.length)), "decode");
     return this.getFields();
   }
 
   // ---- primitives, for tests and tools ----
 
   crc32c(bytes: Uint8Array): number {
-    this.u8.set(bytesArg(bytes, SCRATCH_AREA, "crc32c: input"), this.scratch);
-    return this.x.qn_crc32c(this.scratch, bytes.length) >>> 0;
+    this.u8.set(bytesArg(bytes, SCRATCH.AREA, "crc32c: input"), this.scratch + SCRATCH.IN);
+    return this.x.qn_crc32c(this.scratch + SCRATCH.IN, bytes.length) >>> 0;
   }
 
   cobsEncode(bytes: Uint8Array): Uint8Array {
-    this.u8.set(bytesArg(bytes, SCRATCH_AREA, "cobs_encode: input"), this.scratch);
-    const n = check(this.x.qn_cobs_encode(this.scratch, bytes.length, this.scratch + 4096, 4096), "cobs_encode");
-    return this.u8.slice(this.scratch + 4096, this.scratch + 4096 + n);
+    this.u8.set(bytesArg(bytes, SCRATCH.AREA, "cobs_encode: input"), this.scratch + SCRATCH.IN);
+    const n = check(this.x.qn_cobs_encode(this.scratch + SCRATCH.IN, bytes.length, this.scratch + SCRATCH.OUT, SCRATCH.AREA), "cobs_encode");
+    return this.u8.slice(this.scratch + SCRATCH.OUT, this.scratch + SCRATCH.OUT + n);
   }
 
   cobsDecode(bytes: Uint8Array): Uint8Array {
-    this.u8.set(bytesArg(bytes, SCRATCH_AREA, "cobs_decode: input"), this.scratch);
-    const n = check(this.x.qn_cobs_decode(this.scratch, bytes.length, this.scratch + 4096, 4096), "cobs_decode");
-    return this.u8.slice(this.scratch + 4096, this.scratch + 4096 + n);
+    this.u8.set(bytesArg(bytes, SCRATCH.AREA, "cobs_decode: input"), this.scratch + SCRATCH.IN);
+    const n = check(this.x.qn_cobs_decode(this.scratch + SCRATCH.IN, bytes.length, this.scratch + SCRATCH.OUT, SCRATCH.AREA), "cobs_decode");
+    return this.u8.slice(this.scratch + SCRATCH.OUT, this.scratch + SCRATCH.OUT + n);
   }
 }
 

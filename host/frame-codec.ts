@@ -4,15 +4,15 @@
 // session, queue or journal. For tools and tests that need the format
 // only; a link goes through QnCore.send/pull/rx. Results are copies the
 // caller owns.
-import { QnError, Status } from "./status.ts";
+import { QnError } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
-import type { QnCore } from "./core.ts";
+import { SCRATCH, type QnCore } from "./core.ts";
 import { copyOut } from "./out-pool.ts";
 import { bytesArg, byteArg, intArg } from "./args.ts";
 
 export interface FrameFields { type: number; flags?: number; codec?: number; channel?: number; packet?: number }
 
-const WIRE_CAP = 4096;
+const WIRE_CAP = SCRATCH.AREA;
 
 export class FrameCodec {
   private readonly u8: Uint8Array;
@@ -25,7 +25,7 @@ export class FrameCodec {
     this.u8 = core.mem;
     this.x = core.x;
     this.app = core.x.qn_app_buf();
-    this.wire = core.scratchBase + 12288;
+    this.wire = core.scratchBase + SCRATCH.WIRE;
     this.maxPayload = core.x.qn_max_payload();
   }
 
@@ -44,7 +44,7 @@ export class FrameCodec {
   }
 
   /** Header and payload of one wire frame; QnError with the link's status
-   *  (ERR_CRC, ERR_COBS, ERR_TRUNCATED, ...) for a bad one. */
+   *  (ERR_CRC, ERR_TRUNCATED, ERR_OVERSIZE, ...) for a bad one. */
   decode(bytes: Uint8Array): Frame {
     bytesArg(bytes, WIRE_CAP, "frame decode: input");
     this.u8.set(bytes, this.wire);
