@@ -9,7 +9,7 @@ import { HEADER_SIZE, type Frame } from "./frame.ts";
 import { randomFillSync } from "node:crypto";
 import { MemoryStorage, type Storage } from "./storage.ts";
 import { copyOut } from "./out-pool.ts";
-import { bytesArg, byteArg, intArg } from "./args.ts";
+import { bytesArg, frameFieldArgs } from "./args.ts";
 
 /** The host scratch above the core's data: four areas of 4 KiB (offsets
  *  from scratchBase), then the CRC tables. Every copy into an area is
@@ -204,11 +204,7 @@ export class QnCore {
   send(f: { type: number; flags?: number; codec?: number; channel?: number; packet?: number; payload?: Uint8Array }): number {
     this.live("qn_send");
     const payload = bytesArg(f.payload ?? EMPTY, this.maxPayload, "send: payload");
-    byteArg(f.type, "send: type");
-    if (f.flags !== undefined) byteArg(f.flags, "send: flags");
-    if (f.codec !== undefined) byteArg(f.codec, "send: codec");
-    if (f.channel !== undefined) byteArg(f.channel, "send: channel");
-    if (f.packet !== undefined) intArg(f.packet, 0, 0xffffffff, "send: packet");
+    frameFieldArgs(f, "send");
     this.u8.set(payload, this.appBuf + HEADER_SIZE);
     let r: number, packet: number;
     try {

@@ -8,7 +8,7 @@ import { QnError } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
 import { SCRATCH, type QnCore } from "./core.ts";
 import { copyOut } from "./out-pool.ts";
-import { bytesArg, byteArg, intArg } from "./args.ts";
+import { bytesArg, frameFieldArgs } from "./args.ts";
 
 export interface FrameFields { type: number; flags?: number; codec?: number; channel?: number; packet?: number }
 
@@ -32,9 +32,7 @@ export class FrameCodec {
   /** The wire bytes of one frame (COBS, 0x00-terminated). */
   encode(h: FrameFields, payload: Uint8Array): Uint8Array {
     bytesArg(payload, this.maxPayload, "frame encode: payload");
-    byteArg(h.type, "frame encode: type");
-    for (const k of ["flags", "codec", "channel"] as const) if (h[k] !== undefined) byteArg(h[k], `frame encode: ${k}`);
-    if (h.packet !== undefined) intArg(h.packet, 0, 0xffffffff, "frame encode: packet");
+    frameFieldArgs(h, "frame encode");
     this.u8.set(payload, this.app + HEADER_SIZE);
     this.core.live("frame encode");
     let n: number;
