@@ -77,8 +77,8 @@ export class Gateway {
     if (this.config.devices.length === 0) this.log.warn("no devices configured: nothing is bridged until a reload adds some");
     for (const d of this.config.devices) {
       if (d.channels.length === 0) this.log.warn({ device: d.id }, "device has no channels: every message it sends is dropped and no command reaches it");
+      await this.startLink(d);
     }
-    for (const d of this.config.devices) await this.startLink(d);
     this.routes();
     if (opts.ops !== false) {
       this.ops = new OpsServer(this);
