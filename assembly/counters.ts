@@ -27,6 +27,7 @@ export const C_LINK_DOWN_REFUSED: i32 = 21;
 export const C_JOURNAL_FAIL: i32 = 22;
 export const C_HEARTBEATS: i32 = 23;
 export const C_LINK_DOWN: i32 = 24;
+export const C_ERR_HEADER: i32 = 25;
 export const COUNTER_COUNT: i32 = 32;
 
 const COUNTERS = memory.data(COUNTER_COUNT * 4, 4);

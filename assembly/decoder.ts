@@ -10,7 +10,7 @@ import { frame_check, frame_crc_ok, header_flip, CRC_DEFERRED } from "./frame";
 import { copy_nonzero } from "./cobs";
 import {
   count, count_n, C_BYTES_IN, C_FRAMES_IN, C_ERR_CRC, C_ERR_OVERSIZE, C_ERR_TRUNCATED,
-  C_ERR_VERSION, C_ERR_COBS,
+  C_ERR_VERSION, C_ERR_COBS, C_ERR_HEADER,
 } from "./counters";
 
 export const FRAME_READY: i32 = 1;
@@ -60,6 +60,7 @@ function fail(st: i32): i32 {
   else if (st == Status.ERR_OVERSIZE) count(C_ERR_OVERSIZE);
   else if (st == Status.ERR_TRUNCATED) count(C_ERR_TRUNCATED);
   else if (st == Status.ERR_VERSION) count(C_ERR_VERSION);
+  else if (st == Status.ERR_HEADER) count(C_ERR_HEADER);
   else count(C_ERR_COBS);
   return st;
 }

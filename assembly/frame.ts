@@ -153,14 +153,27 @@ export function frame_check(raw: usize, n: i32, macFirst: bool = false): i32 {
   const body = HEADER_SIZE + len + (mac ? MAC_BYTES : 0);
   if (n < body + CRC_SIZE) return Status.ERR_TRUNCATED;
   if (n > body + CRC_SIZE) return Status.ERR_OVERSIZE;
-  // A version byte that does not match takes the CRC path, so a corrupt
-  // byte 0 stays a CRC error.
-  if (macFirst && mac && load<u8>(raw + H_VERSION) == PROTOCOL_VERSION) return CRC_DEFERRED;
+  // A version byte or header field that does not pass takes the CRC path,
+  // so a corrupt byte stays a CRC error.
+  const fields = header_fields_ok(raw);
+  if (macFirst && mac && fields && load<u8>(raw + H_VERSION) == PROTOCOL_VERSION) return CRC_DEFERRED;
   if (!frame_crc_ok(raw, n)) return Status.ERR_CRC;
   // Version is checked after the CRC: a corrupt byte 0 is a CRC error, only
   // an intact frame from another protocol version is ERR_VERSION.
   if (load<u8>(raw + H_VERSION) != PROTOCOL_VERSION) return Status.ERR_VERSION;
+  if (!fields) return Status.ERR_HEADER;
   return Status.OK;
+}
+
+/** The header fields the receive path indexes by or branches on, checked
+ *  here once for every received frame so no later layer meets a value it
+ *  has no slot for: the priority class (0-2: the scheduler has three
+ *  outboxes), the QoS (0-2), flag bit 7 and the reserved byte (both zero).
+ *  The length was checked above; type, codec and channel are looked up,
+ *  never indexed, and an unknown one is refused where it is looked up. */
+@inline function header_fields_ok(raw: usize): bool {
+  const f = <u32>load<u8>(raw + H_FLAGS);
+  return (f & 3) != 3 && (f & 0x0C) != 0x0C && (f & 0x80) == 0 && load<u8>(raw + H_RESERVED) == 0;
 }
 
 /** Does the CRC of a structurally checked frame of `n` bytes match? */

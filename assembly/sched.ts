@@ -72,6 +72,9 @@ export function sched_stat(what: i32): u32 {
 
 /** Queue a block holding a wire frame on class `prio`. */
 export function sched_queue(prio: i32, blk: usize): i32 {
+  // Callers pass checked classes (frame_check, core_send); a class past the
+  // last would index memory that is not an outbox.
+  if (<u32>prio >= <u32>PRIO_CLASSES) return Status.ERR_ARG;
   const r = outbox(prio);
   const slot = r.head & r.mask;
   if (ring_push_u32(r, <u32>blk) != Status.OK) {

@@ -31,4 +31,5 @@ export enum Status {
   ERR_SESSION = -24, // no established session, or a frame of another session
   ERR_WINDOW = -25, // in-flight window full: wait for acknowledgements
   ERR_NO_JOURNAL = -26, // QoS 2 needs the journal: call qn_journal_open first
+  ERR_HEADER = -27, // intact frame with a header field out of range (priority 3, QoS 3, flag bit 7, reserved byte)
 }
