@@ -3,7 +3,8 @@
 // halves. Records are appended to the live half; when it fills, the live
 // state (given by the QoS layer through a callback-free "compact" pass) is
 // written to the other half under a higher generation, then the old half
-// is erased. Recovery picks the valid half with the highest generation and
+// is erased. Recovery picks the committed half (one holding a STATE
+// record, which compaction writes last) with the highest generation and
 // replays its records up to the first one whose CRC fails: a torn final
 // record (power cut mid-write) is detected and dropped, and the log is then
 // compacted so the next append never lands on half-programmed flash.
@@ -128,18 +129,32 @@ function read_rec(h: u32, off: u32): i32 {
   return len;
 }
 
+/** The generation of half `h` when it is committed (its header is intact
+ *  and a STATE record follows it: compaction writes STATE last, so a half
+ *  without one was cut mid-compaction and holds only part of the state),
+ *  else -1. */
 function half_generation(h: u32): i64 {
   const len = read_rec(h, 0);
   if (len != 4 || load<u8>(REC + 1) != R_HEADER) return -1;
-  return <i64>load<u32>(REC + REC_HEAD);
+  const gen = <i64>load<u32>(REC + REC_HEAD);
+  for (let off = padded(4); ; ) {
+    const n = read_rec(h, off);
+    if (n < 0) return -1;
+    if (load<u8>(REC + 1) == R_STATE) return gen;
+    off += padded(n);
+  }
+  return -1;
 }
 
 let scanHalf: u32 = 0;
 let scanOff: u32 = 0;
 
 /** Open the journal over a region of `size` bytes (two halves). Returns
- *  OK with a scan ready (journal_next), or a status. An empty or foreign
- *  region is formatted. */
+ *  OK with a scan ready (journal_next), or a status. The committed half
+ *  with the higher generation is the log; a newer half that a power cut
+ *  left without its STATE is ignored (the next compaction erases it). A
+ *  region with no committed half (new, foreign, or cut during its very
+ *  first format, before anything could be committed) is formatted. */
 export function journal_open(size: u32, time: u32): i32 {
   ready = false;
   if (size < 2 * 1024 || (size & (2 * ALIGN - 1)) != 0) return Status.ERR_ARG;
@@ -148,7 +163,6 @@ export function journal_open(size: u32, time: u32): i32 {
   const g0 = half_generation(0), g1 = half_generation(1);
   fresh = g0 < 0 && g1 < 0;
   if (fresh) {
-    // Fresh or unreadable: format half 0.
     if (storage_erase(0, size) < 0) return Status.ERR_STORAGE;
     half = 1;
     generation = 0;

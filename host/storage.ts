@@ -19,23 +19,41 @@ export interface Storage {
 
 const ERR_STORAGE = -13;
 
-/** A RAM region; `cutAfterBytes` simulates a power cut: the write that
- *  crosses the limit is torn there and every later write fails. */
+/** A RAM region with two ways to simulate a power cut:
+ *  - `cutAfterBytes`: the write that crosses the limit is torn there and
+ *    every later write fails;
+ *  - `cutAtOp`: flash operation number `cutAtOp` (writes and erases,
+ *    counted in `ops` from 0) is cut as `cutMode` says, "before" (it never
+ *    happens) or "torn" (a write programs its first half, an erase clears
+ *    the first half of its range), and every later operation fails.
+ *  `powerLost` says a cut has happened; clear it by setting the limits
+ *  back to Infinity (the next boot). */
 export class MemoryStorage implements Storage {
   readonly data: Uint8Array;
   writtenBytes = 0;
   cutAfterBytes = Infinity;
+  ops = 0;
+  cutAtOp = Infinity;
+  cutMode: "before" | "torn" = "torn";
   constructor(readonly size: number, fill?: Uint8Array) {
     this.data = fill ? fill : new Uint8Array(size).fill(0xff);
   }
+  get powerLost(): boolean { return this.ops > this.cutAtOp || this.writtenBytes >= this.cutAfterBytes; }
   read(off: number, dst: Uint8Array): number {
     if (off < 0 || off + dst.length > this.size) return ERR_STORAGE;
     dst.set(this.data.subarray(off, off + dst.length));
     return 0;
   }
+  /** How much of an operation of `n` units happens: all of it, part of it
+   *  (the cut lands in it), or none (the power is gone). */
+  private share(n: number): number {
+    const k = this.ops++;
+    if (k < this.cutAtOp) return n;
+    return k === this.cutAtOp && this.cutMode === "torn" ? n >> 1 : 0;
+  }
   write(off: number, src: Uint8Array): number {
     if (off < 0 || off + src.length > this.size) return ERR_STORAGE;
-    const room = this.cutAfterBytes - this.writtenBytes;
+    const room = Math.min(this.cutAfterBytes - this.writtenBytes, this.share(src.length));
     if (room <= 0) return ERR_STORAGE;
     const n = Math.min(room, src.length);
     for (let i = 0; i < n; i++) this.data[off + i] &= src[i];
@@ -45,8 +63,9 @@ export class MemoryStorage implements Storage {
   erase(off: number, len: number): number {
     if (off < 0 || off + len > this.size) return ERR_STORAGE;
     if (this.writtenBytes >= this.cutAfterBytes) return ERR_STORAGE;
-    this.data.fill(0xff, off, off + len);
-    return 0;
+    const n = this.share(len);
+    this.data.fill(0xff, off, off + n);
+    return n < len ? ERR_STORAGE : 0;
   }
 }
 
