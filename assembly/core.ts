@@ -508,7 +508,9 @@ export function core_inbox_pop(): i32 {
   memory.copy(APP, blk_data(blk), n);
   inbox_free(blk);
   if (load<u8>(APP + H_TYPE) == T_DATA && flags_qos(load<u8>(APP + H_FLAGS)) == 2) {
-    qos_delivered(load<u32>(APP + H_PACKET), APP, <i32>load<u16>(APP + H_LENGTH), <u32>nowUs);
+    // The payload is what the block holds: its length field was checked
+    // against the block when the frame came in or was recovered.
+    qos_delivered(load<u32>(APP + H_PACKET), APP, n - HEADER_SIZE, <u32>nowUs);
   }
   return n;
 }

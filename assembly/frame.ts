@@ -171,9 +171,22 @@ export function frame_check(raw: usize, n: i32, macFirst: bool = false): i32 {
  *  outboxes), the QoS (0-2), flag bit 7 and the reserved byte (both zero).
  *  The length was checked above; type, codec and channel are looked up,
  *  never indexed, and an unknown one is refused where it is looked up. */
-@inline function header_fields_ok(raw: usize): bool {
+@inline export function header_fields_ok(raw: usize): bool {
   const f = <u32>load<u8>(raw + H_FLAGS);
   return (f & 3) != 3 && (f & 0x0C) != 0x0C && (f & 0x80) == 0 && load<u8>(raw + H_RESERVED) == 0;
+}
+
+/** Is the `n` bytes at `raw` a frame body as the inbox and the journal
+ *  keep it (header + payload, no MAC or CRC): this version, a length field
+ *  that is the rest of the `n` bytes, header fields in range? For bytes
+ *  that come back from storage, where the CRC covered the record and not
+ *  the frame's own fields. */
+export function frame_body_ok(raw: usize, n: i32): bool {
+  if (n < HEADER_SIZE || n > HEADER_SIZE + MAX_PAYLOAD) return false;
+  const len = <i32>load<u16>(raw + H_LENGTH);
+  if (len != n - HEADER_SIZE) return false;
+  if ((load<u8>(raw + H_FLAGS) & F_TRACE) != 0 && len < TRACE_BYTES) return false;
+  return load<u8>(raw + H_VERSION) == PROTOCOL_VERSION && header_fields_ok(raw);
 }
 
 /** Does the CRC of a structurally checked frame of `n` bytes match? */

@@ -23,11 +23,12 @@
 // Acks are cumulative: an ack for n covers every id <= n of that level.
 import { Status } from "./status";
 import { HEADER_SIZE } from "./config";
-import { H_FLAGS, H_PACKET, flags_qos, T_PUBACK, T_PUBREC, T_PUBCOMP } from "./frame";
+import { H_FLAGS, H_PACKET, H_TYPE, flags_qos, frame_body_ok, T_DATA, T_PUBACK, T_PUBREC, T_PUBCOMP } from "./frame";
 import { pool_alloc, pool_free, BLK_HDR, blk_len, blk_set_len, blk_data } from "./pool";
 import {
   journal_ready, journal_fits, journal_append, journal_data, journal_compact_begin,
   journal_compact_end, journal_open, journal_next, journal_len, journal_torn, journal_rewind, journal_fresh,
+  journal_stat, ALIGN,
   R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE, R_EVENT,
 } from "./journal";
 import { inbox_push, inbox_count, inbox_at } from "./inbox";
@@ -96,6 +97,7 @@ export function qos_stat(what: i32): u32 {
   if (what == 11) return epoch;
   if (what == 12) return peerEpoch;
   if (what == 13) return epochResets;
+  if (what == 14) return badRecords;
   return 0;
 }
 
@@ -130,6 +132,7 @@ export function qos_peer_base(b1: u32, b2: u32, e: u32, resumed: bool, time: u32
     epochResets++;
     peerEpoch = e;
     q2Expect = b2;
+    q2Delivered = b2 - 1; // ids below the base were completed by the peer
     if (journal_ready()) write_state_record(time);
     return;
   }
@@ -442,12 +445,82 @@ export function qos_delivered(pid: u32, raw: usize, len: i32, time: u32): i32 {
 
 // ---- recovery ----
 
+// Flash holds whatever passed a record's CRC: the CRC says the bytes are
+// as written, not that they make sense (another firmware's bug, a part
+// programmed elsewhere, an attacker with the chip). So recovery trusts a
+// record only when every field fits the record (a frame's length field is
+// the rest of the record, its header fields in range: frame_body_ok) and
+// its ids lie near the half's checkpoint: one half holds at most one
+// record per ALIGN bytes and each moves an id by a handful, so an id
+// further away than that is not ours. Anything else is dropped and counted
+// (qos_stat(14)), never replayed. Within that span serial-number order is
+// a total order, so replay does not depend on record order and recovery
+// is idempotent (a recovered state recovers to itself after compaction).
+let spanIds: u32 = 0;
+let anchorSend: u32 = 1; // our QoS 2 sender ids are near this
+let anchorRecv: u32 = 1; // the peer's QoS 2 ids we received are near this
+let badRecords: u32 = 0;
+export function qos_bad_records(): u32 { return badRecords; }
+
+@inline function near(v: u32, anchor: u32): bool { return v - (anchor - spanIds) <= spanIds << 1; }
+
+/** A STATE record whose ids hang together: released and done near next,
+ *  delivered near expected. The anchors are not consulted. */
+function state_ok(d: usize, len: i32): bool {
+  if (len < 20 || len > 32 || (len & 3) != 0) return false;
+  const next = load<u32>(d);
+  return near(load<u32>(d, 12), next) && near(load<u32>(d, 16), next) && near(load<u32>(d, 8), load<u32>(d, 4));
+}
+
+/** A journalled QoS 2 DATA frame (OUT or IN record) that can be trusted. */
+function frame_record_ok(d: usize, len: i32, anchor: u32): bool {
+  return frame_body_ok(d, len) && load<u8>(d + H_TYPE) == T_DATA && flags_qos(load<u8>(d + H_FLAGS)) == 2 &&
+    near(load<u32>(d + H_PACKET), anchor);
+}
+
+/** Is the record the scan is on one recovery may use? */
+function record_ok(t: u8, d: usize, len: i32): bool {
+  if (t == R_STATE) return state_ok(d, len) && near(load<u32>(d), anchorSend);
+  if (t == R_OUT) return frame_record_ok(d, len, anchorSend);
+  if (t == R_IN) return frame_record_ok(d, len, anchorRecv);
+  if (t == R_REL || t == R_DONE) return len == 4 && near(load<u32>(d), anchorSend);
+  if (t == R_DELIVERED) return len == 8 && near(load<u32>(d), anchorRecv);
+  if (t == R_EVENT) return len == EVENT_SIZE;
+  return false;
+}
+
+/** The anchors, and the counters' starting values: the first sound
+ *  checkpoint of the half (a compaction writes one; a new journal starts
+ *  with one), or a new journal's ids. */
+function find_anchors(): void {
+  spanIds = journal_stat(0) / ALIGN + 64;
+  anchorSend = 1;
+  anchorRecv = 1;
+  let t: u8;
+  while ((t = journal_next()) != 0) {
+    const d = journal_data();
+    if (t == R_STATE && state_ok(d, journal_len())) {
+      // Pass 1 takes the max of these and every later value: start from
+      // the checkpoint's, since the boot values (1, 0) may be far away.
+      anchorSend = q2Next = load<u32>(d);
+      anchorRecv = q2Expect = load<u32>(d, 4);
+      q2Delivered = load<u32>(d, 8);
+      q2Rel = load<u32>(d, 12);
+      q2Done = load<u32>(d, 16);
+      break;
+    }
+  }
+  journal_rewind();
+}
+
 /** Open the journal and rebuild the QoS 2 state from it; accepted frames
  *  the application had not taken go back into the inbox. */
 export function qos_recover(size: u32, time: u32): i32 {
   let st = journal_open(size, time);
   if (st != Status.OK) return st;
   const tornBefore = journal_torn();
+  badRecords = 0;
+  find_anchors();
   // Pass 1: the counters (the log is in order, so the last word wins; max
   // keeps a half-written compaction from moving anything backwards).
   let t: u8;
@@ -455,43 +528,45 @@ export function qos_recover(size: u32, time: u32): i32 {
   while ((t = journal_next()) != 0) {
     const d = journal_data();
     const len = journal_len();
+    if (!record_ok(t, d, len)) { badRecords++; continue; }
+    if (t == R_STATE && len >= 32 && peerEpoch != 0 && load<u32>(d, 28) != 0 && load<u32>(d, 28) != peerEpoch) {
+      // The peer's numbering restarted here: its expectation restarts too,
+      // and its ids are compared near the new numbering from here on.
+      peerEpoch = load<u32>(d, 28);
+      anchorRecv = load<u32>(d, 4);
+      q2Expect = anchorRecv;
+      q2Delivered = load<u32>(d, 8);
+    }
     if (t == R_STATE) {
       committed = true;
-      if (len >= 32 && peerEpoch != 0 && load<u32>(d, 28) != 0 && load<u32>(d, 28) != peerEpoch) {
-        // The peer's numbering restarted here: its expectation restarts too.
-        peerEpoch = load<u32>(d, 28);
-        q2Expect = load<u32>(d, 4);
-      }
       if (len >= 32) {
         epoch = load<u32>(d, 24);
         if (peerEpoch == 0) peerEpoch = load<u32>(d, 28);
       }
-      if (len >= 20) {
-        q2Next = max_u32(q2Next, load<u32>(d));
-        q2Expect = max_u32(q2Expect, load<u32>(d, 4));
-        q2Delivered = max_u32(q2Delivered, load<u32>(d, 8));
-        q2Rel = max_u32(q2Rel, load<u32>(d, 12));
-        q2Done = max_u32(q2Done, load<u32>(d, 16));
-        if (len >= 24) digest = load<u32>(d, 20);
-      }
-    } else if (t == R_OUT && len >= HEADER_SIZE) q2Next = max_u32(q2Next, load<u32>(d + H_PACKET) + 1);
-    else if (t == R_REL && len == 4) q2Rel = max_u32(q2Rel, load<u32>(d));
-    else if (t == R_DONE && len == 4) q2Done = max_u32(q2Done, load<u32>(d));
-    else if (t == R_IN && len >= HEADER_SIZE) q2Expect = max_u32(q2Expect, load<u32>(d + H_PACKET) + 1);
-    else if (t == R_EVENT && len == EVENT_SIZE) event_restore(d);
-    else if (t == R_DELIVERED && len == 8 && <i32>(load<u32>(d) - q2Delivered) > 0) {
+      q2Next = max_u32(q2Next, load<u32>(d));
+      q2Expect = max_u32(q2Expect, load<u32>(d, 4));
+      q2Delivered = max_u32(q2Delivered, load<u32>(d, 8));
+      q2Rel = max_u32(q2Rel, load<u32>(d, 12));
+      q2Done = max_u32(q2Done, load<u32>(d, 16));
+      if (len >= 24) digest = load<u32>(d, 20);
+    } else if (t == R_OUT) q2Next = max_u32(q2Next, load<u32>(d + H_PACKET) + 1);
+    else if (t == R_REL) q2Rel = max_u32(q2Rel, load<u32>(d));
+    else if (t == R_DONE) q2Done = max_u32(q2Done, load<u32>(d));
+    else if (t == R_IN) q2Expect = max_u32(q2Expect, load<u32>(d + H_PACKET) + 1);
+    else if (t == R_EVENT) event_restore(d);
+    else if (t == R_DELIVERED && <i32>(load<u32>(d) - q2Delivered) > 0) {
       q2Delivered = load<u32>(d);
       digest = load<u32>(d, 4);
     }
   }
   // Pass 2: what is still open. Messages we sent and the peer has not
   // completed go back in flight; messages we accepted and the application
-  // never took go back to the inbox.
+  // never took go back to the inbox. Pass 1 counted the bad records.
   journal_rewind();
   while ((t = journal_next()) != 0) {
     const d = journal_data();
     const len = journal_len();
-    if (len < HEADER_SIZE) continue;
+    if ((t != R_OUT && t != R_IN) || !record_ok(t, d, len)) continue;
     const pid = load<u32>(d + H_PACKET);
     if (t == R_OUT && <i32>(pid - q2Done) > 0) restore_out(d, len, pid);
     else if (t == R_IN && <i32>(pid - q2Delivered) > 0) {
@@ -521,7 +596,7 @@ export function qos_recover(size: u32, time: u32): i32 {
     epoch = load<u32>(STATE_BUF) | 1;
     return write_state(time);
   }
-  if (journal_torn() != tornBefore || !committed) {
+  if (journal_torn() != tornBefore || !committed || badRecords != 0) {
     const c = qos_compact(time);
     if (c != Status.OK) return c;
   }
