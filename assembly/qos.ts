@@ -525,13 +525,17 @@ export function qos_recover(size: u32, time: u32): i32 {
   // keeps a half-written compaction from moving anything backwards).
   let t: u8;
   let committed = false;
+  let index = 0;
+  let recvFrom = 0; // the peer's messages before this record are of an old numbering
   while ((t = journal_next()) != 0) {
     const d = journal_data();
     const len = journal_len();
+    index++;
     if (!record_ok(t, d, len)) { badRecords++; continue; }
     if (t == R_STATE && len >= 32 && peerEpoch != 0 && load<u32>(d, 28) != 0 && load<u32>(d, 28) != peerEpoch) {
       // The peer's numbering restarted here: its expectation restarts too,
       // and its ids are compared near the new numbering from here on.
+      recvFrom = index;
       peerEpoch = load<u32>(d, 28);
       anchorRecv = load<u32>(d, 4);
       q2Expect = anchorRecv;
@@ -561,11 +565,14 @@ export function qos_recover(size: u32, time: u32): i32 {
   }
   // Pass 2: what is still open. Messages we sent and the peer has not
   // completed go back in flight; messages we accepted and the application
-  // never took go back to the inbox. Pass 1 counted the bad records.
+  // never took go back to the inbox, unless they are of the peer's old
+  // numbering. Pass 1 counted the bad records.
   journal_rewind();
+  index = 0;
   while ((t = journal_next()) != 0) {
     const d = journal_data();
     const len = journal_len();
+    if (++index < recvFrom && t == R_IN) continue;
     if ((t != R_OUT && t != R_IN) || !record_ok(t, d, len)) continue;
     const pid = load<u32>(d + H_PACKET);
     if (t == R_OUT && <i32>(pid - q2Done) > 0) restore_out(d, len, pid);

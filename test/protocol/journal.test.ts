@@ -3,7 +3,7 @@
 // dropped at boot, and the exchange must still end with the message
 // delivered exactly once. Plus compaction and a foreign region.
 import { describe, it, expect } from "vitest";
-import { Link } from "./harness.ts";
+import { Link, End } from "./harness.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 
 function tornRun(side: "receiver" | "sender", offset: number) {
@@ -126,5 +126,30 @@ describe("numbering epochs", () => {
     sendAll(5, "new");
     expect(l.a.got.map((g) => g.payload.toString()).slice(20)).toEqual(["new0", "new1", "new2", "new3", "new4"]);
     expect(l.a.core.x.qn_qos_stat(13)).toBe(1); // one epoch change seen
+  });
+});
+
+describe("numbering epochs across a receiver reset", () => {
+  it("new-epoch messages accepted but not yet taken come back after the receiver reboots", () => {
+    const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
+    l.connect();
+    const send = (tag: string, n: number) => {
+      let i = 0;
+      for (let t = 0; i < n && t < 20_000; t++) { if (l.b.publish(2, 2, Buffer.from(`${tag}${i}`)) >= 0) i++; l.step(); }
+      l.run(300);
+    };
+    send("old", 20);
+    expect(l.a.got).toHaveLength(20);
+    l.b.storage.data.fill(0xff); // the device's journal is wiped: a new epoch
+    l.b.reset();
+    l.run(1000, () => l.a.up && l.b.up);
+    // The host accepts the new messages but its application does not take them.
+    l.a.drain = () => {};
+    send("new", 3);
+    expect(l.a.core.inboxCount()).toBe(3);
+    l.a.reset();
+    l.a.drain = End.prototype.drain;
+    l.run(500);
+    expect(l.a.got.map((g) => g.payload.toString()).slice(20)).toEqual(["new0", "new1", "new2"]);
   });
 });
