@@ -31,10 +31,12 @@ import { events_init, event_at, EVENT_SIZE, EV_LINK_UP, EV_LINK_DOWN, EV_AUTH_FA
 import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { identity_fill } from "./identity";
 import { probe_run } from "./probes";
-import { idgen_init, idgen_live } from "./ids";
+import { idgen_init, idgen_live, idgen_resume, idgen_lease_due, idgen_lease_renew } from "./ids";
+import { journal_ready } from "./journal";
+import { entropy } from "./bindings/env";
 import { inbox_init, inbox_full, inbox_push, inbox_take, inbox_free, inbox_count, inbox_at } from "./inbox";
 import {
-  session_defaults, session_tick, session_up, session_id, session_state, cfg, hello_build,
+  session_defaults, session_tick, session_up, session_wire_id, session_state, session_config, CFG_NODE, cfg, hello_build,
   hello_take, hello_status, hello_was_duplicate, welcome_take, confirm_build, confirm_take, session_note_rx,
   session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
   ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, config_stage_begin, config_stage,
@@ -44,7 +46,7 @@ import { mac_write, mac_check, replay_check, replay_mark, replay_reset } from ".
 import {
   qos_init, qos_publish, qos_entry_block, qos_mark_sent, qos_ack, qos_due, qos_rel_id, qos_rel_sent,
   qos_next_unacked, qos_classify, qos_accept, qos_ack_id, qos_delivered, qos_base, qos_peer_base,
-  qos_recover, qos_epoch, qos_event, RX_DELIVER, RX_DUP,
+  qos_recover, qos_epoch, qos_event, qos_ids_lease, qos_ids_node, qos_ids_write, RX_DELIVER, RX_DUP,
 } from "./qos";
 
 export const RX_BUF = memory.data(RX_STAGE, 4);
@@ -71,7 +73,9 @@ export function core_init(): i32 {
   replay_reset();
   lsn = 0;
   nextPacket = 1;
-  idgen_init(idgen_live(), 0);
+  // Ids start at a random point of 2^40 ms until the journal says where
+  // the last boot's ended (ids.ts).
+  idgen_init(idgen_live(), 0, entropy(BUILD, 8) < 0 ? 0 : <i64>(load<u64>(BUILD) & ((<u64>1 << 40) - 1)));
   ready = true;
   return Status.OK;
 }
@@ -87,7 +91,7 @@ export function core_next_packet(): u32 { return nextPacket++; }
 export function core_queue_raw(raw: usize): i32 {
   const type = load<u8>(raw + H_TYPE);
   let flags = load<u8>(raw + H_FLAGS) & ~F_MAC;
-  store<u32>(raw + H_SESSION, session_up() || type == T_WELCOME || type == T_CONFIRM ? <u32>session_id() : 0);
+  store<u32>(raw + H_SESSION, session_up() || type == T_WELCOME || type == T_CONFIRM ? session_wire_id() : 0);
   store<u32>(raw + H_LSN, ++lsn);
   store<u32>(raw + H_TIME, <u32>nowUs);
   const len = <i32>load<u16>(raw + H_LENGTH);
@@ -271,7 +275,10 @@ function on_config(raw: usize, len: i32): i32 {
     }
     if (st == Status.OK) st = config_stage_commit();
   } else st = Status.ERR_DECODE;
-  if (st == Status.OK) qos_event(EV_CONFIG, <i32>config_generation(), <u32>nowUs);
+  if (st == Status.OK) {
+    qos_event(EV_CONFIG, <i32>config_generation(), <u32>nowUs);
+    if (qos_ids_node() != cfg(CFG_NODE)) renew_id_lease();
+  }
   msg_reset();
   msg_add(1, K_SINT, <u64><i64>st, 0);
   msg_add(2, K_UINT, <u64>bad, 0);
@@ -295,7 +302,7 @@ function admit(raw: usize, type: u8, n: i32): i32 {
     count(C_SESSION_REJECT);
     return Status.ERR_SESSION;
   }
-  if (load<u32>(raw + H_SESSION) != <u32>session_id()) { count(C_SESSION_REJECT); return Status.ERR_SESSION; }
+  if (load<u32>(raw + H_SESSION) != session_wire_id()) { count(C_SESSION_REJECT); return Status.ERR_SESSION; }
   return Status.OK;
 }
 
@@ -353,7 +360,7 @@ function dispatch(raw: usize, n: i32): i32 {
     if (type == T_DATA || type == T_PUBREL || type == T_IDENT_REQ || type == T_PROBE_REQ || type == T_CONFIG || type == T_LOG_REQ) send_error(adm, load<u32>(raw + H_PACKET));
     return adm;
   }
-  const ours = load<u32>(raw + H_SESSION) == <u32>session_id();
+  const ours = load<u32>(raw + H_SESSION) == session_wire_id();
   if (session_up() && (type == T_PING || type == T_PONG) && !ours) {
     // A ping or pong outside our session: the peer has lost it (it
     // rebooted). Without frame MACs that is all the proof there is: drop
@@ -454,6 +461,7 @@ export function core_tick(now: i64): void {
   if (now < nowUs) now = nowUs; // the core's clock never goes back
   nowUs = now;
   const t = session_tick(now);
+  if (journal_ready() && idgen_lease_due(idgen_live(), now)) renew_id_lease();
   if (t == TICK_SEND_HELLO) start_hello();
   else if (t == TICK_SEND_PING) send_heartbeat(); else if (t == TICK_WENT_DOWN) count(C_LINK_DOWN);
   if (!session_up()) return;
@@ -502,25 +510,45 @@ export function core_inbox_peek(i: u32): i32 {
  *  length, or 0 when the inbox is empty. A QoS 2 message counts as
  *  delivered (journalled) when this returns. */
 export function core_inbox_pop(): i32 {
-  const blk = inbox_take();
-  if (blk == 0) return 0;
+  if (inbox_count() == 0) return 0;
+  const blk = inbox_at(0);
   const n = blk_len(blk);
   memory.copy(APP, blk_data(blk), n);
-  inbox_free(blk);
   if (load<u8>(APP + H_TYPE) == T_DATA && flags_qos(load<u8>(APP + H_FLAGS)) == 2) {
-    // The payload is what the block holds: its length field was checked
-    // against the block when the frame came in or was recovered.
+    // Journalled while the frame is still in the inbox: if the record
+    // makes the journal compact, the compaction carries the frame over,
+    // and a power cut before the record is durable leaves it to deliver
+    // again, never neither. The payload is what the block holds: its
+    // length field was checked against the block on the way in.
     qos_delivered(load<u32>(APP + H_PACKET), APP, n - HEADER_SIZE, <u32>nowUs);
   }
+  inbox_free(inbox_take());
   return n;
 }
 
 /** The board reports an event (trap, boot cause) into the event log. */
 export function core_event(type: u8, code: i32): void { qos_event(type, code, <u32>nowUs); }
 
-/** Open the journal over `size` bytes of storage and recover QoS 2 state. */
+/** Open the journal over `size` bytes of storage and recover QoS 2 state,
+ *  and where the ids of the last boot ended, and its node. */
 export function core_journal_open(size: u32): i32 {
   const st = qos_recover(size, <u32>nowUs);
   session_journal_open(st == Status.OK);
+  if (st != Status.OK) return st;
+  if (qos_ids_lease() >= 0) idgen_resume(idgen_live(), qos_ids_lease(), nowUs);
+  if (cfg(CFG_NODE) == 0 && qos_ids_node() != 0) session_config(CFG_NODE, qos_ids_node());
+  return renew_id_lease();
+}
+
+/** Journal a lease on ids from now, with the node (ids.ts). */
+function renew_id_lease(): i32 {
+  if (!journal_ready()) return Status.OK;
+  return qos_ids_write(idgen_lease_renew(idgen_live(), nowUs), cfg(CFG_NODE), <u32>nowUs);
+}
+
+/** Set a config key from the application; a new node is journalled. */
+export function core_config_set(k: i32, v: u32): i32 {
+  const st = session_config(k, v);
+  if (st == Status.OK && k == CFG_NODE) renew_id_lease();
   return st;
 }

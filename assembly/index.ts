@@ -16,7 +16,7 @@ import { frame_encode, frame_decode } from "./frame_codec";
 import "./abort";
 import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
 import { idgen_live, idgen_next } from "./ids";
-import { session_config, session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg } from "./session";
+import { session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg } from "./session";
 import { qos_stat } from "./qos";
 import { journal_stat } from "./journal";
 import { sha256_init, sha256_update, sha256_final } from "./crypto/sha256";
@@ -68,7 +68,7 @@ export function qn_hold_rx(held: i32): void { session_hold_rx(held != 0, core.co
 /** Drop the session (the link is known to be gone); a client reconnects with backoff. */
 export function qn_disconnect(): void { session_drop(core.core_now()); }
 /** Set config key (0 role, 1 auth mode, 2 heartbeat ms, 3 heartbeat misses, 4 backoff base ms, 5 backoff cap ms, 6 handshake ms, 7 retransmit ms, 8 resume ms, 9 node id); returns a status, refusing what it cannot apply. */
-export function qn_config_set(key: i32, value: u32): i32 { return session_config(key, value); }
+export function qn_config_set(key: i32, value: u32): i32 { return core.core_config_set(key, value); }
 /** Read config key (see qn_config_set). */
 export function qn_config_get(key: i32): u32 { return key >= 0 && key < 10 ? cfg(key) : 0; }
 /** Set the pre-shared key (1..32 bytes at ptr); returns a status. The key never leaves the core. */

@@ -29,6 +29,7 @@ export const R_IN: u8 = 5;      // receiver: a QoS2 message (raw frame) accepted
 export const R_DELIVERED: u8 = 6; // receiver: handed to the application up to pid (u32)
 export const R_STATE: u8 = 7;   // checkpoint of counters after compaction
 export const R_EVENT: u8 = 8;   // operation log entry
+export const R_IDS: u8 = 9;     // id lease end (i64 ms) and node (u32): ids.ts
 
 const REC = memory.data(MAX_FRAME + 64, 8);
 let regionSize: u32 = 0;

@@ -29,7 +29,7 @@ import {
   journal_ready, journal_fits, journal_append, journal_data, journal_compact_begin,
   journal_compact_end, journal_open, journal_next, journal_len, journal_torn, journal_rewind, journal_fresh,
   journal_stat, ALIGN,
-  R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE, R_EVENT,
+  R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE, R_EVENT, R_IDS,
 } from "./journal";
 import { inbox_push, inbox_count, inbox_at } from "./inbox";
 import { crc32c_update } from "./crc32c";
@@ -71,6 +71,12 @@ let epoch: u32 = 0;
 let peerEpoch: u32 = 0;
 let epochResets: u32 = 0;
 export function qos_epoch(): u32 { return epoch; }
+// The id generator's lease and node (ids.ts), kept here because the journal
+// is: -1 until one is written or recovered.
+let idsLease: i64 = -1;
+let idsNode: u32 = 0;
+export function qos_ids_lease(): i64 { return idsLease; }
+export function qos_ids_node(): u32 { return idsNode; }
 const DIG = memory.data(8, 4);
 let delivered2: u32 = 0;
 
@@ -80,6 +86,7 @@ export function qos_init(): void {
   q2Delivered = 0; q2Rel = 0; q2Done = 0; relPending = false;
   delivered1 = 0; delivered2 = 0; digest = 0;
   epoch = 0; peerEpoch = 0; epochResets = 0;
+  idsLease = -1; idsNode = 0;
 }
 
 export function qos_stat(what: i32): u32 {
@@ -227,6 +234,10 @@ export function qos_compact(time: u32): i32 {
     st = jput(R_EVENT, e, EVENT_SIZE, time);
     if (st != Status.OK) return st;
   }
+  if (idsLease >= 0) {
+    st = jput(R_IDS, fill_ids(), 12, time);
+    if (st != Status.OK) return st;
+  }
   // The checkpoint is the commit: recovery ignores a half without one.
   st = write_state(time);
   if (st != Status.OK) return st;
@@ -246,6 +257,20 @@ function compact_inbox(time: u32): i32 {
     }
   }
   return Status.OK;
+}
+
+const IDS_BUF = memory.data(12, 8);
+function fill_ids(): usize {
+  store<i64>(IDS_BUF, idsLease);
+  store<u32>(IDS_BUF, idsNode, 8);
+  return IDS_BUF;
+}
+
+/** Journal the id generator's new lease end and node. */
+export function qos_ids_write(leaseEnd: i64, node: u32, time: u32): i32 {
+  idsLease = leaseEnd;
+  idsNode = node;
+  return jwrite(R_IDS, fill_ids(), 12, time);
 }
 
 /** Record an operation event: in the ring, and in the journal when open. */
@@ -486,6 +511,7 @@ function record_ok(t: u8, d: usize, len: i32): bool {
   if (t == R_REL || t == R_DONE) return len == 4 && near(load<u32>(d), anchorSend);
   if (t == R_DELIVERED) return len == 8 && near(load<u32>(d), anchorRecv);
   if (t == R_EVENT) return len == EVENT_SIZE;
+  if (t == R_IDS) return len == 12 && load<i64>(d) >= 0 && load<i64>(d) < (<i64>1 << 42) && load<u32>(d, 8) <= 0x3FF;
   return false;
 }
 
@@ -558,7 +584,10 @@ export function qos_recover(size: u32, time: u32): i32 {
     else if (t == R_DONE) q2Done = max_u32(q2Done, load<u32>(d));
     else if (t == R_IN) q2Expect = max_u32(q2Expect, load<u32>(d + H_PACKET) + 1);
     else if (t == R_EVENT) event_restore(d);
-    else if (t == R_DELIVERED && <i32>(load<u32>(d) - q2Delivered) > 0) {
+    else if (t == R_IDS) {
+      if (load<i64>(d) > idsLease) idsLease = load<i64>(d);
+      idsNode = load<u32>(d, 8);
+    } else if (t == R_DELIVERED && <i32>(load<u32>(d) - q2Delivered) > 0) {
       q2Delivered = load<u32>(d);
       digest = load<u32>(d, 4);
     }

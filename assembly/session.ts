@@ -110,6 +110,7 @@ export function session_defaults(): void {
 export function session_config(k: i32, v: u32): i32 {
   const st = config_check(CFG, k, v);
   if (st == Status.OK) store<u32>(CFG + (<usize>k << 2), v);
+  idgen_live().node = cfg(CFG_NODE);
   return st;
 }
 
@@ -130,6 +131,7 @@ export function config_stage(k: i32, v: u32): i32 {
 export function config_stage_commit(): i32 {
   if (load<u32>(STAGE + (<usize>CFG_BACKOFF_BASE_MS << 2)) > load<u32>(STAGE + (<usize>CFG_BACKOFF_CAP_MS << 2))) return Status.ERR_ARG;
   memory.copy(CFG, STAGE, CFG_COUNT * 4);
+  idgen_live().node = cfg(CFG_NODE);
   configGeneration++;
   return Status.OK;
 }
@@ -165,6 +167,10 @@ export function session_set_key(p: usize, len: i32): i32 {
 @inline export function session_state(): i32 { return state; }
 @inline export function session_up(): bool { return state == S_UP; }
 @inline export function session_id(): u64 { return sessionId; }
+/** The session id as frames carry it (32 bits): the 64-bit id folded, so
+ *  the time part's upper bits count too. Its low 32 bits alone hold only
+ *  ten bits of the time, and repeat every 1.024 s of it for a node. */
+@inline export function session_wire_id(): u32 { return <u32>(sessionId ^ (sessionId >> 32)); }
 export function session_note_rx(now: i64): void { lastRx = now; suspectSince = -1; }
 export function session_note_tx(now: i64): void { lastTx = now; }
 export function session_resumed(): bool { return resumed; }

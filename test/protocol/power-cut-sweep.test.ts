@@ -1,6 +1,6 @@
 // Exactly-once through a power cut at every flash operation: a QoS 2 run
-// in both directions over a journal small enough to compact every few
-// messages, cut once per run at flash operation k (for every k the clean
+// in both directions over journals small enough to compact every few
+// messages (two sizes, so the cuts meet compactions in different places), cut once per run at flash operation k (for every k the clean
 // run performs), the operation either never happening or torn half way.
 // After the reboot the run goes on to the end, and then each side has
 // received every message once, in order, and its journalled delivery count
@@ -29,9 +29,9 @@ function digestOf(got: End["got"]): number {
 
 interface Outcome { ops: number; cuts: number; up: string[]; down: string[] }
 
-function run(victim: "device" | "host", cutAtOp: number, mode: "before" | "torn"): Outcome {
-  // Both journals two 2 KiB halves; the victim's flash is cut.
-  const l = new Link({ role: 1, auth: 1, storage: new MemoryStorage(4096) }, { role: 0, auth: 1, storage: new MemoryStorage(4096) });
+function run(victim: "device" | "host", region: number, cutAtOp: number, mode: "before" | "torn"): Outcome {
+  // Both journals small, so they compact every few messages; the victim's flash is cut.
+  const l = new Link({ role: 1, auth: 1, storage: new MemoryStorage(region) }, { role: 0, auth: 1, storage: new MemoryStorage(region) });
   l.connect();
   const dev = victim === "device" ? l.b : l.a;
   const storage = dev.storage;
@@ -71,24 +71,24 @@ function run(victim: "device" | "host", cutAtOp: number, mode: "before" | "torn"
 }
 
 describe("power cut at every flash operation of a QoS 2 run", () => {
-  for (const victim of ["device", "host"] as const) {
-    it(`${victim}: loses and doubles nothing, wherever the cut lands`, () => {
+  for (const [victim, region] of [["device", 4096], ["host", 4096], ["device", 5120], ["host", 5120]] as const) {
+    it(`${victim}, ${region}-byte journals: loses and doubles nothing, wherever the cut lands`, () => {
       const want = (tag: string) => Array.from({ length: MESSAGES }, (_, i) => `${tag}${i}`);
-      const clean = run(victim, Infinity, "torn");
+      const clean = run(victim, region, Infinity, "torn");
       expect(clean.cuts).toBe(0);
       expect(clean.up).toEqual(want("up"));
       expect(clean.down).toEqual(want("down"));
       let runs = 0;
       for (const mode of ["before", "torn"] as const) {
         for (let k = 0; k < clean.ops; k++) {
-          const r = run(victim, k, mode);
+          const r = run(victim, region, k, mode);
           expect(r.cuts, `${victim} cut at op ${k} (${mode}) did not happen`).toBe(1);
           expect(r.up, `${victim} cut at op ${k} (${mode}): device to host`).toEqual(want("up"));
           expect(r.down, `${victim} cut at op ${k} (${mode}): host to device`).toEqual(want("down"));
           runs++;
         }
       }
-      console.log(`power-cut sweep (${victim}): ${clean.ops} flash operations in a ${MESSAGES}+${MESSAGES}-message QoS 2 run; ${runs} runs, each cut once, nothing lost or doubled`);
+      console.log(`power-cut sweep (${victim}, ${region}-byte journals): ${clean.ops} flash operations in a ${MESSAGES}+${MESSAGES}-message QoS 2 run; ${runs} runs, each cut once, nothing lost or doubled`);
     }, 240_000);
   }
 });

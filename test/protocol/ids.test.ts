@@ -1,0 +1,94 @@
+// Snowflake ids (assembly/ids.ts) carry the node of config key 9 and stay
+// unique across reboots: the journal keeps a lease on the time part, and a
+// boot goes on past it; without a journal a boot starts at a random point.
+// Session ids are made by the same generator, so they differ across links
+// and across reboots of one device.
+import { describe, it, expect } from "vitest";
+import { loadCore, type QnCore } from "../../host/core.ts";
+import { MemoryStorage } from "../../host/storage.ts";
+import { Link } from "./harness.ts";
+
+const CFG_NODE = 9;
+const node = (id: bigint) => Number((id >> 12n) & 0x3ffn);
+const ms = (id: bigint) => id >> 22n;
+
+function boot(storage?: MemoryStorage, nowUs = 0n): QnCore {
+  const core = loadCore({ storage: storage ?? new MemoryStorage(8192) });
+  core.tick(nowUs);
+  if (storage) expect(core.x.qn_journal_open(storage.size)).toBe(0);
+  return core;
+}
+
+const ids = (core: QnCore, n: number) => Array.from({ length: n }, () => BigInt.asUintN(64, core.x.qn_id_next()));
+
+describe("ids", () => {
+  it("carry the node set by config key 9, on two cores with two nodes", () => {
+    const a = boot(new MemoryStorage(8192)), b = boot(new MemoryStorage(8192));
+    expect(a.x.qn_config_set(CFG_NODE, 17)).toBe(0);
+    expect(b.x.qn_config_set(CFG_NODE, 900)).toBe(0);
+    const ia = ids(a, 500), ib = ids(b, 500);
+    expect(new Set(ia.map(node))).toEqual(new Set([17]));
+    expect(new Set(ib.map(node))).toEqual(new Set([900]));
+    expect(new Set([...ia, ...ib]).size).toBe(1000);
+  });
+
+  it("go on past every id of the boot before, and keep the node, across a reset with a journal", () => {
+    const storage = new MemoryStorage(8192);
+    let core = boot(storage);
+    expect(core.x.qn_config_set(CFG_NODE, 42)).toBe(0);
+    const before: bigint[] = [];
+    // Forty minutes of the clock in 10 s steps: the lease is renewed as it goes.
+    for (let t = 0n; t <= 2_400_000_000n; t += 10_000_000n) {
+      core.tick(t);
+      before.push(...ids(core, 3));
+    }
+    const last = before[before.length - 1];
+    // Power cut; the clock starts again near 0.
+    core = boot(storage, 5_000n);
+    expect(core.x.qn_config_get(CFG_NODE)).toBe(42);
+    const after = ids(core, 100);
+    expect(after.every((id) => id > last)).toBe(true);
+    expect(new Set(after.map(node))).toEqual(new Set([42]));
+    expect(new Set([...before, ...after]).size).toBe(before.length + after.length);
+  });
+
+  it("differ across boots without a journal (a random start per boot)", () => {
+    const seen = new Set<bigint>();
+    for (let boots = 0; boots < 50; boots++) {
+      const core = loadCore();
+      core.tick(1_000n);
+      for (const id of ids(core, 20)) seen.add(id);
+    }
+    expect(seen.size).toBe(50 * 20);
+  });
+
+  it("make session ids that differ across 100 devices booted together, on the wire too", () => {
+    const full = new Set<bigint>(), wire = new Set<number>();
+    for (let i = 0; i < 100; i++) {
+      const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1, seed: 1000 + i });
+      l.connect();
+      full.add(BigInt.asUintN(64, l.b.core.x.qn_session_stat(1)));
+      // The session id a frame carries, as the host receives it.
+      l.a.drain = () => {};
+      l.b.publish(1, 0, Uint8Array.of(1));
+      l.run(5);
+      const f = l.a.core.inboxPop();
+      expect(f?.type).toBe(0x10);
+      wire.add(f!.session);
+    }
+    expect(full.size).toBe(100);
+    expect(wire.size).toBe(100);
+  });
+
+  it("make a new session id after a device reset, however soon", () => {
+    const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
+    l.connect();
+    const sessions = new Set<bigint>([BigInt.asUintN(64, l.b.core.x.qn_session_stat(1))]);
+    for (let r = 0; r < 5; r++) {
+      l.b.reset();
+      l.run(2000, () => l.a.up && l.b.up);
+      sessions.add(BigInt.asUintN(64, l.b.core.x.qn_session_stat(1)));
+    }
+    expect(sessions.size).toBe(6);
+  });
+});
