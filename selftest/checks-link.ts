@@ -7,7 +7,6 @@ import { CFG } from "../host/peer.ts";
 import { runProbe } from "./probe.ts";
 import { rng } from "../host/rng.ts";
 import type { Check, Context, CheckOutcome, Metrics } from "./checks.ts";
-// @ts-ignore -- plain ESM helper
 import { crc32c } from "../tools/crc32c.mjs";
 
 const pass = (metrics: Metrics, detail: string): CheckOutcome => ({ status: "PASS", metrics, detail });

@@ -35,7 +35,7 @@ class RawClient {
   private constructor(private sock: Socket, private version: 4 | 5) {
     const parser = mqttPacket.parser({ protocolVersion: version });
     parser.on("packet", (p: any) => this.inbox.push(p));
-    sock.on("data", (b) => parser.parse(b));
+    sock.on("data", (b: Buffer) => parser.parse(b));
     sock.on("error", () => {});
   }
 
