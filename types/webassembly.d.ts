@@ -6,12 +6,12 @@
 // mix in. Only what the host uses is declared; extend it from the
 // specification when the host uses more.
 declare namespace WebAssembly {
+  type BufferSource = ArrayBufferView<ArrayBuffer> | ArrayBuffer;
   type ImportExportKind = "function" | "table" | "memory" | "global" | "tag";
-  type ExportValue = Function | Global | Memory | Table;
+  type ExportValue = ((...args: never[]) => unknown) | Global | Memory | Table;
   type Exports = Record<string, ExportValue>;
   type ImportValue = ExportValue | number | bigint;
-  type ModuleImports = Record<string, ImportValue>;
-  type Imports = Record<string, ModuleImports>;
+  type Imports = Record<string, Record<string, ImportValue>>;
 
   interface ModuleExportDescriptor {
     name: string;
@@ -23,55 +23,42 @@ declare namespace WebAssembly {
     kind: ImportExportKind;
   }
 
-  interface Module {}
-  var Module: {
-    prototype: Module;
-    new (bytes: ArrayBufferView<ArrayBuffer> | ArrayBuffer): Module;
-    exports(module: Module): ModuleExportDescriptor[];
-    imports(module: Module): ModuleImportDescriptor[];
-    customSections(module: Module, sectionName: string): ArrayBuffer[];
-  };
+  class Module {
+    constructor(bytes: BufferSource);
+    static exports(module: Module): ModuleExportDescriptor[];
+    static imports(module: Module): ModuleImportDescriptor[];
+    static customSections(module: Module, sectionName: string): ArrayBuffer[];
+  }
 
-  interface Instance {
+  class Instance {
+    constructor(module: Module, importObject?: Imports);
     readonly exports: Exports;
   }
-  var Instance: {
-    prototype: Instance;
-    new (module: Module, importObject?: Imports): Instance;
-  };
 
   interface MemoryDescriptor {
     initial: number;
     maximum?: number;
     shared?: boolean;
   }
-  interface Memory {
+  class Memory {
+    constructor(descriptor: MemoryDescriptor);
     readonly buffer: ArrayBuffer;
     grow(delta: number): number;
   }
-  var Memory: {
-    prototype: Memory;
-    new (descriptor: MemoryDescriptor): Memory;
-  };
 
-  interface Table {
+  class Table {
     readonly length: number;
     get(index: number): unknown;
   }
-  var Table: { prototype: Table };
 
-  interface Global {
+  class Global {
     value: unknown;
     valueOf(): unknown;
   }
-  var Global: { prototype: Global };
 
-  interface CompileError extends Error {}
-  var CompileError: { prototype: CompileError; new (message?: string): CompileError };
-  interface LinkError extends Error {}
-  var LinkError: { prototype: LinkError; new (message?: string): LinkError };
-  interface RuntimeError extends Error {}
-  var RuntimeError: { prototype: RuntimeError; new (message?: string): RuntimeError };
+  class CompileError extends Error {}
+  class LinkError extends Error {}
+  class RuntimeError extends Error {}
 
-  function validate(bytes: ArrayBufferView<ArrayBuffer> | ArrayBuffer): boolean;
+  function validate(bytes: BufferSource): boolean;
 }

@@ -25,7 +25,7 @@ import { join } from "node:path";
 import pino from "pino";
 import * as mqttPacket from "mqtt-packet";
 import { Gateway } from "../gateway.ts";
-import { startDevice, Mosquitto, TcpDevice, PacketInbox, freePort, sleep, until, writeDevKey } from "./helpers.ts";
+import { startDevice, Mosquitto, type TcpDevice, PacketInbox, freePort, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-restart-"));
 

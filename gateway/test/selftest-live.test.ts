@@ -15,7 +15,7 @@ import { CHECKS } from "../../selftest/checks.ts";
 import { validateReport } from "../../selftest/test/schema.ts";
 import { Gateway } from "../gateway.ts";
 import { LIVE_SKIPS, type liveSelftest } from "../selftest-live.ts";
-import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
+import { startDevice, Mosquitto, type TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-selftest-"));
 const cfg = join(dir, "gateway.yaml");
