@@ -15,9 +15,11 @@ FEATURE_TAG := json$(QN_FEAT_JSON)-probes$(QN_FEAT_PROBES)
 # same sources agree and the selftest can match a device to its manifest.
 BUILD_ID := $(shell node tools/build-id.mjs $(FEATURE_TAG) $(CORE_SRC))
 ASC_USE = $(foreach f,$(FEATURES),--use $(f)) --use QN_BUILD_ID=$(BUILD_ID)
+# Hand-written C, for clang-format (generated C lives in build/ only).
+C_SRC := $(shell find boards bench/firmware -name '*.[ch]' | sort)
 
-DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd mosquitto
-.PHONY: all help deps deps-npm deps-debian core api test test-core demo selftest clean
+DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd mosquitto clang-format
+.PHONY: all help deps deps-npm deps-debian core api check format test test-core demo selftest clean
 
 all: core ## build the core (build/qn.wasm, build/qn_api.h)
 
@@ -63,6 +65,22 @@ api: build/qn_api.h ## regenerate build/qn_api.h
 
 demo: core ## a short demo through the core in Node
 	@node --import tsx host/demo.ts
+
+# The gates .ci/run passes before the tests: the TypeScript type-checks
+# (tsconfig.json, strict), lints and is formatted (biome.jsonc); the C is
+# formatted (.clang-format); and the hand-written C of every board and of
+# the bench firmware compiles (-Werror is in every C build's flags).
+check: deps core ## type check, lint and format check (TypeScript and C), every board's C with -Werror
+	$(NODE_BIN)/tsc --noEmit -p .
+	$(NODE_BIN)/biome check --error-on-warnings .
+	clang-format --dry-run --Werror $(C_SRC)
+	@set -e; for p in $(QN_PLATFORMS); do for t in $(QN_TARGETS); do \
+	  $(MAKE) --no-print-directory PLATFORM=$$p TARGET=$$t firmware-c; done; done
+	$(MAKE) --no-print-directory bench-c
+
+format: ## apply the formatters: Biome to the TypeScript, clang-format to the C
+	$(NODE_BIN)/biome format --write .
+	clang-format -i $(C_SRC)
 
 test-core: core ## core tests only (vitest, through the real wasm)
 	$(NODE_BIN)/vitest run --reporter=default

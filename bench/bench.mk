@@ -10,13 +10,15 @@ BENCH_REUSED := $(BENCH_FW_OBJ)/qn.o $(BENCH_FW_OBJ)/qn_api_wasm2c.o \
   $(BENCH_FW_OBJ)/boards/common/startup_cm7.o $(BENCH_FW_OBJ)/boards/common/systick_cm7.o \
   $(BENCH_FW_OBJ)/boards/common/uart_ring_cm7.o \
   $(BENCH_FW_OBJ)/boards/mps2-an500/board.o
-BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -O2 -DNDEBUG -g -ffunction-sections -fdata-sections \
+BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -DNDEBUG -g -ffunction-sections -fdata-sections \
   -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 -ffreestanding -fno-delete-null-pointer-checks \
   -DQN_IRQ_COUNT=32 -DQN_RESET_HZ=25000000u -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 \
   -DWASM_RT_USE_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=32 \
   -Iboards/include -Iboards/common -Iboards/mps2-an500 -Ibuild -I$(BENCH_W2C) -I/usr/src/wasm2c -Ibench/firmware
 
-.PHONY: bench bench-fw bench-paced-fw bench-codec bench-m7 bench-link bench-footprint bench-gateway
+BENCH_OBJS := $(BENCH_OUT)/bench_main.o $(BENCH_OUT)/crc_ref.o
+
+.PHONY: bench bench-c bench-fw bench-paced-fw bench-codec bench-m7 bench-link bench-footprint bench-gateway
 
 # The reused objects get no rule here: boards/boards.mk owns them, so the
 # product firmware is built first (by its own rules), then the bench image.
@@ -24,11 +26,17 @@ bench-fw: ## the M7 bench firmware (build/bench/bench.elf)
 	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware
 	$(MAKE) --no-print-directory $(BENCH_OUT)/bench.elf
 
+# make check: the bench firmware's own C compiled, without the link (its
+# wasm2c header comes from the mps2-an500 release build).
+bench-c:
+	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware-c
+	$(MAKE) --no-print-directory $(BENCH_OBJS)
+
 $(BENCH_OUT)/%.o: bench/firmware/%.c bench/firmware/crc_ref.h $(BENCH_W2C)/qn.h build/qn_api.h
 	@mkdir -p $(BENCH_OUT)
 	arm-none-eabi-gcc $(BENCH_CFLAGS) -c $< -o $@
 
-$(BENCH_OUT)/bench.elf: $(BENCH_OUT)/bench_main.o $(BENCH_OUT)/crc_ref.o $(BENCH_REUSED)
+$(BENCH_OUT)/bench.elf: $(BENCH_OBJS) $(BENCH_REUSED)
 	arm-none-eabi-gcc -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 -nostartfiles -specs=nano.specs \
 	  -Wl,--gc-sections -Wl,-Map=$(BENCH_OUT)/bench.map -Lboards/common -Tboards/mps2-an500/mps2-an500.ld \
 	  $^ -lc -lm -lgcc -o $@

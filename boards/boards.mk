@@ -30,14 +30,14 @@ QN_PSK_FILE ?= boards/dev-psk.hex
 OPENOCD_CFG ?= board/st_nucleo_h743zi.cfg
 QN_SERIAL ?= pty
 
-.PHONY: firmware flash run size bootcost boards boards-check-platform
+.PHONY: firmware firmware-c flash run size bootcost boards boards-check-platform
 
 boards: ## build every board for every target
 	@set -e; for p in $(QN_PLATFORMS); do for t in $(QN_TARGETS); do \
 	  $(MAKE) --no-print-directory PLATFORM=$$p TARGET=$$t firmware; done; done
 
 ifndef PLATFORM
-firmware flash run size bootcost:
+firmware firmware-c flash run size bootcost:
 	@echo "boards: set PLATFORM to one of: $(QN_PLATFORMS) (and TARGET to one of: $(QN_TARGETS))" >&2; exit 1
 else
 ifeq ($(filter $(PLATFORM),$(QN_PLATFORMS)),)
@@ -65,7 +65,7 @@ endif
 FW_SRC := $(FW_COMMON) $(BOARD_SRC)
 FW_OBJS := $(patsubst %.c,$(FW_OBJ)/%.o,$(FW_SRC)) $(FW_OBJ)/qn.o $(FW_OBJ)/qn_api_wasm2c.o
 
-FW_CFLAGS := -std=gnu11 -Wall -Wextra -g -ffunction-sections -fdata-sections -MMD -MP \
+FW_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -ffunction-sections -fdata-sections -MMD -MP \
   -Iboards/include -Iboards/common -Iboards/$(PLATFORM) -Ibuild -I$(FW_W2C) -I$(FW_GEN) -I/usr/src/wasm2c \
   -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_USE_STACK_DEPTH_COUNT=1 \
   -DWASM_RT_MAX_CALL_STACK_DEPTH=$(QN_WASM_MAX_DEPTH) $(BOARD_CFLAGS)
@@ -107,6 +107,10 @@ FW_NM := nm
 endif
 
 firmware: $(FW_OUTPUTS) ## build the firmware for PLATFORM and TARGET
+
+# make check: the board's hand-written C compiled, as the firmware build
+# compiles it, without the generated core (the slow part) or the link.
+firmware-c: $(patsubst %.c,$(FW_OBJ)/%.o,$(FW_SRC))
 
 $(FW_W2C)/qn.c $(FW_W2C)/qn.h &: build/qn.wasm boards/tools/w2c-mem.mjs
 	@mkdir -p $(FW_W2C)

@@ -73,17 +73,16 @@ export class QnCore {
   storage: Storage;
 
   constructor(module: WebAssembly.Module, opts: LoadOptions = {}) {
-    let self: QnCore | undefined;
     this.storage = opts.storage ?? new MemoryStorage(64 * 1024);
     const entropy = opts.entropy ?? ((d: Uint8Array) => { randomFillSync(d); });
     const imports = {
       env: {
-        qn_storage_read: (off: number, ptr: number, len: number) => this.storage.read(off >>> 0, self!.u8.subarray(ptr, ptr + len)),
-        qn_storage_write: (off: number, ptr: number, len: number) => this.storage.write(off >>> 0, self!.u8.subarray(ptr, ptr + len)),
+        qn_storage_read: (off: number, ptr: number, len: number) => this.storage.read(off >>> 0, this.u8.subarray(ptr, ptr + len)),
+        qn_storage_write: (off: number, ptr: number, len: number) => this.storage.write(off >>> 0, this.u8.subarray(ptr, ptr + len)),
         qn_storage_erase: (off: number, len: number) => this.storage.erase(off >>> 0, len >>> 0),
-        qn_entropy: (ptr: number, len: number) => { entropy(self!.u8.subarray(ptr, ptr + len)); return 0; },
+        qn_entropy: (ptr: number, len: number) => { entropy(this.u8.subarray(ptr, ptr + len)); return 0; },
         qn_log: (level: number, ptr: number, len: number) => {
-          const msg = Buffer.from(self!.u8.subarray(ptr, ptr + len)).toString("utf8");
+          const msg = Buffer.from(this.u8.subarray(ptr, ptr + len)).toString("utf8");
           opts.log?.(level, msg);
         },
         qn_panic: (line: number, col: number) => {
@@ -92,7 +91,6 @@ export class QnCore {
       },
     };
     const inst = new WebAssembly.Instance(module, imports);
-    self = this;
     this.x = inst.exports as unknown as Exports;
     this.u8 = new Uint8Array(this.x.memory.buffer);
     this.dv = new DataView(this.x.memory.buffer);

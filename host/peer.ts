@@ -2,7 +2,7 @@
 // device) plus a transport. It pumps bytes both ways, matches replies to
 // requests by packet id, and retries a request whose reply is lost or
 // garbled until its timeout runs out (then ERR_TIMEOUT, never a hang).
-import { QnCore, loadCore } from "./core.ts";
+import { type QnCore, loadCore } from "./core.ts";
 import { QnError, Status, check } from "./status.ts";
 import { bytesArg, byteArg, intArg, msArg } from "./args.ts";
 import { nowUs } from "./clock.ts";

@@ -9,7 +9,6 @@ import { MemoryStorage } from "./storage.ts";
 import { nowUs } from "./clock.ts";
 import { FrameType, Flag } from "./frame.ts";
 import type { Transport } from "./transport/transport.ts";
-// @ts-ignore -- plain ESM helper
 import { crc32c } from "../tools/crc32c.mjs";
 
 export interface SimOptions { key?: Uint8Array; auth?: number; wasmPath?: string }

@@ -2,7 +2,6 @@
 // from (assembly/status.ts), so names and messages never drift apart.
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-// @ts-ignore -- plain ESM build helper, shared with the C header generator
 import { readStatus } from "../tools/abi-source.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");

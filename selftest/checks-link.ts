@@ -2,12 +2,11 @@
 // exactly-once QoS 2 with injected losses, a power cut mid-exchange, a cut
 // link and the reconnect schedule, and an emergency frame under bulk load.
 import { FrameType, Prio, Counter } from "../host/frame.ts";
-import { Status, statusName, QnError } from "../host/status.ts";
+import { Status, QnError } from "../host/status.ts";
 import { CFG } from "../host/peer.ts";
 import { runProbe } from "./probe.ts";
 import { rng } from "../host/rng.ts";
 import type { Check, Context, CheckOutcome, Metrics } from "./checks.ts";
-// @ts-ignore -- plain ESM helper
 import { crc32c } from "../tools/crc32c.mjs";
 
 const pass = (metrics: Metrics, detail: string): CheckOutcome => ({ status: "PASS", metrics, detail });

@@ -27,7 +27,9 @@ static void irq_dispatch(void);
 
 __attribute__((weak)) void qn_board_early(void) {}
 
-/* Faults share one handler: it reads which one from IPSR. */
+/* Faults share one handler: it reads which one from IPSR. The table is
+ * laid out by hand, one vector a line. */
+/* clang-format off */
 __attribute__((section(".isr_vector"), used))
 static void (*const vectors[16 + QN_IRQ_COUNT])(void) = {
   [0] = (void (*)(void))_estack,
@@ -43,6 +45,7 @@ static void (*const vectors[16 + QN_IRQ_COUNT])(void) = {
   [15] = SysTick_Handler,
   [16 ... 16 + QN_IRQ_COUNT - 1] = irq_dispatch,
 };
+/* clang-format on */
 
 static uint32_t ipsr(void) {
   uint32_t v;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { make } from "./build.ts";
 import type { Qemu } from "./qemu.ts";
-import { FramePort, bootWithPort, T, encodeFrame } from "./wire.ts";
+import { type FramePort, bootWithPort, T, encodeFrame } from "./wire.ts";
 import { errorStatus } from "./elf.ts";
 
 describe("mps2-an500 built with QN_AUTH_MODE=0", () => {

@@ -8,7 +8,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { buildFirmware } from "./build.ts";
 import type { Qemu } from "./qemu.ts";
-import { FramePort, bootWithPort, T } from "./wire.ts";
+import { type FramePort, bootWithPort, T } from "./wire.ts";
 import { Session } from "./session.ts";
 import { elfSymbol } from "./elf.ts";
 

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildFirmware, ROOT } from "./build.ts";
 import type { Qemu } from "./qemu.ts";
-import { FramePort, bootWithPort, T, readProto, encodeFrame } from "./wire.ts";
+import { type FramePort, bootWithPort, T, readProto, encodeFrame } from "./wire.ts";
 import { Session, readKeyFile } from "./session.ts";
 import { measure, BOOT_GOAL } from "../tools/measure.ts";
 import { elfSymbol, errorStatus } from "./elf.ts";

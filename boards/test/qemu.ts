@@ -28,6 +28,11 @@ export interface QemuOptions {
 
 export interface QemuExit { code: number | null; signal: NodeJS.Signals | null }
 
+// The escape sequences (ESC [ ... letter) of the monitor's line editor, which
+// monitor() strips from its answers.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is the point
+const ANSI_ESCAPE = /\x1b\[[0-9;]*[A-Za-z]/g;
+
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 function killAll(): void {
@@ -99,7 +104,7 @@ export class Qemu {
     this.proc.stdin!.write(cmd + "\n");
     await this.waitText(() => this.out.indexOf("(qemu)", start) >= 0, timeoutMs, `answer to "${cmd}"`);
     const text = this.out.slice(start, this.out.indexOf("(qemu)", start));
-    return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/).filter((l) => !l.includes(cmd)).join("\n").trim();
+    return text.replace(ANSI_ESCAPE, "").split(/\r?\n/).filter((l) => !l.includes(cmd)).join("\n").trim();
   }
 
   /** Let the halted machine run. */

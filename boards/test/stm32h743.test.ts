@@ -6,7 +6,6 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-// @ts-ignore: plain ESM build tool without types
 import { crc32c } from "../../tools/crc32c.mjs";
 import { buildFirmware } from "./build.ts";
 

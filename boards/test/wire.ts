@@ -4,7 +4,6 @@
 // COBS, 0x00.
 // Also a port wrapper that collects decoded frames, and a minimal protobuf
 // reader for the identity reply.
-// @ts-ignore: plain ESM build tool without types
 import { crc32c } from "../../tools/crc32c.mjs";
 import { SerialPort } from "serialport";
 import { Qemu } from "./qemu.ts";

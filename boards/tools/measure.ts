@@ -11,7 +11,6 @@
 // high-water mark. The stack figure covers the paths exercised here.
 // Usage: node --import tsx boards/tools/measure.ts <qn.elf> [--json]
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { Qemu } from "../test/qemu.ts";
 import { FramePort, T } from "../test/wire.ts";
 import { Session } from "../test/session.ts";

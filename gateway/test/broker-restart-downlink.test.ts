@@ -25,7 +25,7 @@ import { join } from "node:path";
 import pino from "pino";
 import * as mqttPacket from "mqtt-packet";
 import { Gateway } from "../gateway.ts";
-import { startDevice, Mosquitto, TcpDevice, PacketInbox, freePort, sleep, until, writeDevKey } from "./helpers.ts";
+import { startDevice, Mosquitto, type TcpDevice, PacketInbox, freePort, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-restart-"));
 
@@ -35,7 +35,7 @@ class RawClient {
   private constructor(private sock: Socket, private version: 4 | 5) {
     const parser = mqttPacket.parser({ protocolVersion: version });
     parser.on("packet", (p: any) => this.inbox.push(p));
-    sock.on("data", (b) => parser.parse(b));
+    sock.on("data", (b: Buffer) => parser.parse(b));
     sock.on("error", () => {});
   }
 

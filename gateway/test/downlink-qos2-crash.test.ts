@@ -23,7 +23,7 @@ import { Bridge, type DownRoute } from "../bridge.ts";
 import { Spool } from "../spool.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
-import { startDevice, TcpDevice, FakeBroker, freePort, until, type Conn, type Version, writeDevKey } from "./helpers.ts";
+import { startDevice, type TcpDevice, FakeBroker, freePort, until, type Conn, type Version, writeDevKey } from "./helpers.ts";
 
 const TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const silent = pino({ level: "silent" });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { Gateway } from "../gateway.ts";
 import { EventMerger, type DeviceEvent } from "../event-log.ts";
-import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
+import { startDevice, Mosquitto, type TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-events-"));
 

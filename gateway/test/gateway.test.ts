@@ -12,7 +12,8 @@ import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
 import { ROOT } from "../../host/status.ts";
 import { readKey } from "../../selftest/targets.ts";
-import { Gateway } from "../gateway.ts";
+import { Gateway, type ReloadResult } from "../gateway.ts";
+import type { DeviceEvent } from "../event-log.ts";
 import { Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
 
 const KEY_HEX = readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8");
@@ -122,7 +123,7 @@ describe("gateway with mosquitto and two emulated devices", () => {
     //    uplink route, links stay up.
     writeFileSync(cfg, configText(ports, { heartbeat: 300 }).replace("      - { channel: 9,", "      - { channel: 3, topic: extra, qos: 0, direction: up }\n      - { channel: 9,"));
     const logBefore = log.length; // the link-up pushes logged the same line already
-    const r = await (await ops("/reload", "POST")).json();
+    const r = (await (await ops("/reload", "POST")).json()) as ReloadResult;
     expect(r.ok).toBe(true);
     expect(r.pushed.sort()).toEqual(["dev1", "dev2"]);
     const applied = (id: string) => log.slice(logBefore).some((l) => l.includes("device config applied") && l.includes(id));
@@ -180,9 +181,10 @@ describe("gateway with mosquitto and two emulated devices", () => {
     expect(m).toMatch(/qn_rtt_seconds_count\{device="dev1"\} [1-9]/);
     expect(m).toMatch(/qn_device_config_push_total\{device="dev1",result="applied"\} [1-9]/);
     expect((await fetch(`http://127.0.0.1:${ports.ops}/metrics`)).status).toBe(401);
-    expect((await (await fetch(`http://127.0.0.1:${ports.ops}/openapi.json`)).json()).paths["/metrics"]).toBeTruthy();
-    const ev = await (await ops("/devices/dev1/log")).json();
-    expect(ev.events.map((e: any) => e.event)).toContain("config applied");
+    const openapi = (await (await fetch(`http://127.0.0.1:${ports.ops}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(openapi.paths["/metrics"]).toBeTruthy();
+    const ev = (await (await ops("/devices/dev1/log")).json()) as { device: string; events: DeviceEvent[] };
+    expect(ev.events.map((e) => e.event)).toContain("config applied");
   }, 90000);
 
   it("cuts off a device whose key is rotated, at once, and does not let it back with the old key", async () => {
@@ -190,7 +192,7 @@ describe("gateway with mosquitto and two emulated devices", () => {
     writeFileSync(join(dir, "k2-new.hex"), other + "\n");
     writeFileSync(cfg, configText(ports, { key2: "k2-new.hex" }));
     const connectsBefore = devs[1].connects;
-    const r = await (await ops("/reload", "POST")).json();
+    const r = (await (await ops("/reload", "POST")).json()) as ReloadResult;
     expect(r.restarted).toEqual(["dev2"]);
     expect(r.unchanged.concat(r.pushed)).toContain("dev1");
     await until("dev2 cut off", () => !devs[1].up, 3000);

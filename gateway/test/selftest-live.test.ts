@@ -14,8 +14,8 @@ import { ROOT } from "../../host/status.ts";
 import { CHECKS } from "../../selftest/checks.ts";
 import { validateReport } from "../../selftest/test/schema.ts";
 import { Gateway } from "../gateway.ts";
-import { LIVE_SKIPS } from "../selftest-live.ts";
-import { startDevice, Mosquitto, TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
+import { LIVE_SKIPS, type liveSelftest } from "../selftest-live.ts";
+import { startDevice, Mosquitto, type TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-selftest-"));
 const cfg = join(dir, "gateway.yaml");
@@ -80,7 +80,7 @@ devices:
     producing = false;
     await producer;
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as Awaited<ReturnType<typeof liveSelftest>>;
     const r = body.report;
     expect(validateReport(r), JSON.stringify(validateReport.errors)).toBe(true);
     expect(r.tests.map((t: any) => t.number)).toEqual(CHECKS.map((c) => c.n)); // all 17, in order
@@ -120,10 +120,10 @@ devices:
   it("refuses bad requests with a clear status and message", async () => {
     const bad = await post("/devices/dev1/selftest?only=no.such.check");
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toMatch(/unknown check "no.such.check"/);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/unknown check "no.such.check"/);
     const mode = await post("/devices/dev1/selftest?mode=slow");
     expect(mode.status).toBe(400);
-    expect((await mode.json()).error).toMatch(/mode must be quick or full/);
+    expect(((await mode.json()) as { error: string }).error).toMatch(/mode must be quick or full/);
     expect((await post("/devices/nobody/selftest")).status).toBe(404);
     const usage = await qnctl("selftest", "dev1", "--only", "no.such.check");
     expect(usage.code).toBe(2); // as qn_selftest's usage errors

@@ -15,7 +15,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "
 import { encodeTraceBytes, formatTraceparent, parseTraceparent, newSpanId, newTraceId, TRACE_BYTES, type TraceContext } from "../../host/trace.ts";
 import { Gateway } from "../gateway.ts";
 import { SPAN, ATTR } from "../tracing.ts";
-import { startDevice, Mosquitto, TcpDevice, freePort, until, writeDevKey } from "./helpers.ts";
+import { startDevice, Mosquitto, type TcpDevice, freePort, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-trace-"));
 const lines: any[] = [];

@@ -27,7 +27,7 @@ class End implements Transport {
     if (this.closed || !this.peer || this.peer.closed) throw new TransportError(`${this.name}: link cut`, { disconnected: true });
     const f = this.faults, rnd = f.random ?? Math.random;
     if (f.drop && rnd() < f.drop) return;
-    let b = Uint8Array.from(bytes);
+    const b = Uint8Array.from(bytes);
     if (f.corrupt && rnd() < f.corrupt && b.length) b[Math.floor(rnd() * b.length)] ^= 1 << Math.floor(rnd() * 8);
     const peer = this.peer;
     const times = f.duplicate && rnd() < f.duplicate ? 2 : 1;

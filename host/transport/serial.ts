@@ -68,7 +68,7 @@ export class SerialTransport implements Transport {
 
   close(): Promise<void> {
     const port = this.port;
-    if (!port || !port.isOpen) { this.finish(); return Promise.resolve(); }
+    if (!port?.isOpen) { this.finish(); return Promise.resolve(); }
     return new Promise((resolve) => port.close(() => { this.finish(); resolve(); }));
   }
 }

@@ -35,8 +35,8 @@ describe("qn_selftest --target sim", () => {
   it("text mode prints a line per check and the table", () => {
     const r = run(["--mode=quick", "--output=text", "--target=sim", "--only", "boot.identity,7,frame.codec"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\[ 1\/2\]  1 boot.identity +PASS/);
-    expect(r.stderr).toMatch(/\[ 2\/2\]  7 frame.codec +PASS/);
+    expect(r.stderr).toMatch(/\[ 1\/2\] {2}1 boot.identity +PASS/);
+    expect(r.stderr).toMatch(/\[ 2\/2\] {2}7 frame.codec +PASS/);
     expect(r.stdout).toMatch(/health_status: PASS +\(2 passed, 0 failed, 0 skipped\)/);
   });
 

@@ -6,7 +6,6 @@ import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../host/status.ts";
-// @ts-ignore -- plain ESM helper
 import { readImports, readExports } from "../../tools/abi-source.mjs";
 
 const wasms = ["build/qn.wasm", "build/debug/qn.wasm"].map((p) => join(ROOT, p));
@@ -19,7 +18,7 @@ describe("qn.wasm", () => {
       expect(dis.length).toBeGreaterThan(1000);
       expect(dis).not.toMatch(/memory\.grow/);
       const mod = new WebAssembly.Module(readFileSync(w));
-      const documented = new Set(readImports(ROOT).map((i: any) => `${i.module}.${i.name}`));
+      const documented = new Set(readImports(ROOT).map((i) => `${i.module}.${i.name}`));
       for (const i of WebAssembly.Module.imports(mod)) expect(documented.has(`${i.module}.${i.name}`), `${i.module}.${i.name}`).toBe(true);
       const mem = WebAssembly.Module.exports(mod).find((e) => e.name === "memory");
       expect(mem).toBeTruthy();
@@ -58,7 +57,6 @@ describe("build manifest", () => {
     const bytes = readFileSync(wasms[0]);
     const { loadCore } = await import("../../host/core.ts");
     const core = loadCore();
-    // @ts-ignore
     const { crc32c } = await import("../../tools/crc32c.mjs");
     expect(manifest.build_id).not.toBe(0);
     expect(core.x.qn_build_id() >>> 0).toBe(manifest.build_id);

@@ -76,7 +76,9 @@ describe("decoder", () => {
         verdicts.push(JSON.stringify({ got, counters: COUNTERS.map((c) => core.counter(c)) }));
       }
       expect(new Set(verdicts).size, `round ${round}: ${verdicts.join("\n")}`).toBe(1);
-      JSON.parse(verdicts[0]).counters.forEach((v: number, i: number) => (totals[i] += v));
+      JSON.parse(verdicts[0]).counters.forEach((v: number, i: number) => {
+        totals[i] += v;
+      });
     }
     // Every verdict was exercised: frames in, CRC, oversize, cut short, version.
     expect(totals[0]).toBeGreaterThan(50);

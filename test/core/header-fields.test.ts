@@ -9,7 +9,6 @@ import { loadCore } from "../../host/core.ts";
 import { Status } from "../../host/status.ts";
 import { Counter, FrameType } from "../../host/frame.ts";
 import { rawFrame, toWire } from "./jsframe.ts";
-// @ts-ignore -- plain ESM helper
 import { crc32c } from "../../tools/crc32c.mjs";
 import { Link } from "../protocol/harness.ts";
 

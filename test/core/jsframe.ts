@@ -1,7 +1,6 @@
 // An independent JavaScript implementation of the QN wire format, used only
 // by tests to cross-check the core (two implementations that agree on the
 // PROTOCOL.md vectors can't share one misreading of the spec).
-// @ts-ignore -- plain ESM helper
 import { crc32c } from "../../tools/crc32c.mjs";
 
 export interface Hdr {

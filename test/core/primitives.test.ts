@@ -1,7 +1,6 @@
 // CRC-32C and COBS through the real compiled core.
 import { describe, it, expect } from "vitest";
 import { loadCore } from "../../host/core.ts";
-// @ts-ignore -- plain ESM helper
 import { crc32c as jsCrc } from "../../tools/crc32c.mjs";
 import { cobs as jsCobs } from "./jsframe.ts";
 

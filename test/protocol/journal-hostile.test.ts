@@ -8,7 +8,6 @@ import { describe, it, expect } from "vitest";
 import { loadCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { rawFrame } from "../core/jsframe.ts";
-// @ts-ignore -- plain ESM helper
 import { crc32c } from "../../tools/crc32c.mjs";
 
 const SIZE = 8192;
@@ -20,7 +19,7 @@ const BAD_RECORDS = 14;
 class Half {
   private at: number;
   private lsn = 0;
-  constructor(private region: Uint8Array, private base: number, generation: number) {
+  constructor(private region: Uint8Array, base: number, generation: number) {
     this.at = base;
     this.put(R.HEADER, u32s(generation));
   }
@@ -46,7 +45,8 @@ class Half {
 
 function u32s(...v: number[]): Uint8Array {
   const b = new Uint8Array(4 * v.length);
-  v.forEach((x, i) => new DataView(b.buffer).setUint32(4 * i, x >>> 0, true));
+  const view = new DataView(b.buffer);
+  for (let i = 0; i < v.length; i++) view.setUint32(4 * i, v[i] >>> 0, true);
   return b;
 }
 

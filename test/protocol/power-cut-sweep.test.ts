@@ -6,9 +6,8 @@
 // received every message once, in order, and its journalled delivery count
 // and digest agree with what its application took.
 import { describe, it, expect } from "vitest";
-import { Link, End } from "./harness.ts";
+import { Link, type End } from "./harness.ts";
 import { MemoryStorage } from "../../host/storage.ts";
-// @ts-ignore -- plain ESM helper
 import { crc32c } from "../../tools/crc32c.mjs";
 
 const MESSAGES = 100;
