@@ -10,7 +10,6 @@ import { Link } from "./harness.ts";
 
 const CFG_NODE = 9;
 const node = (id: bigint) => Number((id >> 12n) & 0x3ffn);
-const ms = (id: bigint) => id >> 22n;
 
 function boot(storage?: MemoryStorage, nowUs = 0n): QnCore {
   const core = loadCore({ storage: storage ?? new MemoryStorage(8192) });
