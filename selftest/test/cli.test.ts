@@ -84,6 +84,7 @@ describe("qn_selftest errors", () => {
     [["--target", "serial"], /--target serial needs --port/],
     [["--timeout", "0"], /--timeout must be a positive/],
     [["--target", "qemu", "--platform", "stm32h743"], /only --platform mps2-an500 is emulated/],
+    [["--target", "sim", "--platform", "stm32h743"], /^qn_selftest: --platform stm32h743, but the device on the sim target reports sim: /],
   ])("usage error %j: exit 2", (args, msg) => {
     const r = run(args as string[]);
     expect(r.status).toBe(2);
