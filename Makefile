@@ -64,8 +64,8 @@ api: build/qn_api.h ## regenerate build/qn_api.h
 demo: core ## a short demo through the core in Node
 	@node --import tsx host/demo.ts
 
-test-core: core ## core tests only (vitest, through the real wasm)
-	$(NODE_BIN)/vitest run --reporter=default
+test-core: core ## core tests only: test/core and test/protocol (vitest, through the real wasm)
+	$(NODE_BIN)/vitest run --reporter=default test/core/ test/protocol/
 
 test: deps core ## the whole suite: core, boards, QEMU, selftest
 	@# The QEMU firmware the selftest and board tests boot.
