@@ -82,8 +82,8 @@ format: ## apply the formatters: Biome to the TypeScript, clang-format to the C
 	$(NODE_BIN)/biome format --write .
 	clang-format -i $(C_SRC)
 
-test-core: core ## core tests only (vitest, through the real wasm)
-	$(NODE_BIN)/vitest run --reporter=default
+test-core: core ## core tests only: test/core and test/protocol (vitest, through the real wasm)
+	$(NODE_BIN)/vitest run --reporter=default test/core/ test/protocol/
 
 test: deps core ## the whole suite: core, boards, QEMU, selftest
 	@# The QEMU firmware the selftest and board tests boot.

@@ -38,7 +38,7 @@ export const H_PACKET: usize = 12;
 export const H_LSN: usize = 16;
 export const H_TIME: usize = 20;
 
-/** Frame types. Requests are even, their answers odd where paired. */
+/** Frame types. An answer's type is above its request's, most often the next one (PING 0x01, PONG 0x02). */
 export const T_PING: u8 = 0x01;
 export const T_PONG: u8 = 0x02;
 export const T_IDENT_REQ: u8 = 0x03;

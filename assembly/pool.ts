@@ -28,7 +28,7 @@ export const POOL_COUNT: i32 = 2;
 // A block that carries bytes (frames queued, inbox entries, in-flight
 // messages) starts with their length as a u32: a 4-byte prefix keeps the
 // bytes word-aligned, so every copy in and out of a block runs a word at a
-// time (with a u16 prefix they were byte copies on the Cortex-M7).
+// time (behind a 2-byte prefix they would be byte copies on the Cortex-M7).
 export const BLK_HDR: i32 = 4;
 @inline export function blk_len(blk: usize): i32 { return <i32>load<u32>(blk); }
 @inline export function blk_set_len(blk: usize, n: i32): void { store<u32>(blk, <u32>n); }

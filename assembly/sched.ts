@@ -7,8 +7,8 @@
 // urgent frame, and resends the cut frame whole afterwards. So an emergency
 // frame waits for at most one pull's worth of bytes, never a whole bulk frame.
 //
-// Queued frame block: +0 u16 wire length, +2 a 0x00 (sent only after an
-// idle line), then the COBS bytes incl. delimiter.
+// Queued frame block: +0 u32 length of what follows, +4 a 0x00 (sent only
+// after an idle line), then the COBS bytes incl. delimiter.
 import { OUTBOX_SLOTS, PRIO_CLASSES, TX_STAGE } from "./config";
 import { Status } from "./status";
 import { Ring, ring_init, ring_push_u32, ring_pop_u32, ring_empty, ring_count } from "./ring";

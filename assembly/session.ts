@@ -207,9 +207,9 @@ function set_state(s: i32, now: i64): void {
 
 function random_fill(p: usize, n: u32): void {
   if (entropy(p, n) < 0) {
-    // No entropy source: the handshake would be replayable. Refuse to
-    // pretend: leave zeros, and the peer's proof check still binds its own
-    // fresh nonce, but count it so the operator sees it.
+    // No entropy source: the handshake would be replayable. Leave zeros
+    // rather than pretend: the peer's proof check still binds its own fresh
+    // nonce. Nothing counts it: zeros on the wire are the only sign.
     memory.fill(p, 0, n);
   }
 }

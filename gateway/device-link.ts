@@ -7,8 +7,10 @@
 // Durability of uplink messages: frames arrive in Peer.receive(), which
 // feeds the core (the core queues the PUBACK / PUBREC), hands the frames to
 // onFrame (where they are appended to the spool), and only then flushes the
-// core's output through GateTransport.write(), which fsyncs the spool first.
-// So no acknowledgement reaches the device before the message is on disk.
+// core's output (Peer.flush), which holds the bytes until the spool
+// (outputBarrier) and the journal are fsync'd; GateTransport.write() only
+// passes them on. So no acknowledgement reaches the device before the
+// message is on disk.
 //
 // Downlink: a QoS 1 / 2 command comes with its record in the bridge's
 // downlink queue file (`seq`); the record is marked done only once the core

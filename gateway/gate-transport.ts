@@ -26,9 +26,11 @@ export class GateTransport implements Transport {
   /** Hand a chunk to the Peer at most inboxFrames frames at a time (split
    *  after a 0x00 delimiter): the core's inbox holds that many, a TCP read
    *  can carry many more, and the Peer empties the inbox after each call.
-   *  Each piece waits for one spool flush (before its messages are marked
-   *  delivered), and all pieces go in this one turn, so their
-   *  acknowledgements leave after one journal fsync (Peer.flush). */
+   *  When a piece brings frames, the Peer holds what comes after it until
+   *  they are committed (marked delivered once a spool fsync covers them),
+   *  so each such piece waits for a spool fsync of its own; a piece's
+   *  acknowledgements leave once its journal and spool are fsync'd
+   *  (Peer.flush). Nothing here fsyncs. */
   private deliver(b: Uint8Array): void {
     let start = 0, frames = 0;
     for (let i = b.indexOf(0); i >= 0 && i < b.length - 1; i = b.indexOf(0, i + 1)) {

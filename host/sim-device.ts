@@ -11,7 +11,12 @@ import { FrameType, Flag } from "./frame.ts";
 import type { Transport } from "./transport/transport.ts";
 import { crc32c } from "../tools/crc32c.mjs";
 
-export interface SimOptions { key?: Uint8Array; auth?: number; wasmPath?: string }
+export interface SimOptions {
+  key?: Uint8Array; auth?: number; wasmPath?: string;
+  /** The device clock's rate against the host's (default 1): a crystal that
+   *  runs fast or slow, for the selftest's clock check to find. */
+  clockRate?: number;
+}
 
 export class SimDevice {
   core!: QnCore;
@@ -24,6 +29,8 @@ export class SimDevice {
   private readonly image: Buffer;
 
   constructor(private readonly transport: Transport, private readonly opts: SimOptions = {}) {
+    const rate = opts.clockRate ?? 1;
+    if (!(rate > 0 && Number.isFinite(rate))) throw new RangeError(`SimDevice: clockRate must be a positive number (got ${opts.clockRate})`);
     const path = opts.wasmPath ?? DEFAULT_WASM;
     this.module = loadModule(path);
     this.image = readFileSync(path);
@@ -52,7 +59,7 @@ export class SimDevice {
       x.qn_set_key(x.qn_msg_data(), this.opts.key.length);
       this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + this.opts.key.length);
     }
-    this.core.tick(nowUs());
+    this.core.tick(this.now());
     x.qn_journal_open(this.storage.size);
   }
 
@@ -62,8 +69,14 @@ export class SimDevice {
     this.boot();
   }
 
+  /** The device's clock: the host's, scaled by clockRate. */
+  private now(): bigint {
+    const rate = this.opts.clockRate ?? 1;
+    return rate === 1 ? nowUs() : BigInt(Math.floor(Number(nowUs()) * rate));
+  }
+
   private step(bytes: Uint8Array): void {
-    this.core.tick(nowUs());
+    this.core.tick(this.now());
     if (bytes.length) this.core.rx(bytes);
     for (let f; (f = this.core.inboxPop()); ) {
       if (f.type === FrameType.RESET_REQ) { this.reset(); return; }

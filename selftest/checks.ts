@@ -9,6 +9,7 @@ import { runProbe, identify, text, num } from "./probe.ts";
 import type { Field } from "../host/core.ts";
 import type { FaultyTransport } from "../host/transport/faulty.ts";
 import { LINK_CHECKS } from "./checks-link.ts";
+import { rateBracket, rateVerdict, type ClockSample, type RateBracket, type RateVerdict } from "./clock-rate.ts";
 
 export type CheckStatus = "PASS" | "FAIL" | "SKIP";
 export type Metrics = Record<string, number | string | boolean | null>;
@@ -171,25 +172,42 @@ export const CHECKS: Check[] = [
   {
     n: 9, id: "clock.monotonic", name: "Clock",
     async run(ctx) {
-      const span = ctx.mode === "full" ? 1000 : 300;
-      const samples: { dev: number; host: number }[] = [];
+      // Identity round trips for `span`, longer while the tightest pair of
+      // them still cannot tell the rate to the tolerance (slow round trips
+      // on a loaded host or a noisy line), up to ten times that.
+      const span = ctx.mode === "full" ? 1000 : 300, limit = 10 * span;
+      const tol = ctx.target === "serial" ? 0.02 : 0.1;
+      const samples: ClockSample[] = [];
+      let lost = 0, bracket: RateBracket | null = null, verdict: RateVerdict = "unsure";
       const t0 = Date.now();
-      while (Date.now() - t0 < span || samples.length < 5) {
-        const h0 = Number(nowUs());
-        const id = await identify(ctx.peer);
-        const h1 = Number(nowUs());
-        samples.push({ dev: num(id.get(9)), host: (h0 + h1) / 2 });
-        await sleep(span / 10);
+      while (Date.now() - t0 < limit) {
+        const sent = Number(nowUs());
+        try {
+          const id = await identify(ctx.peer);
+          samples.push({ sent, received: Number(nowUs()), device: num(id.get(9)) });
+        } catch {
+          lost++; // no answer within its timeout: a gap in the samples, not a verdict
+        }
+        if (Date.now() - t0 >= span && (bracket = rateBracket(samples)) && (verdict = rateVerdict(bracket, tol)) !== "unsure") break;
+        await sleep(span / 20);
       }
       let backwards = 0;
-      for (let i = 1; i < samples.length; i++) if (samples[i].dev < samples[i - 1].dev) backwards++;
-      const first = samples[0], last = samples[samples.length - 1];
-      const rate = (last.dev - first.dev) / (last.host - first.host);
-      const metrics: Metrics = { samples: samples.length, backwards_steps: backwards, rate_vs_host: Number(rate.toFixed(4)), span_ms: Math.round((last.host - first.host) / 1000) };
+      for (let i = 1; i < samples.length; i++) if (samples[i].device < samples[i - 1].device) backwards++;
+      const r4 = (x: number) => (Number.isFinite(x) ? Number(x.toFixed(4)) : null);
+      const metrics: Metrics = {
+        samples: samples.length, lost_requests: lost, backwards_steps: backwards,
+        rate_vs_host: bracket ? r4(bracket.rate) : null, rate_low: bracket ? r4(bracket.low) : null, rate_high: bracket ? r4(bracket.high) : null,
+        tolerance: tol, span_ms: bracket ? Math.round(bracket.spanUs / 1000) : 0,
+        rtt_used_us: bracket ? bracket.rttUs.map(Math.round).join(",") : null,
+      };
       if (backwards) return fail(metrics, `device clock went back ${backwards} time(s)`);
-      const tol = ctx.target === "serial" ? 0.02 : 0.1;
-      if (Math.abs(rate - 1) > tol) return fail(metrics, `device clock runs at ${rate.toFixed(3)}x the host clock (tolerance ±${tol * 100}%)`);
-      return pass(metrics, `monotonic over ${samples.length} samples; rate ${rate.toFixed(4)}x host (±${tol * 100}% allowed)`);
+      if (!bracket) return fail(metrics, `only ${samples.length} identity answer(s) in ${limit} ms (${lost} requests unanswered): cannot measure the clock`);
+      const within = `rate ${bracket.rate.toFixed(4)}x host, certainly within [${metrics.rate_low}, ${metrics.rate_high ?? "∞"}]`;
+      if (verdict === "wrong") return fail(metrics, `device clock runs at ${bracket.rate.toFixed(3)}x the host clock (${within}; tolerance ±${tol * 100}%)`);
+      if (verdict === "unsure") {
+        return fail(metrics, `could not measure the rate to ±${tol * 100}% in ${limit} ms: the fastest round trips (${metrics.rtt_used_us} µs) are too slow for the span, ${within} (the link or the host, not necessarily the clock)`);
+      }
+      return pass(metrics, `monotonic over ${samples.length} samples; ${within} (±${tol * 100}% allowed)`);
     },
   },
   {

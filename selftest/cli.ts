@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS, type Context } from "./checks.ts";
 import { runChecks, selectChecks, type TestEntry, type Report } from "./run.ts";
-import { connectSim, connectSerial, connectQemu, firmwareDir, readKey, DEFAULT_KEY_FILE, UsageError, type Connected } from "./targets.ts";
+import { connectSim, connectSerial, connectQemu, firmwareDir, imageManifest, readKey, resolvePlatform, DEFAULT_KEY_FILE, UsageError, type Connected } from "./targets.ts";
+import { identify, text } from "./probe.ts";
 
 const HELP = `usage: qn_selftest [options]
 
@@ -18,7 +19,9 @@ target (default: the QEMU board if its firmware is built, else sim):
   --port <path>          a board on a serial port (e.g. /dev/ttyACM0)
   --baud <n>             serial baud rate (default 921600)
   --target <t>           qemu | sim | serial (serial needs --port)
-  --platform <name>      board (default mps2-an500 for qemu, stm32h743 for a port)
+  --platform <name>      the board whose build (build/<name>/release/image.json) the
+                         device is compared with (default: the platform the device
+                         reports; one that disagrees with it is a usage error)
   --key-file <path>      the device's pre-shared key, hex (default boards/dev-psk.hex,
                          the public development key the emulated boards use)
   --auth <0|1|2>         authentication mode the device runs (default 2: handshake
@@ -107,20 +110,23 @@ async function main(): Promise<void> {
     target = built ? "qemu" : "sim";
     log(`qn_selftest: no target given: using ${built ? "the QEMU board (mps2-an500 firmware is built)" : "the core in-process (--target sim; build the QEMU firmware with make PLATFORM=mps2-an500 to test it)"}`);
   }
-  const platform = a.platform ?? (target === "qemu" ? "mps2-an500" : target === "serial" ? "stm32h743" : "sim");
 
   let conn: Connected | undefined;
   let session: { handshakeUs: number; resumed: boolean } | undefined;
   const fatal = (msg: string): never => { process.stderr.write(`qn_selftest: ${msg}\n`); process.exit(2); };
   const timeoutMs = timeoutS * 1000;
   try {
-    const connect = target === "sim" ? connectSim(key!, auth) : target === "qemu" ? connectQemu(platform, key!, auth) : connectSerial(a.port!, baud, platform, key!, auth);
+    const connect = target === "sim" ? connectSim(key!, auth) : target === "qemu" ? connectQemu(a.platform ?? "mps2-an500", key!, auth) : connectSerial(a.port!, baud, key!, auth);
     conn = await withTimeout(connect, timeoutMs, `could not connect to the ${target} target within ${timeoutS} s`);
     // The target must answer before the checks start: a silent port is a
     // connection error (exit 2), not seventeen failed checks.
     await withTimeout(conn.peer.request(0x01, { payload: Uint8Array.of(1, 2, 3), timeoutMs, attemptMs: Math.min(2500, timeoutMs) }), timeoutMs + 500,
       "no answer");
     session = await conn.peer.connect(timeoutMs);
+    // The build to compare with is the one for the board that answered.
+    const reported = text((await identify(conn.peer, timeoutMs)).get(3));
+    const platform = resolvePlatform(a.platform, reported, target === "serial" ? a.port! : `the ${target} target`);
+    if (target === "serial" && platform) conn.expected.image = imageManifest(firmwareDir(platform));
   } catch (e: any) {
     await conn?.close().catch(() => {});
     if (e instanceof UsageError) fatal(e.message);

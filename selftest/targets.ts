@@ -75,7 +75,20 @@ export async function connectSim(key: Uint8Array, auth: number): Promise<Connect
   };
 }
 
-export async function connectSerial(path: string, baud: number, platform: string, key: Uint8Array, auth: number): Promise<Connected> {
+/** The platform whose build the device is compared with: the one the device
+ *  names in its identity. A `--platform` that names another board is a
+ *  usage error, not a failed check: the device is not at fault, the command
+ *  pointed the selftest at the wrong build (or the wrong port). */
+export function resolvePlatform(given: string | undefined, reported: string, where: string): string | undefined {
+  if (given !== undefined && reported && given !== reported) {
+    throw new UsageError(`--platform ${given}, but the device on ${where} reports ${reported}: drop --platform to test it against the ${reported} build, or point the selftest at a ${given} board`);
+  }
+  return reported || given;
+}
+
+/** A serial target's expected image is known once the device has said what
+ *  platform it is (resolvePlatform): the caller sets `expected.image`. */
+export async function connectSerial(path: string, baud: number, key: Uint8Array, auth: number): Promise<Connected> {
   const t = new SerialTransport({ path, baudRate: baud });
   try {
     await t.open();
@@ -90,7 +103,7 @@ export async function connectSerial(path: string, baud: number, platform: string
   const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
   return {
     peer, faulty, lineRate: baud / 10, port: path,
-    expected: { core: coreManifest(), image: imageManifest(firmwareDir(platform)) },
+    expected: { core: coreManifest() },
     // A real board cannot have its supply cut from here: it is told to
     // reset itself at once (a system reset mid-exchange, RAM lost).
     powerCut: async () => { peer.send(FrameType.RESET_REQ); await peer.flush(); return "board reset on command (RESET_REQ)"; },

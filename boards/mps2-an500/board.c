@@ -1,5 +1,5 @@
 /* mps2-an500 (QEMU -M mps2-an500): Cortex-M7 at 25 MHz, CMSDK UART0 with a
- * receive interrupt, SysTick clock, storage at the top of the code region
+ * receive interrupt, the FPGA's cycle counter as clock, storage at the top of the code region
  * (survives QEMU's resets), semihosting for exit. No RNG in the model: the
  * entropy below is NOT secure (emulation only). */
 #include <string.h>
@@ -75,7 +75,25 @@ const char *qn_port_platform(void) { return "mps2-an500"; }
 uint32_t qn_port_clock_hz(void) { return CLOCK_HZ; }
 void qn_port_ready(void) { qn_boot_ns = (uint32_t)qn_systick_now_ns(); }
 int32_t qn_port_stop_requested(void) { return 0; }
-uint64_t qn_port_now_us(void) { return qn_systick_now_us(); }
+
+/* ---- clock: the FPGA's free-running cycle counter (FPGAIO COUNTER) ----
+ * Not a count of SysTick's millisecond interrupts: QEMU takes the SysTick
+ * periods that fell due while the emulator was not scheduled as one
+ * interrupt, so such a count runs slow on a loaded host, while the counter
+ * is computed from QEMU's virtual clock and loses nothing. SysTick still
+ * wakes the main loop every millisecond. PRESCALE is 0 from reset: one count
+ * per 25 MHz cycle, a 32-bit wrap every 171 s. The high word is kept here,
+ * so the clock must be read at least once a wrap: the main loop (its only
+ * reader) reads it every turn. */
+#define FPGAIO_COUNTER QN_REG(0x40028018u)
+static uint32_t clock_low, clock_high;
+
+uint64_t qn_port_now_us(void) {
+  uint32_t c = FPGAIO_COUNTER;
+  if (c < clock_low) clock_high++;
+  clock_low = c;
+  return (((uint64_t)clock_high << 32) | c) / (CLOCK_HZ / 1000000u);
+}
 
 void qn_port_reset(void) {
   qn_cm7_dsb_isb();

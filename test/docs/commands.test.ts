@@ -1,0 +1,62 @@
+// The docs say what is so: every `make` command for a board target names its
+// PLATFORM (the build refuses one without), `make test-core` runs the core's
+// suites (test/core, test/protocol) alone, and the README's status table
+// copies no benchmark figures (they live in bench/RESULTS.md, from a run).
+import { describe, it, expect } from "vitest";
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../../host/status.ts";
+
+const DOCS = ["README.md", "boards/README.md", "bench/README.md", "qn_config.mk",
+  ...(existsSync(join(ROOT, "docs")) ? readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`) : [])];
+
+/** Every `make ...` a doc gives: in backticks, or a line of a code block. */
+function makeCommands(text: string): string[] {
+  const out = [...text.matchAll(/`(make [^`]*)`/g)].map((m) => m[1]);
+  for (const line of text.split("\n")) if (/^\s*make\s/.test(line)) out.push(line.replace(/#.*/, "").trim());
+  return out;
+}
+
+describe("docs: make commands", () => {
+  it("every make command for a board target names PLATFORM", () => {
+    const mk = readFileSync(join(ROOT, "boards/boards.mk"), "utf8");
+    // The targets boards.mk refuses without PLATFORM.
+    const m = /ifndef PLATFORM\n([a-z -]+):/.exec(mk);
+    expect(m, "boards.mk: the targets that need PLATFORM").not.toBeNull();
+    const needPlatform = m![1].trim().split(/\s+/);
+    expect(needPlatform).toContain("size");
+    const bad: string[] = [];
+    for (const doc of DOCS) {
+      for (const cmd of makeCommands(readFileSync(join(ROOT, doc), "utf8"))) {
+        const words = cmd.split(/\s+/).slice(1);
+        const goals = words.filter((w) => !w.includes("=") && !w.startsWith("-") && /^[a-z][a-z0-9-]*$/.test(w));
+        if (goals.some((g) => needPlatform.includes(g)) && !words.some((w) => w.startsWith("PLATFORM="))) bad.push(`${doc}: ${cmd}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it("make test-core runs test/core and test/protocol, nothing else", () => {
+    const dry = execFileSync("make", ["-n", "test-core"], { cwd: ROOT, encoding: "utf8" });
+    const line = dry.split("\n").find((l) => /vitest run/.test(l));
+    expect(line, dry).toBeDefined();
+    const args = line!.replace(/^.*vitest run/, "").trim().split(/\s+/).filter(Boolean);
+    const listed = execFileSync(join(ROOT, "node_modules/.bin/vitest"), ["list", "--filesOnly", ...args.filter((a) => !a.startsWith("--reporter"))],
+      { cwd: ROOT, encoding: "utf8" }).split("\n").map((l) => l.trim()).filter((l) => l.endsWith(".test.ts")).sort();
+    const want = ["test/core", "test/protocol"].flatMap((d) => readdirSync(join(ROOT, d)).filter((f) => f.endsWith(".test.ts")).map((f) => `${d}/${f}`)).sort();
+    expect(listed).toEqual(want);
+  });
+});
+
+describe("docs: README status", () => {
+  it("the status table quotes no benchmark ratios: it points to bench/RESULTS.md", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const status = readme.slice(readme.indexOf("\n## Status"), readme.indexOf("\n## ", readme.indexOf("\n## Status") + 1));
+    const row = status.split("\n").find((l) => l.startsWith("| benchmarks"));
+    expect(row, "the benchmarks row").toBeDefined();
+    expect(row).toMatch(/bench\/RESULTS\.md/);
+    // Goals (≥ 3×, ≤ 1.5×) are the table's to state; measured ratios are not.
+    expect(status.match(/(?<![≥≤]\s?|[\d.,])\d[\d.,]*\s?×/g) ?? []).toEqual([]);
+  });
+});
