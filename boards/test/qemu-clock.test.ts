@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { buildFirmware } from "./build.ts";
 import type { Qemu } from "./qemu.ts";
-import { FramePort, bootWithPort, T, readProto } from "./wire.ts";
+import { type FramePort, bootWithPort, T, readProto } from "./wire.ts";
 import { nowUs } from "../../host/clock.ts";
 import { rateBracket, rateVerdict, type ClockSample } from "../../selftest/clock-rate.ts";
 
