@@ -21,7 +21,7 @@ C_SRC := $(shell find boards bench/firmware -name '*.[ch]' | sort)
 DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd mosquitto clang-format
 .PHONY: all help deps deps-npm deps-debian core api check format test test-core demo selftest clean
 
-all: core ## build the core (build/qn.wasm, build/qn_api.h)
+all: core ## build the core (build/qn.wasm, build/qn_api.h, build/qn_abi.ts)
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -59,7 +59,13 @@ build/qn_api.h build/qn_api_wasm2c.c build/manifest.json &: build/qn.wasm tools/
 	QN_BUILD_ID=$(BUILD_ID) node tools/gen-api.mjs build/qn.wasm build
 	node tools/manifest.mjs build/qn.wasm $(BUILD_ID) "$(FEATURES)" > build/manifest.json
 
-core: build/qn.wasm build/debug/qn.wasm build/qn_api.h ## build the core
+# The host's names for the ABI's integers (host/ imports them): from the
+# sources alone, so it is there before the module is built.
+build/qn_abi.ts: $(CORE_SRC) tools/gen-host-abi.mjs tools/abi-source.mjs
+	@mkdir -p build
+	node tools/gen-host-abi.mjs build
+
+core: build/qn.wasm build/debug/qn.wasm build/qn_api.h build/qn_abi.ts ## build the core
 
 api: build/qn_api.h ## regenerate build/qn_api.h
 

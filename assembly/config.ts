@@ -13,10 +13,10 @@ export const VERSION_MINOR: u8 = 1;
 export const VERSION_PATCH: u8 = 0;
 
 /** Largest payload a frame may carry. Bounds every buffer below. */
-export const MAX_PAYLOAD: i32 = 256;
+export const MAX_PAYLOAD: i32 = 256; // bytes of payload a frame carries at most
 /** Fixed frame header (see docs/PROTOCOL.md). */
-export const HEADER_SIZE: i32 = 24;
-export const CRC_SIZE: i32 = 4;
+export const HEADER_SIZE: i32 = 24; // bytes of the frame header
+export const CRC_SIZE: i32 = 4; // bytes of the CRC-32C that ends a frame
 /** Largest raw frame: header + payload + frame MAC + CRC. */
 export const MAX_FRAME: i32 = HEADER_SIZE + MAX_PAYLOAD + 8 + CRC_SIZE;
 /** COBS adds one byte per 254 and the delimiter adds one. */
@@ -40,16 +40,21 @@ export const POOL_LARGE_COUNT: i32 = 20;
 export const OUTBOX_SLOTS: u32 = 8;
 export const INBOX_SLOTS: u32 = 8;
 
-/** Priority classes: lower number is more urgent. */
-export const PRIO_EMERGENCY: u8 = 0;
-export const PRIO_CONTROL: u8 = 1;
-export const PRIO_BULK: u8 = 2;
-export const PRIO_CLASSES: i32 = 3;
+/** Priority classes (flags bits 0-1): lower number is more urgent. */
+export const PRIO_EMERGENCY: u8 = 0; // cuts in ahead of everything, even a frame on the wire
+export const PRIO_CONTROL: u8 = 1; // session, acknowledgements, requests
+export const PRIO_BULK: u8 = 2; // bulk data: yields to the other two
+export const PRIO_CLASSES: i32 = 3; // number of priority classes
+
+/** QoS levels (flags bits 2-3). */
+export const QOS_AT_MOST_ONCE: u8 = 0; // sent once, never acknowledged
+export const QOS_AT_LEAST_ONCE: u8 = 1; // acknowledged (PUBACK), resent until it is
+export const QOS_EXACTLY_ONCE: u8 = 2; // four steps with the journal: delivered once across resets
 
 /** Payload codec ids (header byte 3). */
-export const CODEC_NONE: u8 = 0;
-export const CODEC_PB: u8 = 1;
-export const CODEC_JSON: u8 = 2;
+export const CODEC_NONE: u8 = 0; // opaque bytes
+export const CODEC_PB: u8 = 1; // protobuf over the field table (always built)
+export const CODEC_JSON: u8 = 2; // JSON over the field table
 
 /** Message field table used by the codecs. */
 export const MAX_FIELDS: i32 = 24;

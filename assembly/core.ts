@@ -7,6 +7,7 @@
 import {
   HEADER_SIZE, MAX_PAYLOAD, MAX_FRAME, MAX_WIRE, RX_STAGE, APP_BUF,
   PRIO_CLASSES, PRIO_CONTROL, CODEC_PB, CODEC_JSON,
+  QOS_AT_MOST_ONCE, QOS_AT_LEAST_ONCE, QOS_EXACTLY_ONCE,
 } from "./config";
 import { Status } from "./status";
 import { crc32c_init } from "./crc32c";
@@ -131,14 +132,14 @@ export function core_send(type: u8, flags: u8, codec: u8, channel: u8, packet: u
  *  QoS 0, or a status. A peer that is down fails fast (ERR_LINK_DOWN). */
 export function core_publish(channel: u8, qos: u8, prio: u8, codec: u8, len: i32, traced: bool = false): i64 {
   if (len < 0 || len > MAX_PAYLOAD) return Status.ERR_OVERSIZE;
-  if (qos > 2 || <i32>prio >= PRIO_CLASSES) return Status.ERR_ARG;
+  if (qos > QOS_EXACTLY_ONCE || <i32>prio >= PRIO_CLASSES) return Status.ERR_ARG;
   if (traced && len < TRACE_BYTES) return Status.ERR_ARG;
   if (!session_up() && (qos > 0 || cfg(CFG_AUTH) != AUTH_NONE)) {
     count(C_LINK_DOWN_REFUSED);
     return Status.ERR_LINK_DOWN;
   }
   header_write(APP, T_DATA, flags_make(prio, qos) | (traced ? F_TRACE : 0), codec, channel, len, 0, 0, 0, 0);
-  if (qos == 0) {
+  if (qos == QOS_AT_MOST_ONCE) {
     const st = core_queue_raw(APP);
     return st < 0 ? <i64>st : 0;
   }
@@ -397,7 +398,7 @@ function dispatch(raw: usize, n: i32): i32 {
   if (type == T_DATA) {
     const qos = <i32>flags_qos(flags);
     const body = HEADER_SIZE + len; // the inbox keeps header + payload
-    if (qos == 0) return inbox_push(raw, body);
+    if (qos == QOS_AT_MOST_ONCE) return inbox_push(raw, body);
     const c = qos_classify(qos, packet);
     if (c == RX_DELIVER) {
       if (inbox_full()) { count(C_INBOX_DROP); return Status.ERR_RING_FULL; }
@@ -405,7 +406,7 @@ function dispatch(raw: usize, n: i32): i32 {
       if (st != Status.OK) return st;
       inbox_push(raw, body);
     }
-    if (c == RX_DELIVER || c == RX_DUP || qos_ack_id(qos) != 0) send_control(qos == 1 ? T_PUBACK : T_PUBREC, qos_ack_id(qos), 0);
+    if (c == RX_DELIVER || c == RX_DUP || qos_ack_id(qos) != 0) send_control(qos == QOS_AT_LEAST_ONCE ? T_PUBACK : T_PUBREC, qos_ack_id(qos), 0);
     return Status.OK;
   }
   if (type == T_PUBACK || type == T_PUBREC || type == T_PUBCOMP) {

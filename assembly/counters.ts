@@ -2,33 +2,33 @@
 // qn_counter(id). They wrap at 2^32: readers take differences.
 // Ids are stable (selftest and metrics read them by number).
 
-export const C_BYTES_IN: i32 = 0;
-export const C_FRAMES_IN: i32 = 1;
-export const C_ERR_CRC: i32 = 2;
-export const C_ERR_OVERSIZE: i32 = 3;
-export const C_ERR_TRUNCATED: i32 = 4;
-export const C_ERR_VERSION: i32 = 5;
-export const C_ERR_COBS: i32 = 6;
-export const C_FRAMES_OUT: i32 = 7;
-export const C_BYTES_OUT: i32 = 8;
-export const C_POOL_FAIL: i32 = 9;
-export const C_RING_FULL: i32 = 10;
-export const C_INBOX_DROP: i32 = 11;
-export const C_ERR_TYPE: i32 = 12;
-export const C_PREEMPT: i32 = 13;
-export const C_TRAPS: i32 = 14;
-export const C_AUTH_FAIL: i32 = 15;
-export const C_REPLAY: i32 = 16;
-export const C_SESSION_REJECT: i32 = 17;
-export const C_DUP_SUPPRESSED: i32 = 18;
-export const C_RETX: i32 = 19;
-export const C_OOO_DROP: i32 = 20;
-export const C_LINK_DOWN_REFUSED: i32 = 21;
-export const C_JOURNAL_FAIL: i32 = 22;
-export const C_HEARTBEATS: i32 = 23;
-export const C_LINK_DOWN: i32 = 24;
-export const C_ERR_HEADER: i32 = 25;
-export const COUNTER_COUNT: i32 = 32;
+export const C_BYTES_IN: i32 = 0; // bytes fed to the decoder
+export const C_FRAMES_IN: i32 = 1; // valid frames received
+export const C_ERR_CRC: i32 = 2; // frames rejected: CRC mismatch
+export const C_ERR_OVERSIZE: i32 = 3; // frames rejected: too long
+export const C_ERR_TRUNCATED: i32 = 4; // frames rejected: too short
+export const C_ERR_VERSION: i32 = 5; // frames rejected: another protocol version
+export const C_ERR_COBS: i32 = 6; // frames rejected: malformed COBS
+export const C_FRAMES_OUT: i32 = 7; // frames sent
+export const C_BYTES_OUT: i32 = 8; // bytes pulled for the wire
+export const C_POOL_FAIL: i32 = 9; // block allocations refused
+export const C_RING_FULL: i32 = 10; // frames refused by a full outbox
+export const C_INBOX_DROP: i32 = 11; // received frames dropped: inbox full
+export const C_ERR_TYPE: i32 = 12; // frames of an unknown type
+export const C_PREEMPT: i32 = 13; // frames cut short by an emergency frame
+export const C_TRAPS: i32 = 14; // never counted by the core: identity reports the board's traps
+export const C_AUTH_FAIL: i32 = 15; // handshakes or frames failing authentication
+export const C_REPLAY: i32 = 16; // frames refused as replays
+export const C_SESSION_REJECT: i32 = 17; // frames refused for the session state or id
+export const C_DUP_SUPPRESSED: i32 = 18; // QoS 1/2 duplicates acknowledged, not delivered
+export const C_RETX: i32 = 19; // retransmissions
+export const C_OOO_DROP: i32 = 20; // QoS 1/2 frames dropped past a gap
+export const C_LINK_DOWN_REFUSED: i32 = 21; // sends refused while the link is down
+export const C_JOURNAL_FAIL: i32 = 22; // journal writes that failed
+export const C_HEARTBEATS: i32 = 23; // heartbeats sent
+export const C_LINK_DOWN: i32 = 24; // sessions lost
+export const C_ERR_HEADER: i32 = 25; // intact frames with a header field out of range
+export const COUNTER_COUNT: i32 = 32; // counter slots (ids at or above read 0)
 
 const COUNTERS = memory.data(COUNTER_COUNT * 4, 4);
 

@@ -7,13 +7,15 @@
 // Record (16 bytes): +0 u32 seq  +4 u32 time (µs, low 32 bits)  +8 u8 type
 //                    +9 3 pad  +12 i32 code
 export const EVENT_SLOTS: i32 = 12;
-export const EV_LINK_UP: u8 = 1;
-export const EV_LINK_DOWN: u8 = 2;
-export const EV_AUTH_FAIL: u8 = 3;
-export const EV_TRAP: u8 = 4;
-export const EV_BOOT: u8 = 5;
-export const EV_CONFIG: u8 = 6;
-export const EV_JOURNAL: u8 = 7;
+// Event types: stable numbers. The trailing comment is the event's name
+// in the gateway's log and metrics (generated into build/qn_abi.ts).
+export const EV_LINK_UP: u8 = 1; // link up
+export const EV_LINK_DOWN: u8 = 2; // link down
+export const EV_AUTH_FAIL: u8 = 3; // auth failure
+export const EV_TRAP: u8 = 4; // trap
+export const EV_BOOT: u8 = 5; // boot
+export const EV_CONFIG: u8 = 6; // config applied
+export const EV_JOURNAL: u8 = 7; // journal error
 export const EVENT_SIZE: i32 = 16;
 
 const RING = memory.data(EVENT_SLOTS * EVENT_SIZE, 4);

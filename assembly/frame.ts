@@ -26,50 +26,58 @@ import { Status } from "./status";
 import { crc32c } from "./crc32c";
 import { cobs_encode, cobs_decode } from "./cobs";
 
-export const H_VERSION: usize = 0;
-export const H_TYPE: usize = 1;
-export const H_FLAGS: usize = 2;
-export const H_CODEC: usize = 3;
-export const H_CHANNEL: usize = 4;
-export const H_RESERVED: usize = 5;
-export const H_LENGTH: usize = 6;
-export const H_SESSION: usize = 8;
-export const H_PACKET: usize = 12;
-export const H_LSN: usize = 16;
-export const H_TIME: usize = 20;
+/** Offsets of the header fields (the diagram above). */
+export const H_VERSION: usize = 0; // u8 protocol version
+export const H_TYPE: usize = 1; // u8 frame type (T_*)
+export const H_FLAGS: usize = 2; // u8 flags (F_*)
+export const H_CODEC: usize = 3; // u8 payload codec id (CODEC_*)
+export const H_CHANNEL: usize = 4; // u8 channel
+export const H_RESERVED: usize = 5; // u8, zero
+export const H_LENGTH: usize = 6; // u16 payload length
+export const H_SESSION: usize = 8; // u32 session id
+export const H_PACKET: usize = 12; // u32 packet id
+export const H_LSN: usize = 16; // u32 log sequence number
+export const H_TIME: usize = 20; // u32 sender's time, µs (low 32 bits)
 
 /** Frame types. An answer's type is above its request's, most often the next one (PING 0x01, PONG 0x02). */
-export const T_PING: u8 = 0x01;
-export const T_PONG: u8 = 0x02;
-export const T_IDENT_REQ: u8 = 0x03;
-export const T_IDENT: u8 = 0x04;
-export const T_PROBE_REQ: u8 = 0x05;
-export const T_PROBE_RES: u8 = 0x06;
-export const T_HELLO: u8 = 0x08;
-export const T_WELCOME: u8 = 0x09;
-export const T_CONFIRM: u8 = 0x0A;
-export const T_DATA: u8 = 0x10;
-export const T_PUBACK: u8 = 0x11;
-export const T_PUBREC: u8 = 0x12;
-export const T_PUBREL: u8 = 0x13;
-export const T_PUBCOMP: u8 = 0x14;
+export const T_PING: u8 = 0x01; // liveness request (also the heartbeat)
+export const T_PONG: u8 = 0x02; // answer to PING
+export const T_IDENT_REQ: u8 = 0x03; // identity request
+export const T_IDENT: u8 = 0x04; // identity of the core and board
+export const T_PROBE_REQ: u8 = 0x05; // run a selftest probe
+export const T_PROBE_RES: u8 = 0x06; // a probe's result
+export const T_HELLO: u8 = 0x08; // handshake, client to server
+export const T_WELCOME: u8 = 0x09; // handshake, server to client
+export const T_CONFIRM: u8 = 0x0A; // handshake, client's proof
+export const T_DATA: u8 = 0x10; // application message
+export const T_PUBACK: u8 = 0x11; // QoS 1 acknowledgement
+export const T_PUBREC: u8 = 0x12; // QoS 2 received
+export const T_PUBREL: u8 = 0x13; // QoS 2 released
+export const T_PUBCOMP: u8 = 0x14; // QoS 2 complete
 export const T_RESET_REQ: u8 = 0x20; // to the application: reset the device (needs a session)
-export const T_CONFIG: u8 = 0x21;     // new device config, applied all or nothing (needs a session)
-export const T_CONFIG_ACK: u8 = 0x22;
-export const T_LOG_REQ: u8 = 0x23;    // the device's event log (needs a session)
-export const T_LOG: u8 = 0x24;
-export const T_ERROR: u8 = 0x7F;
+export const T_CONFIG: u8 = 0x21; // new device config, applied all or nothing (needs a session)
+export const T_CONFIG_ACK: u8 = 0x22; // answer to CONFIG
+export const T_LOG_REQ: u8 = 0x23; // the device's event log (needs a session)
+export const T_LOG: u8 = 0x24; // answer to LOG_REQ
+export const T_ERROR: u8 = 0x7F; // a status for the peer
 
-export const F_DUP: u8 = 0x10;
-export const F_MAC: u8 = 0x20;
-export const F_TRACE: u8 = 0x40;
+/** Flags (header byte 2): two fields and four bits. */
+export const F_PRIO_MASK: u8 = 0x03; // bits 0-1: priority class (PRIO_*)
+export const F_QOS_SHIFT: u8 = 2; // bits 2-3: QoS level (QOS_*)
+export const F_QOS_MASK: u8 = 0x0C;
+export const F_DUP: u8 = 0x10; // a retransmission
+export const F_MAC: u8 = 0x20; // an 8-byte frame MAC sits between payload and CRC
+export const F_TRACE: u8 = 0x40; // the payload starts with a W3C trace context
+export const F_RESERVED: u8 = 0x80; // zero
 /** The binary W3C trace context a TRACE frame's payload starts with. */
 export const TRACE_BYTES: i32 = 26;
-export const MAC_BYTES: i32 = 8;
+export const MAC_BYTES: i32 = 8; // bytes of the frame MAC (flag MAC)
 
-@inline export function flags_make(prio: u8, qos: u8): u8 { return (prio & 3) | ((qos & 3) << 2); }
-@inline export function flags_prio(f: u8): u8 { return f & 3; }
-@inline export function flags_qos(f: u8): u8 { return (f >> 2) & 3; }
+/** The QoS field's mask before its shift (two bits). */
+const QOS_FIELD: u8 = F_QOS_MASK >> F_QOS_SHIFT;
+@inline export function flags_make(prio: u8, qos: u8): u8 { return (prio & F_PRIO_MASK) | ((qos & QOS_FIELD) << F_QOS_SHIFT); }
+@inline export function flags_prio(f: u8): u8 { return f & F_PRIO_MASK; }
+@inline export function flags_qos(f: u8): u8 { return (f >> F_QOS_SHIFT) & QOS_FIELD; }
 
 /** Write a header at `dst`. */
 export function header_write(dst: usize, type: u8, flags: u8, codec: u8, channel: u8,
@@ -173,7 +181,7 @@ export function frame_check(raw: usize, n: i32, macFirst: bool = false): i32 {
  *  never indexed, and an unknown one is refused where it is looked up. */
 @inline export function header_fields_ok(raw: usize): bool {
   const f = <u32>load<u8>(raw + H_FLAGS);
-  return (f & 3) != 3 && (f & 0x0C) != 0x0C && (f & 0x80) == 0 && load<u8>(raw + H_RESERVED) == 0;
+  return (f & F_PRIO_MASK) != F_PRIO_MASK && (f & F_QOS_MASK) != F_QOS_MASK && (f & F_RESERVED) == 0 && load<u8>(raw + H_RESERVED) == 0;
 }
 
 /** Is the `n` bytes at `raw` a frame body as the inbox and the journal

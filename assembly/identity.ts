@@ -47,12 +47,16 @@ export function board_image(crc: u32, len: u32): void { imageCrc = crc; imageLen
  *  sources) so the host can match a device to its build manifest. */
 export function build_id(): u32 { return <u32>QN_BUILD_ID; }
 
-/** Features built in, as a bitmask (bit 0 PB, 1 JSON, 2 probes). */
+/** Feature bits of qn_features(). */
+export const FEATURE_PB: u32 = 1; // protobuf codec (always built)
+export const FEATURE_JSON: u32 = 2; // JSON codec
+export const FEATURE_PROBES: u32 = 4; // selftest probes
+
+/** Features built in, as a bitmask of FEATURE_*. */
 export function features_built(): u32 {
-  let m: u32 = 0;
-  m |= 1; // protobuf: always built
-  if (QN_FEAT_JSON) m |= 2;
-  if (QN_FEAT_PROBES) m |= 4;
+  let m: u32 = FEATURE_PB;
+  if (QN_FEAT_JSON) m |= FEATURE_JSON;
+  if (QN_FEAT_PROBES) m |= FEATURE_PROBES;
   return m;
 }
 

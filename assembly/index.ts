@@ -7,7 +7,10 @@ import * as core from "./core";
 import { TX_BUF, sched_pull, sched_pending, sched_in_flight, sched_stat } from "./sched";
 import { counter } from "./counters";
 import { decoder_last_error } from "./decoder";
-import { pool_alloc, pool_free, pool_at, POOL_COUNT } from "./pool";
+import {
+  pool_alloc, pool_free, pool_at, POOL_COUNT,
+  POOL_STAT_BLOCK_SIZE, POOL_STAT_COUNT, POOL_STAT_IN_USE, POOL_STAT_HIGH_WATER, POOL_STAT_FAILURES,
+} from "./pool";
 import { MSG_DATA, msg_reset, msg_add, msg_count, msg_tag, msg_kind, msg_len, msg_value } from "./codec/fields";
 import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { crc32c, crc32c_widen, CRC_WIDE_BYTES } from "./crc32c";
@@ -16,7 +19,7 @@ import { frame_encode, frame_decode } from "./frame_codec";
 import "./abort";
 import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
 import { idgen_live, idgen_next } from "./ids";
-import { session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg } from "./session";
+import { session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg, CFG_COUNT } from "./session";
 import { qos_stat } from "./qos";
 import { journal_stat } from "./journal";
 import { sha256_init, sha256_update, sha256_final } from "./crypto/sha256";
@@ -37,7 +40,7 @@ export function qn_tx_buf(): usize { return TX_BUF; }
 export function qn_tx_cap(): i32 { return TX_STAGE; }
 /** Put up to max next bytes for the wire in the transmit staging area; returns how many. */
 export function qn_tx_pull(max: i32): i32 { return sched_pull(max); }
-/** Frames queued on priority class prio (0 emergency, 1 control, 2 bulk). */
+/** Frames queued on priority class prio (qn_prio_t). */
 export function qn_tx_pending(prio: i32): i32 { return <i32>sched_pending(prio); }
 /** Bytes of the frame now on the wire still to send; 0 when idle. */
 export function qn_tx_in_flight(): i32 { return sched_in_flight(); }
@@ -49,11 +52,11 @@ export function qn_app_buf(): usize { return core.APP; }
 export function qn_header_size(): i32 { return HEADER_SIZE; }
 /** Largest payload a frame carries. */
 export function qn_max_payload(): i32 { return MAX_PAYLOAD; }
-/** Queue a frame whose payload (len bytes) the caller put in the application area; returns a status. */
+/** Queue a frame of type (qn_frame_type_t) with flags (qn_flag_t: priority class, QoS 0) and codec (qn_codec_t) whose payload (len bytes) the caller put in the application area; returns a status. */
 export function qn_send(type: i32, flags: i32, codec: i32, channel: i32, packet: u32, len: i32): i32 {
   return core.core_send(<u8>type, <u8>flags, <u8>codec, <u8>channel, packet, len);
 }
-/** Publish an application message (payload len bytes in the application area) on channel with QoS 0/1/2 and priority class; returns the packet id (0 for QoS 0) or a status. */
+/** Publish an application message (payload len bytes in the application area) on channel with qos (qn_qos_t), priority class prio (qn_prio_t) and codec (qn_codec_t); returns the packet id (0 for QoS 0) or a status. */
 export function qn_publish(channel: i32, qos: i32, prio: i32, codec: i32, len: i32): i64 {
   return core.core_publish(<u8>channel, <u8>qos, <u8>prio, <u8>codec, len);
 }
@@ -67,27 +70,27 @@ export function qn_connect(): i32 { return core.core_connect(); }
 export function qn_hold_rx(held: i32): void { session_hold_rx(held != 0, core.core_now()); }
 /** Drop the session (the link is known to be gone); a client reconnects with backoff. */
 export function qn_disconnect(): void { session_drop(core.core_now()); }
-/** Set config key (0 role, 1 auth mode, 2 heartbeat ms, 3 heartbeat misses, 4 backoff base ms, 5 backoff cap ms, 6 handshake ms, 7 retransmit ms, 8 resume ms, 9 node id); returns a status, refusing what it cannot apply. */
+/** Set config key (qn_config_key_t) to value; returns a status, refusing what it cannot apply. */
 export function qn_config_set(key: i32, value: u32): i32 { return core.core_config_set(key, value); }
-/** Read config key (see qn_config_set). */
-export function qn_config_get(key: i32): u32 { return key >= 0 && key < 10 ? cfg(key) : 0; }
+/** Read config key (qn_config_key_t); 0 for an unknown key. */
+export function qn_config_get(key: i32): u32 { return key >= 0 && key < CFG_COUNT ? cfg(key) : 0; }
 /** Set the pre-shared key (1..32 bytes at ptr); returns a status. The key never leaves the core. */
 export function qn_set_key(ptr: usize, len: i32): i32 { return session_set_key(ptr, len); }
-/** Session figure: 0 state (0 down, 1 hello sent, 2 welcomed, 3 up), 1 session id, 2 last handshake us, 3 attempt, 4 auth failures, 5 sessions up, 6 backoffs, 7 resumed, 8 next attempt at us, 9 status of the last WELCOME (refusal reason), 10 peer capabilities. */
+/** Session figure what (qn_session_stat_t); 0 for an unknown one. */
 export function qn_session_stat(what: i32): i64 { return session_stat(what); }
 /** The i-th most recent backoff waits in ms (ring of 8, index = count mod 8). */
 export function qn_backoff_log(i: i32): u32 { return backoff_log(i); }
 /** The attempt number (1 = first retry) the i-th backoff wait was for (same ring as qn_backoff_log). */
 export function qn_backoff_attempt(i: i32): u32 { return backoff_attempt(i); }
-/** QoS figure: 0 q1 next, 1 q2 next, 2 q1 expected, 3 q2 expected, 4 q2 delivered, 5 q2 done, 6 in flight, 7 q1 accepted, 8 q2 accepted, 9 q2 released, 10 digest of QoS 2 deliveries. */
+/** QoS figure what (qn_qos_stat_t); 0 for an unknown one. */
 export function qn_qos_stat(what: i32): u32 { return qos_stat(what); }
-/** Record a board event in the device event log (4 trap, 5 boot: code = reset cause; 1-3 and 6-7 are the core's own). */
+/** Record a board event of type (qn_event_type_t) in the device event log: QN_EV_TRAP with the trap code, QN_EV_BOOT with the reset cause; the other types are the core's own. */
 export function qn_event(type: i32, code: i32): void { core.core_event(<u8>type, code); }
-/** Scheduler figure: 0 emergency frames started, 1 worst bytes sent ahead of an emergency frame after it was queued, 2 last such figure, 3 bytes pulled in all. */
+/** Scheduler figure what (qn_sched_stat_t); 0 for an unknown one. */
 export function qn_sched_stat(what: i32): u32 { return sched_stat(what); }
 /** Open the journal over size bytes of storage (two halves) and recover QoS 2 state; returns a status. */
 export function qn_journal_open(size: u32): i32 { return core.core_journal_open(size); }
-/** Journal figure: 0 size, 1 tail, 2 generation, 3 writes, 4 compactions, 5 torn records dropped, 6 LSN. */
+/** Journal figure what (qn_journal_stat_t); 0 for an unknown one. */
 export function qn_journal_stat(what: i32): u32 { return journal_stat(what); }
 /** SHA-256 of len bytes at ptr into the 32 bytes at out. */
 export function qn_sha256(ptr: usize, len: i32, out: usize): void { sha256_init(); sha256_update(ptr, len); sha256_final(out); }
@@ -106,7 +109,7 @@ export function qn_inbox_capacity(): i32 { return <i32>INBOX_SLOTS; }
 export function qn_inbox_peek(i: i32): i32 { return i < 0 ? 0 : core.core_inbox_peek(<u32>i); }
 /** A fresh packet id for qn_send. */
 export function qn_next_packet(): u32 { return core.core_next_packet(); }
-/** Event counter id (see counters.ts); wraps at 2^32. */
+/** Event counter id (qn_counter_t); wraps at 2^32, 0 for an unknown id. */
 export function qn_counter(id: i32): u32 { return counter(id); }
 /** Status of the last frame the decoder rejected. */
 export function qn_last_error(): i32 { return decoder_last_error(); }
@@ -122,23 +125,23 @@ export function qn_board_image(crc: u32, len: u32): void { board_image(crc, len)
 export function qn_id_next(): u64 { return idgen_next(idgen_live(), core.core_now()); }
 /** Build id of the core (hash of its sources, also in the build manifest). */
 export function qn_build_id(): u32 { return build_id(); }
-/** Bitmask of features built in (bit 0 protobuf codec, 1 JSON codec, 2 probes). */
+/** Bitmask of features built in (qn_feature_t). */
 export function qn_features(): u32 { return features_built(); }
-/** Bitmask of payload codec ids built in. */
+/** Bitmask of payload codecs built in (bit n = codec id n, qn_codec_t). */
 export function qn_codecs(): u32 { return codecs_built(); }
 /** First free byte after the core's static data: the linear memory it needs. */
 export function qn_heap_base(): usize { return __heap_base; }
 /** Number of block pools. */
 export function qn_pool_count(): i32 { return POOL_COUNT; }
-/** Pool i: what=0 block size, 1 block count, 2 in use, 3 high water, 4 failures. */
+/** Pool i's figure what (qn_pool_stat_t); 0 for an unknown pool or figure. */
 export function qn_pool_stat(i: i32, what: i32): u32 {
   if (i < 0 || i >= POOL_COUNT) return 0;
   const p = pool_at(i);
-  if (what == 0) return p.blockSize;
-  if (what == 1) return p.count;
-  if (what == 2) return p.inUse;
-  if (what == 3) return p.highWater;
-  if (what == 4) return p.failures;
+  if (what == POOL_STAT_BLOCK_SIZE) return p.blockSize;
+  if (what == POOL_STAT_COUNT) return p.count;
+  if (what == POOL_STAT_IN_USE) return p.inUse;
+  if (what == POOL_STAT_HIGH_WATER) return p.highWater;
+  if (what == POOL_STAT_FAILURES) return p.failures;
   return 0;
 }
 /** Allocate a block of at least size bytes from the pools; returns its address or 0 when exhausted. */
@@ -147,13 +150,13 @@ export function qn_pool_alloc(size: i32): usize { return pool_alloc(size); }
 export function qn_pool_free(blk: usize): i32 { return pool_free(blk); }
 /** Clear the message field table. */
 export function qn_msg_reset(): void { msg_reset(); }
-/** Append field tag of kind (0 uint, 1 sint, 2 bytes at address value of len, 3 fixed32, 4 fixed64); returns a status. */
+/** Append field tag of kind (qn_field_kind_t; for QN_K_BYTES value is the data's address and len its length); returns a status. */
 export function qn_msg_add(tag: i32, kind: i32, value: u64, len: u32): i32 { return msg_add(tag, <u8>kind, value, len); }
 /** Number of fields in the table. */
 export function qn_msg_count(): i32 { return msg_count(); }
 /** Tag of field i. */
 export function qn_msg_tag(i: i32): i32 { return i >= 0 && i < msg_count() ? msg_tag(i) : 0; }
-/** Kind of field i. */
+/** Kind of field i (qn_field_kind_t), -1 past the last. */
 export function qn_msg_kind(i: i32): i32 { return i >= 0 && i < msg_count() ? msg_kind(i) : -1; }
 /** Length of bytes field i. */
 export function qn_msg_len(i: i32): u32 { return i >= 0 && i < msg_count() ? msg_len(i) : 0; }
@@ -161,9 +164,9 @@ export function qn_msg_len(i: i32): u32 { return i >= 0 && i < msg_count() ? msg
 export function qn_msg_value(i: i32): u64 { return i >= 0 && i < msg_count() ? msg_value(i) : 0; }
 /** Address of the staging area for bytes-field data (qn_max_payload bytes). */
 export function qn_msg_data(): usize { return MSG_DATA; }
-/** Encode the field table with codec into dst (cap bytes); returns the length or a status. */
+/** Encode the field table with codec (qn_codec_t) into dst (cap bytes); returns the length or a status. */
 export function qn_encode(codec: i32, dst: usize, cap: i32): i32 { return codec_encode(<u8>codec, dst, cap); }
-/** Decode len bytes at src with codec into the field table; returns the field count or a status. */
+/** Decode len bytes at src with codec (qn_codec_t) into the field table; returns the field count or a status. */
 export function qn_decode(codec: i32, src: usize, len: i32): i32 { return codec_decode(<u8>codec, src, len); }
 /** Pure frame codec (no session or queue): encode a frame whose payload (len bytes) is in the application area into dst (cap bytes) with header, CRC-32C, the header inverted, COBS and delimiter, as the link sends it; session, LSN and time are 0. Returns the wire length or a status (ERR_ARG for the MAC flag). */
 export function qn_frame_encode(type: i32, flags: i32, codec: i32, channel: i32, packet: u32, len: i32, dst: usize, cap: i32): i32 {

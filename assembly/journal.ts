@@ -21,15 +21,16 @@ import { MAX_FRAME } from "./config";
 export const ALIGN: u32 = 32;
 const MAGIC: u8 = 0xA5;
 export const REC_HEAD: i32 = 12;
-export const R_HEADER: u8 = 1;
-export const R_OUT: u8 = 2;     // sender: a QoS2 message (raw frame) before its first send
-export const R_REL: u8 = 3;     // sender: PUBREC received up to pid (u32)
-export const R_DONE: u8 = 4;    // sender: PUBCOMP received up to pid (u32)
-export const R_IN: u8 = 5;      // receiver: a QoS2 message (raw frame) accepted
+/** Journal record types: the storage format, stable numbers. */
+export const R_HEADER: u8 = 1; // a half's header: its generation
+export const R_OUT: u8 = 2; // sender: a QoS2 message (raw frame) before its first send
+export const R_REL: u8 = 3; // sender: PUBREC received up to pid (u32)
+export const R_DONE: u8 = 4; // sender: PUBCOMP received up to pid (u32)
+export const R_IN: u8 = 5; // receiver: a QoS2 message (raw frame) accepted
 export const R_DELIVERED: u8 = 6; // receiver: handed to the application up to pid (u32)
-export const R_STATE: u8 = 7;   // checkpoint of counters after compaction
-export const R_EVENT: u8 = 8;   // operation log entry
-export const R_IDS: u8 = 9;     // id lease end (i64 ms) and node (u32): ids.ts
+export const R_STATE: u8 = 7; // checkpoint of counters after compaction
+export const R_EVENT: u8 = 8; // operation log entry
+export const R_IDS: u8 = 9; // id lease end (i64 ms) and node (u32): ids.ts
 
 const REC = memory.data(MAX_FRAME + 64, 8);
 let regionSize: u32 = 0;
@@ -51,14 +52,23 @@ export function journal_fresh(): bool { return fresh; }
 @inline function padded(len: i32): u32 { return (<u32>(REC_HEAD + len + 4) + ALIGN - 1) & ~(ALIGN - 1); }
 
 export function journal_ready(): bool { return ready; }
+/** qn_journal_stat selectors: stable numbers. */
+export const JOURNAL_STAT_SIZE: i32 = 0; // bytes of storage the journal has (0: not open)
+export const JOURNAL_STAT_TAIL: i32 = 1; // where the next record goes in the live half
+export const JOURNAL_STAT_GENERATION: i32 = 2; // generation of the live half
+export const JOURNAL_STAT_WRITES: i32 = 3; // records written
+export const JOURNAL_STAT_COMPACTIONS: i32 = 4; // compactions done
+export const JOURNAL_STAT_TORN_DROPPED: i32 = 5; // torn records dropped at recovery
+export const JOURNAL_STAT_LSN: i32 = 6; // last log sequence number written
+
 export function journal_stat(what: i32): u32 {
-  if (what == 0) return regionSize;
-  if (what == 1) return tail;
-  if (what == 2) return generation;
-  if (what == 3) return writes;
-  if (what == 4) return compactions;
-  if (what == 5) return tornDropped;
-  if (what == 6) return lsn;
+  if (what == JOURNAL_STAT_SIZE) return regionSize;
+  if (what == JOURNAL_STAT_TAIL) return tail;
+  if (what == JOURNAL_STAT_GENERATION) return generation;
+  if (what == JOURNAL_STAT_WRITES) return writes;
+  if (what == JOURNAL_STAT_COMPACTIONS) return compactions;
+  if (what == JOURNAL_STAT_TORN_DROPPED) return tornDropped;
+  if (what == JOURNAL_STAT_LSN) return lsn;
   return 0;
 }
 

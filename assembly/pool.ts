@@ -25,6 +25,13 @@ import { count, C_POOL_FAIL } from "./counters";
 
 export const POOL_COUNT: i32 = 2;
 
+/** qn_pool_stat selectors: stable numbers. */
+export const POOL_STAT_BLOCK_SIZE: i32 = 0; // bytes per block
+export const POOL_STAT_COUNT: i32 = 1; // blocks in the pool
+export const POOL_STAT_IN_USE: i32 = 2; // blocks allocated now
+export const POOL_STAT_HIGH_WATER: i32 = 3; // most blocks ever allocated at once
+export const POOL_STAT_FAILURES: i32 = 4; // allocations refused (pool empty)
+
 // A block that carries bytes (frames queued, inbox entries, in-flight
 // messages) starts with their length as a u32: a 4-byte prefix keeps the
 // bytes word-aligned, so every copy in and out of a block runs a word at a

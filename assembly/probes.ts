@@ -12,10 +12,13 @@ import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
 import { pool_at, pool_take, pool_free, POOL_COUNT } from "./pool";
 import { Ring, ring_init, ring_push, ring_pop, ring_rebase, ring_count, ring_full, ring_empty } from "./ring";
 import { header_write, frame_seal, frame_check, frame_to_wire, frame_from_wire, flags_make, T_DATA } from "./frame";
-import { sched_pending, sched_in_flight, sched_stat } from "./sched";
-import { qos_stat } from "./qos";
+import {
+  sched_pending, sched_in_flight, sched_stat,
+  SCHED_STAT_EMERGENCY_SENT, SCHED_STAT_EMERGENCY_MAX_AHEAD, SCHED_STAT_EMERGENCY_LAST_AHEAD, SCHED_STAT_BYTES_OUT,
+} from "./sched";
+import { qos_stat, QOS_STAT_Q2_EXPECTED, QOS_STAT_Q2_DELIVERED, QOS_STAT_DIGEST } from "./qos";
 import { counter, C_DUP_SUPPRESSED, C_REPLAY, C_RETX, C_OOO_DROP, C_AUTH_FAIL, C_PREEMPT } from "./counters";
-import { journal_stat } from "./journal";
+import { journal_stat, JOURNAL_STAT_GENERATION, JOURNAL_STAT_WRITES, JOURNAL_STAT_TORN_DROPPED } from "./journal";
 import { IdGen, idgen_init, idgen_next } from "./ids";
 
 export const P_POOLS: i32 = 3;
@@ -238,16 +241,16 @@ function probe_ids(arg: u64): i32 {
  *  9 gaps dropped, 10 journal generation, 11 journal writes, 12 torn
  *  records dropped, 13 auth failures. */
 function probe_qos(): i32 {
-  msg_add(3, K_UINT, <u64>qos_stat(3), 0);
-  msg_add(4, K_UINT, <u64>qos_stat(4), 0);
-  msg_add(5, K_UINT, <u64>qos_stat(10), 0);
+  msg_add(3, K_UINT, <u64>qos_stat(QOS_STAT_Q2_EXPECTED), 0);
+  msg_add(4, K_UINT, <u64>qos_stat(QOS_STAT_Q2_DELIVERED), 0);
+  msg_add(5, K_UINT, <u64>qos_stat(QOS_STAT_DIGEST), 0);
   msg_add(6, K_UINT, <u64>counter(C_DUP_SUPPRESSED), 0);
   msg_add(7, K_UINT, <u64>counter(C_REPLAY), 0);
   msg_add(8, K_UINT, <u64>counter(C_RETX), 0);
   msg_add(9, K_UINT, <u64>counter(C_OOO_DROP), 0);
-  msg_add(10, K_UINT, <u64>journal_stat(2), 0);
-  msg_add(11, K_UINT, <u64>journal_stat(3), 0);
-  msg_add(12, K_UINT, <u64>journal_stat(5), 0);
+  msg_add(10, K_UINT, <u64>journal_stat(JOURNAL_STAT_GENERATION), 0);
+  msg_add(11, K_UINT, <u64>journal_stat(JOURNAL_STAT_WRITES), 0);
+  msg_add(12, K_UINT, <u64>journal_stat(JOURNAL_STAT_TORN_DROPPED), 0);
   msg_add(13, K_UINT, <u64>counter(C_AUTH_FAIL), 0);
   return Status.OK;
 }
@@ -256,11 +259,11 @@ function probe_qos(): i32 {
  *  started, 4 worst bytes sent ahead of one after it was queued, 5 the last
  *  such figure, 6 bulk frames cut for one, 7 bytes sent in all. */
 function probe_sched(): i32 {
-  msg_add(3, K_UINT, <u64>sched_stat(0), 0);
-  msg_add(4, K_UINT, <u64>sched_stat(1), 0);
-  msg_add(5, K_UINT, <u64>sched_stat(2), 0);
+  msg_add(3, K_UINT, <u64>sched_stat(SCHED_STAT_EMERGENCY_SENT), 0);
+  msg_add(4, K_UINT, <u64>sched_stat(SCHED_STAT_EMERGENCY_MAX_AHEAD), 0);
+  msg_add(5, K_UINT, <u64>sched_stat(SCHED_STAT_EMERGENCY_LAST_AHEAD), 0);
   msg_add(6, K_UINT, <u64>counter(C_PREEMPT), 0);
-  msg_add(7, K_UINT, <u64>sched_stat(3), 0);
+  msg_add(7, K_UINT, <u64>sched_stat(SCHED_STAT_BYTES_OUT), 0);
   return Status.OK;
 }
 

@@ -22,7 +22,7 @@
 //             nothing doubled because the high-water mark is recovered too.
 // Acks are cumulative: an ack for n covers every id <= n of that level.
 import { Status } from "./status";
-import { HEADER_SIZE } from "./config";
+import { HEADER_SIZE, QOS_AT_LEAST_ONCE, QOS_EXACTLY_ONCE } from "./config";
 import { H_FLAGS, H_PACKET, H_TYPE, flags_qos, frame_body_ok, T_DATA, T_PUBACK, T_PUBREC, T_PUBCOMP } from "./frame";
 import { pool_alloc, pool_free, BLK_HDR, blk_len, blk_set_len, blk_data } from "./pool";
 import {
@@ -89,22 +89,39 @@ export function qos_init(): void {
   idsLease = -1; idsNode = 0;
 }
 
+/** qn_qos_stat selectors: stable numbers. */
+export const QOS_STAT_Q1_NEXT: i32 = 0; // next QoS 1 packet id to send
+export const QOS_STAT_Q2_NEXT: i32 = 1; // next QoS 2 packet id to send
+export const QOS_STAT_Q1_EXPECTED: i32 = 2; // next QoS 1 packet id expected from the peer
+export const QOS_STAT_Q2_EXPECTED: i32 = 3; // next QoS 2 packet id expected from the peer
+export const QOS_STAT_Q2_DELIVERED: i32 = 4; // highest QoS 2 packet id handed to the application
+export const QOS_STAT_Q2_DONE: i32 = 5; // highest QoS 2 packet id sent and completed (PUBCOMP)
+export const QOS_STAT_IN_FLIGHT: i32 = 6; // QoS 1/2 messages sent and not yet acknowledged
+export const QOS_STAT_Q1_ACCEPTED: i32 = 7; // QoS 1 messages accepted from the peer
+export const QOS_STAT_Q2_ACCEPTED: i32 = 8; // QoS 2 messages accepted from the peer
+export const QOS_STAT_Q2_RELEASED: i32 = 9; // highest QoS 2 packet id released (PUBREC received)
+export const QOS_STAT_DIGEST: i32 = 10; // running CRC-32C over every QoS 2 message delivered
+export const QOS_STAT_EPOCH: i32 = 11; // our QoS 2 numbering epoch
+export const QOS_STAT_PEER_EPOCH: i32 = 12; // the peer's QoS 2 numbering epoch
+export const QOS_STAT_EPOCH_RESETS: i32 = 13; // changes of the peer's epoch seen
+export const QOS_STAT_BAD_RECORDS: i32 = 14; // journal records outside the plausible span, dropped
+
 export function qos_stat(what: i32): u32 {
-  if (what == 0) return q1Next;
-  if (what == 1) return q2Next;
-  if (what == 2) return q1Expect;
-  if (what == 3) return q2Expect;
-  if (what == 4) return q2Delivered;
-  if (what == 5) return q2Done;
-  if (what == 6) return <u32>qos_in_flight();
-  if (what == 7) return delivered1;
-  if (what == 8) return delivered2;
-  if (what == 9) return q2Rel;
-  if (what == 10) return digest;
-  if (what == 11) return epoch;
-  if (what == 12) return peerEpoch;
-  if (what == 13) return epochResets;
-  if (what == 14) return badRecords;
+  if (what == QOS_STAT_Q1_NEXT) return q1Next;
+  if (what == QOS_STAT_Q2_NEXT) return q2Next;
+  if (what == QOS_STAT_Q1_EXPECTED) return q1Expect;
+  if (what == QOS_STAT_Q2_EXPECTED) return q2Expect;
+  if (what == QOS_STAT_Q2_DELIVERED) return q2Delivered;
+  if (what == QOS_STAT_Q2_DONE) return q2Done;
+  if (what == QOS_STAT_IN_FLIGHT) return <u32>qos_in_flight();
+  if (what == QOS_STAT_Q1_ACCEPTED) return delivered1;
+  if (what == QOS_STAT_Q2_ACCEPTED) return delivered2;
+  if (what == QOS_STAT_Q2_RELEASED) return q2Rel;
+  if (what == QOS_STAT_DIGEST) return digest;
+  if (what == QOS_STAT_EPOCH) return epoch;
+  if (what == QOS_STAT_PEER_EPOCH) return peerEpoch;
+  if (what == QOS_STAT_EPOCH_RESETS) return epochResets;
+  if (what == QOS_STAT_BAD_RECORDS) return badRecords;
   return 0;
 }
 
@@ -116,7 +133,7 @@ export function qos_in_flight(): i32 {
 
 /** Lowest id not yet completed, per level: what the peer should expect. */
 export function qos_base(qos: i32): u32 {
-  let b = qos == 1 ? q1Next : q2Next;
+  let b = qos == QOS_AT_LEAST_ONCE ? q1Next : q2Next;
   for (let i = 0; i < WINDOW; i++) {
     const e = fe(i);
     if (load<u8>(e + 5) != ST_FREE && <i32>load<u8>(e + 4) == qos) {
@@ -287,17 +304,17 @@ export function qos_event(type: u8, code: i32, time: u32): void {
  *  Returns the pid (> 0) or a status. */
 export function qos_publish(raw: usize, n: i32, time: u32): i64 {
   const qos = <i32>flags_qos(load<u8>(raw + H_FLAGS));
-  if (qos == 2 && !journal_ready()) return Status.ERR_NO_JOURNAL;
+  if (qos == QOS_EXACTLY_ONCE && !journal_ready()) return Status.ERR_NO_JOURNAL;
   let slot = -1;
   for (let i = 0; i < WINDOW; i++) if (load<u8>(fe(i) + 5) == ST_FREE) { slot = i; break; }
   if (slot < 0) return Status.ERR_WINDOW;
   const blk = pool_alloc(n + BLK_HDR);
   if (blk == 0) return Status.ERR_POOL_EMPTY;
-  const pid = qos == 1 ? q1Next : q2Next;
+  const pid = qos == QOS_AT_LEAST_ONCE ? q1Next : q2Next;
   store<u32>(raw + H_PACKET, pid);
   blk_set_len(blk, n);
   memory.copy(blk_data(blk), raw, n);
-  if (qos == 2) {
+  if (qos == QOS_EXACTLY_ONCE) {
     const st = jwrite_frame(R_OUT, blk, time);
     if (st != Status.OK) { pool_free(blk); return st; }
     q2Next++;
@@ -429,7 +446,7 @@ export const RX_GAP: i32 = 3;     // ahead of a missing id: drop silently
 
 /** Classify an arriving QoS 1/2 DATA frame. */
 export function qos_classify(qos: i32, pid: u32): i32 {
-  const expect = qos == 1 ? q1Expect : q2Expect;
+  const expect = qos == QOS_AT_LEAST_ONCE ? q1Expect : q2Expect;
   if (pid == expect) return RX_DELIVER;
   if (<i32>(pid - expect) < 0) { count(C_DUP_SUPPRESSED); return RX_DUP; }
   count(C_OOO_DROP);
@@ -439,7 +456,7 @@ export function qos_classify(qos: i32, pid: u32): i32 {
 /** The frame (raw, n bytes: header + payload) is accepted: journal it
  *  (QoS 2) and advance the expectation. On failure nothing changed. */
 export function qos_accept(qos: i32, raw: usize, n: i32, time: u32): i32 {
-  if (qos == 2) {
+  if (qos == QOS_EXACTLY_ONCE) {
     const st = jwrite(R_IN, raw, n, time);
     if (st != Status.OK) return st;
     q2Expect++;
@@ -452,7 +469,7 @@ export function qos_accept(qos: i32, raw: usize, n: i32, time: u32): i32 {
 }
 
 /** Id to acknowledge for level `qos`: the highest accepted (cumulative). */
-export function qos_ack_id(qos: i32): u32 { return (qos == 1 ? q1Expect : q2Expect) - 1; }
+export function qos_ack_id(qos: i32): u32 { return (qos == QOS_AT_LEAST_ONCE ? q1Expect : q2Expect) - 1; }
 
 /** The application took the QoS 2 frame `raw` (id `pid`, payload of
  *  `len` bytes at raw+24) from the inbox. */
@@ -478,7 +495,7 @@ export function qos_delivered(pid: u32, raw: usize, len: i32, time: u32): i32 {
 // its ids lie near the half's checkpoint: one half holds at most one
 // record per ALIGN bytes and each moves an id by a handful, so an id
 // further away than that is not ours. Anything else is dropped and counted
-// (qos_stat(14)), never replayed. Within that span serial-number order is
+// (QOS_STAT_BAD_RECORDS), never replayed. Within that span serial-number order is
 // a total order, so replay does not depend on record order and recovery
 // is idempotent (a recovered state recovers to itself after compaction).
 let spanIds: u32 = 0;

@@ -59,14 +59,17 @@ export function sched_init(): void {
   emergencyLastAhead = 0;
 }
 
-/** Scheduler figures: 0 emergency frames started, 1 worst bytes sent ahead
- *  of an emergency frame after it was queued, 2 the last such figure,
- *  3 bytes pulled in all. */
+/** qn_sched_stat selectors: stable numbers. */
+export const SCHED_STAT_EMERGENCY_SENT: i32 = 0; // emergency frames started
+export const SCHED_STAT_EMERGENCY_MAX_AHEAD: i32 = 1; // worst bytes sent ahead of an emergency frame after it was queued
+export const SCHED_STAT_EMERGENCY_LAST_AHEAD: i32 = 2; // the last such figure
+export const SCHED_STAT_BYTES_OUT: i32 = 3; // bytes pulled in all
+
 export function sched_stat(what: i32): u32 {
-  if (what == 0) return emergencySent;
-  if (what == 1) return emergencyMaxAhead;
-  if (what == 2) return emergencyLastAhead;
-  if (what == 3) return bytesOut;
+  if (what == SCHED_STAT_EMERGENCY_SENT) return emergencySent;
+  if (what == SCHED_STAT_EMERGENCY_MAX_AHEAD) return emergencyMaxAhead;
+  if (what == SCHED_STAT_EMERGENCY_LAST_AHEAD) return emergencyLastAhead;
+  if (what == SCHED_STAT_BYTES_OUT) return bytesOut;
   return 0;
 }
 

@@ -15,7 +15,7 @@
 // session key = HMAC(K, "QNK" Nc Ns sid). The client is up once it has
 // checked proof_s and sent CONFIRM; the server once it has checked proof_c.
 import { Status } from "./status";
-import { PROTOCOL_VERSION, MAX_PAYLOAD } from "./config";
+import { PROTOCOL_VERSION, MAX_PAYLOAD, PRIO_CLASSES, QOS_AT_LEAST_ONCE } from "./config";
 import { K_UINT, K_SINT, K_BYTES, msg_reset, msg_add, msg_get, msg_find, msg_len, msg_value } from "./codec/fields";
 import { pb_encode, pb_decode } from "./codec/pb";
 import { hmac_key, hmac_begin, hmac_update, hmac_end, ct_equal } from "./crypto/hmac";
@@ -24,29 +24,46 @@ import { entropy } from "./bindings/env";
 import { idgen_next, idgen_live } from "./ids";
 import { codecs_built } from "./codec/registry";
 
-export const ROLE_SERVER: u32 = 0;
-export const ROLE_CLIENT: u32 = 1;
-export const AUTH_NONE: u32 = 0;
-export const AUTH_HANDSHAKE: u32 = 1;
-export const AUTH_FRAME_MAC: u32 = 2;
+/** Roles (config key CFG_ROLE). */
+export const ROLE_SERVER: u32 = 0; // answers handshakes (the device)
+export const ROLE_CLIENT: u32 = 1; // starts handshakes and reconnects with backoff (the host)
+/** Authentication modes (config key CFG_AUTH). */
+export const AUTH_NONE: u32 = 0; // no authentication
+export const AUTH_HANDSHAKE: u32 = 1; // mutual HMAC proofs in the handshake
+export const AUTH_FRAME_MAC: u32 = 2; // handshake proofs and a MAC on every frame of the session
 
-export const S_DOWN: i32 = 0;       // no session; client waits for its backoff to expire
-export const S_HELLO_SENT: i32 = 1; // client: waiting for WELCOME
-export const S_WELCOMED: i32 = 2;   // server: WELCOME sent, waiting for CONFIRM
-export const S_UP: i32 = 3;
+/** Session states (qn_session_stat(SESSION_STAT_STATE)). */
+export const SESSION_DOWN: i32 = 0; // no session; a client waits for its backoff to expire
+export const SESSION_HELLO_SENT: i32 = 1; // client: waiting for WELCOME
+export const SESSION_WELCOMED: i32 = 2; // server: WELCOME sent, waiting for CONFIRM
+export const SESSION_UP: i32 = 3; // session established
 
-// Config keys (qn_config_set): stable numbers, also used by config frames.
-export const CFG_ROLE: i32 = 0;
-export const CFG_AUTH: i32 = 1;
-export const CFG_HEARTBEAT_MS: i32 = 2;
-export const CFG_HEARTBEAT_MISS: i32 = 3;
-export const CFG_BACKOFF_BASE_MS: i32 = 4;
-export const CFG_BACKOFF_CAP_MS: i32 = 5;
-export const CFG_HANDSHAKE_MS: i32 = 6;
-export const CFG_RETX_MS: i32 = 7;
-export const CFG_RESUME_MS: i32 = 8;
-export const CFG_NODE: i32 = 9;
-export const CFG_COUNT: i32 = 10;
+/** qn_session_stat selectors: stable numbers. */
+export const SESSION_STAT_STATE: i32 = 0; // session state (SESSION_DOWN..SESSION_UP)
+export const SESSION_STAT_ID: i32 = 1; // session id (64 bits)
+export const SESSION_STAT_HANDSHAKE_US: i32 = 2; // duration of the last handshake, µs (-1 before one)
+export const SESSION_STAT_ATTEMPT: i32 = 3; // reconnect attempt (0 once a session is up)
+export const SESSION_STAT_AUTH_FAILURES: i32 = 4; // handshakes that failed authentication
+export const SESSION_STAT_SESSIONS_UP: i32 = 5; // sessions established
+export const SESSION_STAT_BACKOFFS: i32 = 6; // backoff waits started
+export const SESSION_STAT_RESUMED: i32 = 7; // 1 when the current session was resumed
+export const SESSION_STAT_NEXT_ATTEMPT_US: i32 = 8; // time of the next handshake attempt, µs
+export const SESSION_STAT_REFUSAL: i32 = 9; // status the server answered the last HELLO with (0: none)
+export const SESSION_STAT_PEER_CAPS: i32 = 10; // the peer's capabilities (CAP_*)
+
+/** Config keys (qn_config_set, qn_config_get): stable numbers, also used
+ *  by config frames. */
+export const CFG_ROLE: i32 = 0; // ROLE_SERVER or ROLE_CLIENT
+export const CFG_AUTH: i32 = 1; // authentication mode (AUTH_*)
+export const CFG_HEARTBEAT_MS: i32 = 2; // heartbeat period, ms
+export const CFG_HEARTBEAT_MISS: i32 = 3; // heartbeats missed before the session is down
+export const CFG_BACKOFF_BASE_MS: i32 = 4; // first reconnect wait, ms
+export const CFG_BACKOFF_CAP_MS: i32 = 5; // longest reconnect wait, ms
+export const CFG_HANDSHAKE_MS: i32 = 6; // time a handshake may take, ms
+export const CFG_RETX_MS: i32 = 7; // QoS 1/2 retransmission timeout, ms
+export const CFG_RESUME_MS: i32 = 8; // how long a session can be resumed after it went down, ms
+export const CFG_NODE: i32 = 9; // node id of the id generator (0..1023)
+export const CFG_COUNT: i32 = 10; // number of config keys
 
 const CFG = memory.data(CFG_COUNT * 4, 4);
 @inline export function cfg(k: i32): u32 { return load<u32>(CFG + (<usize>k << 2)); }
@@ -60,7 +77,7 @@ const PROOF = memory.data(32, 4);
 const SKEY = memory.data(32, 4);
 const TMP = memory.data(64, 4);
 
-let state: i32 = S_DOWN;
+let state: i32 = SESSION_DOWN;
 let sessionId: u64 = 0;
 let lastRx: i64 = 0;
 // The shell has stopped reading the link on purpose (backpressure): what
@@ -94,7 +111,7 @@ export function session_defaults(): void {
   store<u32>(CFG + (<usize>CFG_RETX_MS << 2), 200);
   store<u32>(CFG + (<usize>CFG_RESUME_MS << 2), 60000);
   store<u32>(CFG + (<usize>CFG_NODE << 2), 0);
-  state = S_DOWN;
+  state = SESSION_DOWN;
   rxHeld = false;
   sessionId = 0;
   attempt = 0;
@@ -165,7 +182,7 @@ export function session_set_key(p: usize, len: i32): i32 {
 }
 
 @inline export function session_state(): i32 { return state; }
-@inline export function session_up(): bool { return state == S_UP; }
+@inline export function session_up(): bool { return state == SESSION_UP; }
 @inline export function session_id(): u64 { return sessionId; }
 /** The session id as frames carry it (32 bits): the 64-bit id folded, so
  *  the time part's upper bits count too. Its low 32 bits alone hold only
@@ -176,17 +193,17 @@ export function session_note_tx(now: i64): void { lastTx = now; }
 export function session_resumed(): bool { return resumed; }
 
 export function session_stat(what: i32): i64 {
-  if (what == 0) return <i64>state;
-  if (what == 1) return <i64>sessionId;
-  if (what == 2) return lastHandshakeUs;
-  if (what == 3) return <i64>attempt;
-  if (what == 4) return <i64>authFailures;
-  if (what == 5) return <i64>sessionsUp;
-  if (what == 6) return <i64>backoffCount;
-  if (what == 7) return resumed ? 1 : 0;
-  if (what == 8) return nextAttempt;
-  if (what == 9) return <i64>lastRefusal;
-  if (what == 10) return <i64>peerCaps;
+  if (what == SESSION_STAT_STATE) return <i64>state;
+  if (what == SESSION_STAT_ID) return <i64>sessionId;
+  if (what == SESSION_STAT_HANDSHAKE_US) return lastHandshakeUs;
+  if (what == SESSION_STAT_ATTEMPT) return <i64>attempt;
+  if (what == SESSION_STAT_AUTH_FAILURES) return <i64>authFailures;
+  if (what == SESSION_STAT_SESSIONS_UP) return <i64>sessionsUp;
+  if (what == SESSION_STAT_BACKOFFS) return <i64>backoffCount;
+  if (what == SESSION_STAT_RESUMED) return resumed ? 1 : 0;
+  if (what == SESSION_STAT_NEXT_ATTEMPT_US) return nextAttempt;
+  if (what == SESSION_STAT_REFUSAL) return <i64>lastRefusal;
+  if (what == SESSION_STAT_PEER_CAPS) return <i64>peerCaps;
   return 0;
 }
 
@@ -240,13 +257,17 @@ function derive_session_key(): void {
   mac_key(SKEY);
 }
 
-/** What this core can do, announced in HELLO/WELCOME: bits 0-7 payload
- *  codecs built (bit n = codec id n), bit 8 QoS 2 journal open, bits 9-10
- *  the auth mode, bits 16-23 the priority classes. */
+/** Capability bits a core announces in HELLO/WELCOME (the peer's:
+ *  qn_session_stat(SESSION_STAT_PEER_CAPS)). */
+export const CAP_CODECS: u32 = 0xFF; // bits 0-7: payload codecs built (bit n = codec id n)
+export const CAP_JOURNAL: u32 = 0x100; // bit 8: the QoS 2 journal is open
+export const CAP_AUTH_SHIFT: u32 = 9; // bits 9-10: the auth mode
+export const CAP_PRIO_SHIFT: u32 = 16; // bits 16-23: the number of priority classes
+
 let journalOpen: bool = false;
 export function session_journal_open(b: bool): void { journalOpen = b; }
 function capabilities(): u32 {
-  return codecs_built() | (journalOpen ? 0x100 : 0) | (cfg(CFG_AUTH) << 9) | (3 << 16);
+  return codecs_built() | (journalOpen ? CAP_JOURNAL : 0) | (cfg(CFG_AUTH) << CAP_AUTH_SHIFT) | (<u32>PRIO_CLASSES << CAP_PRIO_SHIFT);
 }
 let peerCaps: u32 = 0;
 /** The status the server answered our last HELLO with (0 until one came):
@@ -263,7 +284,7 @@ let peerQ2Epoch: u32 = 0;
 export function session_peer_epoch(): u32 { return peerQ2Epoch; }
 let peerQ1Base: u32 = 0;
 let peerQ2Base: u32 = 0;
-export function session_peer_base(qos: i32): u32 { return qos == 1 ? peerQ1Base : peerQ2Base; }
+export function session_peer_base(qos: i32): u32 { return qos == QOS_AT_LEAST_ONCE ? peerQ1Base : peerQ2Base; }
 
 /** Encode a handshake payload into `dst` (cap MAX_PAYLOAD) from the field
  *  table; returns the length. */
@@ -291,7 +312,7 @@ export function hello_build(dst: usize, now: i64, packet: u32): i32 {
   msg_add(9, K_UINT, <u64>q2Base, 0);
   msg_add(10, K_UINT, <u64>q2Epoch, 0);
   handshakeStart = now;
-  set_state(S_HELLO_SENT, now);
+  set_state(SESSION_HELLO_SENT, now);
   return encode(dst);
 }
 
@@ -299,7 +320,7 @@ export function hello_build(dst: usize, now: i64, packet: u32): i32 {
  *  payload length in *confirmLen via the return of confirm_build, or a
  *  status to count. */
 export function welcome_take(p: usize, len: i32, now: i64, packet: u32): i32 {
-  if (state != S_HELLO_SENT || packet != helloId) return Status.ERR_SESSION;
+  if (state != SESSION_HELLO_SENT || packet != helloId) return Status.ERR_SESSION;
   if (pb_decode(p, len) < 0) return Status.ERR_DECODE;
   const st = <i32>(<i64>((msg_get(1, 0) >> 1) ^ (0 - (msg_get(1, 0) & 1))));
   peerCaps = <u32>msg_get(3, 0);
@@ -341,7 +362,7 @@ export function confirm_build(dst: usize, now: i64): i32 {
 }
 
 function go_up(now: i64): void {
-  set_state(S_UP, now);
+  set_state(SESSION_UP, now);
   suspectSince = -1;
   lastHandshakeUs = now - handshakeStart;
   attempt = 0;
@@ -357,7 +378,7 @@ function auth_failed(now: i64): void {
 
 /** The attempt failed or the link went down: schedule the next HELLO. */
 function fail_attempt(now: i64): void {
-  if (cfg(CFG_ROLE) != ROLE_CLIENT) { set_state(S_DOWN, now); return; }
+  if (cfg(CFG_ROLE) != ROLE_CLIENT) { set_state(SESSION_DOWN, now); return; }
   attempt++;
   let wait: u64 = <u64>cfg(CFG_BACKOFF_BASE_MS) << <u64>min<u32>(attempt - 1, 20);
   const cap = <u64>cfg(CFG_BACKOFF_CAP_MS);
@@ -370,12 +391,12 @@ function fail_attempt(now: i64): void {
   store<u32>(BACKOFF_ATTEMPT + (<usize>(backoffCount & 7) << 2), attempt);
   backoffCount++;
   nextAttempt = now + <i64>jittered * 1000;
-  set_state(S_DOWN, now);
+  set_state(SESSION_DOWN, now);
 }
 
 /** Is a HELLO due now (client)? */
 export function session_hello_due(now: i64): bool {
-  return cfg(CFG_ROLE) == ROLE_CLIENT && state == S_DOWN && now >= nextAttempt;
+  return cfg(CFG_ROLE) == ROLE_CLIENT && state == SESSION_DOWN && now >= nextAttempt;
 }
 
 // ---- server side ----
@@ -403,7 +424,7 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
   if (st == Status.OK) {
     // The same HELLO again (the link duplicated it, or our WELCOME was
     // lost and it was resent): answer with the same session, not a new one.
-    duplicate = (state == S_WELCOMED || state == S_UP) && ct_equal(NC, <usize>msg_value(nc), 16);
+    duplicate = (state == SESSION_WELCOMED || state == SESSION_UP) && ct_equal(NC, <usize>msg_value(nc), 16);
     helloDuplicate = duplicate;
     memory.copy(NC, <usize>msg_value(nc), 16);
     peerQ1Base = <u32>msg_get(8, 1);
@@ -411,7 +432,7 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
     peerQ2Epoch = <u32>msg_get(10, 0);
     peerCaps = <u32>msg_get(2, 0);
     resume = resumable && tk >= 0 && msg_len(tk) == 8 && ct_equal(<usize>msg_value(tk), TOKEN, 8) &&
-      (state == S_UP || now - downAt <= <i64>cfg(CFG_RESUME_MS) * 1000);
+      (state == SESSION_UP || now - downAt <= <i64>cfg(CFG_RESUME_MS) * 1000);
   }
   msg_reset();
   msg_add(1, K_SINT, <u64><i64>st, 0); // the codec zig-zags it
@@ -445,24 +466,24 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
   msg_add(13, K_UINT, <u64>q2Epoch, 0);
   resumed = resume;
   resumable = true;
-  if (!duplicate || state != S_UP) {
+  if (!duplicate || state != SESSION_UP) {
     handshakeStart = now;
-    set_state(S_WELCOMED, now);
+    set_state(SESSION_WELCOMED, now);
   }
   return encode(dst);
 }
 
 /** CONFIRM arrived: check the client's proof. */
 export function confirm_take(p: usize, len: i32, now: i64): i32 {
-  if (state != S_WELCOMED) return Status.ERR_SESSION;
-  if (pb_decode(p, len) < 0) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
+  if (state != SESSION_WELCOMED) return Status.ERR_SESSION;
+  if (pb_decode(p, len) < 0) { authFailures++; set_state(SESSION_DOWN, now); return Status.ERR_AUTH; }
   // A CONFIRM for another WELCOME than our latest: stale, ignore it.
   if (msg_get(2, 0) != sessionId) return Status.ERR_SESSION;
   if (cfg(CFG_AUTH) != AUTH_NONE) {
     const pr = msg_find(1);
-    if (pr < 0 || msg_len(pr) != 32) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
+    if (pr < 0 || msg_len(pr) != 32) { authFailures++; set_state(SESSION_DOWN, now); return Status.ERR_AUTH; }
     proof(TAG_C, NS, NC, sessionId, PROOF);
-    if (!ct_equal(PROOF, <usize>msg_value(pr), 32)) { authFailures++; set_state(S_DOWN, now); return Status.ERR_AUTH; }
+    if (!ct_equal(PROOF, <usize>msg_value(pr), 32)) { authFailures++; set_state(SESSION_DOWN, now); return Status.ERR_AUTH; }
     derive_session_key();
   }
   go_up(now);
@@ -479,7 +500,7 @@ let suspectSince: i64 = -1;
  *  itself with an authentic frame within the handshake time, or it is
  *  declared down. Returns true when the caller should send a probe ping. */
 export function session_suspect(now: i64): bool {
-  if (state != S_UP || suspectSince >= 0) return false;
+  if (state != SESSION_UP || suspectSince >= 0) return false;
   suspectSince = now;
   return true;
 }
@@ -501,7 +522,7 @@ export function session_hold_rx(held: bool, now: i64): void {
 /** Run the session timers; tells the caller what to send. */
 export function session_tick(now: i64): i32 {
   const hb = <i64>cfg(CFG_HEARTBEAT_MS) * 1000;
-  if (state == S_UP) {
+  if (state == SESSION_UP) {
     const suspectExpired = suspectSince >= 0 && now - suspectSince > <i64>cfg(CFG_HANDSHAKE_MS) * 1000;
     if (suspectExpired || (!rxHeld && now - lastRx > hb * <i64>cfg(CFG_HEARTBEAT_MISS))) {
       suspectSince = -1;
@@ -512,7 +533,7 @@ export function session_tick(now: i64): i32 {
     if (cfg(CFG_ROLE) == ROLE_CLIENT && now - lastTx >= hb) return TICK_SEND_PING;
     return TICK_NOTHING;
   }
-  if (state == S_HELLO_SENT || state == S_WELCOMED) {
+  if (state == SESSION_HELLO_SENT || state == SESSION_WELCOMED) {
     if (now - stateSince > <i64>cfg(CFG_HANDSHAKE_MS) * 1000) {
       fail_attempt(now);
       return TICK_WENT_DOWN;
@@ -525,6 +546,6 @@ export function session_tick(now: i64): i32 {
 
 /** Drop the session (link known gone, or the application asks). */
 export function session_drop(now: i64): void {
-  if (state == S_UP) downAt = now;
+  if (state == SESSION_UP) downAt = now;
   fail_attempt(now);
 }

@@ -32,6 +32,40 @@ export interface AbiStatus {
   message: string;
 }
 
+/** One named integer of a group: `name` without the group's prefix,
+ *  `source` as assembly/ spells it (the C name is QN_ + source). */
+export interface AbiMember {
+  name: string;
+  source: string;
+  type: string;
+  value: number;
+  literal: string;
+  doc: string;
+}
+
+/** A group of named integers (a C enum, a host object). */
+export interface AbiGroup {
+  ts: string;
+  c: string;
+  file: string;
+  path: string;
+  prefix: string;
+  doc: string;
+  members: AbiMember[];
+}
+
+/** A single named integer (a size or a count). */
+export interface AbiConstant {
+  name: string;
+  type: string;
+  value: number;
+  literal: string;
+  doc: string;
+}
+
+export declare const GROUPS: readonly { ts: string; c: string; file: string; prefix: string; doc: string }[];
+export declare const CONSTANTS: readonly { file: string; name: string }[];
+export declare function readAbi(root: string): { groups: AbiGroup[]; constants: AbiConstant[] };
 export declare function readExports(root: string): AbiExport[];
 export declare function readImports(root: string): AbiImport[];
 export declare function readStatus(root: string): AbiStatus[];
