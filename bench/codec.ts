@@ -19,7 +19,8 @@ import { fileURLToPath } from "node:url";
 import mqttPacket from "mqtt-packet";
 import { Packr } from "msgpackr";
 import { Encoder as CborEncoder } from "cbor-x";
-import { loadCore, Kind, type Field } from "../host/core.ts";
+import { loadCore, type Field } from "../host/core.ts";
+import { FieldKind } from "../host/abi.ts";
 import { FrameCodec } from "../host/frame-codec.ts";
 import { FrameType, flags, Prio, Codec } from "../host/frame.ts";
 import { interleaved, spread, machine, round, gcBetweenRounds } from "./lib.ts";
@@ -83,11 +84,11 @@ function payloadCodecBench() {
   const name = new TextEncoder().encode("pump-17/pressure");
   // One sensor reading: the same content in every codec.
   const fields: Field[] = [
-    { tag: 1, kind: Kind.UINT, value: 150n },
-    { tag: 2, kind: Kind.SINT, value: -3n },
-    { tag: 3, kind: Kind.BYTES, value: 0n, bytes: name },
-    { tag: 4, kind: Kind.FIXED32, value: 0xdeadbeefn },
-    { tag: 5, kind: Kind.UINT, value: 1_700_000_000_123n },
+    { tag: 1, kind: FieldKind.UINT, value: 150n },
+    { tag: 2, kind: FieldKind.SINT, value: -3n },
+    { tag: 3, kind: FieldKind.BYTES, value: 0n, bytes: name },
+    { tag: 4, kind: FieldKind.FIXED32, value: 0xdeadbeefn },
+    { tag: 5, kind: FieldKind.UINT, value: 1_700_000_000_123n },
   ];
   const obj = { 1: 150, 2: -3, 3: Buffer.from(name), 4: 0xdeadbeef, 5: 1_700_000_000_123 };
   const packr = new Packr({ useRecords: false });

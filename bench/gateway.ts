@@ -28,6 +28,7 @@ import { tcpConnect, type TcpTransport } from "../host/transport/tcp.ts";
 import { ROOT } from "../host/status.ts";
 import { Mosquitto, freePort, sleep, until } from "../gateway/test/helpers.ts";
 import { machine, quantile, round } from "./lib.ts";
+import { SessionStat, SessionState } from "../host/abi.ts";
 
 const QUICK = process.argv.includes("--quick");
 const DURATION_MS = QUICK ? 1000 : 3000;
@@ -216,7 +217,7 @@ ${devPorts.map((port, i) => `  - id: dev${i}
       }
       sims.push(new SimDevice(socks[socks.length - 1], { key, auth: 2 }));
     }
-    for (const [i, d] of sims.entries()) await until(`device ${i} session up (auth 2)`, () => d.core.x.qn_session_stat(0) === 3n, 20000);
+    for (const [i, d] of sims.entries()) await until(`device ${i} session up (auth 2)`, () => d.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP), 20000);
     const flushDev = () => { for (const d of sims) (d as unknown as { step(b: Uint8Array): void }).step(new Uint8Array(0)); };
     // Round robin over the devices; a device whose window is full is
     // skipped, and the publish fails only when every window is full.

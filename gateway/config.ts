@@ -7,6 +7,7 @@ import { readFileSync, accessSync, constants } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { AuthMode, ConfigKey, Prio, Qos } from "../host/abi.ts";
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-:[\]]+:\d{1,5}$/, 'expected "host:port"');
 /** The port of a "host:port" the regex took, if it is not one a socket can
@@ -23,10 +24,10 @@ const channel = z.object({
   channel: uint(255),
   /** Topic under <prefix>/<device id>/ (no leading slash, no wildcards). */
   topic: z.string().min(1).regex(/^[^#+/][^#+]*$/, "expected a topic without wildcards or a leading '/'"),
-  qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { errorMap: () => ({ message: "expected 0, 1 or 2" }) }),
+  qos: z.union([z.literal(Qos.AT_MOST_ONCE), z.literal(Qos.AT_LEAST_ONCE), z.literal(Qos.EXACTLY_ONCE)], { errorMap: () => ({ message: "expected 0, 1 or 2" }) }),
   direction: z.enum(["up", "down"]),
   /** Priority class of downlink frames: 0 emergency, 1 control, 2 bulk. */
-  prio: z.union([z.literal(0), z.literal(1), z.literal(2)], { errorMap: () => ({ message: "expected 0 (emergency), 1 (control) or 2 (bulk)" }) }).default(2),
+  prio: z.union([z.literal(Prio.EMERGENCY), z.literal(Prio.CONTROL), z.literal(Prio.BULK)], { errorMap: () => ({ message: "expected 0 (emergency), 1 (control) or 2 (bulk)" }) }).default(Prio.BULK),
 }).strict();
 
 const transport = z.union([
@@ -43,15 +44,16 @@ const transport = z.union([
 /** The session settings of a device: sent to it as T_CONFIG (config keys
  *  2..9) and used by the gateway's own end of the link. */
 export const DEVICE_PARAMS = {
-  heartbeat_ms: 2, heartbeat_misses: 3, backoff_base_ms: 4, backoff_cap_ms: 5,
-  handshake_ms: 6, retransmit_ms: 7, resume_ms: 8, node_id: 9,
+  heartbeat_ms: ConfigKey.HEARTBEAT_MS, heartbeat_misses: ConfigKey.HEARTBEAT_MISS, backoff_base_ms: ConfigKey.BACKOFF_BASE_MS,
+  backoff_cap_ms: ConfigKey.BACKOFF_CAP_MS, handshake_ms: ConfigKey.HANDSHAKE_MS, retransmit_ms: ConfigKey.RETX_MS,
+  resume_ms: ConfigKey.RESUME_MS, node_id: ConfigKey.NODE,
 } as const;
 
 const device = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected 1-64 letters, digits, '_' or '-' (it is part of MQTT topics)"),
   transport,
   key_file: z.string().min(1),
-  auth: z.union([z.literal(0), z.literal(1), z.literal(2)], { errorMap: () => ({ message: "expected 0 (none), 1 (handshake) or 2 (handshake + frame MAC)" }) }).default(2),
+  auth: z.union([z.literal(AuthMode.NONE), z.literal(AuthMode.HANDSHAKE), z.literal(AuthMode.FRAME_MAC)], { errorMap: () => ({ message: "expected 0 (none), 1 (handshake) or 2 (handshake + frame MAC)" }) }).default(AuthMode.FRAME_MAC),
   journal: z.string().min(1),
   channels: z.array(channel).default([]),
   heartbeat_ms: uint(600000).optional(),

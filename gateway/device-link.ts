@@ -21,9 +21,11 @@ import { readFileSync, statSync } from "node:fs";
 import type { Logger } from "pino";
 import { Peer, type SessionOptions } from "../host/peer.ts";
 import { FileStorage } from "../host/storage.ts";
-import { Kind, type QnCore } from "../host/core.ts";
+import type { QnCore } from "../host/core.ts";
 import { QnError, Status } from "../host/status.ts";
-import { FrameType, Counter, Flag, TRACE_BYTES, type Frame } from "../host/frame.ts";
+import { FrameType, Counter, Flag, TRACE_BYTES, flagsQos, type Frame } from "../host/frame.ts";
+import { Codec, ConfigKey, FieldKind, QosStat, SessionStat } from "../host/abi.ts";
+import { zigzagDecode } from "../host/zigzag.ts";
 import { splitTraced, encodeTraceBytes, type TraceContext } from "../host/trace.ts";
 import { SerialTransport, type SerialBinding } from "../host/transport/serial.ts";
 import { TcpTransport } from "../host/transport/tcp.ts";
@@ -38,9 +40,7 @@ import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span
 import { EventMerger, decodeEvents, type DeviceEvent } from "./event-log.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
 
-export const T_CONFIG = 0x21, T_LOG_REQ = 0x23;
 export const JOURNAL_BYTES = 64 * 1024;
-const unzigzag = (v: bigint) => Number((v >> 1n) ^ -(v & 1n));
 
 /** What the link needs from the gateway. */
 export interface LinkEnv {
@@ -236,7 +236,7 @@ export class DeviceLink {
     this.state = "handshake";
     peer.connect(5000).then((r) => {
       if (this.peer !== peer) return;
-      this.sessionId = Number(peer.core.x.qn_session_stat(1) & 0xffffffffn);
+      this.sessionId = Number(peer.core.x.qn_session_stat(SessionStat.ID) & 0xffffffffn);
       this.handshake = { handshakeUs: r.handshakeUs, resumed: r.resumed };
       this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
       this.watch();
@@ -290,7 +290,7 @@ export class DeviceLink {
     m.crcErrors.set(d, c.counter(Counter.ERR_CRC));
     m.authFailures.set(d, c.counter(Counter.AUTH_FAIL));
     m.retransmissions.set(d, c.counter(Counter.RETX));
-    m.qosInFlight.set(d, c.x.qn_qos_stat(6) >>> 0);
+    m.qosInFlight.set(d, c.x.qn_qos_stat(QosStat.IN_FLIGHT) >>> 0);
   }
 
   private journalBytes(): number {
@@ -305,8 +305,8 @@ export class DeviceLink {
       const t0 = process.hrtime.bigint();
       await p.request(FrameType.PING, { payload: new Uint8Array(8), timeoutMs: 2000 });
       this.env.metrics.rtt.observe({ device: this.id }, Number(process.hrtime.bigint() - t0) / 1e9);
-      const r = await p.request(FrameType.IDENT_REQ, { codec: 1, timeoutMs: 2000 });
-      const f = new Map(p.core.decode(1, r.payload).map((x) => [x.tag, x.value]));
+      const r = await p.request(FrameType.IDENT_REQ, { codec: Codec.PB, timeoutMs: 2000 });
+      const f = new Map(p.core.decode(Codec.PB, r.payload).map((x) => [x.tag, x.value]));
       this.ident = { poolInUse: Number(f.get(7) ?? 0n), poolHighWater: Number(f.get(8) ?? 0n), uptimeUs: Number(f.get(9) ?? 0n) };
       this.env.metrics.poolInUse.set({ device: this.id }, this.ident.poolInUse);
       this.env.metrics.poolHighWater.set({ device: this.id }, this.ident.poolHighWater);
@@ -317,7 +317,7 @@ export class DeviceLink {
 
   private onFrame(f: Frame): void {
     if (f.type !== FrameType.DATA) return;
-    const qos = ((f.flags >> 2) & 3) as 0 | 1 | 2;
+    const qos = flagsQos(f.flags) as 0 | 1 | 2;
     // A TRACE frame starts with the device's trace context: the uplink span
     // becomes its child, and MQTT gets the payload without it. The core
     // refuses TRACE frames too short for a context; a context that is not
@@ -454,13 +454,13 @@ export class DeviceLink {
     if (!p?.up) { endError(span, "not connected"); throw new Error(`${this.id}: not connected`); }
     const params = deviceParams(this.cfg);
     span.setAttribute("qn.config.keys", [...params.keys()]);
-    const payload = p.core.encode(1, [...params].map(([k, v]) => ({ tag: k + 1, kind: Kind.UINT, value: BigInt(v) })));
+    const payload = p.core.encode(Codec.PB, [...params].map(([k, v]) => ({ tag: k + 1, kind: FieldKind.UINT, value: BigInt(v) })));
     try {
-      const r = await p.request(T_CONFIG, { codec: 1, payload, timeoutMs: 3000 });
-      const f = new Map(p.core.decode(1, r.payload).map((x) => [x.tag, x.value]));
-      const out = { status: unzigzag(f.get(1) ?? 0n), refusedKey: Number(f.get(2) ?? 0n) - 1, generation: Number(f.get(3) ?? 0n) };
+      const r = await p.request(FrameType.CONFIG, { codec: Codec.PB, payload, timeoutMs: 3000 });
+      const f = new Map(p.core.decode(Codec.PB, r.payload).map((x) => [x.tag, x.value]));
+      const out = { status: Number(zigzagDecode(f.get(1) ?? 0n)), refusedKey: Number(f.get(2) ?? 0n) - 1, generation: Number(f.get(3) ?? 0n) };
       // Our end follows the same timings (role, auth and key stay).
-      if (out.status === 0) for (const [k, v] of params) if (k <= 7) p.core.x.qn_config_set(k, v);
+      if (out.status === 0) for (const [k, v] of params) if (k <= ConfigKey.RETX_MS) p.core.x.qn_config_set(k, v);
       this.env.metrics.configPush.inc({ device: this.id, result: out.status === 0 ? "applied" : "refused" });
       span.setAttributes({ [ATTR.PACKET]: r.packet, "qn.config.status": out.status, "qn.config.generation": out.generation });
       if (out.status === 0) {
@@ -493,7 +493,7 @@ export class DeviceLink {
   private async fetchEvents(): Promise<DeviceEvent[]> {
     const p = this.peer;
     if (!p?.up) throw new Error(`${this.id}: not connected`);
-    const r = await p.request(T_LOG_REQ, { codec: 1, timeoutMs: 3000 });
+    const r = await p.request(FrameType.LOG_REQ, { codec: Codec.PB, timeoutMs: 3000 });
     return decodeEvents(p.core, r.payload);
   }
 

@@ -15,20 +15,20 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { QnCore } from "../host/core.ts";
+import { Codec, EVENT_TYPE_NAMES, EventType } from "../host/abi.ts";
 
-export const EVENT_NAMES: Record<number, string> = { 1: "link up", 2: "link down", 3: "auth failure", 4: "trap", 5: "boot", 6: "config applied", 7: "journal error" };
 /** Events that point at a fault get a warning line, the rest info. */
-const WARN_TYPES = new Set([3, 4, 7]);
+const WARN_TYPES = new Set<number>([EventType.AUTH_FAIL, EventType.TRAP, EventType.JOURNAL]);
 
 export interface DeviceEvent { seq: number; time_us: number; type: number; event: string; code: number }
 
 /** The records of a T_LOG payload (field 1, 16 bytes each; layout in
  *  assembly/events.ts), oldest first. Short records are skipped. */
 export function decodeEvents(core: QnCore, payload: Uint8Array): DeviceEvent[] {
-  return core.decode(1, payload).filter((f) => f.tag === 1 && f.bytes && f.bytes.length >= 16).map((f) => {
+  return core.decode(Codec.PB, payload).filter((f) => f.tag === 1 && f.bytes && f.bytes.length >= 16).map((f) => {
     const b = Buffer.from(f.bytes!);
     const type = b[8];
-    return { seq: b.readUInt32LE(0), time_us: b.readUInt32LE(4), type, event: EVENT_NAMES[type] ?? `type ${type}`, code: b.readInt32LE(12) };
+    return { seq: b.readUInt32LE(0), time_us: b.readUInt32LE(4), type, event: EVENT_TYPE_NAMES.get(type) ?? `type ${type}`, code: b.readInt32LE(12) };
   });
 }
 

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, QnError, Status, check } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
+import { FieldKind, PoolStat } from "./abi.ts";
 import { randomFillSync } from "node:crypto";
 import { MemoryStorage, type Storage } from "./storage.ts";
 import { copyOut } from "./out-pool.ts";
@@ -15,8 +16,6 @@ import { bytesArg, frameFieldArgs } from "./args.ts";
  *  from scratchBase), then the CRC tables. Every copy into an area is
  *  checked against AREA first: past it lies the next area, or the tables. */
 export const SCRATCH = { AREA: 4096, IN: 0, OUT: 4096, FIELDS: 8192, WIRE: 12288, END: 16384 } as const;
-
-export const Kind = { UINT: 0, SINT: 1, BYTES: 2, FIXED32: 3, FIXED64: 4 } as const;
 
 export interface Field { tag: number; kind: number; value: bigint; bytes?: Uint8Array }
 
@@ -238,7 +237,7 @@ export class QnCore {
 
   pool(i: number) {
     const s = (w: number) => this.x.qn_pool_stat(i, w) >>> 0;
-    return { blockSize: s(0), count: s(1), inUse: s(2), highWater: s(3), failures: s(4) };
+    return { blockSize: s(PoolStat.BLOCK_SIZE), count: s(PoolStat.COUNT), inUse: s(PoolStat.IN_USE), highWater: s(PoolStat.HIGH_WATER), failures: s(PoolStat.FAILURES) };
   }
 
   get poolCount(): number { return this.x.qn_pool_count(); }
@@ -251,7 +250,7 @@ export class QnCore {
     const end = data + SCRATCH.AREA;
     for (const f of fields) {
       let st: number;
-      if (f.kind === Kind.BYTES) {
+      if (f.kind === FieldKind.BYTES) {
         const b = bytesArg(f.bytes ?? new Uint8Array(0), end - data, `field ${f.tag}: bytes (all byte fields together at most ${SCRATCH.AREA})`);
         this.u8.set(b, data);
         st = this.x.qn_msg_add(f.tag, f.kind, BigInt(data), b.length);
@@ -270,8 +269,8 @@ export class QnCore {
     for (let i = 0; i < n; i++) {
       const kind = this.x.qn_msg_kind(i);
       const value = BigInt.asUintN(64, this.x.qn_msg_value(i));
-      const f: Field = { tag: this.x.qn_msg_tag(i), kind, value: kind === Kind.SINT ? BigInt.asIntN(64, value) : value };
-      if (kind === Kind.BYTES) {
+      const f: Field = { tag: this.x.qn_msg_tag(i), kind, value: kind === FieldKind.SINT ? BigInt.asIntN(64, value) : value };
+      if (kind === FieldKind.BYTES) {
         const p = Number(value);
         f.bytes = this.u8.slice(p, p + (this.x.qn_msg_len(i) >>> 0));
         f.value = 0n;

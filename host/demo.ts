@@ -1,7 +1,8 @@
 // A short demo of the core in Node: two instances of the same qn.wasm (a
 // "host" and a "device") wired back to back; identity, ping, a corrupt frame
 // and an emergency frame cutting in front of bulk traffic.
-import { loadCore, Kind } from "./core.ts";
+import { loadCore } from "./core.ts";
+import { FieldKind } from "./abi.ts";
 import { Codec, FrameType, Prio, Counter, flags } from "./frame.ts";
 import { statusName } from "./status.ts";
 
@@ -24,7 +25,7 @@ exchange();
 const pong = host.inboxPop()!;
 console.log(`ping -> pong packet ${pong.packet}, payload "${new TextDecoder().decode(pong.payload)}", ${Number(process.hrtime.bigint() - t0) / 1000} µs in-process`);
 
-const wire = host.encode(Codec.PB, [{ tag: 1, kind: Kind.UINT, value: 42n }]);
+const wire = host.encode(Codec.PB, [{ tag: 1, kind: FieldKind.UINT, value: 42n }]);
 host.send({ type: FrameType.DATA, codec: Codec.PB, payload: wire });
 const bytes = host.pull();
 bytes[30] ^= 0x04; // line noise: one bit of the payload

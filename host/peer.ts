@@ -6,13 +6,15 @@ import { type QnCore, loadCore } from "./core.ts";
 import { QnError, Status, check } from "./status.ts";
 import { bytesArg, byteArg, intArg, msArg } from "./args.ts";
 import { nowUs } from "./clock.ts";
-import { flags, Prio, TRACE_BYTES, type Frame } from "./frame.ts";
+import { flags, FrameType, Prio, HEADER_SIZE, TRACE_BYTES, type Frame } from "./frame.ts";
+import { AuthMode, Codec, ConfigKey, Counter, JournalStat, PRIO_CLASSES, Qos, Role, SessionStat, SessionState } from "./abi.ts";
 import type { Transport } from "./transport/transport.ts";
 import type { Storage } from "./storage.ts";
 
 /** How the host end of a link authenticates and times its session. */
 export interface SessionOptions {
-  /** 0 none, 1 handshake HMAC, 2 handshake + per-frame MAC (default 2). */
+  /** AuthMode: NONE, HANDSHAKE (HMAC proofs) or FRAME_MAC (proofs and a
+   *  MAC on every frame; the default). */
   auth?: number;
   /** The pre-shared key (1..32 bytes). */
   key?: Uint8Array;
@@ -25,8 +27,6 @@ export interface SessionOptions {
   /** How often the core's timers run, ms (default 2). */
   tickMs?: number;
 }
-
-export const CFG = { ROLE: 0, AUTH: 1, HEARTBEAT_MS: 2, HEARTBEAT_MISS: 3, BACKOFF_BASE_MS: 4, BACKOFF_CAP_MS: 5, HANDSHAKE_MS: 6, RETX_MS: 7, RESUME_MS: 8, NODE: 9 } as const;
 
 export interface RequestOptions {
   codec?: number;
@@ -80,16 +80,16 @@ export class Peer {
       const st = x.qn_config_set(k, v);
       if (st !== 0) throw new QnError(st, `config ${k} = ${v}`);
     };
-    set(CFG.ROLE, 1);
-    set(CFG.AUTH, s.auth ?? 2);
-    set(CFG.HEARTBEAT_MS, s.heartbeatMs);
-    set(CFG.HEARTBEAT_MISS, s.heartbeatMisses);
+    set(ConfigKey.ROLE, Role.CLIENT);
+    set(ConfigKey.AUTH, s.auth ?? AuthMode.FRAME_MAC);
+    set(ConfigKey.HEARTBEAT_MS, s.heartbeatMs);
+    set(ConfigKey.HEARTBEAT_MISS, s.heartbeatMisses);
     // Cap before base: the core refuses a base above the cap.
-    if (s.backoffCapMs !== undefined && s.backoffCapMs < x.qn_config_get(CFG.BACKOFF_BASE_MS)) set(CFG.BACKOFF_BASE_MS, s.backoffBaseMs ?? 1);
-    set(CFG.BACKOFF_CAP_MS, s.backoffCapMs);
-    set(CFG.BACKOFF_BASE_MS, s.backoffBaseMs);
-    set(CFG.HANDSHAKE_MS, s.handshakeMs);
-    set(CFG.RETX_MS, s.retransmitMs);
+    if (s.backoffCapMs !== undefined && s.backoffCapMs < x.qn_config_get(ConfigKey.BACKOFF_BASE_MS)) set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs ?? 1);
+    set(ConfigKey.BACKOFF_CAP_MS, s.backoffCapMs);
+    set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs);
+    set(ConfigKey.HANDSHAKE_MS, s.handshakeMs);
+    set(ConfigKey.RETX_MS, s.retransmitMs);
     if (s.key) {
       // The core takes 1..32 bytes; checked here, before the copy into its
       // memory (a longer key was copied first and overwrote what follows).
@@ -101,7 +101,7 @@ export class Peer {
     }
     // The sender's half of QoS 2 lives in the journal (default: in memory;
     // pass a FileStorage to loadCore for one that survives the host).
-    if (this.core.x.qn_journal_stat(0) === 0) check(this.core.x.qn_journal_open(this.core.storage.size), "journal");
+    if (this.core.x.qn_journal_stat(JournalStat.SIZE) === 0) check(this.core.x.qn_journal_open(this.core.storage.size), "journal");
     if (!this.timer) this.timer = setInterval(() => this.service(), s.tickMs ?? 2);
   }
 
@@ -112,25 +112,25 @@ export class Peer {
     this.flush();
   }
 
-  get up(): boolean { return this.core.x.qn_session_stat(0) === 3n; }
+  get up(): boolean { return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP); }
 
   /** Handshake (client); resolves when the session is up. */
   async connect(timeoutMs = 5000): Promise<{ handshakeUs: number; resumed: boolean }> {
     const x = this.core.x;
-    const authBefore = this.core.counter(15);
+    const authBefore = this.core.counter(Counter.AUTH_FAIL);
     this.core.tick(nowUs());
     check(x.qn_connect(), "connect");
     this.flush();
     const t0 = Date.now();
     while (!this.up) {
       if (this.linkError) throw this.linkError;
-      if (this.core.counter(15) > authBefore) throw new QnError(Status.ERR_AUTH, `handshake with ${this.transport.name} failed: the peer's proof does not match our key`);
-      const refused = Number(x.qn_session_stat(9));
+      if (this.core.counter(Counter.AUTH_FAIL) > authBefore) throw new QnError(Status.ERR_AUTH, `handshake with ${this.transport.name} failed: the peer's proof does not match our key`);
+      const refused = Number(x.qn_session_stat(SessionStat.REFUSAL));
       if (refused < 0) throw new QnError(refused, `handshake with ${this.transport.name} refused by the device`);
-      if (Date.now() - t0 > timeoutMs) throw new QnError(Status.ERR_TIMEOUT, `no session with ${this.transport.name} within ${timeoutMs} ms (state ${x.qn_session_stat(0)})`);
+      if (Date.now() - t0 > timeoutMs) throw new QnError(Status.ERR_TIMEOUT, `no session with ${this.transport.name} within ${timeoutMs} ms (state ${x.qn_session_stat(SessionStat.STATE)})`);
       await new Promise((r) => setTimeout(r, 1));
     }
-    return { handshakeUs: Number(x.qn_session_stat(2)), resumed: x.qn_session_stat(7) === 1n };
+    return { handshakeUs: Number(x.qn_session_stat(SessionStat.HANDSHAKE_US)), resumed: x.qn_session_stat(SessionStat.RESUMED) === 1n };
   }
 
   /** Publish an application message; returns its packet id (0 for QoS 0).
@@ -143,15 +143,15 @@ export class Peer {
     // Checked before the copy into core memory (an oversize payload used to
     // be copied first, over whatever follows the application area).
     byteArg(channel, "publish: channel");
-    intArg(qos, 0, 2, "publish: qos");
-    intArg(prio, 0, 2, "publish: prio");
+    intArg(qos, Qos.AT_MOST_ONCE, Qos.EXACTLY_ONCE, "publish: qos");
+    intArg(prio, Prio.EMERGENCY, PRIO_CLASSES - 1, "publish: prio");
     bytesArg(payload, x.qn_max_payload() - (trace ? TRACE_BYTES : 0), `publish on channel ${channel}: payload${trace ? " (with its trace context)" : ""}`);
     this.core.tick(nowUs());
-    const at = x.qn_app_buf() + 24;
+    const at = x.qn_app_buf() + HEADER_SIZE;
     if (trace) { this.core.mem.set(trace, at); this.core.mem.set(payload, at + TRACE_BYTES); }
     else this.core.mem.set(payload, at);
     const n = payload.length + (trace ? TRACE_BYTES : 0);
-    const r = Number(trace ? x.qn_publish_traced(channel, qos, prio, 0, n) : x.qn_publish(channel, qos, prio, 0, n));
+    const r = Number(trace ? x.qn_publish_traced(channel, qos, prio, Codec.NONE, n) : x.qn_publish(channel, qos, prio, Codec.NONE, n));
     if (r < 0) throw new QnError(r, `publish on channel ${channel}`);
     this.flush();
     return r;
@@ -191,7 +191,7 @@ export class Peer {
     for (let i = 0; i < n; i++) {
       const f = this.core.inboxPeek(i)!;
       const p = this.pending.get(f.packet);
-      if (p && f.type !== 0x10) {
+      if (p && f.type !== FrameType.DATA) {
         this.pending.delete(f.packet);
         p.resolve(f);
       } else {
@@ -262,10 +262,10 @@ export class Peer {
   /** Queue a frame and write it; returns its packet id. */
   send(type: number, o: RequestOptions & { packet?: number; qos?: number } = {}): number {
     if (this.linkError) throw this.linkError;
-    if (o.prio !== undefined) intArg(o.prio, 0, 2, "send: prio");
-    if (o.qos !== undefined) intArg(o.qos, 0, 2, "send: qos");
+    if (o.prio !== undefined) intArg(o.prio, Prio.EMERGENCY, PRIO_CLASSES - 1, "send: prio");
+    if (o.qos !== undefined) intArg(o.qos, Qos.AT_MOST_ONCE, Qos.EXACTLY_ONCE, "send: qos");
     this.core.tick(nowUs());
-    const packet = this.core.send({ type, flags: flags(o.prio ?? Prio.CONTROL, o.qos ?? 0), codec: o.codec ?? 0, channel: o.channel ?? 0, packet: o.packet, payload: o.payload });
+    const packet = this.core.send({ type, flags: flags(o.prio ?? Prio.CONTROL, o.qos ?? 0), codec: o.codec ?? Codec.NONE, channel: o.channel ?? 0, packet: o.packet, payload: o.payload });
     this.flush();
     return packet;
   }

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { QnCore, loadModule, DEFAULT_WASM } from "./core.ts";
 import { MemoryStorage } from "./storage.ts";
 import { nowUs } from "./clock.ts";
-import { FrameType, Flag } from "./frame.ts";
+import { FrameType, Flag, HEADER_SIZE, flagsPrio, flagsQos } from "./frame.ts";
+import { AuthMode, ConfigKey, Qos, Role } from "./abi.ts";
 import type { Transport } from "./transport/transport.ts";
 import { crc32c } from "../tools/crc32c.mjs";
 
@@ -52,8 +53,8 @@ export class SimDevice {
     // The module this shell runs is its "image": report its CRC as a board
     // reports the CRC of its flash.
     x.qn_board_image(crc32c(this.image), this.image.length);
-    x.qn_config_set(0, 0);
-    x.qn_config_set(1, this.opts.auth ?? (this.opts.key ? 2 : 0));
+    x.qn_config_set(ConfigKey.ROLE, Role.SERVER);
+    x.qn_config_set(ConfigKey.AUTH, this.opts.auth ?? (this.opts.key ? AuthMode.FRAME_MAC : AuthMode.NONE));
     if (this.opts.key) {
       this.core.mem.set(this.opts.key, x.qn_msg_data());
       x.qn_set_key(x.qn_msg_data(), this.opts.key.length);
@@ -81,14 +82,14 @@ export class SimDevice {
     for (let f; (f = this.core.inboxPop()); ) {
       if (f.type === FrameType.RESET_REQ) { this.reset(); return; }
       if (f.type !== FrameType.DATA) continue;
-      const qos = (f.flags >> 2) & 3;
-      if (qos === 2) continue; // consumed: the delivery digest records it
+      const qos = flagsQos(f.flags);
+      if (qos === Qos.EXACTLY_ONCE) continue; // consumed: the delivery digest records it
       const x = this.core.x;
-      this.core.mem.set(f.payload, x.qn_app_buf() + 24);
+      this.core.mem.set(f.payload, x.qn_app_buf() + HEADER_SIZE);
       // Echoed as received, trace context included (refused when full:
       // dropped, as on the device).
-      if (f.flags & Flag.TRACE) x.qn_publish_traced(f.channel, qos, f.flags & 3, f.codec, f.payload.length);
-      else x.qn_publish(f.channel, qos, f.flags & 3, f.codec, f.payload.length);
+      if (f.flags & Flag.TRACE) x.qn_publish_traced(f.channel, qos, flagsPrio(f.flags), f.codec, f.payload.length);
+      else x.qn_publish(f.channel, qos, flagsPrio(f.flags), f.codec, f.payload.length);
     }
     const out = this.core.pull();
     if (out.length) this.writing = this.writing.then(() => this.transport.write(out)).catch(() => {});

@@ -1,24 +1,20 @@
-// Status codes for the host, read from the same source the core is built
-// from (assembly/status.ts), so names and messages never drift apart.
+// Status codes for the host: names and messages generated from the same
+// source the core is built from (assembly/status.ts, via host/abi.ts), so
+// they never drift apart.
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { readStatus } from "../tools/abi-source.mjs";
+import { STATUS_INFO, Status } from "./abi.ts";
+
+export { Status };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-interface StatusInfo { name: string; value: number; message: string }
-const table: StatusInfo[] = readStatus(ROOT);
-const byValue = new Map(table.map((s) => [s.value, s]));
-
-/** Status codes by name, e.g. Status.ERR_CRC === -1. */
-export const Status: Record<string, number> = Object.fromEntries(table.map((s) => [s.name, s.value]));
-
 export function statusName(code: number): string {
-  return byValue.get(code)?.name ?? `STATUS_${code}`;
+  return STATUS_INFO.get(code)?.name ?? `STATUS_${code}`;
 }
 
 export function statusMessage(code: number): string {
-  return byValue.get(code)?.message ?? "unknown status";
+  return STATUS_INFO.get(code)?.message ?? "unknown status";
 }
 
 /** An error carrying a QN status: `name` is QnError, `status` the code,

@@ -4,6 +4,7 @@
 // rules as the device's flash, so a journal bug cannot hide on the host.
 import { openSync, readSync, writeSync, fsyncSync, closeSync, existsSync, ftruncateSync, fstatSync } from "node:fs";
 import { GroupSync } from "./group-sync.ts";
+import { Status } from "./abi.ts";
 
 export interface Storage {
   readonly size: number;
@@ -17,7 +18,7 @@ export interface Storage {
   close?(): void;
 }
 
-const ERR_STORAGE = -13;
+const { ERR_STORAGE } = Status;
 
 /** A RAM region with two ways to simulate a power cut:
  *  - `cutAfterBytes`: the write that crosses the limit is torn there and

@@ -3,7 +3,7 @@
 // link and the reconnect schedule, and an emergency frame under bulk load.
 import { FrameType, Prio, Counter } from "../host/frame.ts";
 import { Status, QnError } from "../host/status.ts";
-import { CFG } from "../host/peer.ts";
+import { ConfigKey, QosStat, SessionStat } from "../host/abi.ts";
 import { runProbe } from "./probe.ts";
 import { rng } from "../host/rng.ts";
 import type { Check, Context, CheckOutcome, Metrics } from "./checks.ts";
@@ -67,8 +67,8 @@ async function publishAll(ctx: Context, n: number, tag: number, midway?: () => P
     if (midway && sent.length === Math.floor(n / 2)) { await midway(); midway = undefined; }
   }
   // Everything acknowledged and completed by the target.
-  if (!(await waitFor(() => ctx.peer.up && ctx.peer.core.x.qn_qos_stat(6) === 0, limitMs))) {
-    throw new QnError(Status.ERR_TIMEOUT, `${ctx.peer.core.x.qn_qos_stat(6)} messages still in flight`);
+  if (!(await waitFor(() => ctx.peer.up && ctx.peer.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0, limitMs))) {
+    throw new QnError(Status.ERR_TIMEOUT, `${ctx.peer.core.x.qn_qos_stat(QosStat.IN_FLIGHT)} messages still in flight`);
   }
   await sleep(50); // the target's application takes the last ones from its inbox
   return { sent, waits, ms: Date.now() - t0 };
@@ -88,8 +88,8 @@ export const LINK_CHECKS: Check[] = [
       const again = await ctx.peer.connect(5000);
       const wallUs = Number((process.hrtime.bigint() - t0) / 1000n);
       const metrics: Metrics = {
-        auth_mode: x.qn_config_get(CFG.AUTH), full_handshake_us: first.handshakeUs, resumed_handshake_us: again.handshakeUs,
-        resumed_wall_us: wallUs, resumed: again.resumed, session_id: "0x" + x.qn_session_stat(1).toString(16),
+        auth_mode: x.qn_config_get(ConfigKey.AUTH), full_handshake_us: first.handshakeUs, resumed_handshake_us: again.handshakeUs,
+        resumed_wall_us: wallUs, resumed: again.resumed, session_id: "0x" + x.qn_session_stat(SessionStat.ID).toString(16),
       };
       if (!again.resumed) return fail(metrics, "reconnect within the session lifetime was not resumed");
       return pass(metrics, `handshake in ${first.handshakeUs} µs (auth mode ${metrics.auth_mode}); resumed in ${again.handshakeUs} µs with the same session`);
@@ -147,19 +147,19 @@ export const LINK_CHECKS: Check[] = [
     async run(ctx) {
       const x = ctx.peer.core.x;
       const base = 20, cap = 320, cutMs = ctx.mode === "full" ? 1500 : 800;
-      const saved = [CFG.HEARTBEAT_MS, CFG.HEARTBEAT_MISS, CFG.BACKOFF_BASE_MS, CFG.BACKOFF_CAP_MS, CFG.HANDSHAKE_MS].map((k) => [k, x.qn_config_get(k)]);
-      x.qn_config_set(CFG.BACKOFF_BASE_MS, base); x.qn_config_set(CFG.BACKOFF_CAP_MS, cap);
-      x.qn_config_set(CFG.HEARTBEAT_MS, 50); x.qn_config_set(CFG.HEARTBEAT_MISS, 3); x.qn_config_set(CFG.HANDSHAKE_MS, 50);
+      const saved = [ConfigKey.HEARTBEAT_MS, ConfigKey.HEARTBEAT_MISS, ConfigKey.BACKOFF_BASE_MS, ConfigKey.BACKOFF_CAP_MS, ConfigKey.HANDSHAKE_MS].map((k) => [k, x.qn_config_get(k)]);
+      x.qn_config_set(ConfigKey.BACKOFF_BASE_MS, base); x.qn_config_set(ConfigKey.BACKOFF_CAP_MS, cap);
+      x.qn_config_set(ConfigKey.HEARTBEAT_MS, 50); x.qn_config_set(ConfigKey.HEARTBEAT_MISS, 3); x.qn_config_set(ConfigKey.HANDSHAKE_MS, 50);
       try {
         // Let any reconnect left over from an earlier check settle first.
         await waitFor(() => ctx.peer.up, 3000);
-        const n0 = Number(x.qn_session_stat(6));
+        const n0 = Number(x.qn_session_stat(SessionStat.BACKOFFS));
         ctx.faulty.cut = true;
         const t0 = Date.now();
         const down = await waitFor(() => !ctx.peer.up, 2000);
         const detectMs = Date.now() - t0;
         await sleep(Math.max(0, cutMs - detectMs));
-        const n1 = Number(x.qn_session_stat(6));
+        const n1 = Number(x.qn_session_stat(SessionStat.BACKOFFS));
         ctx.faulty.cut = false;
         const t1 = Date.now();
         const up = await waitFor(() => ctx.peer.up, cap + 3000);
@@ -177,7 +177,7 @@ export const LINK_CHECKS: Check[] = [
         }
         const metrics: Metrics = {
           cut_ms: cutMs, detect_ms: detectMs, attempts: n1 - n0, backoff_ms: waits.join(","), base_ms: base, cap_ms: cap,
-          convergence_ms: convergeMs, resumed: x.qn_session_stat(7) === 1n,
+          convergence_ms: convergeMs, resumed: x.qn_session_stat(SessionStat.RESUMED) === 1n,
         };
         if (!down) return fail(metrics, "the cut link was never noticed (heartbeats)");
         if (!up) return fail(metrics, `no session ${cap + 3000} ms after the link came back`);

@@ -10,6 +10,7 @@ import { CHECKS, type Context } from "./checks.ts";
 import { runChecks, selectChecks, type TestEntry, type Report } from "./run.ts";
 import { connectSim, connectSerial, connectQemu, firmwareDir, imageManifest, readKey, resolvePlatform, DEFAULT_KEY_FILE, UsageError, type Connected } from "./targets.ts";
 import { identify, text } from "./probe.ts";
+import { FrameType } from "../host/frame.ts";
 
 const HELP = `usage: qn_selftest [options]
 
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
     conn = await withTimeout(connect, timeoutMs, `could not connect to the ${target} target within ${timeoutS} s`);
     // The target must answer before the checks start: a silent port is a
     // connection error (exit 2), not seventeen failed checks.
-    await withTimeout(conn.peer.request(0x01, { payload: Uint8Array.of(1, 2, 3), timeoutMs, attemptMs: Math.min(2500, timeoutMs) }), timeoutMs + 500,
+    await withTimeout(conn.peer.request(FrameType.PING, { payload: Uint8Array.of(1, 2, 3), timeoutMs, attemptMs: Math.min(2500, timeoutMs) }), timeoutMs + 500,
       "no answer");
     session = await conn.peer.connect(timeoutMs);
     // The build to compare with is the one for the board that answered.

@@ -1,24 +1,24 @@
 // Runs a core probe on the target over the link: a PROBE_REQ frame with
 // {1: check number, 2: argument}, answered by the target's core with
 // {1: check number, 2: status, 3..: metrics}.
-import { Kind, type Field } from "../host/core.ts";
+import type { Field } from "../host/core.ts";
 import { Codec, FrameType } from "../host/frame.ts";
+import { FieldKind } from "../host/abi.ts";
+import { zigzagDecode } from "../host/zigzag.ts";
 import type { Peer } from "../host/peer.ts";
 
 export interface ProbeResult { status: number; m: Map<number, bigint> }
 
-const unzigzag = (v: bigint) => (v >> 1n) ^ -(v & 1n);
-
 export async function runProbe(peer: Peer, check: number, arg = 0n, timeoutMs = 3000): Promise<ProbeResult> {
   const payload = peer.core.encode(Codec.PB, [
-    { tag: 1, kind: Kind.UINT, value: BigInt(check) },
-    { tag: 2, kind: Kind.UINT, value: arg },
+    { tag: 1, kind: FieldKind.UINT, value: BigInt(check) },
+    { tag: 2, kind: FieldKind.UINT, value: arg },
   ]);
   const reply = await peer.request(FrameType.PROBE_REQ, { codec: Codec.PB, payload, timeoutMs });
   const fields: Field[] = peer.core.decode(reply.codec, reply.payload);
   const m = new Map(fields.map((f) => [f.tag, f.value]));
   if (Number(m.get(1)) !== check) throw new Error(`probe ${check}: reply is for probe ${m.get(1)}`);
-  return { status: Number(unzigzag(m.get(2) ?? 0n)), m };
+  return { status: Number(zigzagDecode(m.get(2) ?? 0n)), m };
 }
 
 /** Identity fields of the target, by field number (docs/PROTOCOL.md). */

@@ -24,7 +24,6 @@
 #include "qn_linear_mem.h"
 #include "crc_ref.h"
 
-#define T_DATA 0x10
 #define STORE_SIZE 16384u
 #define STORE_SECTOR 4096u
 
@@ -142,8 +141,8 @@ static void peer_start(int p, uint32_t role, uint32_t auth) {
   CHECK(qn_runtime_init() == QN_OK, "runtime init", 0);
   CHECK(qn_init() == QN_OK, "qn_init", 0);
   qn_tick((int64_t)qn_port_now_us());
-  CHECK(qn_config_set(0, role) == QN_OK, "role", role);
-  CHECK(qn_config_set(1, auth) == QN_OK, "auth", auth);
+  CHECK(qn_config_set(QN_CFG_ROLE, role) == QN_OK, "role", role);
+  CHECK(qn_config_set(QN_CFG_AUTH, auth) == QN_OK, "auth", auth);
   memcpy(qn_mem() + qn_app_buf(), key, sizeof key);
   CHECK(qn_set_key(qn_app_buf(), sizeof key) == QN_OK, "key", 0);
   int32_t st = qn_journal_open(STORE_SIZE);
@@ -192,8 +191,8 @@ static void handshake(void) {
   use(1);
   CHECK(qn_connect() == QN_OK, "connect", 0);
   for (int i = 0; i < 4; i++) { deliver(1, 0); deliver(0, 1); }
-  use(0); CHECK(qn_session_stat(0) == 3, "server session not up", (uint32_t)qn_session_stat(9));
-  use(1); CHECK(qn_session_stat(0) == 3, "client session not up", (uint32_t)qn_session_stat(9));
+  use(0); CHECK(qn_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP, "server session not up", (uint32_t)qn_session_stat(QN_SESSION_STAT_REFUSAL));
+  use(1); CHECK(qn_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP, "client session not up", (uint32_t)qn_session_stat(QN_SESSION_STAT_REFUSAL));
   use(0); while (qn_inbox_pop() > 0) {}
   use(1); while (qn_inbox_pop() > 0) {}
 }
@@ -209,7 +208,7 @@ static void handshake(void) {
 static void rx_pieces(acc_t *a, uint32_t piece) {
   use(1);
   wire_len = 0;
-  CHECK(qn_publish(1, 0, 2, 0, PAYLOAD) >= 0, "publish qos0 (pieces)", piece);
+  CHECK(qn_publish(1, QN_QOS_AT_MOST_ONCE, QN_PRIO_BULK, QN_CODEC_NONE, PAYLOAD) >= 0, "publish qos0 (pieces)", piece);
   pull_all();
   use(0);
   uint8_t *rxb = qn_mem() + qn_rx_buf();
@@ -235,7 +234,7 @@ static void bench_qos0(const char *mode) {
     memset(qn_mem() + qn_app_buf() + qn_header_size(), (int)(i & 0xFF), PAYLOAD);
     wire_len = 0;
     uint64_t t0 = now();
-    int64_t r = qn_publish(1, 0, 2, 0, PAYLOAD);
+    int64_t r = qn_publish(1, QN_QOS_AT_MOST_ONCE, QN_PRIO_BULK, QN_CODEC_NONE, PAYLOAD);
     pull_all();
     acc_add(&enc, now() - t0);
     CHECK(r >= 0, "publish qos0", (uint32_t)r);
@@ -291,7 +290,7 @@ static void bench_qos2(const char *mode) {
     use(1);
     memset(qn_mem() + qn_app_buf() + qn_header_size(), (int)(i & 0xFF), PAYLOAD);
     int64_t pid;
-    TIMED(one, pid = qn_publish(1, 2, 2, 0, PAYLOAD));
+    TIMED(one, pid = qn_publish(1, QN_QOS_EXACTLY_ONCE, QN_PRIO_BULK, QN_CODEC_NONE, PAYLOAD));
     CHECK(pid > 0, "publish qos2", (uint32_t)pid);
     step(&one, 1, 0);  /* DATA -> A, A queues PUBREC */
     int32_t n;
@@ -300,7 +299,7 @@ static void bench_qos2(const char *mode) {
     step(&one, 0, 1);  /* PUBREC -> B, B queues PUBREL */
     step(&one, 1, 0);  /* PUBREL -> A, A queues PUBCOMP */
     step(&one, 0, 1);  /* PUBCOMP -> B */
-    use(1); CHECK(qn_qos_stat(6) == 0, "qos2 still in flight", qn_qos_stat(6));
+    use(1); CHECK(qn_qos_stat(QN_QOS_STAT_IN_FLIGHT) == 0, "qos2 still in flight", qn_qos_stat(QN_QOS_STAT_IN_FLIGHT));
     /* Each sample already had the timer overhead removed. */
     all.s[all.n++] = sum_u32(one.s, one.n);
   }
@@ -370,12 +369,12 @@ int main(void) {
   static qn_trap_target_t t;
   int code = QN_TRY(t);
   if (code != 0) qn_fatal("core trapped", (uint32_t)code);
-  static const uint32_t modes[] = {0, 2};
+  static const uint32_t modes[] = {QN_AUTH_NONE, QN_AUTH_FRAME_MAC};
   static const char *const mode_names[] = {"auth0", "auth2"};
   for (int m = 0; m < 2; m++) {
     cur = -1;
-    peer_start(0, 0, modes[m]);
-    peer_start(1, 1, modes[m]);
+    peer_start(0, QN_ROLE_SERVER, modes[m]);
+    peer_start(1, QN_ROLE_CLIENT, modes[m]);
     handshake();
     bench_qos0(mode_names[m]);
     bench_qos2(mode_names[m]);

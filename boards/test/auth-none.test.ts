@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { make } from "./build.ts";
 import type { Qemu } from "./qemu.ts";
-import { type FramePort, bootWithPort, T, encodeFrame } from "./wire.ts";
+import { type FramePort, bootWithPort, encodeFrame } from "./wire.ts";
+import { FrameType } from "../../host/frame.ts";
 import { errorStatus } from "./elf.ts";
 
 describe("mps2-an500 built with QN_AUTH_MODE=0", () => {
@@ -28,15 +29,15 @@ describe("mps2-an500 built with QN_AUTH_MODE=0", () => {
 
   it("echoes QoS 0 DATA without a session, keeping channel and priority", async () => {
     const payload = Uint8Array.from({ length: 256 }, (_, i) => i);
-    await port!.write(encodeFrame(T.DATA, 0x1234, payload, { channel: 3, flags: 2 }));
-    const r = await port!.waitFor((f) => f.type === T.DATA && f.channel === 3, 2000);
+    await port!.write(encodeFrame(FrameType.DATA, 0x1234, payload, { channel: 3, flags: 2 }));
+    const r = await port!.waitFor((f) => f.type === FrameType.DATA && f.channel === 3, 2000);
     expect(r.flags).toBe(2); // priority 2, QoS 0, no MAC
     expect(Buffer.from(r.payload)).toEqual(Buffer.from(payload));
   });
 
   it("refuses QoS 1 DATA without a session", async () => {
-    await port!.write(encodeFrame(T.DATA, 0x4321, Uint8Array.of(1), { channel: 4, flags: 2 | (1 << 2) }));
-    const e = await port!.waitFor((f) => f.type === T.ERROR && f.packet === 0x4321, 2000);
+    await port!.write(encodeFrame(FrameType.DATA, 0x4321, Uint8Array.of(1), { channel: 4, flags: 2 | (1 << 2) }));
+    const e = await port!.waitFor((f) => f.type === FrameType.ERROR && f.packet === 0x4321, 2000);
     expect(errorStatus(e.payload)).toBe(-24);
   });
 });

@@ -1,6 +1,7 @@
 // Small readers the board tests share: ELF symbols, T_ERROR payloads.
 import { execFileSync } from "node:child_process";
 import { readProto } from "./wire.ts";
+import { zigzagDecode } from "../../host/zigzag.ts";
 
 /** Address of a symbol in an ARM ELF. */
 export function elfSymbol(elf: string, name: string): number {
@@ -9,7 +10,7 @@ export function elfSymbol(elf: string, name: string): number {
   return parseInt(m[1], 16);
 }
 
-const unzig = (v: bigint) => Number((v >> 1n) ^ -(v & 1n));
+const unzig = (v: bigint) => Number(zigzagDecode(v));
 
 /** The status in a T_ERROR payload (PROTOCOL.md: field 1, sint).
  *  KNOWN CORE ISSUE (reported): assembly/core.ts send_error zigzags the

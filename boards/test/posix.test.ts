@@ -9,9 +9,11 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildFirmware } from "./build.ts";
-import { FramePort, T, readProto, encodeFrame } from "./wire.ts";
+import { FramePort, readProto, encodeFrame } from "./wire.ts";
+import { FrameType } from "../../host/frame.ts";
 import { Session } from "./session.ts";
 import { errorStatus } from "./elf.ts";
+import { QosStat } from "../../host/abi.ts";
 
 
 /** Start the posix firmware; resolves once its pty is open and answering. */
@@ -63,19 +65,19 @@ describe("posix board under ASan/UBSan", () => {
 
   it("answers a ping with the same packet id and payload", async () => {
     const payload = Uint8Array.from({ length: 64 }, (_, i) => (i * 7) & 0xff);
-    const r = await port!.request(T.PING, 0x1234, T.PONG, payload);
+    const r = await port!.request(FrameType.PING, 0x1234, FrameType.PONG, payload);
     expect(Buffer.from(r.payload)).toEqual(Buffer.from(payload));
   });
 
   it("refuses DATA without a session and echoes it inside one (MAC'd)", async () => {
-    await port!.write(encodeFrame(T.DATA, 77, new Uint8Array(8), { channel: 9, flags: 2 }));
-    const e = await port!.waitFor((f) => f.type === T.ERROR && f.packet === 77, 2000);
+    await port!.write(encodeFrame(FrameType.DATA, 77, new Uint8Array(8), { channel: 9, flags: 2 }));
+    const e = await port!.waitFor((f) => f.type === FrameType.ERROR && f.packet === 77, 2000);
     expect(errorStatus(e.payload)).toBe(-24); // ERR_SESSION
     const s = await Session.open(port!);
     try {
       const payload = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
       s.publish(9, 1, payload, 2);
-      const r = await s.waitFor((f) => f.type === T.DATA && f.channel === 9, 3000);
+      const r = await s.waitFor((f) => f.type === FrameType.DATA && f.channel === 9, 3000);
       expect(r.flags & 0x2f).toBe(0x26); // MAC, QoS 1, priority 2
       expect(Buffer.from(r.payload)).toEqual(Buffer.from(payload));
     } finally {
@@ -87,18 +89,18 @@ describe("posix board under ASan/UBSan", () => {
     const junk = Uint8Array.from({ length: 3000 }, (_, i) => (i * 131 + 17) & 0xff);
     await port!.write(junk);
     await port!.write(new Uint8Array([0])); // end whatever the junk started
-    const r = await port!.request(T.PING, 99, T.PONG, new Uint8Array([1]));
+    const r = await port!.request(FrameType.PING, 99, FrameType.PONG, new Uint8Array([1]));
     expect(r.packet).toBe(99);
   });
 
   it("reports a core trap with T_ERROR, counts it and keeps serving", async () => {
     proc!.kill("SIGUSR1"); // the hook makes the core read out of bounds
-    const e = await port!.waitFor((f) => f.type === T.ERROR, 3000);
+    const e = await port!.waitFor((f) => f.type === FrameType.ERROR, 3000);
     expect(e.payload[0]).toBe(1); // QN_TRAP_OOB
-    const id = readProto((await port!.request(T.IDENT_REQ, 5, T.IDENT, undefined, 2000, { codec: 1 })).payload);
+    const id = readProto((await port!.request(FrameType.IDENT_REQ, 5, FrameType.IDENT, undefined, 2000, { codec: 1 })).payload);
     expect(Buffer.from(id.get(3) as Uint8Array).toString()).toBe("posix");
     expect(id.get(15)).toBe(1n); // traps
-    expect((await port!.request(T.PING, 6, T.PONG)).packet).toBe(6);
+    expect((await port!.request(FrameType.PING, 6, FrameType.PONG)).packet).toBe(6);
   });
 
   it("exits cleanly on SIGTERM with no sanitizer report", async () => {
@@ -116,15 +118,15 @@ describe("posix board under ASan/UBSan", () => {
       const s = await Session.open(p.port);
       s.publish(4, 2, Uint8Array.of(1, 2, 3)); // a QoS 2 record in the journal
       const deadline = Date.now() + 3000;
-      while (s.core.x.qn_qos_stat(6) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      expect(s.core.x.qn_qos_stat(6)).toBe(0);
+      while (s.core.x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(s.core.x.qn_qos_stat(QosStat.IN_FLIGHT)).toBe(0);
       s.close();
       p.proc.kill("SIGKILL");
       await p.port.close();
       const again = await startPosix(exe, flash);
       try {
         expect(again.io.err).not.toMatch(/qn: journal|AddressSanitizer|runtime error/);
-        expect((await again.port.request(T.PING, 8, T.PONG)).packet).toBe(8);
+        expect((await again.port.request(FrameType.PING, 8, FrameType.PONG)).packet).toBe(8);
       } finally {
         again.proc.kill("SIGKILL");
         await again.port.close();
@@ -139,7 +141,7 @@ describe("posix board under ASan/UBSan", () => {
     try {
       const code = new Promise<number | null>((r) => p.proc.on("exit", (c) => r(c)));
       const s = await Session.open(p.port);
-      s.send(T.RESET_REQ);
+      s.send(FrameType.RESET_REQ);
       expect(await code).toBe(75);
       s.close();
       expect(p.io.out).toContain("qn-posix: reset");

@@ -6,7 +6,8 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { buildFirmware } from "./build.ts";
 import type { Qemu } from "./qemu.ts";
-import { type FramePort, bootWithPort, T, readProto } from "./wire.ts";
+import { type FramePort, bootWithPort, readProto } from "./wire.ts";
+import { FrameType } from "../../host/frame.ts";
 import { nowUs } from "../../host/clock.ts";
 import { rateBracket, rateVerdict, type ClockSample } from "../../selftest/clock-rate.ts";
 
@@ -30,7 +31,7 @@ describe("mps2-an500 clock in QEMU", () => {
     let packet = 900;
     const sample = async () => {
       const sent = Number(nowUs());
-      const r = await port!.request(T.IDENT_REQ, packet++, T.IDENT, undefined, 3000, { codec: 1 });
+      const r = await port!.request(FrameType.IDENT_REQ, packet++, FrameType.IDENT, undefined, 3000, { codec: 1 });
       samples.push({ sent, received: Number(nowUs()), device: Number(readProto(r.payload).get(9)) });
     };
     for (let i = 0; i < 3; i++) await sample();

@@ -8,9 +8,11 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { buildFirmware } from "./build.ts";
 import type { Qemu } from "./qemu.ts";
-import { type FramePort, bootWithPort, T } from "./wire.ts";
+import { type FramePort, bootWithPort } from "./wire.ts";
+import { FrameType } from "../../host/frame.ts";
 import { Session } from "./session.ts";
 import { elfSymbol } from "./elf.ts";
+import { QosStat } from "../../host/abi.ts";
 
 const MAGIC = 0x514e5354; // "QNST"
 const STORE_WORDS = 16 * 1024 / 4;
@@ -42,8 +44,8 @@ describe("mps2-an500 storage across resets", () => {
     const s = await Session.open(port!);
     for (let i = 0; i < 5; i++) s.publish(2, 2, Uint8Array.of(i, i, i));
     const deadline = Date.now() + 3000;
-    while (s.core.x.qn_qos_stat(6) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(s.core.x.qn_qos_stat(6)).toBe(0); // all five completed: the device journalled them
+    while (s.core.x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(s.core.x.qn_qos_stat(QosStat.IN_FLIGHT)).toBe(0); // all five completed: the device journalled them
     s.close();
     const before = await q!.readWords(store, STORE_WORDS);
     const written = before.map((w, i) => (w !== 0xffffffff ? i : -1)).filter((i) => i >= 0);
@@ -57,14 +59,14 @@ describe("mps2-an500 storage across resets", () => {
     expect(await q!.readWord(elfSymbol(elf, "qn_journal_status"))).toBe(0); // reopened
     const after = await q!.readWords(store, STORE_WORDS);
     for (const i of written) expect(after[i], `storage word ${i}`).toBe(before[i]);
-    const r = await port!.request(T.PING, 77, T.PONG, Uint8Array.of(1, 2));
+    const r = await port!.request(FrameType.PING, 77, FrameType.PONG, Uint8Array.of(1, 2));
     expect(r.payload).toEqual(Uint8Array.of(1, 2));
   }, 30_000);
 
   it("resets on an authenticated RESET_REQ and comes back", async () => {
     const boots = await q!.readWord(meta + 4);
     const s = await Session.open(port!);
-    s.send(T.RESET_REQ);
+    s.send(FrameType.RESET_REQ);
     const deadline = Date.now() + 5000;
     while ((await q!.readWord(meta + 4)) === boots && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     s.close();

@@ -8,10 +8,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildFirmware, ROOT } from "./build.ts";
 import type { Qemu } from "./qemu.ts";
-import { type FramePort, bootWithPort, T, readProto, encodeFrame } from "./wire.ts";
+import { type FramePort, bootWithPort, readProto, encodeFrame } from "./wire.ts";
+import { Flag, FrameType, flagsPrio, flagsQos } from "../../host/frame.ts";
 import { Session, readKeyFile } from "./session.ts";
 import { measure, BOOT_GOAL } from "../tools/measure.ts";
 import { elfSymbol, errorStatus } from "./elf.ts";
+import { Counter, QosStat, SessionStat } from "../../host/abi.ts";
 
 describe("mps2-an500 firmware in QEMU", () => {
   let elf = "";
@@ -33,7 +35,7 @@ describe("mps2-an500 firmware in QEMU", () => {
   it("answers an identity request with its board facts and image CRC", async () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, "build/manifest.json"), "utf8"));
     const image = JSON.parse(readFileSync(join(ROOT, "build/mps2-an500/release/image.json"), "utf8"));
-    const r = await port!.request(T.IDENT_REQ, 3, T.IDENT, undefined, 2000, { codec: 1 });
+    const r = await port!.request(FrameType.IDENT_REQ, 3, FrameType.IDENT, undefined, 2000, { codec: 1 });
     expect(r.codec).toBe(1);
     const id = readProto(r.payload);
     expect(Buffer.from(id.get(3) as Uint8Array).toString()).toBe("mps2-an500");
@@ -55,7 +57,7 @@ describe("mps2-an500 firmware in QEMU", () => {
   it("answers pings with the same packet id and payload", async () => {
     for (let i = 0; i < 20; i++) {
       const payload = Uint8Array.from({ length: i * 12 }, (_, k) => (k + i) & 0xff);
-      const r = await port!.request(T.PING, 1000 + i, T.PONG, payload);
+      const r = await port!.request(FrameType.PING, 1000 + i, FrameType.PONG, payload);
       expect(Buffer.from(r.payload)).toEqual(Buffer.from(payload));
     }
   });
@@ -68,7 +70,7 @@ describe("mps2-an500 firmware in QEMU", () => {
     const calls = () => q!.readWord(elfSymbol(elf, "qn_main_rx_calls"));
     const before = await calls();
     for (let i = 0; i < 30; i++) {
-      const r = await port!.request(T.PING, 3000 + i, T.PONG, new Uint8Array(16).fill(i + 1));
+      const r = await port!.request(FrameType.PING, 3000 + i, FrameType.PONG, new Uint8Array(16).fill(i + 1));
       expect(r.payload[0]).toBe(i + 1);
     }
     const made = (await calls()) - before;
@@ -78,11 +80,11 @@ describe("mps2-an500 firmware in QEMU", () => {
   });
 
   it("refuses DATA without a session (auth mode 2) with T_ERROR ERR_SESSION", async () => {
-    await port!.write(encodeFrame(T.DATA, 0xdeadbeef, new Uint8Array(16).fill(7), { channel: 3, flags: 2 }));
-    const e = await port!.waitFor((f) => f.type === T.ERROR && f.packet === 0xdeadbeef, 2000);
+    await port!.write(encodeFrame(FrameType.DATA, 0xdeadbeef, new Uint8Array(16).fill(7), { channel: 3, flags: 2 }));
+    const e = await port!.waitFor((f) => f.type === FrameType.ERROR && f.packet === 0xdeadbeef, 2000);
     expect(errorStatus(e.payload)).toBe(-24);
     await new Promise((r) => setTimeout(r, 100));
-    expect(port!.frames.filter((f) => f.type === T.DATA)).toEqual([]); // nothing echoed
+    expect(port!.frames.filter((f) => f.type === FrameType.DATA)).toEqual([]); // nothing echoed
   });
 
   it("does not authenticate a peer with the wrong key", async () => {
@@ -99,10 +101,10 @@ describe("mps2-an500 firmware in QEMU", () => {
     for (const [qos, prio, channel, len] of [[0, 2, 3, 256], [1, 2, 4, 100], [1, 1, 5, 0], [0, 0, 6, 1]]) {
       const payload = Uint8Array.from({ length: len }, (_, i) => (i * 3 + channel) & 0xff);
       session!.publish(channel, qos, payload, prio);
-      const r = await session!.waitFor((f) => f.type === T.DATA && f.channel === channel, 3000);
-      expect((r.flags >> 2) & 3).toBe(qos);
-      expect(r.flags & 3).toBe(prio);
-      expect(r.flags & 0x20).toBe(0x20); // MAC'd (auth mode 2)
+      const r = await session!.waitFor((f) => f.type === FrameType.DATA && f.channel === channel, 3000);
+      expect(flagsQos(r.flags)).toBe(qos);
+      expect(flagsPrio(r.flags)).toBe(prio);
+      expect(r.flags & Flag.MAC).toBe(Flag.MAC); // MAC'd (auth mode 2)
       expect(Buffer.from(r.payload)).toEqual(Buffer.from(payload));
     }
   });
@@ -122,10 +124,10 @@ describe("mps2-an500 firmware in QEMU", () => {
     const x = session!.core.x;
     session!.publish(7, 2, Uint8Array.of(1, 2, 3));
     const deadline = Date.now() + 10_000; // generous: a loaded 2-core machine slows QEMU
-    while (x.qn_qos_stat(6) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const why = `session ${x.qn_session_stat(0)}, q2 next ${x.qn_qos_stat(1)} released ${x.qn_qos_stat(9)} done ${x.qn_qos_stat(5)}, ` +
-      `retransmissions ${session!.core.counter(19)}, auth failures ${session!.core.counter(15)}, link down ${session!.core.counter(24)}`;
-    expect(x.qn_qos_stat(6), why).toBe(0); // nothing left in flight: PUBREC/PUBCOMP done
+    while (x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const why = `session ${x.qn_session_stat(SessionStat.STATE)}, q2 next ${x.qn_qos_stat(QosStat.Q2_NEXT)} released ${x.qn_qos_stat(QosStat.Q2_RELEASED)} done ${x.qn_qos_stat(QosStat.Q2_DONE)}, ` +
+      `retransmissions ${session!.core.counter(Counter.RETX)}, auth failures ${session!.core.counter(Counter.AUTH_FAIL)}, link down ${session!.core.counter(Counter.LINK_DOWN)}`;
+    expect(x.qn_qos_stat(QosStat.IN_FLIGHT), why).toBe(0); // nothing left in flight: PUBREC/PUBCOMP done
     await new Promise((r) => setTimeout(r, 100));
     expect(session!.got.filter((f) => f.channel === 7)).toEqual([]);
   });
@@ -137,7 +139,7 @@ describe("mps2-an500 firmware in QEMU", () => {
       await port!.write(Uint8Array.from({ length: 700 }, rnd)); // random, with and without zeros
       await port!.write(new Uint8Array(600).fill(0x41));        // one overlong frame
       await port!.write(new Uint8Array([0]));
-      const r = await port!.request(T.PING, 5000 + round, T.PONG, new Uint8Array([round]));
+      const r = await port!.request(FrameType.PING, 5000 + round, FrameType.PONG, new Uint8Array([round]));
       expect(r.payload[0]).toBe(round);
     }
     expect(q!.running).toBe(true); // no fault handler ended QEMU

@@ -14,6 +14,7 @@ import { MemoryStorage } from "../../host/storage.ts";
 import type { Frame } from "../../host/frame.ts";
 import { ROOT } from "./build.ts";
 import type { FramePort } from "./wire.ts";
+import { SessionStat, SessionState } from "../../host/abi.ts";
 
 /** The key in a key file (boards/dev-psk.hex format: hex, # comments). */
 export function readKeyFile(path = join(ROOT, "boards/dev-psk.hex")): Uint8Array {
@@ -61,7 +62,7 @@ export class Session {
     if (got) for (const w of this.waiters.splice(0)) w();
   }
 
-  get up(): boolean { return this.core.x.qn_session_stat(0) === 3n; }
+  get up(): boolean { return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP); }
 
   /** Handshake with the firmware (server) under key; resolves when the
    *  session is up, throws after timeoutMs. */
@@ -71,9 +72,9 @@ export class Session {
     s.core.x.qn_connect();
     while (!s.up) {
       if (Date.now() > deadline) {
-        const fails = s.core.x.qn_session_stat(4);
+        const fails = s.core.x.qn_session_stat(SessionStat.AUTH_FAILURES);
         s.close();
-        throw new Error(`no session within ${opts.timeoutMs ?? 5000} ms (state ${s.core.x.qn_session_stat(0)}, auth failures ${fails})`);
+        throw new Error(`no session within ${opts.timeoutMs ?? 5000} ms (state ${s.core.x.qn_session_stat(SessionStat.STATE)}, auth failures ${fails})`);
       }
       await new Promise((r) => setTimeout(r, 5));
     }

@@ -1,14 +1,14 @@
 // QN frames for the board tests, written from the protocol description
 // rather than taken from the core, so a board test also cross-checks the
 // core's framing: 24-byte LE header + payload + CRC-32C, header inverted,
-// COBS, 0x00.
+// COBS, 0x00. The numbers (frame types, flags, sizes) are the ABI's names
+// (host/abi.ts), generated from assembly/.
 // Also a port wrapper that collects decoded frames, and a minimal protobuf
 // reader for the identity reply.
 import { crc32c } from "../../tools/crc32c.mjs";
 import { SerialPort } from "serialport";
 import { Qemu } from "./qemu.ts";
-
-export const T = { PING: 1, PONG: 2, IDENT_REQ: 3, IDENT: 4, DATA: 0x10, RESET_REQ: 0x20, ERROR: 0x7f } as const;
+import { CRC_SIZE, Flag, FrameType, HEADER_SIZE, MAC_BYTES, PROTOCOL_VERSION, Prio } from "../../host/frame.ts";
 
 export interface Frame {
   type: number; flags: number; codec: number; channel: number;
@@ -17,22 +17,20 @@ export interface Frame {
 
 export function encodeFrame(type: number, packet: number, payload: Uint8Array = new Uint8Array(),
                             opts: { flags?: number; codec?: number; channel?: number } = {}): Uint8Array {
-  const raw = new Uint8Array(24 + payload.length + 4);
+  const raw = new Uint8Array(HEADER_SIZE + payload.length + CRC_SIZE);
   const dv = new DataView(raw.buffer);
-  raw.set([PROTOCOL_VERSION, type, opts.flags ?? 1, opts.codec ?? 0, opts.channel ?? 0, 0]);
+  raw.set([PROTOCOL_VERSION, type, opts.flags ?? Prio.CONTROL, opts.codec ?? 0, opts.channel ?? 0, 0]);
   dv.setUint16(6, payload.length, true);
   dv.setUint32(12, packet >>> 0, true);
-  raw.set(payload, 24);
-  dv.setUint32(24 + payload.length, crc32c(raw.subarray(0, 24 + payload.length)), true);
+  raw.set(payload, HEADER_SIZE);
+  dv.setUint32(HEADER_SIZE + payload.length, crc32c(raw.subarray(0, HEADER_SIZE + payload.length)), true);
   return cobsEncode(flipHeader(raw));
 }
-
-export const PROTOCOL_VERSION = 2;
 
 /** The header travels inverted (each of its 24 bytes XOR 0xFF): in place,
  *  its own inverse. */
 function flipHeader(raw: Uint8Array): Uint8Array {
-  for (let i = 0; i < Math.min(24, raw.length); i++) raw[i] ^= 0xff;
+  for (let i = 0; i < Math.min(HEADER_SIZE, raw.length); i++) raw[i] ^= 0xff;
   return raw;
 }
 
@@ -64,20 +62,20 @@ export function cobsDecode(src: Uint8Array): Uint8Array | null {
  *  valid frame (bad COBS, length or CRC). */
 export function decodeFrame(chunk: Uint8Array): Frame | null {
   const cobs = cobsDecode(chunk);
-  if (!cobs || cobs.length < 28) return null;
+  if (!cobs || cobs.length < HEADER_SIZE + CRC_SIZE) return null;
   const raw = flipHeader(cobs);
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const len = dv.getUint16(6, true);
-  // Flag 0x20: an 8-byte frame MAC sits between payload and CRC (auth mode
-  // 2, inside a session). It is kept out of `payload` and not checked here:
-  // the host core (session.ts) checks MACs.
-  const body = 24 + len + (raw[2] & 0x20 ? 8 : 0);
-  if (raw.length !== body + 4 || raw[0] !== PROTOCOL_VERSION) return null;
+  // Flag MAC: a frame MAC sits between payload and CRC (auth mode 2, inside
+  // a session). It is kept out of `payload` and not checked here: the host
+  // core (session.ts) checks MACs.
+  const body = HEADER_SIZE + len + (raw[2] & Flag.MAC ? MAC_BYTES : 0);
+  if (raw.length !== body + CRC_SIZE || raw[0] !== PROTOCOL_VERSION) return null;
   if (dv.getUint32(body, true) !== crc32c(raw.subarray(0, body))) return null;
   return {
     type: raw[1], flags: raw[2], codec: raw[3], channel: raw[4],
     session: dv.getUint32(8, true), packet: dv.getUint32(12, true), lsn: dv.getUint32(16, true),
-    time: dv.getUint32(20, true), payload: raw.slice(24, 24 + len),
+    time: dv.getUint32(20, true), payload: raw.slice(HEADER_SIZE, HEADER_SIZE + len),
   };
 }
 
@@ -181,7 +179,7 @@ export class FramePort {
     const deadline = Date.now() + timeoutMs;
     for (let id = 0xfff00000; Date.now() < deadline; id++) {
       try {
-        await this.request(T.PING, id, T.PONG, undefined, 1000);
+        await this.request(FrameType.PING, id, FrameType.PONG, undefined, 1000);
         this.frames.length = 0; // late answers to earlier tries
         return;
       } catch { /* retry */ }

@@ -12,7 +12,8 @@
 // Usage: node --import tsx boards/tools/measure.ts <qn.elf> [--json]
 import { execFileSync } from "node:child_process";
 import { Qemu } from "../test/qemu.ts";
-import { FramePort, T } from "../test/wire.ts";
+import { FramePort } from "../test/wire.ts";
+import { FrameType } from "../../host/frame.ts";
 import { Session } from "../test/session.ts";
 
 export const BOOT_GOAL = 480_000;
@@ -42,11 +43,11 @@ export async function measure(elf: string): Promise<Measurement> {
     const journalOpenUs = await q.readWord(symbol(elf, "qn_journal_open_us"));
     await port.warmUp();
     // Protobuf is part of the protocol and always built: identity answers.
-    await port.request(T.IDENT_REQ, 3, T.IDENT, undefined, 2000, { codec: 1 });
+    await port.request(FrameType.IDENT_REQ, 3, FrameType.IDENT, undefined, 2000, { codec: 1 });
     const s = await Session.open(port);
     try {
       s.publish(1, 1, new Uint8Array(200).fill(0x55));
-      await s.waitFor((m) => m.type === T.DATA && m.channel === 1, 3000);
+      await s.waitFor((m) => m.type === FrameType.DATA && m.channel === 1, 3000);
     } finally {
       s.close();
     }

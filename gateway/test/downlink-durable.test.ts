@@ -21,6 +21,7 @@ import { DownQueue } from "../down-queue.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
 import { startDevice, FakeBroker, freePort, until, sleep, type Version, writeDevKey } from "./helpers.ts";
+import { QosStat } from "../../host/abi.ts";
 
 const silent = pino({ level: "silent" });
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -97,13 +98,13 @@ devices:
     expect(link.downQueued).toBe(2); // replayed from the file, before the device is there
     const dev = await startDevice(b, "dev1", devPort, join(copy, "k.hex"), 15000);
     cleanup.push(() => dev.stop());
-    await until("the QoS 2 command at the device's core", () => dev.sim!.core.x.qn_qos_stat(8) >>> 0 === 1, 5000);
+    await until("the QoS 2 command at the device's core", () => dev.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 === 1, 5000);
     const echo = await c2.next("publish", 5000);
     expect({ topic: echo.topic, payload: echo.payload.toString() }).toEqual({ topic: "qn/dev1/echo", payload: "valve-1" });
     await until("both done in the file", () => b.bridge.down.pending.size === 0, 5000);
     await sleep(300); // room for a second delivery, if there were one
     expect(c2.got.filter((p) => p.cmd === "publish").length).toBe(0);
-    expect(dev.sim!.core.x.qn_qos_stat(8) >>> 0).toBe(1);
+    expect(dev.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0).toBe(1);
     expect({ downlink: link.downlink, queued: link.downQueued }).toEqual({ downlink: 2, queued: 0 });
     // Done records written: a third start would queue nothing again.
     await b.bridge.down.syncAsync();

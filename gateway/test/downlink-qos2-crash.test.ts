@@ -24,6 +24,7 @@ import { Spool } from "../spool.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
 import { startDevice, type TcpDevice, FakeBroker, freePort, until, type Conn, type Version, writeDevKey } from "./helpers.ts";
+import { QosStat } from "../../host/abi.ts";
 
 const TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const silent = pino({ level: "silent" });
@@ -167,7 +168,7 @@ devices:
     cleanup.push(() => gw.stop());
     await gw.start({ ops: false });
     dev = await startDevice(gw, "dev1", devPort, join(copy, "k.hex"), 15000);
-    await until("the command at the device's core", () => dev!.sim!.core.x.qn_qos_stat(8) >>> 0 === 1, 5000);
+    await until("the command at the device's core", () => dev!.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 === 1, 5000);
     const c = broker.conns[broker.conns.length - 1];
     expect((await c.next("pubcomp")).messageId).toBe(7);
   }, 30000);

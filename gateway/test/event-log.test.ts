@@ -9,6 +9,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { Gateway } from "../gateway.ts";
 import { EventMerger, type DeviceEvent } from "../event-log.ts";
+import { EventType } from "../../host/abi.ts";
 import { startDevice, Mosquitto, type TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-events-"));
@@ -17,7 +18,7 @@ function capture() {
   const lines: any[] = [];
   return { lines, log: pino({ level: "debug" }, { write: (s: string) => { lines.push(JSON.parse(s)); } }) };
 }
-const ev = (seq: number, type = 1): DeviceEvent => ({ seq, time_us: seq * 1000, type, event: `t${type}`, code: 0 });
+const ev = (seq: number, type: number = EventType.LINK_UP): DeviceEvent => ({ seq, time_us: seq * 1000, type, event: `t${type}`, code: 0 });
 
 describe("EventMerger", () => {
   it("writes each record once, in LSN order, however often the same ring comes back", async () => {
@@ -26,11 +27,11 @@ describe("EventMerger", () => {
     const m = new EventMerger(join(dir, "a.events"), log, async () => ring);
     await m.poll();
     await m.poll();
-    ring = [ev(2), ev(3), ev(4, 4)];
+    ring = [ev(2), ev(3), ev(4, EventType.TRAP)];
     await Promise.all([m.poll(), m.poll(), m.poll()]); // concurrent polls write nothing twice
     const written = lines.filter((l) => l.msg === "device event");
     expect(written.map((l) => l.lsn)).toEqual([1, 2, 3, 4]);
-    expect(written[3]).toMatchObject({ level: 40, type: 4, device_time_us: 4000 }); // a trap is a warning
+    expect(written[3]).toMatchObject({ level: 40, type: EventType.TRAP, device_time_us: 4000 }); // a trap is a warning
     expect(m.polls).toBe(5);
   });
 

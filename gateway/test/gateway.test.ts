@@ -15,6 +15,7 @@ import { readKey } from "../../selftest/targets.ts";
 import { Gateway, type ReloadResult } from "../gateway.ts";
 import type { DeviceEvent } from "../event-log.ts";
 import { Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
+import { ConfigKey, QosStat } from "../../host/abi.ts";
 
 const KEY_HEX = readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8");
 const dir = mkdtempSync(join(tmpdir(), "qn-gw-"));
@@ -128,7 +129,7 @@ describe("gateway with mosquitto and two emulated devices", () => {
     expect(r.pushed.sort()).toEqual(["dev1", "dev2"]);
     const applied = (id: string) => log.slice(logBefore).some((l) => l.includes("device config applied") && l.includes(id));
     await until("config pushed", () => applied("dev1") && applied("dev2"), 5000);
-    expect(devs.map((d) => d.sim!.core.x.qn_config_get(2))).toEqual([300, 300]);
+    expect(devs.map((d) => d.sim!.core.x.qn_config_get(ConfigKey.HEARTBEAT_MS))).toEqual([300, 300]);
     await sleep(1000);
 
     // 2. A bad config is refused with the key named; the running one stays.
@@ -153,7 +154,7 @@ describe("gateway with mosquitto and two emulated devices", () => {
     const report = () => devs.map((d) => {
       const m1 = d.sent[1].filter((n) => !got.get(`qn/${d.id}/telemetry`)?.has(`${d.id}:1:${n}`));
       const m2 = d.sent[2].filter((n) => !got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`));
-      return `${d.id}: sent q1 ${d.sent[1].length} q2 ${d.sent[2].length}, missing q1 ${m1.length} [${m1.slice(0, 5)}] q2 ${m2.length} [${m2.slice(0, 5)}], gateway uplink ${gw.links.get(d.id)!.uplink}, q1 next ${d.sim!.core.x.qn_qos_stat(0)} q2 next ${d.sim!.core.x.qn_qos_stat(1)} inflight ${d.sim!.core.x.qn_qos_stat(6)}`;
+      return `${d.id}: sent q1 ${d.sent[1].length} q2 ${d.sent[2].length}, missing q1 ${m1.length} [${m1.slice(0, 5)}] q2 ${m2.length} [${m2.slice(0, 5)}], gateway uplink ${gw.links.get(d.id)!.uplink}, q1 next ${d.sim!.core.x.qn_qos_stat(QosStat.Q1_NEXT)} q2 next ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_NEXT)} inflight ${d.sim!.core.x.qn_qos_stat(QosStat.IN_FLIGHT)}`;
     }).join("\n") + log.filter((l) => l.includes("broker connected")).join("") + `\nbridge depth ${gw.bridge.depth} connected ${gw.bridge.connected}`;
     const timer = setTimeout(() => console.log(report()), 15000);
     await until("all uplink messages at the subscriber", () => devs.every((d) =>
@@ -161,8 +162,8 @@ describe("gateway with mosquitto and two emulated devices", () => {
       d.sent[2].every((n) => got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`))), 30000);
     clearTimeout(timer);
     // And every command reaches its device's core (QoS 2 accepted count).
-    const t2 = setTimeout(() => console.log(devs.map((d) => `${d.id}: sent ${downSent[d.id]} gw downlink ${gw.links.get(d.id)!.downlink} queued ${gw.links.get(d.id)!.downQueued} dev q2 accepted ${d.sim!.core.x.qn_qos_stat(8)} delivered ${d.sim!.core.x.qn_qos_stat(4)} expected ${d.sim!.core.x.qn_qos_stat(3)}`).join("\n")), 10000);
-    await until("all downlink commands at the devices", () => devs.every((d) => d.sim!.core.x.qn_qos_stat(8) >>> 0 >= downAcked[d.id]), 20000);
+    const t2 = setTimeout(() => console.log(devs.map((d) => `${d.id}: sent ${downSent[d.id]} gw downlink ${gw.links.get(d.id)!.downlink} queued ${gw.links.get(d.id)!.downQueued} dev q2 accepted ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED)} delivered ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_DELIVERED)} expected ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_EXPECTED)}`).join("\n")), 10000);
+    await until("all downlink commands at the devices", () => devs.every((d) => d.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 >= downAcked[d.id]), 20000);
     clearTimeout(t2);
     const up = devs.reduce((a, d) => a + d.sent[1].length + d.sent[2].length, 0);
     const down = downAcked.dev1 + downAcked.dev2;

@@ -11,6 +11,7 @@ import { SimDevice } from "../../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
 import { readKey } from "../../selftest/targets.ts";
 import { ROOT } from "../../host/status.ts";
+import { SessionStat, SessionState } from "../../host/abi.ts";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -135,7 +136,7 @@ export class TcpDevice {
     }
   }
 
-  get up(): boolean { return !!this.sim && this.sim.core.x.qn_session_stat(0) === 3n; }
+  get up(): boolean { return !!this.sim && this.sim.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP); }
 
   /** Publish message number `n` on `channel`; false when the core refuses
    *  (window full, link down): the caller tries again later. */

@@ -20,6 +20,7 @@ import { Qemu } from "../../boards/test/qemu.ts";
 import { Gateway } from "../gateway.ts";
 import { liveSelftest, LIVE_SKIPS } from "../selftest-live.ts";
 import { Mosquitto, TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
+import { QosStat } from "../../host/abi.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-gw-qemu-"));
 const lines: any[] = [];
@@ -136,9 +137,9 @@ devices:
     // gateway's core sees each completed (PUBCOMP), nothing in flight.
     const down2 = board.downlink;
     for (let i = 0; i < 10; i++) await publish("qn/board/cmd2", `board-q2-${i}`, 2);
-    await until("QoS 2 commands completed", () => board.downlink - down2 === 10 && board.peer!.core.x.qn_qos_stat(6) === 0, 20000).catch(() => {});
+    await until("QoS 2 commands completed", () => board.downlink - down2 === 10 && board.peer!.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0, 20000).catch(() => {});
     const q2done = board.downlink - down2;
-    const inflight = board.peer!.core.x.qn_qos_stat(6);
+    const inflight = board.peer!.core.x.qn_qos_stat(QosStat.IN_FLIGHT);
     const up = simSent.length + 60 + 100, down = 60 + 100 + 10;
     const lost = boardLost.length + simUpLost.length + simDownLost.length + (10 - q2done);
     console.log(`gateway+QEMU test: 2 devices (QEMU mps2-an500 firmware over its pty, in-process over TCP), ${down} commands down (board 60 QoS 1 + 10 QoS 2, sim 100 QoS 1), ${up} messages up (board 60 echoes, sim ${simSent.length} + 100 echoes), lost ${lost}`);

@@ -2,7 +2,9 @@
 // ways, the JSON codec round-trips and refuses malformed input.
 import { describe, it, expect } from "vitest";
 import protobuf from "protobufjs";
-import { loadCore, Kind, type Field } from "../../host/core.ts";
+import { loadCore, type Field } from "../../host/core.ts";
+import { FieldKind } from "../../host/abi.ts";
+import { zigzagDecode } from "../../host/zigzag.ts";
 import { Codec } from "../../host/frame.ts";
 import { rng } from "./jsframe.ts";
 
@@ -19,10 +21,10 @@ const te = new TextEncoder();
 describe("protobuf codec", () => {
   it("writes the documented vector", () => {
     const b = core.encode(Codec.PB, [
-      { tag: 1, kind: Kind.UINT, value: 150n },
-      { tag: 2, kind: Kind.SINT, value: -3n },
-      { tag: 3, kind: Kind.BYTES, value: 0n, bytes: te.encode("qn") },
-      { tag: 4, kind: Kind.FIXED32, value: 0xdeadbeefn },
+      { tag: 1, kind: FieldKind.UINT, value: 150n },
+      { tag: 2, kind: FieldKind.SINT, value: -3n },
+      { tag: 3, kind: FieldKind.BYTES, value: 0n, bytes: te.encode("qn") },
+      { tag: 4, kind: FieldKind.FIXED32, value: 0xdeadbeefn },
     ]);
     expect(Buffer.from(b).toString("hex")).toBe("089601100" + "51a02716e25efbeadde");
   });
@@ -36,12 +38,12 @@ describe("protobuf codec", () => {
       const d = r();
       const e = BigInt.asUintN(64, BigInt(r()) << 32n | BigInt(r()));
       const bytes = core.encode(Codec.PB, [
-        { tag: 1, kind: Kind.UINT, value: BigInt.asUintN(64, a) },
-        { tag: 2, kind: Kind.SINT, value: bv },
-        { tag: 3, kind: Kind.BYTES, value: 0n, bytes: c },
-        { tag: 4, kind: Kind.FIXED32, value: BigInt(d) },
-        { tag: 5, kind: Kind.FIXED64, value: e },
-        { tag: 65535, kind: Kind.UINT, value: 7n },
+        { tag: 1, kind: FieldKind.UINT, value: BigInt.asUintN(64, a) },
+        { tag: 2, kind: FieldKind.SINT, value: bv },
+        { tag: 3, kind: FieldKind.BYTES, value: 0n, bytes: c },
+        { tag: 4, kind: FieldKind.FIXED32, value: BigInt(d) },
+        { tag: 5, kind: FieldKind.FIXED64, value: e },
+        { tag: 65535, kind: FieldKind.UINT, value: 7n },
       ]);
       const m = M.toObject(M.decode(bytes), { longs: String, bytes: Array }) as any;
       expect(BigInt(m.a)).toBe(BigInt.asUintN(64, a));
@@ -62,7 +64,7 @@ describe("protobuf codec", () => {
       const get = (t: number) => fields.find((f) => f.tag === t)!;
       expect(get(1).value).toBe(BigInt(obj.a));
       const zz = get(2).value;
-      expect((zz >> 1n) ^ -(zz & 1n)).toBe(BigInt(obj.b));
+      expect(zigzagDecode(zz)).toBe(BigInt(obj.b));
       if (obj.c.length) expect(get(3).bytes).toEqual(obj.c);
       if (obj.d) expect(Number(get(4).value)).toBe(obj.d);
       expect(new TextDecoder().decode(get(6).bytes)).toBe(obj.s);
@@ -76,8 +78,8 @@ describe("protobuf codec", () => {
   });
 
   it("refuses a destination that is too small and an unknown codec", () => {
-    expect(() => core.encode(9, [{ tag: 1, kind: Kind.UINT, value: 1n }])).toThrow(/ERR_CODEC/);
-    const many: Field[] = Array.from({ length: 25 }, (_, i) => ({ tag: i + 1, kind: Kind.UINT, value: 1n }));
+    expect(() => core.encode(9, [{ tag: 1, kind: FieldKind.UINT, value: 1n }])).toThrow(/ERR_CODEC/);
+    const many: Field[] = Array.from({ length: 25 }, (_, i) => ({ tag: i + 1, kind: FieldKind.UINT, value: 1n }));
     expect(() => core.encode(Codec.PB, many)).toThrow(/ERR_NO_SPACE/);
   });
 });
@@ -85,9 +87,9 @@ describe("protobuf codec", () => {
 describe("json codec", () => {
   it("writes exact 64-bit integers and escaped strings", () => {
     const b = core.encode(Codec.JSON, [
-      { tag: 1, kind: Kind.UINT, value: 18446744073709551615n },
-      { tag: 2, kind: Kind.SINT, value: -9223372036854775808n },
-      { tag: 3, kind: Kind.BYTES, value: 0n, bytes: te.encode('a"b\\c\n') },
+      { tag: 1, kind: FieldKind.UINT, value: 18446744073709551615n },
+      { tag: 2, kind: FieldKind.SINT, value: -9223372036854775808n },
+      { tag: 3, kind: FieldKind.BYTES, value: 0n, bytes: te.encode('a"b\\c\n') },
     ]);
     const text = new TextDecoder().decode(b);
     expect(text).toBe('{"1":18446744073709551615,"2":-9223372036854775808,"3":"a\\"b\\\\c\\u000a"}');
@@ -98,9 +100,9 @@ describe("json codec", () => {
     const r = rng(3);
     for (let i = 0; i < 300; i++) {
       const fields: Field[] = [
-        { tag: 1 + (r() % 1000), kind: Kind.UINT, value: BigInt(r()) * BigInt(r()) },
-        { tag: 2000, kind: Kind.SINT, value: -BigInt(r()) - 1n },
-        { tag: 3000, kind: Kind.BYTES, value: 0n, bytes: te.encode(String.fromCharCode(...Array.from({ length: r() % 20 }, () => 1 + (r() % 126))) + "€𝄞") },
+        { tag: 1 + (r() % 1000), kind: FieldKind.UINT, value: BigInt(r()) * BigInt(r()) },
+        { tag: 2000, kind: FieldKind.SINT, value: -BigInt(r()) - 1n },
+        { tag: 3000, kind: FieldKind.BYTES, value: 0n, bytes: te.encode(String.fromCharCode(...Array.from({ length: r() % 20 }, () => 1 + (r() % 126))) + "€𝄞") },
       ];
       const out = core.decode(Codec.JSON, core.encode(Codec.JSON, fields));
       expect(out.map((f) => [f.tag, f.kind, f.value])).toEqual(fields.map((f) => [f.tag, f.kind, f.value]));
@@ -111,7 +113,7 @@ describe("json codec", () => {
   it("accepts whitespace and standard escapes", () => {
     const f = core.decode(Codec.JSON, te.encode(' { "7" : "\\u00e9\\ud834\\udd1e\\t" , "8":0 } '));
     expect(new TextDecoder().decode(f[0].bytes)).toBe("é𝄞\t");
-    expect(f[1]).toMatchObject({ tag: 8, kind: Kind.UINT, value: 0n });
+    expect(f[1]).toMatchObject({ tag: 8, kind: FieldKind.UINT, value: 0n });
     expect(core.decode(Codec.JSON, te.encode("{}"))).toEqual([]);
   });
 

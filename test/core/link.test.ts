@@ -1,7 +1,9 @@
 // Two cores wired back to back: probes, identity and the priority
 // scheduler, through the frames a real link carries.
 import { describe, it, expect } from "vitest";
-import { loadCore, Kind, type QnCore } from "../../host/core.ts";
+import { loadCore, type QnCore } from "../../host/core.ts";
+import { FieldKind } from "../../host/abi.ts";
+import { zigzagDecode } from "../../host/zigzag.ts";
 import { Codec, FrameType, Prio, Counter, flags } from "../../host/frame.ts";
 import { Status } from "../../host/status.ts";
 
@@ -19,10 +21,10 @@ function request(host: QnCore, dev: QnCore, type: number, codec: number, fields:
 
 const probe = (host: QnCore, dev: QnCore, id: number, arg = 0n) => {
   const { reply, fields } = request(host, dev, FrameType.PROBE_REQ, Codec.PB,
-    [{ tag: 1, kind: Kind.UINT, value: BigInt(id) }, { tag: 2, kind: Kind.UINT, value: arg }]);
+    [{ tag: 1, kind: FieldKind.UINT, value: BigInt(id) }, { tag: 2, kind: FieldKind.UINT, value: arg }]);
   expect(reply.type).toBe(FrameType.PROBE_RES);
   const m = Object.fromEntries(fields.map((f) => [f.tag, f.value]));
-  return { id: Number(m[1]), status: Number(BigInt.asIntN(64, (m[2] >> 1n) ^ -(m[2] & 1n))), m };
+  return { id: Number(m[1]), status: Number(BigInt.asIntN(64, zigzagDecode(m[2]))), m };
 };
 
 describe("identity", () => {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { loadCore } from "../../host/core.ts";
 import { ROOT } from "../../host/status.ts";
 import { flipHeader } from "./jsframe.ts";
+import { FrameType } from "../../host/abi.ts";
 
 const doc = readFileSync(join(ROOT, "docs/PROTOCOL.md"), "utf8");
 const unhex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
@@ -36,7 +37,7 @@ describe("PROTOCOL.md vectors", () => {
     });
     it(`${v.name}: the decoder reads the wire bytes back to the documented header`, () => {
       const core = loadCore();
-      if (v.header.type === 0x10) {
+      if (v.header.type === FrameType.DATA) {
         expect(core.rx(v.wire)).toBe(1);
         const f = core.inboxPop()!;
         const { type, flags, codec, channel, session, packet, lsn, time } = f;

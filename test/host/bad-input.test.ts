@@ -6,7 +6,8 @@
 // channel 300 went out as channel 44; a throwing frame listener crashed the
 // process and had its frame handed over twice.
 import { describe, it, expect } from "vitest";
-import { loadCore, Kind, type QnCore } from "../../host/core.ts";
+import { loadCore, type QnCore } from "../../host/core.ts";
+import { Codec, Counter, FieldKind } from "../../host/abi.ts";
 import { FrameCodec } from "../../host/frame-codec.ts";
 import { Peer } from "../../host/peer.ts";
 import { SimDevice } from "../../host/sim-device.ts";
@@ -16,10 +17,10 @@ import { FrameType, type Frame } from "../../host/frame.ts";
 
 /** One good frame from a to b: b takes it, with no CRC error counted. */
 function works(a: QnCore, b: QnCore): void {
-  const crcBefore = b.counter(2);
+  const crcBefore = b.counter(Counter.ERR_CRC);
   a.send({ type: FrameType.DATA, channel: 7, payload: Uint8Array.of(1, 2, 3) });
   expect(b.rx(a.pull())).toBe(1);
-  expect(b.counter(2)).toBe(crcBefore);
+  expect(b.counter(Counter.ERR_CRC)).toBe(crcBefore);
   b.inboxPop();
 }
 
@@ -30,8 +31,8 @@ describe("the core's host API refuses bad arguments before touching its memory",
     expect(() => a.crc32c(big)).toThrow(expect.objectContaining({ code: "ERR_OVERSIZE" }));
     expect(() => a.cobsEncode(big)).toThrow(expect.objectContaining({ code: "ERR_OVERSIZE" }));
     expect(() => a.cobsDecode(big)).toThrow(expect.objectContaining({ code: "ERR_OVERSIZE" }));
-    expect(() => a.encode(1, [{ tag: 1, kind: Kind.BYTES, value: 0n, bytes: big.subarray(0, 9000) }])).toThrow(expect.objectContaining({ code: "ERR_OVERSIZE" }));
-    expect(() => a.encode(1, [{ tag: 1, kind: Kind.UINT, value: 5 as unknown as bigint }])).toThrow(expect.objectContaining({ code: "ERR_ARG" }));
+    expect(() => a.encode(Codec.PB, [{ tag: 1, kind: FieldKind.BYTES, value: 0n, bytes: big.subarray(0, 9000) }])).toThrow(expect.objectContaining({ code: "ERR_OVERSIZE" }));
+    expect(() => a.encode(Codec.PB, [{ tag: 1, kind: FieldKind.UINT, value: 5 as unknown as bigint }])).toThrow(expect.objectContaining({ code: "ERR_ARG" }));
     expect(a.wideCrc).toBe(true);
     works(a, b);
   });
@@ -76,7 +77,7 @@ describe("Peer refuses bad arguments and survives a throwing listener", () => {
       const echo = echoOf(peer, 5);
       peer.publish(5, 0, Uint8Array.of(9, 8, 7));
       expect([...(await echo).payload]).toEqual([9, 8, 7]);
-      expect(peer.core.counter(2)).toBe(0); // no CRC errors on the host
+      expect(peer.core.counter(Counter.ERR_CRC)).toBe(0); // no CRC errors on the host
     } finally {
       await close();
     }

@@ -3,10 +3,10 @@
 // refused, counted, and never reach the application.
 import { describe, it, expect } from "vitest";
 import { Link, KEY } from "./harness.ts";
-import { Counter } from "../../host/frame.ts";
+import { Codec, Counter as C, FrameType, HEADER_SIZE } from "../../host/frame.ts";
+import { Capability, FieldKind, SessionStat, Status } from "../../host/abi.ts";
+import { zigzagDecode } from "../../host/zigzag.ts";
 import { flipHeader, rng } from "../core/jsframe.ts";
-
-const C = { ...Counter, AUTH_FAIL: 15, REPLAY: 16, SESSION_REJECT: 17 };
 
 /** The bytes of the one frame a pull returned, without the 0x00 a sender
  *  puts before a frame after an idle line (PROTOCOL.md section 1). */
@@ -17,11 +17,11 @@ describe("handshake", () => {
     it(`auth mode ${auth}: the session comes up on both ends with one session id`, () => {
       const l = new Link({ role: 1, auth }, { role: 0, auth });
       l.connect();
-      const sa = l.a.core.x.qn_session_stat(1), sb = l.b.core.x.qn_session_stat(1);
+      const sa = l.a.core.x.qn_session_stat(SessionStat.ID), sb = l.b.core.x.qn_session_stat(SessionStat.ID);
       expect(sa).toBe(sb);
       expect(sa).not.toBe(0n);
       // One round trip (1 ms each way here) plus the confirm.
-      expect(Number(l.a.core.x.qn_session_stat(2))).toBeLessThanOrEqual(3000);
+      expect(Number(l.a.core.x.qn_session_stat(SessionStat.HANDSHAKE_US))).toBeLessThanOrEqual(3000);
       const pid = l.a.publish(4, 1, new TextEncoder().encode("hello"));
       expect(pid).toBeGreaterThan(0);
       l.run(10);
@@ -186,7 +186,7 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
     for (let i = 0; i < 200; i++) {
       l.step();
     }
-    l.a.core.send({ type: 0x03, codec: 1 });
+    l.a.core.send({ type: FrameType.IDENT_REQ, codec: Codec.PB });
     seen.push(l.a.core.pull());
     const all = Buffer.concat([...seen, Buffer.from(l.b.core.mem)]);
     expect(Buffer.from(l.a.core.mem).includes(Buffer.from(KEY))).toBe(true); // the core holds it...
@@ -198,32 +198,33 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
 
 describe("versions and capabilities", () => {
   it("a HELLO of another protocol version is answered with WELCOME status ERR_VERSION and no session", async () => {
-    const { loadCore, Kind } = await import("../../host/core.ts");
+    const { loadCore } = await import("../../host/core.ts");
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     const raw = loadCore();
-    const payload = raw.encode(1, [
-      { tag: 1, kind: Kind.UINT, value: 99n }, { tag: 4, kind: Kind.BYTES, value: 0n, bytes: new Uint8Array(16) },
-      { tag: 7, kind: Kind.UINT, value: 1n },
+    const payload = raw.encode(Codec.PB, [
+      { tag: 1, kind: FieldKind.UINT, value: 99n }, { tag: 4, kind: FieldKind.BYTES, value: 0n, bytes: new Uint8Array(16) },
+      { tag: 7, kind: FieldKind.UINT, value: 1n },
     ]);
-    raw.send({ type: 0x08, codec: 1, payload, packet: 77 });
+    raw.send({ type: FrameType.HELLO, codec: Codec.PB, payload, packet: 77 });
     l.b.core.rx(raw.pull());
     const wire = oneFrame(l.b.core.pull());
     const frame = flipHeader(raw.cobsDecode(wire.subarray(0, wire.indexOf(0))));
-    expect(frame[1]).toBe(0x09);
+    expect(frame[1]).toBe(FrameType.WELCOME);
     const len = frame[6] | (frame[7] << 8);
-    const f = raw.decode(1, frame.subarray(24, 24 + len));
+    const f = raw.decode(Codec.PB, frame.subarray(HEADER_SIZE, HEADER_SIZE + len));
     const st = f.find((x) => x.tag === 1)!.value;
-    expect(Number((st >> 1n) ^ -(st & 1n))).toBe(-4); // ERR_VERSION
+    expect(Number(zigzagDecode(st))).toBe(Status.ERR_VERSION);
     expect(l.b.up).toBe(false);
   });
 
   it("the client keeps the server's refusal reason; capabilities are exchanged", () => {
     const bad = new Link({ role: 1, auth: 1 }, { role: 0, auth: 2 });
     bad.run(50);
-    expect(Number(bad.a.core.x.qn_session_stat(9))).toBe(-21); // ERR_AUTH: auth modes differ
+    expect(Number(bad.a.core.x.qn_session_stat(SessionStat.REFUSAL))).toBe(Status.ERR_AUTH); // auth modes differ
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     l.connect();
-    expect(Number(l.a.core.x.qn_session_stat(10)) & 0x100).toBe(0x100); // the server's journal is open
-    expect(Number(l.b.core.x.qn_session_stat(10)) & 0x6).toBe(0x6); // the client's codecs: protobuf and JSON
+    expect(Number(l.a.core.x.qn_session_stat(SessionStat.PEER_CAPS)) & Capability.JOURNAL).toBe(Capability.JOURNAL); // the server's journal is open
+    const codecs = (1 << Codec.PB) | (1 << Codec.JSON);
+    expect(Number(l.b.core.x.qn_session_stat(SessionStat.PEER_CAPS)) & codecs).toBe(codecs); // the client's codecs: protobuf and JSON
   });
 });

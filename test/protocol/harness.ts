@@ -6,6 +6,8 @@
 import { loadModule, QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { rng } from "../core/jsframe.ts";
+import { COUNTER_COUNT, FrameType, SessionStat, SessionState } from "../../host/abi.ts";
+import { flagsQos } from "../../host/frame.ts";
 
 export const KEY = new TextEncoder().encode("qn-test-key-0123456789abcdef0123");
 const module = loadModule();
@@ -58,17 +60,17 @@ export class End {
 
   /** Power cut: the core and everything in RAM is gone. */
   reset(): void {
-    for (let id = 0; id < 32; id++) this.carried.set(id, this.total(id));
+    for (let id = 0; id < COUNTER_COUNT; id++) this.carried.set(id, this.total(id));
     this.resets++;
     this.boot();
   }
 
-  get up(): boolean { return this.core.x.qn_session_stat(0) === 3n; }
+  get up(): boolean { return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP); }
 
   /** The application takes everything from the inbox. */
   drain(): void {
     for (let f; (f = this.core.inboxPop()); ) {
-      if (f.type === 0x10) this.got.push({ qos: (f.flags >> 2) & 3, packet: f.packet, channel: f.channel, flags: f.flags, payload: Buffer.from(f.payload) });
+      if (f.type === FrameType.DATA) this.got.push({ qos: flagsQos(f.flags), packet: f.packet, channel: f.channel, flags: f.flags, payload: Buffer.from(f.payload) });
     }
   }
 

@@ -7,8 +7,8 @@ import { describe, it, expect } from "vitest";
 import { loadCore, type QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { Link } from "./harness.ts";
+import { ConfigKey, SessionStat } from "../../host/abi.ts";
 
-const CFG_NODE = 9;
 const node = (id: bigint) => Number((id >> 12n) & 0x3ffn);
 
 function boot(storage?: MemoryStorage, nowUs = 0n): QnCore {
@@ -23,8 +23,8 @@ const ids = (core: QnCore, n: number) => Array.from({ length: n }, () => BigInt.
 describe("ids", () => {
   it("carry the node set by config key 9, on two cores with two nodes", () => {
     const a = boot(new MemoryStorage(8192)), b = boot(new MemoryStorage(8192));
-    expect(a.x.qn_config_set(CFG_NODE, 17)).toBe(0);
-    expect(b.x.qn_config_set(CFG_NODE, 900)).toBe(0);
+    expect(a.x.qn_config_set(ConfigKey.NODE, 17)).toBe(0);
+    expect(b.x.qn_config_set(ConfigKey.NODE, 900)).toBe(0);
     const ia = ids(a, 500), ib = ids(b, 500);
     expect(new Set(ia.map(node))).toEqual(new Set([17]));
     expect(new Set(ib.map(node))).toEqual(new Set([900]));
@@ -34,7 +34,7 @@ describe("ids", () => {
   it("go on past every id of the boot before, and keep the node, across a reset with a journal", () => {
     const storage = new MemoryStorage(8192);
     let core = boot(storage);
-    expect(core.x.qn_config_set(CFG_NODE, 42)).toBe(0);
+    expect(core.x.qn_config_set(ConfigKey.NODE, 42)).toBe(0);
     const before: bigint[] = [];
     // Forty minutes of the clock in 10 s steps: the lease is renewed as it goes.
     for (let t = 0n; t <= 2_400_000_000n; t += 10_000_000n) {
@@ -44,7 +44,7 @@ describe("ids", () => {
     const last = before[before.length - 1];
     // Power cut; the clock starts again near 0.
     core = boot(storage, 5_000n);
-    expect(core.x.qn_config_get(CFG_NODE)).toBe(42);
+    expect(core.x.qn_config_get(ConfigKey.NODE)).toBe(42);
     const after = ids(core, 100);
     expect(after.every((id) => id > last)).toBe(true);
     expect(new Set(after.map(node))).toEqual(new Set([42]));
@@ -66,7 +66,7 @@ describe("ids", () => {
     for (let i = 0; i < 100; i++) {
       const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1, seed: 1000 + i });
       l.connect();
-      full.add(BigInt.asUintN(64, l.b.core.x.qn_session_stat(1)));
+      full.add(BigInt.asUintN(64, l.b.core.x.qn_session_stat(SessionStat.ID)));
       // The session id a frame carries, as the host receives it.
       l.a.drain = () => {};
       l.b.publish(1, 0, Uint8Array.of(1));
@@ -82,11 +82,11 @@ describe("ids", () => {
   it("make a new session id after a device reset, however soon", () => {
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     l.connect();
-    const sessions = new Set<bigint>([BigInt.asUintN(64, l.b.core.x.qn_session_stat(1))]);
+    const sessions = new Set<bigint>([BigInt.asUintN(64, l.b.core.x.qn_session_stat(SessionStat.ID))]);
     for (let r = 0; r < 5; r++) {
       l.b.reset();
       l.run(2000, () => l.a.up && l.b.up);
-      sessions.add(BigInt.asUintN(64, l.b.core.x.qn_session_stat(1)));
+      sessions.add(BigInt.asUintN(64, l.b.core.x.qn_session_stat(SessionStat.ID)));
     }
     expect(sessions.size).toBe(6);
   });

@@ -1,7 +1,7 @@
 // Journal recovery over flash contents that pass every record CRC but do not
 // make sense: a record is trusted only when its fields fit the record and
 // its ids lie near the checkpoint's; anything else is dropped and counted
-// (qos_stat 14), never replayed into a trap, and recovery is idempotent.
+// (QosStat.BAD_RECORDS), never replayed into a trap, and recovery is idempotent.
 // Also: a half a power cut left without its STATE never wins over the
 // committed one (PROTOCOL.md section 7).
 import { describe, it, expect } from "vitest";
@@ -9,11 +9,11 @@ import { loadCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { rawFrame } from "../core/jsframe.ts";
 import { crc32c } from "../../tools/crc32c.mjs";
+import { FrameType, JournalRecord as R, JournalStat, Prio, Qos, QosStat } from "../../host/abi.ts";
+import { flags } from "../../host/frame.ts";
 
 const SIZE = 8192;
 const HALF = SIZE / 2;
-const R = { HEADER: 1, OUT: 2, REL: 3, DONE: 4, IN: 5, DELIVERED: 6, STATE: 7 };
-const BAD_RECORDS = 14;
 
 /** Journal records as assembly/journal.ts writes them, one half at a time. */
 class Half {
@@ -52,15 +52,15 @@ function u32s(...v: number[]): Uint8Array {
 
 /** A QoS 2 DATA frame body as the journal keeps it (header + payload). */
 function q2Frame(packet: number, payload: Uint8Array, lengthField?: number): Uint8Array {
-  const raw = rawFrame({ type: 0x10, flags: 2 | (2 << 2), packet }, payload, lengthField);
+  const raw = rawFrame({ type: FrameType.DATA, flags: flags(Prio.BULK, Qos.EXACTLY_ONCE), packet }, payload, lengthField);
   return raw.subarray(0, raw.length - 4);
 }
 
 function boot(region: Uint8Array) {
   const core = loadCore({ storage: new MemoryStorage(SIZE, region) });
   const st = core.x.qn_journal_open(SIZE);
-  const stats = Array.from({ length: 14 }, (_, i) => core.x.qn_qos_stat(i) >>> 0);
-  return { core, st, stats, bad: core.x.qn_qos_stat(BAD_RECORDS) };
+  const stats = Object.values(QosStat).filter((w) => w !== QosStat.BAD_RECORDS).map((w) => core.x.qn_qos_stat(w) >>> 0);
+  return { core, st, stats, bad: core.x.qn_qos_stat(QosStat.BAD_RECORDS) };
 }
 
 const fresh = () => new Uint8Array(SIZE).fill(0xff);
@@ -74,7 +74,7 @@ describe("journal recovery over hostile flash", () => {
       expect(st).toBe(0);
       expect(core.inboxPop()).toBeNull();
       expect(bad, `boot ${boots}`).toBe(boots === 0 ? 1 : 0); // dropped once; the compaction left it behind
-      expect(core.x.qn_qos_stat(3)).toBe(5);
+      expect(core.x.qn_qos_stat(QosStat.Q2_EXPECTED)).toBe(5);
     }
   });
 
@@ -129,7 +129,7 @@ describe("journal recovery over hostile flash", () => {
     expect(stats[3]).toBe(42); // q2 expected: the IN of 41 counts
     expect(stats[4]).toBe(40); // delivered
     expect(stats[10]).toBe(0xabcd); // digest
-    expect(core.x.qn_journal_stat(2)).toBe(7); // the committed half's generation
+    expect(core.x.qn_journal_stat(JournalStat.GENERATION)).toBe(7); // the committed half's generation
     expect(core.inboxPop()?.packet).toBe(41);
   });
 });

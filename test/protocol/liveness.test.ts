@@ -2,8 +2,8 @@
 // jitter, and session resume, all on a simulated clock.
 import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
+import { Counter, QosStat, SessionStat } from "../../host/abi.ts";
 
-const LINK_DOWN = 24, LINK_DOWN_REFUSED = 21, HEARTBEATS = 23;
 
 describe("liveness", () => {
   it("heartbeats keep an idle session up", () => {
@@ -11,7 +11,7 @@ describe("liveness", () => {
     l.connect();
     l.run(2000);
     expect(l.a.up && l.b.up).toBe(true);
-    expect(l.a.core.counter(HEARTBEATS)).toBeGreaterThanOrEqual(2000 / 50 - 2);
+    expect(l.a.core.counter(Counter.HEARTBEATS)).toBeGreaterThanOrEqual(2000 / 50 - 2);
   });
 
   it("a peer that stops answering is marked down after the configured misses; sends then fail fast", () => {
@@ -26,29 +26,29 @@ describe("liveness", () => {
     // came at most one heartbeat before the cut.
     expect(detect).toBeGreaterThan(100);
     expect(detect).toBeLessThanOrEqual(152);
-    expect(l.a.core.counter(LINK_DOWN)).toBe(1);
+    expect(l.a.core.counter(Counter.LINK_DOWN)).toBe(1);
     expect(l.a.publish(1, 0, Uint8Array.of(1))).toBe(-23);
     expect(l.a.publish(1, 2, Uint8Array.of(1))).toBe(-23);
-    expect(l.a.core.counter(LINK_DOWN_REFUSED)).toBe(2);
+    expect(l.a.core.counter(Counter.LINK_DOWN_REFUSED)).toBe(2);
   });
 
   it("a shell that stops reading on purpose (qn_hold_rx) keeps its session; without the hold the silence takes it down", () => {
     for (const hold of [true, false]) {
       const l = new Link({ role: 1, auth: 2, heartbeatMs: 50, misses: 3 }, { role: 0, auth: 2, heartbeatMs: 50, misses: 3 });
       l.connect();
-      const session = l.a.core.x.qn_session_stat(1);
+      const session = l.a.core.x.qn_session_stat(SessionStat.ID);
       if (hold) l.a.core.x.qn_hold_rx(1);
       l.aPaused = true;
       l.run(1000); // far beyond 3 missed heartbeats of 50 ms
       expect(l.a.up).toBe(hold);
-      if (!hold) { expect(l.a.core.counter(LINK_DOWN)).toBeGreaterThanOrEqual(1); continue; } // and again on every failed reconnect
+      if (!hold) { expect(l.a.core.counter(Counter.LINK_DOWN)).toBeGreaterThanOrEqual(1); continue; } // and again on every failed reconnect
       expect(l.b.up).toBe(true); // the client's heartbeats still reach the device
       l.a.core.x.qn_hold_rx(0);
       l.aPaused = false;
       l.run(1000);
       expect(l.a.up && l.b.up).toBe(true);
-      expect(l.a.core.x.qn_session_stat(1)).toBe(session); // the same session, never dropped
-      expect(l.a.core.counter(LINK_DOWN)).toBe(0);
+      expect(l.a.core.x.qn_session_stat(SessionStat.ID)).toBe(session); // the same session, never dropped
+      expect(l.a.core.counter(Counter.LINK_DOWN)).toBe(0);
     }
   });
 
@@ -59,12 +59,12 @@ describe("liveness", () => {
     l.cut = true;
     l.run(3000);
     const x = l.a.core.x;
-    const n = Number(x.qn_session_stat(6));
+    const n = Number(x.qn_session_stat(SessionStat.BACKOFFS));
     expect(n).toBeGreaterThan(8);
     // The last 8 waits, oldest first, with their attempt numbers.
     const waits: number[] = [];
     for (let i = n - 8; i < n; i++) waits.push(x.qn_backoff_log(i % 8));
-    const attempts = Number(x.qn_session_stat(3));
+    const attempts = Number(x.qn_session_stat(SessionStat.ATTEMPT));
     for (let k = 0; k < 8; k++) {
       const attempt = attempts - 7 + k;
       const nominal = Math.min(cap, base * 2 ** (attempt - 1));
@@ -78,14 +78,14 @@ describe("liveness", () => {
     const converge = l.t - t0;
     expect(l.a.up && l.b.up).toBe(true);
     expect(converge).toBeLessThanOrEqual(cap + 30);
-    expect(Number(x.qn_session_stat(3))).toBe(0); // attempt counter reset on success
+    expect(Number(x.qn_session_stat(SessionStat.ATTEMPT))).toBe(0); // attempt counter reset on success
     console.log(`reconnect: ${n} backoff waits while cut, last ${waits.join(", ")} ms (base ${base}, cap ${cap}); converged ${converge} ms after the link returned`);
   });
 
   it("a reconnect within the session lifetime resumes the same session; in-flight QoS 2 completes", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     l.connect();
-    const sid = l.a.core.x.qn_session_stat(1);
+    const sid = l.a.core.x.qn_session_stat(SessionStat.ID);
     l.cut = true;
     // Accepted (the cut is not noticed yet), then stuck in flight.
     for (let i = 0; i < 5; i++) expect(l.a.publish(3, 2, Buffer.from(`m${i}`))).toBeGreaterThan(0);
@@ -93,9 +93,9 @@ describe("liveness", () => {
     expect(l.a.up).toBe(false);
     expect(l.a.publish(3, 2, Buffer.from("refused"))).toBe(-23);
     l.cut = false;
-    l.run(1500, () => l.b.got.length === 5 && l.a.core.x.qn_qos_stat(6) === 0);
-    expect(l.a.core.x.qn_session_stat(7)).toBe(1n); // resumed
-    expect(l.a.core.x.qn_session_stat(1)).toBe(sid);
+    l.run(1500, () => l.b.got.length === 5 && l.a.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0);
+    expect(l.a.core.x.qn_session_stat(SessionStat.RESUMED)).toBe(1n); // resumed
+    expect(l.a.core.x.qn_session_stat(SessionStat.ID)).toBe(sid);
     expect(l.b.got.map((g) => g.payload.toString())).toEqual(["m0", "m1", "m2", "m3", "m4"]);
   });
 

@@ -2,14 +2,14 @@
 // dropping the session, and the device's event log, kept across a reset.
 import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
-import { Kind } from "../../host/core.ts";
+import { Codec, ConfigKey, FieldKind, FrameType, SessionStat, Status } from "../../host/abi.ts";
+import { zigzagDecode } from "../../host/zigzag.ts";
 
-const T_CONFIG = 0x21, T_CONFIG_ACK = 0x22, T_LOG_REQ = 0x23, T_LOG = 0x24;
-const unz = (v: bigint) => Number((v >> 1n) ^ -(v & 1n));
+const unz = (v: bigint) => Number(zigzagDecode(v));
 
 function request(l: Link, type: number, fields: { tag: number; value: number }[]) {
   const a = l.a.core;
-  const payload = fields.length ? a.encode(1, fields.map((f) => ({ tag: f.tag, kind: Kind.UINT, value: BigInt(f.value) }))) : new Uint8Array(0);
+  const payload = fields.length ? a.encode(Codec.PB, fields.map((f) => ({ tag: f.tag, kind: FieldKind.UINT, value: BigInt(f.value) }))) : new Uint8Array(0);
   a.send({ type, codec: 1, payload, packet: 4242 });
   let reply: any = null;
   // The harness's app drain only keeps DATA: catch the reply first.
@@ -28,15 +28,15 @@ describe("config frames", () => {
   it("apply all values at once, keep the session, and count a generation", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     l.connect();
-    const sid = l.b.core.x.qn_session_stat(1);
-    const r = request(l, T_CONFIG, [{ tag: 3, value: 250 }, { tag: 4, value: 5 }, { tag: 5, value: 50 }, { tag: 6, value: 2000 }]);
-    expect(r.type).toBe(T_CONFIG_ACK);
-    const f = Object.fromEntries(l.a.core.decode(1, r.payload).map((x) => [x.tag, x.value]));
+    const sid = l.b.core.x.qn_session_stat(SessionStat.ID);
+    const r = request(l, FrameType.CONFIG, [{ tag: 3, value: 250 }, { tag: 4, value: 5 }, { tag: 5, value: 50 }, { tag: 6, value: 2000 }]);
+    expect(r.type).toBe(FrameType.CONFIG_ACK);
+    const f = Object.fromEntries(l.a.core.decode(Codec.PB, r.payload).map((x) => [x.tag, x.value]));
     expect(unz(f[1])).toBe(0);
     expect(f[3]).toBe(1n);
     const x = l.b.core.x;
-    expect([x.qn_config_get(2), x.qn_config_get(3), x.qn_config_get(4), x.qn_config_get(5)]).toEqual([250, 5, 50, 2000]);
-    expect(l.b.up && l.b.core.x.qn_session_stat(1) === sid).toBe(true);
+    expect([x.qn_config_get(ConfigKey.HEARTBEAT_MS), x.qn_config_get(ConfigKey.HEARTBEAT_MISS), x.qn_config_get(ConfigKey.BACKOFF_BASE_MS), x.qn_config_get(ConfigKey.BACKOFF_CAP_MS)]).toEqual([250, 5, 50, 2000]);
+    expect(l.b.up && l.b.core.x.qn_session_stat(SessionStat.ID) === sid).toBe(true);
   });
 
   it("refuse the whole frame when one value is wrong; the running config stays", () => {
@@ -50,9 +50,9 @@ describe("config frames", () => {
       [[{ tag: 3, value: 300 }, { tag: 2, value: 0 }], 2],          // auth mode from the link
       [[{ tag: 1, value: 1 }], 1],                                  // role from the link
     ] as const) {
-      const r = request(l, T_CONFIG, fields as any);
-      const f = Object.fromEntries(l.a.core.decode(1, r.payload).map((y) => [y.tag, y.value]));
-      expect(unz(f[1])).toBe(-9); // ERR_ARG
+      const r = request(l, FrameType.CONFIG, fields as any);
+      const f = Object.fromEntries(l.a.core.decode(Codec.PB, r.payload).map((y) => [y.tag, y.value]));
+      expect(unz(f[1])).toBe(Status.ERR_ARG);
       expect(Number(f[2])).toBe(badTag);
       expect([2, 3, 4, 5].map((k) => x.qn_config_get(k))).toEqual(before);
     }
@@ -64,9 +64,9 @@ describe("config frames", () => {
     // The client's first HELLO is lost, so no session comes up meanwhile
     // (the answer, of no session, would then be refused as not ours).
     l.a.core.pull();
-    const r = request(l, T_CONFIG, [{ tag: 3, value: 300 }]);
-    expect(r.type).toBe(0x7f);
-    expect(unz(l.a.core.decode(1, r.payload)[0].value)).toBe(-24);
+    const r = request(l, FrameType.CONFIG, [{ tag: 3, value: 300 }]);
+    expect(r.type).toBe(FrameType.ERROR);
+    expect(unz(l.a.core.decode(Codec.PB, r.payload)[0].value)).toBe(Status.ERR_SESSION);
   });
 });
 
@@ -74,11 +74,11 @@ describe("event log", () => {
   it("records link up, config and link down, and keeps them across a reset", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     l.connect();
-    request(l, T_CONFIG, [{ tag: 3, value: 400 }]);
+    request(l, FrameType.CONFIG, [{ tag: 3, value: 400 }]);
     const read = () => {
-      const r = request(l, T_LOG_REQ, []);
-      expect(r.type).toBe(T_LOG);
-      return l.a.core.decode(1, r.payload).map((f) => {
+      const r = request(l, FrameType.LOG_REQ, []);
+      expect(r.type).toBe(FrameType.LOG);
+      return l.a.core.decode(Codec.PB, r.payload).map((f) => {
         const b = Buffer.from(f.bytes!);
         return { seq: b.readUInt32LE(0), time: b.readUInt32LE(4), type: b[8], code: b.readInt32LE(12) };
       });

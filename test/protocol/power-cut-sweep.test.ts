@@ -9,6 +9,7 @@ import { describe, it, expect } from "vitest";
 import { Link, type End } from "./harness.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { crc32c } from "../../tools/crc32c.mjs";
+import { FrameType, QosStat } from "../../host/abi.ts";
 
 const MESSAGES = 100;
 
@@ -39,7 +40,7 @@ function run(victim: "device" | "host", region: number, cutAtOp: number, mode: "
   dev.drain = function (this: End) {
     for (let f; (f = this.core.inboxPop()); ) {
       if (storage.powerLost) return;
-      if (f.type === 0x10) this.got.push({ qos: 2, packet: f.packet, channel: f.channel, flags: f.flags, payload: Buffer.from(f.payload) });
+      if (f.type === FrameType.DATA) this.got.push({ qos: 2, packet: f.packet, channel: f.channel, flags: f.flags, payload: Buffer.from(f.payload) });
     }
   };
   storage.ops = 0;
@@ -64,8 +65,8 @@ function run(victim: "device" | "host", region: number, cutAtOp: number, mode: "
     }
   }
   const at = `${victim} cut at op ${cutAtOp} (${mode})`;
-  expect(dev.core.x.qn_qos_stat(10) >>> 0, `${at}: digest`).toBe(digestOf(dev.got));
-  expect(dev.core.x.qn_qos_stat(4), `${at}: delivery mark`).toBe(dev.got.at(-1)?.packet ?? 0);
+  expect(dev.core.x.qn_qos_stat(QosStat.DIGEST) >>> 0, `${at}: digest`).toBe(digestOf(dev.got));
+  expect(dev.core.x.qn_qos_stat(QosStat.Q2_DELIVERED), `${at}: delivery mark`).toBe(dev.got.at(-1)?.packet ?? 0);
   return { ops: storage.ops, cuts, up: l.a.got.map((g) => g.payload.toString()), down: l.b.got.map((g) => g.payload.toString()) };
 }
 

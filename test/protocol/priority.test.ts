@@ -6,6 +6,7 @@
 import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { rng } from "../core/jsframe.ts";
+import { Counter, SchedStat } from "../../host/abi.ts";
 
 describe("emergency frames on a saturated 921600-baud line", () => {
   it("start within a few bytes of being queued, whatever bulk is waiting", () => {
@@ -29,13 +30,13 @@ describe("emergency frames on a saturated 921600-baud line", () => {
       l.step();
     }
     const x = l.b.core.x;
-    const started = x.qn_sched_stat(0), worst = x.qn_sched_stat(1);
+    const started = x.qn_sched_stat(SchedStat.EMERGENCY_SENT), worst = x.qn_sched_stat(SchedStat.EMERGENCY_MAX_AHEAD);
     const worstUs = (worst * 10 / 921600) * 1e6;
     const got = l.a.got.filter((g) => g.channel === 9).length;
     console.log(`priority on a paced 921600-baud line: ${emergencies} emergency frames under ${bulkQueued} bulk frames; ` +
       `worst ${worst} bytes sent ahead of an emergency frame = ${worstUs.toFixed(0)} µs on the wire ` +
       `(bulk queued ahead at that moment up to ${maxQueuedAhead} bytes = ${(maxQueuedAhead * 10 / 921600 * 1e3).toFixed(1)} ms without priority); ` +
-      `bulk frames cut: ${l.b.core.counter(13)}`);
+      `bulk frames cut: ${l.b.core.counter(Counter.PREEMPT)}`);
     expect(emergencies).toBeGreaterThan(50);
     expect(started).toBeGreaterThanOrEqual(emergencies);
     expect(got).toBe(emergencies);

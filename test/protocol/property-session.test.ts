@@ -12,6 +12,7 @@
 import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { rng } from "../core/jsframe.ts";
+import { QosStat } from "../../host/abi.ts";
 
 const INPUTS = Number(process.env.QN_PROPERTY_INPUTS ?? 20_000);
 
@@ -76,7 +77,7 @@ describe("receive-path properties in handshake and session states", () => {
         inputs++;
       }
       // A clean line: everything accepted arrives.
-      l.run(3000, () => host.up && dev.up && host.core.x.qn_qos_stat(6) === 0);
+      l.run(3000, () => host.up && dev.up && host.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0);
       l.run(200);
       check();
       for (const [k, qos] of sent) if (qos > 0) expect(seen.get(k) ?? 0, `QoS ${qos} message ${k.slice(0, 16)} lost`).toBeGreaterThan(0);

@@ -4,8 +4,8 @@
 import { describe, it, expect } from "vitest";
 import { Link, type End } from "./harness.ts";
 import { rng } from "../core/jsframe.ts";
+import { Counter as C, QosStat, SessionStat } from "../../host/abi.ts";
 
-const C = { REPLAY: 16, DUP_SUPPRESSED: 18, RETX: 19, OOO_DROP: 20, LINK_DOWN: 24, CRC: 2, TRUNC: 4 };
 const N = Number(process.env.QN_QOS2_MESSAGES ?? 10_000);
 
 function payloadFor(seq: number, r: () => number): Buffer {
@@ -23,7 +23,7 @@ function pump(l: Link, from: End, to: End, qos: number, total: number, r: () => 
   const sent: Sent[] = [];
   let seq = 0, lastSeq = 0, lastProgress = l.t;
   const t0 = l.t;
-  const state = (e: End) => { const x = e.core.x; return `up=${e.up} state=${x.qn_session_stat(0)} q2next=${x.qn_qos_stat(1)} q2expect=${x.qn_qos_stat(3)} done=${x.qn_qos_stat(5)} rel=${x.qn_qos_stat(9)} q1next=${x.qn_qos_stat(0)} q1expect=${x.qn_qos_stat(2)} inflight=${x.qn_qos_stat(6)}`; };
+  const state = (e: End) => { const x = e.core.x; return `up=${e.up} state=${x.qn_session_stat(SessionStat.STATE)} q2next=${x.qn_qos_stat(QosStat.Q2_NEXT)} q2expect=${x.qn_qos_stat(QosStat.Q2_EXPECTED)} done=${x.qn_qos_stat(QosStat.Q2_DONE)} rel=${x.qn_qos_stat(QosStat.Q2_RELEASED)} q1next=${x.qn_qos_stat(QosStat.Q1_NEXT)} q1expect=${x.qn_qos_stat(QosStat.Q1_EXPECTED)} inflight=${x.qn_qos_stat(QosStat.IN_FLIGHT)}`; };
   while (l.t - t0 < limitMs) {
     chaos(l.t);
     if (seq !== lastSeq) { lastSeq = seq; lastProgress = l.t; }
@@ -37,7 +37,7 @@ function pump(l: Link, from: End, to: End, qos: number, total: number, r: () => 
       seq++;
     }
     l.step();
-    if (seq >= total && from.core.x.qn_qos_stat(6) === 0) {
+    if (seq >= total && from.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0) {
       // Let the last acks land, then stop.
       l.run(50);
       break;

@@ -6,7 +6,7 @@ import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { loadCore } from "../../host/core.ts";
 import { Status } from "../../host/status.ts";
-import { Counter, Flag, TRACE_BYTES } from "../../host/frame.ts";
+import { Counter, Flag, FrameType, Prio, TRACE_BYTES } from "../../host/frame.ts";
 import { rawFrame, toWire } from "../core/jsframe.ts";
 
 const ctx = Uint8Array.from({ length: TRACE_BYTES }, (_, i) => (i === 0 ? 0 : i === 25 ? 1 : (i * 37 + 5) & 0xff));
@@ -43,9 +43,9 @@ describe("trace context in frames", () => {
     const core = loadCore();
     core.init();
     const before = core.counter(Counter.ERR_TRUNCATED);
-    expect(core.rx(toWire(rawFrame({ type: 0x10, flags: Flag.TRACE | 2 }, new Uint8Array(TRACE_BYTES - 1))))).toBe(0);
+    expect(core.rx(toWire(rawFrame({ type: FrameType.DATA, flags: Flag.TRACE | Prio.BULK }, new Uint8Array(TRACE_BYTES - 1))))).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_TRUNCATED);
     expect(core.counter(Counter.ERR_TRUNCATED)).toBe(before + 1);
-    expect(core.rx(toWire(rawFrame({ type: 0x10, flags: Flag.TRACE | 2 }, new Uint8Array(TRACE_BYTES))))).toBe(1);
+    expect(core.rx(toWire(rawFrame({ type: FrameType.DATA, flags: Flag.TRACE | Prio.BULK }, new Uint8Array(TRACE_BYTES))))).toBe(1);
   });
 });
