@@ -28,7 +28,7 @@ import { tcpConnect, type TcpTransport } from "../host/transport/tcp.ts";
 import { ROOT } from "../host/status.ts";
 import { Mosquitto, freePort, sleep, until } from "../gateway/test/helpers.ts";
 import { machine, quantile, round } from "./lib.ts";
-import { SessionStat, SessionState } from "../host/abi.ts";
+import { Codec, HEADER_SIZE, Prio, SessionStat, SessionState } from "../host/abi.ts";
 
 const QUICK = process.argv.includes("--quick");
 const DURATION_MS = QUICK ? 1000 : 3000;
@@ -226,8 +226,8 @@ ${devPorts.map((port, i) => `  - id: dev${i}
       for (let k = 0; k < sims.length; k++) {
         const d = sims[next];
         next = (next + 1) % sims.length;
-        d.core.mem.set(payload(seq), d.core.x.qn_app_buf() + 24);
-        if (Number(d.core.x.qn_publish(1 + qos, qos, 2, 0, PAYLOAD)) >= 0) return true;
+        d.core.mem.set(payload(seq), d.core.x.qn_app_buf() + HEADER_SIZE);
+        if (Number(d.core.x.qn_publish(1 + qos, qos, Prio.BULK, Codec.NONE, PAYLOAD)) >= 0) return true;
       }
       return false;
     };

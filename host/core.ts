@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, QnError, Status, check } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
-import { FieldKind, PoolStat } from "./abi.ts";
+import { Codec, FieldKind, PoolStat, Prio } from "./abi.ts";
 import { randomFillSync } from "node:crypto";
 import { MemoryStorage, type Storage } from "./storage.ts";
 import { copyOut } from "./out-pool.ts";
@@ -206,7 +206,7 @@ export class QnCore {
     let r: number, packet: number;
     try {
       packet = f.packet ?? this.x.qn_next_packet();
-      r = this.x.qn_send(f.type, f.flags ?? 1, f.codec ?? 0, f.channel ?? 0, packet, payload.length);
+      r = this.x.qn_send(f.type, f.flags ?? Prio.CONTROL, f.codec ?? Codec.NONE, f.channel ?? 0, packet, payload.length);
     } catch (e) { throw this.trapped("qn_send", e); }
     check(r, "qn_send");
     return packet >>> 0;

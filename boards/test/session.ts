@@ -14,7 +14,7 @@ import { MemoryStorage } from "../../host/storage.ts";
 import type { Frame } from "../../host/frame.ts";
 import { ROOT } from "./build.ts";
 import type { FramePort } from "./wire.ts";
-import { SessionStat, SessionState } from "../../host/abi.ts";
+import { Codec, ConfigKey, HEADER_SIZE, Prio, Role, SessionStat, SessionState } from "../../host/abi.ts";
 
 /** The key in a key file (boards/dev-psk.hex format: hex, # comments). */
 export function readKeyFile(path = join(ROOT, "boards/dev-psk.hex")): Uint8Array {
@@ -36,8 +36,8 @@ export class Session {
     this.core.init();
     const x = this.core.x;
     const set = (k: number, v: number) => { const st = x.qn_config_set(k, v); if (st !== 0) throw new Error(`qn_config_set(${k}, ${v}): ${st}`); };
-    set(0, 1); // client
-    set(1, auth);
+    set(ConfigKey.ROLE, Role.CLIENT);
+    set(ConfigKey.AUTH, auth);
     this.core.mem.set(key, x.qn_msg_data());
     const st = x.qn_set_key(x.qn_msg_data(), key.length);
     this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + key.length);
@@ -83,9 +83,9 @@ export class Session {
 
   /** Publish payload on channel at qos; returns the packet id (0 for QoS 0)
    *  or throws with the status. */
-  publish(channel: number, qos: number, payload: Uint8Array, prio = 2, codec = 0): number {
+  publish(channel: number, qos: number, payload: Uint8Array, prio: number = Prio.BULK, codec: number = Codec.NONE): number {
     const x = this.core.x;
-    this.core.mem.set(payload, x.qn_app_buf() + 24);
+    this.core.mem.set(payload, x.qn_app_buf() + HEADER_SIZE);
     const r = Number(x.qn_publish(channel, qos, prio, codec, payload.length));
     if (r < 0) throw new Error(`qn_publish: status ${r}`);
     this.pump();

@@ -11,7 +11,7 @@ import { SimDevice } from "../../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
 import { readKey } from "../../selftest/targets.ts";
 import { ROOT } from "../../host/status.ts";
-import { SessionStat, SessionState } from "../../host/abi.ts";
+import { Codec, HEADER_SIZE, Prio, SessionStat, SessionState, Status } from "../../host/abi.ts";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -145,8 +145,8 @@ export class TcpDevice {
     if (!sim || !this.up) return false;
     const x = sim.core.x;
     const payload = Buffer.from(`${this.id}:${qos}:${n}`);
-    sim.core.mem.set(payload, x.qn_app_buf() + 24);
-    const r = Number(x.qn_publish(channel, qos, 2, 0, payload.length));
+    sim.core.mem.set(payload, x.qn_app_buf() + HEADER_SIZE);
+    const r = Number(x.qn_publish(channel, qos, Prio.BULK, Codec.NONE, payload.length));
     if (r < 0) return false;
     this.sent[qos].push(n);
     if (n === this.seq) this.seq++;
@@ -158,8 +158,8 @@ export class TcpDevice {
    *  Returns the packet id (0 for QoS 0) or a negative status. */
   publishBody(channel: number, qos: number, body: Uint8Array, trace?: Uint8Array): number {
     const sim = this.sim;
-    if (!sim || !this.up) return -23;
-    const x = sim.core.x, at = x.qn_app_buf() + 24;
+    if (!sim || !this.up) return Status.ERR_LINK_DOWN;
+    const x = sim.core.x, at = x.qn_app_buf() + HEADER_SIZE;
     if (trace) { sim.core.mem.set(trace, at); sim.core.mem.set(body, at + trace.length); }
     else sim.core.mem.set(body, at);
     const n = body.length + (trace?.length ?? 0);

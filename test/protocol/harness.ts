@@ -6,13 +6,14 @@
 import { loadModule, QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { rng } from "../core/jsframe.ts";
-import { COUNTER_COUNT, FrameType, SessionStat, SessionState } from "../../host/abi.ts";
+import { AuthMode, ConfigKey, COUNTER_COUNT, FrameType, SessionStat, SessionState } from "../../host/abi.ts";
 import { flagsQos } from "../../host/frame.ts";
 
 export const KEY = new TextEncoder().encode("qn-test-key-0123456789abcdef0123");
 const module = loadModule();
 
 export interface EndOptions {
+  /** Role.SERVER or Role.CLIENT; auth an AuthMode (default FRAME_MAC). */
   role: 0 | 1; auth?: number; key?: Uint8Array; storage?: MemoryStorage;
   heartbeatMs?: number; misses?: number; retxMs?: number; backoffBaseMs?: number; backoffCapMs?: number; handshakeMs?: number;
   seed?: number;
@@ -38,14 +39,14 @@ export class End {
     this.core.init();
     const x = this.core.x, o = this.opts;
     const set = (k: number, v: number) => { const st = x.qn_config_set(k, v); if (st !== 0) throw new Error(`config ${k}=${v}: ${st}`); };
-    set(0, o.role);
-    set(1, o.auth ?? 2);
-    set(2, o.heartbeatMs ?? 50);
-    set(3, o.misses ?? 3);
-    set(5, o.backoffCapMs ?? 200);
-    set(4, o.backoffBaseMs ?? 10);
-    set(6, o.handshakeMs ?? 100);
-    set(7, o.retxMs ?? 30);
+    set(ConfigKey.ROLE, o.role);
+    set(ConfigKey.AUTH, o.auth ?? AuthMode.FRAME_MAC);
+    set(ConfigKey.HEARTBEAT_MS, o.heartbeatMs ?? 50);
+    set(ConfigKey.HEARTBEAT_MISS, o.misses ?? 3);
+    set(ConfigKey.BACKOFF_CAP_MS, o.backoffCapMs ?? 200);
+    set(ConfigKey.BACKOFF_BASE_MS, o.backoffBaseMs ?? 10);
+    set(ConfigKey.HANDSHAKE_MS, o.handshakeMs ?? 100);
+    set(ConfigKey.RETX_MS, o.retxMs ?? 30);
     const key = o.key ?? KEY;
     this.core.mem.set(key, x.qn_msg_data());
     if (x.qn_set_key(x.qn_msg_data(), key.length) !== 0) throw new Error("key");
