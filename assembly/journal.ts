@@ -137,7 +137,22 @@ function read_rec(h: u32, off: u32): i32 {
   if (len > MAX_FRAME + 16 || off + padded(len) > halfSize()) return -1;
   if (storage_read(halfBase(h) + off + REC_HEAD, REC + REC_HEAD, <u32>len + 4) < 0) return -1;
   if (load<u32>(REC + REC_HEAD + len) != crc32c(REC, REC_HEAD + len)) return -1;
+  // Type 0 is no record (journal_next's end of log): one that says so
+  // ends the log here, where the tail check sees it.
+  if (load<u8>(REC + 1) == 0) return -1;
   return len;
+}
+
+/** Is half `half` erased from `off` to its end? Appends AND their bits
+ *  into flash, so bytes that are not erased would corrupt them. */
+function erased_from(off: u32): bool {
+  const CHUNK: u32 = 256;
+  for (let o = off; o < halfSize(); o += CHUNK) {
+    const n = halfSize() - o < CHUNK ? halfSize() - o : CHUNK;
+    if (storage_read(halfBase(half) + o, REC, n) < 0) return false;
+    for (let i: u32 = 0; i < n; i += 4) if (load<u32>(REC + i) != 0xFFFFFFFF) return false;
+  }
+  return true;
 }
 
 /** The generation of half `h` when it is committed (its header is intact
@@ -159,6 +174,7 @@ function half_generation(h: u32): i64 {
 
 let scanHalf: u32 = 0;
 let scanOff: u32 = 0;
+let endChecked = false;
 
 /** Open the journal over a region of `size` bytes (two halves). Returns
  *  OK with a scan ready (journal_next), or a status. The committed half
@@ -171,6 +187,7 @@ export function journal_open(size: u32, time: u32): i32 {
   if (size < 2 * 1024 || (size & (2 * ALIGN - 1)) != 0) return Status.ERR_ARG;
   regionSize = size;
   lsn = 0;
+  endChecked = false;
   const g0 = half_generation(0), g1 = half_generation(1);
   fresh = g0 < 0 && g1 < 0;
   if (fresh) {
@@ -201,10 +218,12 @@ export function journal_next(): u8 {
   const len = read_rec(scanHalf, scanOff);
   if (len < 0) {
     tail = scanOff;
-    // Anything but erased bytes after the last record is a torn write.
-    if (tail < halfSize()) {
-      storage_read(halfBase(half) + tail, REC, 4);
-      if (load<u32>(REC) != 0xFFFFFFFF) tornDropped++;
+    // Anything but erased bytes from the tail on is a torn write (or bytes
+    // no append may land on): checked once per open, the whole rest of the
+    // half, so the recovery compacts before anything is appended.
+    if (!endChecked) {
+      endChecked = true;
+      if (!erased_from(tail)) tornDropped++;
     }
     return 0;
   }

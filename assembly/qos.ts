@@ -507,12 +507,15 @@ export function qos_bad_records(): u32 { return badRecords; }
 @inline function near(v: u32, anchor: u32): bool { return v - (anchor - spanIds) <= spanIds << 1; }
 
 /** A STATE record whose ids hang together: released and done near next,
- *  delivered near expected. The anchors are not consulted. */
+ *  delivered near expected. The anchors are not consulted. Twice the span:
+ *  a compaction writes values each taken within the span of the anchor,
+ *  so up to twice that apart, and its STATE must pass the next boot. */
 function state_ok(d: usize, len: i32): bool {
   if (len < 20 || len > 32 || (len & 3) != 0) return false;
   const next = load<u32>(d);
-  return near(load<u32>(d, 12), next) && near(load<u32>(d, 16), next) && near(load<u32>(d, 8), load<u32>(d, 4));
+  return near2(load<u32>(d, 12), next) && near2(load<u32>(d, 16), next) && near2(load<u32>(d, 8), load<u32>(d, 4));
 }
+@inline function near2(v: u32, a: u32): bool { return v - (a - (spanIds << 1)) <= spanIds << 2; }
 
 /** A journalled QoS 2 DATA frame (OUT or IN record) that can be trusted. */
 function frame_record_ok(d: usize, len: i32, anchor: u32): bool {
@@ -640,6 +643,10 @@ export function qos_recover(size: u32, time: u32): i32 {
       relPending = true;
     }
   }
+  // Released but not completed ids hold their window slots until PUBCOMP,
+  // whether or not their OUT records survived a compaction (it keeps only
+  // unreleased ones): rebuilt from REL and DONE, so every boot agrees.
+  for (let pid = q2Done + 1, k = 0; <i32>(q2Rel - pid) >= 0 && k < WINDOW; pid++, k++) hold_released(pid);
   if (q2Rel != q2Done) relPending = true;
   // A fresh region only needs its first checkpoint; a torn tail, or a half
   // without its commit, is rewritten cleanly now.
@@ -654,6 +661,23 @@ export function qos_recover(size: u32, time: u32): i32 {
     if (c != Status.OK) return c;
   }
   return st;
+}
+
+/** A window slot for the released id `pid` unless it has one. */
+function hold_released(pid: u32): void {
+  let free = -1;
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_FREE) { if (free < 0) free = i; continue; }
+    if (load<u8>(e + 4) == 2 && load<u32>(e) == pid) return;
+  }
+  if (free < 0) return;
+  const e = fe(free);
+  store<u32>(e, pid);
+  store<u8>(e + 4, 2);
+  store<u8>(e + 5, ST_RELEASED);
+  store<u32>(e + 8, 0);
+  store<i64>(e + 16, 0);
 }
 
 function restore_out(d: usize, len: i32, pid: u32): void {
