@@ -250,7 +250,12 @@ void fz_rx_feed(const uint8_t *p, size_t n) {
   }
 }
 
-static uint32_t server_sid(void) { return (uint32_t)qn_session_stat(1); }
+/* The server's session id as frames carry it: the 64-bit id folded to 32
+ * bits (docs/PROTOCOL.md section 6). */
+static uint32_t server_sid(void) {
+  uint64_t id = (uint64_t)qn_session_stat(1);
+  return (uint32_t)(id ^ (id >> 32));
+}
 
 static int is_handshake(uint8_t t) { return t == T_HELLO || t == T_WELCOME || t == T_CONFIRM; }
 
