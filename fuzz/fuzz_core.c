@@ -46,6 +46,14 @@ void fuzz_fail(const char *fmt, ...) {
   abort();
 }
 
+int fuzz_known(const char *id) {
+  const char *list = getenv("QN_FUZZ_KNOWN");
+  size_t n = strlen(id);
+  for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if (strncmp(p, id, n) == 0 && (p[n] == ',' || p[n] == 0)) return 1;
+  return 0;
+}
+
 void fuzz_trapped(int code) { fuzz_fail("wasm trap %d (%s) in the core", code, qn_wasm_rt_trap_str(code)); }
 
 /* qn_wasm_rt.c reports what it cannot handle here (a trap with nothing

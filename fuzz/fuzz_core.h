@@ -100,6 +100,11 @@ size_t fuzz_pull_all(uint8_t *out, size_t cap);
 /* Hand bytes to the core's receive path in chunks of at most chunk bytes. */
 void fuzz_rx_bytes(const uint8_t *p, size_t n, size_t chunk);
 
+/* Is the open finding id (a name its oracle gives it) listed in
+ * QN_FUZZ_KNOWN (comma-separated)? A campaign lists the findings already
+ * reported, so it can go past them; fuzz-regress and fuzz-smoke never do. */
+int fuzz_known(const char *id);
+
 /* A finding: print why and abort (libFuzzer saves the input). */
 void fuzz_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 

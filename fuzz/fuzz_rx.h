@@ -24,17 +24,22 @@
 
 typedef struct {
   uint32_t auth;      /* the server's auth mode */
+  int knows_key;      /* the harness's client holds the pre-shared key */
   int have_key;       /* a session is up and the harness holds its key */
   uint8_t ks[16];     /* its frame MAC key (Ks[0..15]) */
   uint32_t lsn;       /* the client's next LSN */
   fuzz_core_t server; /* the server as each input starts */
 } fz_fixture_t;
 
-/* A server just booted with auth mode auth over an erased journal. */
+/* A server just booted with auth mode auth over an erased journal; the
+ * fuzzer plays a peer that does not know the key (its handshake proofs are
+ * its own bytes). */
 void fz_fixture_fresh(fz_fixture_t *f, uint32_t auth);
 /* A server and a client core (auth mode auth) through HELLO, WELCOME and
  * CONFIRM; the session key is derived from the handshake's transcript and
- * checked against a MAC'd PING the client sends. */
+ * checked against a MAC'd PING the client sends. The fuzzer plays that
+ * client: it knows the key, so its handshakes can renew and resume the
+ * session. */
 void fz_fixture_session(fz_fixture_t *f, uint32_t auth);
 
 /* One input from the fixture: load it, run the ops, drain and check. */

@@ -17,6 +17,8 @@
  * frame (the only frame journalled as received) whose length field is the
  * length the inbox gave; and, with no storage failure, a frame taken is
  * never given again after the next boot (exactly once). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "fuzz_core.h"
 #include "qn_crc32c.h"
@@ -31,15 +33,34 @@
 #define FLAG_FIX_CRC 0x01
 #define FLAG_FAIL 0x02
 
-static void fix_crcs(uint8_t *half) {
-  for (uint32_t off = 0; off + REC_HEAD + FZ_CRC <= HALF;) {
+/* Walk the records of a half as the journal lays them out; re-seal each
+ * one's CRC when fix is set. Returns where the log ends. */
+static uint32_t walk(uint8_t *half, int fix) {
+  uint32_t off = 0;
+  while (off + REC_HEAD + FZ_CRC <= HALF) {
     uint8_t *r = half + off;
     uint32_t len = fz_le16(r + 2);
     uint32_t padded = (REC_HEAD + len + FZ_CRC + REC_ALIGN - 1) & ~(uint32_t)(REC_ALIGN - 1);
-    if (r[0] != REC_MAGIC || len > REC_MAX_DATA || off + padded > HALF) return;
-    fz_put32(r + REC_HEAD + len, qn_crc32c_buf(r, REC_HEAD + len));
+    if (r[0] != REC_MAGIC || len > REC_MAX_DATA || off + padded > HALF) break;
+    /* Open finding journal-type0 (fuzz/README.md): a campaign that lists
+     * it leaves records of type 0 unsealed, so it can get past them. */
+    int sealed = fz_le32(r + REC_HEAD + len) == qn_crc32c_buf(r, REC_HEAD + len);
+    if (fix && !(r[1] == 0 && fuzz_known("journal-type0"))) {
+      fz_put32(r + REC_HEAD + len, qn_crc32c_buf(r, REC_HEAD + len));
+      sealed = 1;
+    }
+    if (!sealed) break;
     off += padded;
   }
+  return off;
+}
+
+/* Open finding journal-foreign-tail (fuzz/README.md): a campaign that
+ * lists it erases what follows a log whose first free word reads erased,
+ * so it can get past appends that land on foreign bytes. */
+static void erase_after_log(uint8_t *half) {
+  uint32_t end = walk(half, 0);
+  if (end + 4 <= HALF && fz_le32(half + end) == 0xFFFFFFFFu) memset(half + end, 0xFF, HALF - end);
 }
 
 /* What recovery rebuilt: the QoS 2 figures (qn_qos_stat 1, 3, 4, 5, 6, 9,
@@ -53,6 +74,18 @@ typedef struct {
   int32_t len[8];
 } recovered_t;
 
+/* FUZZ_TRACE=1: what each boot found (replaying one input). */
+static void trace_boot(const char *which, int32_t st) {
+  if (!getenv("FUZZ_TRACE")) return;
+  fprintf(stderr,
+          "qn-fuzz: %s boot: journal %d, generation %u, tail %u, compactions %u, torn %u, bad records %u, inbox %d;"
+          " qos",
+          which, (int)st, qn_journal_stat(2), qn_journal_stat(1), qn_journal_stat(4), qn_journal_stat(5),
+          qn_qos_stat(14), (int)qn_inbox_count());
+  for (size_t i = 0; i < NFIG; i++) fprintf(stderr, " %d=%u", (int)figures[i], qn_qos_stat(figures[i]));
+  fprintf(stderr, "\n");
+}
+
 static void take_state(recovered_t *s) {
   for (size_t i = 0; i < NFIG; i++) s->fig[i] = qn_qos_stat(figures[i]);
   s->n = qn_inbox_count();
@@ -64,7 +97,10 @@ static void take_state(recovered_t *s) {
   }
 }
 
+/* Open findings journal-idempotent (fuzz/README.md): a campaign that lists
+ * it does not compare the two boots. */
 static void same_state(const recovered_t *a, const recovered_t *b) {
+  if (fuzz_known("journal-idempotent")) return;
   for (size_t i = 0; i < NFIG; i++)
     if (a->fig[i] != b->fig[i])
       fuzz_fail("recovery is not idempotent: qn_qos_stat(%d) %u after one boot, %u after the next", (int)figures[i],
@@ -98,9 +134,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t a = fz_bytes(&in, fuzz_flash, split < HALF ? split : HALF);
   if (a < split) in.at += split - a < in.n - in.at ? split - a : in.n - in.at;
   fz_bytes(&in, fuzz_flash + HALF, HALF);
-  if (flags & FLAG_FIX_CRC) {
-    fix_crcs(fuzz_flash);
-    fix_crcs(fuzz_flash + HALF);
+  for (uint32_t h = 0; h < FUZZ_FLASH_SIZE; h += HALF) {
+    if (flags & FLAG_FIX_CRC) walk(fuzz_flash + h, 1);
+    if (fuzz_known("journal-foreign-tail")) erase_after_log(fuzz_flash + h);
   }
   fuzz_now = 1000000;
   fuzz_rng = 0x10AD;
@@ -108,8 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_storage_fail_at = fail_at;
 
   int32_t st1 = fuzz_boot(ROLE_SERVER, 2);
+  trace_boot("first", st1);
   take_state(&first);
   int32_t st2 = fuzz_boot(ROLE_SERVER, 2);
+  trace_boot("second", st2);
   take_state(&second);
   if (st1 == QN_OK && st2 == QN_OK && !fuzz_storage_failed) same_state(&first, &second);
 
@@ -127,6 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_pull_all(NULL, 0);
   }
   int32_t st3 = fuzz_boot(ROLE_SERVER, 2);
+  trace_boot("third", st3);
   if (st2 == QN_OK && st3 == QN_OK && !fuzz_storage_failed) {
     for (int32_t i = 0, n; (n = qn_inbox_peek(i)) > 0; i++)
       for (int k = 0; k < ntaken; k++)

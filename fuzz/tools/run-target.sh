@@ -14,9 +14,11 @@ mkdir -p "$work" "$findings" "$(dirname "$log")"
 # A journal input carries a whole 16 KiB image (and 3 bytes of flags).
 max_len=4096
 [ "$target" = journal ] && max_len=16387
+start=$SECONDS
 "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
   -artifact_prefix="$findings/" "$@" "$work" "fuzz/corpus/$target" >"$log" 2>&1
 status=$?
+elapsed=$((SECONDS - start))
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1)
@@ -24,7 +26,7 @@ cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
 ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9a-zA-Z]*\).*/\1/p' <<<"$last")
 printf 'fuzz: %-17s %11s execs %7s exec/s  cov %5s  ft %6s  corpus %s  %ss\n' \
-  "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$seconds"
+  "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$elapsed"
 if [ "$status" -ne 0 ]; then
   grep -E '==qn-fuzz==|ERROR: |SUMMARY: |runtime error|Test unit written' "$log" | head -8 >&2
   echo "fuzz: $target: FINDING (log: $log)" >&2
