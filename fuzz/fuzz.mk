@@ -7,6 +7,7 @@
 #   make fuzz-regress              replay fuzz/regressions/<target>/ and the seed corpora
 #   make fuzz-smoke                fuzz-regress, then about 60 s across the targets (CI)
 #   make fuzz-run FUZZ_TARGET=t    one target, FUZZ_SECONDS, FUZZ_ARGS passed to libFuzzer
+#   make fuzz-property             the decoder property tests with 10 million inputs each
 
 FUZZ_TARGETS := rx-auth0 rx-auth2-pre rx-auth2-session journal decode config
 FUZZ_SECONDS ?= 60
@@ -32,7 +33,7 @@ FUZZ_COMMON := fuzz/fuzz_core.c fuzz/fuzz_frame.c fuzz/fuzz_rx.c \
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_COMMON)) $(FUZZ_DIR)/obj/qn.o $(FUZZ_DIR)/obj/qn_api_wasm2c.o
 FUZZ_BINS := $(foreach t,$(FUZZ_TARGETS),$(FUZZ_DIR)/$(t))
 
-.PHONY: deps-fuzz fuzz-build fuzz fuzz-run fuzz-regress fuzz-smoke fuzz-corpus
+.PHONY: deps-fuzz fuzz-build fuzz fuzz-run fuzz-regress fuzz-smoke fuzz-corpus fuzz-property
 
 deps-fuzz:
 	@missing=""; for p in $(FUZZ_DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -90,3 +91,9 @@ fuzz-smoke: fuzz-regress ## CI: fuzz-regress, then FUZZ_SMOKE_SECONDS (10) per t
 
 fuzz-corpus: core ## regenerate the seed corpora in fuzz/corpus/ (commit them)
 	node --import tsx fuzz/tools/make-corpus.ts
+
+# The decoder property tests (test/core/property*.test.ts) at the campaign's
+# size; make test runs them with their small defaults.
+FUZZ_PROPERTY_INPUTS ?= 10000000
+fuzz-property: core ## the decoder property tests, FUZZ_PROPERTY_INPUTS inputs each (default 10 million)
+	QN_PROPERTY_INPUTS=$(FUZZ_PROPERTY_INPUTS) $(NODE_BIN)/vitest run --reporter=default test/core/property.test.ts test/core/property-states.test.ts

@@ -228,7 +228,9 @@ void fz_rx_begin(fz_fixture_t *f) {
   X.out_checked = 0;
   X.have_token = 0;
   memset(&X.echo, 0, sizeof X.echo);
-  X.trace = getenv("FUZZ_TRACE") != NULL;
+  static int trace = -1;
+  if (trace < 0) trace = getenv("FUZZ_TRACE") != NULL;
+  X.trace = trace;
   fuzz_storage_fail_at = 0;
   fuzz_storage_failed = 0;
 }

@@ -76,7 +76,9 @@ typedef struct {
 
 /* FUZZ_TRACE=1: what each boot found (replaying one input). */
 static void trace_boot(const char *which, int32_t st) {
-  if (!getenv("FUZZ_TRACE")) return;
+  static int trace = -1;
+  if (trace < 0) trace = getenv("FUZZ_TRACE") != NULL;
+  if (!trace) return;
   fprintf(stderr,
           "qn-fuzz: %s boot: journal %d, generation %u, tail %u, compactions %u, torn %u, bad records %u, inbox %d;"
           " qos",

@@ -15,9 +15,9 @@ lane() {
 }
 : >"$out"
 echo "fuzz campaign: started $(date -u +%FT%TZ), runs $runs, QN_FUZZ_KNOWN=${QN_FUZZ_KNOWN:-}" >>"$out"
-lane rx-auth0:1200 rx-auth2-pre:1200 decode:300 config:600 &
+lane rx-auth0:1500 rx-auth2-pre:1500 decode:120 config:400 &
 a=$!
-lane rx-auth2-session:1500 journal:1500 &
+lane rx-auth2-session:1800 journal:1500 &
 b=$!
 wait "$a" "$b"
 echo "fuzz campaign: ended $(date -u +%FT%TZ)" >>"$out"
