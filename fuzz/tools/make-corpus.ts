@@ -19,11 +19,32 @@ const u32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>
 const text = (s: string) => [...Buffer.from(s)];
 
 // ---- the receive targets' op format (fuzz/fuzz_rx.c) ----
-const T = { PING: 0x01, PONG: 0x02, IDENT_REQ: 0x03, PROBE_REQ: 0x05, DATA: 0x10, PUBACK: 0x11, PUBREC: 0x12,
-  PUBREL: 0x13, PUBCOMP: 0x14, RESET_REQ: 0x20, CONFIG: 0x21, LOG_REQ: 0x23, ERROR: 0x7f } as const;
+const T = {
+  PING: 0x01,
+  PONG: 0x02,
+  IDENT_REQ: 0x03,
+  PROBE_REQ: 0x05,
+  DATA: 0x10,
+  PUBACK: 0x11,
+  PUBREC: 0x12,
+  PUBREL: 0x13,
+  PUBCOMP: 0x14,
+  RESET_REQ: 0x20,
+  CONFIG: 0x21,
+  LOG_REQ: 0x23,
+  ERROR: 0x7f,
+} as const;
 const CTL_LONG = 0x20;
-const HS_TOKEN = 0x02, HS_NO_CONFIRM = 0x08;
-interface Frame { type: number; flags?: number; codec?: number; channel?: number; packet?: number; payload?: number[] }
+const HS_TOKEN = 0x02,
+  HS_NO_CONFIRM = 0x08;
+interface Frame {
+  type: number;
+  flags?: number;
+  codec?: number;
+  channel?: number;
+  packet?: number;
+  payload?: number[];
+}
 function frame(f: Frame): number[] {
   const p = f.payload ?? [];
   const ctl = p.length > 255 ? CTL_LONG : 0;
@@ -66,32 +87,70 @@ const trace = [0, ...Array.from({ length: 16 }, (_, i) => i + 1), ...Array.from(
 const rx: Record<string, number[]> = {};
 for (const v of vectors) rx[`vector-${v.name}`] = [0x00, ...raw(v.wire), ...app(), ...pull(64)];
 Object.assign(rx, {
-  "ping": [0x00, ...frame({ type: T.PING, payload: text("qn") })],
-  "ping-emergency-behind-bulk": [0x10, ...frame({ type: T.DATA, flags: qos(0, 2), payload: Array(200).fill(0x55) }), ...app(),
-    ...pull(20), ...frame({ type: T.PING, flags: 0x00, payload: text("now") }), ...pull(255), ...pull(255)],
+  ping: [0x00, ...frame({ type: T.PING, payload: text("qn") })],
+  "ping-emergency-behind-bulk": [
+    0x10,
+    ...frame({ type: T.DATA, flags: qos(0, 2), payload: Array(200).fill(0x55) }),
+    ...app(),
+    ...pull(20),
+    ...frame({ type: T.PING, flags: 0x00, payload: text("now") }),
+    ...pull(255),
+    ...pull(255),
+  ],
   "ident-pb": [0x00, ...frame({ type: T.IDENT_REQ, codec: 1 })],
   "ident-json": [0x00, ...frame({ type: T.IDENT_REQ, codec: 2 })],
-  "probe": [0x00, ...frame({ type: T.PROBE_REQ, codec: 1, payload: pb([uint(1, 1), uint(2, 0)]) })],
-  "data-qos0-echo": [0x00, ...frame({ type: T.DATA, flags: qos(0), channel: 3, payload: codecVector("protobuf") }), ...app(2)],
-  "data-qos1-echo-ack": [0x00, ...frame({ type: T.DATA, flags: qos(1), packet: 1, payload: text("one") }), ...app(2),
-    ...frame({ type: T.PUBACK, packet: 1 })],
-  "data-qos2-flow": [0x00, ...frame({ type: T.DATA, flags: qos(2), packet: 1, payload: text("two") }),
-    ...frame({ type: T.PUBREL, packet: 1 }), ...app(), ...frame({ type: T.DATA, flags: qos(2), packet: 2, payload: text("three") })],
-  "data-traced": [0x00, ...frame({ type: T.DATA, flags: 0x40 | qos(0), payload: [...trace, ...text("hi")] }), ...app(2)],
-  "config": [0x00, ...frame({ type: T.CONFIG, codec: 1, payload: pb([uint(3, 500), uint(4, 2)]) })],
-  "log": [0x00, ...frame({ type: T.LOG_REQ, codec: 1 })],
-  "reset": [0x00, ...frame({ type: T.RESET_REQ }), ...app()],
-  "error": [0x00, ...frame({ type: T.ERROR, codec: 1, payload: pb([sint(1, -24)]) }), ...app()],
-  "pong": [0x00, ...frame({ type: T.PONG, payload: text("qn") }), ...app()],
-  "acks": [0x00, ...frame({ type: T.PUBACK, packet: 1 }), ...frame({ type: T.PUBREC, packet: 1 }),
-    ...frame({ type: T.PUBCOMP, packet: 1 })],
-  "session-qos2": [0x00, ...handshake(0, 1), ...frame({ type: T.DATA, flags: qos(2), packet: 1, payload: text("x") }),
-    ...app(), ...frame({ type: T.PUBREL, packet: 1 }), ...frame({ type: T.LOG_REQ, codec: 2 })],
+  probe: [0x00, ...frame({ type: T.PROBE_REQ, codec: 1, payload: pb([uint(1, 1), uint(2, 0)]) })],
+  "data-qos0-echo": [
+    0x00,
+    ...frame({ type: T.DATA, flags: qos(0), channel: 3, payload: codecVector("protobuf") }),
+    ...app(2),
+  ],
+  "data-qos1-echo-ack": [
+    0x00,
+    ...frame({ type: T.DATA, flags: qos(1), packet: 1, payload: text("one") }),
+    ...app(2),
+    ...frame({ type: T.PUBACK, packet: 1 }),
+  ],
+  "data-qos2-flow": [
+    0x00,
+    ...frame({ type: T.DATA, flags: qos(2), packet: 1, payload: text("two") }),
+    ...frame({ type: T.PUBREL, packet: 1 }),
+    ...app(),
+    ...frame({ type: T.DATA, flags: qos(2), packet: 2, payload: text("three") }),
+  ],
+  "data-traced": [
+    0x00,
+    ...frame({ type: T.DATA, flags: 0x40 | qos(0), payload: [...trace, ...text("hi")] }),
+    ...app(2),
+  ],
+  config: [0x00, ...frame({ type: T.CONFIG, codec: 1, payload: pb([uint(3, 500), uint(4, 2)]) })],
+  log: [0x00, ...frame({ type: T.LOG_REQ, codec: 1 })],
+  reset: [0x00, ...frame({ type: T.RESET_REQ }), ...app()],
+  error: [0x00, ...frame({ type: T.ERROR, codec: 1, payload: pb([sint(1, -24)]) }), ...app()],
+  pong: [0x00, ...frame({ type: T.PONG, payload: text("qn") }), ...app()],
+  acks: [
+    0x00,
+    ...frame({ type: T.PUBACK, packet: 1 }),
+    ...frame({ type: T.PUBREC, packet: 1 }),
+    ...frame({ type: T.PUBCOMP, packet: 1 }),
+  ],
+  "session-qos2": [
+    0x00,
+    ...handshake(0, 1),
+    ...frame({ type: T.DATA, flags: qos(2), packet: 1, payload: text("x") }),
+    ...app(),
+    ...frame({ type: T.PUBREL, packet: 1 }),
+    ...frame({ type: T.LOG_REQ, codec: 2 }),
+  ],
   "session-resume": [0x00, ...handshake(0, 2), ...tick(100), ...handshake(HS_TOKEN, 3), ...frame({ type: T.PING })],
   "hello-only": [0x00, ...handshake(HS_NO_CONFIRM, 4), ...tick(1500)],
   "heartbeat-timeout": [0x00, ...handshake(0, 5), ...tick(2000), ...tick(2000), ...frame({ type: T.PING })],
-  "noise": [0x03, ...raw([0x01, 0x02, 0xff, 0x00, 0x00, 0x41, 0x42, 0x43]), ...delim, ...frame({ type: T.PING })],
-  "long-frame": [0x00, ...frame({ type: T.DATA, flags: qos(0), payload: Array.from({ length: 256 }, (_, i) => i & 0xff) }), ...app(2)],
+  noise: [0x03, ...raw([0x01, 0x02, 0xff, 0x00, 0x00, 0x41, 0x42, 0x43]), ...delim, ...frame({ type: T.PING })],
+  "long-frame": [
+    0x00,
+    ...frame({ type: T.DATA, flags: qos(0), payload: Array.from({ length: 256 }, (_, i) => i & 0xff) }),
+    ...app(2),
+  ],
 });
 
 // ---- config: codec selector, clock plan, payload (fuzz/target_config.c) ----
@@ -114,8 +173,16 @@ const config: Record<string, number[]> = {
 const decode: Record<string, number[]> = {
   "vector-protobuf": [0, ...codecVector("protobuf")],
   "vector-json": [1, ...codecVector("JSON")],
-  "pb-all-kinds": [0, ...pb([uint(1, 2n ** 64n - 1n), sint(2, -(2 ** 31)), bytes(3, [0, 1, 0xff]),
-    { tag: 4, kind: Kind.FIXED32, value: 0xdeadbeefn }, { tag: 65535, kind: Kind.FIXED64, value: 2n ** 63n }])],
+  "pb-all-kinds": [
+    0,
+    ...pb([
+      uint(1, 2n ** 64n - 1n),
+      sint(2, -(2 ** 31)),
+      bytes(3, [0, 1, 0xff]),
+      { tag: 4, kind: Kind.FIXED32, value: 0xdeadbeefn },
+      { tag: 65535, kind: Kind.FIXED64, value: 2n ** 63n },
+    ]),
+  ],
   "pb-empty": [0],
   "pb-overlong-varint": [0, 0x08, 0x80, 0x80, 0x00, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
   "pb-group-refused": [0, 0x0b, 0x0c],
@@ -135,7 +202,9 @@ function journalImages(): Record<string, Uint8Array> {
   const module = loadModule();
   const key = text("qn-corpus-key-0123456789abcdef01");
   let seed = 7;
-  const entropy = (d: Uint8Array) => { for (let i = 0; i < d.length; i++) d[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24; };
+  const entropy = (d: Uint8Array) => {
+    for (let i = 0; i < d.length; i++) d[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+  };
   const storage = new MemoryStorage(16384);
   const end = (role: number, st: MemoryStorage) => {
     const c = new QnCore(module, { storage: st, entropy });
@@ -164,7 +233,9 @@ function journalImages(): Record<string, Uint8Array> {
     return Number(c.x.qn_publish(1, 2, 2, 0, s.length));
   };
   const out: Record<string, Uint8Array> = {};
-  const snap = (name: string) => { out[name] = Uint8Array.from(storage.data); };
+  const snap = (name: string) => {
+    out[name] = Uint8Array.from(storage.data);
+  };
   snap("erased");
   client.x.qn_connect();
   step(5);
@@ -180,21 +251,36 @@ function journalImages(): Record<string, Uint8Array> {
   snap("out-in-flight");
   step(5);
   snap("out-released-done");
-  for (let i = 0; i < 60; i++) { publish(client, `bulk-${i}`); step(2); while (server.inboxPop()); }
+  for (let i = 0; i < 60; i++) {
+    publish(client, `bulk-${i}`);
+    step(2);
+    while (server.inboxPop());
+  }
   snap("compacted");
   return out;
 }
-const trimmed = (b: Uint8Array) => { let n = b.length; while (n > 0 && b[n - 1] === 0xff) n--; return [...b.subarray(0, n)]; };
+const trimmed = (b: Uint8Array) => {
+  let n = b.length;
+  while (n > 0 && b[n - 1] === 0xff) n--;
+  return [...b.subarray(0, n)];
+};
 const journal: Record<string, number[]> = {};
 for (const [name, img] of Object.entries(journalImages())) {
-  const a = trimmed(img.subarray(0, HALF)), b = trimmed(img.subarray(HALF));
+  const a = trimmed(img.subarray(0, HALF)),
+    b = trimmed(img.subarray(HALF));
   journal[name] = [0x00, ...u16(a.length), ...a, ...b];
-  if (name === "in-not-taken" || name === "compacted") journal[`${name}-crc-fixed`] = [0x01, ...u16(a.length), ...a, ...b];
+  if (name === "in-not-taken" || name === "compacted")
+    journal[`${name}-crc-fixed`] = [0x01, ...u16(a.length), ...a, ...b];
   if (name === "out-released-done") journal[`${name}-write-fails`] = [0x02, ...u16(a.length), 3, ...a, ...b];
 }
 
 const corpora: Record<string, Record<string, number[]>> = {
-  "rx-auth0": rx, "rx-auth2-pre": rx, "rx-auth2-session": rx, config, decode, journal,
+  "rx-auth0": rx,
+  "rx-auth2-pre": rx,
+  "rx-auth2-session": rx,
+  config,
+  decode,
+  journal,
 };
 for (const [target, seeds] of Object.entries(corpora)) {
   const dir = join(OUT, target);

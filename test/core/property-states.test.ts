@@ -24,11 +24,18 @@ function end(role: 0 | 1, seed: number): QnCore {
   const r = rng(seed);
   const core = new QnCore(module, {
     storage: new MemoryStorage(16 * 1024),
-    entropy: (d) => { for (let i = 0; i < d.length; i++) d[i] = r() & 0xff; },
+    entropy: (d) => {
+      for (let i = 0; i < d.length; i++) d[i] = r() & 0xff;
+    },
   });
   core.init();
   const x = core.x;
-  for (const [k, v] of [[0, role], [1, 2], [7, 20]] as const) expect(x.qn_config_set(k, v)).toBe(0);
+  for (const [k, v] of [
+    [0, role],
+    [1, 2],
+    [7, 20],
+  ] as const)
+    expect(x.qn_config_set(k, v)).toBe(0);
   core.mem.set(KEY, x.qn_msg_data());
   expect(x.qn_set_key(x.qn_msg_data(), KEY.length)).toBe(0);
   expect(x.qn_journal_open(16 * 1024)).toBe(0);
@@ -44,8 +51,13 @@ function mangle(r: () => number, kind: number, bytes: Uint8Array): Uint8Array {
   let s = Buffer.from(bytes);
   const m = r() % 3;
   if (m === 0) for (let k = 1 + (r() % 4); k--; ) s[r() % s.length] ^= 1 << (r() % 8);
-  else if (m === 1) { const at = r() % s.length; s = Buffer.concat([s.subarray(0, at), s.subarray(at + 1)]); }
-  else { const at = r() % s.length; s = Buffer.concat([s.subarray(0, at), Buffer.from([r() & 0xff]), s.subarray(at)]); }
+  else if (m === 1) {
+    const at = r() % s.length;
+    s = Buffer.concat([s.subarray(0, at), s.subarray(at + 1)]);
+  } else {
+    const at = r() % s.length;
+    s = Buffer.concat([s.subarray(0, at), Buffer.from([r() & 0xff]), s.subarray(at)]);
+  }
   return s;
 }
 
@@ -65,7 +77,8 @@ const up = (c: QnCore) => c.x.qn_session_stat(0) === 3n;
 describe("decoder properties in the handshake and QoS 2 states", () => {
   it(`a device in the middle of a handshake takes only the PONGs sent, over ${INPUTS} inputs`, () => {
     const r = rng(0x4a5d);
-    const client = end(1, 1), server = end(0, 2);
+    const client = end(1, 1),
+      server = end(0, 2);
     client.x.qn_connect();
     feed(r, server, client.pull());
     expect(server.x.qn_session_stat(0)).toBe(2n); // WELCOME sent, waiting for CONFIRM
@@ -78,7 +91,7 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
       const frames: Uint8Array[] = [];
       for (let n = 1 + (r() % 3); n--; ) {
         const p = Uint8Array.from({ length: r() % 40 }, () => (r() % 5 === 0 ? 0 : r() & 0xff));
-        const type = [FrameType.PONG, FrameType.PING, FrameType.DATA, FrameType.CONFIG][r() % 4];
+        const type = [FrameType.PONG, FrameType.PING, FrameType.DATA, FrameType.RESET_REQ][r() % 4];
         frames.push(wire({ type, flags: 0x01, packet: r(), session: r() % 2 ? 0 : r(), lsn: r() }, p));
         if (type === FrameType.PONG) sent.push(Buffer.from(p).toString("hex"));
       }
@@ -96,17 +109,28 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
     }
     expect(server.x.qn_session_stat(0)).toBe(2n);
     expect(server.pool(0).inUse + server.pool(1).inUse).toBe(0);
-    console.log(`property (handshake state): ${INPUTS} inputs (${counts[0]} valid, ${counts[1]} corrupted, ` +
-      `${counts[2]} garbage), ${delivered} PONGs delivered, nothing else, ${Date.now() - t0} ms`);
+    console.log(
+      `property (handshake state): ${INPUTS} inputs (${counts[0]} valid, ${counts[1]} corrupted, ` +
+        `${counts[2]} garbage), ${delivered} PONGs delivered, nothing else, ${Date.now() - t0} ms`,
+    );
   }, 3_600_000);
 
   it(`QoS 2 in an authenticated session arrives exactly once and in order, over ${INPUTS} inputs`, () => {
     const r = rng(0x9052);
-    const client = end(1, 3), server = end(0, 4);
+    const client = end(1, 3),
+      server = end(0, 4);
     let now = 0;
-    const tick = (ms: number) => { now += ms * 1000; client.tick(now); server.tick(now); };
+    const tick = (ms: number) => {
+      now += ms * 1000;
+      client.tick(now);
+      server.tick(now);
+    };
     client.x.qn_connect();
-    for (let i = 0; i < 20 && !(up(client) && up(server)); i++) { feed(r, server, client.pull()); feed(r, client, server.pull()); tick(1); }
+    for (let i = 0; i < 20 && !(up(client) && up(server)); i++) {
+      feed(r, server, client.pull());
+      feed(r, client, server.pull());
+      tick(1);
+    }
     expect(up(client) && up(server)).toBe(true);
     const published: string[] = [];
     let taken = 0;
@@ -144,10 +168,12 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
     }
     expect(taken).toBe(published.length);
     const c = (id: number) => server.counter(id);
-    console.log(`property (QoS 2 session, auth 2): ${INPUTS} inputs (${counts[0]} valid, ${counts[1]} corrupted, ` +
-      `${counts[2]} garbage), ${published.length} messages published, each delivered once and in order; the device ` +
-      `refused ${c(Counter.ERR_CRC)} damaged frames (a MAC that fails, then the CRC) and ${c(Counter.AUTH_FAIL)} forged ones, suppressed ` +
-      `${c(Counter.DUP_SUPPRESSED)} duplicates, dropped ${c(Counter.OOO_DROP)} out of order; ` +
-      `${server.x.qn_session_stat(5)} sessions, ${Date.now() - t0} ms`);
+    console.log(
+      `property (QoS 2 session, auth 2): ${INPUTS} inputs (${counts[0]} valid, ${counts[1]} corrupted, ` +
+        `${counts[2]} garbage), ${published.length} messages published, each delivered once and in order; the device ` +
+        `refused ${c(Counter.ERR_CRC)} damaged frames (a MAC that fails, then the CRC) and ${c(Counter.AUTH_FAIL)} forged ones, suppressed ` +
+        `${c(Counter.DUP_SUPPRESSED)} duplicates, dropped ${c(Counter.OOO_DROP)} out of order; ` +
+        `${server.x.qn_session_stat(5)} sessions, ${Date.now() - t0} ms`,
+    );
   }, 3_600_000);
 });
