@@ -21,7 +21,7 @@ FUZZ_DIR := build/fuzz
 FUZZ_W2C := $(FUZZ_DIR)/wasm2c
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS := -std=gnu11 -g -O2 -fno-omit-frame-pointer -Wall -Wextra \
+FUZZ_CFLAGS := -std=gnu11 -g -O2 -fno-omit-frame-pointer -Wall -Wextra -Werror \
   -Iboards/include -Iboards/common -Ibuild -I$(FUZZ_W2C) -Ifuzz -I/usr/src/wasm2c \
   -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_USE_STACK_DEPTH_COUNT=1 \
   -DWASM_RT_MAX_CALL_STACK_DEPTH=$(QN_WASM_MAX_DEPTH) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
