@@ -118,6 +118,7 @@ void fz_ref_init(fz_ref_t *r) {
   r->seglen = 0;
   r->overflow = 0;
   r->count = 0;
+  r->full = 0;
 }
 
 void fz_ref_set_key(fz_ref_t *r, const uint8_t *key16) {
@@ -144,7 +145,11 @@ static int cobs_decode(const uint8_t *seg, size_t n, uint8_t *out) {
 }
 
 static void segment_done(fz_ref_t *r) {
-  if (r->overflow || r->seglen == 0 || r->count == FZ_REF_FRAMES) return;
+  if (r->overflow || r->seglen == 0) return;
+  if (r->count == FZ_REF_FRAMES) {
+    r->full = 1;
+    return;
+  }
   fz_frame_t *f = &r->frames[r->count];
   int n = cobs_decode(r->seg, r->seglen, f->raw);
   if (n < FZ_HDR + FZ_CRC) return;

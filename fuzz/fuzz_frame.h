@@ -52,6 +52,7 @@ typedef struct {
   int overflow;
   fz_frame_t frames[FZ_REF_FRAMES];
   int count;
+  int full; /* an intact frame found no room: a frame not found proves nothing */
 } fz_ref_t;
 
 void fz_ref_init(fz_ref_t *r);
