@@ -42,7 +42,7 @@ typedef struct {
  * version) with its CRC and MAC verdicts. The MAC is checked under key (16
  * bytes) when one is set: fz_ref_set_key changes it between frames, as a
  * new session does. */
-#define FZ_REF_FRAMES 192
+#define FZ_REF_FRAMES 512
 #define FZ_SEG_MAX 512
 typedef struct {
   uint8_t key[16];
