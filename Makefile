@@ -107,3 +107,6 @@ clean: ## remove build/
 
 # Benchmarks (bench/README.md): `make bench`, never part of `make test`.
 -include bench/bench.mk
+
+# Fuzzing (fuzz/README.md): `make fuzz`, `make fuzz-smoke` (CI); never part of `make test`.
+-include fuzz/fuzz.mk

@@ -1,0 +1,23 @@
+/* Fuzz target rx-auth0: the receive path of a device (server) in auth mode 0, from boot.
+ * Input format and oracles: fuzz_rx.c, fuzz_rx.h. */
+#include "fuzz_rx.h"
+
+static fz_fixture_t fixture;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  fz_fixture_fresh(&fixture, 0);
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  FUZZ_GUARD();
+  fz_rx_begin(&fixture);
+  fz_in_t in = {data, size, 0};
+  fz_rx_ops(&in);
+  FUZZ_UNGUARD();
+  return 0;
+}
