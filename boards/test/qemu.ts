@@ -19,8 +19,9 @@ export interface QemuOptions {
   icount?: boolean;
   /** Semihosting on (default): fault handlers and qn_port_exit end QEMU. */
   semihosting?: boolean;
-  /** Serial backend; "pty" (default) gives `pty`. */
-  serial?: "pty" | "null";
+  /** Serial backend; "pty" (default) gives `pty`; a file gets every byte
+   *  the UART sends, kept when QEMU exits (a pty's unread bytes are not). */
+  serial?: "pty" | "null" | { file: string };
   extraArgs?: string[];
   /** How long to wait for QEMU to report its pty and monitor (ms). */
   startTimeoutMs?: number;
@@ -64,7 +65,8 @@ export class Qemu {
   get running(): boolean { return !this.done; }
 
   static async start(opts: QemuOptions): Promise<Qemu> {
-    const args = ["-M", "mps2-an500", "-nographic", "-S", "-monitor", "stdio", "-serial", opts.serial ?? "pty"];
+    const serial = opts.serial ?? "pty";
+    const args = ["-M", "mps2-an500", "-nographic", "-S", "-monitor", "stdio", "-serial", typeof serial === "object" ? `file:${serial.file}` : serial];
     if (opts.icount) args.push("-icount", "shift=0");
     if (opts.semihosting ?? true) args.push("-semihosting-config", "enable=on,target=native");
     args.push(...(opts.extraArgs ?? []), "-kernel", opts.elf);
@@ -76,7 +78,7 @@ export class Qemu {
     spawnError.catch(() => {});
     try {
       await Promise.race([spawnError, q.waitText(() => q.out.includes("(qemu)") &&
-        ((opts.serial ?? "pty") !== "pty" || /redirected to (\/dev\/pts\/\d+)/.test(q.stderr + q.out)),
+        (serial !== "pty" || /redirected to (\/dev\/pts\/\d+)/.test(q.stderr + q.out)),
         opts.startTimeoutMs ?? 10_000, "monitor prompt and pty")]);
       const m = /redirected to (\/dev\/pts\/\d+)/.exec(q.stderr + q.out);
       if (m) q.pty = m[1];
