@@ -85,7 +85,7 @@ coverage-core: coverage-core-check-fuzz core ## the core's function, line, regio
 	  dirs=""; for d in fuzz/regressions/$$t fuzz/corpus/$$t $(if $(COV_EXTRA_CORPUS),$(COV_EXTRA_CORPUS)/$$t); do \
 	    [ -d $$d ] && dirs="$$dirs $$d"; done; \
 	  printf 'coverage: %-17s ' $$t; \
-	  LLVM_PROFILE_FILE=$(COV_DIR)/prof/$$t.profraw $(COV_DIR)/replay-$$t $$dirs; done
+	  LLVM_PROFILE_FILE=$(COV_DIR)/prof/$$t-%m.profraw $(COV_DIR)/replay-$$t $$dirs; done
 	@llvm-profdata merge -sparse $(COV_DIR)/prof/*.profraw -o $(COV_DIR)/core.profdata
 	@llvm-cov export -format=text -instr-profile=$(COV_DIR)/core.profdata \
 	  $(COV_DIR)/replay-$(firstword $(FUZZ_TARGETS)) $(COV_W2C)/qn.c > $(COV_DIR)/core.json

@@ -3,21 +3,31 @@
  * once over every file named, or over every file of every directory named
  * (in name order, so two runs agree). It replaces libFuzzer's driver in the
  * coverage build (coverage.mk), which is compiled without the sanitizers and
- * with clang's source-based coverage on the core. A finding aborts, as under
- * libFuzzer.
- *   fuzz-replay <file-or-dir>...   prints "<inputs> inputs" */
+ * with clang's source-based coverage on the core.
+ *
+ * Each input runs in a child forked after the initialiser, so an input that
+ * the harness reports as a finding (it aborts) loses only its own counts:
+ * the coverage of the others is still measured, and findings are the job of
+ * make fuzz-regress, not of the coverage figures. The children's profiles
+ * merge into one file when LLVM_PROFILE_FILE holds %m.
+ *   fuzz-replay <file-or-dir>...   prints "<inputs> inputs, <n> findings" */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Weak: not every harness needs an initialiser. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
-static unsigned long inputs;
+static unsigned long inputs, findings;
+/* The first findings' paths, named after the summary line. */
+#define NAMED_FINDINGS 16
+static char *finding_paths[NAMED_FINDINGS];
 
 static void die(const char *what, const char *path) {
   fprintf(stderr, "fuzz-replay: %s: %s\n", path, what);
@@ -41,7 +51,21 @@ static void replay_file(const char *path) {
   }
   if (ferror(f)) die("read error", path);
   fclose(f);
-  LLVMFuzzerTestOneInput(buf, n);
+  fflush(NULL);
+  pid_t child = fork();
+  if (child < 0) die("cannot fork", path);
+  if (child == 0) {
+    /* The harness says why on stderr; the parent names the input. */
+    if (!freopen("/dev/null", "w", stderr)) _exit(3);
+    LLVMFuzzerTestOneInput(buf, n);
+    exit(0); /* exit, not _exit: the profile is written at exit */
+  }
+  int status;
+  if (waitpid(child, &status, 0) != child) die("wait failed", path);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (findings < NAMED_FINDINGS) finding_paths[findings] = strdup(path);
+    findings++;
+  }
   free(buf);
   inputs++;
 }
@@ -74,6 +98,8 @@ static void replay_path(const char *path) {
 int main(int argc, char **argv) {
   if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
   for (int i = 1; i < argc; i++) replay_path(argv[i]);
-  printf("%lu inputs\n", inputs);
+  printf("%lu inputs, %lu findings\n", inputs, findings);
+  for (unsigned long i = 0; i < findings && i < NAMED_FINDINGS; i++)
+    printf("  finding (not counted; make fuzz-regress reports it): %s\n", finding_paths[i]);
   return 0;
 }
