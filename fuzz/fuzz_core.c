@@ -119,18 +119,12 @@ int32_t qn_port_entropy(uint8_t *dst, uint32_t len) {
 
 /* ---- driving the core ---- */
 
-#define CFG_ROLE 0
-#define CFG_AUTH 1
-#define EVENT_BOOT 5
-#define CODEC_PB 1
-#define FLAGS_CONTROL 0x01
-
-/* main.c's send_status_error: T_ERROR {1: status} to the peer. */
+/* main.c's send_status_error: QN_T_ERROR {1: status} to the peer. */
 static void send_status_error(int32_t status) {
   qn_msg_reset();
-  if (qn_msg_add(1, 1, (uint64_t)(int64_t)status, 0) != QN_OK) return;
-  int32_t n = qn_encode(CODEC_PB, qn_app_buf() + (uint32_t)qn_header_size(), qn_max_payload());
-  if (n >= 0) qn_send(T_ERROR, FLAGS_CONTROL, CODEC_PB, 0, qn_next_packet(), n);
+  if (qn_msg_add(1, QN_K_SINT, (uint64_t)(int64_t)status, 0) != QN_OK) return;
+  int32_t n = qn_encode(QN_CODEC_PB, qn_app_buf() + (uint32_t)qn_header_size(), qn_max_payload());
+  if (n >= 0) qn_send(QN_T_ERROR, QN_PRIO_CONTROL, QN_CODEC_PB, 0, qn_next_packet(), n);
 }
 
 int32_t fuzz_boot(uint32_t role, uint32_t auth) {
@@ -141,7 +135,7 @@ int32_t fuzz_boot(uint32_t role, uint32_t auth) {
   static const char name[] = "posix";
   memcpy(qn_mem() + qn_app_buf(), name, sizeof name - 1);
   qn_board_info(0, qn_mem_size(), qn_app_buf(), (int32_t)sizeof name - 1);
-  if (qn_config_set(CFG_ROLE, role) != QN_OK || qn_config_set(CFG_AUTH, auth) != QN_OK)
+  if (qn_config_set(QN_CFG_ROLE, role) != QN_OK || qn_config_set(QN_CFG_AUTH, auth) != QN_OK)
     fuzz_fail("harness: core refused role %u auth %u", role, auth);
   uint8_t *stage = qn_mem() + qn_app_buf();
   memcpy(stage, fuzz_key, sizeof fuzz_key);
@@ -150,7 +144,7 @@ int32_t fuzz_boot(uint32_t role, uint32_t auth) {
   if (st != QN_OK) fuzz_fail("harness: core refused the key");
   int32_t journal = qn_journal_open(FUZZ_FLASH_SIZE);
   if (journal != QN_OK) send_status_error(journal);
-  qn_event(EVENT_BOOT, 0);
+  qn_event(QN_EV_BOOT, 0);
   return journal;
 }
 

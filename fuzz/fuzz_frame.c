@@ -78,34 +78,34 @@ static size_t cobs_encode(const uint8_t *in, size_t n, uint8_t *out) {
 
 size_t fz_frame_wire(const fz_hdr_t *h, const uint8_t *payload, size_t plen, const uint8_t *key, const uint8_t *mac,
                      int bad_crc, uint8_t *out) {
-  uint8_t raw[FZ_HDR + 2 * FZ_MAX_PAYLOAD + FZ_MAC + FZ_CRC];
-  if (plen > 2 * FZ_MAX_PAYLOAD) plen = 2 * FZ_MAX_PAYLOAD;
-  raw[0] = h->version;
-  raw[1] = h->type;
-  raw[2] = h->flags;
-  raw[3] = h->codec;
-  raw[4] = h->channel;
-  raw[5] = h->reserved;
-  fz_put16(raw + 6, h->len);
-  fz_put32(raw + 8, h->session);
-  fz_put32(raw + 12, h->packet);
-  fz_put32(raw + 16, h->lsn);
-  fz_put32(raw + 20, h->time);
-  memcpy(raw + FZ_HDR, payload, plen);
-  size_t n = FZ_HDR + plen;
-  if (h->flags & F_MAC) {
+  uint8_t raw[QN_HEADER_SIZE + 2 * QN_MAX_PAYLOAD + QN_MAC_BYTES + QN_CRC_SIZE];
+  if (plen > 2 * QN_MAX_PAYLOAD) plen = 2 * QN_MAX_PAYLOAD;
+  raw[QN_H_VERSION] = h->version;
+  raw[QN_H_TYPE] = h->type;
+  raw[QN_H_FLAGS] = h->flags;
+  raw[QN_H_CODEC] = h->codec;
+  raw[QN_H_CHANNEL] = h->channel;
+  raw[QN_H_RESERVED] = h->reserved;
+  fz_put16(raw + QN_H_LENGTH, h->len);
+  fz_put32(raw + QN_H_SESSION, h->session);
+  fz_put32(raw + QN_H_PACKET, h->packet);
+  fz_put32(raw + QN_H_LSN, h->lsn);
+  fz_put32(raw + QN_H_TIME, h->time);
+  memcpy(raw + QN_HEADER_SIZE, payload, plen);
+  size_t n = QN_HEADER_SIZE + plen;
+  if (h->flags & QN_F_MAC) {
     uint8_t tag[16];
     if (key)
       fz_chaskey(key, raw, n, tag);
     else
-      memcpy(tag, mac, FZ_MAC);
-    memcpy(raw + n, tag, FZ_MAC);
-    n += FZ_MAC;
+      memcpy(tag, mac, QN_MAC_BYTES);
+    memcpy(raw + n, tag, QN_MAC_BYTES);
+    n += QN_MAC_BYTES;
   }
   uint32_t crc = qn_crc32c_buf(raw, n) ^ (bad_crc ? 0x00010000u : 0);
   fz_put32(raw + n, crc);
-  n += FZ_CRC;
-  for (int i = 0; i < FZ_HDR; i++) raw[i] ^= 0xFF;
+  n += QN_CRC_SIZE;
+  for (int i = 0; i < QN_HEADER_SIZE; i++) raw[i] ^= 0xFF;
   size_t w = cobs_encode(raw, n, out);
   out[w++] = 0;
   return w;
@@ -152,24 +152,24 @@ static void segment_done(fz_ref_t *r) {
   }
   fz_frame_t *f = &r->frames[r->count];
   int n = cobs_decode(r->seg, r->seglen, f->raw);
-  if (n < FZ_HDR + FZ_CRC) return;
-  for (int i = 0; i < FZ_HDR; i++) f->raw[i] ^= 0xFF;
-  uint16_t len = fz_le16(f->raw + 6);
-  uint8_t flags = f->raw[2];
-  if (len > FZ_MAX_PAYLOAD) return;
-  if ((flags & F_TRACE) && len < FZ_TRACE_BYTES) return;
-  int mac = (flags & F_MAC) != 0;
-  int body = FZ_HDR + len + (mac ? FZ_MAC : 0);
-  if (n != body + FZ_CRC) return;
-  if (f->raw[0] != FZ_VERSION) return;
+  if (n < QN_HEADER_SIZE + QN_CRC_SIZE) return;
+  for (int i = 0; i < QN_HEADER_SIZE; i++) f->raw[i] ^= 0xFF;
+  uint16_t len = fz_le16(f->raw + QN_H_LENGTH);
+  uint8_t flags = f->raw[QN_H_FLAGS];
+  if (len > QN_MAX_PAYLOAD) return;
+  if ((flags & QN_F_TRACE) && len < QN_TRACE_BYTES) return;
+  int mac = (flags & QN_F_MAC) != 0;
+  int body = QN_HEADER_SIZE + len + (mac ? QN_MAC_BYTES : 0);
+  if (n != body + QN_CRC_SIZE) return;
+  if (f->raw[QN_H_VERSION] != QN_PROTOCOL_VERSION) return;
   f->n = (uint16_t)n;
   f->crc_ok = fz_le32(f->raw + body) == qn_crc32c_buf(f->raw, (size_t)body);
   f->mac_flag = (uint8_t)mac;
   f->mac_ok = 0;
   if (mac && r->have_key) {
     uint8_t tag[16];
-    fz_chaskey(r->key, f->raw, (size_t)(FZ_HDR + len), tag);
-    f->mac_ok = memcmp(tag, f->raw + FZ_HDR + len, FZ_MAC) == 0;
+    fz_chaskey(r->key, f->raw, (size_t)(QN_HEADER_SIZE + len), tag);
+    f->mac_ok = memcmp(tag, f->raw + QN_HEADER_SIZE + len, QN_MAC_BYTES) == 0;
   }
   r->count++;
 }
@@ -189,11 +189,11 @@ void fz_ref_feed(fz_ref_t *r, const uint8_t *p, size_t n) {
 }
 
 const fz_frame_t *fz_ref_find(const fz_ref_t *r, const uint8_t *p, size_t n) {
-  if (n < FZ_HDR) return NULL;
+  if (n < QN_HEADER_SIZE) return NULL;
   for (int i = 0; i < r->count; i++) {
     const fz_frame_t *f = &r->frames[i];
     if (!fz_frame_accepted(f)) continue;
-    if (FZ_HDR + (size_t)fz_le16(f->raw + 6) == n && memcmp(f->raw, p, n) == 0) return f;
+    if (QN_HEADER_SIZE + (size_t)fz_le16(f->raw + QN_H_LENGTH) == n && memcmp(f->raw, p, n) == 0) return f;
   }
   return NULL;
 }

@@ -22,7 +22,7 @@ typedef struct {
 } fz_hdr_t;
 
 /* Build one frame on the wire: header, payload, MAC (computed under key
- * when key is set and flags carry F_MAC, else the 8 bytes at mac), CRC-32C
+ * when key is set and flags carry QN_F_MAC, else the 8 bytes at mac), CRC-32C
  * (bit-flipped when bad_crc), header inverted, COBS and the delimiter.
  * Returns the wire length (out must hold FZ_WIRE_MAX). */
 #define FZ_WIRE_MAX (2 * FZ_MAX_FRAME + 16)

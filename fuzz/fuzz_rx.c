@@ -37,6 +37,10 @@
 #define HS_NO_CONFIRM 0x08
 #define HS_BAD_PROOF 0x10
 #define HS_BASES 0x20 /* QoS bases and epoch from the input */
+/* The capabilities the harness's client announces in HELLO: as many
+ * priority classes as the core has, a journal, protobuf and JSON. */
+#define HELLO_CAPS \
+  ((uint32_t)QN_PRIO_CLASSES << QN_CAP_PRIO_SHIFT | QN_CAP_JOURNAL | 1u << QN_CODEC_PB | 1u << QN_CODEC_JSON)
 
 /* Where a frame in the inbox came from, for the authentication oracle. */
 enum { D_UP, D_OPEN, D_RECOVERED };
@@ -69,7 +73,7 @@ static struct {
   int trace; /* FUZZ_TRACE=1: say what each op did (replaying one input) */
 } X;
 
-static int session_up(void) { return qn_session_stat(0) == SESSION_UP; }
+static int session_up(void) { return qn_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP; }
 
 static void shadow_push(uint8_t cls) {
   if (X.shadow_n == sizeof X.shadow / sizeof X.shadow[0]) fuzz_fail("harness: inbox shadow overflow");
@@ -118,7 +122,7 @@ void fz_fixture_fresh(fz_fixture_t *f, uint32_t auth) {
   fuzz_now = 1000000;
   fuzz_rng = 0x9E3779B97F4A7C15ull;
   memset(fuzz_flash, 0xFF, sizeof fuzz_flash);
-  if (fuzz_boot(ROLE_SERVER, auth) != QN_OK) fuzz_fail("harness: journal did not open on erased storage");
+  if (fuzz_boot(QN_ROLE_SERVER, auth) != QN_OK) fuzz_fail("harness: journal did not open on erased storage");
   fuzz_pull_all(NULL, 0);
   fuzz_save(&f->server);
   FUZZ_UNGUARD();
@@ -130,15 +134,15 @@ static const fz_frame_t *frame_of(fz_ref_t *r, const uint8_t *wire, size_t n, ui
   fz_ref_set_key(r, X.have_key ? X.ks : NULL);
   fz_ref_feed(r, wire, n);
   for (int i = 0; i < r->count; i++)
-    if (r->frames[i].raw[1] == t && r->frames[i].crc_ok) return &r->frames[i];
+    if (r->frames[i].raw[QN_H_TYPE] == t && r->frames[i].crc_ok) return &r->frames[i];
   fuzz_fail("harness: no intact frame of type 0x%02x in the handshake", t);
 }
 
 static const uint8_t *field_bytes(const fz_frame_t *f, uint32_t tag, size_t want) {
   const uint8_t *b;
   size_t n;
-  if (!fz_pb_find(f->raw + FZ_HDR, fz_le16(f->raw + 6), tag, NULL, &b, &n) || n != want)
-    fuzz_fail("harness: handshake frame 0x%02x has no %zu-byte field %u", f->raw[1], want, tag);
+  if (!fz_pb_find(f->raw + QN_HEADER_SIZE, fz_le16(f->raw + QN_H_LENGTH), tag, NULL, &b, &n) || n != want)
+    fuzz_fail("harness: handshake frame 0x%02x has no %zu-byte field %u", f->raw[QN_H_TYPE], want, tag);
   return b;
 }
 
@@ -154,22 +158,22 @@ void fz_fixture_session(fz_fixture_t *f, uint32_t auth) {
   fuzz_now = 1000000;
   memset(fuzz_flash, 0xFF, sizeof fuzz_flash);
   fuzz_rng = 0xC11E17ull;
-  fuzz_boot(ROLE_CLIENT, auth);
+  fuzz_boot(QN_ROLE_CLIENT, auth);
   fuzz_pull_all(NULL, 0);
   if (qn_connect() != QN_OK) fuzz_fail("harness: client refused to connect");
   size_t n = fuzz_pull_all(wire, sizeof wire);
-  memcpy(nc, field_bytes(frame_of(&X.in, wire, n, T_HELLO), 4, 16), 16);
+  memcpy(nc, field_bytes(frame_of(&X.in, wire, n, QN_T_HELLO), 4, 16), 16);
   fuzz_save(&client);
 
   memset(fuzz_flash, 0xFF, sizeof fuzz_flash);
   fuzz_rng = 0x5E4E4ull;
-  fuzz_boot(ROLE_SERVER, auth);
+  fuzz_boot(QN_ROLE_SERVER, auth);
   fuzz_pull_all(NULL, 0);
   fuzz_rx_bytes(wire, n, 0);
   n = fuzz_pull_all(wire, sizeof wire);
-  const fz_frame_t *w = frame_of(&X.in, wire, n, T_WELCOME);
+  const fz_frame_t *w = frame_of(&X.in, wire, n, QN_T_WELCOME);
   memcpy(ns, field_bytes(w, 5, 16), 16);
-  if (!fz_pb_find(w->raw + FZ_HDR, fz_le16(w->raw + 6), 6, &sid, NULL, NULL))
+  if (!fz_pb_find(w->raw + QN_HEADER_SIZE, fz_le16(w->raw + QN_H_LENGTH), 6, &sid, NULL, NULL))
     fuzz_fail("harness: WELCOME without a session id");
   fuzz_save(&f->server);
 
@@ -190,22 +194,23 @@ void fz_fixture_session(fz_fixture_t *f, uint32_t auth) {
   fuzz_load(&client);
   hs_hmac("QNK", nc, ns, sid, ks);
   memcpy(f->ks, ks, 16);
-  f->have_key = auth == 2;
+  f->have_key = auth == QN_AUTH_FRAME_MAC;
   f->knows_key = 1;
   X.have_key = f->have_key;
   memcpy(X.ks, f->ks, 16);
-  if (qn_send(T_PING, 0x01, 0, 0, qn_next_packet(), 0) != QN_OK) fuzz_fail("harness: client refused a PING");
+  if (qn_send(QN_T_PING, QN_PRIO_CONTROL, QN_CODEC_NONE, 0, qn_next_packet(), 0) != QN_OK)
+    fuzz_fail("harness: client refused a PING");
   n = fuzz_pull_all(wire, sizeof wire);
-  const fz_frame_t *ping = frame_of(&X.in, wire, n, T_PING);
+  const fz_frame_t *ping = frame_of(&X.in, wire, n, QN_T_PING);
   if (f->have_key && !(ping->mac_flag && ping->mac_ok))
     fuzz_fail("harness: session key derivation disagrees with the client's MAC");
-  f->lsn = fz_le32(ping->raw + 16) + 1;
+  f->lsn = fz_le32(ping->raw + QN_H_LSN) + 1;
   fuzz_save(&client);
 
   fuzz_load(&f->server);
   fuzz_rx_bytes(wire, n, 0);
   n = fuzz_pull_all(wire, sizeof wire);
-  const fz_frame_t *pong = frame_of(&X.in, wire, n, T_PONG);
+  const fz_frame_t *pong = frame_of(&X.in, wire, n, QN_T_PONG);
   if (f->have_key && !(pong->mac_flag && pong->mac_ok)) fuzz_fail("harness: the server's PONG MAC does not verify");
   fuzz_save(&f->server);
   FUZZ_UNGUARD();
@@ -256,15 +261,15 @@ void fz_rx_feed(const uint8_t *p, size_t n) {
 /* The server's session id as frames carry it: the 64-bit id folded to 32
  * bits (docs/PROTOCOL.md section 6). */
 static uint32_t server_sid(void) {
-  uint64_t id = (uint64_t)qn_session_stat(1);
+  uint64_t id = (uint64_t)qn_session_stat(QN_SESSION_STAT_ID);
   return (uint32_t)(id ^ (id >> 32));
 }
 
-static int is_handshake(uint8_t t) { return t == T_HELLO || t == T_WELCOME || t == T_CONFIRM; }
+static int is_handshake(uint8_t t) { return t == QN_T_HELLO || t == QN_T_WELCOME || t == QN_T_CONFIRM; }
 
 void fz_rx_send(uint8_t type, uint8_t flags, uint8_t codec, const uint8_t *payload, size_t plen) {
   static uint8_t wire[FZ_WIRE_MAX];
-  fz_hdr_t h = {.version = FZ_VERSION,
+  fz_hdr_t h = {.version = QN_PROTOCOL_VERSION,
                 .type = type,
                 .flags = flags,
                 .codec = codec,
@@ -273,9 +278,9 @@ void fz_rx_send(uint8_t type, uint8_t flags, uint8_t codec, const uint8_t *paylo
                 .lsn = X.lsn++};
   int mac = X.have_key && !is_handshake(type);
   if (mac)
-    h.flags |= F_MAC;
+    h.flags |= QN_F_MAC;
   else
-    h.flags &= (uint8_t)~F_MAC;
+    h.flags &= (uint8_t)~QN_F_MAC;
   size_t w = fz_frame_wire(&h, payload, plen, mac ? X.ks : NULL, NULL, 0, wire);
   fz_rx_feed(wire, w);
 }
@@ -288,7 +293,7 @@ static void check_out(void) {
     const fz_frame_t *f = &X.out.frames[X.out_checked];
     if (X.have_key && f->crc_ok && f->mac_flag && !f->mac_ok)
       fuzz_fail("server sent a MAC'd frame (type 0x%02x, LSN %u) whose MAC does not verify under the session key",
-                f->raw[1], fz_le32(f->raw + 16));
+                f->raw[QN_H_TYPE], fz_le32(f->raw + QN_H_LSN));
   }
   if (X.out.count > FZ_REF_FRAMES - 32) {
     X.out.count = 0;
@@ -316,21 +321,21 @@ static void check_popped(const uint8_t *app, int32_t n) {
   if (X.shadow_n == 0) fuzz_fail("harness: the inbox gave a frame its shadow never saw arrive");
   shadow_t s = X.shadow[0];
   memmove(X.shadow, X.shadow + 1, --X.shadow_n * sizeof X.shadow[0]);
-  if (n < FZ_HDR || n > FZ_HDR + FZ_MAX_PAYLOAD || n != FZ_HDR + fz_le16(app + 6))
-    fuzz_fail("inbox frame of %d bytes whose length field says %u", (int)n, fz_le16(app + 6));
+  if (n < QN_HEADER_SIZE || n > QN_HEADER_SIZE + QN_MAX_PAYLOAD || n != QN_HEADER_SIZE + fz_le16(app + QN_H_LENGTH))
+    fuzz_fail("inbox frame of %d bytes whose length field says %u", (int)n, fz_le16(app + QN_H_LENGTH));
   const fz_frame_t *f = fz_ref_find(&X.in, app, (size_t)n);
   if (!f && X.in.full) return; /* more frames than the reference keeps: no verdict */
   if (!f)
-    fuzz_fail("inbox frame (type 0x%02x, flags 0x%02x, %d bytes) was never fed intact: not validly framed", app[1],
-              app[2], (int)n);
-  if (X.fx->auth != 2) return;
+    fuzz_fail("inbox frame (type 0x%02x, flags 0x%02x, %d bytes) was never fed intact: not validly framed",
+              app[QN_H_TYPE], app[QN_H_FLAGS], (int)n);
+  if (X.fx->auth != QN_AUTH_FRAME_MAC) return;
   if (s.cls == D_OPEN) {
-    if (app[1] != T_PONG) fuzz_fail("auth 2: frame type 0x%02x delivered outside a session", app[1]);
+    if (app[QN_H_TYPE] != QN_T_PONG) fuzz_fail("auth 2: frame type 0x%02x delivered outside a session", app[QN_H_TYPE]);
     return;
   }
-  if (!f->mac_ok) fuzz_fail("auth 2: frame type 0x%02x delivered in a session without a valid MAC", app[1]);
-  if (s.cls != D_UP || app[1] == T_PONG) return;
-  uint32_t lsn = fz_le32(app + 16);
+  if (!f->mac_ok) fuzz_fail("auth 2: frame type 0x%02x delivered in a session without a valid MAC", app[QN_H_TYPE]);
+  if (s.cls != D_UP || app[QN_H_TYPE] == QN_T_PONG) return;
+  uint32_t lsn = fz_le32(app + QN_H_LSN);
   for (int i = 0; i < X.seen_n; i++)
     if (X.seen[i].gen == s.gen && X.seen[i].lsn == lsn)
       fuzz_fail("auth 2: LSN %u delivered twice in one session (replay)", lsn);
@@ -341,7 +346,7 @@ static void check_popped(const uint8_t *app, int32_t n) {
  * storage and recovers what its journal holds. */
 static void reset(void) {
   memset(&X.echo, 0, sizeof X.echo);
-  fuzz_boot(ROLE_SERVER, X.fx->auth);
+  fuzz_boot(QN_ROLE_SERVER, X.fx->auth);
   /* The new core's decoder starts afresh: bytes of a frame begun before
    * the reset are the start of the next one for it, and for the reference. */
   X.in.seglen = 0;
@@ -360,20 +365,21 @@ void fz_rx_app(void) {
     if (n <= 0) return;
     check_popped(app, n);
     if (X.trace)
-      fprintf(stderr, "qn-fuzz: app took type 0x%02x flags 0x%02x packet %u (%d bytes)\n", app[1], app[2],
-              fz_le32(app + 12), (int)n);
-    if (app[1] == T_RESET_REQ) {
+      fprintf(stderr, "qn-fuzz: app took type 0x%02x flags 0x%02x packet %u (%d bytes)\n", app[QN_H_TYPE],
+              app[QN_H_FLAGS], fz_le32(app + QN_H_PACKET), (int)n);
+    if (app[QN_H_TYPE] == QN_T_RESET_REQ) {
       reset();
       return;
     }
-    if (app[1] != T_DATA) return;
-    X.echo.qos = (app[2] >> 2) & 3;
-    if (X.echo.qos == 2) return;
-    X.echo.prio = app[2] & 3;
-    X.echo.traced = (app[2] & F_TRACE) != 0;
-    X.echo.codec = app[3];
-    X.echo.channel = app[4];
-    X.echo.len = app[6] | (app[7] << 8);
+    if (app[QN_H_TYPE] != QN_T_DATA) return;
+    uint8_t flags = app[QN_H_FLAGS];
+    X.echo.qos = (flags & QN_F_QOS_MASK) >> QN_F_QOS_SHIFT;
+    if (X.echo.qos == QN_QOS_EXACTLY_ONCE) return;
+    X.echo.prio = flags & QN_F_PRIO_MASK;
+    X.echo.traced = (flags & QN_F_TRACE) != 0;
+    X.echo.codec = app[QN_H_CODEC];
+    X.echo.channel = app[QN_H_CHANNEL];
+    X.echo.len = fz_le16(app + QN_H_LENGTH);
     X.echo.active = 1;
   }
   int64_t r = X.echo.traced ? qn_publish_traced(X.echo.channel, X.echo.qos, X.echo.prio, X.echo.codec, X.echo.len)
@@ -390,13 +396,13 @@ void fz_rx_end(void) {
     fz_rx_pull(SIZE_MAX);
   }
   fz_rx_pull(SIZE_MAX);
-  for (int p = 0; p < 3; p++)
+  for (int p = 0; p < QN_PRIO_CLASSES; p++)
     if (qn_tx_pending(p) != 0)
       fuzz_fail("outbox %d still holds %d frames after every byte was pulled", p, (int)qn_tx_pending(p));
   if (qn_tx_in_flight() != 0) fuzz_fail("a frame is still in flight after every byte was pulled");
   uint32_t used = 0;
-  for (int i = 0; i < qn_pool_count(); i++) used += qn_pool_stat(i, 2);
-  uint32_t held = (uint32_t)qn_inbox_count() + qn_qos_stat(6);
+  for (int i = 0; i < qn_pool_count(); i++) used += qn_pool_stat(i, QN_POOL_STAT_IN_USE);
+  uint32_t held = (uint32_t)qn_inbox_count() + qn_qos_stat(QN_QOS_STAT_IN_FLIGHT);
   if (used > held)
     fuzz_fail("pool leak: %u blocks in use after draining, the inbox and QoS window account for %u", used, held);
 }
@@ -404,9 +410,9 @@ void fz_rx_end(void) {
 /* ---- ops ---- */
 
 static void op_frame(fz_in_t *in) {
-  static uint8_t payload[2 * FZ_MAX_PAYLOAD], wire[FZ_WIRE_MAX];
+  static uint8_t payload[2 * QN_MAX_PAYLOAD], wire[FZ_WIRE_MAX];
   uint8_t ctl = fz_u8(in);
-  fz_hdr_t h = {.version = FZ_VERSION};
+  fz_hdr_t h = {.version = QN_PROTOCOL_VERSION};
   h.type = fz_u8(in);
   h.flags = fz_u8(in);
   h.codec = fz_u8(in);
@@ -425,12 +431,12 @@ static void op_frame(fz_in_t *in) {
   }
   if (ctl & CTL_VERSION) h.version = fz_u8(in);
   if (ctl & CTL_RESERVED) h.reserved = fz_u8(in);
-  uint8_t mac[FZ_MAC] = {0};
+  uint8_t mac[QN_MAC_BYTES] = {0};
   const uint8_t *key = NULL;
   if (X.have_key && !(ctl & CTL_NOMAC) && !is_handshake(h.type)) {
-    h.flags |= F_MAC;
+    h.flags |= QN_F_MAC;
     key = X.ks;
-  } else if (h.flags & F_MAC) {
+  } else if (h.flags & QN_F_MAC) {
     fz_bytes(in, mac, sizeof mac);
   }
   size_t w = fz_frame_wire(&h, payload, plen, key, mac, (ctl & CTL_BADCRC) != 0, wire);
@@ -446,7 +452,7 @@ static void op_raw(fz_in_t *in) {
 /* The newest intact WELCOME the server sent since mark. */
 static const fz_frame_t *last_welcome(int mark) {
   for (int i = X.out.count - 1; i >= mark && i >= 0; i--)
-    if (X.out.frames[i].raw[1] == T_WELCOME && X.out.frames[i].crc_ok) return &X.out.frames[i];
+    if (X.out.frames[i].raw[QN_H_TYPE] == QN_T_WELCOME && X.out.frames[i].crc_ok) return &X.out.frames[i];
   return NULL;
 }
 
@@ -458,9 +464,9 @@ static void op_handshake(fz_in_t *in) {
   fz_bytes(in, nc, sizeof nc);
   fz_rx_pull(SIZE_MAX); /* what is queued goes out under the current key */
   size_t n = 0;
-  n += fz_pb_uint(pl + n, 1, (ctl & HS_VERSION) ? fz_u8(in) : FZ_VERSION);
-  n += fz_pb_uint(pl + n, 2, 0x3u << 16 | 0x100u | 0x6u | X.fx->auth << 9);
-  n += fz_pb_uint(pl + n, 3, FZ_MAX_PAYLOAD);
+  n += fz_pb_uint(pl + n, 1, (ctl & HS_VERSION) ? fz_u8(in) : QN_PROTOCOL_VERSION);
+  n += fz_pb_uint(pl + n, 2, HELLO_CAPS | X.fx->auth << QN_CAP_AUTH_SHIFT);
+  n += fz_pb_uint(pl + n, 3, QN_MAX_PAYLOAD);
   n += fz_pb_bytes(pl + n, 4, nc, sizeof nc);
   if ((ctl & HS_TOKEN) && X.have_token) n += fz_pb_bytes(pl + n, 5, X.token, sizeof X.token);
   n += fz_pb_uint(pl + n, 6, 0);
@@ -475,15 +481,15 @@ static void op_handshake(fz_in_t *in) {
     n += fz_pb_uint(pl + n, 10, 0x0E90C4u);
   }
   int mark = X.out.count;
-  fz_rx_send(T_HELLO, 0x01, 1, pl, n);
+  fz_rx_send(QN_T_HELLO, QN_PRIO_CONTROL, QN_CODEC_PB, pl, n);
   fz_rx_pull(SIZE_MAX);
   const fz_frame_t *w = last_welcome(mark);
   const uint8_t *ns, *tok;
   size_t nsl = 0, tokl = 0;
   uint64_t sid;
   if (!w) return;
-  const uint8_t *wp = w->raw + FZ_HDR;
-  size_t wn = fz_le16(w->raw + 6);
+  const uint8_t *wp = w->raw + QN_HEADER_SIZE;
+  size_t wn = fz_le16(w->raw + QN_H_LENGTH);
   if (!fz_pb_find(wp, wn, 5, NULL, &ns, &nsl) || nsl != 16 || !fz_pb_find(wp, wn, 6, &sid, NULL, NULL)) return;
   uint8_t nsv[16];
   memcpy(nsv, ns, 16);
@@ -495,17 +501,17 @@ static void op_handshake(fz_in_t *in) {
   uint8_t proof[32] = {0};
   if (X.fx->knows_key)
     hs_hmac("QNC", nsv, nc, sid, proof);
-  else if (X.fx->auth != 0)
+  else if (X.fx->auth != QN_AUTH_NONE)
     fz_bytes(in, proof, sizeof proof); /* a guess: all a peer without the key has */
   if (ctl & HS_BAD_PROOF) proof[fz_u8(in) & 31] ^= 1;
   n = 0;
   n += fz_pb_bytes(pl + n, 1, proof, sizeof proof);
   n += fz_pb_uint(pl + n, 2, sid);
-  fz_rx_send(T_CONFIRM, 0x01, 1, pl, n);
+  fz_rx_send(QN_T_CONFIRM, QN_PRIO_CONTROL, QN_CODEC_PB, pl, n);
   /* Up now means up in the session this HELLO got (a new one, or the same
    * one again for a repeated HELLO): its key replaces the old one before
    * anything the server sends in it is pulled. */
-  if (session_up() && X.fx->auth == 2 && X.fx->knows_key) {
+  if (session_up() && X.fx->auth == QN_AUTH_FRAME_MAC && X.fx->knows_key) {
     uint8_t ks[32];
     hs_hmac("QNK", nc, nsv, sid, ks);
     use_key(ks);
@@ -547,7 +553,8 @@ void fz_rx_ops(fz_in_t *in) {
     if (X.auto_pull) fz_rx_pull(SIZE_MAX);
     if (X.trace)
       fprintf(stderr, "qn-fuzz: op %2u: session state %d id %08x, inbox %d, server sent %d frames, %d fed intact\n",
-              op & 0x0F, (int)qn_session_stat(0), server_sid(), (int)qn_inbox_count(), X.out.count, X.in.count);
+              op & 0x0F, (int)qn_session_stat(QN_SESSION_STAT_STATE), server_sid(), (int)qn_inbox_count(), X.out.count,
+              X.in.count);
   }
   fz_rx_end();
 }

@@ -15,8 +15,6 @@
 #include <string.h>
 #include "fuzz_rx.h"
 
-#define CFG_KEYS 10
-#define CODEC_PB 1
 #define HOUR_MS 3600000u
 
 static fz_fixture_t fixture;
@@ -25,39 +23,43 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  fz_fixture_session(&fixture, 2);
+  fz_fixture_session(&fixture, QN_AUTH_FRAME_MAC);
   return 0;
 }
 
-static void config_now(uint32_t cfg[CFG_KEYS]) {
-  for (int k = 0; k < CFG_KEYS; k++) cfg[k] = qn_config_get(k);
+static void config_now(uint32_t cfg[QN_CFG_COUNT]) {
+  for (int k = 0; k < QN_CFG_COUNT; k++) cfg[k] = qn_config_get(k);
 }
 
-static void check_ranges(const uint32_t c[CFG_KEYS]) {
-  static const int ms_keys[] = {2, 4, 5, 6, 7};
+static void check_ranges(const uint32_t c[QN_CFG_COUNT]) {
+  static const int ms_keys[] = {QN_CFG_HEARTBEAT_MS, QN_CFG_BACKOFF_BASE_MS, QN_CFG_BACKOFF_CAP_MS, QN_CFG_HANDSHAKE_MS,
+                                QN_CFG_RETX_MS};
   for (size_t i = 0; i < sizeof ms_keys / sizeof ms_keys[0]; i++)
     if (c[ms_keys[i]] < 1 || c[ms_keys[i]] > HOUR_MS)
       fuzz_fail("config key %d is %u ms, outside 1..1 h", ms_keys[i], c[ms_keys[i]]);
-  if (c[3] < 1 || c[3] > 100) fuzz_fail("config key 3 (heartbeat misses) is %u", c[3]);
-  if (c[4] > c[5]) fuzz_fail("backoff base %u ms above its cap %u ms", c[4], c[5]);
-  if (c[9] > 0x3FF) fuzz_fail("node id %u does not fit 10 bits", c[9]);
+  uint32_t misses = c[QN_CFG_HEARTBEAT_MISS];
+  if (misses < 1 || misses > 100) fuzz_fail("heartbeat misses (config key %d) is %u", QN_CFG_HEARTBEAT_MISS, misses);
+  if (c[QN_CFG_BACKOFF_BASE_MS] > c[QN_CFG_BACKOFF_CAP_MS])
+    fuzz_fail("backoff base %u ms above its cap %u ms", c[QN_CFG_BACKOFF_BASE_MS], c[QN_CFG_BACKOFF_CAP_MS]);
+  if (c[QN_CFG_NODE] > 0x3FF) fuzz_fail("node id %u does not fit 10 bits", c[QN_CFG_NODE]);
 }
 
-/* The CONFIG_ACK's status (field 1), from the server's output since mark:
- * 1 and the status, or 0 when no CONFIG_ACK came. */
-static int ack_status(const fz_ref_t *out, int mark, int64_t *status) {
+/* The CONFIG_ACK's status field (field 1) and codec, from the server's
+ * output since mark: 1 and the field, or 0 when no CONFIG_ACK came. The
+ * field is the status as its codec carries it (protobuf zig-zags it, JSON
+ * writes it signed): 0 is QN_OK in both, anything else a refusal. */
+static int ack_status(const fz_ref_t *out, int mark, uint64_t *field, uint8_t *codec) {
   for (int i = out->count - 1; i >= mark; i--) {
     const fz_frame_t *f = &out->frames[i];
-    if (f->raw[1] != T_CONFIG_ACK || !fz_frame_accepted(f)) continue;
-    uint32_t len = fz_le16(f->raw + 6), src = qn_app_buf() + FZ_HDR;
-    memcpy(qn_mem() + src, f->raw + FZ_HDR, len);
-    int32_t n = qn_decode(f->raw[3], src, (int32_t)len);
-    if (n < 0) fuzz_fail("the CONFIG_ACK does not decode with its own codec %u (%d)", f->raw[3], (int)n);
+    if (f->raw[QN_H_TYPE] != QN_T_CONFIG_ACK || !fz_frame_accepted(f)) continue;
+    uint32_t len = fz_le16(f->raw + QN_H_LENGTH), src = qn_app_buf() + QN_HEADER_SIZE;
+    *codec = f->raw[QN_H_CODEC];
+    memcpy(qn_mem() + src, f->raw + QN_HEADER_SIZE, len);
+    int32_t n = qn_decode(*codec, src, (int32_t)len);
+    if (n < 0) fuzz_fail("the CONFIG_ACK does not decode with its own codec %u (%d)", *codec, (int)n);
     for (int32_t k = 0; k < n; k++) {
       if (qn_msg_tag(k) != 1) continue;
-      uint64_t v = qn_msg_value(k);
-      /* Protobuf zig-zags a status; JSON writes it signed. */
-      *status = f->raw[3] == CODEC_PB ? (int64_t)(v >> 1) ^ -(int64_t)(v & 1) : (int64_t)v;
+      *field = qn_msg_value(k);
       return 1;
     }
     fuzz_fail("the CONFIG_ACK has no status field");
@@ -67,26 +69,29 @@ static int ack_status(const fz_ref_t *out, int mark, int64_t *status) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static uint8_t payload[FZ_MAX_PAYLOAD];
-  uint32_t before[CFG_KEYS], after[CFG_KEYS];
+  static uint8_t payload[QN_MAX_PAYLOAD];
+  uint32_t before[QN_CFG_COUNT], after[QN_CFG_COUNT];
   FUZZ_GUARD();
   fz_rx_begin(&fixture);
   fz_in_t in = {data, size, 0};
   uint8_t c = fz_u8(&in);
-  uint8_t codec = (c & 0x80) ? c : (uint8_t)(CODEC_PB + (c & 1));
+  uint8_t codec = (c & 0x80) ? c : (c & 1) ? QN_CODEC_JSON : QN_CODEC_PB;
   uint8_t plan = fz_u8(&in);
   size_t plen = fz_bytes(&in, payload, sizeof payload);
   config_now(before);
   fz_ref_t *out = fz_rx_output();
   int mark = out->count;
-  fz_rx_send(T_CONFIG, 0x01, codec, payload, plen);
+  fz_rx_send(QN_T_CONFIG, QN_PRIO_CONTROL, codec, payload, plen);
   fz_rx_pull(SIZE_MAX);
-  int64_t status = 0;
-  if (!ack_status(out, mark, &status)) fuzz_fail("a CONFIG in a session got no CONFIG_ACK");
+  uint64_t status_field = 0;
+  uint8_t ack_codec = 0;
+  if (!ack_status(out, mark, &status_field, &ack_codec)) fuzz_fail("a CONFIG in a session got no CONFIG_ACK");
   config_now(after);
-  if (after[0] != before[0] || after[1] != before[1]) fuzz_fail("role or auth mode changed over the link");
-  if (status != QN_OK && memcmp(before, after, sizeof before) != 0)
-    fuzz_fail("a refused config (status %lld) changed the config", (long long)status);
+  if (after[QN_CFG_ROLE] != before[QN_CFG_ROLE] || after[QN_CFG_AUTH] != before[QN_CFG_AUTH])
+    fuzz_fail("role or auth mode changed over the link");
+  if (status_field != QN_OK && memcmp(before, after, sizeof before) != 0)
+    fuzz_fail("a refused config (status field %llu in codec %u) changed the config", (unsigned long long)status_field,
+              ack_codec);
   check_ranges(after);
   for (int i = 0; i < (plan & 7); i++) {
     fuzz_tick((int64_t)1 << (plan >> 3));

@@ -37,10 +37,10 @@
  * one's CRC when fix is set. Returns where the log ends. */
 static uint32_t walk(uint8_t *half, int fix) {
   uint32_t off = 0;
-  while (off + REC_HEAD + FZ_CRC <= HALF) {
+  while (off + REC_HEAD + QN_CRC_SIZE <= HALF) {
     uint8_t *r = half + off;
     uint32_t len = fz_le16(r + 2);
-    uint32_t padded = (REC_HEAD + len + FZ_CRC + REC_ALIGN - 1) & ~(uint32_t)(REC_ALIGN - 1);
+    uint32_t padded = (REC_HEAD + len + QN_CRC_SIZE + REC_ALIGN - 1) & ~(uint32_t)(REC_ALIGN - 1);
     if (r[0] != REC_MAGIC || len > REC_MAX_DATA || off + padded > HALF) break;
     /* Open finding journal-type0 (fuzz/README.md): a campaign that lists
      * it leaves records of type 0 unsealed, so it can get past them. */
@@ -63,9 +63,12 @@ static void erase_after_log(uint8_t *half) {
   if (end + 4 <= HALF && fz_le32(half + end) == 0xFFFFFFFFu) memset(half + end, 0xFF, HALF - end);
 }
 
-/* What recovery rebuilt: the QoS 2 figures (qn_qos_stat 1, 3, 4, 5, 6, 9,
- * 10, 11, 12) and the inbox's frames. */
-static const int32_t figures[] = {1, 3, 4, 5, 6, 9, 10, 11, 12};
+/* What recovery rebuilt: the QoS 2 figures and the inbox's frames. */
+static const int32_t figures[] = {
+    QN_QOS_STAT_Q2_NEXT, QN_QOS_STAT_Q2_EXPECTED, QN_QOS_STAT_Q2_DELIVERED,
+    QN_QOS_STAT_Q2_DONE, QN_QOS_STAT_IN_FLIGHT,   QN_QOS_STAT_Q2_RELEASED,
+    QN_QOS_STAT_DIGEST,  QN_QOS_STAT_EPOCH,       QN_QOS_STAT_PEER_EPOCH,
+};
 #define NFIG (sizeof figures / sizeof figures[0])
 typedef struct {
   uint32_t fig[NFIG];
@@ -82,8 +85,9 @@ static void trace_boot(const char *which, int32_t st) {
   fprintf(stderr,
           "qn-fuzz: %s boot: journal %d, generation %u, tail %u, compactions %u, torn %u, bad records %u, inbox %d;"
           " qos",
-          which, (int)st, qn_journal_stat(2), qn_journal_stat(1), qn_journal_stat(4), qn_journal_stat(5),
-          qn_qos_stat(14), (int)qn_inbox_count());
+          which, (int)st, qn_journal_stat(QN_JOURNAL_STAT_GENERATION), qn_journal_stat(QN_JOURNAL_STAT_TAIL),
+          qn_journal_stat(QN_JOURNAL_STAT_COMPACTIONS), qn_journal_stat(QN_JOURNAL_STAT_TORN_DROPPED),
+          qn_qos_stat(QN_QOS_STAT_BAD_RECORDS), (int)qn_inbox_count());
   for (size_t i = 0; i < NFIG; i++) fprintf(stderr, " %d=%u", (int)figures[i], qn_qos_stat(figures[i]));
   fprintf(stderr, "\n");
 }
@@ -114,12 +118,14 @@ static void same_state(const recovered_t *a, const recovered_t *b) {
 }
 
 static void check_taken(const uint8_t *app, int32_t n) {
-  uint16_t len = fz_le16(app + 6);
-  if (n < FZ_HDR || n > FZ_HDR + FZ_MAX_PAYLOAD || (int32_t)(FZ_HDR + len) != n)
+  uint16_t len = fz_le16(app + QN_H_LENGTH);
+  if (n < QN_HEADER_SIZE || n > QN_HEADER_SIZE + QN_MAX_PAYLOAD || (int32_t)(QN_HEADER_SIZE + len) != n)
     fuzz_fail("recovered inbox frame of %d bytes whose length field says %u", (int)n, len);
-  if (app[0] != FZ_VERSION || app[1] != T_DATA || ((app[2] >> 2) & 3) != 2)
-    fuzz_fail("recovery delivered a frame no journal writes (version %u, type 0x%02x, flags 0x%02x)", app[0], app[1],
-              app[2]);
+  uint8_t flags = app[QN_H_FLAGS];
+  if (app[QN_H_VERSION] != QN_PROTOCOL_VERSION || app[QN_H_TYPE] != QN_T_DATA ||
+      (flags & QN_F_QOS_MASK) >> QN_F_QOS_SHIFT != QN_QOS_EXACTLY_ONCE)
+    fuzz_fail("recovery delivered a frame no journal writes (version %u, type 0x%02x, flags 0x%02x)", app[QN_H_VERSION],
+              app[QN_H_TYPE], flags);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -145,10 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_storage_failed = 0;
   fuzz_storage_fail_at = fail_at;
 
-  int32_t st1 = fuzz_boot(ROLE_SERVER, 2);
+  int32_t st1 = fuzz_boot(QN_ROLE_SERVER, QN_AUTH_FRAME_MAC);
   trace_boot("first", st1);
   take_state(&first);
-  int32_t st2 = fuzz_boot(ROLE_SERVER, 2);
+  int32_t st2 = fuzz_boot(QN_ROLE_SERVER, QN_AUTH_FRAME_MAC);
   trace_boot("second", st2);
   take_state(&second);
   if (st1 == QN_OK && st2 == QN_OK && !fuzz_storage_failed) same_state(&first, &second);
@@ -166,14 +172,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_tick(1000000);
     fuzz_pull_all(NULL, 0);
   }
-  int32_t st3 = fuzz_boot(ROLE_SERVER, 2);
+  int32_t st3 = fuzz_boot(QN_ROLE_SERVER, QN_AUTH_FRAME_MAC);
   trace_boot("third", st3);
   if (st2 == QN_OK && st3 == QN_OK && !fuzz_storage_failed) {
     for (int32_t i = 0, n; (n = qn_inbox_peek(i)) > 0; i++)
       for (int k = 0; k < ntaken; k++)
         if (taken_len[k] == n && memcmp(taken[k], qn_mem() + qn_app_buf(), (size_t)n) == 0)
           fuzz_fail("a recovered frame (packet %u) taken by the application came back after a boot",
-                    fz_le32(taken[k] + 12));
+                    fz_le32(taken[k] + QN_H_PACKET));
   }
   FUZZ_UNGUARD();
   return 0;

@@ -8,7 +8,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  fz_fixture_fresh(&fixture, 2);
+  fz_fixture_fresh(&fixture, QN_AUTH_FRAME_MAC);
   return 0;
 }
 

@@ -9,7 +9,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  fz_fixture_session(&fixture, 2);
+  fz_fixture_session(&fixture, QN_AUTH_FRAME_MAC);
   return 0;
 }
 

@@ -7,8 +7,10 @@
 //   node --import tsx fuzz/tools/make-corpus.ts     (make fuzz-corpus)
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadModule, QnCore, Kind, type Field } from "../../host/core.ts";
+import { loadModule, QnCore, type Field } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
+import { AuthMode, ConfigKey, FieldKind, MAX_PAYLOAD, Role, Status } from "../../host/abi.ts";
+import { Codec, Flag, FrameType as T, HEADER_SIZE, Prio, Qos, flags } from "../../host/frame.ts";
 import { ROOT } from "../../host/status.ts";
 
 const OUT = join(ROOT, "fuzz/corpus");
@@ -19,21 +21,6 @@ const u32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>
 const text = (s: string) => [...Buffer.from(s)];
 
 // ---- the receive targets' op format (fuzz/fuzz_rx.c) ----
-const T = {
-  PING: 0x01,
-  PONG: 0x02,
-  IDENT_REQ: 0x03,
-  PROBE_REQ: 0x05,
-  DATA: 0x10,
-  PUBACK: 0x11,
-  PUBREC: 0x12,
-  PUBREL: 0x13,
-  PUBCOMP: 0x14,
-  RESET_REQ: 0x20,
-  CONFIG: 0x21,
-  LOG_REQ: 0x23,
-  ERROR: 0x7f,
-} as const;
 const CTL_LONG = 0x20;
 const HS_TOKEN = 0x02,
   HS_NO_CONFIRM = 0x08;
@@ -49,7 +36,8 @@ function frame(f: Frame): number[] {
   const p = f.payload ?? [];
   const ctl = p.length > 255 ? CTL_LONG : 0;
   const len = ctl ? [255, p.length - 255] : [p.length];
-  return [0x00, ctl, f.type, f.flags ?? 0x01, f.codec ?? 0, f.channel ?? 0, ...u32(f.packet ?? 1), ...len, ...p];
+  const fl = f.flags ?? Prio.CONTROL;
+  return [0x00, ctl, f.type, fl, f.codec ?? Codec.NONE, f.channel ?? 0, ...u32(f.packet ?? 1), ...len, ...p];
 }
 const raw = (bytes: number[]) => [0x06, bytes.length, ...bytes];
 const tick = (ms: number) => [0x07, ...u16(ms)];
@@ -58,15 +46,22 @@ const pull = (n: number) => [0x09, n - 1];
 const nonce = (seed: number) => Array.from({ length: 16 }, (_, i) => (seed * 31 + i * 7) & 0xff);
 const handshake = (ctl: number, seed: number) => [0x0a, ctl, ...nonce(seed)];
 const delim = [0x0b];
-const qos = (q: number, prio = 2) => prio | (q << 2);
+const qos = (q: number, prio: number = Prio.BULK) => flags(prio, q);
 
 const core = new QnCore(loadModule());
 core.init();
-const pb = (fields: Field[]) => [...core.encode(1, fields)];
-const json = (fields: Field[]) => [...core.encode(2, fields)];
-const uint = (tag: number, v: number | bigint): Field => ({ tag, kind: Kind.UINT, value: BigInt(v) });
-const sint = (tag: number, v: number): Field => ({ tag, kind: Kind.SINT, value: BigInt(v) });
-const bytes = (tag: number, b: number[]): Field => ({ tag, kind: Kind.BYTES, value: 0n, bytes: Uint8Array.from(b) });
+const pb = (fields: Field[]) => [...core.encode(Codec.PB, fields)];
+const json = (fields: Field[]) => [...core.encode(Codec.JSON, fields)];
+const uint = (tag: number, v: number | bigint): Field => ({ tag, kind: FieldKind.UINT, value: BigInt(v) });
+const sint = (tag: number, v: number): Field => ({ tag, kind: FieldKind.SINT, value: BigInt(v) });
+const bytes = (tag: number, b: number[]): Field => ({
+  tag,
+  kind: FieldKind.BYTES,
+  value: 0n,
+  bytes: Uint8Array.from(b),
+});
+/** A CONFIG frame's field: its tag is the config key + 1 (docs/PROTOCOL.md). */
+const cfg = (key: number, v: number) => uint(key + 1, v);
 
 const vectors = [...doc.matchAll(/```vector\n([\s\S]*?)```/g)].map((m) => {
   const v: Record<string, string> = {};
@@ -93,40 +88,47 @@ Object.assign(rx, {
     ...frame({ type: T.DATA, flags: qos(0, 2), payload: Array(200).fill(0x55) }),
     ...app(),
     ...pull(20),
-    ...frame({ type: T.PING, flags: 0x00, payload: text("now") }),
+    ...frame({ type: T.PING, flags: Prio.EMERGENCY, payload: text("now") }),
     ...pull(255),
     ...pull(255),
   ],
-  "ident-pb": [0x00, ...frame({ type: T.IDENT_REQ, codec: 1 })],
-  "ident-json": [0x00, ...frame({ type: T.IDENT_REQ, codec: 2 })],
-  probe: [0x00, ...frame({ type: T.PROBE_REQ, codec: 1, payload: pb([uint(1, 1), uint(2, 0)]) })],
+  "ident-pb": [0x00, ...frame({ type: T.IDENT_REQ, codec: Codec.PB })],
+  "ident-json": [0x00, ...frame({ type: T.IDENT_REQ, codec: Codec.JSON })],
+  probe: [0x00, ...frame({ type: T.PROBE_REQ, codec: Codec.PB, payload: pb([uint(1, 1), uint(2, 0)]) })],
   "data-qos0-echo": [
     0x00,
-    ...frame({ type: T.DATA, flags: qos(0), channel: 3, payload: codecVector("protobuf") }),
+    ...frame({ type: T.DATA, flags: qos(Qos.AT_MOST_ONCE), channel: 3, payload: codecVector("protobuf") }),
     ...app(2),
   ],
   "data-qos1-echo-ack": [
     0x00,
-    ...frame({ type: T.DATA, flags: qos(1), packet: 1, payload: text("one") }),
+    ...frame({ type: T.DATA, flags: qos(Qos.AT_LEAST_ONCE), packet: 1, payload: text("one") }),
     ...app(2),
     ...frame({ type: T.PUBACK, packet: 1 }),
   ],
   "data-qos2-flow": [
     0x00,
-    ...frame({ type: T.DATA, flags: qos(2), packet: 1, payload: text("two") }),
+    ...frame({ type: T.DATA, flags: qos(Qos.EXACTLY_ONCE), packet: 1, payload: text("two") }),
     ...frame({ type: T.PUBREL, packet: 1 }),
     ...app(),
-    ...frame({ type: T.DATA, flags: qos(2), packet: 2, payload: text("three") }),
+    ...frame({ type: T.DATA, flags: qos(Qos.EXACTLY_ONCE), packet: 2, payload: text("three") }),
   ],
   "data-traced": [
     0x00,
-    ...frame({ type: T.DATA, flags: 0x40 | qos(0), payload: [...trace, ...text("hi")] }),
+    ...frame({ type: T.DATA, flags: Flag.TRACE | qos(Qos.AT_MOST_ONCE), payload: [...trace, ...text("hi")] }),
     ...app(2),
   ],
-  config: [0x00, ...frame({ type: T.CONFIG, codec: 1, payload: pb([uint(3, 500), uint(4, 2)]) })],
-  log: [0x00, ...frame({ type: T.LOG_REQ, codec: 1 })],
+  config: [
+    0x00,
+    ...frame({
+      type: T.CONFIG,
+      codec: Codec.PB,
+      payload: pb([cfg(ConfigKey.HEARTBEAT_MS, 500), cfg(ConfigKey.HEARTBEAT_MISS, 2)]),
+    }),
+  ],
+  log: [0x00, ...frame({ type: T.LOG_REQ, codec: Codec.PB })],
   reset: [0x00, ...frame({ type: T.RESET_REQ }), ...app()],
-  error: [0x00, ...frame({ type: T.ERROR, codec: 1, payload: pb([sint(1, -24)]) }), ...app()],
+  error: [0x00, ...frame({ type: T.ERROR, codec: Codec.PB, payload: pb([sint(1, Status.ERR_SESSION)]) }), ...app()],
   pong: [0x00, ...frame({ type: T.PONG, payload: text("qn") }), ...app()],
   acks: [
     0x00,
@@ -137,10 +139,10 @@ Object.assign(rx, {
   "session-qos2": [
     0x00,
     ...handshake(0, 1),
-    ...frame({ type: T.DATA, flags: qos(2), packet: 1, payload: text("x") }),
+    ...frame({ type: T.DATA, flags: qos(Qos.EXACTLY_ONCE), packet: 1, payload: text("x") }),
     ...app(),
     ...frame({ type: T.PUBREL, packet: 1 }),
-    ...frame({ type: T.LOG_REQ, codec: 2 }),
+    ...frame({ type: T.LOG_REQ, codec: Codec.JSON }),
   ],
   "session-resume": [0x00, ...handshake(0, 2), ...tick(100), ...handshake(HS_TOKEN, 3), ...frame({ type: T.PING })],
   "hello-only": [0x00, ...handshake(HS_NO_CONFIRM, 4), ...tick(1500)],
@@ -148,25 +150,39 @@ Object.assign(rx, {
   noise: [0x03, ...raw([0x01, 0x02, 0xff, 0x00, 0x00, 0x41, 0x42, 0x43]), ...delim, ...frame({ type: T.PING })],
   "long-frame": [
     0x00,
-    ...frame({ type: T.DATA, flags: qos(0), payload: Array.from({ length: 256 }, (_, i) => i & 0xff) }),
+    ...frame({
+      type: T.DATA,
+      flags: qos(Qos.AT_MOST_ONCE),
+      payload: Array.from({ length: MAX_PAYLOAD }, (_, i) => i & 0xff),
+    }),
     ...app(2),
   ],
 });
 
 // ---- config: codec selector, clock plan, payload (fuzz/target_config.c) ----
 const plan = (steps: number, log2us: number) => (log2us << 3) | steps;
+const K = ConfigKey;
 const config: Record<string, number[]> = {
-  "heartbeat-pb": [0, plan(3, 20), ...pb([uint(3, 500), uint(4, 2)])],
-  "heartbeat-json": [1, plan(3, 20), ...json([uint(3, 250), uint(4, 5)])],
-  "backoff-pair": [0, plan(2, 18), ...pb([uint(5, 50), uint(6, 80)])],
-  "backoff-refused": [0, plan(1, 10), ...pb([uint(5, 900), uint(6, 10)])],
-  "role-refused": [0, plan(1, 10), ...pb([uint(1, 1)])],
-  "node-and-resume": [1, plan(2, 22), ...json([uint(10, 1023), uint(9, 5)])],
-  "retransmit-handshake": [0, plan(4, 16), ...pb([uint(8, 1), uint(7, 1)])],
-  "bytes-refused": [0, plan(0, 0), ...pb([bytes(3, text("x"))])],
+  "heartbeat-pb": [0, plan(3, 20), ...pb([cfg(K.HEARTBEAT_MS, 500), cfg(K.HEARTBEAT_MISS, 2)])],
+  "heartbeat-json": [1, plan(3, 20), ...json([cfg(K.HEARTBEAT_MS, 250), cfg(K.HEARTBEAT_MISS, 5)])],
+  "backoff-pair": [0, plan(2, 18), ...pb([cfg(K.BACKOFF_BASE_MS, 50), cfg(K.BACKOFF_CAP_MS, 80)])],
+  "backoff-refused": [0, plan(1, 10), ...pb([cfg(K.BACKOFF_BASE_MS, 900), cfg(K.BACKOFF_CAP_MS, 10)])],
+  "role-refused": [0, plan(1, 10), ...pb([cfg(K.ROLE, Role.CLIENT)])],
+  "node-and-resume": [1, plan(2, 22), ...json([cfg(K.NODE, 1023), cfg(K.RESUME_MS, 5)])],
+  "retransmit-handshake": [0, plan(4, 16), ...pb([cfg(K.RETX_MS, 1), cfg(K.HANDSHAKE_MS, 1)])],
+  "bytes-refused": [0, plan(0, 0), ...pb([bytes(K.HEARTBEAT_MS + 1, text("x"))])],
   "empty-json": [1, plan(1, 24), ...text("{}")],
-  "unknown-codec": [0x85, plan(1, 10), ...pb([uint(3, 100)])],
-  "hour-limits": [0, plan(2, 31), ...pb([uint(3, 3600000), uint(4, 100), uint(6, 3600000), uint(5, 3600000)])],
+  "unknown-codec": [0x85, plan(1, 10), ...pb([cfg(K.HEARTBEAT_MS, 100)])],
+  "hour-limits": [
+    0,
+    plan(2, 31),
+    ...pb([
+      cfg(K.HEARTBEAT_MS, 3600000),
+      cfg(K.HEARTBEAT_MISS, 100),
+      cfg(K.BACKOFF_CAP_MS, 3600000),
+      cfg(K.BACKOFF_BASE_MS, 3600000),
+    ]),
+  ],
 };
 
 // ---- decode: selector (bit 0 JSON), payload (fuzz/target_decode.c) ----
@@ -179,8 +195,8 @@ const decode: Record<string, number[]> = {
       uint(1, 2n ** 64n - 1n),
       sint(2, -(2 ** 31)),
       bytes(3, [0, 1, 0xff]),
-      { tag: 4, kind: Kind.FIXED32, value: 0xdeadbeefn },
-      { tag: 65535, kind: Kind.FIXED64, value: 2n ** 63n },
+      { tag: 4, kind: FieldKind.FIXED32, value: 0xdeadbeefn },
+      { tag: 65535, kind: FieldKind.FIXED64, value: 2n ** 63n },
     ]),
   ],
   "pb-empty": [0],
@@ -209,15 +225,15 @@ function journalImages(): Record<string, Uint8Array> {
   const end = (role: number, st: MemoryStorage) => {
     const c = new QnCore(module, { storage: st, entropy });
     c.init();
-    c.x.qn_config_set(0, role);
-    c.x.qn_config_set(1, 0);
+    c.x.qn_config_set(ConfigKey.ROLE, role);
+    c.x.qn_config_set(ConfigKey.AUTH, AuthMode.NONE);
     c.mem.set(key, c.x.qn_msg_data());
     c.x.qn_set_key(c.x.qn_msg_data(), key.length);
     if (c.x.qn_journal_open(st.size) !== 0) throw new Error("journal_open");
     return c;
   };
-  const client = end(1, new MemoryStorage(16384));
-  const server = end(0, storage);
+  const client = end(Role.CLIENT, new MemoryStorage(16384));
+  const server = end(Role.SERVER, storage);
   let now = 0;
   const step = (n = 1) => {
     for (let i = 0; i < n; i++) {
@@ -229,8 +245,8 @@ function journalImages(): Record<string, Uint8Array> {
     }
   };
   const publish = (c: QnCore, s: string) => {
-    c.mem.set(Buffer.from(s), c.x.qn_app_buf() + 24);
-    return Number(c.x.qn_publish(1, 2, 2, 0, s.length));
+    c.mem.set(Buffer.from(s), c.x.qn_app_buf() + HEADER_SIZE);
+    return Number(c.x.qn_publish(1, Qos.EXACTLY_ONCE, Prio.BULK, Codec.NONE, s.length));
   };
   const out: Record<string, Uint8Array> = {};
   const snap = (name: string) => {

@@ -12,7 +12,8 @@
 import { describe, it, expect } from "vitest";
 import { loadModule, QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
-import { FrameType, Counter } from "../../host/frame.ts";
+import { FrameType, Counter, Codec, HEADER_SIZE, Prio, Qos } from "../../host/frame.ts";
+import { AuthMode, ConfigKey, Role, SessionStat, SessionState, Status } from "../../host/abi.ts";
 import { wire, rng } from "./jsframe.ts";
 
 const INPUTS = Number(process.env.QN_PROPERTY_INPUTS ?? 20_000);
@@ -20,7 +21,7 @@ const KEY = new TextEncoder().encode("qn-property-key-0123456789abcdef");
 const module = loadModule();
 
 /** A core with a seeded entropy source, a journal and auth mode 2. */
-function end(role: 0 | 1, seed: number): QnCore {
+function end(role: Role, seed: number): QnCore {
   const r = rng(seed);
   const core = new QnCore(module, {
     storage: new MemoryStorage(16 * 1024),
@@ -31,14 +32,14 @@ function end(role: 0 | 1, seed: number): QnCore {
   core.init();
   const x = core.x;
   for (const [k, v] of [
-    [0, role],
-    [1, 2],
-    [7, 20],
+    [ConfigKey.ROLE, role],
+    [ConfigKey.AUTH, AuthMode.FRAME_MAC],
+    [ConfigKey.RETX_MS, 20],
   ] as const)
-    expect(x.qn_config_set(k, v)).toBe(0);
+    expect(x.qn_config_set(k, v)).toBe(Status.OK);
   core.mem.set(KEY, x.qn_msg_data());
-  expect(x.qn_set_key(x.qn_msg_data(), KEY.length)).toBe(0);
-  expect(x.qn_journal_open(16 * 1024)).toBe(0);
+  expect(x.qn_set_key(x.qn_msg_data(), KEY.length)).toBe(Status.OK);
+  expect(x.qn_journal_open(16 * 1024)).toBe(Status.OK);
   return core;
 }
 
@@ -72,16 +73,17 @@ function feed(r: () => number, core: QnCore, bytes: Uint8Array): void {
   core.rx(Uint8Array.of(0));
 }
 
-const up = (c: QnCore) => c.x.qn_session_stat(0) === 3n;
+const state = (c: QnCore) => Number(c.x.qn_session_stat(SessionStat.STATE));
+const up = (c: QnCore) => state(c) === SessionState.UP;
 
 describe("decoder properties in the handshake and QoS 2 states", () => {
   it(`a device in the middle of a handshake takes only the PONGs sent, over ${INPUTS} inputs`, () => {
     const r = rng(0x4a5d);
-    const client = end(1, 1),
-      server = end(0, 2);
+    const client = end(Role.CLIENT, 1),
+      server = end(Role.SERVER, 2);
     client.x.qn_connect();
     feed(r, server, client.pull());
-    expect(server.x.qn_session_stat(0)).toBe(2n); // WELCOME sent, waiting for CONFIRM
+    expect(state(server)).toBe(SessionState.WELCOMED);
     const counts = [0, 0, 0];
     let delivered = 0;
     const t0 = Date.now();
@@ -92,7 +94,7 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
       for (let n = 1 + (r() % 3); n--; ) {
         const p = Uint8Array.from({ length: r() % 40 }, () => (r() % 5 === 0 ? 0 : r() & 0xff));
         const type = [FrameType.PONG, FrameType.PING, FrameType.DATA, FrameType.RESET_REQ][r() % 4];
-        frames.push(wire({ type, flags: 0x01, packet: r(), session: r() % 2 ? 0 : r(), lsn: r() }, p));
+        frames.push(wire({ type, flags: Prio.CONTROL, packet: r(), session: r() % 2 ? 0 : r(), lsn: r() }, p));
         if (type === FrameType.PONG) sent.push(Buffer.from(p).toString("hex"));
       }
       feed(r, server, mangle(r, kind, Buffer.concat(frames)));
@@ -107,7 +109,7 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
       delivered += got.length;
       counts[kind]++;
     }
-    expect(server.x.qn_session_stat(0)).toBe(2n);
+    expect(state(server)).toBe(SessionState.WELCOMED);
     expect(server.pool(0).inUse + server.pool(1).inUse).toBe(0);
     console.log(
       `property (handshake state): ${INPUTS} inputs (${counts[0]} valid, ${counts[1]} corrupted, ` +
@@ -117,8 +119,8 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
 
   it(`QoS 2 in an authenticated session arrives exactly once and in order, over ${INPUTS} inputs`, () => {
     const r = rng(0x9052);
-    const client = end(1, 3),
-      server = end(0, 4);
+    const client = end(Role.CLIENT, 3),
+      server = end(Role.SERVER, 4);
     let now = 0;
     const tick = (ms: number) => {
       now += ms * 1000;
@@ -146,8 +148,9 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
     for (let input = 0; input < INPUTS; input++) {
       for (let n = r() % 3; n--; ) {
         const p = Buffer.from(`m${published.length}:${(r() >>> 0).toString(36)}`);
-        client.mem.set(p, client.x.qn_app_buf() + 24);
-        if (client.x.qn_publish(1, 2, 2, 0, p.length) > 0n) published.push(p.toString());
+        client.mem.set(p, client.x.qn_app_buf() + HEADER_SIZE);
+        if (client.x.qn_publish(1, Qos.EXACTLY_ONCE, Prio.BULK, Codec.NONE, p.length) > 0n)
+          published.push(p.toString());
       }
       // Now and then the client drops the session: the handshake that
       // renews it crosses the same damaging link.
@@ -173,7 +176,7 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
         `${counts[2]} garbage), ${published.length} messages published, each delivered once and in order; the device ` +
         `refused ${c(Counter.ERR_CRC)} damaged frames (a MAC that fails, then the CRC) and ${c(Counter.AUTH_FAIL)} forged ones, suppressed ` +
         `${c(Counter.DUP_SUPPRESSED)} duplicates, dropped ${c(Counter.OOO_DROP)} out of order; ` +
-        `${server.x.qn_session_stat(5)} sessions, ${Date.now() - t0} ms`,
+        `${server.x.qn_session_stat(SessionStat.SESSIONS_UP)} sessions, ${Date.now() - t0} ms`,
     );
   }, 3_600_000);
 });
