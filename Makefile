@@ -29,10 +29,16 @@ help: ## list the targets
 deps: deps-npm deps-debian ## install what is missing (npm packages, Debian toolchains)
 
 deps-npm: node_modules/.installed
-node_modules/.installed: package.json package-lock.json
-	@echo "deps: npm ci"
-	@npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+# Installed when package-lock.json differs from the one node_modules was
+# installed from (its hash is the stamp), not when its date is newer: a
+# checkout or merge that leaves the lock as it was does not reinstall.
+LOCK_HASH = $(shell sha1sum package-lock.json | cut -d' ' -f1)
+node_modules/.installed: FORCE
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(LOCK_HASH)" ]; then \
+	  echo "deps: npm ci"; \
+	  npm ci --no-audit --no-fund --loglevel=error && echo "$(LOCK_HASH)" > $@; \
+	fi
+FORCE:
 
 deps-debian:
 	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
