@@ -17,7 +17,7 @@
 // has taken the command and its journal (holding it, QoS 1 / 2) is on disk.
 import { createServer as netServer, type Server, type Socket } from "node:net";
 import { createServer as tlsServer, type TLSSocket } from "node:tls";
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { Peer, type SessionOptions } from "../host/peer.ts";
 import { FileStorage } from "../host/storage.ts";
@@ -32,7 +32,9 @@ import { TcpTransport } from "../host/transport/tcp.ts";
 import type { Transport } from "../host/transport/transport.ts";
 import { GateTransport } from "./gate-transport.ts";
 import { Candidate } from "./candidate.ts";
-import { readKey } from "../selftest/targets.ts";
+import { readKeyFile } from "../host/key-file.ts";
+import { readBoundedSync } from "../host/bounded-read.ts";
+import { TLS_LIMIT } from "./file-checks.ts";
 import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from "./config.ts";
 import type { Bridge } from "./bridge.ts";
 import type { Spool } from "./spool.ts";
@@ -128,7 +130,7 @@ export class DeviceLink {
     this.events = new EventMerger(`${cfg.journal}.events`, this.log, () => this.fetchEvents(), (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }));
   }
 
-  static readKey(d: DeviceConfig): Uint8Array { return readKey(d.key_file); }
+  static readKey(d: DeviceConfig): Uint8Array { return readKeyFile(d.key_file); }
 
   get id(): string { return this.cfg.id; }
 
@@ -168,9 +170,10 @@ export class DeviceLink {
       this.admit(new TcpTransport(s, `tcp:${s.remoteAddress}:${s.remotePort}`));
     };
     const tls = this.env.tls;
+    const pem = (path: string) => readBoundedSync(path, TLS_LIMIT).data;
     const server = useTls && tls
       ? tlsServer({
-        cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca),
+        cert: pem(tls.cert), key: pem(tls.key), ca: pem(tls.ca),
         minVersion: "TLSv1.3", requestCert: tls.require_client_cert, rejectUnauthorized: tls.require_client_cert,
       }, onSocket)
       : netServer(onSocket);

@@ -12,7 +12,8 @@
 // said out loud instead of hidden: a ring that overflowed between fetches
 // (records lost on the device, LSNs skipped) and a device whose event log
 // started again (its journal was wiped, or another device took the link).
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { readBoundedSync } from "../host/bounded-read.ts";
 import type { Logger } from "pino";
 import type { QnCore } from "../host/core.ts";
 import { Codec, EVENT_TYPE_NAMES, EventType } from "../host/abi.ts";
@@ -42,7 +43,7 @@ export class EventMerger {
 
   constructor(private statePath: string, private log: Logger, private fetch: () => Promise<DeviceEvent[]>, private onWrite?: (e: DeviceEvent) => void) {
     try {
-      const v = Number(readFileSync(statePath, "utf8").trim());
+      const v = Number(readBoundedSync(statePath, { max: 64, what: "event LSN file" }).data.toString("utf8").trim());
       if (Number.isInteger(v) && v >= 0 && v <= 0xffffffff) this.last = v;
     } catch { /* first run: everything in the ring is new */ }
   }
