@@ -6,22 +6,21 @@
 //
 // What a config may cost is bounded before it is parsed: its size
 // (MAX_CONFIG_BYTES, read with host/bounded-read.ts), its YAML tokens
-// (MAX_YAML_TOKENS, counted by the lexer, which stops at the limit) and its
-// devices (MAX_DEVICES, before the schema looks at each one). The files it
-// names are read bounded too (file-checks.ts).
+// (config-text.ts) and its devices (MAX_DEVICES, before the schema looks at
+// each one). The files it names are read bounded too, and must be what
+// they are named as (file-checks.ts). Problems never quote the file's
+// contents beyond key names that look like config keys (config-text.ts).
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml, Lexer, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { AuthMode, ConfigKey, Prio, Qos } from "../host/abi.ts";
 import { readBoundedSync, readBounded, type ReadLimit } from "../host/bounded-read.ts";
 import { checkFilesSync, checkFiles, type FileFindings } from "./file-checks.ts";
+import { readYaml, shownKey, TextProblem } from "./config-text.ts";
+
+export { MAX_YAML_TOKENS } from "./config-text.ts";
 
 /** Most bytes of a config file: a thousand devices take about a third. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
-/** Most YAML tokens (keys, values, punctuation, spaces) in a config: a
- *  device with three channels is about 180, so MAX_DEVICES of them fit
- *  with room for comments. Parsing costs time and memory in proportion. */
-export const MAX_YAML_TOKENS = 256 * 1024;
 /** Most devices one gateway serves (each has its own listener, core and
  *  journal). */
 export const MAX_DEVICES = 1024;
@@ -173,35 +172,22 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
   });
 }
 
-/** Refuse text whose YAML would cost more than a config should, before it
- *  is parsed: the lexer streams tokens and stops at the limit. */
-function checkCost(text: string, file: string): void {
-  let tokens = 0;
-  for (const _ of new Lexer().lex(text)) {
-    if (++tokens > MAX_YAML_TOKENS) throw new ConfigError(file, [`(top level): more than ${MAX_YAML_TOKENS} YAML tokens; a gateway config is far smaller (${MAX_DEVICES} devices with three channels each are about 180,000)`]);
-  }
-}
-
 /** Parse and validate config text, without reading the files it names;
  *  relative paths resolve against baseDir. */
 function parseText(text: string, file: string, baseDir: string): Config {
-  checkCost(text, file);
   let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    // yaml's message ends in "at line L, column C:" and a snippet on the
-    // lines after it: one line here, with the offending line of the file.
-    const pos = e instanceof YAMLParseError && e.linePos ? e.linePos[0] : undefined;
-    const what = (e as Error).message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-    const line = pos ? text.split("\n")[pos.line - 1]?.trim() : undefined;
-    throw new ConfigError(file, [`YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${what}${line ? ` (the line: ${JSON.stringify(line.length > 80 ? line.slice(0, 77) + "..." : line)})` : ""}`]);
+  try { raw = readYaml(text); } catch (e) {
+    if (e instanceof TextProblem) throw new ConfigError(file, [e.message]);
+    throw e;
   }
   const devices = (raw as { devices?: unknown } | null)?.devices;
   if (Array.isArray(devices) && devices.length > MAX_DEVICES) throw new ConfigError(file, [`devices: ${devices.length} devices; one gateway serves at most ${MAX_DEVICES} (share them out over more gateways on the same broker)`]);
   const r = schema.safeParse(raw ?? {});
   if (!r.success) throw new ConfigError(file, r.error.issues.map((i) => {
-    const extra = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(", ")}` : i.message;
+    // zod's own words for an enum quote the value it got: said without it.
+    const extra = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map(shownKey).join(", ")}`
+      : i.code === "invalid_enum_value" ? `expected ${i.options.map((o) => `"${String(o)}"`).join(", ")}`
+      : i.message;
     return `${keyPath(i.path)}: ${extra}`;
   }));
   const problems: string[] = [];

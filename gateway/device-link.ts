@@ -20,7 +20,8 @@ import { createServer as tlsServer, type TLSSocket } from "node:tls";
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { Peer, type SessionOptions } from "../host/peer.ts";
-import { FileStorage } from "../host/storage.ts";
+import type { FileStorage } from "../host/storage.ts";
+import { openJournal, JOURNAL_BYTES } from "./journal-file.ts";
 import type { QnCore } from "../host/core.ts";
 import { QnError, Status } from "../host/status.ts";
 import { FrameType, Counter, Flag, TRACE_BYTES, flagsQos, type Frame } from "../host/frame.ts";
@@ -43,7 +44,6 @@ import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span
 import { EventMerger, decodeEvents, type DeviceEvent } from "./event-log.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
 
-export const JOURNAL_BYTES = 64 * 1024;
 /** Connections to a device's listener that may be proving the key at once;
  *  the oldest gives way to a newer one. A device answers a HELLO within a
  *  round trip, so a flood has to open this many connections inside that
@@ -93,7 +93,8 @@ export class DeviceLink {
   /** Open only while this process owns the journal (journalLock). */
   private storage?: FileStorage;
   private journalLock?: OwnerLock;
-  /** Why the journal could not be taken (another process owns it); start() fails with it. */
+  /** Why the journal could not be taken (another process owns it, or the
+   *  path is not a journal); start() fails with it. */
   private readonly lockError?: Error;
   private upRoutes = new Map<number, ChannelConfig>();
   private downQueue: Down[] = [];
@@ -124,8 +125,16 @@ export class DeviceLink {
     // acknowledgement goes back to the device.
     // One process per journal (and its .events beside it): not even
     // opened when another one owns it, since opening may format it.
-    try { this.journalLock = OwnerLock.take(cfg.journal, "journal"); } catch (e) { this.lockError = e as Error; }
-    if (this.journalLock) this.storage = new FileStorage(cfg.journal, JOURNAL_BYTES, { groupCommit: true });
+    // A path that is not a journal (someone else's file) is refused and
+    // left as it is; start() then fails with the reason.
+    try {
+      this.journalLock = OwnerLock.take(cfg.journal, "journal");
+      this.storage = openJournal(cfg.journal);
+    } catch (e) {
+      this.journalLock?.release();
+      this.journalLock = undefined;
+      this.lockError = e as Error;
+    }
     this.setChannels(cfg);
     this.events = new EventMerger(`${cfg.journal}.events`, this.log, () => this.fetchEvents(), (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }));
   }

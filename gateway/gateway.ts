@@ -49,8 +49,18 @@ export class Gateway {
     this.metrics = createMetrics();
     // One gateway per spool (and its .incoming and .down files beside it).
     this.spoolLock = OwnerLock.take(config.gateway.spool, "spool");
-    this.spool = new Spool(config.gateway.spool, this.log);
-    this.bridge = new Bridge(config.mqtt, this.spool, this.log, this.metrics);
+    let spool: Spool | undefined;
+    try {
+      spool = new Spool(config.gateway.spool, this.log);
+      this.bridge = new Bridge(config.mqtt, spool, this.log, this.metrics);
+    } catch (e) {
+      // A file in the way (not a spool, not a downlink queue): nothing was
+      // started, what was opened is closed and the lock goes.
+      spool?.close();
+      this.spoolLock.release();
+      throw e;
+    }
+    this.spool = spool;
     this.bridge.on("down", (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
       const link = this.links.get(r.device);
       if (link) link.sendDown(r.channel, r.qos, r.prio, payload, topic, parent, seq);

@@ -9,10 +9,14 @@
 import { openSync, fstatSync, readSync, closeSync, constants, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
 
-/** A file that cannot be used for what it was named for. */
+/** A file that cannot be used for what it was named for; `code` is the
+ *  system's error code when there was one (ENOENT: no such file). */
 export class FileError extends Error {
-  constructor(message: string) { super(message); this.name = "FileError"; }
+  constructor(message: string, readonly code?: string) { super(message); this.name = "FileError"; }
 }
+
+/** "a" or "an" and `what`: "a key file", "an incoming store file". */
+export function aOrAn(what: string): string { return `${/^[aeiou]/i.test(what) ? "an" : "a"} ${what}`; }
 
 /** What a file system object is, in words ("a directory"). */
 export function kindOf(st: Stats): string {
@@ -41,22 +45,25 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTT
 const flagsOf = (l: ReadLimit) => READ_FLAGS | (l.noFollow ? constants.O_NOFOLLOW : 0);
 
 function openError(path: string, e: NodeJS.ErrnoException, l: ReadLimit): FileError {
-  if (e.code === "ELOOP" && l.noFollow) return new FileError(`${path} is a symbolic link, not a ${l.what}`);
-  if (e.code === "ENOENT") return new FileError(`${l.what} ${path} does not exist`);
-  return new FileError(`cannot open ${l.what} ${path}: ${e.code ?? e.message}`);
+  if (e.code === "ELOOP" && l.noFollow) return new FileError(`${path} is a symbolic link, not ${aOrAn(l.what)}`, e.code);
+  if (e.code === "ENOENT") return new FileError(`${l.what} ${path} does not exist`, e.code);
+  return new FileError(`cannot open ${l.what} ${path}: ${e.code ?? e.message}`, e.code);
 }
 
 function checkStat(path: string, st: Stats, l: ReadLimit): void {
-  if (!st.isFile()) throw new FileError(`${path} is ${kindOf(st)}, not a ${l.what}`);
-  if (!l.head && st.size > l.max) throw new FileError(`${path} is ${st.size} bytes: a ${l.what} is at most ${l.max}`);
+  if (!st.isFile()) throw new FileError(`${path} is ${kindOf(st)}, not ${aOrAn(l.what)}`);
+  if (!l.head && st.size > l.max) throw new FileError(`${path} is ${st.size} bytes: ${aOrAn(l.what)} is at most ${l.max}`);
 }
 
 function tooLong(path: string, l: ReadLimit): FileError {
-  return new FileError(`${path} holds more than ${l.max} bytes: a ${l.what} is at most ${l.max}`);
+  return new FileError(`${path} holds more than ${l.max} bytes: ${aOrAn(l.what)} is at most ${l.max}`);
 }
 
-/** The file's bytes (the first `max` with `head`) and its size. */
-export function readBoundedSync(path: string, l: ReadLimit): { data: Buffer; size: number } {
+/** What a bounded read gives: the bytes (the first `max` with `head`), the
+ *  file's size and the rest of its fstat. */
+export interface Bounded { data: Buffer; size: number; stat: Stats }
+
+export function readBoundedSync(path: string, l: ReadLimit): Bounded {
   let fd: number;
   try { fd = openSync(path, flagsOf(l)); } catch (e) { throw openError(path, e as NodeJS.ErrnoException, l); }
   try {
@@ -70,14 +77,14 @@ export function readBoundedSync(path: string, l: ReadLimit): { data: Buffer; siz
       n += r;
       if (n > l.max) { if (l.head) { n = l.max; break; } throw tooLong(path, l); }
     }
-    return { data: buf.subarray(0, n), size: st.size };
+    return { data: buf.subarray(0, n), size: st.size, stat: st };
   } finally {
     closeSync(fd);
   }
 }
 
 /** The same without blocking the event loop on the file. */
-export async function readBounded(path: string, l: ReadLimit): Promise<{ data: Buffer; size: number }> {
+export async function readBounded(path: string, l: ReadLimit): Promise<Bounded> {
   let fh: Awaited<ReturnType<typeof open>>;
   try { fh = await open(path, flagsOf(l)); } catch (e) { throw openError(path, e as NodeJS.ErrnoException, l); }
   try {
@@ -91,7 +98,7 @@ export async function readBounded(path: string, l: ReadLimit): Promise<{ data: B
       n += bytesRead;
       if (n > l.max) { if (l.head) { n = l.max; break; } throw tooLong(path, l); }
     }
-    return { data: buf.subarray(0, n), size: st.size };
+    return { data: buf.subarray(0, n), size: st.size, stat: st };
   } finally {
     await fh.close();
   }

@@ -126,8 +126,8 @@ devices:
     expect(() => parseConfig(`gateway: { ops: { listen: "127.0.0.1:70000" } }\n` + base + `{ tcp: { listen: "127.0.0.1:7001" } } }`, "t", dir)).toThrow(/gateway\.ops\.listen: port 70000 out of range/);
     expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:7001" } }, auth: 7 }`, "t", dir)).toThrow(/devices\[0\]\.auth: expected 0 \(none\), 1 \(handshake\) or 2/);
     expect(parseConfig(base + `{ tcp: { listen: "127.0.0.1:65535" } } }`, "t", dir).devices[0].transport).toEqual({ tcp: { listen: "127.0.0.1:65535", tls: false } });
-    // A YAML error: one line, with where and the offending line of the file.
-    expect(() => parseConfig(`mqtt: { url: a: b }`, "t", dir)).toThrow(/YAML syntax error at line 1, column 14: .+ \(the line: "mqtt: \{ url: a: b \}"\)$/);
+    // A YAML error: one line, with where and what kind, without the file's text.
+    expect(() => parseConfig(`mqtt: { url: a: b }`, "t", dir)).toThrow(/YAML syntax error at line 1, column 14: a block collection inside \[ \] or \{ \}$/);
   });
 
   it("serial: a device on a serial port moves messages both ways with nothing lost", async () => {
