@@ -2,7 +2,10 @@
 // it is parsed, and its problems told without the file's contents.
 //
 // Cost: MAX_YAML_TOKENS, counted by yaml's Lexer, which streams and stops at
-// the limit (parsing costs time and memory in proportion to the tokens).
+// the limit (parsing costs time and memory in proportion to the tokens);
+// then MAX_YAML_DEPTH, measured on yaml's syntax tree (built without
+// recursion) before the value is built from it (by recursion: a few
+// thousand levels overflowed the stack, "Maximum call stack size exceeded").
 //
 // Contents: a problem gives a position and a kind, never text of the file.
 // The config can be any file the gateway's user can read (`--config`), and
@@ -11,12 +14,36 @@
 // an unknown key's name can be anything (a line of /etc/shadow parses as
 // one). So YAML errors are told by position and by kind (their code, in
 // words), and a key name is shown only when it looks like a config key.
-import { parse as parseYaml, Lexer, YAMLParseError, type ErrorCode } from "yaml";
+import { parse as parseYaml, Lexer, Parser, YAMLParseError, type ErrorCode } from "yaml";
 
 /** Most YAML tokens (keys, values, punctuation, spaces) in a config: a
  *  device with three channels is about 180, so a thousand of them fit with
  *  room for comments. */
 export const MAX_YAML_TOKENS = 256 * 1024;
+
+/** Most levels of collections nested in one another. A gateway config
+ *  needs five: the top level, devices, a device, its transport and tcp (or
+ *  its channels and a channel). */
+export const MAX_YAML_DEPTH = 32;
+
+type Node = { type?: string; offset?: number; value?: Node; items?: { key?: Node | null; value?: Node | null }[] } | null | undefined;
+
+/** Refuse collections nested deeper than MAX_YAML_DEPTH, saying where. */
+function checkDepth(text: string): void {
+  for (const doc of new Parser().parse(text)) {
+    const stack: [Node, number][] = [[(doc as Node)?.value, 0]];
+    while (stack.length) {
+      const [n, depth] = stack.pop()!;
+      if (!n?.items) continue;
+      if (depth + 1 > MAX_YAML_DEPTH) {
+        const before = text.slice(0, n.offset ?? 0);
+        const line = before.split("\n").length, col = before.length - before.lastIndexOf("\n");
+        throw new TextProblem(`YAML nested more than ${MAX_YAML_DEPTH} levels deep (at line ${line}, column ${col}); a gateway config nests at most 5`);
+      }
+      for (const it of n.items) { stack.push([it.key, depth + 1]); stack.push([it.value, depth + 1]); }
+    }
+  }
+}
 
 /** yaml's error codes in words (the rest: the code, lower case). */
 const KINDS: Partial<Record<ErrorCode, string>> = {
@@ -47,6 +74,7 @@ export function readYaml(text: string): unknown {
   for (const _ of new Lexer().lex(text)) {
     if (++tokens > MAX_YAML_TOKENS) throw new TextProblem(`more than ${MAX_YAML_TOKENS} YAML tokens in the file; a gateway config is far smaller (a device with three channels is about 180)`);
   }
+  checkDepth(text);
   try {
     // Warnings (an unknown tag) are not printed: yaml's print quotes the line.
     return parseYaml(text, { logLevel: "error" });

@@ -101,7 +101,9 @@ export class OpsServer {
     }
     const m = /^\/devices\/([^/]+)\/(log|selftest|config)$/.exec(p);
     if (m) {
-      const link = gw.links.get(decodeURIComponent(m[1]));
+      let id: string;
+      try { id = decodeURIComponent(m[1]); } catch { return this.send(res, 400, { error: "the device id in the path is not valid percent-encoded UTF-8" }); }
+      const link = gw.links.get(id);
       if (!link) return this.send(res, 404, { error: `no device ${m[1]}` });
       if (!link.peer?.up) return this.send(res, 503, { error: `device ${link.id} is not connected (${link.state})`, last_error: link.lastError ?? null });
       try {
