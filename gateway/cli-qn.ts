@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { ConfigError } from "./config.ts";
 import { Gateway } from "./gateway.ts";
 import { OwnerLockError } from "../host/owner-lock.ts";
+import { FileError } from "../host/bounded-read.ts";
 
 const program = new Command("qn").description("QN host tools");
 
@@ -23,7 +24,7 @@ program.command("gateway")
         process.stderr.write(`qn gateway: ${e.message}\n`);
         process.exit(2);
       }
-      if (e instanceof OwnerLockError) {
+      if (e instanceof OwnerLockError || e instanceof FileError) {
         process.stderr.write(`qn gateway: cannot start: ${e.message}\n`);
         process.exit(1);
       }

@@ -3,7 +3,8 @@
 // from the gateway's config file (--config, or the file given to reload),
 // or from --url and --token-file.
 import { Command } from "commander";
-import { readFileSync } from "node:fs";
+import { readBoundedSync } from "../host/bounded-read.ts";
+import { TOKEN_LIMIT } from "./token-file.ts";
 import { resolve } from "node:path";
 import { loadConfig, ConfigError } from "./config.ts";
 
@@ -19,7 +20,7 @@ function endpoint(o: Opts, fallbackConfig?: string): { base: string; token: stri
   }
   if (o.tokenFile) tokenFile = resolve(o.tokenFile);
   let token: string;
-  try { token = readFileSync(tokenFile, "utf8").trim(); } catch { throw new Error(`cannot read the ops token ${tokenFile} (is the gateway running, as this user?)`); }
+  try { token = readBoundedSync(tokenFile, TOKEN_LIMIT).data.toString("utf8").trim(); } catch (e) { throw new Error(`cannot read the ops token: ${(e as Error).message} (is the gateway running, as this user?)`); }
   return { base: o.url ?? `http://${listen}`, token, tokenFile };
 }
 
@@ -79,10 +80,11 @@ program.command("devices").description("every device link").action(run(async () 
   return r.status === 200 ? 0 : 1;
 }));
 
-program.command("reload").argument("<config>", "the new config file").description("apply a new config without dropping device links").action(run(async (file: string) => {
+program.command("reload").argument("[config]", "the gateway's config file (the gateway reloads only the file it was started with)")
+  .description("apply the edited config file without dropping device links").action(run(async (file?: string) => {
   const o = program.opts<Opts>();
-  const path = resolve(file);
-  const r = await call(o, "POST", `/reload?file=${encodeURIComponent(path)}`, o.config ? undefined : path);
+  const path = file === undefined ? undefined : resolve(file);
+  const r = await call(o, "POST", path === undefined ? "/reload" : `/reload?file=${encodeURIComponent(path)}`, o.config ? undefined : path);
   print(o, r, (b) => b.ok
     ? `reloaded: started [${b.started}] stopped [${b.stopped}] restarted [${b.restarted}] config pushed [${b.pushed}] unchanged [${b.unchanged}]\n`
     : `reload refused, the running config stays:\n  ${(b.errors ?? []).join("\n  ")}\n`);

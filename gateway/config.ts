@@ -3,11 +3,30 @@
 // `devices[1].transport.tcp.listen: expected "host:port"`), all at once, so
 // a bad file is fixed in one pass. Unknown keys are errors too: a misspelt
 // key silently ignored is a default silently used.
-import { readFileSync, accessSync, constants } from "node:fs";
+//
+// What a config may cost is bounded before it is parsed: its size
+// (MAX_CONFIG_BYTES, read with host/bounded-read.ts), its YAML tokens
+// (config-text.ts) and its devices (MAX_DEVICES, before the schema looks at
+// each one). The files it names are read bounded too, and must be what
+// they are named as (file-checks.ts). Problems never quote the file's
+// contents beyond key names that look like config keys (config-text.ts).
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { AuthMode, ConfigKey, Prio, Qos } from "../host/abi.ts";
+import { readBoundedSync, readBounded, type ReadLimit } from "../host/bounded-read.ts";
+import { checkFilesSync, checkFiles, type FileFindings } from "./file-checks.ts";
+import { readYaml, shownKey, TextProblem } from "./config-text.ts";
+
+export { MAX_YAML_TOKENS } from "./config-text.ts";
+
+/** Most bytes of a config file: a thousand devices take about a third. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Most devices one gateway serves (each has its own listener, core and
+ *  journal). */
+export const MAX_DEVICES = 1024;
+/** Problems listed in one refusal; the rest are counted. */
+const MAX_PROBLEMS = 50;
+const CONFIG_LIMIT: ReadLimit = { max: MAX_CONFIG_BYTES, what: "config file" };
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-:[\]]+:\d{1,5}$/, 'expected "host:port"');
 /** The port of a "host:port" the regex took, if it is not one a socket can
@@ -104,8 +123,11 @@ export type DeviceConfig = Config["devices"][number];
 export type ChannelConfig = DeviceConfig["channels"][number];
 
 export class ConfigError extends Error {
-  constructor(readonly file: string, readonly problems: string[]) {
-    super(`invalid config ${file}:\n  ${problems.join("\n  ")}`);
+  readonly problems: string[];
+  constructor(readonly file: string, problems: string[]) {
+    const shown = problems.length > MAX_PROBLEMS ? [...problems.slice(0, MAX_PROBLEMS), `... and ${problems.length - MAX_PROBLEMS} more problems`] : problems;
+    super(`invalid config ${file}:\n  ${shown.join("\n  ")}`);
+    this.problems = shown;
     this.name = "ConfigError";
   }
 }
@@ -134,7 +156,6 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
   c.devices.forEach((d, i) => {
     const port = "tcp" in d.transport ? badPort(d.transport.tcp.listen) : undefined;
     if (port) problems.push(`devices[${i}].transport.tcp.listen: ${port}`);
-    try { accessSync(resolve(baseDir, d.key_file), constants.R_OK); } catch { problems.push(`devices[${i}].key_file: cannot read ${d.key_file}`); }
     if ("tcp" in d.transport && d.transport.tcp.tls && !c.tls) problems.push(`devices[${i}].transport.tcp.tls: true needs a top-level tls section (cert, key, ca)`);
     if ("tcp" in d.transport && d.transport.tcp.peer_name !== undefined && (!d.transport.tcp.tls || c.tls?.require_client_cert === false)) problems.push(`devices[${i}].transport.tcp.peer_name: needs tls: true and tls.require_client_cert: true (it names the client certificate)`);
     if (d.backoff_base_ms !== undefined && d.backoff_cap_ms !== undefined && d.backoff_base_ms > d.backoff_cap_ms) problems.push(`devices[${i}].backoff_base_ms: ${d.backoff_base_ms} is above backoff_cap_ms (${d.backoff_cap_ms})`);
@@ -149,27 +170,24 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
       }
     });
   });
-  if (c.tls) for (const k of ["cert", "key", "ca"] as const) {
-    try { accessSync(resolve(baseDir, c.tls[k]), constants.R_OK); } catch { problems.push(`tls.${k}: cannot read ${c.tls[k]}`); }
-  }
 }
 
-/** Parse and validate config text; relative paths resolve against baseDir. */
-export function parseConfig(text: string, file = "<config>", baseDir = "."): Config {
+/** Parse and validate config text, without reading the files it names;
+ *  relative paths resolve against baseDir. */
+function parseText(text: string, file: string, baseDir: string): Config {
   let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    // yaml's message ends in "at line L, column C:" and a snippet on the
-    // lines after it: one line here, with the offending line of the file.
-    const pos = e instanceof YAMLParseError && e.linePos ? e.linePos[0] : undefined;
-    const what = (e as Error).message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-    const line = pos ? text.split("\n")[pos.line - 1]?.trim() : undefined;
-    throw new ConfigError(file, [`YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${what}${line ? ` (the line: ${JSON.stringify(line.length > 80 ? line.slice(0, 77) + "..." : line)})` : ""}`]);
+  try { raw = readYaml(text); } catch (e) {
+    if (e instanceof TextProblem) throw new ConfigError(file, [e.message]);
+    throw e;
   }
+  const devices = (raw as { devices?: unknown } | null)?.devices;
+  if (Array.isArray(devices) && devices.length > MAX_DEVICES) throw new ConfigError(file, [`devices: ${devices.length} devices; one gateway serves at most ${MAX_DEVICES} (share them out over more gateways on the same broker)`]);
   const r = schema.safeParse(raw ?? {});
   if (!r.success) throw new ConfigError(file, r.error.issues.map((i) => {
-    const extra = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(", ")}` : i.message;
+    // zod's own words for an enum quote the value it got: said without it.
+    const extra = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map(shownKey).join(", ")}`
+      : i.code === "invalid_enum_value" ? `expected ${i.options.map((o) => `"${String(o)}"`).join(", ")}`
+      : i.message;
     return `${keyPath(i.path)}: ${extra}`;
   }));
   const problems: string[] = [];
@@ -188,10 +206,30 @@ export function parseConfig(text: string, file = "<config>", baseDir = "."): Con
   return c;
 }
 
+/** Parse and validate config text, and check the files it names (read
+ *  bounded, on the spot: start-up); relative paths resolve against baseDir. */
+export function parseConfig(text: string, file = "<config>", baseDir = "."): Config {
+  const c = parseText(text, file, baseDir);
+  const f = checkFilesSync(c);
+  if (f.problems.length) throw new ConfigError(file, f.problems);
+  return c;
+}
+
 export function loadConfig(file: string): Config {
   let text: string;
-  try { text = readFileSync(file, "utf8"); } catch (e) { throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]); }
+  try { text = readBoundedSync(file, CONFIG_LIMIT).data.toString("utf8"); } catch (e) { throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]); }
   return parseConfig(text, file, dirname(resolve(file)));
+}
+
+/** loadConfig without blocking the event loop on a file (reload): the
+ *  config, and the device keys its key files hold. */
+export async function loadConfigAsync(file: string): Promise<{ config: Config; keys: FileFindings["keys"] }> {
+  let text: string;
+  try { text = (await readBounded(file, CONFIG_LIMIT)).data.toString("utf8"); } catch (e) { throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]); }
+  const config = parseText(text, file, dirname(resolve(file)));
+  const f = await checkFiles(config);
+  if (f.problems.length) throw new ConfigError(file, f.problems);
+  return { config, keys: f.keys };
 }
 
 /** The config keys (2..9) and values a device is told, from its section. */

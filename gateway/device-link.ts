@@ -17,10 +17,11 @@
 // has taken the command and its journal (holding it, QoS 1 / 2) is on disk.
 import { createServer as netServer, type Server, type Socket } from "node:net";
 import { createServer as tlsServer, type TLSSocket } from "node:tls";
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { Peer, type SessionOptions } from "../host/peer.ts";
-import { FileStorage } from "../host/storage.ts";
+import type { FileStorage } from "../host/storage.ts";
+import { openJournal, JOURNAL_BYTES } from "./journal-file.ts";
 import type { QnCore } from "../host/core.ts";
 import { QnError, Status } from "../host/status.ts";
 import { FrameType, Counter, Flag, TRACE_BYTES, flagsQos, type Frame } from "../host/frame.ts";
@@ -31,7 +32,10 @@ import { SerialTransport, type SerialBinding } from "../host/transport/serial.ts
 import { TcpTransport } from "../host/transport/tcp.ts";
 import type { Transport } from "../host/transport/transport.ts";
 import { GateTransport } from "./gate-transport.ts";
-import { readKey } from "../selftest/targets.ts";
+import { Candidate } from "./candidate.ts";
+import { readKeyFile } from "../host/key-file.ts";
+import { readBoundedSync } from "../host/bounded-read.ts";
+import { TLS_LIMIT } from "./file-checks.ts";
 import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from "./config.ts";
 import type { Bridge } from "./bridge.ts";
 import type { Spool } from "./spool.ts";
@@ -40,7 +44,14 @@ import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span
 import { EventMerger, decodeEvents, type DeviceEvent } from "./event-log.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
 
-export const JOURNAL_BYTES = 64 * 1024;
+/** Connections to a device's listener that may be proving the key at once;
+ *  the oldest gives way to a newer one. A device answers a HELLO within a
+ *  round trip, so a flood has to open this many connections inside that
+ *  time to keep a reconnecting device out. */
+export const MAX_CANDIDATES = 3;
+/** Time a new connection has to complete its handshake (the link's own
+ *  handshake_ms when set). */
+export const HANDSHAKE_TIMEOUT_MS = 5000;
 
 /** What the link needs from the gateway. */
 export interface LinkEnv {
@@ -82,12 +93,15 @@ export class DeviceLink {
   /** Open only while this process owns the journal (journalLock). */
   private storage?: FileStorage;
   private journalLock?: OwnerLock;
-  /** Why the journal could not be taken (another process owns it); start() fails with it. */
+  /** Why the journal could not be taken (another process owns it, or the
+   *  path is not a journal); start() fails with it. */
   private readonly lockError?: Error;
   private upRoutes = new Map<number, ChannelConfig>();
   private downQueue: Down[] = [];
   private timers: NodeJS.Timeout[] = [];
   private drainTimer?: NodeJS.Timeout;
+  /** New connections still proving the device's key, oldest first. */
+  private readonly candidates = new Set<Candidate>();
   private stopped = false;
   private wasUp = false;
   private log: Logger;
@@ -111,13 +125,21 @@ export class DeviceLink {
     // acknowledgement goes back to the device.
     // One process per journal (and its .events beside it): not even
     // opened when another one owns it, since opening may format it.
-    try { this.journalLock = OwnerLock.take(cfg.journal, "journal"); } catch (e) { this.lockError = e as Error; }
-    if (this.journalLock) this.storage = new FileStorage(cfg.journal, JOURNAL_BYTES, { groupCommit: true });
+    // A path that is not a journal (someone else's file) is refused and
+    // left as it is; start() then fails with the reason.
+    try {
+      this.journalLock = OwnerLock.take(cfg.journal, "journal");
+      this.storage = openJournal(cfg.journal);
+    } catch (e) {
+      this.journalLock?.release();
+      this.journalLock = undefined;
+      this.lockError = e as Error;
+    }
     this.setChannels(cfg);
     this.events = new EventMerger(`${cfg.journal}.events`, this.log, () => this.fetchEvents(), (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }));
   }
 
-  static readKey(d: DeviceConfig): Uint8Array { return readKey(d.key_file); }
+  static readKey(d: DeviceConfig): Uint8Array { return readKeyFile(d.key_file); }
 
   get id(): string { return this.cfg.id; }
 
@@ -142,8 +164,8 @@ export class DeviceLink {
     const i = address.lastIndexOf(":");
     const host = address.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(address.slice(i + 1));
     const onSocket = (s: Socket) => {
-      // A certificate the CA signed for another device must not get this
-      // device's link (a new connection replaces the current one).
+      // A certificate the CA signed for another device does not even get
+      // to the handshake.
       if (useTls && peerName !== undefined) {
         const names = certNames(s as TLSSocket);
         if (!names.includes(peerName)) {
@@ -154,12 +176,13 @@ export class DeviceLink {
           return;
         }
       }
-      this.attach(new TcpTransport(s, `tcp:${s.remoteAddress}:${s.remotePort}`));
+      this.admit(new TcpTransport(s, `tcp:${s.remoteAddress}:${s.remotePort}`));
     };
     const tls = this.env.tls;
+    const pem = (path: string) => readBoundedSync(path, TLS_LIMIT).data;
     const server = useTls && tls
       ? tlsServer({
-        cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca),
+        cert: pem(tls.cert), key: pem(tls.key), ca: pem(tls.ca),
         minVersion: "TLSv1.3", requestCert: tls.require_client_cert, rejectUnauthorized: tls.require_client_cert,
       }, onSocket)
       : netServer(onSocket);
@@ -196,12 +219,36 @@ export class DeviceLink {
     }
   }
 
-  /** A new connection from the device: a fresh Peer (its core replays the
-   *  journal from the file), replacing any previous one. */
+  /** A new connection to the listener: it replaces the link only once it
+   *  has proved the device's key (candidate.ts); until then the current
+   *  connection, if any, stays. */
+  private admit(t: Transport): void {
+    if (this.stopped) { void t.close(); return; }
+    if (this.candidates.size >= MAX_CANDIDATES) [...this.candidates][0].abandon("a newer connection needs its place");
+    const journal = new Uint8Array(JOURNAL_BYTES);
+    this.storage!.read(0, journal);
+    const c = new Candidate(t, { session: sessionOf(this.cfg, this.key), journal, timeoutMs: this.cfg.handshake_ms ?? HANDSHAKE_TIMEOUT_MS });
+    this.candidates.add(c);
+    c.authenticated.then((conn) => {
+      this.candidates.delete(c);
+      if (this.stopped) { void conn.close(); return; }
+      if (this.peer) this.log.info({ remote: conn.name }, "the device proved its key on a new connection: it replaces the previous one");
+      this.attach(conn);
+    }, (e: Error) => {
+      this.candidates.delete(c);
+      this.failures++;
+      this.lastError = e.message;
+      this.log.warn({ remote: t.name, err: e.message }, "connection refused before the handshake completed; the link stays as it was");
+    });
+  }
+
+  /** The device's connection (a serial port the link opened, or one that
+   *  proved the key): a fresh Peer (its core replays the journal from the
+   *  file), replacing any previous one. */
   private attach(t: Transport): void {
     if (this.stopped) { void t.close(); return; }
     const old = this.peer;
-    if (old) { this.log.info("new connection replaces the previous one"); void old.close(); }
+    if (old) void old.close();
     const gate = new GateTransport(t);
     if (this.env.bridge.paused) gate.pause();
     let peer: Peer;
@@ -504,6 +551,7 @@ export class DeviceLink {
     this.log.info({ reason }, "link stopped");
     for (const t of this.timers) clearInterval(t);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    for (const c of this.candidates) c.abandon("the link is stopping");
     // QoS 0 commands die with the link; kept ones stay in the downlink queue
     // file (the gateway hands them to a restarted link, or a later run).
     for (const m of this.downQueue.splice(0)) endError(m.span, `link stopped: ${reason}`);
@@ -523,6 +571,8 @@ export class DeviceLink {
       transport: "tcp" in this.cfg.transport ? `tcp ${this.cfg.transport.tcp.listen}${this.cfg.transport.tcp.tls ? " (TLS)" : ""}` : `serial ${this.cfg.transport.serial.path}`,
       session: this.sessionId, uplink: this.uplink, downlink: this.downlink, downlink_queued: this.downQueue.length,
       failures: this.failures, last_error: this.lastError ?? null,
+      /** New connections still proving the device's key. */
+      connecting: this.candidates.size,
       frames_in: p?.core.counter(Counter.FRAMES_IN) ?? null, frames_out: p?.core.counter(Counter.FRAMES_OUT) ?? null,
       journal_bytes: this.journalBytes(), pool: this.ident ?? null,
     };

@@ -12,7 +12,8 @@
 // said out loud instead of hidden: a ring that overflowed between fetches
 // (records lost on the device, LSNs skipped) and a device whose event log
 // started again (its journal was wiped, or another device took the link).
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { readBoundedSync, FileError } from "../host/bounded-read.ts";
 import type { Logger } from "pino";
 import type { QnCore } from "../host/core.ts";
 import { Codec, EVENT_TYPE_NAMES, EventType } from "../host/abi.ts";
@@ -40,11 +41,22 @@ export class EventMerger {
   written = 0;
   private chain: Promise<unknown> = Promise.resolve();
 
+  /** The state file is ours to write: absent, or holding an LSN. Any other
+   *  file at its path (someone else's, a link, a device) is left alone and
+   *  the LSN kept in memory only. */
+  private readonly owned: boolean = true;
+
   constructor(private statePath: string, private log: Logger, private fetch: () => Promise<DeviceEvent[]>, private onWrite?: (e: DeviceEvent) => void) {
     try {
-      const v = Number(readFileSync(statePath, "utf8").trim());
-      if (Number.isInteger(v) && v >= 0 && v <= 0xffffffff) this.last = v;
-    } catch { /* first run: everything in the ring is new */ }
+      const text = readBoundedSync(statePath, { max: 64, what: "event LSN file", noFollow: true }).data.toString("utf8").trim();
+      const v = Number(text);
+      if (text !== "" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) this.last = v;
+      else if (text !== "") this.owned = false;
+    } catch (e) {
+      // First run: everything in the ring is new.
+      if (!(e instanceof FileError && e.code === "ENOENT")) this.owned = false;
+    }
+    if (!this.owned) this.log.warn({ file: statePath }, "a file that is not an event LSN file is in the way: left alone, the last LSN written is kept in memory only");
   }
 
   /** Fetch the ring and write what is new. Polls run one after another, so
@@ -91,6 +103,7 @@ export class EventMerger {
       this.onWrite?.(e);
     }
     this.last = fresh[fresh.length - 1].seq;
+    if (!this.owned) return;
     try { writeFileSync(this.statePath, `${this.last}\n`); } catch (e) {
       this.log.warn({ err: (e as Error).message, file: this.statePath }, "cannot keep the last device event LSN (records may be written again after a restart)");
     }

@@ -13,7 +13,7 @@
 //  - channel maps: the routing tables are swapped; the link stays up.
 // Everything else in the link keeps running: no device waits for another.
 import pino, { type Logger } from "pino";
-import { loadConfig, deviceParams, type Config, type DeviceConfig } from "./config.ts";
+import { loadConfig, loadConfigAsync, deviceParams, type Config, type DeviceConfig } from "./config.ts";
 import { DeviceLink } from "./device-link.ts";
 import { Bridge, type DownRoute } from "./bridge.ts";
 import { Spool } from "./spool.ts";
@@ -49,8 +49,18 @@ export class Gateway {
     this.metrics = createMetrics();
     // One gateway per spool (and its .incoming and .down files beside it).
     this.spoolLock = OwnerLock.take(config.gateway.spool, "spool");
-    this.spool = new Spool(config.gateway.spool, this.log);
-    this.bridge = new Bridge(config.mqtt, this.spool, this.log, this.metrics);
+    let spool: Spool | undefined;
+    try {
+      spool = new Spool(config.gateway.spool, this.log);
+      this.bridge = new Bridge(config.mqtt, spool, this.log, this.metrics);
+    } catch (e) {
+      // A file in the way (not a spool, not a downlink queue): nothing was
+      // started, what was opened is closed and the lock goes.
+      spool?.close();
+      this.spoolLock.release();
+      throw e;
+    }
+    this.spool = spool;
     this.bridge.on("down", (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
       const link = this.links.get(r.device);
       if (link) link.sendDown(r.channel, r.qos, r.prio, payload, topic, parent, seq);
@@ -87,8 +97,10 @@ export class Gateway {
     this.log.info({ devices: this.config.devices.length, ops: this.config.gateway.ops.listen }, "gateway started");
   }
 
-  private async startLink(d: DeviceConfig): Promise<DeviceLink> {
-    const link = new DeviceLink(d, DeviceLink.readKey(d), { bridge: this.bridge, spool: this.spool, log: this.log, metrics: this.metrics, prefix: this.config.mqtt.topic_prefix, tls: this.config.tls, serialBinding: this.opts.serialBinding });
+  /** `key`: the device's key as the config check read it (reload); read
+   *  from its key file when not given (start-up). */
+  private async startLink(d: DeviceConfig, key = DeviceLink.readKey(d)): Promise<DeviceLink> {
+    const link = new DeviceLink(d, key, { bridge: this.bridge, spool: this.spool, log: this.log, metrics: this.metrics, prefix: this.config.mqtt.topic_prefix, tls: this.config.tls, serialBinding: this.opts.serialBinding });
     this.links.set(d.id, link);
     try {
       await link.start();
@@ -125,11 +137,11 @@ export class Gateway {
     const r: ReloadResult = { ok: false, started: [], stopped: [], restarted: [], pushed: [], unchanged: [] };
     const ids = logIds(span);
     let next: Config;
-    const keys = new Map<string, Uint8Array>();
+    let keys: Map<string, Uint8Array>;
     try {
       if (!path) throw new Error("no config file to reload");
-      next = loadConfig(path);
-      for (const d of next.devices) keys.set(d.id, DeviceLink.readKey(d));
+      // Read without holding the event loop: the links keep running.
+      ({ config: next, keys } = await loadConfigAsync(path));
     } catch (e) {
       r.errors = (e as { problems?: string[] }).problems ?? [(e as Error).message];
       this.metrics.reloads.inc({ result: "refused" });
@@ -165,7 +177,7 @@ export class Gateway {
     for (const d of next.devices) {
       const link = this.links.get(d.id);
       if (!link) {
-        const fresh = await this.startLink(d);
+        const fresh = await this.startLink(d, keys.get(d.id));
         // A restarted link gets the commands the old one had not handed to its core.
         for (const e of this.bridge.down.pendingFor(d.id)) fresh.sendDown(e.channel, e.qos, e.prio, e.payload, e.topic, parseTraceparent(e.traceparent), e.seq);
         if (!r.restarted.includes(d.id)) r.started.push(d.id);

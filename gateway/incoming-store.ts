@@ -23,7 +23,7 @@ import { openSync, writeSync, fsyncSync, closeSync, ftruncateSync } from "node:f
 import { Readable } from "node:stream";
 import type { IStore, IPublishPacket, Packet } from "mqtt";
 import type { Logger } from "pino";
-import { replayLines, rewriteFile } from "./line-file.ts";
+import { replayLines, rewriteFile, claimLineFile } from "./line-file.ts";
 
 type Cb = Parameters<IStore["put"]>[1];
 type PacketCb = Parameters<IStore["get"]>[1];
@@ -49,6 +49,8 @@ export class IncomingStore implements IStore {
    *  call back (no PUBREC); the owner drops the connection so that the
    *  broker sends the PUBLISH again instead of mqtt.js waiting for ever. */
   constructor(readonly path: string, private log: Logger, private onWriteError: (e: Error) => void = () => {}) {
+    // Another program's file at this path is refused, not rewritten.
+    claimLineFile(path, "incoming store file", (r) => !!r && typeof r === "object" && (Number.isInteger((r as { d?: unknown }).d) || Number.isInteger((r as { i?: unknown }).i)));
     const text = replayLines(path, log, { name: "incoming store", entry: "command", take: (l) => this.readBack(l), kept: () => this.held.size });
     if (this.held.size) log.info({ file: path, commands: this.held.size }, "incoming store: QoS 2 commands received before the restart wait for the broker's PUBREL");
     // Start from a clean file: no torn tail for the next append to join.

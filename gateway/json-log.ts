@@ -15,7 +15,7 @@ import { openSync, writeSync, fsyncSync, closeSync, ftruncateSync, mkdirSync } f
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { GroupSync } from "../host/group-sync.ts";
-import { replayLines, rewriteFile } from "./line-file.ts";
+import { replayLines, rewriteFile, claimLineFile } from "./line-file.ts";
 
 /** How an entry becomes a line and back. */
 export interface JsonLogCodec<E> {
@@ -24,6 +24,13 @@ export interface JsonLogCodec<E> {
   /** The entry of a record read back (r.m is its sequence number), or null
    *  when the record is malformed. */
   decode(r: any): E | null;
+}
+
+/** A line of a JsonLog: an entry ({"m":seq,...}) or a done mark ({"a":seq}). */
+export function isJsonLogRecord(r: unknown): boolean {
+  if (!r || typeof r !== "object") return false;
+  const o = r as Record<string, unknown>;
+  return (Number.isInteger(o.m) && (o.m as number) > 0) || (Number.isInteger(o.a) && Object.keys(o).length === 1);
 }
 
 const COMPACT_BYTES = 4 * 1024 * 1024;
@@ -50,6 +57,8 @@ export class JsonLog<E extends { seq: number }> {
    *  them ("message"). */
   constructor(readonly path: string, name: string, entry: string, private readonly codec: JsonLogCodec<E>, protected readonly log: Logger) {
     mkdirSync(dirname(path), { recursive: true });
+    // Another program's file at this path is refused, not rewritten.
+    claimLineFile(path, `${name} file`, isJsonLogRecord);
     replayLines(path, log, { name, entry, take: (l) => this.readBack(l), kept: () => this.pending.size });
     // Start from a clean file: no torn tail for the next append to join.
     this.fd = this.rewrite();

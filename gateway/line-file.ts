@@ -4,6 +4,38 @@
 import { openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, copyFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
+import { readBoundedSync, FileError, aOrAn, type Bounded } from "../host/bounded-read.ts";
+
+/** How much of an existing file is read to tell whether it is ours. */
+export const CLAIM_BYTES = 64 * 1024;
+
+/** Why an existing file (read with readBounded, noFollow, head: CLAIM_BYTES)
+ *  is not one of the gateway's files of JSON lines of this kind, or
+ *  undefined when it is: empty, a line of its head is a record of the
+ *  kind (`isRecord`), or it is one torn record (no newline yet). A file
+ *  that is not refused is rewritten at start, so anything else is left
+ *  alone. */
+export function lineFileProblem(path: string, f: Bounded, what: string, isRecord: (r: unknown) => boolean): string | undefined {
+  if (f.size === 0) return undefined;
+  const head = f.data.toString("utf8");
+  if (!head.includes("\n") && head.startsWith("{\"")) return undefined;
+  for (const l of head.split("\n")) {
+    try { if (isRecord(JSON.parse(l))) return undefined; } catch { /* not a record */ }
+  }
+  return `${path} exists and is not ${aOrAn(what)} (no line of it is ${aOrAn(what)} record): refusing to overwrite it`;
+}
+
+/** Throw a FileError unless `path` is absent or one of ours (lineFileProblem);
+ *  a symbolic link, a directory, a FIFO or a device is refused as well. */
+export function claimLineFile(path: string, what: string, isRecord: (r: unknown) => boolean): void {
+  let f: Bounded;
+  try { f = readBoundedSync(path, { max: CLAIM_BYTES, what, noFollow: true, head: true }); } catch (e) {
+    if (e instanceof FileError && e.code === "ENOENT") return;
+    throw e;
+  }
+  const why = lineFileProblem(path, f, what, isRecord);
+  if (why) throw new FileError(why);
+}
 
 export interface Replay {
   /** Labels the log lines ("spool"). */

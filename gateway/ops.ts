@@ -4,21 +4,18 @@
 // user who runs the gateway (and root) can read it; qnctl reads it from the
 // same path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync, statSync } from "node:fs";
-import { dirname } from "node:path";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { realpath } from "node:fs/promises";
+import { timingSafeEqual } from "node:crypto";
 import { stringify as yamlStringify } from "yaml";
 import type { Gateway } from "./gateway.ts";
 import { liveSelftest, SelftestRequestError } from "./selftest-live.ts";
 
-/** Create the token file (0600) if missing; return the token. */
-export function ensureToken(path: string): string {
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, randomBytes(24).toString("hex") + "\n", { mode: 0o600 });
-  }
-  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
-  return readFileSync(path, "utf8").trim();
+import { ensureToken } from "./token-file.ts";
+
+/** Do `a` and `b` name the same file (after symbolic links)? */
+async function sameFile(a: string, b: string | undefined): Promise<boolean> {
+  if (b === undefined) return false;
+  try { return (await realpath(a)) === (await realpath(b)); } catch { return false; }
 }
 
 export const openapi = {
@@ -30,7 +27,7 @@ export const openapi = {
     "/openapi.json": { get: { summary: "This document", security: [], responses: { 200: { description: "OpenAPI 3 document" } } } },
     "/health": { get: { summary: "Liveness: uptime, broker connection, queue depth, devices up", responses: { 200: { description: "ok", content: { "application/json": { schema: { type: "object", properties: { status: { type: "string" }, uptime_s: { type: "integer" }, broker: { type: "string", enum: ["connected", "disconnected"] }, queue_depth: { type: "integer" }, queue_limit: { type: "integer" }, devices: { type: "integer" }, devices_up: { type: "integer" } } } } } } } } },
     "/config": { get: { summary: "The running config (YAML, key material is in key files and never shown)", responses: { 200: { description: "YAML", content: { "application/yaml": {} } } } } },
-    "/reload": { post: { summary: "Reload the config: from the gateway's own file, or from ?file=<path>", parameters: [{ name: "file", in: "query", required: false, schema: { type: "string" } }], responses: { 200: { description: "applied: what changed per device" }, 422: { description: "refused: `errors` names each bad key; the running config stays" } } } },
+    "/reload": { post: { summary: "Reload the config from the gateway's own file (the one it was started with). A token opens the running gateway, not the file system: ?file= is accepted only when it names that same file", parameters: [{ name: "file", in: "query", required: false, schema: { type: "string" } }], responses: { 200: { description: "applied: what changed per device" }, 400: { description: "?file= names another file" }, 422: { description: "refused: `errors` names each bad key; the running config stays" } } } },
     "/devices": { get: { summary: "Every device link: state, session, counters", responses: { 200: { description: "array of device status objects" } } } },
     "/devices/{id}/log": { get: { summary: "The device's event log (T_LOG_REQ), oldest first", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "events" }, 404: { description: "no such device" }, 503: { description: "device not connected" } } } },
     "/devices/{id}/selftest": { post: {
@@ -92,12 +89,21 @@ export class OpsServer {
     if (p === "/metrics" && method === "GET") return this.send(res, 200, await gw.metrics.registry.metrics(), gw.metrics.registry.contentType);
     if (p === "/devices" && method === "GET") return this.send(res, 200, gw.devices());
     if (p === "/reload" && method === "POST") {
-      const r = await gw.reload(url.searchParams.get("file") ?? undefined);
+      // Only the gateway's own config: reading any path a request names
+      // would make the token a way to read (and, through journal: and
+      // spool: paths, to write) whatever the gateway's user can.
+      const file = url.searchParams.get("file");
+      if (file !== null && !(await sameFile(file, gw.configPath))) {
+        return this.send(res, 400, { error: `reload reads only the gateway's own config file${gw.configPath ? ` (${gw.configPath})` : ""}: edit that file, then reload` });
+      }
+      const r = await gw.reload();
       return this.send(res, r.ok ? 200 : 422, r);
     }
     const m = /^\/devices\/([^/]+)\/(log|selftest|config)$/.exec(p);
     if (m) {
-      const link = gw.links.get(decodeURIComponent(m[1]));
+      let id: string;
+      try { id = decodeURIComponent(m[1]); } catch { return this.send(res, 400, { error: "the device id in the path is not valid percent-encoded UTF-8" }); }
+      const link = gw.links.get(id);
       if (!link) return this.send(res, 404, { error: `no device ${m[1]}` });
       if (!link.peer?.up) return this.send(res, 503, { error: `device ${link.id} is not connected (${link.state})`, last_error: link.lastError ?? null });
       try {

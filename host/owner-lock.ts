@@ -10,6 +10,7 @@
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
+import { readBoundedSync, FileError } from "./bounded-read.ts";
 
 export class OwnerLockError extends Error {
   constructor(message: string) { super(message); this.name = "OwnerLockError"; }
@@ -35,12 +36,24 @@ function alive(o: Owner): boolean {
   return now === "" || o.start === "" || now === o.start;
 }
 
-function readOwner(lock: string): Owner | null {
+/** A lock file's text is at most this long. */
+const LOCK_BYTES = 4096;
+
+/** The owner a lock names; null when it names none: gone, or half written
+ *  by a process that died (empty, or the start of an owner record). A file
+ *  at the lock's path that is none of these is someone else's: "foreign",
+ *  never removed. */
+function readOwner(lock: string): Owner | null | "foreign" {
+  let text: string;
+  try { text = readBoundedSync(lock, { max: LOCK_BYTES, what: "lock file", noFollow: true }).data.toString("utf8"); } catch (e) {
+    return e instanceof FileError && e.code === "ENOENT" ? null : "foreign";
+  }
+  if (text !== "" && !text.startsWith('{"pid":')) return "foreign";
   try {
-    const o = JSON.parse(readFileSync(lock, "utf8"));
+    const o = JSON.parse(text);
     return Number.isInteger(o.pid) && typeof o.start === "string" && typeof o.id === "string" ? o : null;
   } catch {
-    return null; // unreadable: half written by a process that died, or gone
+    return null;
   }
 }
 
@@ -61,6 +74,7 @@ export class OwnerLock {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new OwnerLockError(`${what} ${path}: cannot create its lock ${lock}: ${(e as Error).message}`);
       }
       const o = readOwner(lock);
+      if (o === "foreign") throw new OwnerLockError(`${what} ${path}: ${lock} exists and is not a QN lock file: refusing to remove it (move it away, or give the ${what} another path)`);
       if (o && o.pid !== process.pid && alive(o)) {
         throw new OwnerLockError(`${what} ${path} is in use by another process (pid ${o.pid}, lock ${lock}): one gateway per spool and journal; stop it, or give this one its own files`);
       }
@@ -74,7 +88,7 @@ export class OwnerLock {
   /** Remove the lock if it is still ours. */
   release(): void {
     const o = readOwner(this.lock);
-    if (o && o.id === this.me.id) {
+    if (o && o !== "foreign" && o.id === this.me.id) {
       try { unlinkSync(this.lock); } catch { /* already gone */ }
     }
   }

@@ -41,6 +41,36 @@ export interface RequestOptions {
 
 interface Pending { resolve: (f: Frame) => void; reject: (e: Error) => void }
 
+/** Make `core` a session client with `s` (role, auth mode, key, timings);
+ *  throws a QnError naming the setting the core refused. */
+export function configureClient(core: QnCore, s: SessionOptions): void {
+  const x = core.x;
+  const set = (k: number, v: number | undefined) => {
+    if (v === undefined) return;
+    const st = x.qn_config_set(k, v);
+    if (st !== 0) throw new QnError(st, `config ${k} = ${v}`);
+  };
+  set(ConfigKey.ROLE, Role.CLIENT);
+  set(ConfigKey.AUTH, s.auth ?? AuthMode.FRAME_MAC);
+  set(ConfigKey.HEARTBEAT_MS, s.heartbeatMs);
+  set(ConfigKey.HEARTBEAT_MISS, s.heartbeatMisses);
+  // Cap before base: the core refuses a base above the cap.
+  if (s.backoffCapMs !== undefined && s.backoffCapMs < x.qn_config_get(ConfigKey.BACKOFF_BASE_MS)) set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs ?? 1);
+  set(ConfigKey.BACKOFF_CAP_MS, s.backoffCapMs);
+  set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs);
+  set(ConfigKey.HANDSHAKE_MS, s.handshakeMs);
+  set(ConfigKey.RETX_MS, s.retransmitMs);
+  if (s.key) {
+    // The core takes 1..32 bytes; checked here, before the copy into its
+    // memory, so a longer key cannot overwrite what follows it.
+    if (!(s.key instanceof Uint8Array) || s.key.length < 1 || s.key.length > 32) throw new QnError(Status.ERR_ARG, `key must be 1..32 bytes, not ${s.key instanceof Uint8Array ? s.key.length : typeof s.key}`);
+    core.mem.set(s.key, x.qn_msg_data());
+    const st = x.qn_set_key(x.qn_msg_data(), s.key.length);
+    core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + s.key.length);
+    if (st !== 0) throw new QnError(st, "key");
+  }
+}
+
 export class Peer {
   readonly core: QnCore;
   private pending = new Map<number, Pending>();
@@ -71,34 +101,10 @@ export class Peer {
 
   onFrame(l: (f: Frame) => void): void { this.frameListeners.push(l); }
 
-  /** Make this end a session client with `s`, and start its clock: one
-   *  timer, stopped by close(). */
+  /** Make this end a session client with `s`, open its journal, and start
+   *  its clock: one timer, stopped by close(). */
   configure(s: SessionOptions): void {
-    const x = this.core.x;
-    const set = (k: number, v: number | undefined) => {
-      if (v === undefined) return;
-      const st = x.qn_config_set(k, v);
-      if (st !== 0) throw new QnError(st, `config ${k} = ${v}`);
-    };
-    set(ConfigKey.ROLE, Role.CLIENT);
-    set(ConfigKey.AUTH, s.auth ?? AuthMode.FRAME_MAC);
-    set(ConfigKey.HEARTBEAT_MS, s.heartbeatMs);
-    set(ConfigKey.HEARTBEAT_MISS, s.heartbeatMisses);
-    // Cap before base: the core refuses a base above the cap.
-    if (s.backoffCapMs !== undefined && s.backoffCapMs < x.qn_config_get(ConfigKey.BACKOFF_BASE_MS)) set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs ?? 1);
-    set(ConfigKey.BACKOFF_CAP_MS, s.backoffCapMs);
-    set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs);
-    set(ConfigKey.HANDSHAKE_MS, s.handshakeMs);
-    set(ConfigKey.RETX_MS, s.retransmitMs);
-    if (s.key) {
-      // The core takes 1..32 bytes; checked here, before the copy into its
-      // memory (a longer key was copied first and overwrote what follows).
-      if (!(s.key instanceof Uint8Array) || s.key.length < 1 || s.key.length > 32) throw new QnError(Status.ERR_ARG, `key must be 1..32 bytes, not ${s.key instanceof Uint8Array ? s.key.length : typeof s.key}`);
-      this.core.mem.set(s.key, x.qn_msg_data());
-      const st = x.qn_set_key(x.qn_msg_data(), s.key.length);
-      this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + s.key.length);
-      if (st !== 0) throw new QnError(st, "key");
-    }
+    configureClient(this.core, s);
     // The sender's half of QoS 2 lives in the journal (default: in memory;
     // pass a FileStorage to loadCore for one that survives the host).
     if (this.core.x.qn_journal_stat(JournalStat.SIZE) === 0) check(this.core.x.qn_journal_open(this.core.storage.size), "journal");

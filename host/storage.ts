@@ -2,9 +2,10 @@
 // imports over a flat region with NOR-flash rules (erase sets 0xFF, a write
 // only clears bits), in memory or in a file written with fsync. The same
 // rules as the device's flash, so a journal bug cannot hide on the host.
-import { openSync, readSync, writeSync, fsyncSync, closeSync, existsSync, ftruncateSync, fstatSync } from "node:fs";
+import { openSync, readSync, writeSync, fsyncSync, closeSync, ftruncateSync, fstatSync, constants } from "node:fs";
 import { GroupSync } from "./group-sync.ts";
 import { Status } from "./abi.ts";
+import { FileError, kindOf, aOrAn } from "./bounded-read.ts";
 
 export interface Storage {
   readonly size: number;
@@ -88,17 +89,40 @@ export class FileStorage implements Storage {
   private readonly groupCommit: boolean;
   /** fsync calls made (for metrics and the benchmark). */
   get fsyncs(): number { return this.group.fsyncs; }
-  constructor(path: string, readonly size: number, opts: { groupCommit?: boolean } = {}) {
+  /** A new file, or an empty one, is made `size` bytes of 0xFF. An existing
+   *  file is taken only as it is: a regular file (not a symbolic link) of
+   *  exactly `size` bytes whose contents `opts.accept` does not object to
+   *  (it returns why not); anything else is refused with a FileError and
+   *  left untouched, never truncated or formatted over. `opts.what` names
+   *  the file in the messages ("journal file"). */
+  constructor(path: string, readonly size: number, opts: { groupCommit?: boolean; what?: string; accept?: (image: Uint8Array) => string | undefined } = {}) {
     this.groupCommit = opts.groupCommit ?? false;
-    const fresh = !existsSync(path);
-    this.fd = openSync(path, fresh ? "w+" : "r+");
+    const what = opts.what ?? "storage file";
+    try {
+      this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ELOOP") throw new FileError(`${path} is a symbolic link, not ${aOrAn(what)}`, code);
+      if (code === "EISDIR") throw new FileError(`${path} is a directory, not ${aOrAn(what)}`, code);
+      throw e;
+    }
     this.mirror = new Uint8Array(size).fill(0xff);
-    if (fresh || fstatSync(this.fd).size !== size) {
-      ftruncateSync(this.fd, size);
-      writeSync(this.fd, this.mirror, 0, size, 0);
-      fsyncSync(this.fd);
-    } else {
-      readSync(this.fd, this.mirror, 0, size, 0);
+    try {
+      const st = fstatSync(this.fd);
+      if (!st.isFile()) throw new FileError(`${path} is ${kindOf(st)}, not ${aOrAn(what)}`);
+      if (st.size === 0) {
+        ftruncateSync(this.fd, size);
+        writeSync(this.fd, this.mirror, 0, size, 0);
+        fsyncSync(this.fd);
+      } else {
+        if (st.size !== size) throw new FileError(`${path} is ${st.size} bytes, not ${aOrAn(what)} (${size} bytes): refusing to overwrite it`);
+        readSync(this.fd, this.mirror, 0, size, 0);
+        const why = opts.accept?.(this.mirror);
+        if (why) throw new FileError(`${path} ${why}, so it is not ${aOrAn(what)}: refusing to overwrite it`);
+      }
+    } catch (e) {
+      closeSync(this.fd);
+      throw e;
     }
     this.group = new GroupSync(() => this.fd, {
       writeNow: () => { const r = this.takeDirty(); if (r) writeSync(this.fd, r.bytes, 0, r.bytes.length, r.at); },

@@ -12,6 +12,7 @@ import { FaultyTransport } from "../host/transport/faulty.ts";
 import { SimDevice } from "../host/sim-device.ts";
 import { Qemu } from "../host/qemu.ts";
 import { FrameType } from "../host/frame.ts";
+import { readKeyFile } from "../host/key-file.ts";
 import type { Expected, Manifest } from "./checks.ts";
 
 export class UsageError extends Error {}
@@ -29,13 +30,9 @@ export interface Connected {
 
 export const DEFAULT_KEY_FILE = join(ROOT, "boards/dev-psk.hex");
 
-/** A key file: hex digits, '#' comments and whitespace ignored. */
+/** A key file (host/key-file.ts); what is wrong with it as a UsageError. */
 export function readKey(path: string): Uint8Array {
-  let text: string;
-  try { text = readFileSync(path, "utf8"); } catch { throw new UsageError(`cannot read key file ${path}`); }
-  const hex = text.split("\n").map((l) => l.replace(/#.*/, "")).join("").replace(/\s+/g, "");
-  if (!/^([0-9a-fA-F]{2}){1,32}$/.test(hex)) throw new UsageError(`key file ${path}: expected 1 to 32 bytes in hex`);
-  return Uint8Array.from(Buffer.from(hex, "hex"));
+  try { return readKeyFile(path); } catch (e) { throw new UsageError((e as Error).message); }
 }
 
 /** The host's session settings for the selftest: quick to notice a lost

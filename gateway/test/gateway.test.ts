@@ -133,10 +133,15 @@ describe("gateway with mosquitto and two emulated devices", () => {
     await sleep(1000);
 
     // 2. A bad config is refused with the key named; the running one stays.
-    writeFileSync(join(dir, "bad.yaml"), configText(ports, { bad: true }));
-    const bad = await ops(`/reload?file=${encodeURIComponent(join(dir, "bad.yaml"))}`, "POST");
+    //    Another file than the gateway's own is not read at all.
+    const good = readFileSync(cfg, "utf8");
+    writeFileSync(cfg, configText(ports, { bad: true }));
+    const bad = await ops("/reload", "POST");
+    writeFileSync(cfg, good);
     expect(bad.status).toBe(422);
     expect(JSON.stringify(await bad.json())).toContain("mqtt.queue_limit");
+    writeFileSync(join(dir, "other.yaml"), good);
+    expect((await ops(`/reload?file=${encodeURIComponent(join(dir, "other.yaml"))}`, "POST")).status).toBe(400);
 
     // 3. Broker restart under traffic, commands and messages both flowing.
     await broker.stop();

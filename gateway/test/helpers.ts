@@ -1,7 +1,7 @@
 // Test parts: a real mosquitto on a free loopback port (always stopped by
 // its pid), emulated devices (the in-process core of host/sim-device.ts)
 // connecting to the gateway over TCP, and a device-side publisher.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import * as mqttPacket from "mqtt-packet";
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, chmodSync } from "node:fs";
@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimDevice } from "../../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
+import type { MemoryStorage } from "../../host/storage.ts";
+import type { ConnectionOptions } from "node:tls";
 import { readKey } from "../../selftest/targets.ts";
 import { ROOT } from "../../host/status.ts";
 import { Codec, HEADER_SIZE, Prio, SessionStat, SessionState, Status } from "../../host/abi.ts";
@@ -110,22 +112,25 @@ export class Mosquitto {
 /** An emulated device that dials the gateway and redials when cut off. */
 export class TcpDevice {
   sim?: SimDevice;
+  /** The device's flash before its first connection (a device process
+   *  restarted on the flash of an earlier one); fresh when not given. */
+  flash?: MemoryStorage;
   t?: TcpTransport;
   connects = 0;
   private stopped = false;
   private seq = 0;
   /** Ids the device core accepted for sending, per QoS. */
   readonly sent: Record<number, number[]> = { 0: [], 1: [], 2: [] };
-  constructor(readonly id: string, readonly address: string, public key: Uint8Array) {}
+  constructor(readonly id: string, readonly address: string, public key: Uint8Array, private readonly tls?: ConnectionOptions) {}
 
   async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        const t = await tcpConnect(this.address);
+        const t = await tcpConnect(this.address, this.tls);
         const closed = new Promise<void>((r) => t.onClose(() => r()));
         this.t = t;
         // A reconnection is the same device: its journal storage is kept.
-        const storage = this.sim?.storage;
+        const storage = this.sim?.storage ?? this.flash;
         this.sim?.close();
         this.sim = new SimDevice(t, { key: this.key, auth: 2 });
         if (storage) { this.sim.storage.data.set(storage.data); this.sim.reset(); this.sim.resets--; }
@@ -171,13 +176,22 @@ export class TcpDevice {
     this.sim?.close();
     await this.t?.close();
   }
+
+  /** The device process dies without closing its connection (as after a
+   *  power cut the gateway sees no FIN): nothing more is read or answered,
+   *  no redial; the socket stays open until stop(). */
+  halt(): void {
+    this.stopped = true;
+    this.sim?.close();
+    this.t?.socket.pause();
+  }
 }
 
 /** A TcpDevice (key from `keyFile`) dialing the gateway's listener on
  *  `port`, running, once the gateway's link to it is up; stopped again if
  *  the link does not come up. */
-export async function startDevice(gw: { links: Map<string, { state: string }> }, id: string, port: number, keyFile: string, timeoutMs = 10000): Promise<TcpDevice> {
-  const dev = new TcpDevice(id, `127.0.0.1:${port}`, readKey(keyFile));
+export async function startDevice(gw: { links: Map<string, { state: string }> }, id: string, port: number, keyFile: string, timeoutMs = 10000, tls?: ConnectionOptions): Promise<TcpDevice> {
+  const dev = new TcpDevice(id, `127.0.0.1:${port}`, readKey(keyFile), tls);
   void dev.run();
   try {
     await until("link up", () => dev.up && gw.links.get(id)?.state === "up", timeoutMs);
@@ -186,6 +200,34 @@ export async function startDevice(gw: { links: Map<string, { state: string }> },
     throw e;
   }
   return dev;
+}
+
+/** Throwaway certificates in `dir` (openssl, EC P-256, valid one day): a
+ *  CA (qn-ca), the gateway's server certificate (gateway, for 127.0.0.1),
+ *  device client certificates from that CA (tls-dev, other-dev), and a
+ *  second CA nobody trusts with one of its own (rogue-ca, rogue-dev). */
+export function makeTestCerts(dir: string): void {
+  const ossl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const key = (name: string) => ossl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`);
+  const ca = (name: string) => { key(name); ossl("req", "-x509", "-new", "-key", `${name}.key`, "-out", `${name}.crt`, "-days", "1", "-subj", `/CN=${name}`); };
+  const leaf = (name: string, by: string, ext: string) => {
+    key(name);
+    ossl("req", "-new", "-key", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`, "-addext", ext);
+    ossl("x509", "-req", "-in", `${name}.csr`, "-CA", `${by}.crt`, "-CAkey", `${by}.key`, "-CAcreateserial", "-out", `${name}.crt`, "-days", "1", "-copy_extensions", "copy");
+  };
+  ca("qn-ca");
+  ca("rogue-ca");
+  leaf("gateway", "qn-ca", "subjectAltName=IP:127.0.0.1");
+  leaf("tls-dev", "qn-ca", "extendedKeyUsage=clientAuth");
+  leaf("other-dev", "qn-ca", "extendedKeyUsage=clientAuth");
+  leaf("rogue-dev", "rogue-ca", "extendedKeyUsage=clientAuth");
+}
+
+/** TLS options of a device client trusting `dir`'s qn-ca, with the
+ *  certificate `who` of makeTestCerts (none when not given). */
+export function clientTls(dir: string, who?: string, extra: object = {}): ConnectionOptions {
+  const pem = (f: string) => readFileSync(join(dir, f));
+  return { ca: pem("qn-ca.crt"), servername: undefined, ...(who ? { cert: pem(`${who}.crt`), key: pem(`${who}.key`) } : {}), ...extra };
 }
 
 export type Version = 4 | 5;

@@ -94,12 +94,10 @@ describe("IncomingStore", () => {
     expect(new IncomingStore(path, log).packets().length).toBe(2); // rewritten clean
   });
 
-  it("survives an unreadable file and a failed write without throwing, and does not acknowledge what it could not save", async () => {
+  it("refuses a directory in its place, naming it; survives a failed write without throwing, and does not acknowledge what it could not save", async () => {
     const { log, lines } = logger();
     const dirAsFile = mkdtempSync(join(tmpdir(), "qn-incoming-dir-"));
-    const s1 = new IncomingStore(dirAsFile, log); // EISDIR
-    expect(s1.packets()).toEqual([]);
-    expect(lines.some((l) => /cannot read; starting empty/.test(l.msg))).toBe(true);
+    expect(() => new IncomingStore(dirAsFile, log)).toThrow(`${dirAsFile} is a directory, not an incoming store file`);
     const failed: Error[] = [];
     const s2 = new IncomingStore(join(tmpdir(), "qn-no-such-dir", "x", "mqtt.spool.incoming"), log, (e) => failed.push(e));
     let acked = false;
