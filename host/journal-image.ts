@@ -12,16 +12,16 @@
 // pins this reading to the core (journals it wrote, before and after
 // compactions, are recognised; other bytes are not).
 import { crc32c } from "../tools/crc32c.mjs";
+import { JournalRecord } from "./abi.ts";
 
 const MAGIC = 0xa5;
-const R_HEADER = 1;
 const HEADER_DATA = 4;
 const HEADER_CRC_AT = 16;
 
 function headerAt(b: Uint8Array, off: number): boolean {
   if (off + HEADER_CRC_AT + 4 > b.length) return false;
   const v = new DataView(b.buffer, b.byteOffset + off, HEADER_CRC_AT + 4);
-  return v.getUint8(0) === MAGIC && v.getUint8(1) === R_HEADER && v.getUint16(2, true) === HEADER_DATA &&
+  return v.getUint8(0) === MAGIC && v.getUint8(1) === JournalRecord.HEADER && v.getUint16(2, true) === HEADER_DATA &&
     v.getUint32(HEADER_CRC_AT, true) === crc32c(b.subarray(off, off + HEADER_CRC_AT));
 }
 

@@ -17,6 +17,7 @@ import { EventMerger } from "../event-log.ts";
 import { openJournal, JOURNAL_BYTES } from "../journal-file.ts";
 import { FileStorage } from "../../host/storage.ts";
 import { freePort, writeDevKey } from "./helpers.ts";
+import { EventType } from "../../host/abi.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-foreign-"));
 const SECRET = "S3CRETHASH";
@@ -173,7 +174,7 @@ describe("paths never reach someone else's files", () => {
     }
     const events = join(dir, "x.events");
     writeFileSync(events, "someone's notes\n");
-    const ev = { seq: 1, time_us: 1000, type: 1, event: "link up", code: 0 };
+    const ev = { seq: 1, time_us: 1000, type: EventType.LINK_UP, event: "link up", code: 0 };
     await new EventMerger(events, log, async () => [ev]).poll();
     expect(readFileSync(events, "utf8")).toBe("someone's notes\n");
   });
