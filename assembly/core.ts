@@ -215,10 +215,7 @@ function on_hello(raw: usize, len: i32): void {
     send_control(T_WELCOME, load<u32>(raw + H_PACKET), n);
     return;
   }
-  if (!hello_was_duplicate()) {
-    replay_reset();
-    qos_peer_base(session_peer_base(1), session_peer_base(2), session_peer_epoch(), session_resumed(), <u32>nowUs);
-  }
+  if (!hello_was_duplicate()) replay_reset();
   send_control(T_WELCOME, load<u32>(raw + H_PACKET), n);
 }
 
@@ -243,7 +240,15 @@ function on_confirm(raw: usize, len: i32): void {
   if (cfg(CFG_ROLE) != ROLE_SERVER) { count(C_SESSION_REJECT); return; }
   const st = confirm_take(raw + HEADER_SIZE, len, nowUs);
   if (st == Status.ERR_AUTH) { count(C_AUTH_FAIL); qos_event(EV_AUTH_FAIL, st, <u32>nowUs); send_error(Status.ERR_AUTH, 0); return; }
-  if (st == Status.OK) { qos_event(EV_LINK_UP, 0, <u32>nowUs); resend_all(); }
+  if (st == Status.OK) {
+    // The client's QoS bases and numbering epoch came in its HELLO, which
+    // anyone can send: they move our duplicate state only now that its
+    // CONFIRM has proved the key (in auth mode 0, that it completed the
+    // handshake), so a stray HELLO cannot reset what we have accepted.
+    qos_peer_base(session_peer_base(1), session_peer_base(2), session_peer_epoch(), session_resumed(), <u32>nowUs);
+    qos_event(EV_LINK_UP, 0, <u32>nowUs);
+    resend_all();
+  }
 }
 
 /** After (re)connecting, everything in flight goes out again. */

@@ -4,7 +4,7 @@
 import { describe, it, expect } from "vitest";
 import { Link, KEY } from "./harness.ts";
 import { Codec, Counter as C, FrameType, HEADER_SIZE } from "../../host/frame.ts";
-import { Capability, FieldKind, SessionStat, Status } from "../../host/abi.ts";
+import { Capability, FieldKind, QosStat, SessionStat, Status } from "../../host/abi.ts";
 import { zigzagDecode } from "../../host/zigzag.ts";
 import { flipHeader, rng } from "../core/jsframe.ts";
 
@@ -226,5 +226,27 @@ describe("versions and capabilities", () => {
     expect(Number(l.a.core.x.qn_session_stat(SessionStat.PEER_CAPS)) & Capability.JOURNAL).toBe(Capability.JOURNAL); // the server's journal is open
     const codecs = (1 << Codec.PB) | (1 << Codec.JSON);
     expect(Number(l.b.core.x.qn_session_stat(SessionStat.PEER_CAPS)) & codecs).toBe(codecs); // the client's codecs: protobuf and JSON
+  });
+});
+
+describe("a HELLO from a client without the key", () => {
+  it("does not move the device's QoS 2 duplicate state (bases and epoch wait for the proof)", () => {
+    const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
+    l.connect();
+    let sent = 0;
+    for (let t = 0; sent < 5 && t < 1000; t++) { if (l.a.publish(1, 2, Buffer.from(`m${sent}`)) > 0) sent++; l.step(); }
+    l.run(200);
+    expect(l.b.got).toHaveLength(5);
+    const dev = l.b.core.x;
+    const before = [dev.qn_qos_stat(QosStat.Q2_EXPECTED), dev.qn_qos_stat(QosStat.PEER_EPOCH), dev.qn_qos_stat(QosStat.EPOCH_RESETS)];
+    // Another client, another key, a new journal (a new numbering epoch,
+    // ids from 1): its HELLO reaches the device.
+    const intruder = new Link({ role: 1, auth: 2, key: new TextEncoder().encode("not-the-key-0123456789abcdef0123"), seed: 99 }, { role: 0, auth: 2 });
+    intruder.a.core.x.qn_connect();
+    const hello = intruder.a.core.pull();
+    expect(hello.length).toBeGreaterThan(0);
+    l.b.core.rx(hello);
+    l.b.core.pull();
+    expect([dev.qn_qos_stat(QosStat.Q2_EXPECTED), dev.qn_qos_stat(QosStat.PEER_EPOCH), dev.qn_qos_stat(QosStat.EPOCH_RESETS)]).toEqual(before);
   });
 });

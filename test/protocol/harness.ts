@@ -50,9 +50,12 @@ export class End {
     const key = o.key ?? KEY;
     this.core.mem.set(key, x.qn_msg_data());
     if (x.qn_set_key(x.qn_msg_data(), key.length) !== 0) throw new Error("key");
-    this.core.tick(BigInt(this.now()) * 1000n);
+    // The journal opens before the first tick, as on a device: a client's
+    // first tick sends its HELLO, which announces the journal's QoS 2 bases
+    // and numbering epoch.
     const st = x.qn_journal_open(this.storage.size);
     if (st !== 0) throw new Error(`journal_open: ${st}`);
+    this.core.tick(BigInt(this.now()) * 1000n);
   }
 
   /** Counters summed over every boot (a reset zeroes the core's own). */
