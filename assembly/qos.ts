@@ -612,6 +612,15 @@ export function qos_recover(size: u32, time: u32): i32 {
       digest = load<u32>(d, 4);
     }
   }
+  // Each value was taken near its anchor, so two of them may lie up to
+  // twice the span apart; held to the order the live code keeps (done <=
+  // released < next, delivered < expected) and to one span between them,
+  // the state a compaction writes passes the next boot's checks and its
+  // open records lie near that boot's anchors: recovery is idempotent.
+  if (<i32>(q2Next - 1 - q2Rel) < 0) q2Rel = q2Next - 1;
+  if (<i32>(q2Rel - q2Done) < 0 || q2Rel - q2Done > spanIds) q2Done = <i32>(q2Rel - q2Done) < 0 ? q2Rel : q2Rel - spanIds;
+  if (<i32>(q2Expect - 1 - q2Delivered) < 0) q2Delivered = q2Expect - 1;
+  else if (q2Expect - 1 - q2Delivered > spanIds) q2Delivered = q2Expect - 1 - spanIds;
   // Pass 2: what is still open. Messages we sent and the peer has not
   // completed go back in flight; messages we accepted and the application
   // never took go back to the inbox, unless they are of the peer's old
@@ -625,7 +634,7 @@ export function qos_recover(size: u32, time: u32): i32 {
     if ((t != R_OUT && t != R_IN) || !record_ok(t, d, len)) continue;
     const pid = load<u32>(d + H_PACKET);
     if (t == R_OUT && <i32>(pid - q2Done) > 0) restore_out(d, len, pid);
-    else if (t == R_IN && <i32>(pid - q2Delivered) > 0) {
+    else if (t == R_IN && <i32>(pid - q2Delivered) > 0 && <i32>(q2Expect - pid) > 0) {
       const r = inbox_push(d, len);
       if (r != Status.OK) st = r;
     }
