@@ -30,7 +30,8 @@ const ROUNDS = quick ? 3 : 7;
 const MS = quick ? 60 : 150;
 
 function frameBench(size: number) {
-  const tx = loadCore(), rx = loadCore();
+  const tx = loadCore(),
+    rx = loadCore();
   const fc = new FrameCodec(loadCore());
   const max = tx.x.qn_max_payload() as number;
   const payload = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
@@ -53,17 +54,32 @@ function frameBench(size: number) {
   };
   const parser = mqttPacket.parser({ protocolVersion: 4 });
   let parsed: any = null;
-  parser.on("packet", (p: any) => { parsed = p; });
-  parser.on("error", (e: Error) => { throw e; });
-  const pkt = { cmd: "publish" as const, topic: "qn/1", payload: Buffer.from(payload), qos: 0 as const, retain: false, dup: false };
+  parser.on("packet", (p: any) => {
+    parsed = p;
+  });
+  parser.on("error", (e: Error) => {
+    throw e;
+  });
+  const pkt = {
+    cmd: "publish" as const,
+    topic: "qn/1",
+    payload: Buffer.from(payload),
+    qos: 0 as const,
+    retain: false,
+    dup: false,
+  };
   const mqtt = () => {
     const buf = mqttPacket.generate(pkt);
     parsed = null;
     parser.parse(buf);
     if (!parsed || parsed.payload.length !== size) throw new Error("mqtt-packet: not parsed");
   };
-  qn(); qnStack(); mqtt(); // correctness once before timing
-  for (const p of parts) if (Buffer.compare(Buffer.from(fc.decode(fc.encode(hdr, p)).payload), Buffer.from(p)) !== 0) throw new Error("QN round trip changed the payload");
+  qn();
+  qnStack();
+  mqtt(); // correctness once before timing
+  for (const p of parts)
+    if (Buffer.compare(Buffer.from(fc.decode(fc.encode(hdr, p)).payload), Buffer.from(p)) !== 0)
+      throw new Error("QN round trip changed the payload");
   const wireQn = parts.reduce((n, p) => n + fc.encode(hdr, p).length, 0);
   const wireMqtt = mqttPacket.generate(pkt).length;
   const r = interleaved({ qn, qn_stack: qnStack, mqtt }, ROUNDS, MS);
@@ -72,7 +88,11 @@ function frameBench(size: number) {
     payload_bytes: size,
     qn_frames_per_op: parts.length,
     wire_bytes: { qn: wireQn, mqtt: wireMqtt },
-    ops_per_s: { qn: spread(r.qn.map((x) => round(x))), mqtt_packet: spread(r.mqtt.map((x) => round(x))), qn_stack: spread(r.qn_stack.map((x) => round(x))) },
+    ops_per_s: {
+      qn: spread(r.qn.map((x) => round(x))),
+      mqtt_packet: spread(r.mqtt.map((x) => round(x))),
+      qn_stack: spread(r.qn_stack.map((x) => round(x))),
+    },
     ratio_qn_to_mqtt: spread(ratios.map((x) => round(x, 3))),
     ratio_qn_stack_to_mqtt: spread(r.qn_stack.map((q, i) => round(q / r.mqtt[i], 3))),
     goal_3x_met: spread(ratios).median >= 3,
@@ -93,20 +113,40 @@ function payloadCodecBench() {
   const obj = { 1: 150, 2: -3, 3: Buffer.from(name), 4: 0xdeadbeef, 5: 1_700_000_000_123 };
   const packr = new Packr({ useRecords: false });
   const cbor = new CborEncoder({ useRecords: false, mapsAsObjects: true });
-  const qnPb = () => { const b = core.encode(Codec.PB, fields); const f = core.decode(Codec.PB, b); if (f.length !== 5) throw new Error("qn decode"); };
-  const msgpackr = () => { const b = packr.pack(obj); const o = packr.unpack(b); if (o[5] !== obj[5]) throw new Error("msgpackr"); };
-  const cborx = () => { const b = cbor.encode(obj); const o = cbor.decode(b); if (o[5] !== obj[5]) throw new Error("cbor-x"); };
+  const qnPb = () => {
+    const b = core.encode(Codec.PB, fields);
+    const f = core.decode(Codec.PB, b);
+    if (f.length !== 5) throw new Error("qn decode");
+  };
+  const msgpackr = () => {
+    const b = packr.pack(obj);
+    const o = packr.unpack(b);
+    if (o[5] !== obj[5]) throw new Error("msgpackr");
+  };
+  const cborx = () => {
+    const b = cbor.encode(obj);
+    const o = cbor.decode(b);
+    if (o[5] !== obj[5]) throw new Error("cbor-x");
+  };
   const contenders: Record<string, () => void> = { qn_protobuf: qnPb, msgpackr, cbor_x: cborx };
-  const sizes: Record<string, number> = { qn_protobuf: core.encode(Codec.PB, fields).length, msgpackr: packr.pack(obj).length, cbor_x: cbor.encode(obj).length };
+  const sizes: Record<string, number> = {
+    qn_protobuf: core.encode(Codec.PB, fields).length,
+    msgpackr: packr.pack(obj).length,
+    cbor_x: cbor.encode(obj).length,
+  };
   if ((core.x.qn_codecs() & (1 << Codec.JSON)) !== 0) {
-    contenders.qn_json = () => { const b = core.encode(Codec.JSON, fields); core.decode(Codec.JSON, b); };
+    contenders.qn_json = () => {
+      const b = core.encode(Codec.JSON, fields);
+      core.decode(Codec.JSON, b);
+    };
     sizes.qn_json = core.encode(Codec.JSON, fields).length;
   }
   for (const f of Object.values(contenders)) f();
   const r = interleaved(contenders, ROUNDS, MS);
   const ratio = (a: string, b: string) => spread(r[a].map((x, i) => round(x / r[b][i], 3)));
   return {
-    message: "5 fields: uint 150, sint -3, 16-byte string, fixed32 0xDEADBEEF, uint 1700000000123 (msgpackr/cbor-x: the same object keyed 1..5)",
+    message:
+      "5 fields: uint 150, sint -3, 16-byte string, fixed32 0xDEADBEEF, uint 1700000000123 (msgpackr/cbor-x: the same object keyed 1..5)",
     encoded_bytes: sizes,
     ops_per_s: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, spread(v.map((x) => round(x)))])),
     ratio_qn_protobuf_to_msgpackr: ratio("qn_protobuf", "msgpackr"),
@@ -129,7 +169,11 @@ function runPart(part: string) {
  *  five runs each; mqtt-packet's did not move): the figure depended on
  *  what ran before it, not on the codecs. */
 function inChild(part: string) {
-  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--part", part, ...(quick ? ["--quick"] : [])], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const out = execFileSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), "--part", part, ...(quick ? ["--quick"] : [])],
+    { encoding: "utf8", maxBuffer: 1 << 24 },
+  );
   return JSON.parse(out);
 }
 

@@ -9,11 +9,19 @@ import { measure } from "../boards/tools/measure.ts";
 
 function sizeOf(platform: string) {
   const m = JSON.parse(readFileSync("build/manifest.json", "utf8"));
-  const tag = Object.entries(m.features).map(([k, v]) => `${k.replace("QN_FEAT_", "").toLowerCase()}${v}`).join("-");
+  const tag = Object.entries(m.features)
+    .map(([k, v]) => `${k.replace("QN_FEAT_", "").toLowerCase()}${v}`)
+    .join("-");
   let text = "";
   try {
-    text = execFileSync("node", ["boards/tools/size.mjs", platform, "release", `build/${platform}/release/qn.elf`, "24576", "65536"], { encoding: "utf8" });
-  } catch (e: any) { text = String(e.stdout ?? "") + String(e.stderr ?? ""); }
+    text = execFileSync(
+      "node",
+      ["boards/tools/size.mjs", platform, "release", `build/${platform}/release/qn.elf`, "24576", "65536"],
+      { encoding: "utf8" },
+    );
+  } catch (e: any) {
+    text = String(e.stdout ?? "") + String(e.stderr ?? "");
+  }
   const fig = JSON.parse(readFileSync(`build/${platform}/release/size-${tag}.json`, "utf8"));
   return { ...fig, size_report: text.trim().split("\n") };
 }
@@ -23,10 +31,22 @@ export async function runFootprint() {
   return {
     wasm_bytes: statSync("build/qn.wasm").size,
     features: JSON.parse(readFileSync("build/manifest.json", "utf8")).features,
-    "mps2-an500": { ...sizeOf("mps2-an500"), stack_high_water: m.stackUsed, stack_size: m.stackSize, boot_instructions: m.bootInstructions, journal_open_us: m.journalOpenUs },
-    stm32h743: { ...sizeOf("stm32h743"), stack_high_water: "measured on the board only (identity field 13): no hardware here" },
+    "mps2-an500": {
+      ...sizeOf("mps2-an500"),
+      stack_high_water: m.stackUsed,
+      stack_size: m.stackSize,
+      boot_instructions: m.bootInstructions,
+      journal_open_us: m.journalOpenUs,
+    },
+    stm32h743: {
+      ...sizeOf("stm32h743"),
+      stack_high_water: "measured on the board only (identity field 13): no hardware here",
+    },
     note: "flash = text + data initialisers of the whole firmware (core via wasm2c + runtime + board + main); RAM = data + bss (includes the Wasm linear memory) + main stack.",
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) { console.log(JSON.stringify(await runFootprint(), null, 2)); process.exit(0); }
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await runFootprint(), null, 2));
+  process.exit(0);
+}

@@ -7,7 +7,9 @@ export function machine() {
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
     if (m) model = m[1];
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return { node: process.version, cpu: model, cores: cpus().length, platform: `${process.platform}-${process.arch}` };
 }
 
@@ -23,7 +25,12 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export interface Spread { median: number; min: number; max: number; rounds: number[] }
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  rounds: number[];
+}
 export function spread(xs: number[]): Spread {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), rounds: xs };
 }
@@ -52,13 +59,20 @@ export const gcBetweenRounds = fullGc !== undefined;
 /** Run contenders interleaved round by round (so drift and noise from
  *  other processes hit all of them alike): warm-up first, then `rounds`
  *  timed rounds. Returns ops/s per contender per round. */
-export function interleaved(contenders: Record<string, () => void>, rounds: number, ms: number): Record<string, number[]> {
+export function interleaved(
+  contenders: Record<string, () => void>,
+  rounds: number,
+  ms: number,
+): Record<string, number[]> {
   const names = Object.keys(contenders);
   for (const n of names) opsPerSec(contenders[n], ms); // warm-up: JIT, caches
   const out: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 ? [...names].reverse() : names;
-    for (const n of order) { fullGc?.(); out[n].push(opsPerSec(contenders[n], ms)); }
+    for (const n of order) {
+      fullGc?.();
+      out[n].push(opsPerSec(contenders[n], ms));
+    }
   }
   return out;
 }

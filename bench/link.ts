@@ -19,11 +19,21 @@ const us = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1000;
 function stats(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
   const r = (x: number) => Math.round(x);
-  return { n: s.length, min_us: r(s[0]), p50_us: r(quantile(s, 0.5)), p99_us: r(quantile(s, 0.99)), max_us: r(s[s.length - 1]) };
+  return {
+    n: s.length,
+    min_us: r(s[0]),
+    p50_us: r(quantile(s, 0.5)),
+    p99_us: r(quantile(s, 0.99)),
+    max_us: r(s[s.length - 1]),
+  };
 }
 
 function devKey(): Uint8Array {
-  const hex = readFileSync("boards/dev-psk.hex", "utf8").split("\n").filter((l) => !l.startsWith("#")).join("").replace(/\s+/g, "");
+  const hex = readFileSync("boards/dev-psk.hex", "utf8")
+    .split("\n")
+    .filter((l) => !l.startsWith("#"))
+    .join("")
+    .replace(/\s+/g, "");
   return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
 }
 
@@ -54,9 +64,11 @@ export const PACED_BAUD = 57600;
 export const PACED_ELF = "build/paced/mps2-an500/release/qn.elf";
 
 export async function runLink(opts: { quick?: boolean; elf?: string; pacedElf?: string } = {}) {
-  const N = opts.quick ? 100 : 500, ROUNDS = opts.quick ? 10 : 30;
+  const N = opts.quick ? 100 : 500,
+    ROUNDS = opts.quick ? 10 : 30;
   const latency = await withBoard(opts.elf ?? "build/mps2-an500/release/qn.elf", async (peer) => {
-    const ping: number[] = [], echo: number[] = [];
+    const ping: number[] = [],
+      echo: number[] = [];
     const p16 = new Uint8Array(16).fill(0x5a);
     for (let i = 0; i < N; i++) {
       const t0 = process.hrtime.bigint();
@@ -64,10 +76,19 @@ export async function runLink(opts: { quick?: boolean; elf?: string; pacedElf?: 
       ping.push(us(t0));
     }
     let waiter: (() => void) | null = null;
-    peer.onFrame((f) => { if (f.type === FrameType.DATA && f.channel === 5 && waiter) { const w = waiter; waiter = null; w(); } });
+    peer.onFrame((f) => {
+      if (f.type === FrameType.DATA && f.channel === 5 && waiter) {
+        const w = waiter;
+        waiter = null;
+        w();
+      }
+    });
     const d32 = new Uint8Array(32).fill(0x33);
     for (let i = 0; i < N; i++) {
-      const got = new Promise<void>((res, rej) => { waiter = res; setTimeout(() => rej(new Error("QoS 0 echo lost")), 2000); });
+      const got = new Promise<void>((res, rej) => {
+        waiter = res;
+        setTimeout(() => rej(new Error("QoS 0 echo lost")), 2000);
+      });
       const t0 = process.hrtime.bigint();
       peer.publish(5, 0, d32, Prio.BULK);
       await got;
@@ -79,20 +100,24 @@ export async function runLink(opts: { quick?: boolean; elf?: string; pacedElf?: 
   const emergencyRun = await withBoard(opts.pacedElf ?? PACED_ELF, async (peer) => {
     const before = await runProbe(peer, 17);
     const bulk = new Uint8Array(200).fill(0xb0);
-    const emergency: number[] = [], bulkPing: number[] = [];
+    const emergency: number[] = [],
+      bulkPing: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       for (let k = 0; k < 6; k++) peer.send(FrameType.DATA, { payload: bulk, channel: 17, prio: Prio.BULK });
       const t0 = process.hrtime.bigint();
       const e = peer.request(FrameType.PING, { payload: Uint8Array.of(0xee), prio: Prio.EMERGENCY, timeoutMs: 10_000 });
       const b = peer.request(FrameType.PING, { payload: Uint8Array.of(0xbb), prio: Prio.BULK, timeoutMs: 10_000 });
-      await e; emergency.push(us(t0));
-      await b; bulkPing.push(us(t0));
+      await e;
+      emergency.push(us(t0));
+      await b;
+      bulkPing.push(us(t0));
       await sleep(300); // the bulk echoes drain before the next round
     }
     const after = await runProbe(peer, 17);
     const g = (r: typeof after, k: number) => Number(r.m.get(k) ?? 0n);
     return {
-      emergency, bulkPing,
+      emergency,
+      bulkPing,
       started: g(after, 3) - g(before, 3),
       worstAhead: g(after, 4),
       cut: g(after, 6) - g(before, 6),
@@ -101,13 +126,15 @@ export async function runLink(opts: { quick?: boolean; elf?: string; pacedElf?: 
   const { emergency, bulkPing } = emergencyRun;
   return {
     machine: machine(),
-    setup: "real-time QEMU (no -icount) mps2-an500, product release firmware (auth mode 2, frame MACs), host Peer over the pty; round trip = request written to reply handled in Node",
+    setup:
+      "real-time QEMU (no -icount) mps2-an500, product release firmware (auth mode 2, frame MACs), host Peer over the pty; round trip = request written to reply handled in Node",
     ping_16B: stats(latency.ping),
     qos0_echo_32B: stats(latency.echo),
     emergency_under_bulk: {
       rounds: ROUNDS,
       firmware: `the product firmware built with QN_UART_PACE_BAUD=${PACED_BAUD} (${PACED_ELF}): its UART sends one byte per 10 bit times at ${PACED_BAUD} baud`,
-      bulk_per_round: "6 DATA frames of 200 B at bulk priority (echoed by the firmware at bulk priority), then an emergency PING and a bulk PING",
+      bulk_per_round:
+        "6 DATA frames of 200 B at bulk priority (echoed by the firmware at bulk priority), then an emergency PING and a bulk PING",
       emergency_ping: stats(emergency),
       bulk_ping: stats(bulkPing),
       device_emergency_frames_started: emergencyRun.started,
@@ -115,7 +142,12 @@ export async function runLink(opts: { quick?: boolean; elf?: string; pacedElf?: 
       device_bulk_frames_cut: emergencyRun.cut,
       caveat: `QEMU moves ~10 KB/s host->device, so the host-side times include the emulator and the pty; the device's line is paced at ${PACED_BAUD} baud so its echoes queue up. The device-side figure counts bytes the core sent ahead of an emergency frame once it was queued; bytes already in the board's transmit ring are not in it (the bulk PING's time shows them).`,
     },
-    samples_us: { ping_16B: latency.ping.map(Math.round), qos0_echo_32B: latency.echo.map(Math.round), emergency: emergency.map(Math.round), bulk_ping: bulkPing.map(Math.round) },
+    samples_us: {
+      ping_16B: latency.ping.map(Math.round),
+      qos0_echo_32B: latency.echo.map(Math.round),
+      emergency: emergency.map(Math.round),
+      bulk_ping: bulkPing.map(Math.round),
+    },
   };
 }
 

@@ -7,9 +7,30 @@ import { execFileSync } from "node:child_process";
 export const EST_MHZ = 480;
 
 export function runM7(elf = "build/bench/bench.elf") {
-  const out = execFileSync("qemu-system-arm", ["-M", "mps2-an500", "-display", "none", "-monitor", "none", "-icount", "shift=0",
-    "-semihosting-config", "enable=on,target=native", "-serial", "stdio", "-kernel", elf], { encoding: "utf8", timeout: 120_000 });
-  const lines = out.split(/\r?\n/).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  const out = execFileSync(
+    "qemu-system-arm",
+    [
+      "-M",
+      "mps2-an500",
+      "-display",
+      "none",
+      "-monitor",
+      "none",
+      "-icount",
+      "shift=0",
+      "-semihosting-config",
+      "enable=on,target=native",
+      "-serial",
+      "stdio",
+      "-kernel",
+      elf,
+    ],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  const lines = out
+    .split(/\r?\n/)
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
   const fatal = lines.find((l) => l.fatal);
   if (fatal) throw new Error(`bench firmware: ${fatal.fatal} (${fatal.code})`);
   if (!lines.some((l) => l.done)) throw new Error(`bench firmware did not finish:\n${out}`);
@@ -20,14 +41,23 @@ export function runM7(elf = "build/bench/bench.elf") {
   for (const l of lines) {
     if (!l.op || l.op === "empty_loop") continue;
     const key = l.mode && l.mode !== "-" ? `${l.op}/${l.mode}` : l.op;
-    if (l.op.startsWith("wire_bytes")) { ops[key] = { wire_bytes: l.bytes }; continue; }
+    if (l.op.startsWith("wire_bytes")) {
+      ops[key] = { wire_bytes: l.bytes };
+      continue;
+    }
     const per = l.batch_median !== undefined ? l.batch_median / l.n - loopPerIter : l.median;
     ops[key] = {
       instructions: Math.round(per),
       est_us_at_480MHz: Math.round((per / EST_MHZ) * 100) / 100,
       ...(l.batch_median !== undefined
-        ? { method: `batch of ${l.n}, median of 5 batches, minus the loop (${loopPerIter.toFixed(1)}/iter)`, batch_min: l.batch_min, batch_max: l.batch_max }
-        : { method: `${l.n} single timings: median (mean ${l.mean}, min ${l.min}, max ${l.max}, glitches ${l.glitches})` }),
+        ? {
+            method: `batch of ${l.n}, median of 5 batches, minus the loop (${loopPerIter.toFixed(1)}/iter)`,
+            batch_min: l.batch_min,
+            batch_max: l.batch_max,
+          }
+        : {
+            method: `${l.n} single timings: median (mean ${l.mean}, min ${l.min}, max ${l.max}, glitches ${l.glitches})`,
+          }),
     };
   }
   const g = (k: string) => ops[k]?.instructions;
@@ -43,7 +73,11 @@ export function runM7(elf = "build/bench/bench.elf") {
       crc32c_256B_vs_c_bytetable: ratio("crc32c_wasm2c_256B", "crc32c_c_bytetable_256B"),
       crc32c_256B_vs_c_nibble: ratio("crc32c_wasm2c_256B", "crc32c_c_nibble_256B"),
       goal: "<= 1.5x hand-written C (the same word-load, byte-table algorithm in C)",
-      goal_met: Math.max(ratio("crc32c_wasm2c_256B", "crc32c_c_wordwise_256B"), ratio("crc32c_wasm2c_32B", "crc32c_c_wordwise_32B")) <= 1.5,
+      goal_met:
+        Math.max(
+          ratio("crc32c_wasm2c_256B", "crc32c_c_wordwise_256B"),
+          ratio("crc32c_wasm2c_32B", "crc32c_c_wordwise_32B"),
+        ) <= 1.5,
     },
     qos0_goal: {
       goal: "32-byte QoS 0 frame received and dispatched in <= 2,000 instructions",

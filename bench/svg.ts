@@ -3,9 +3,17 @@
 const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 export function histogramSvg(title: string, series: Record<string, number[]>): string {
-  const all = Object.values(series).flat().filter((x) => x > 0);
-  const lo = Math.log10(Math.min(...all)), hi = Math.log10(Math.max(...all)) + 1e-9;
-  const BINS = 40, W = 760, rowH = 110, left = 150, top = 40, plotW = W - left - 20;
+  const all = Object.values(series)
+    .flat()
+    .filter((x) => x > 0);
+  const lo = Math.log10(Math.min(...all)),
+    hi = Math.log10(Math.max(...all)) + 1e-9;
+  const BINS = 40,
+    W = 760,
+    rowH = 110,
+    left = 150,
+    top = 40,
+    plotW = W - left - 20;
   const names = Object.keys(series);
   const H = top + names.length * rowH + 50;
   const colors = ["#3366aa", "#cc6633", "#339955", "#aa3377"];
@@ -13,8 +21,11 @@ export function histogramSvg(title: string, series: Record<string, number[]>): s
   s += `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`;
   names.forEach((name, r) => {
     const counts = new Array(BINS).fill(0);
-    for (const x of series[name]) if (x > 0) counts[Math.min(BINS - 1, Math.floor(((Math.log10(x) - lo) / (hi - lo)) * BINS))]++;
-    const max = Math.max(...counts, 1), y0 = top + (r + 1) * rowH - 10, bw = plotW / BINS;
+    for (const x of series[name])
+      if (x > 0) counts[Math.min(BINS - 1, Math.floor(((Math.log10(x) - lo) / (hi - lo)) * BINS))]++;
+    const max = Math.max(...counts, 1),
+      y0 = top + (r + 1) * rowH - 10,
+      bw = plotW / BINS;
     s += `<text x="${left - 8}" y="${y0 - rowH / 2}" text-anchor="end">${esc(name)} (n=${series[name].length})</text>`;
     s += `<line x1="${left}" y1="${y0}" x2="${left + plotW}" y2="${y0}" stroke="#888"/>`;
     counts.forEach((c, i) => {

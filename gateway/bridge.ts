@@ -29,7 +29,12 @@ const WINDOW = 64;
 /** MQTT 5 reason code "Quota exceeded": a command refused at the bound. */
 const QUOTA_EXCEEDED = 0x97;
 
-export interface DownRoute { device: string; channel: number; qos: 0 | 1 | 2; prio: number }
+export interface DownRoute {
+  device: string;
+  channel: number;
+  qos: 0 | 1 | 2;
+  prio: number;
+}
 
 /** A queued message and its spans (in memory only; the spool keeps the
  *  traceparent, so a replayed message still joins its trace). */
@@ -42,7 +47,9 @@ export class Bridge extends EventEmitter {
    *  session generation they were published in. */
   private sent = new Map<Entry, number>();
   private gen = 0;
-  get inflight(): number { return this.sent.size; }
+  get inflight(): number {
+    return this.sent.size;
+  }
   private routes = new Map<string, DownRoute>();
   private subscribed = new Set<string>();
   private qos0Seq = -1;
@@ -63,13 +70,19 @@ export class Bridge extends EventEmitter {
   private pumpAtTurnEnd = false;
   limit: number;
 
-  constructor(private cfg: Config["mqtt"], private spool: Spool, private log: Logger, private metrics: Metrics) {
+  constructor(
+    private cfg: Config["mqtt"],
+    private spool: Spool,
+    private log: Logger,
+    private metrics: Metrics,
+  ) {
     super();
     this.limit = cfg.queue_limit;
     metrics.queueLimit.set(this.limit);
     // What a previous run spooled and the broker never acknowledged.
     for (const e of spool.pending.values()) this.waiting.push(e);
-    if (this.waiting.length) log.info({ replayed: this.waiting.length }, "spool: resending messages the broker had not acknowledged");
+    if (this.waiting.length)
+      log.info({ replayed: this.waiting.length }, "spool: resending messages the broker had not acknowledged");
     // A failed write means no PUBREC went out: drop the connection so the
     // broker sends the PUBLISH again (mqtt.js would otherwise wait for ever).
     this.incoming = new IncomingStore(spool.path + ".incoming", log, () => this.client?.stream?.destroy());
@@ -93,19 +106,24 @@ export class Bridge extends EventEmitter {
       // QoS 2 command is stored and PUBREC'd): at the bound a command is
       // refused here, so none is acknowledged and then dropped. MQTT 3.1.1
       // has no refusal (deliver() says what happens then).
-      customHandleAcks: cfg.protocol_version === 5
-        ? (_topic, _message, packet, cb) => cb(this.refuse(packet as IPublishPacket) ? QUOTA_EXCEEDED : 0)
-        : undefined,
+      customHandleAcks:
+        cfg.protocol_version === 5
+          ? (_topic, _message, packet, cb) => cb(this.refuse(packet as IPublishPacket) ? QUOTA_EXCEEDED : 0)
+          : undefined,
     };
     this.client = connect(cfg.url, opts);
     // Nagle off (mosquitto runs set_tcp_nodelay; mqtt.js leaves it on): with
     // it, small publishes wait for a delayed ACK, ~40 ms each time.
-    const noDelay = () => (this.client as unknown as { stream?: { setNoDelay?: (b: boolean) => void } }).stream?.setNoDelay?.(true);
+    const noDelay = () =>
+      (this.client as unknown as { stream?: { setNoDelay?: (b: boolean) => void } }).stream?.setNoDelay?.(true);
     noDelay();
     this.client.on("connect", (connack) => {
       noDelay();
       metrics.brokerUp.set(1);
-      log.info({ url: cfg.url, queued: this.depth, session_present: connack.sessionPresent, in_flight: this.inflight }, "broker connected");
+      log.info(
+        { url: cfg.url, queued: this.depth, session_present: connack.sessionPresent, in_flight: this.inflight },
+        "broker connected",
+      );
       if (!connack.sessionPresent && this.sent.size) {
         // The broker kept no session (restarted without its state): a QoS 2
         // message it had PUBREC'd may be gone, and mqtt.js would only resend
@@ -113,7 +131,11 @@ export class Bridge extends EventEmitter {
         // the stale callbacks of the old generation are ignored).
         const again = [...this.sent.keys()].sort((a, b) => a.seq - b.seq);
         log.warn({ republished: again.length }, "broker lost our session: republishing unacknowledged messages");
-        for (const e of again) if (e.pub) { endError(e.pub, "the broker lost the session; published again"); e.pub = undefined; }
+        for (const e of again)
+          if (e.pub) {
+            endError(e.pub, "the broker lost the session; published again");
+            e.pub = undefined;
+          }
         this.sent.clear();
         this.gen++;
         this.waiting.unshift(...again);
@@ -129,8 +151,13 @@ export class Bridge extends EventEmitter {
     this.client.on("offline", () => log.warn({ url: cfg.url, queued: this.depth }, "broker offline; queueing"));
     // One line per distinct error, not one per reconnect attempt.
     let lastErr = "";
-    this.client.on("connect", () => { lastErr = ""; });
-    this.client.on("error", (e) => { if (e.message !== lastErr) log.warn({ err: e.message }, "broker error"); lastErr = e.message; });
+    this.client.on("connect", () => {
+      lastErr = "";
+    });
+    this.client.on("error", (e) => {
+      if (e.message !== lastErr) log.warn({ err: e.message }, "broker error");
+      lastErr = e.message;
+    });
     // Routing happens in handleMessage, not on "message": mqtt.js acknowledges
     // (PUBACK; PUBCOMP and the store's del() for QoS 2) only after its
     // callback, so a message that comes before the routes are known (the
@@ -144,7 +171,10 @@ export class Bridge extends EventEmitter {
       // answered with PUBREC will never come, nor the command again. It is
       // ours since that PUBREC: deliver it now, once (mqtt.js would drop it).
       for (const pk of this.incoming.packets()) {
-        log.warn({ topic: pk.topic, message_id: pk.messageId }, "broker lost our session: delivering a QoS 2 command it will not release");
+        log.warn(
+          { topic: pk.topic, message_id: pk.messageId },
+          "broker lost our session: delivering a QoS 2 command it will not release",
+        );
         this.deliver(pk, () => this.incoming.release(pk));
       }
     });
@@ -160,45 +190,89 @@ export class Bridge extends EventEmitter {
     if (packet.qos === 2 && this.incoming.packets().some((p) => p.messageId === packet.messageId)) return false;
     this.refused.add(packet);
     this.metrics.downlinkQueueFull.inc({ device: r.device });
-    this.log.warn({ device: r.device, topic: packet.topic, qos: packet.qos, queued: this.down.count(r.device) }, "downlink queue full: command refused (reason code 0x97, quota exceeded)");
+    this.log.warn(
+      { device: r.device, topic: packet.topic, qos: packet.qos, queued: this.down.count(r.device) },
+      "downlink queue full: command refused (reason code 0x97, quota exceeded)",
+    );
     return true;
   }
 
   private deliver(packet: IPublishPacket, done: () => void): void {
-    if (this.early) { this.early.push(() => this.deliver(packet, done)); return; }
-    if (this.refused.has(packet)) { done(); return; } // its PUBACK carries the refusal
+    if (this.early) {
+      this.early.push(() => this.deliver(packet, done));
+      return;
+    }
+    if (this.refused.has(packet)) {
+      done();
+      return;
+    } // its PUBACK carries the refusal
     let cmd: ReturnType<Bridge["route"]> = null;
-    try { cmd = this.route(packet); } catch (e) { this.log.error({ topic: packet.topic, err: (e as Error).message }, "downlink routing failed"); }
-    if (!cmd) { done(); return; }
+    try {
+      cmd = this.route(packet);
+    } catch (e) {
+      this.log.error({ topic: packet.topic, err: (e as Error).message }, "downlink routing failed");
+    }
+    if (!cmd) {
+      done();
+      return;
+    }
     const { r, payload, topic, parent, traceparent } = cmd;
     // QoS 0: nothing acknowledged, nothing kept (and no fsync in its way).
-    if (packet.qos === 0) { this.emitDown(r, payload, topic, parent); done(); return; }
+    if (packet.qos === 0) {
+      this.emitDown(r, payload, topic, parent);
+      done();
+      return;
+    }
     if (this.cfg.protocol_version !== 5 && this.down.count(r.device) >= this.limit) {
       // MQTT 3.1.1 cannot refuse a message (and a QoS 2 one was PUBREC'd
       // already): over the bound it is kept all the same, never dropped.
       this.metrics.downlinkQueueFull.inc({ device: r.device });
-      this.log.warn({ device: r.device, topic, qos: packet.qos, queued: this.down.count(r.device) }, "downlink queue over its bound: command kept (MQTT 3.1.1 cannot refuse it)");
+      this.log.warn(
+        { device: r.device, topic, qos: packet.qos, queued: this.down.count(r.device) },
+        "downlink queue over its bound: command kept (MQTT 3.1.1 cannot refuse it)",
+      );
     }
     // QoS 1 / 2 (a QoS 2 command is acknowledged since its PUBREC: never
     // refused here): on disk before mqtt.js acknowledges or releases it.
-    const e = this.down.append({ device: r.device, channel: r.channel, qos: r.qos, prio: r.prio, topic, payload, traceparent });
-    this.down.syncAsync().then(() => {
-      this.emitDown(r, payload, topic, parent, e.seq);
-      done();
-    }, (err: Error) => {
-      // Not acknowledged: drop the connection, the broker sends it again.
-      this.log.error({ device: r.device, topic, err: err.message }, "downlink queue: cannot save a command; not acknowledging it (the broker will send it again)");
-      this.down.done(e.seq);
-      this.client.stream?.destroy();
+    const e = this.down.append({
+      device: r.device,
+      channel: r.channel,
+      qos: r.qos,
+      prio: r.prio,
+      topic,
+      payload,
+      traceparent,
     });
+    this.down.syncAsync().then(
+      () => {
+        this.emitDown(r, payload, topic, parent, e.seq);
+        done();
+      },
+      (err: Error) => {
+        // Not acknowledged: drop the connection, the broker sends it again.
+        this.log.error(
+          { device: r.device, topic, err: err.message },
+          "downlink queue: cannot save a command; not acknowledging it (the broker will send it again)",
+        );
+        this.down.done(e.seq);
+        this.client.stream?.destroy();
+      },
+    );
   }
 
   private emitDown(r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number): void {
-    try { this.emit("down", r, payload, topic, parent, seq); } catch (e) { this.log.error({ topic, err: (e as Error).message }, "downlink routing failed"); }
+    try {
+      this.emit("down", r, payload, topic, parent, seq);
+    } catch (e) {
+      this.log.error({ topic, err: (e as Error).message }, "downlink routing failed");
+    }
   }
 
-  private route(packet: IPublishPacket): { r: DownRoute; payload: Buffer; topic: string; parent: TraceContext | null; traceparent?: string } | null {
-    const topic = packet.topic, payload = packet.payload as Buffer;
+  private route(
+    packet: IPublishPacket,
+  ): { r: DownRoute; payload: Buffer; topic: string; parent: TraceContext | null; traceparent?: string } | null {
+    const topic = packet.topic,
+      payload = packet.payload as Buffer;
     const r = this.routes.get(topic);
     if (!r) return null;
     // A user property may repeat (then mqtt.js gives an array): the
@@ -206,15 +280,30 @@ export class Bridge extends EventEmitter {
     // new trace, with a warning.
     const raw = (packet.properties?.userProperties as Record<string, string | string[]> | undefined)?.traceparent;
     const all = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-    let parent: TraceContext | null = null, traceparent: string | undefined;
-    for (const v of all) if ((parent = parseTraceparent(v))) { traceparent = v; break; }
-    if (all.length && !parent) this.log.warn({ topic, traceparent: String(all[0]).slice(0, 80) }, "command with an invalid traceparent: starting a new trace");
+    let parent: TraceContext | null = null,
+      traceparent: string | undefined;
+    for (const v of all)
+      if ((parent = parseTraceparent(v))) {
+        traceparent = v;
+        break;
+      }
+    if (all.length && !parent)
+      this.log.warn(
+        { topic, traceparent: String(all[0]).slice(0, 80) },
+        "command with an invalid traceparent: starting a new trace",
+      );
     return { r, payload, topic, parent, traceparent };
   }
 
-  get depth(): number { return this.waiting.length + this.inflight; }
-  get full(): boolean { return this.depth >= this.limit; }
-  get connected(): boolean { return this.client.connected; }
+  get depth(): number {
+    return this.waiting.length + this.inflight;
+  }
+  get full(): boolean {
+    return this.depth >= this.limit;
+  }
+  get connected(): boolean {
+    return this.client.connected;
+  }
 
   /** Queue a message for the broker. QoS >= 1 is spooled (durable after the
    *  caller's spool.sync()); QoS 0 is dropped, counted, when the queue is
@@ -223,7 +312,10 @@ export class Bridge extends EventEmitter {
     let e: Entry;
     const traceparent = span ? traceparentOf(span) : undefined;
     if (qos === 0) {
-      if (this.full) { this.metrics.qos0Dropped.inc(); return null; }
+      if (this.full) {
+        this.metrics.qos0Dropped.inc();
+        return null;
+      }
       e = { seq: this.qos0Seq--, device, topic, qos, payload, traceparent };
     } else {
       e = this.spool.append({ device, topic, qos, payload, traceparent });
@@ -251,7 +343,9 @@ export class Bridge extends EventEmitter {
   }
 
   /** True from reaching the limit until the queue is back under 90 %. */
-  get paused(): boolean { return this.wasFull; }
+  get paused(): boolean {
+    return this.wasFull;
+  }
 
   /** mqtt.js handles one incoming packet per process.nextTick and
    *  mqtt-packet uncorks the socket at the next tick, so every PUBREL
@@ -267,7 +361,10 @@ export class Bridge extends EventEmitter {
     s.cork();
     setImmediate(() => {
       // The publishes of the acknowledgements of this turn go in the same write.
-      if (this.pumpAtTurnEnd) { this.pumpAtTurnEnd = false; this.pump(); }
+      if (this.pumpAtTurnEnd) {
+        this.pumpAtTurnEnd = false;
+        this.pump();
+      }
       this.corked = null;
       s.uncork();
     });
@@ -284,11 +381,20 @@ export class Bridge extends EventEmitter {
       // message replayed from the spool, of the traceparent it was spooled
       // with); its context is what the MQTT consumer sees as its parent.
       const pub = startSpan(SPAN.PUBLISH, {
-        kind: SpanKind.PRODUCER, parent: e.span, remote: e.span ? undefined : parseTraceparent(e.traceparent),
-        attributes: { [ATTR.DEVICE]: e.device, [ATTR.TOPIC]: e.topic, [ATTR.QOS]: e.qos, [ATTR.SYSTEM]: "mqtt", [ATTR.SPOOL_SEQ]: e.seq },
+        kind: SpanKind.PRODUCER,
+        parent: e.span,
+        remote: e.span ? undefined : parseTraceparent(e.traceparent),
+        attributes: {
+          [ATTR.DEVICE]: e.device,
+          [ATTR.TOPIC]: e.topic,
+          [ATTR.QOS]: e.qos,
+          [ATTR.SYSTEM]: "mqtt",
+          [ATTR.SPOOL_SEQ]: e.seq,
+        },
       });
       e.pub = pub;
-      const properties = this.cfg.protocol_version === 5 ? { userProperties: { traceparent: traceparentOf(pub) } } : undefined;
+      const properties =
+        this.cfg.protocol_version === 5 ? { userProperties: { traceparent: traceparentOf(pub) } } : undefined;
       this.client.publish(e.topic, e.payload, { qos: e.qos, properties }, (err) => {
         if (this.sent.get(e) !== gen) return; // republished since: stale
         this.sent.delete(e);
@@ -297,7 +403,10 @@ export class Bridge extends EventEmitter {
           // Not acknowledged: back to the front, in order, for the next connection.
           this.waiting.unshift(e);
           endError(pub, `not acknowledged: ${err.message}`);
-          this.log.debug({ device: e.device, seq: e.seq, err: err.message, ...logIds(pub) }, "publish failed; requeued");
+          this.log.debug(
+            { device: e.device, seq: e.seq, err: err.message, ...logIds(pub) },
+            "publish failed; requeued",
+          );
         } else {
           if (e.qos > 0) this.spool.done(e.seq);
           this.metrics.published.inc({ qos: String(e.qos) });
@@ -317,16 +426,27 @@ export class Bridge extends EventEmitter {
 
   /** Replace the downlink routing table (topic -> device channel). */
   setRoutes(routes: Map<string, DownRoute>): void {
-    for (const t of this.subscribed) if (!routes.has(t)) { this.client.unsubscribe(t); this.subscribed.delete(t); }
+    for (const t of this.subscribed)
+      if (!routes.has(t)) {
+        this.client.unsubscribe(t);
+        this.subscribed.delete(t);
+      }
     this.routes = routes;
     if (this.client.connected) for (const t of routes.keys()) this.subscribe(t);
     const early = this.early;
     this.early = null;
     // First routes: what the downlink queue kept from before the restart goes
     // to the devices first, in order, ahead of anything the broker sends now.
-    if (early) for (const e of this.down.pending.values()) {
-      this.emitDown({ device: e.device, channel: e.channel, qos: e.qos, prio: e.prio }, e.payload, e.topic, parseTraceparent(e.traceparent), e.seq);
-    }
+    if (early)
+      for (const e of this.down.pending.values()) {
+        this.emitDown(
+          { device: e.device, channel: e.channel, qos: e.qos, prio: e.prio },
+          e.payload,
+          e.topic,
+          parseTraceparent(e.traceparent),
+          e.seq,
+        );
+      }
     for (const f of early ?? []) f();
   }
 
@@ -339,7 +459,11 @@ export class Bridge extends EventEmitter {
     });
   }
 
-  setLimit(n: number): void { this.limit = n; this.metrics.queueLimit.set(n); this.updateFull(); }
+  setLimit(n: number): void {
+    this.limit = n;
+    this.metrics.queueLimit.set(n);
+    this.updateFull();
+  }
 
   async close(): Promise<void> {
     await new Promise<void>((r) => this.client.end(false, {}, () => r()));

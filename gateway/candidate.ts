@@ -57,15 +57,25 @@ export class Candidate {
   private win!: (t: Transport) => void;
   private lose!: (e: Error) => void;
 
-  constructor(readonly transport: Transport, opts: CandidateOptions) {
-    this.authenticated = new Promise<Transport>((resolve, reject) => { this.win = resolve; this.lose = reject; });
+  constructor(
+    readonly transport: Transport,
+    opts: CandidateOptions,
+  ) {
+    this.authenticated = new Promise<Transport>((resolve, reject) => {
+      this.win = resolve;
+      this.lose = reject;
+    });
     // The connection's only reader: bytes go to the candidate's core, then
     // (once it won) to the link through HandedOver.
     transport.onData((b) => this.receive(b));
-    transport.onClose((e) => { if (this.state === "pending") this.fail(`closed before the handshake${e ? ` (${e.message})` : ""}`); });
+    transport.onClose((e) => {
+      if (this.state === "pending") this.fail(`closed before the handshake${e ? ` (${e.message})` : ""}`);
+    });
     try {
       compiled ??= loadModule();
-      const core = new QnCore(compiled, { storage: new MemoryStorage(opts.journal.length, Uint8Array.from(opts.journal)) });
+      const core = new QnCore(compiled, {
+        storage: new MemoryStorage(opts.journal.length, Uint8Array.from(opts.journal)),
+      });
       core.init();
       configureClient(core, opts.session);
       check(core.x.qn_journal_open(opts.journal.length), "journal copy");
@@ -82,13 +92,21 @@ export class Candidate {
   }
 
   /** Give up on this connection (a newer one needs the room, the link stops). */
-  abandon(reason: string): void { this.fail(reason); }
+  abandon(reason: string): void {
+    this.fail(reason);
+  }
 
   private receive(b: Uint8Array): void {
-    if (this.state === "handed") { this.successor!.push(b); return; }
+    if (this.state === "handed") {
+      this.successor!.push(b);
+      return;
+    }
     if (this.state !== "pending") return;
     this.bytes += b.length;
-    if (this.bytes > CANDIDATE_BYTES) { this.fail(`${this.bytes} bytes without completing the handshake`); return; }
+    if (this.bytes > CANDIDATE_BYTES) {
+      this.fail(`${this.bytes} bytes without completing the handshake`);
+      return;
+    }
     const core = this.core!;
     // Frame by frame (each ends at a 0x00), so that what follows the
     // WELCOME in the same read goes to the link's core, not this one.
@@ -100,15 +118,26 @@ export class Candidate {
       try {
         core.tick(nowUs());
         core.rx(piece);
-        while (core.inboxPop()) { /* nothing is delivered before the link takes over */ }
+        while (core.inboxPop()) {
+          /* nothing is delivered before the link takes over */
+        }
       } catch (e) {
         this.fail(`its bytes stopped the handshake: ${(e as Error).message}`);
         return;
       }
-      if (core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP)) { this.handOver(b.subarray(start)); return; }
-      if (core.counter(Counter.AUTH_FAIL) > 0) { this.fail("its proof does not match the device's key"); return; }
+      if (core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP)) {
+        this.handOver(b.subarray(start));
+        return;
+      }
+      if (core.counter(Counter.AUTH_FAIL) > 0) {
+        this.fail("its proof does not match the device's key");
+        return;
+      }
       const refused = Number(core.x.qn_session_stat(SessionStat.REFUSAL));
-      if (refused < 0) { this.fail(`it refused our HELLO with ${statusName(refused)}`); return; }
+      if (refused < 0) {
+        this.fail(`it refused our HELLO with ${statusName(refused)}`);
+        return;
+      }
     }
   }
 
@@ -142,23 +171,43 @@ export class HandedOver implements Transport {
   private flushing = false;
   constructor(private readonly inner: Transport) {}
 
-  get name(): string { return this.inner.name; }
-  open(): Promise<void> { return this.inner.open(); }
-  write(bytes: Uint8Array): Promise<void> { return this.inner.write(bytes); }
-  onClose(l: (e?: Error) => void): void { this.inner.onClose(l); }
-  close(): Promise<void> { return this.inner.close(); }
-  pause(): void { (this.inner as { pause?: () => void }).pause?.(); }
-  resume(): void { (this.inner as { resume?: () => void }).resume?.(); }
+  get name(): string {
+    return this.inner.name;
+  }
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  write(bytes: Uint8Array): Promise<void> {
+    return this.inner.write(bytes);
+  }
+  onClose(l: (e?: Error) => void): void {
+    this.inner.onClose(l);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  pause(): void {
+    (this.inner as { pause?: () => void }).pause?.();
+  }
+  resume(): void {
+    (this.inner as { resume?: () => void }).resume?.();
+  }
 
   onData(l: (b: Uint8Array) => void): void {
     this.listeners.push(l);
     // The link wires its whole reader (gate, then peer) in one turn: what
     // waited is handed over after that turn, not to half of it.
-    if (this.held.length && !this.flushing) { this.flushing = true; setImmediate(() => this.flush()); }
+    if (this.held.length && !this.flushing) {
+      this.flushing = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   push(b: Uint8Array): void {
-    if (!this.listeners.length || this.held.length) { this.held.push(b); return; }
+    if (!this.listeners.length || this.held.length) {
+      this.held.push(b);
+      return;
+    }
     for (const l of this.listeners) l(b);
   }
 

@@ -11,7 +11,8 @@ import { FileError } from "../host/bounded-read.ts";
 
 const program = new Command("qn").description("QN host tools");
 
-program.command("gateway")
+program
+  .command("gateway")
   .description("run the gateway: devices over serial / TCP, bridged to an MQTT broker")
   .requiredOption("-c, --config <file>", "the gateway's YAML config")
   .action(async (o: { config: string }) => {
@@ -37,7 +38,9 @@ program.command("gateway")
       await gw.stop().catch(() => {});
       process.exit(1);
     }
-    process.on("SIGHUP", () => { void gw.reload(); });
+    process.on("SIGHUP", () => {
+      void gw.reload();
+    });
     let stopping = false;
     const stop = async () => {
       if (stopping) return;

@@ -26,7 +26,10 @@ export const MAX_YAML_TOKENS = 256 * 1024;
  *  its channels and a channel). */
 export const MAX_YAML_DEPTH = 32;
 
-type Node = { type?: string; offset?: number; value?: Node; items?: { key?: Node | null; value?: Node | null }[] } | null | undefined;
+type Node =
+  | { type?: string; offset?: number; value?: Node; items?: { key?: Node | null; value?: Node | null }[] }
+  | null
+  | undefined;
 
 /** Refuse collections nested deeper than MAX_YAML_DEPTH, saying where. */
 function checkDepth(text: string): void {
@@ -37,10 +40,16 @@ function checkDepth(text: string): void {
       if (!n?.items) continue;
       if (depth + 1 > MAX_YAML_DEPTH) {
         const before = text.slice(0, n.offset ?? 0);
-        const line = before.split("\n").length, col = before.length - before.lastIndexOf("\n");
-        throw new TextProblem(`YAML nested more than ${MAX_YAML_DEPTH} levels deep (at line ${line}, column ${col}); a gateway config nests at most 5`);
+        const line = before.split("\n").length,
+          col = before.length - before.lastIndexOf("\n");
+        throw new TextProblem(
+          `YAML nested more than ${MAX_YAML_DEPTH} levels deep (at line ${line}, column ${col}); a gateway config nests at most 5`,
+        );
       }
-      for (const it of n.items) { stack.push([it.key, depth + 1]); stack.push([it.value, depth + 1]); }
+      for (const it of n.items) {
+        stack.push([it.key, depth + 1]);
+        stack.push([it.value, depth + 1]);
+      }
     }
   }
 }
@@ -65,14 +74,20 @@ const KINDS: Partial<Record<ErrorCode, string>> = {
 
 /** A problem with the text, told without its contents. */
 export class TextProblem extends Error {
-  constructor(message: string) { super(message); this.name = "TextProblem"; }
+  constructor(message: string) {
+    super(message);
+    this.name = "TextProblem";
+  }
 }
 
 /** The YAML value of `text`; throws a TextProblem. */
 export function readYaml(text: string): unknown {
   let tokens = 0;
   for (const _ of new Lexer().lex(text)) {
-    if (++tokens > MAX_YAML_TOKENS) throw new TextProblem(`more than ${MAX_YAML_TOKENS} YAML tokens in the file; a gateway config is far smaller (a device with three channels is about 180)`);
+    if (++tokens > MAX_YAML_TOKENS)
+      throw new TextProblem(
+        `more than ${MAX_YAML_TOKENS} YAML tokens in the file; a gateway config is far smaller (a device with three channels is about 180)`,
+      );
   }
   checkDepth(text);
   try {
@@ -81,7 +96,9 @@ export function readYaml(text: string): unknown {
   } catch (e) {
     if (e instanceof YAMLParseError) {
       const pos = e.linePos?.[0];
-      throw new TextProblem(`YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${KINDS[e.code] ?? e.code.toLowerCase().replace(/_/g, " ")}`);
+      throw new TextProblem(
+        `YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${KINDS[e.code] ?? e.code.toLowerCase().replace(/_/g, " ")}`,
+      );
     }
     // yaml's other errors come from building the value (an alias with no
     // anchor, too many aliases): their words, up to where they would quote
@@ -93,5 +110,7 @@ export function readYaml(text: string): unknown {
 /** A key name from the file, as a problem may show it: quoted when it looks
  *  like a config key, else only its length. */
 export function shownKey(k: string): string {
-  return /^[A-Za-z0-9_.-]{1,64}$/.test(k) ? `"${k}"` : `(a key of ${k.length} characters that is no config key name, not shown)`;
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(k)
+    ? `"${k}"`
+    : `(a key of ${k.length} characters that is no config key name, not shown)`;
 }

@@ -36,87 +36,164 @@ function badPort(hp: string): string | undefined {
   const port = Number(hp.slice(hp.lastIndexOf(":") + 1));
   return port >= 1 && port <= 65535 ? undefined : `port ${port} out of range: expected 1-65535`;
 }
-const loopback = hostPort.superRefine((s, ctx) => { const p = badPort(s); if (p) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p }); }).refine((s) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(s), "the ops API listens on loopback only (127.0.0.1:<port>)");
-const uint = (max = 0xffffffff) => z.number().int("expected an integer").min(0, "expected a value >= 0").max(max, `expected a value <= ${max}`);
+const loopback = hostPort
+  .superRefine((s, ctx) => {
+    const p = badPort(s);
+    if (p) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+  })
+  .refine(
+    (s) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(s),
+    "the ops API listens on loopback only (127.0.0.1:<port>)",
+  );
+const uint = (max = 0xffffffff) =>
+  z.number().int("expected an integer").min(0, "expected a value >= 0").max(max, `expected a value <= ${max}`);
 
-const channel = z.object({
-  channel: uint(255),
-  /** Topic under <prefix>/<device id>/ (no leading slash, no wildcards). */
-  topic: z.string().min(1).regex(/^[^#+/][^#+]*$/, "expected a topic without wildcards or a leading '/'"),
-  qos: z.union([z.literal(Qos.AT_MOST_ONCE), z.literal(Qos.AT_LEAST_ONCE), z.literal(Qos.EXACTLY_ONCE)], { errorMap: () => ({ message: "expected 0, 1 or 2" }) }),
-  direction: z.enum(["up", "down"]),
-  /** Priority class of downlink frames: 0 emergency, 1 control, 2 bulk. */
-  prio: z.union([z.literal(Prio.EMERGENCY), z.literal(Prio.CONTROL), z.literal(Prio.BULK)], { errorMap: () => ({ message: "expected 0 (emergency), 1 (control) or 2 (bulk)" }) }).default(Prio.BULK),
-}).strict();
+const channel = z
+  .object({
+    channel: uint(255),
+    /** Topic under <prefix>/<device id>/ (no leading slash, no wildcards). */
+    topic: z
+      .string()
+      .min(1)
+      .regex(/^[^#+/][^#+]*$/, "expected a topic without wildcards or a leading '/'"),
+    qos: z.union([z.literal(Qos.AT_MOST_ONCE), z.literal(Qos.AT_LEAST_ONCE), z.literal(Qos.EXACTLY_ONCE)], {
+      errorMap: () => ({ message: "expected 0, 1 or 2" }),
+    }),
+    direction: z.enum(["up", "down"]),
+    /** Priority class of downlink frames: 0 emergency, 1 control, 2 bulk. */
+    prio: z
+      .union([z.literal(Prio.EMERGENCY), z.literal(Prio.CONTROL), z.literal(Prio.BULK)], {
+        errorMap: () => ({ message: "expected 0 (emergency), 1 (control) or 2 (bulk)" }),
+      })
+      .default(Prio.BULK),
+  })
+  .strict();
 
-const transport = z.union([
-  z.object({ serial: z.object({ path: z.string().min(1), baud: uint(16_000_000).min(1, "expected a baud rate >= 1").default(921600) }).strict() }).strict(),
-  z.object({ tcp: z.object({
-    listen: hostPort,
-    tls: z.boolean().default(false),
-    /** With tls: the client certificate must name this device (subject CN
-     *  or a DNS SAN), so one device's certificate cannot take another's link. */
-    peer_name: z.string().min(1).optional(),
-  }).strict() }).strict(),
-], { errorMap: () => ({ message: "expected { serial: { path, baud } } or { tcp: { listen: \"host:port\", tls, peer_name } }" }) });
+const transport = z.union(
+  [
+    z
+      .object({
+        serial: z
+          .object({
+            path: z.string().min(1),
+            baud: uint(16_000_000).min(1, "expected a baud rate >= 1").default(921600),
+          })
+          .strict(),
+      })
+      .strict(),
+    z
+      .object({
+        tcp: z
+          .object({
+            listen: hostPort,
+            tls: z.boolean().default(false),
+            /** With tls: the client certificate must name this device (subject CN
+             *  or a DNS SAN), so one device's certificate cannot take another's link. */
+            peer_name: z.string().min(1).optional(),
+          })
+          .strict(),
+      })
+      .strict(),
+  ],
+  {
+    errorMap: () => ({
+      message: 'expected { serial: { path, baud } } or { tcp: { listen: "host:port", tls, peer_name } }',
+    }),
+  },
+);
 
 /** The session settings of a device: sent to it as T_CONFIG (config keys
  *  2..9) and used by the gateway's own end of the link. */
 export const DEVICE_PARAMS = {
-  heartbeat_ms: ConfigKey.HEARTBEAT_MS, heartbeat_misses: ConfigKey.HEARTBEAT_MISS, backoff_base_ms: ConfigKey.BACKOFF_BASE_MS,
-  backoff_cap_ms: ConfigKey.BACKOFF_CAP_MS, handshake_ms: ConfigKey.HANDSHAKE_MS, retransmit_ms: ConfigKey.RETX_MS,
-  resume_ms: ConfigKey.RESUME_MS, node_id: ConfigKey.NODE,
+  heartbeat_ms: ConfigKey.HEARTBEAT_MS,
+  heartbeat_misses: ConfigKey.HEARTBEAT_MISS,
+  backoff_base_ms: ConfigKey.BACKOFF_BASE_MS,
+  backoff_cap_ms: ConfigKey.BACKOFF_CAP_MS,
+  handshake_ms: ConfigKey.HANDSHAKE_MS,
+  retransmit_ms: ConfigKey.RETX_MS,
+  resume_ms: ConfigKey.RESUME_MS,
+  node_id: ConfigKey.NODE,
 } as const;
 
-const device = z.object({
-  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected 1-64 letters, digits, '_' or '-' (it is part of MQTT topics)"),
-  transport,
-  key_file: z.string().min(1),
-  auth: z.union([z.literal(AuthMode.NONE), z.literal(AuthMode.HANDSHAKE), z.literal(AuthMode.FRAME_MAC)], { errorMap: () => ({ message: "expected 0 (none), 1 (handshake) or 2 (handshake + frame MAC)" }) }).default(AuthMode.FRAME_MAC),
-  journal: z.string().min(1),
-  channels: z.array(channel).default([]),
-  heartbeat_ms: uint(600000).optional(),
-  heartbeat_misses: uint(255).optional(),
-  backoff_base_ms: uint(600000).optional(),
-  backoff_cap_ms: uint(600000).optional(),
-  handshake_ms: uint(600000).optional(),
-  retransmit_ms: uint(600000).optional(),
-  resume_ms: uint(3600000).optional(),
-  node_id: uint(1023).optional(),
-  /** Commands go to the device with a W3C trace context ahead of the
-   *  payload (frame flag TRACE); false for device software that does not
-   *  read the flag. */
-  trace_context: z.boolean().default(true),
-  /** How often the device's event log is fetched and merged into ours,
-   *  besides at link up and after a config push; 0: only then. */
-  event_poll_ms: uint(86400000).default(10000),
-}).strict();
+const device = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "expected 1-64 letters, digits, '_' or '-' (it is part of MQTT topics)"),
+    transport,
+    key_file: z.string().min(1),
+    auth: z
+      .union([z.literal(AuthMode.NONE), z.literal(AuthMode.HANDSHAKE), z.literal(AuthMode.FRAME_MAC)], {
+        errorMap: () => ({ message: "expected 0 (none), 1 (handshake) or 2 (handshake + frame MAC)" }),
+      })
+      .default(AuthMode.FRAME_MAC),
+    journal: z.string().min(1),
+    channels: z.array(channel).default([]),
+    heartbeat_ms: uint(600000).optional(),
+    heartbeat_misses: uint(255).optional(),
+    backoff_base_ms: uint(600000).optional(),
+    backoff_cap_ms: uint(600000).optional(),
+    handshake_ms: uint(600000).optional(),
+    retransmit_ms: uint(600000).optional(),
+    resume_ms: uint(3600000).optional(),
+    node_id: uint(1023).optional(),
+    /** Commands go to the device with a W3C trace context ahead of the
+     *  payload (frame flag TRACE); false for device software that does not
+     *  read the flag. */
+    trace_context: z.boolean().default(true),
+    /** How often the device's event log is fetched and merged into ours,
+     *  besides at link up and after a config push; 0: only then. */
+    event_poll_ms: uint(86400000).default(10000),
+  })
+  .strict();
 
-export const schema = z.object({
-  gateway: z.object({
-    ops: z.object({
-      listen: loopback.default("127.0.0.1:8848"),
-      /** The bearer token qnctl sends; created 0600 if missing. */
-      token_file: z.string().default("var/ops.token"),
-    }).strict().default({}),
-    /** Where the MQTT spool lives (append-only, fsync'd). */
-    spool: z.string().default("var/mqtt.spool"),
-    log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
-  }).strict().default({}),
-  mqtt: z.object({
-    url: z.string().regex(/^(mqtts?|tcp|ssl|wss?):\/\/.+/, 'expected a broker URL such as "mqtt://127.0.0.1:1883"'),
-    topic_prefix: z.string().regex(/^[^#+]+$/, "expected a topic prefix without wildcards").default("qn"),
-    queue_limit: uint().min(1, "expected a value >= 1").default(10000),
-    client_id: z.string().optional(),
-    /** MQTT v5 lets the bridge carry a W3C traceparent as a user property. */
-    protocol_version: z.union([z.literal(4), z.literal(5)], { errorMap: () => ({ message: "expected 4 (MQTT 3.1.1) or 5 (MQTT 5)" }) }).default(5),
-  }).strict(),
-  tls: z.object({
-    cert: z.string(), key: z.string(), ca: z.string(),
-    require_client_cert: z.boolean().default(true),
-  }).strict().optional(),
-  devices: z.array(device).default([]),
-}).strict();
+export const schema = z
+  .object({
+    gateway: z
+      .object({
+        ops: z
+          .object({
+            listen: loopback.default("127.0.0.1:8848"),
+            /** The bearer token qnctl sends; created 0600 if missing. */
+            token_file: z.string().default("var/ops.token"),
+          })
+          .strict()
+          .default({}),
+        /** Where the MQTT spool lives (append-only, fsync'd). */
+        spool: z.string().default("var/mqtt.spool"),
+        log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+      })
+      .strict()
+      .default({}),
+    mqtt: z
+      .object({
+        url: z.string().regex(/^(mqtts?|tcp|ssl|wss?):\/\/.+/, 'expected a broker URL such as "mqtt://127.0.0.1:1883"'),
+        topic_prefix: z
+          .string()
+          .regex(/^[^#+]+$/, "expected a topic prefix without wildcards")
+          .default("qn"),
+        queue_limit: uint().min(1, "expected a value >= 1").default(10000),
+        client_id: z.string().optional(),
+        /** MQTT v5 lets the bridge carry a W3C traceparent as a user property. */
+        protocol_version: z
+          .union([z.literal(4), z.literal(5)], {
+            errorMap: () => ({ message: "expected 4 (MQTT 3.1.1) or 5 (MQTT 5)" }),
+          })
+          .default(5),
+      })
+      .strict(),
+    tls: z
+      .object({
+        cert: z.string(),
+        key: z.string(),
+        ca: z.string(),
+        require_client_cert: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
+    devices: z.array(device).default([]),
+  })
+  .strict();
 
 export type Config = z.infer<typeof schema>;
 export type DeviceConfig = Config["devices"][number];
@@ -124,8 +201,14 @@ export type ChannelConfig = DeviceConfig["channels"][number];
 
 export class ConfigError extends Error {
   readonly problems: string[];
-  constructor(readonly file: string, problems: string[]) {
-    const shown = problems.length > MAX_PROBLEMS ? [...problems.slice(0, MAX_PROBLEMS), `... and ${problems.length - MAX_PROBLEMS} more problems`] : problems;
+  constructor(
+    readonly file: string,
+    problems: string[],
+  ) {
+    const shown =
+      problems.length > MAX_PROBLEMS
+        ? [...problems.slice(0, MAX_PROBLEMS), `... and ${problems.length - MAX_PROBLEMS} more problems`]
+        : problems;
     super(`invalid config ${file}:\n  ${shown.join("\n  ")}`);
     this.problems = shown;
     this.name = "ConfigError";
@@ -156,16 +239,30 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
   c.devices.forEach((d, i) => {
     const port = "tcp" in d.transport ? badPort(d.transport.tcp.listen) : undefined;
     if (port) problems.push(`devices[${i}].transport.tcp.listen: ${port}`);
-    if ("tcp" in d.transport && d.transport.tcp.tls && !c.tls) problems.push(`devices[${i}].transport.tcp.tls: true needs a top-level tls section (cert, key, ca)`);
-    if ("tcp" in d.transport && d.transport.tcp.peer_name !== undefined && (!d.transport.tcp.tls || c.tls?.require_client_cert === false)) problems.push(`devices[${i}].transport.tcp.peer_name: needs tls: true and tls.require_client_cert: true (it names the client certificate)`);
-    if (d.backoff_base_ms !== undefined && d.backoff_cap_ms !== undefined && d.backoff_base_ms > d.backoff_cap_ms) problems.push(`devices[${i}].backoff_base_ms: ${d.backoff_base_ms} is above backoff_cap_ms (${d.backoff_cap_ms})`);
-    const ups = new Set<number>(), downs = new Set<string>();
+    if ("tcp" in d.transport && d.transport.tcp.tls && !c.tls)
+      problems.push(`devices[${i}].transport.tcp.tls: true needs a top-level tls section (cert, key, ca)`);
+    if (
+      "tcp" in d.transport &&
+      d.transport.tcp.peer_name !== undefined &&
+      (!d.transport.tcp.tls || c.tls?.require_client_cert === false)
+    )
+      problems.push(
+        `devices[${i}].transport.tcp.peer_name: needs tls: true and tls.require_client_cert: true (it names the client certificate)`,
+      );
+    if (d.backoff_base_ms !== undefined && d.backoff_cap_ms !== undefined && d.backoff_base_ms > d.backoff_cap_ms)
+      problems.push(
+        `devices[${i}].backoff_base_ms: ${d.backoff_base_ms} is above backoff_cap_ms (${d.backoff_cap_ms})`,
+      );
+    const ups = new Set<number>(),
+      downs = new Set<string>();
     d.channels.forEach((ch, j) => {
       if (ch.direction === "up") {
-        if (ups.has(ch.channel)) problems.push(`devices[${i}].channels[${j}].channel: uplink channel ${ch.channel} mapped twice`);
+        if (ups.has(ch.channel))
+          problems.push(`devices[${i}].channels[${j}].channel: uplink channel ${ch.channel} mapped twice`);
         ups.add(ch.channel);
       } else {
-        if (downs.has(ch.topic)) problems.push(`devices[${i}].channels[${j}].topic: downlink topic "${ch.topic}" mapped twice`);
+        if (downs.has(ch.topic))
+          problems.push(`devices[${i}].channels[${j}].topic: downlink topic "${ch.topic}" mapped twice`);
         downs.add(ch.topic);
       }
     });
@@ -176,20 +273,32 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
  *  relative paths resolve against baseDir. */
 function parseText(text: string, file: string, baseDir: string): Config {
   let raw: unknown;
-  try { raw = readYaml(text); } catch (e) {
+  try {
+    raw = readYaml(text);
+  } catch (e) {
     if (e instanceof TextProblem) throw new ConfigError(file, [e.message]);
     throw e;
   }
   const devices = (raw as { devices?: unknown } | null)?.devices;
-  if (Array.isArray(devices) && devices.length > MAX_DEVICES) throw new ConfigError(file, [`devices: ${devices.length} devices; one gateway serves at most ${MAX_DEVICES} (share them out over more gateways on the same broker)`]);
+  if (Array.isArray(devices) && devices.length > MAX_DEVICES)
+    throw new ConfigError(file, [
+      `devices: ${devices.length} devices; one gateway serves at most ${MAX_DEVICES} (share them out over more gateways on the same broker)`,
+    ]);
   const r = schema.safeParse(raw ?? {});
-  if (!r.success) throw new ConfigError(file, r.error.issues.map((i) => {
-    // zod's own words for an enum quote the value it got: said without it.
-    const extra = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map(shownKey).join(", ")}`
-      : i.code === "invalid_enum_value" ? `expected ${i.options.map((o) => `"${String(o)}"`).join(", ")}`
-      : i.message;
-    return `${keyPath(i.path)}: ${extra}`;
-  }));
+  if (!r.success)
+    throw new ConfigError(
+      file,
+      r.error.issues.map((i) => {
+        // zod's own words for an enum quote the value it got: said without it.
+        const extra =
+          i.code === "unrecognized_keys"
+            ? `unknown key(s) ${i.keys.map(shownKey).join(", ")}`
+            : i.code === "invalid_enum_value"
+              ? `expected ${i.options.map((o) => `"${String(o)}"`).join(", ")}`
+              : i.message;
+        return `${keyPath(i.path)}: ${extra}`;
+      }),
+    );
   const problems: string[] = [];
   crossCheck(r.data, baseDir, problems);
   if (problems.length) throw new ConfigError(file, problems);
@@ -217,7 +326,11 @@ export function parseConfig(text: string, file = "<config>", baseDir = "."): Con
 
 export function loadConfig(file: string): Config {
   let text: string;
-  try { text = readBoundedSync(file, CONFIG_LIMIT).data.toString("utf8"); } catch (e) { throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]); }
+  try {
+    text = readBoundedSync(file, CONFIG_LIMIT).data.toString("utf8");
+  } catch (e) {
+    throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]);
+  }
   return parseConfig(text, file, dirname(resolve(file)));
 }
 
@@ -225,7 +338,11 @@ export function loadConfig(file: string): Config {
  *  config, and the device keys its key files hold. */
 export async function loadConfigAsync(file: string): Promise<{ config: Config; keys: FileFindings["keys"] }> {
   let text: string;
-  try { text = (await readBounded(file, CONFIG_LIMIT)).data.toString("utf8"); } catch (e) { throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]); }
+  try {
+    text = (await readBounded(file, CONFIG_LIMIT)).data.toString("utf8");
+  } catch (e) {
+    throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]);
+  }
   const config = parseText(text, file, dirname(resolve(file)));
   const f = await checkFiles(config);
   if (f.problems.length) throw new ConfigError(file, f.problems);

@@ -55,7 +55,12 @@ export const HANDSHAKE_TIMEOUT_MS = 5000;
 
 /** What the link needs from the gateway. */
 export interface LinkEnv {
-  bridge: Bridge; spool: Spool; log: Logger; metrics: Metrics; prefix: string; tls?: Config["tls"];
+  bridge: Bridge;
+  spool: Spool;
+  log: Logger;
+  metrics: Metrics;
+  prefix: string;
+  tls?: Config["tls"];
   /** Serial ports through this binding instead of the OS's (tests). */
   serialBinding?: SerialBinding;
 }
@@ -73,8 +78,14 @@ function certNames(s: TLSSocket): string[] {
 
 function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
   return {
-    key, auth: d.auth, heartbeatMs: d.heartbeat_ms, heartbeatMisses: d.heartbeat_misses,
-    backoffBaseMs: d.backoff_base_ms, backoffCapMs: d.backoff_cap_ms, handshakeMs: d.handshake_ms, retransmitMs: d.retransmit_ms,
+    key,
+    auth: d.auth,
+    heartbeatMs: d.heartbeat_ms,
+    heartbeatMisses: d.heartbeat_misses,
+    backoffBaseMs: d.backoff_base_ms,
+    backoffCapMs: d.backoff_cap_ms,
+    handshakeMs: d.handshake_ms,
+    retransmitMs: d.retransmit_ms,
   };
 }
 
@@ -83,7 +94,14 @@ export type LinkState = "starting" | "waiting" | "handshake" | "up" | "down" | "
 /** A command waiting for the device's core; its span ends when the core
  *  takes it (or it is dropped). `seq`: its record in the downlink queue
  *  file (commands acknowledged to the broker; none for QoS 0). */
-interface Down { channel: number; qos: 0 | 1 | 2; prio: number; payload: Buffer; span: Span; seq?: number }
+interface Down {
+  channel: number;
+  qos: 0 | 1 | 2;
+  prio: number;
+  payload: Buffer;
+  span: Span;
+  seq?: number;
+}
 
 export class DeviceLink {
   state: LinkState = "starting";
@@ -119,7 +137,11 @@ export class DeviceLink {
   readonly events: EventMerger;
   private lastEventPoll = 0;
 
-  constructor(public cfg: DeviceConfig, public key: Uint8Array, private env: LinkEnv) {
+  constructor(
+    public cfg: DeviceConfig,
+    public key: Uint8Array,
+    private env: LinkEnv,
+  ) {
     this.log = env.log.child({ device: cfg.id });
     // Group commit: Peer.flush fsyncs once per batch, before any
     // acknowledgement goes back to the device.
@@ -136,33 +158,49 @@ export class DeviceLink {
       this.lockError = e as Error;
     }
     this.setChannels(cfg);
-    this.events = new EventMerger(`${cfg.journal}.events`, this.log, () => this.fetchEvents(), (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }));
+    this.events = new EventMerger(
+      `${cfg.journal}.events`,
+      this.log,
+      () => this.fetchEvents(),
+      (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }),
+    );
   }
 
-  static readKey(d: DeviceConfig): Uint8Array { return readKeyFile(d.key_file); }
+  static readKey(d: DeviceConfig): Uint8Array {
+    return readKeyFile(d.key_file);
+  }
 
-  get id(): string { return this.cfg.id; }
+  get id(): string {
+    return this.cfg.id;
+  }
 
   /** Channel maps change without touching the link. */
   setChannels(d: DeviceConfig): void {
     this.upRoutes = new Map(d.channels.filter((c) => c.direction === "up").map((c) => [c.channel, c]));
   }
 
-  topic(t: string): string { return `${this.env.prefix}/${this.cfg.id}/${t}`; }
+  topic(t: string): string {
+    return `${this.env.prefix}/${this.cfg.id}/${t}`;
+  }
 
   async start(): Promise<void> {
     if (this.lockError) throw this.lockError;
     const t = this.cfg.transport;
     // Liveness, gauges and the device's own report, on this link's timers.
     this.timers.push(setInterval(() => this.watch(), 100));
-    this.timers.push(setInterval(() => { void this.probe(); }, 5000));
+    this.timers.push(
+      setInterval(() => {
+        void this.probe();
+      }, 5000),
+    );
     if ("tcp" in t) await this.listen(t.tcp.listen, t.tcp.tls, t.tcp.peer_name);
     else void this.serialLoop(t.serial.path, t.serial.baud);
   }
 
   private listen(address: string, useTls: boolean, peerName?: string): Promise<void> {
     const i = address.lastIndexOf(":");
-    const host = address.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(address.slice(i + 1));
+    const host = address.slice(0, i).replace(/^\[|\]$/g, ""),
+      port = Number(address.slice(i + 1));
     const onSocket = (s: Socket) => {
       // A certificate the CA signed for another device does not even get
       // to the handshake.
@@ -180,18 +218,34 @@ export class DeviceLink {
     };
     const tls = this.env.tls;
     const pem = (path: string) => readBoundedSync(path, TLS_LIMIT).data;
-    const server = useTls && tls
-      ? tlsServer({
-        cert: pem(tls.cert), key: pem(tls.key), ca: pem(tls.ca),
-        minVersion: "TLSv1.3", requestCert: tls.require_client_cert, rejectUnauthorized: tls.require_client_cert,
-      }, onSocket)
-      : netServer(onSocket);
-    server.on("tlsClientError", (e: Error) => { this.failures++; this.lastError = `TLS: ${e.message}`; this.log.warn({ err: e.message }, "TLS handshake refused"); });
+    const server =
+      useTls && tls
+        ? tlsServer(
+            {
+              cert: pem(tls.cert),
+              key: pem(tls.key),
+              ca: pem(tls.ca),
+              minVersion: "TLSv1.3",
+              requestCert: tls.require_client_cert,
+              rejectUnauthorized: tls.require_client_cert,
+            },
+            onSocket,
+          )
+        : netServer(onSocket);
+    server.on("tlsClientError", (e: Error) => {
+      this.failures++;
+      this.lastError = `TLS: ${e.message}`;
+      this.log.warn({ err: e.message }, "TLS handshake refused");
+    });
     this.server = server;
     this.state = "waiting";
     return new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen(port, host, () => { server.off("error", reject); this.log.info({ listen: address, tls: useTls }, "waiting for the device"); resolve(); });
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        this.log.info({ listen: address, tls: useTls }, "waiting for the device");
+        resolve();
+      });
     });
   }
 
@@ -205,7 +259,8 @@ export class DeviceLink {
         this.failures++;
         this.lastError = (e as Error).message;
         // One line per distinct reason, not one every 2 s.
-        if (this.lastError !== said) this.log.warn({ err: this.lastError }, "serial port not available; retrying every 2 s");
+        if (this.lastError !== said)
+          this.log.warn({ err: this.lastError }, "serial port not available; retrying every 2 s");
         said = this.lastError;
         await new Promise((r) => setTimeout(r, 2000));
         continue;
@@ -223,30 +278,53 @@ export class DeviceLink {
    *  has proved the device's key (candidate.ts); until then the current
    *  connection, if any, stays. */
   private admit(t: Transport): void {
-    if (this.stopped) { void t.close(); return; }
+    if (this.stopped) {
+      void t.close();
+      return;
+    }
     if (this.candidates.size >= MAX_CANDIDATES) [...this.candidates][0].abandon("a newer connection needs its place");
     const journal = new Uint8Array(JOURNAL_BYTES);
     this.storage!.read(0, journal);
-    const c = new Candidate(t, { session: sessionOf(this.cfg, this.key), journal, timeoutMs: this.cfg.handshake_ms ?? HANDSHAKE_TIMEOUT_MS });
-    this.candidates.add(c);
-    c.authenticated.then((conn) => {
-      this.candidates.delete(c);
-      if (this.stopped) { void conn.close(); return; }
-      if (this.peer) this.log.info({ remote: conn.name }, "the device proved its key on a new connection: it replaces the previous one");
-      this.attach(conn);
-    }, (e: Error) => {
-      this.candidates.delete(c);
-      this.failures++;
-      this.lastError = e.message;
-      this.log.warn({ remote: t.name, err: e.message }, "connection refused before the handshake completed; the link stays as it was");
+    const c = new Candidate(t, {
+      session: sessionOf(this.cfg, this.key),
+      journal,
+      timeoutMs: this.cfg.handshake_ms ?? HANDSHAKE_TIMEOUT_MS,
     });
+    this.candidates.add(c);
+    c.authenticated.then(
+      (conn) => {
+        this.candidates.delete(c);
+        if (this.stopped) {
+          void conn.close();
+          return;
+        }
+        if (this.peer)
+          this.log.info(
+            { remote: conn.name },
+            "the device proved its key on a new connection: it replaces the previous one",
+          );
+        this.attach(conn);
+      },
+      (e: Error) => {
+        this.candidates.delete(c);
+        this.failures++;
+        this.lastError = e.message;
+        this.log.warn(
+          { remote: t.name, err: e.message },
+          "connection refused before the handshake completed; the link stays as it was",
+        );
+      },
+    );
   }
 
   /** The device's connection (a serial port the link opened, or one that
    *  proved the key): a fresh Peer (its core replays the journal from the
    *  file), replacing any previous one. */
   private attach(t: Transport): void {
-    if (this.stopped) { void t.close(); return; }
+    if (this.stopped) {
+      void t.close();
+      return;
+    }
     const old = this.peer;
     if (old) void old.close();
     const gate = new GateTransport(t);
@@ -281,24 +359,27 @@ export class DeviceLink {
       if (!this.stopped) this.state = "waiting";
     });
     this.state = "handshake";
-    peer.connect(5000).then((r) => {
-      if (this.peer !== peer) return;
-      this.sessionId = Number(peer.core.x.qn_session_stat(SessionStat.ID) & 0xffffffffn);
-      this.handshake = { handshakeUs: r.handshakeUs, resumed: r.resumed };
-      this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
-      this.watch();
-      // What the device recorded while we were apart (its link down, a
-      // reset, a trap) goes into our log first.
-      this.pollEvents();
-      if (deviceParams(this.cfg).size) void this.pushConfig().catch(() => {});
-      void this.probe();
-    }, (e) => {
-      if (this.peer !== peer) return;
-      this.failures++;
-      this.lastError = (e as Error).message;
-      this.log.warn({ err: this.lastError }, "handshake failed; closing the connection");
-      void peer.close();
-    });
+    peer.connect(5000).then(
+      (r) => {
+        if (this.peer !== peer) return;
+        this.sessionId = Number(peer.core.x.qn_session_stat(SessionStat.ID) & 0xffffffffn);
+        this.handshake = { handshakeUs: r.handshakeUs, resumed: r.resumed };
+        this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
+        this.watch();
+        // What the device recorded while we were apart (its link down, a
+        // reset, a trap) goes into our log first.
+        this.pollEvents();
+        if (deviceParams(this.cfg).size) void this.pushConfig().catch(() => {});
+        void this.probe();
+      },
+      (e) => {
+        if (this.peer !== peer) return;
+        this.failures++;
+        this.lastError = (e as Error).message;
+        this.log.warn({ err: this.lastError }, "handshake failed; closing the connection");
+        void peer.close();
+      },
+    );
   }
 
   private setDown(): void {
@@ -328,7 +409,8 @@ export class DeviceLink {
     }
     const every = this.cfg.event_poll_ms;
     if (up && every > 0 && Date.now() - this.lastEventPoll >= every) this.pollEvents();
-    const m = this.env.metrics, d = { device: this.id };
+    const m = this.env.metrics,
+      d = { device: this.id };
     m.journalBytes.set(d, this.journalBytes());
     if (!p) return;
     const c = p.core;
@@ -341,7 +423,11 @@ export class DeviceLink {
   }
 
   private journalBytes(): number {
-    try { return statSync(this.cfg.journal).size; } catch { return 0; }
+    try {
+      return statSync(this.cfg.journal).size;
+    } catch {
+      return 0;
+    }
   }
 
   /** Round-trip time and the device's pool usage (IDENT fields 7, 8, 9). */
@@ -354,7 +440,11 @@ export class DeviceLink {
       this.env.metrics.rtt.observe({ device: this.id }, Number(process.hrtime.bigint() - t0) / 1e9);
       const r = await p.request(FrameType.IDENT_REQ, { codec: Codec.PB, timeoutMs: 2000 });
       const f = new Map(p.core.decode(Codec.PB, r.payload).map((x) => [x.tag, x.value]));
-      this.ident = { poolInUse: Number(f.get(7) ?? 0n), poolHighWater: Number(f.get(8) ?? 0n), uptimeUs: Number(f.get(9) ?? 0n) };
+      this.ident = {
+        poolInUse: Number(f.get(7) ?? 0n),
+        poolHighWater: Number(f.get(8) ?? 0n),
+        uptimeUs: Number(f.get(9) ?? 0n),
+      };
       this.env.metrics.poolInUse.set({ device: this.id }, this.ident.poolInUse);
       this.env.metrics.poolHighWater.set({ device: this.id }, this.ident.poolHighWater);
     } catch (e) {
@@ -369,21 +459,37 @@ export class DeviceLink {
     // becomes its child, and MQTT gets the payload without it. The core
     // refuses TRACE frames too short for a context; a context that is not
     // valid (zero ids, version ff) is still stripped, and a new trace starts.
-    let payload = f.payload, parent: TraceContext | null = null;
+    let payload = f.payload,
+      parent: TraceContext | null = null;
     if (f.flags & Flag.TRACE) {
       const t = splitTraced(f.payload);
       payload = t.body;
       parent = t.context;
       if (!parent) {
         this.env.metrics.traceInvalid.inc({ device: this.id });
-        this.log.warn({ channel: f.channel, packet: f.packet, context: Buffer.from(f.payload.subarray(0, TRACE_BYTES)).toString("hex") }, "invalid trace context in a frame: starting a new trace");
+        this.log.warn(
+          {
+            channel: f.channel,
+            packet: f.packet,
+            context: Buffer.from(f.payload.subarray(0, TRACE_BYTES)).toString("hex"),
+          },
+          "invalid trace context in a frame: starting a new trace",
+        );
       }
     }
     const route = this.upRoutes.get(f.channel);
     const topic = route && this.topic(route.topic);
     const span = startSpan(SPAN.UPLINK, {
-      kind: SpanKind.CONSUMER, remote: parent,
-      attributes: { [ATTR.DEVICE]: this.id, [ATTR.SESSION]: this.sessionId, [ATTR.CHANNEL]: f.channel, [ATTR.PACKET]: f.packet, [ATTR.QOS]: qos, ...(topic ? { [ATTR.TOPIC]: topic } : {}) },
+      kind: SpanKind.CONSUMER,
+      remote: parent,
+      attributes: {
+        [ATTR.DEVICE]: this.id,
+        [ATTR.SESSION]: this.sessionId,
+        [ATTR.CHANNEL]: f.channel,
+        [ATTR.PACKET]: f.packet,
+        [ATTR.QOS]: qos,
+        ...(topic ? { [ATTR.TOPIC]: topic } : {}),
+      },
     });
     const ids = { session: this.sessionId, packet: f.packet, channel: f.channel, qos, ...logIds(span) };
     if (!topic) {
@@ -408,10 +514,25 @@ export class DeviceLink {
   /** A message from MQTT for this device: queued, then handed to the core
    *  in order as its window allows (QoS 2: journalled by the core). Its
    *  span is a child of the command's MQTT traceparent, if it had one. */
-  sendDown(channel: number, qos: 0 | 1 | 2, prio: number, payload: Buffer, topic: string, parent: TraceContext | null = null, seq?: number): void {
+  sendDown(
+    channel: number,
+    qos: 0 | 1 | 2,
+    prio: number,
+    payload: Buffer,
+    topic: string,
+    parent: TraceContext | null = null,
+    seq?: number,
+  ): void {
     const span = startSpan(SPAN.DOWNLINK, {
-      kind: SpanKind.CONSUMER, remote: parent,
-      attributes: { [ATTR.DEVICE]: this.id, [ATTR.CHANNEL]: channel, [ATTR.QOS]: qos, [ATTR.TOPIC]: topic, [ATTR.SYSTEM]: "mqtt" },
+      kind: SpanKind.CONSUMER,
+      remote: parent,
+      attributes: {
+        [ATTR.DEVICE]: this.id,
+        [ATTR.CHANNEL]: channel,
+        [ATTR.QOS]: qos,
+        [ATTR.TOPIC]: topic,
+        [ATTR.SYSTEM]: "mqtt",
+      },
     });
     // The bound for kept commands is applied by the bridge before it
     // acknowledges them (they are never dropped here); QoS 0 ones are.
@@ -449,7 +570,10 @@ export class DeviceLink {
         this.env.metrics.downlink.inc({ device: this.id, qos: String(m.qos) });
         m.span.setAttributes({ [ATTR.SESSION]: this.sessionId, [ATTR.PACKET]: packet, "qn.frame.traced": !!trace });
         m.span.end();
-        this.log.debug({ session: this.sessionId, packet, channel: m.channel, qos: m.qos, ...logIds(m.span) }, "downlink");
+        this.log.debug(
+          { session: this.sessionId, packet, channel: m.channel, qos: m.qos, ...logIds(m.span) },
+          "downlink",
+        );
       } catch (e) {
         // A command the core can never take (too long for a frame) is
         // dropped with the reason, or it would hold up every later one.
@@ -458,12 +582,18 @@ export class DeviceLink {
           this.downQueue.shift();
           if (m.seq !== undefined) this.env.bridge.down.done(m.seq); // never sendable: not kept either
           this.env.metrics.downlinkRefused.inc({ device: this.id });
-          this.log.warn({ channel: m.channel, qos: m.qos, bytes: m.payload.length, err: (e as Error).message, ...logIds(m.span) }, "command refused by the device link: dropped");
+          this.log.warn(
+            { channel: m.channel, qos: m.qos, bytes: m.payload.length, err: (e as Error).message, ...logIds(m.span) },
+            "command refused by the device link: dropped",
+          );
           endError(m.span, (e as Error).message);
           continue;
         }
         // Window full or link down: try again shortly, keep the order.
-        this.drainTimer = setTimeout(() => { this.drainTimer = undefined; this.drain(); }, 10);
+        this.drainTimer = setTimeout(() => {
+          this.drainTimer = undefined;
+          this.drain();
+        }, 10);
         return;
       }
     }
@@ -477,44 +607,86 @@ export class DeviceLink {
     if (seq === undefined) return;
     const down = this.env.bridge.down;
     down.take(seq);
-    this.storage!.syncAsync().then(() => down.done(seq), (e: Error) => {
-      this.log.error({ err: e.message, channel: m.channel }, "journal flush failed: the command stays queued on disk (sent again after a restart)");
-    });
+    this.storage!.syncAsync().then(
+      () => down.done(seq),
+      (e: Error) => {
+        this.log.error(
+          { err: e.message, channel: m.channel },
+          "journal flush failed: the command stays queued on disk (sent again after a restart)",
+        );
+      },
+    );
   }
 
-  get downQueued(): number { return this.downQueue.length; }
+  get downQueued(): number {
+    return this.downQueue.length;
+  }
 
   // Backpressure: the link stops reading, and its core must not take that
   // silence for a dead device (the device's answers wait unread).
-  pause(): void { this.gate?.pause(); this.holdRx(true); }
-  resume(): void { this.holdRx(false); this.gate?.resume(); }
+  pause(): void {
+    this.gate?.pause();
+    this.holdRx(true);
+  }
+  resume(): void {
+    this.holdRx(false);
+    this.gate?.resume();
+  }
   private holdRx(held: boolean): void {
-    try { this.peer?.holdRx(held); } catch (e) { this.log.warn({ err: (e as Error).message }, "cannot tell the core its link is paused"); }
+    try {
+      this.peer?.holdRx(held);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "cannot tell the core its link is paused");
+    }
   }
 
   /** Push the device part of the config (keys 2..9) as one T_CONFIG;
    *  `parent` is the reload it belongs to, if any. */
   async pushConfig(parent?: Span): Promise<{ status: number; refusedKey: number; generation: number }> {
-    const span = startSpan(SPAN.CONFIG_PUSH, { kind: SpanKind.CLIENT, parent, attributes: { [ATTR.DEVICE]: this.id, [ATTR.SESSION]: this.sessionId } });
+    const span = startSpan(SPAN.CONFIG_PUSH, {
+      kind: SpanKind.CLIENT,
+      parent,
+      attributes: { [ATTR.DEVICE]: this.id, [ATTR.SESSION]: this.sessionId },
+    });
     const ids = logIds(span);
     const p = this.peer;
-    if (!p?.up) { endError(span, "not connected"); throw new Error(`${this.id}: not connected`); }
+    if (!p?.up) {
+      endError(span, "not connected");
+      throw new Error(`${this.id}: not connected`);
+    }
     const params = deviceParams(this.cfg);
     span.setAttribute("qn.config.keys", [...params.keys()]);
-    const payload = p.core.encode(Codec.PB, [...params].map(([k, v]) => ({ tag: k + 1, kind: FieldKind.UINT, value: BigInt(v) })));
+    const payload = p.core.encode(
+      Codec.PB,
+      [...params].map(([k, v]) => ({ tag: k + 1, kind: FieldKind.UINT, value: BigInt(v) })),
+    );
     try {
       const r = await p.request(FrameType.CONFIG, { codec: Codec.PB, payload, timeoutMs: 3000 });
       const f = new Map(p.core.decode(Codec.PB, r.payload).map((x) => [x.tag, x.value]));
-      const out = { status: Number(zigzagDecode(f.get(1) ?? 0n)), refusedKey: Number(f.get(2) ?? 0n) - 1, generation: Number(f.get(3) ?? 0n) };
+      const out = {
+        status: Number(zigzagDecode(f.get(1) ?? 0n)),
+        refusedKey: Number(f.get(2) ?? 0n) - 1,
+        generation: Number(f.get(3) ?? 0n),
+      };
       // Our end follows the same timings (role, auth and key stay).
       if (out.status === 0) for (const [k, v] of params) if (k <= ConfigKey.RETX_MS) p.core.x.qn_config_set(k, v);
       this.env.metrics.configPush.inc({ device: this.id, result: out.status === 0 ? "applied" : "refused" });
-      span.setAttributes({ [ATTR.PACKET]: r.packet, "qn.config.status": out.status, "qn.config.generation": out.generation });
+      span.setAttributes({
+        [ATTR.PACKET]: r.packet,
+        "qn.config.status": out.status,
+        "qn.config.generation": out.generation,
+      });
       if (out.status === 0) {
-        this.log.info({ session: this.sessionId, packet: r.packet, generation: out.generation, keys: [...params.keys()], ...ids }, "device config applied");
+        this.log.info(
+          { session: this.sessionId, packet: r.packet, generation: out.generation, keys: [...params.keys()], ...ids },
+          "device config applied",
+        );
         span.end();
       } else {
-        this.log.warn({ session: this.sessionId, packet: r.packet, status: out.status, refused_key: out.refusedKey, ...ids }, "device refused the config; it keeps its old one");
+        this.log.warn(
+          { session: this.sessionId, packet: r.packet, status: out.status, refused_key: out.refusedKey, ...ids },
+          "device refused the config; it keeps its old one",
+        );
         endError(span, `refused with status ${out.status} (key ${out.refusedKey})`);
       }
       this.pollEvents(); // the device has just logged "config applied"
@@ -529,7 +701,9 @@ export class DeviceLink {
 
   /** The device's event log (T_LOG_REQ), oldest first; what is new in it
    *  is written to our log on the way. */
-  eventLog(): Promise<DeviceEvent[]> { return this.events.poll(); }
+  eventLog(): Promise<DeviceEvent[]> {
+    return this.events.poll();
+  }
 
   /** Merge the device's event log in the background. */
   private pollEvents(): void {
@@ -567,14 +741,25 @@ export class DeviceLink {
   status() {
     const p = this.peer;
     return {
-      id: this.id, state: this.state, since: new Date(this.since).toISOString(),
-      transport: "tcp" in this.cfg.transport ? `tcp ${this.cfg.transport.tcp.listen}${this.cfg.transport.tcp.tls ? " (TLS)" : ""}` : `serial ${this.cfg.transport.serial.path}`,
-      session: this.sessionId, uplink: this.uplink, downlink: this.downlink, downlink_queued: this.downQueue.length,
-      failures: this.failures, last_error: this.lastError ?? null,
+      id: this.id,
+      state: this.state,
+      since: new Date(this.since).toISOString(),
+      transport:
+        "tcp" in this.cfg.transport
+          ? `tcp ${this.cfg.transport.tcp.listen}${this.cfg.transport.tcp.tls ? " (TLS)" : ""}`
+          : `serial ${this.cfg.transport.serial.path}`,
+      session: this.sessionId,
+      uplink: this.uplink,
+      downlink: this.downlink,
+      downlink_queued: this.downQueue.length,
+      failures: this.failures,
+      last_error: this.lastError ?? null,
       /** New connections still proving the device's key. */
       connecting: this.candidates.size,
-      frames_in: p?.core.counter(Counter.FRAMES_IN) ?? null, frames_out: p?.core.counter(Counter.FRAMES_OUT) ?? null,
-      journal_bytes: this.journalBytes(), pool: this.ident ?? null,
+      frames_in: p?.core.counter(Counter.FRAMES_IN) ?? null,
+      frames_out: p?.core.counter(Counter.FRAMES_OUT) ?? null,
+      journal_bytes: this.journalBytes(),
+      pool: this.ident ?? null,
     };
   }
 }

@@ -34,15 +34,48 @@ export class DownQueue extends JsonLog<DownEntry> {
   private readonly perDevice = new Map<string, number>();
 
   constructor(path: string, log: Logger) {
-    super(path, "downlink queue", "command", {
-      encode: (e) => ({ d: e.device, c: e.channel, q: e.qos, r: e.prio, t: e.topic, p: e.payload.toString("base64"), tp: e.traceparent }),
-      decode: (r) => typeof r.d === "string" && Number.isInteger(r.c) && (r.q === 0 || r.q === 1 || r.q === 2) && Number.isInteger(r.r) &&
-        typeof r.t === "string" && typeof r.p === "string" && (r.tp === undefined || typeof r.tp === "string")
-        ? { seq: r.m, device: r.d, channel: r.c, qos: r.q, prio: r.r, topic: r.t, payload: Buffer.from(r.p, "base64"), traceparent: r.tp }
-        : null,
-    }, log);
+    super(
+      path,
+      "downlink queue",
+      "command",
+      {
+        encode: (e) => ({
+          d: e.device,
+          c: e.channel,
+          q: e.qos,
+          r: e.prio,
+          t: e.topic,
+          p: e.payload.toString("base64"),
+          tp: e.traceparent,
+        }),
+        decode: (r) =>
+          typeof r.d === "string" &&
+          Number.isInteger(r.c) &&
+          (r.q === 0 || r.q === 1 || r.q === 2) &&
+          Number.isInteger(r.r) &&
+          typeof r.t === "string" &&
+          typeof r.p === "string" &&
+          (r.tp === undefined || typeof r.tp === "string")
+            ? {
+                seq: r.m,
+                device: r.d,
+                channel: r.c,
+                qos: r.q,
+                prio: r.r,
+                topic: r.t,
+                payload: Buffer.from(r.p, "base64"),
+                traceparent: r.tp,
+              }
+            : null,
+      },
+      log,
+    );
     for (const e of this.pending.values()) this.added(e);
-    if (this.pending.size) log.info({ file: path, commands: this.pending.size }, "downlink queue: commands acknowledged before the restart are queued again for their devices");
+    if (this.pending.size)
+      log.info(
+        { file: path, commands: this.pending.size },
+        "downlink queue: commands acknowledged before the restart are queued again for their devices",
+      );
   }
 
   protected override added(e: DownEntry): void {
@@ -51,11 +84,14 @@ export class DownQueue extends JsonLog<DownEntry> {
   protected override removed(e: DownEntry): void {
     this.taken.delete(e.seq);
     const n = (this.perDevice.get(e.device) ?? 1) - 1;
-    if (n > 0) this.perDevice.set(e.device, n); else this.perDevice.delete(e.device);
+    if (n > 0) this.perDevice.set(e.device, n);
+    else this.perDevice.delete(e.device);
   }
 
   /** Commands waiting (not yet in the device core's journal) for `device`. */
-  count(device: string): number { return this.perDevice.get(device) ?? 0; }
+  count(device: string): number {
+    return this.perDevice.get(device) ?? 0;
+  }
 
   /** The pending commands of `device` no core has taken in this run, in order. */
   pendingFor(device: string): DownEntry[] {
@@ -63,5 +99,7 @@ export class DownQueue extends JsonLog<DownEntry> {
   }
 
   /** A core accepted the command; done() follows once its journal is durable. */
-  take(seq: number): void { if (this.pending.has(seq)) this.taken.add(seq); }
+  take(seq: number): void {
+    if (this.pending.has(seq)) this.taken.add(seq);
+  }
 }

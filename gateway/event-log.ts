@@ -21,16 +21,31 @@ import { Codec, EVENT_TYPE_NAMES, EventType } from "../host/abi.ts";
 /** Events that point at a fault get a warning line, the rest info. */
 const WARN_TYPES = new Set<number>([EventType.AUTH_FAIL, EventType.TRAP, EventType.JOURNAL]);
 
-export interface DeviceEvent { seq: number; time_us: number; type: number; event: string; code: number }
+export interface DeviceEvent {
+  seq: number;
+  time_us: number;
+  type: number;
+  event: string;
+  code: number;
+}
 
 /** The records of a T_LOG payload (field 1, 16 bytes each; layout in
  *  assembly/events.ts), oldest first. Short records are skipped. */
 export function decodeEvents(core: QnCore, payload: Uint8Array): DeviceEvent[] {
-  return core.decode(Codec.PB, payload).filter((f) => f.tag === 1 && f.bytes && f.bytes.length >= 16).map((f) => {
-    const b = Buffer.from(f.bytes!);
-    const type = b[8];
-    return { seq: b.readUInt32LE(0), time_us: b.readUInt32LE(4), type, event: EVENT_TYPE_NAMES.get(type) ?? `type ${type}`, code: b.readInt32LE(12) };
-  });
+  return core
+    .decode(Codec.PB, payload)
+    .filter((f) => f.tag === 1 && f.bytes && f.bytes.length >= 16)
+    .map((f) => {
+      const b = Buffer.from(f.bytes!);
+      const type = b[8];
+      return {
+        seq: b.readUInt32LE(0),
+        time_us: b.readUInt32LE(4),
+        type,
+        event: EVENT_TYPE_NAMES.get(type) ?? `type ${type}`,
+        code: b.readInt32LE(12),
+      };
+    });
 }
 
 export class EventMerger {
@@ -46,9 +61,16 @@ export class EventMerger {
    *  the LSN kept in memory only. */
   private readonly owned: boolean = true;
 
-  constructor(private statePath: string, private log: Logger, private fetch: () => Promise<DeviceEvent[]>, private onWrite?: (e: DeviceEvent) => void) {
+  constructor(
+    private statePath: string,
+    private log: Logger,
+    private fetch: () => Promise<DeviceEvent[]>,
+    private onWrite?: (e: DeviceEvent) => void,
+  ) {
     try {
-      const text = readBoundedSync(statePath, { max: 64, what: "event LSN file", noFollow: true }).data.toString("utf8").trim();
+      const text = readBoundedSync(statePath, { max: 64, what: "event LSN file", noFollow: true })
+        .data.toString("utf8")
+        .trim();
       const v = Number(text);
       if (text !== "" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) this.last = v;
       else if (text !== "") this.owned = false;
@@ -56,7 +78,11 @@ export class EventMerger {
       // First run: everything in the ring is new.
       if (!(e instanceof FileError && e.code === "ENOENT")) this.owned = false;
     }
-    if (!this.owned) this.log.warn({ file: statePath }, "a file that is not an event LSN file is in the way: left alone, the last LSN written is kept in memory only");
+    if (!this.owned)
+      this.log.warn(
+        { file: statePath },
+        "a file that is not an event LSN file is in the way: left alone, the last LSN written is kept in memory only",
+      );
   }
 
   /** Fetch the ring and write what is new. Polls run one after another, so
@@ -87,13 +113,19 @@ export class EventMerger {
     if (!ring.length) return;
     const newest = ring[ring.length - 1].seq;
     if (newest < this.last) {
-      this.log.warn({ lsn: newest, last_lsn: this.last }, "device event log started again (journal wiped, or another device on this link): writing it from the start");
+      this.log.warn(
+        { lsn: newest, last_lsn: this.last },
+        "device event log started again (journal wiped, or another device on this link): writing it from the start",
+      );
       this.last = 0;
     }
     const fresh = ring.filter((e) => e.seq > this.last);
     if (!fresh.length) return;
     if (this.last > 0 && fresh[0].seq > this.last + 1) {
-      this.log.warn({ from_lsn: this.last + 1, to_lsn: fresh[0].seq - 1, lost: fresh[0].seq - this.last - 1 }, "device event records lost: the ring overflowed between fetches");
+      this.log.warn(
+        { from_lsn: this.last + 1, to_lsn: fresh[0].seq - 1, lost: fresh[0].seq - this.last - 1 },
+        "device event records lost: the ring overflowed between fetches",
+      );
     }
     for (const e of fresh) {
       const line = { lsn: e.seq, event: e.event, type: e.type, code: e.code, device_time_us: e.time_us };
@@ -104,8 +136,13 @@ export class EventMerger {
     }
     this.last = fresh[fresh.length - 1].seq;
     if (!this.owned) return;
-    try { writeFileSync(this.statePath, `${this.last}\n`); } catch (e) {
-      this.log.warn({ err: (e as Error).message, file: this.statePath }, "cannot keep the last device event LSN (records may be written again after a restart)");
+    try {
+      writeFileSync(this.statePath, `${this.last}\n`);
+    } catch (e) {
+      this.log.warn(
+        { err: (e as Error).message, file: this.statePath },
+        "cannot keep the last device event LSN (records may be written again after a restart)",
+      );
     }
   }
 }

@@ -22,7 +22,10 @@ export const TLS_LIMIT: ReadLimit = { max: MAX_TLS_FILE_BYTES, what: "TLS file" 
 const KEY_LIMIT: ReadLimit = { max: MAX_KEY_FILE_BYTES, what: "key file" };
 
 /** What the checks found: one line per problem, and each device's key. */
-export interface FileFindings { problems: string[]; keys: Map<string, Uint8Array> }
+export interface FileFindings {
+  problems: string[];
+  keys: Map<string, Uint8Array>;
+}
 
 interface Check {
   /** The config key naming the file. */
@@ -45,22 +48,40 @@ function checksOf(c: Config): Check[] {
   const out: Check[] = [];
   c.devices.forEach((d, i) => {
     out.push({
-      at: `devices[${i}].key_file`, path: d.key_file, limit: KEY_LIMIT,
-      use: (r, f) => { f.keys.set(d.id, parseKeyText(r.data.toString("utf8"), d.key_file)); },
+      at: `devices[${i}].key_file`,
+      path: d.key_file,
+      limit: KEY_LIMIT,
+      use: (r, f) => {
+        f.keys.set(d.id, parseKeyText(r.data.toString("utf8"), d.key_file));
+      },
     });
     out.push({
-      at: `devices[${i}].journal`, path: d.journal, absentOk: true,
+      at: `devices[${i}].journal`,
+      path: d.journal,
+      absentOk: true,
       limit: { max: JOURNAL_BYTES, what: JOURNAL_WHAT, noFollow: true, head: true },
       use: refuseIf((r) => journalFileProblem(d.journal, r)),
     });
   });
-  if (c.tls) for (const k of ["cert", "key", "ca"] as const) out.push({ at: `tls.${k}`, path: c.tls[k], limit: TLS_LIMIT, use: () => {} });
-  const spool = c.gateway.spool, token = c.gateway.ops.token_file;
+  if (c.tls)
+    for (const k of ["cert", "key", "ca"] as const)
+      out.push({ at: `tls.${k}`, path: c.tls[k], limit: TLS_LIMIT, use: () => {} });
+  const spool = c.gateway.spool,
+    token = c.gateway.ops.token_file;
   out.push({
-    at: "gateway.spool", path: spool, absentOk: true, limit: { max: CLAIM_BYTES, what: "spool file", noFollow: true, head: true },
+    at: "gateway.spool",
+    path: spool,
+    absentOk: true,
+    limit: { max: CLAIM_BYTES, what: "spool file", noFollow: true, head: true },
     use: refuseIf((r) => lineFileProblem(spool, r, "spool file", isJsonLogRecord)),
   });
-  out.push({ at: "gateway.ops.token_file", path: token, absentOk: true, limit: TOKEN_LIMIT, use: refuseIf((r) => tokenFileProblem(token, r)) });
+  out.push({
+    at: "gateway.ops.token_file",
+    path: token,
+    absentOk: true,
+    limit: TOKEN_LIMIT,
+    use: refuseIf((r) => tokenFileProblem(token, r)),
+  });
   return out;
 }
 
@@ -75,7 +96,11 @@ function note(ch: Check, e: unknown, f: FileFindings): void {
 export function checkFilesSync(c: Config): FileFindings {
   const f = findings();
   for (const ch of checksOf(c)) {
-    try { ch.use(readBoundedSync(ch.path, ch.limit), f); } catch (e) { note(ch, e, f); }
+    try {
+      ch.use(readBoundedSync(ch.path, ch.limit), f);
+    } catch (e) {
+      note(ch, e, f);
+    }
   }
   return f;
 }
@@ -84,7 +109,11 @@ export function checkFilesSync(c: Config): FileFindings {
 export async function checkFiles(c: Config): Promise<FileFindings> {
   const f = findings();
   for (const ch of checksOf(c)) {
-    try { ch.use(await readBounded(ch.path, ch.limit), f); } catch (e) { note(ch, e, f); }
+    try {
+      ch.use(await readBounded(ch.path, ch.limit), f);
+    } catch (e) {
+      note(ch, e, f);
+    }
   }
   return f;
 }

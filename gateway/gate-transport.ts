@@ -32,24 +32,43 @@ export class GateTransport implements Transport {
    *  acknowledgements leave once its journal and spool are fsync'd
    *  (Peer.flush). Nothing here fsyncs. */
   private deliver(b: Uint8Array): void {
-    let start = 0, frames = 0;
+    let start = 0,
+      frames = 0;
     for (let i = b.indexOf(0); i >= 0 && i < b.length - 1; i = b.indexOf(0, i + 1)) {
-      if (i === start) { start = i + 1; continue; } // idle delimiter
+      if (i === start) {
+        start = i + 1;
+        continue;
+      } // idle delimiter
       if (++frames < this.inboxFrames) continue;
       const piece = b.subarray(start, i + 1);
       start = i + 1;
       frames = 0;
       for (const l of this.listeners) l(piece);
     }
-    if (start < b.length) { const rest = b.subarray(start); for (const l of this.listeners) l(rest); }
+    if (start < b.length) {
+      const rest = b.subarray(start);
+      for (const l of this.listeners) l(rest);
+    }
   }
 
-  get name(): string { return this.inner.name; }
-  open(): Promise<void> { return this.inner.open(); }
-  write(bytes: Uint8Array): Promise<void> { return this.inner.write(bytes); }
-  onData(l: (b: Uint8Array) => void): void { this.listeners.push(l); }
-  onClose(l: (e?: Error) => void): void { this.inner.onClose(l); }
-  close(): Promise<void> { return this.inner.close(); }
+  get name(): string {
+    return this.inner.name;
+  }
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  write(bytes: Uint8Array): Promise<void> {
+    return this.inner.write(bytes);
+  }
+  onData(l: (b: Uint8Array) => void): void {
+    this.listeners.push(l);
+  }
+  onClose(l: (e?: Error) => void): void {
+    this.inner.onClose(l);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
   pause(): void {
     this.paused = true;
     (this.inner as Partial<TcpTransport>).pause?.();

@@ -30,7 +30,15 @@ export interface GatewayOptions {
   serialBinding?: SerialBinding;
 }
 
-export interface ReloadResult { ok: boolean; errors?: string[]; started: string[]; stopped: string[]; restarted: string[]; pushed: string[]; unchanged: string[] }
+export interface ReloadResult {
+  ok: boolean;
+  errors?: string[];
+  started: string[];
+  stopped: string[];
+  restarted: string[];
+  pushed: string[];
+  unchanged: string[];
+}
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -44,7 +52,11 @@ export class Gateway {
   ops?: OpsServer;
   startedAt = Date.now();
 
-  constructor(public config: Config, public configPath: string | undefined, private opts: GatewayOptions = {}) {
+  constructor(
+    public config: Config,
+    public configPath: string | undefined,
+    private opts: GatewayOptions = {},
+  ) {
     this.log = opts.log ?? pino({ level: config.gateway.log_level, base: { svc: "qn-gateway" } });
     this.metrics = createMetrics();
     // One gateway per spool (and its .incoming and .down files beside it).
@@ -61,20 +73,30 @@ export class Gateway {
       throw e;
     }
     this.spool = spool;
-    this.bridge.on("down", (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
-      const link = this.links.get(r.device);
-      if (link) link.sendDown(r.channel, r.qos, r.prio, payload, topic, parent, seq);
-      else if (seq !== undefined) this.dropQueued(r.device, [seq]);
-    });
+    this.bridge.on(
+      "down",
+      (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
+        const link = this.links.get(r.device);
+        if (link) link.sendDown(r.channel, r.qos, r.prio, payload, topic, parent, seq);
+        else if (seq !== undefined) this.dropQueued(r.device, [seq]);
+      },
+    );
     // Backpressure instead of loss: a full queue pauses reading from devices.
-    this.bridge.on("full", () => { for (const l of this.links.values()) l.pause(); });
-    this.bridge.on("room", () => { for (const l of this.links.values()) l.resume(); });
+    this.bridge.on("full", () => {
+      for (const l of this.links.values()) l.pause();
+    });
+    this.bridge.on("room", () => {
+      for (const l of this.links.values()) l.resume();
+    });
   }
 
   /** Kept commands of a device that is no longer configured: dropped, said. */
   private dropQueued(device: string, seqs: number[]): void {
     if (!seqs.length) return;
-    this.log.warn({ device, commands: seqs.length }, "downlink queue: commands for a device no longer configured dropped");
+    this.log.warn(
+      { device, commands: seqs.length },
+      "downlink queue: commands for a device no longer configured dropped",
+    );
     for (const s of seqs) this.bridge.down.done(s);
   }
 
@@ -84,9 +106,14 @@ export class Gateway {
 
   async start(opts: { ops?: boolean } = {}): Promise<void> {
     // Valid but probably not meant (a file cut short, a section forgotten).
-    if (this.config.devices.length === 0) this.log.warn("no devices configured: nothing is bridged until a reload adds some");
+    if (this.config.devices.length === 0)
+      this.log.warn("no devices configured: nothing is bridged until a reload adds some");
     for (const d of this.config.devices) {
-      if (d.channels.length === 0) this.log.warn({ device: d.id }, "device has no channels: every message it sends is dropped and no command reaches it");
+      if (d.channels.length === 0)
+        this.log.warn(
+          { device: d.id },
+          "device has no channels: every message it sends is dropped and no command reaches it",
+        );
       await this.startLink(d);
     }
     this.routes();
@@ -100,7 +127,15 @@ export class Gateway {
   /** `key`: the device's key as the config check read it (reload); read
    *  from its key file when not given (start-up). */
   private async startLink(d: DeviceConfig, key = DeviceLink.readKey(d)): Promise<DeviceLink> {
-    const link = new DeviceLink(d, key, { bridge: this.bridge, spool: this.spool, log: this.log, metrics: this.metrics, prefix: this.config.mqtt.topic_prefix, tls: this.config.tls, serialBinding: this.opts.serialBinding });
+    const link = new DeviceLink(d, key, {
+      bridge: this.bridge,
+      spool: this.spool,
+      log: this.log,
+      metrics: this.metrics,
+      prefix: this.config.mqtt.topic_prefix,
+      tls: this.config.tls,
+      serialBinding: this.opts.serialBinding,
+    });
     this.links.set(d.id, link);
     try {
       await link.start();
@@ -113,9 +148,16 @@ export class Gateway {
 
   private routes(): void {
     const m = new Map<string, DownRoute>();
-    for (const d of this.config.devices) for (const c of d.channels) {
-      if (c.direction === "down") m.set(`${this.config.mqtt.topic_prefix}/${d.id}/${c.topic}`, { device: d.id, channel: c.channel, qos: c.qos, prio: c.prio });
-    }
+    for (const d of this.config.devices)
+      for (const c of d.channels) {
+        if (c.direction === "down")
+          m.set(`${this.config.mqtt.topic_prefix}/${d.id}/${c.topic}`, {
+            device: d.id,
+            channel: c.channel,
+            qos: c.qos,
+            prio: c.prio,
+          });
+      }
     this.bridge.setRoutes(m);
   }
 
@@ -124,8 +166,15 @@ export class Gateway {
     const span = startSpan(SPAN.RELOAD, { attributes: { "qn.config.file": path ?? "" } });
     try {
       const r = await this.applyReload(path, span);
-      span.setAttributes({ "qn.reload.ok": r.ok, "qn.reload.pushed": r.pushed, "qn.reload.restarted": r.restarted, "qn.reload.started": r.started, "qn.reload.stopped": r.stopped });
-      if (r.ok) span.end(); else endError(span, (r.errors ?? []).join("; "));
+      span.setAttributes({
+        "qn.reload.ok": r.ok,
+        "qn.reload.pushed": r.pushed,
+        "qn.reload.restarted": r.restarted,
+        "qn.reload.started": r.started,
+        "qn.reload.stopped": r.stopped,
+      });
+      if (r.ok) span.end();
+      else endError(span, (r.errors ?? []).join("; "));
       return r;
     } catch (e) {
       endError(span, (e as Error).message);
@@ -150,8 +199,15 @@ export class Gateway {
     }
     const cur = this.config;
     const problems: string[] = [];
-    if (!same(next.gateway, cur.gateway)) problems.push("gateway: changes to the gateway section (ops listener, spool, log level) need a restart");
-    if (next.mqtt.url !== cur.mqtt.url || next.mqtt.topic_prefix !== cur.mqtt.topic_prefix || next.mqtt.client_id !== cur.mqtt.client_id || next.mqtt.protocol_version !== cur.mqtt.protocol_version) problems.push("mqtt: only mqtt.queue_limit can change without a restart");
+    if (!same(next.gateway, cur.gateway))
+      problems.push("gateway: changes to the gateway section (ops listener, spool, log level) need a restart");
+    if (
+      next.mqtt.url !== cur.mqtt.url ||
+      next.mqtt.topic_prefix !== cur.mqtt.topic_prefix ||
+      next.mqtt.client_id !== cur.mqtt.client_id ||
+      next.mqtt.protocol_version !== cur.mqtt.protocol_version
+    )
+      problems.push("mqtt: only mqtt.queue_limit can change without a restart");
     if (problems.length) {
       r.errors = problems;
       this.metrics.reloads.inc({ result: "refused" });
@@ -164,13 +220,23 @@ export class Gateway {
     // Cut off first: a removed or re-keyed device must not get one more frame.
     for (const [id, link] of [...this.links]) {
       const d = byId.get(id);
-      const restart = d && (!Buffer.from(keys.get(id)!).equals(Buffer.from(link.key)) || d.auth !== link.cfg.auth || !same(d.transport, link.cfg.transport) || d.journal !== link.cfg.journal || (tlsChanged && "tcp" in d.transport && d.transport.tcp.tls));
+      const restart =
+        d &&
+        (!Buffer.from(keys.get(id)!).equals(Buffer.from(link.key)) ||
+          d.auth !== link.cfg.auth ||
+          !same(d.transport, link.cfg.transport) ||
+          d.journal !== link.cfg.journal ||
+          (tlsChanged && "tcp" in d.transport && d.transport.tcp.tls));
       if (!d || restart) {
         await link.stop(d ? "key, auth mode, transport or journal changed" : "removed from the config");
         this.links.delete(id);
         (d ? r.restarted : r.stopped).push(id);
         // Its kept commands: to the new link (below), or gone with the device.
-        if (!d) this.dropQueued(id, this.bridge.down.pendingFor(id).map((e) => e.seq));
+        if (!d)
+          this.dropQueued(
+            id,
+            this.bridge.down.pendingFor(id).map((e) => e.seq),
+          );
       }
     }
     this.config = next;
@@ -179,7 +245,8 @@ export class Gateway {
       if (!link) {
         const fresh = await this.startLink(d, keys.get(d.id));
         // A restarted link gets the commands the old one had not handed to its core.
-        for (const e of this.bridge.down.pendingFor(d.id)) fresh.sendDown(e.channel, e.qos, e.prio, e.payload, e.topic, parseTraceparent(e.traceparent), e.seq);
+        for (const e of this.bridge.down.pendingFor(d.id))
+          fresh.sendDown(e.channel, e.qos, e.prio, e.payload, e.topic, parseTraceparent(e.traceparent), e.seq);
         if (!r.restarted.includes(d.id)) r.started.push(d.id);
         continue;
       }
@@ -199,14 +266,20 @@ export class Gateway {
     return r;
   }
 
-  devices() { return [...this.links.values()].map((l) => l.status()); }
+  devices() {
+    return [...this.links.values()].map((l) => l.status());
+  }
 
   health() {
     const links = [...this.links.values()];
     return {
-      status: "ok", uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
-      broker: this.bridge.connected ? "connected" : "disconnected", queue_depth: this.bridge.depth, queue_limit: this.bridge.limit,
-      devices: links.length, devices_up: links.filter((l) => l.state === "up").length,
+      status: "ok",
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      broker: this.bridge.connected ? "connected" : "disconnected",
+      queue_depth: this.bridge.depth,
+      queue_limit: this.bridge.limit,
+      devices: links.length,
+      devices_up: links.filter((l) => l.state === "up").length,
     };
   }
 

@@ -15,7 +15,8 @@ export const JOURNAL_WHAT = "journal file";
  *  a device's journal, or undefined when it can. */
 export function journalFileProblem(path: string, f: Bounded): string | undefined {
   if (f.size === 0) return undefined;
-  if (f.size !== JOURNAL_BYTES) return `${path} is ${f.size} bytes, not a ${JOURNAL_WHAT} (${JOURNAL_BYTES} bytes): refusing to overwrite it`;
+  if (f.size !== JOURNAL_BYTES)
+    return `${path} is ${f.size} bytes, not a ${JOURNAL_WHAT} (${JOURNAL_BYTES} bytes): refusing to overwrite it`;
   const why = journalImageProblem(f.data);
   return why ? `${path} ${why}, so it is not a ${JOURNAL_WHAT}: refusing to overwrite it` : undefined;
 }

@@ -43,19 +43,35 @@ export class JsonLog<E extends { seq: number }> {
    *  call right before its fdatasync (group-sync.ts says why). */
   private queued: string[] = [];
   private readonly group = new GroupSync(() => this.fd, {
-    writeNow: () => { const t = this.queued.join(""); this.queued = []; if (t) writeSync(this.fd, t); },
+    writeNow: () => {
+      const t = this.queued.join("");
+      this.queued = [];
+      if (t) writeSync(this.fd, t);
+    },
   });
   private nextSeq = 1;
   /** Entries not done yet, oldest first. */
   readonly pending = new Map<number, E>();
-  get fsyncs(): number { return this.group.fsyncs; }
+  get fsyncs(): number {
+    return this.group.fsyncs;
+  }
   /** Everything appended so far is on disk (fdatasync returned). */
-  get synced(): boolean { return this.group.clean; }
-  get bytes(): number { return this.size; }
+  get synced(): boolean {
+    return this.group.clean;
+  }
+  get bytes(): number {
+    return this.size;
+  }
 
   /** `name` labels the log lines ("spool"), `entry` names one entry in
    *  them ("message"). */
-  constructor(readonly path: string, name: string, entry: string, private readonly codec: JsonLogCodec<E>, protected readonly log: Logger) {
+  constructor(
+    readonly path: string,
+    name: string,
+    entry: string,
+    private readonly codec: JsonLogCodec<E>,
+    protected readonly log: Logger,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
     // Another program's file at this path is refused, not rewritten.
     claimLineFile(path, `${name} file`, isJsonLogRecord);
@@ -74,7 +90,11 @@ export class JsonLog<E extends { seq: number }> {
   /** One line read back at start; false when unreadable. */
   private readBack(l: string): boolean {
     let r: any;
-    try { r = JSON.parse(l); } catch { return false; }
+    try {
+      r = JSON.parse(l);
+    } catch {
+      return false;
+    }
     const e = r && typeof r === "object" && Number.isInteger(r.m) && r.m > 0 ? this.codec.decode(r) : null;
     if (e) {
       this.pending.delete(e.seq); // a repeated number: the later record, last in order
@@ -82,7 +102,10 @@ export class JsonLog<E extends { seq: number }> {
       this.nextSeq = Math.max(this.nextSeq, e.seq + 1);
       return true;
     }
-    if (r && typeof r === "object" && Number.isInteger(r.a) && Object.keys(r).length === 1) { this.pending.delete(r.a); return true; }
+    if (r && typeof r === "object" && Number.isInteger(r.a) && Object.keys(r).length === 1) {
+      this.pending.delete(r.a);
+      return true;
+    }
     return false;
   }
 
@@ -114,11 +137,15 @@ export class JsonLog<E extends { seq: number }> {
   }
 
   /** Everything appended so far on disk, now. */
-  sync(): void { this.group.syncNow(); }
+  sync(): void {
+    this.group.syncNow();
+  }
 
   /** The same without blocking the event loop: one fdatasync for everything
    *  appended so far, shared by every caller meanwhile. */
-  syncAsync(): Promise<void> { return this.group.sync(); }
+  syncAsync(): Promise<void> {
+    return this.group.sync();
+  }
 
   /** The entry is done: it is not carried over a restart. Returns false if
    *  it was not pending. */
@@ -149,5 +176,7 @@ export class JsonLog<E extends { seq: number }> {
   }
 
   /** Whatever is still queued goes to disk first. */
-  close(): void { this.group.close(() => closeSync(this.fd)); }
+  close(): void {
+    this.group.close(() => closeSync(this.fd));
+  }
 }

@@ -15,12 +15,21 @@ export const CLAIM_BYTES = 64 * 1024;
  *  kind (`isRecord`), or it is one torn record (no newline yet). A file
  *  that is not refused is rewritten at start, so anything else is left
  *  alone. */
-export function lineFileProblem(path: string, f: Bounded, what: string, isRecord: (r: unknown) => boolean): string | undefined {
+export function lineFileProblem(
+  path: string,
+  f: Bounded,
+  what: string,
+  isRecord: (r: unknown) => boolean,
+): string | undefined {
   if (f.size === 0) return undefined;
   const head = f.data.toString("utf8");
-  if (!head.includes("\n") && head.startsWith("{\"")) return undefined;
+  if (!head.includes("\n") && head.startsWith('{"')) return undefined;
   for (const l of head.split("\n")) {
-    try { if (isRecord(JSON.parse(l))) return undefined; } catch { /* not a record */ }
+    try {
+      if (isRecord(JSON.parse(l))) return undefined;
+    } catch {
+      /* not a record */
+    }
   }
   return `${path} exists and is not ${aOrAn(what)} (no line of it is ${aOrAn(what)} record): refusing to overwrite it`;
 }
@@ -29,7 +38,9 @@ export function lineFileProblem(path: string, f: Bounded, what: string, isRecord
  *  a symbolic link, a directory, a FIFO or a device is refused as well. */
 export function claimLineFile(path: string, what: string, isRecord: (r: unknown) => boolean): void {
   let f: Bounded;
-  try { f = readBoundedSync(path, { max: CLAIM_BYTES, what, noFollow: true, head: true }); } catch (e) {
+  try {
+    f = readBoundedSync(path, { max: CLAIM_BYTES, what, noFollow: true, head: true });
+  } catch (e) {
     if (e instanceof FileError && e.code === "ENOENT") return;
     throw e;
   }
@@ -54,19 +65,36 @@ export interface Replay {
  *  other unreadable line is logged, skipped, and the file kept as .corrupt. */
 export function replayLines(path: string, log: Logger, r: Replay): string {
   let text = "";
-  try { text = readFileSync(path, "utf8"); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.error({ file: path, err: (e as Error).message }, `${r.name}: cannot read; starting empty`);
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+      log.error({ file: path, err: (e as Error).message }, `${r.name}: cannot read; starting empty`);
   }
   const lines = text.split("\n");
   let bad = 0;
   lines.forEach((l, n) => {
     if (!l || r.take(l)) return;
-    if (n === lines.length - 1) log.warn({ file: path }, `${r.name}: torn last line ignored (a crash mid-write; that ${r.entry} was never acknowledged)`);
-    else { bad++; log.error({ file: path, line: n + 1, text: l.slice(0, 80) }, `${r.name}: unreadable record skipped`); }
+    if (n === lines.length - 1)
+      log.warn(
+        { file: path },
+        `${r.name}: torn last line ignored (a crash mid-write; that ${r.entry} was never acknowledged)`,
+      );
+    else {
+      bad++;
+      log.error({ file: path, line: n + 1, text: l.slice(0, 80) }, `${r.name}: unreadable record skipped`);
+    }
   });
   if (bad) {
-    try { copyFileSync(path, path + ".corrupt"); } catch { /* best effort */ }
-    log.error({ file: path, skipped: bad, kept: r.kept(), copy: path + ".corrupt" }, `${r.name}: corrupt file; continuing with the records that could be read`);
+    try {
+      copyFileSync(path, path + ".corrupt");
+    } catch {
+      /* best effort */
+    }
+    log.error(
+      { file: path, skipped: bad, kept: r.kept(), copy: path + ".corrupt" },
+      `${r.name}: corrupt file; continuing with the records that could be read`,
+    );
   }
   return text;
 }
@@ -76,8 +104,17 @@ export function replayLines(path: string, log: Logger, r: Replay): string {
 export function rewriteFile(path: string, text: string): void {
   const tmp = path + ".tmp";
   const fd = openSync(tmp, "w");
-  try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
   const dir = openSync(dirname(path), "r");
-  try { fsyncSync(dir); } finally { closeSync(dir); }
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }

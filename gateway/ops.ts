@@ -15,32 +15,130 @@ import { ensureToken } from "./token-file.ts";
 /** Do `a` and `b` name the same file (after symbolic links)? */
 async function sameFile(a: string, b: string | undefined): Promise<boolean> {
   if (b === undefined) return false;
-  try { return (await realpath(a)) === (await realpath(b)); } catch { return false; }
+  try {
+    return (await realpath(a)) === (await realpath(b));
+  } catch {
+    return false;
+  }
 }
 
 export const openapi = {
   openapi: "3.0.3",
-  info: { title: "QN gateway ops API", version: "1.0.0", description: "Loopback only. Every path except /openapi.json needs `Authorization: Bearer <token>` (the token file is gateway.ops.token_file, mode 0600)." },
+  info: {
+    title: "QN gateway ops API",
+    version: "1.0.0",
+    description:
+      "Loopback only. Every path except /openapi.json needs `Authorization: Bearer <token>` (the token file is gateway.ops.token_file, mode 0600).",
+  },
   components: { securitySchemes: { token: { type: "http", scheme: "bearer" } } },
   security: [{ token: [] }],
   paths: {
-    "/openapi.json": { get: { summary: "This document", security: [], responses: { 200: { description: "OpenAPI 3 document" } } } },
-    "/health": { get: { summary: "Liveness: uptime, broker connection, queue depth, devices up", responses: { 200: { description: "ok", content: { "application/json": { schema: { type: "object", properties: { status: { type: "string" }, uptime_s: { type: "integer" }, broker: { type: "string", enum: ["connected", "disconnected"] }, queue_depth: { type: "integer" }, queue_limit: { type: "integer" }, devices: { type: "integer" }, devices_up: { type: "integer" } } } } } } } } },
-    "/config": { get: { summary: "The running config (YAML, key material is in key files and never shown)", responses: { 200: { description: "YAML", content: { "application/yaml": {} } } } } },
-    "/reload": { post: { summary: "Reload the config from the gateway's own file (the one it was started with). A token opens the running gateway, not the file system: ?file= is accepted only when it names that same file", parameters: [{ name: "file", in: "query", required: false, schema: { type: "string" } }], responses: { 200: { description: "applied: what changed per device" }, 400: { description: "?file= names another file" }, 422: { description: "refused: `errors` names each bad key; the running config stays" } } } },
-    "/devices": { get: { summary: "Every device link: state, session, counters", responses: { 200: { description: "array of device status objects" } } } },
-    "/devices/{id}/log": { get: { summary: "The device's event log (T_LOG_REQ), oldest first", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "events" }, 404: { description: "no such device" }, 503: { description: "device not connected" } } } },
-    "/devices/{id}/selftest": { post: {
-      summary: "The selftest checks that can run over the live link (1-3, 5-10, 12); the others are reported SKIP with the reason. Answer: { device, skipped_why, report } with report as in selftest/report.schema.json",
-      parameters: [
-        { name: "id", in: "path", required: true, schema: { type: "string" } },
-        { name: "only", in: "query", required: false, schema: { type: "string" }, description: "check ids or numbers, comma-separated (as qn_selftest --only)" },
-        { name: "mode", in: "query", required: false, schema: { type: "string", enum: ["quick", "full"] }, description: "default quick" },
-      ],
-      responses: { 200: { description: "report" }, 400: { description: "bad only or mode" }, 404: { description: "no such device" }, 503: { description: "device not connected" } },
-    } },
-    "/devices/{id}/config": { post: { summary: "Push the device part of the config again (T_CONFIG)", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "status, refused key, generation" } } } },
-    "/metrics": { get: { summary: "Prometheus metrics", responses: { 200: { description: "text exposition format", content: { "text/plain": {} } } } } },
+    "/openapi.json": {
+      get: { summary: "This document", security: [], responses: { 200: { description: "OpenAPI 3 document" } } },
+    },
+    "/health": {
+      get: {
+        summary: "Liveness: uptime, broker connection, queue depth, devices up",
+        responses: {
+          200: {
+            description: "ok",
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    status: { type: "string" },
+                    uptime_s: { type: "integer" },
+                    broker: { type: "string", enum: ["connected", "disconnected"] },
+                    queue_depth: { type: "integer" },
+                    queue_limit: { type: "integer" },
+                    devices: { type: "integer" },
+                    devices_up: { type: "integer" },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    "/config": {
+      get: {
+        summary: "The running config (YAML, key material is in key files and never shown)",
+        responses: { 200: { description: "YAML", content: { "application/yaml": {} } } },
+      },
+    },
+    "/reload": {
+      post: {
+        summary:
+          "Reload the config from the gateway's own file (the one it was started with). A token opens the running gateway, not the file system: ?file= is accepted only when it names that same file",
+        parameters: [{ name: "file", in: "query", required: false, schema: { type: "string" } }],
+        responses: {
+          200: { description: "applied: what changed per device" },
+          400: { description: "?file= names another file" },
+          422: { description: "refused: `errors` names each bad key; the running config stays" },
+        },
+      },
+    },
+    "/devices": {
+      get: {
+        summary: "Every device link: state, session, counters",
+        responses: { 200: { description: "array of device status objects" } },
+      },
+    },
+    "/devices/{id}/log": {
+      get: {
+        summary: "The device's event log (T_LOG_REQ), oldest first",
+        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        responses: {
+          200: { description: "events" },
+          404: { description: "no such device" },
+          503: { description: "device not connected" },
+        },
+      },
+    },
+    "/devices/{id}/selftest": {
+      post: {
+        summary:
+          "The selftest checks that can run over the live link (1-3, 5-10, 12); the others are reported SKIP with the reason. Answer: { device, skipped_why, report } with report as in selftest/report.schema.json",
+        parameters: [
+          { name: "id", in: "path", required: true, schema: { type: "string" } },
+          {
+            name: "only",
+            in: "query",
+            required: false,
+            schema: { type: "string" },
+            description: "check ids or numbers, comma-separated (as qn_selftest --only)",
+          },
+          {
+            name: "mode",
+            in: "query",
+            required: false,
+            schema: { type: "string", enum: ["quick", "full"] },
+            description: "default quick",
+          },
+        ],
+        responses: {
+          200: { description: "report" },
+          400: { description: "bad only or mode" },
+          404: { description: "no such device" },
+          503: { description: "device not connected" },
+        },
+      },
+    },
+    "/devices/{id}/config": {
+      post: {
+        summary: "Push the device part of the config again (T_CONFIG)",
+        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        responses: { 200: { description: "status, refused key, generation" } },
+      },
+    },
+    "/metrics": {
+      get: {
+        summary: "Prometheus metrics",
+        responses: { 200: { description: "text exposition format", content: { "text/plain": {} } } },
+      },
+    },
   },
 };
 
@@ -55,8 +153,11 @@ export class OpsServer {
     const o = this.gw.config.gateway.ops;
     this.token = ensureToken(o.token_file);
     const i = o.listen.lastIndexOf(":");
-    const host = o.listen.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(o.listen.slice(i + 1));
-    this.server = createServer((req, res) => { this.handle(req, res).catch((e) => this.send(res, 500, { error: (e as Error).message })); });
+    const host = o.listen.slice(0, i).replace(/^\[|\]$/g, ""),
+      port = Number(o.listen.slice(i + 1));
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((e) => this.send(res, 500, { error: (e as Error).message }));
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once("error", reject);
       this.server!.listen(port, host, () => resolve());
@@ -74,19 +175,23 @@ export class OpsServer {
     const h = req.headers.authorization ?? "";
     const m = /^Bearer (.+)$/.exec(h);
     if (!m) return false;
-    const a = Buffer.from(m[1]), b = Buffer.from(this.token);
+    const a = Buffer.from(m[1]),
+      b = Buffer.from(this.token);
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const p = url.pathname, method = req.method ?? "GET";
+    const p = url.pathname,
+      method = req.method ?? "GET";
     if (p === "/openapi.json" && method === "GET") return this.send(res, 200, openapi);
-    if (!this.authorized(req)) return this.send(res, 401, { error: "missing or wrong bearer token (see gateway.ops.token_file)" });
+    if (!this.authorized(req))
+      return this.send(res, 401, { error: "missing or wrong bearer token (see gateway.ops.token_file)" });
     const gw = this.gw;
     if (p === "/health" && method === "GET") return this.send(res, 200, gw.health());
     if (p === "/config" && method === "GET") return this.send(res, 200, yamlStringify(gw.config), "application/yaml");
-    if (p === "/metrics" && method === "GET") return this.send(res, 200, await gw.metrics.registry.metrics(), gw.metrics.registry.contentType);
+    if (p === "/metrics" && method === "GET")
+      return this.send(res, 200, await gw.metrics.registry.metrics(), gw.metrics.registry.contentType);
     if (p === "/devices" && method === "GET") return this.send(res, 200, gw.devices());
     if (p === "/reload" && method === "POST") {
       // Only the gateway's own config: reading any path a request names
@@ -94,7 +199,9 @@ export class OpsServer {
       // spool: paths, to write) whatever the gateway's user can.
       const file = url.searchParams.get("file");
       if (file !== null && !(await sameFile(file, gw.configPath))) {
-        return this.send(res, 400, { error: `reload reads only the gateway's own config file${gw.configPath ? ` (${gw.configPath})` : ""}: edit that file, then reload` });
+        return this.send(res, 400, {
+          error: `reload reads only the gateway's own config file${gw.configPath ? ` (${gw.configPath})` : ""}: edit that file, then reload`,
+        });
       }
       const r = await gw.reload();
       return this.send(res, r.ok ? 200 : 422, r);
@@ -102,10 +209,18 @@ export class OpsServer {
     const m = /^\/devices\/([^/]+)\/(log|selftest|config)$/.exec(p);
     if (m) {
       let id: string;
-      try { id = decodeURIComponent(m[1]); } catch { return this.send(res, 400, { error: "the device id in the path is not valid percent-encoded UTF-8" }); }
+      try {
+        id = decodeURIComponent(m[1]);
+      } catch {
+        return this.send(res, 400, { error: "the device id in the path is not valid percent-encoded UTF-8" });
+      }
       const link = gw.links.get(id);
       if (!link) return this.send(res, 404, { error: `no device ${m[1]}` });
-      if (!link.peer?.up) return this.send(res, 503, { error: `device ${link.id} is not connected (${link.state})`, last_error: link.lastError ?? null });
+      if (!link.peer?.up)
+        return this.send(res, 503, {
+          error: `device ${link.id} is not connected (${link.state})`,
+          last_error: link.lastError ?? null,
+        });
       try {
         if (m[2] === "log" && method === "GET") {
           // New records are written to the gateway log by the merge itself.
@@ -113,7 +228,12 @@ export class OpsServer {
           return this.send(res, 200, { device: link.id, events });
         }
         if (m[2] === "config" && method === "POST") return this.send(res, 200, await link.pushConfig());
-        if (m[2] === "selftest" && method === "POST") return this.send(res, 200, await liveSelftest(link, { only: url.searchParams.get("only"), mode: url.searchParams.get("mode") }));
+        if (m[2] === "selftest" && method === "POST")
+          return this.send(
+            res,
+            200,
+            await liveSelftest(link, { only: url.searchParams.get("only"), mode: url.searchParams.get("mode") }),
+          );
       } catch (e) {
         return this.send(res, e instanceof SelftestRequestError ? 400 : 502, { error: (e as Error).message });
       }

@@ -18,13 +18,18 @@ import type { DeviceLink } from "./device-link.ts";
 
 /** Why each check that cannot run over the gateway's link is skipped. */
 export const LIVE_SKIPS: Record<string, string> = {
-  "mem.leak": "needs a quiet link: it compares the device's pool use before and after its own traffic, and the live traffic changes pool use in between",
-  "link.handshake": "would drop the live session to time a resumed handshake; this session's own handshake is in the metrics",
-  "link.throughput": "floods the link with echo frames for seconds: it would hold up the device's traffic and its echoes would reach the uplink routing",
-  "qos.exactly_once": "injects frame drops and duplicates (the gateway's link has no fault injector) and delivers test messages to the device's application",
+  "mem.leak":
+    "needs a quiet link: it compares the device's pool use before and after its own traffic, and the live traffic changes pool use in between",
+  "link.handshake":
+    "would drop the live session to time a resumed handshake; this session's own handshake is in the metrics",
+  "link.throughput":
+    "floods the link with echo frames for seconds: it would hold up the device's traffic and its echoes would reach the uplink routing",
+  "qos.exactly_once":
+    "injects frame drops and duplicates (the gateway's link has no fault injector) and delivers test messages to the device's application",
   "journal.power_cut": "resets the device halfway through QoS 2 traffic",
   "link.reconnect": "cuts the link and changes the session's timings",
-  "sched.emergency": "loads the link with bulk echo frames (they would reach the uplink routing) and needs it to itself for its timings",
+  "sched.emergency":
+    "loads the link with bulk echo frames (they would reach the uplink routing) and needs it to itself for its timings",
 };
 
 export class SelftestRequestError extends Error {}
@@ -39,18 +44,30 @@ function targetOf(platform: string): Context["target"] {
 function skipped(c: Check, reason: string, link: DeviceLink): Check {
   const outcome: CheckOutcome = { status: "SKIP", metrics: {}, detail: `not over the gateway's live link: ${reason}` };
   if (c.id === "link.handshake" && link.handshake) {
-    outcome.metrics = { handshake_us: link.handshake.handshakeUs, resumed: link.handshake.resumed, session_id: link.sessionId };
+    outcome.metrics = {
+      handshake_us: link.handshake.handshakeUs,
+      resumed: link.handshake.resumed,
+      session_id: link.sessionId,
+    };
   }
   return { ...c, run: async () => outcome };
 }
 
 /** Run the selftest on `link`'s device. `only`: ids or numbers, as
  *  qn_selftest --only; `mode`: quick (default here) or full. */
-export async function liveSelftest(link: DeviceLink, o: { only?: string | null; mode?: string | null } = {}): Promise<{ device: string; skipped_why: string; report: Report }> {
+export async function liveSelftest(
+  link: DeviceLink,
+  o: { only?: string | null; mode?: string | null } = {},
+): Promise<{ device: string; skipped_why: string; report: Report }> {
   const mode = (o.mode ?? "quick") as Context["mode"];
-  if (mode !== "quick" && mode !== "full") throw new SelftestRequestError(`mode must be quick or full (got "${o.mode}")`);
+  if (mode !== "quick" && mode !== "full")
+    throw new SelftestRequestError(`mode must be quick or full (got "${o.mode}")`);
   let wanted: Check[];
-  try { wanted = selectChecks(o.only ?? undefined); } catch (e) { throw new SelftestRequestError((e as Error).message); }
+  try {
+    wanted = selectChecks(o.only ?? undefined);
+  } catch (e) {
+    throw new SelftestRequestError((e as Error).message);
+  }
   const peer = link.peer;
   if (!peer?.up) throw new Error(`${link.id}: not connected`);
   const id = await identify(peer);
@@ -59,9 +76,14 @@ export async function liveSelftest(link: DeviceLink, o: { only?: string | null; 
   const core = coreManifest();
   // What the build says the device should run: a board's flash image, or
   // the core module itself for an in-process device (as qn_selftest does).
-  const image = platform === "sim" ? { crc32c: core.wasm_crc32c, bytes: core.wasm_bytes, what: "qn.wasm module" } : imageManifest(firmwareDir(platform));
+  const image =
+    platform === "sim"
+      ? { crc32c: core.wasm_crc32c, bytes: core.wasm_bytes, what: "qn.wasm module" }
+      : imageManifest(firmwareDir(platform));
   const ctx: Context = {
-    peer, target: targetOf(platform), mode,
+    peer,
+    target: targetOf(platform),
+    mode,
     expected: { core, image },
     lineRate: "serial" in t ? t.serial.baud / 10 : null,
     session: link.handshake,
@@ -74,7 +96,10 @@ export async function liveSelftest(link: DeviceLink, o: { only?: string | null; 
   const port = "serial" in t ? t.serial.path : `tcp ${t.tcp.listen}`;
   const report = await runChecks(ctx, checks, () => {}, port);
   return {
-    device: link.id, report,
-    skipped_why: report.summary.skipped ? `${report.summary.skipped} of ${report.tests.length} checks skipped (each says why); ./qn_selftest on a link of its own runs all 17` : "",
+    device: link.id,
+    report,
+    skipped_why: report.summary.skipped
+      ? `${report.summary.skipped} of ${report.tests.length} checks skipped (each says why); ./qn_selftest on a link of its own runs all 17`
+      : "",
   };
 }

@@ -21,12 +21,22 @@ export interface SpoolEntry {
 
 export class Spool extends JsonLog<SpoolEntry> {
   constructor(path: string, log: Logger) {
-    super(path, "spool", "message", {
-      encode: (e) => ({ d: e.device, t: e.topic, q: e.qos, p: e.payload.toString("base64"), tp: e.traceparent }),
-      decode: (r) => typeof r.d === "string" && typeof r.t === "string" && (r.q === 0 || r.q === 1 || r.q === 2) &&
-        typeof r.p === "string" && (r.tp === undefined || typeof r.tp === "string")
-        ? { seq: r.m, device: r.d, topic: r.t, qos: r.q, payload: Buffer.from(r.p, "base64"), traceparent: r.tp }
-        : null,
-    }, log);
+    super(
+      path,
+      "spool",
+      "message",
+      {
+        encode: (e) => ({ d: e.device, t: e.topic, q: e.qos, p: e.payload.toString("base64"), tp: e.traceparent }),
+        decode: (r) =>
+          typeof r.d === "string" &&
+          typeof r.t === "string" &&
+          (r.q === 0 || r.q === 1 || r.q === 2) &&
+          typeof r.p === "string" &&
+          (r.tp === undefined || typeof r.tp === "string")
+            ? { seq: r.m, device: r.d, topic: r.t, qos: r.q, payload: Buffer.from(r.p, "base64"), traceparent: r.tp }
+            : null,
+      },
+      log,
+    );
   }
 }

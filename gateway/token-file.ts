@@ -20,9 +20,12 @@ const TOKEN = /^[\x21-\x7e]{16,512}$/;
 export function tokenFileProblem(path: string, f: Bounded): string | undefined {
   const st: Stats = f.stat;
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) return `${path} is owned by uid ${st.uid}, not by the gateway's user (uid ${uid}): refusing to use it as the token file`;
-  if ((st.mode & 0o077) !== 0) return `${path} has mode ${(st.mode & 0o777).toString(8).padStart(3, "0")}: a token file is for the gateway's user only (chmod 600 it, or remove it and the gateway makes a new one)`;
-  if (!TOKEN.test(f.data.toString("utf8").trim())) return `${path} does not hold a token (one line of 16 to 512 printable characters): refusing to use it as the token file`;
+  if (uid !== undefined && st.uid !== uid)
+    return `${path} is owned by uid ${st.uid}, not by the gateway's user (uid ${uid}): refusing to use it as the token file`;
+  if ((st.mode & 0o077) !== 0)
+    return `${path} has mode ${(st.mode & 0o777).toString(8).padStart(3, "0")}: a token file is for the gateway's user only (chmod 600 it, or remove it and the gateway makes a new one)`;
+  if (!TOKEN.test(f.data.toString("utf8").trim()))
+    return `${path} does not hold a token (one line of 16 to 512 printable characters): refusing to use it as the token file`;
   return undefined;
 }
 
@@ -38,7 +41,11 @@ export function ensureToken(path: string): string {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
   }
   if (fd !== undefined) {
-    try { writeSync(fd, made + "\n"); } finally { closeSync(fd); }
+    try {
+      writeSync(fd, made + "\n");
+    } finally {
+      closeSync(fd);
+    }
     return made;
   }
   const f = readBoundedSync(path, TOKEN_LIMIT);

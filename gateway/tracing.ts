@@ -12,7 +12,17 @@
 //
 // No context manager is assumed either (the API's default keeps no async
 // context): parents are passed explicitly, as a Span or a remote context.
-import { trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, isSpanContextValid, type Span, type Attributes, type Context } from "@opentelemetry/api";
+import {
+  trace,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  isSpanContextValid,
+  type Span,
+  type Attributes,
+  type Context,
+} from "@opentelemetry/api";
 import { formatTraceparent, newSpanId, newTraceId, type TraceContext } from "../host/trace.ts";
 
 export { SpanKind, type Span };
@@ -21,11 +31,11 @@ export const TRACER_NAME = "qn-gateway";
 
 /** Span names, one per kind of work. */
 export const SPAN = {
-  UPLINK: "qn uplink",           // a device message, from its frame to the broker's acknowledgement
-  PUBLISH: "mqtt publish",       // one PUBLISH of it to the broker (a retry is a new span)
-  DOWNLINK: "qn downlink",       // an MQTT command, from its arrival to the device's core taking it
+  UPLINK: "qn uplink", // a device message, from its frame to the broker's acknowledgement
+  PUBLISH: "mqtt publish", // one PUBLISH of it to the broker (a retry is a new span)
+  DOWNLINK: "qn downlink", // an MQTT command, from its arrival to the device's core taking it
   CONFIG_PUSH: "qn config push", // one T_CONFIG exchange with a device
-  RELOAD: "qn reload",           // a config reload (its pushes are children)
+  RELOAD: "qn reload", // a config reload (its pushes are children)
 } as const;
 
 /** Attribute keys (messaging.* from the OpenTelemetry conventions). */
@@ -53,8 +63,11 @@ export function startSpan(name: string, o: StartOptions = {}): Span {
   let ctx: Context = ROOT_CONTEXT;
   if (o.parent) ctx = trace.setSpan(ctx, o.parent);
   else if (o.remote) ctx = trace.setSpanContext(ctx, { ...o.remote, isRemote: true });
-  const span = trace.getTracer(TRACER_NAME).startSpan(name, { kind: o.kind ?? SpanKind.INTERNAL, attributes: o.attributes }, ctx);
-  const sc = span.spanContext(), parent = trace.getSpanContext(ctx);
+  const span = trace
+    .getTracer(TRACER_NAME)
+    .startSpan(name, { kind: o.kind ?? SpanKind.INTERNAL, attributes: o.attributes }, ctx);
+  const sc = span.spanContext(),
+    parent = trace.getSpanContext(ctx);
   if (isSpanContextValid(sc) && sc.spanId !== parent?.spanId) return span;
   // The no-op tracer: no ids of its own (or its parent's). Give it some.
   const inherit = parent && isSpanContextValid(parent);
@@ -78,7 +91,9 @@ export function contextOf(span: Span): TraceContext {
   return { traceId: c.traceId, spanId: c.spanId, traceFlags: c.traceFlags };
 }
 
-export function traceparentOf(span: Span): string { return formatTraceparent(contextOf(span)); }
+export function traceparentOf(span: Span): string {
+  return formatTraceparent(contextOf(span));
+}
 
 /** End a span as failed, with the reason. */
 export function endError(span: Span, message: string): void {

@@ -11,7 +11,10 @@ import { QnError, Status } from "./status.ts";
 /** An integer in [lo, hi]. */
 export function intArg(v: unknown, lo: number, hi: number, what: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new QnError(Status.ERR_ARG, `${what} must be an integer ${lo}..${hi}, not ${typeof v === "number" ? v : typeof v}`);
+    throw new QnError(
+      Status.ERR_ARG,
+      `${what} must be an integer ${lo}..${hi}, not ${typeof v === "number" ? v : typeof v}`,
+    );
   }
   return v;
 }
@@ -21,20 +24,28 @@ export const byteArg = (v: unknown, what: string): number => intArg(v, 0, 255, w
 
 /** A Uint8Array of at most `max` bytes. */
 export function bytesArg(v: unknown, max: number, what: string): Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new QnError(Status.ERR_ARG, `${what} must be a Uint8Array (or Buffer), not ${v === null ? "null" : typeof v}`);
+  if (!(v instanceof Uint8Array))
+    throw new QnError(
+      Status.ERR_ARG,
+      `${what} must be a Uint8Array (or Buffer), not ${v === null ? "null" : typeof v}`,
+    );
   if (v.length > max) throw new QnError(Status.ERR_OVERSIZE, `${what} of ${v.length} bytes > ${max}`);
   return v;
 }
 
 /** A duration or time in milliseconds: finite and > 0. */
 export function msArg(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new QnError(Status.ERR_ARG, `${what} must be a positive number of milliseconds, not ${String(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
+    throw new QnError(Status.ERR_ARG, `${what} must be a positive number of milliseconds, not ${String(v)}`);
   return v;
 }
 
 /** The header fields of a frame the host asks the core to build (type
  *  always; flags, codec, channel and packet when given). */
-export function frameFieldArgs(h: { type: unknown; flags?: unknown; codec?: unknown; channel?: unknown; packet?: unknown }, what: string): void {
+export function frameFieldArgs(
+  h: { type: unknown; flags?: unknown; codec?: unknown; channel?: unknown; packet?: unknown },
+  what: string,
+): void {
   // Straight-line, no loop over keys: it runs on every frame encoded.
   byteArg(h.type, `${what}: type`);
   if (h.flags !== undefined) byteArg(h.flags, `${what}: flags`);

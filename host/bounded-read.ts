@@ -12,11 +12,19 @@ import { open } from "node:fs/promises";
 /** A file that cannot be used for what it was named for; `code` is the
  *  system's error code when there was one (ENOENT: no such file). */
 export class FileError extends Error {
-  constructor(message: string, readonly code?: string) { super(message); this.name = "FileError"; }
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = "FileError";
+  }
 }
 
 /** "a" or "an" and `what`: "a key file", "an incoming store file". */
-export function aOrAn(what: string): string { return `${/^[aeiou]/i.test(what) ? "an" : "a"} ${what}`; }
+export function aOrAn(what: string): string {
+  return `${/^[aeiou]/i.test(what) ? "an" : "a"} ${what}`;
+}
 
 /** What a file system object is, in words ("a directory"). */
 export function kindOf(st: Stats): string {
@@ -45,14 +53,16 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTT
 const flagsOf = (l: ReadLimit) => READ_FLAGS | (l.noFollow ? constants.O_NOFOLLOW : 0);
 
 function openError(path: string, e: NodeJS.ErrnoException, l: ReadLimit): FileError {
-  if (e.code === "ELOOP" && l.noFollow) return new FileError(`${path} is a symbolic link, not ${aOrAn(l.what)}`, e.code);
+  if (e.code === "ELOOP" && l.noFollow)
+    return new FileError(`${path} is a symbolic link, not ${aOrAn(l.what)}`, e.code);
   if (e.code === "ENOENT") return new FileError(`${l.what} ${path} does not exist`, e.code);
   return new FileError(`cannot open ${l.what} ${path}: ${e.code ?? e.message}`, e.code);
 }
 
 function checkStat(path: string, st: Stats, l: ReadLimit): void {
   if (!st.isFile()) throw new FileError(`${path} is ${kindOf(st)}, not ${aOrAn(l.what)}`);
-  if (!l.head && st.size > l.max) throw new FileError(`${path} is ${st.size} bytes: ${aOrAn(l.what)} is at most ${l.max}`);
+  if (!l.head && st.size > l.max)
+    throw new FileError(`${path} is ${st.size} bytes: ${aOrAn(l.what)} is at most ${l.max}`);
 }
 
 function tooLong(path: string, l: ReadLimit): FileError {
@@ -61,11 +71,19 @@ function tooLong(path: string, l: ReadLimit): FileError {
 
 /** What a bounded read gives: the bytes (the first `max` with `head`), the
  *  file's size and the rest of its fstat. */
-export interface Bounded { data: Buffer; size: number; stat: Stats }
+export interface Bounded {
+  data: Buffer;
+  size: number;
+  stat: Stats;
+}
 
 export function readBoundedSync(path: string, l: ReadLimit): Bounded {
   let fd: number;
-  try { fd = openSync(path, flagsOf(l)); } catch (e) { throw openError(path, e as NodeJS.ErrnoException, l); }
+  try {
+    fd = openSync(path, flagsOf(l));
+  } catch (e) {
+    throw openError(path, e as NodeJS.ErrnoException, l);
+  }
   try {
     const st = fstatSync(fd);
     checkStat(path, st, l);
@@ -75,7 +93,13 @@ export function readBoundedSync(path: string, l: ReadLimit): Bounded {
       const r = readSync(fd, buf, n, buf.length - n, n);
       if (r === 0) break;
       n += r;
-      if (n > l.max) { if (l.head) { n = l.max; break; } throw tooLong(path, l); }
+      if (n > l.max) {
+        if (l.head) {
+          n = l.max;
+          break;
+        }
+        throw tooLong(path, l);
+      }
     }
     return { data: buf.subarray(0, n), size: st.size, stat: st };
   } finally {
@@ -86,7 +110,11 @@ export function readBoundedSync(path: string, l: ReadLimit): Bounded {
 /** The same without blocking the event loop on the file. */
 export async function readBounded(path: string, l: ReadLimit): Promise<Bounded> {
   let fh: Awaited<ReturnType<typeof open>>;
-  try { fh = await open(path, flagsOf(l)); } catch (e) { throw openError(path, e as NodeJS.ErrnoException, l); }
+  try {
+    fh = await open(path, flagsOf(l));
+  } catch (e) {
+    throw openError(path, e as NodeJS.ErrnoException, l);
+  }
   try {
     const st = await fh.stat();
     checkStat(path, st, l);
@@ -96,7 +124,13 @@ export async function readBounded(path: string, l: ReadLimit): Promise<Bounded> 
       const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
       if (bytesRead === 0) break;
       n += bytesRead;
-      if (n > l.max) { if (l.head) { n = l.max; break; } throw tooLong(path, l); }
+      if (n > l.max) {
+        if (l.head) {
+          n = l.max;
+          break;
+        }
+        throw tooLong(path, l);
+      }
     }
     return { data: buf.subarray(0, n), size: st.size, stat: st };
   } finally {

@@ -17,7 +17,12 @@ import { bytesArg, frameFieldArgs } from "./args.ts";
  *  checked against AREA first: past it lies the next area, or the tables. */
 export const SCRATCH = { AREA: 4096, IN: 0, OUT: 4096, FIELDS: 8192, WIRE: 12288, END: 16384 } as const;
 
-export interface Field { tag: number; kind: number; value: bigint; bytes?: Uint8Array }
+export interface Field {
+  tag: number;
+  kind: number;
+  value: bigint;
+  bytes?: Uint8Array;
+}
 
 export interface LoadOptions {
   wasmPath?: string;
@@ -73,13 +78,22 @@ export class QnCore {
 
   constructor(module: WebAssembly.Module, opts: LoadOptions = {}) {
     this.storage = opts.storage ?? new MemoryStorage(64 * 1024);
-    const entropy = opts.entropy ?? ((d: Uint8Array) => { randomFillSync(d); });
+    const entropy =
+      opts.entropy ??
+      ((d: Uint8Array) => {
+        randomFillSync(d);
+      });
     const imports = {
       env: {
-        qn_storage_read: (off: number, ptr: number, len: number) => this.storage.read(off >>> 0, this.u8.subarray(ptr, ptr + len)),
-        qn_storage_write: (off: number, ptr: number, len: number) => this.storage.write(off >>> 0, this.u8.subarray(ptr, ptr + len)),
+        qn_storage_read: (off: number, ptr: number, len: number) =>
+          this.storage.read(off >>> 0, this.u8.subarray(ptr, ptr + len)),
+        qn_storage_write: (off: number, ptr: number, len: number) =>
+          this.storage.write(off >>> 0, this.u8.subarray(ptr, ptr + len)),
         qn_storage_erase: (off: number, len: number) => this.storage.erase(off >>> 0, len >>> 0),
-        qn_entropy: (ptr: number, len: number) => { entropy(this.u8.subarray(ptr, ptr + len)); return 0; },
+        qn_entropy: (ptr: number, len: number) => {
+          entropy(this.u8.subarray(ptr, ptr + len));
+          return 0;
+        },
         qn_log: (level: number, ptr: number, len: number) => {
           const msg = Buffer.from(this.u8.subarray(ptr, ptr + len)).toString("utf8");
           opts.log?.(level, msg);
@@ -96,8 +110,10 @@ export class QnCore {
     this.scratch = (this.x.qn_heap_base() + 15) & ~15;
     // Fixed for the life of the module: read once, not per frame.
     this.appBuf = this.x.qn_app_buf();
-    this.rxBuf = this.x.qn_rx_buf(); this.rxCap = this.x.qn_rx_cap();
-    this.txBuf = this.x.qn_tx_buf(); this.txCap = this.x.qn_tx_cap();
+    this.rxBuf = this.x.qn_rx_buf();
+    this.rxCap = this.x.qn_rx_cap();
+    this.txBuf = this.x.qn_tx_buf();
+    this.txCap = this.x.qn_tx_cap();
     this.maxPayload = this.x.qn_max_payload();
     // Past the scratch: the core's slicing-by-16 CRC tables (the host has
     // the RAM the device does not; same results, ~6x faster CRC).
@@ -134,71 +150,108 @@ export class QnCore {
   }
 
   /** A copy of n bytes of core memory (host/out-pool.ts says why not slice). */
-  private copyOut(at: number, n: number): Uint8Array { return copyOut(this.u8, at, n); }
+  private copyOut(at: number, n: number): Uint8Array {
+    return copyOut(this.u8, at, n);
+  }
 
   /** The frame of n bytes (header + payload) at `at` in core memory, as a
    *  Frame whose payload is a copy the caller owns. */
   frameAt(at: number, n: number): Frame {
-    const u8 = this.u8, dv = this.dv;
+    const u8 = this.u8,
+      dv = this.dv;
     return {
-      version: u8[at], type: u8[at + 1], flags: u8[at + 2], codec: u8[at + 3], channel: u8[at + 4],
-      length: dv.getUint16(at + 6, true), session: dv.getUint32(at + 8, true), packet: dv.getUint32(at + 12, true),
-      lsn: dv.getUint32(at + 16, true), time: dv.getUint32(at + 20, true),
+      version: u8[at],
+      type: u8[at + 1],
+      flags: u8[at + 2],
+      codec: u8[at + 3],
+      channel: u8[at + 4],
+      length: dv.getUint16(at + 6, true),
+      session: dv.getUint32(at + 8, true),
+      packet: dv.getUint32(at + 12, true),
+      lsn: dv.getUint32(at + 16, true),
+      time: dv.getUint32(at + 20, true),
       payload: this.copyOut(at + HEADER_SIZE, n - HEADER_SIZE),
     };
   }
 
   init(): void {
     this.broken = false;
-    check(this.call("qn_init", () => this.x.qn_init()), "qn_init");
+    check(
+      this.call("qn_init", () => this.x.qn_init()),
+      "qn_init",
+    );
   }
 
-  get mem(): Uint8Array { return this.u8; }
+  get mem(): Uint8Array {
+    return this.u8;
+  }
 
   /** Host scratch bytes [scratchBase, scratchBase + SCRATCH.END) above the
    *  core's data: this class uses the first three areas, host/frame-codec.ts
    *  SCRATCH.WIRE. */
-  get scratchBase(): number { return this.scratch; }
+  get scratchBase(): number {
+    return this.scratch;
+  }
 
   /** Feed received bytes (any length); returns valid frames completed. */
   rx(bytes: Uint8Array): number {
     this.live("qn_rx");
-    const buf = this.rxBuf, cap = this.rxCap;
+    const buf = this.rxBuf,
+      cap = this.rxCap;
     let frames = 0;
     for (let off = 0; off < bytes.length; off += cap) {
       const n = Math.min(cap, bytes.length - off);
       this.u8.set(n === bytes.length ? bytes : bytes.subarray(off, off + n), buf);
       let r: number;
-      try { r = this.x.qn_rx(n); } catch (e) { throw this.trapped("qn_rx", e); }
+      try {
+        r = this.x.qn_rx(n);
+      } catch (e) {
+        throw this.trapped("qn_rx", e);
+      }
       frames += check(r, "qn_rx");
     }
     return frames;
   }
 
   tick(nowUs: bigint | number): void {
-    if (typeof nowUs === "number" && !Number.isInteger(nowUs)) throw new QnError(Status.ERR_ARG, `tick: time must be whole microseconds, not ${nowUs}`);
+    if (typeof nowUs === "number" && !Number.isInteger(nowUs))
+      throw new QnError(Status.ERR_ARG, `tick: time must be whole microseconds, not ${nowUs}`);
     this.call("qn_tick", () => this.x.qn_tick(BigInt(nowUs)));
   }
 
   /** Pull up to `max` bytes for the wire (all queued bytes by default). */
   pull(max = Infinity): Uint8Array {
     this.live("qn_tx_pull");
-    const buf = this.txBuf, cap = this.txCap;
-    let first: Uint8Array | null = null, parts: Uint8Array[] | null = null;
+    const buf = this.txBuf,
+      cap = this.txCap;
+    let first: Uint8Array | null = null,
+      parts: Uint8Array[] | null = null;
     let total = 0;
     while (total < max) {
       let n: number;
-      try { n = this.x.qn_tx_pull(Math.min(cap, max - total)); } catch (e) { throw this.trapped("qn_tx_pull", e); }
+      try {
+        n = this.x.qn_tx_pull(Math.min(cap, max - total));
+      } catch (e) {
+        throw this.trapped("qn_tx_pull", e);
+      }
       if (n <= 0) break;
       const b = this.copyOut(buf, n);
-      if (!first) first = b; else (parts ??= [first]).push(b);
+      if (!first) first = b;
+      else (parts ??= [first]).push(b);
       total += n;
     }
-    return parts ? Buffer.concat(parts) : first ?? EMPTY;
+    return parts ? Buffer.concat(parts) : (first ?? EMPTY);
   }
 
   /** Queue a frame. Returns the packet id used. */
-  send(f: { type: number; flags?: number; codec?: number; channel?: number; packet?: number; payload?: Uint8Array }): number {
+  send(f: {
+    type: number;
+    flags?: number;
+    codec?: number;
+    channel?: number;
+    packet?: number;
+    payload?: Uint8Array;
+  }): number {
     this.live("qn_send");
     const payload = bytesArg(f.payload ?? EMPTY, this.maxPayload, "send: payload");
     frameFieldArgs(f, "send");
@@ -206,21 +259,36 @@ export class QnCore {
     let r: number, packet: number;
     try {
       packet = f.packet ?? this.x.qn_next_packet();
-      r = this.x.qn_send(f.type, f.flags ?? Prio.CONTROL, f.codec ?? Codec.NONE, f.channel ?? 0, packet, payload.length);
-    } catch (e) { throw this.trapped("qn_send", e); }
+      r = this.x.qn_send(
+        f.type,
+        f.flags ?? Prio.CONTROL,
+        f.codec ?? Codec.NONE,
+        f.channel ?? 0,
+        packet,
+        payload.length,
+      );
+    } catch (e) {
+      throw this.trapped("qn_send", e);
+    }
     check(r, "qn_send");
     return packet >>> 0;
   }
 
   /** Frames in the inbox. */
-  inboxCount(): number { return this.x.qn_inbox_count(); }
+  inboxCount(): number {
+    return this.x.qn_inbox_count();
+  }
 
   /** The i-th oldest inbox frame, left in the inbox (inboxPop takes it and,
    *  for QoS 2, journals it as delivered). */
   inboxPeek(i: number): Frame | null {
     this.live("qn_inbox_peek");
     let n: number;
-    try { n = this.x.qn_inbox_peek(i); } catch (e) { throw this.trapped("qn_inbox_peek", e); }
+    try {
+      n = this.x.qn_inbox_peek(i);
+    } catch (e) {
+      throw this.trapped("qn_inbox_peek", e);
+    }
     return n <= 0 ? null : this.frameAt(this.appBuf, n);
   }
 
@@ -228,19 +296,35 @@ export class QnCore {
   inboxPop(): Frame | null {
     this.live("qn_inbox_pop");
     let n: number;
-    try { n = this.x.qn_inbox_pop(); } catch (e) { throw this.trapped("qn_inbox_pop", e); }
+    try {
+      n = this.x.qn_inbox_pop();
+    } catch (e) {
+      throw this.trapped("qn_inbox_pop", e);
+    }
     return n <= 0 ? null : this.frameAt(this.appBuf, n);
   }
 
-  counter(id: number): number { return this.x.qn_counter(id) >>> 0; }
-  lastError(): number { return this.x.qn_last_error(); }
+  counter(id: number): number {
+    return this.x.qn_counter(id) >>> 0;
+  }
+  lastError(): number {
+    return this.x.qn_last_error();
+  }
 
   pool(i: number) {
     const s = (w: number) => this.x.qn_pool_stat(i, w) >>> 0;
-    return { blockSize: s(PoolStat.BLOCK_SIZE), count: s(PoolStat.COUNT), inUse: s(PoolStat.IN_USE), highWater: s(PoolStat.HIGH_WATER), failures: s(PoolStat.FAILURES) };
+    return {
+      blockSize: s(PoolStat.BLOCK_SIZE),
+      count: s(PoolStat.COUNT),
+      inUse: s(PoolStat.IN_USE),
+      highWater: s(PoolStat.HIGH_WATER),
+      failures: s(PoolStat.FAILURES),
+    };
   }
 
-  get poolCount(): number { return this.x.qn_pool_count(); }
+  get poolCount(): number {
+    return this.x.qn_pool_count();
+  }
 
   // ---- codecs over the field table ----
 
@@ -251,12 +335,17 @@ export class QnCore {
     for (const f of fields) {
       let st: number;
       if (f.kind === FieldKind.BYTES) {
-        const b = bytesArg(f.bytes ?? new Uint8Array(0), end - data, `field ${f.tag}: bytes (all byte fields together at most ${SCRATCH.AREA})`);
+        const b = bytesArg(
+          f.bytes ?? new Uint8Array(0),
+          end - data,
+          `field ${f.tag}: bytes (all byte fields together at most ${SCRATCH.AREA})`,
+        );
         this.u8.set(b, data);
         st = this.x.qn_msg_add(f.tag, f.kind, BigInt(data), b.length);
         data += b.length;
       } else {
-        if (typeof f.value !== "bigint") throw new QnError(Status.ERR_ARG, `field ${f.tag}: value must be a bigint, not ${typeof f.value}`);
+        if (typeof f.value !== "bigint")
+          throw new QnError(Status.ERR_ARG, `field ${f.tag}: value must be a bigint, not ${typeof f.value}`);
         st = this.x.qn_msg_add(f.tag, f.kind, BigInt.asUintN(64, f.value), 0);
       }
       check(st, `field ${f.tag}`);
@@ -269,7 +358,11 @@ export class QnCore {
     for (let i = 0; i < n; i++) {
       const kind = this.x.qn_msg_kind(i);
       const value = BigInt.asUintN(64, this.x.qn_msg_value(i));
-      const f: Field = { tag: this.x.qn_msg_tag(i), kind, value: kind === FieldKind.SINT ? BigInt.asIntN(64, value) : value };
+      const f: Field = {
+        tag: this.x.qn_msg_tag(i),
+        kind,
+        value: kind === FieldKind.SINT ? BigInt.asIntN(64, value) : value,
+      };
       if (kind === FieldKind.BYTES) {
         const p = Number(value);
         f.bytes = this.u8.slice(p, p + (this.x.qn_msg_len(i) >>> 0));
@@ -282,13 +375,19 @@ export class QnCore {
 
   encode(codec: number, fields: Field[]): Uint8Array {
     this.setFields(fields);
-    const n = check(this.call("qn_encode", () => this.x.qn_encode(codec, this.scratch + SCRATCH.OUT, SCRATCH.AREA)), "encode");
+    const n = check(
+      this.call("qn_encode", () => this.x.qn_encode(codec, this.scratch + SCRATCH.OUT, SCRATCH.AREA)),
+      "encode",
+    );
     return this.u8.slice(this.scratch + SCRATCH.OUT, this.scratch + SCRATCH.OUT + n);
   }
 
   decode(codec: number, bytes: Uint8Array): Field[] {
     this.u8.set(bytesArg(bytes, SCRATCH.AREA, "decode: input"), this.scratch + SCRATCH.IN);
-    check(this.call("qn_decode", () => this.x.qn_decode(codec, this.scratch + SCRATCH.IN, bytes.length)), "decode");
+    check(
+      this.call("qn_decode", () => this.x.qn_decode(codec, this.scratch + SCRATCH.IN, bytes.length)),
+      "decode",
+    );
     return this.getFields();
   }
 
@@ -301,13 +400,19 @@ export class QnCore {
 
   cobsEncode(bytes: Uint8Array): Uint8Array {
     this.u8.set(bytesArg(bytes, SCRATCH.AREA, "cobs_encode: input"), this.scratch + SCRATCH.IN);
-    const n = check(this.x.qn_cobs_encode(this.scratch + SCRATCH.IN, bytes.length, this.scratch + SCRATCH.OUT, SCRATCH.AREA), "cobs_encode");
+    const n = check(
+      this.x.qn_cobs_encode(this.scratch + SCRATCH.IN, bytes.length, this.scratch + SCRATCH.OUT, SCRATCH.AREA),
+      "cobs_encode",
+    );
     return this.u8.slice(this.scratch + SCRATCH.OUT, this.scratch + SCRATCH.OUT + n);
   }
 
   cobsDecode(bytes: Uint8Array): Uint8Array {
     this.u8.set(bytesArg(bytes, SCRATCH.AREA, "cobs_decode: input"), this.scratch + SCRATCH.IN);
-    const n = check(this.x.qn_cobs_decode(this.scratch + SCRATCH.IN, bytes.length, this.scratch + SCRATCH.OUT, SCRATCH.AREA), "cobs_decode");
+    const n = check(
+      this.x.qn_cobs_decode(this.scratch + SCRATCH.IN, bytes.length, this.scratch + SCRATCH.OUT, SCRATCH.AREA),
+      "cobs_decode",
+    );
     return this.u8.slice(this.scratch + SCRATCH.OUT, this.scratch + SCRATCH.OUT + n);
   }
 }

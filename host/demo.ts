@@ -12,7 +12,10 @@ const name = new TextEncoder().encode("demo-device");
 dev.mem.set(name, dev.x.qn_msg_data());
 dev.x.qn_board_info(480_000_000, 65536, dev.x.qn_msg_data(), name.length);
 
-const exchange = () => { dev.rx(host.pull()); host.rx(dev.pull()); };
+const exchange = () => {
+  dev.rx(host.pull());
+  host.rx(dev.pull());
+};
 
 host.send({ type: FrameType.IDENT_REQ, codec: Codec.JSON });
 exchange();
@@ -23,19 +26,26 @@ const t0 = process.hrtime.bigint();
 host.send({ type: FrameType.PING, payload: new TextEncoder().encode("hello") });
 exchange();
 const pong = host.inboxPop()!;
-console.log(`ping -> pong packet ${pong.packet}, payload "${new TextDecoder().decode(pong.payload)}", ${Number(process.hrtime.bigint() - t0) / 1000} µs in-process`);
+console.log(
+  `ping -> pong packet ${pong.packet}, payload "${new TextDecoder().decode(pong.payload)}", ${Number(process.hrtime.bigint() - t0) / 1000} µs in-process`,
+);
 
 const wire = host.encode(Codec.PB, [{ tag: 1, kind: FieldKind.UINT, value: 42n }]);
 host.send({ type: FrameType.DATA, codec: Codec.PB, payload: wire });
 const bytes = host.pull();
 bytes[30] ^= 0x04; // line noise: one bit of the payload
 dev.rx(bytes);
-console.log(`corrupted DATA frame: delivered ${dev.inboxPop() ? 1 : 0}, rejected with ${statusName(dev.lastError())}, CRC errors counted ${dev.counter(Counter.ERR_CRC)}`);
+console.log(
+  `corrupted DATA frame: delivered ${dev.inboxPop() ? 1 : 0}, rejected with ${statusName(dev.lastError())}, CRC errors counted ${dev.counter(Counter.ERR_CRC)}`,
+);
 
-for (let i = 0; i < 3; i++) host.send({ type: FrameType.DATA, flags: flags(Prio.BULK), payload: new Uint8Array(200).fill(i) });
+for (let i = 0; i < 3; i++)
+  host.send({ type: FrameType.DATA, flags: flags(Prio.BULK), payload: new Uint8Array(200).fill(i) });
 const partial = host.pull(100);
 host.send({ type: FrameType.DATA, flags: flags(Prio.EMERGENCY), payload: new TextEncoder().encode("E-STOP") });
 dev.rx(Buffer.concat([partial, host.pull()]));
 const order: string[] = [];
 for (let f; (f = dev.inboxPop()); ) order.push(f.flags % 4 === 0 ? "EMERGENCY" : "bulk");
-console.log(`emergency under bulk load: arrival order ${order.join(", ")}; bulk frames cut and resent: ${host.counter(Counter.PREEMPT)}`);
+console.log(
+  `emergency under bulk load: arrival order ${order.join(", ")}; bulk frames cut and resent: ${host.counter(Counter.PREEMPT)}`,
+);

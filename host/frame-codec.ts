@@ -10,7 +10,13 @@ import { SCRATCH, type QnCore } from "./core.ts";
 import { copyOut } from "./out-pool.ts";
 import { bytesArg, frameFieldArgs } from "./args.ts";
 
-export interface FrameFields { type: number; flags?: number; codec?: number; channel?: number; packet?: number }
+export interface FrameFields {
+  type: number;
+  flags?: number;
+  codec?: number;
+  channel?: number;
+  packet?: number;
+}
 
 const WIRE_CAP = SCRATCH.AREA;
 
@@ -36,7 +42,20 @@ export class FrameCodec {
     this.u8.set(payload, this.app + HEADER_SIZE);
     this.core.live("frame encode");
     let n: number;
-    try { n = this.x.qn_frame_encode(h.type, h.flags ?? 2, h.codec ?? 0, h.channel ?? 0, h.packet ?? 0, payload.length, this.wire, WIRE_CAP); } catch (e) { throw this.core.trapped("frame encode", e); }
+    try {
+      n = this.x.qn_frame_encode(
+        h.type,
+        h.flags ?? 2,
+        h.codec ?? 0,
+        h.channel ?? 0,
+        h.packet ?? 0,
+        payload.length,
+        this.wire,
+        WIRE_CAP,
+      );
+    } catch (e) {
+      throw this.core.trapped("frame encode", e);
+    }
     if (n < 0) throw new QnError(n, "frame encode");
     return copyOut(this.u8, this.wire, n);
   }
@@ -48,7 +67,11 @@ export class FrameCodec {
     this.u8.set(bytes, this.wire);
     this.core.live("frame decode");
     let n: number;
-    try { n = this.x.qn_frame_decode(this.wire, bytes.length); } catch (e) { throw this.core.trapped("frame decode", e); }
+    try {
+      n = this.x.qn_frame_decode(this.wire, bytes.length);
+    } catch (e) {
+      throw this.core.trapped("frame decode", e);
+    }
     if (n < 0) throw new QnError(n, "frame decode");
     return this.core.frameAt(this.app, HEADER_SIZE + n);
   }

@@ -7,11 +7,21 @@ export { HEADER_SIZE, CRC_SIZE, MAC_BYTES, TRACE_BYTES, PROTOCOL_VERSION } from 
 export { FrameType, Flag, HeaderOffset, Prio, Qos, Codec, Counter } from "./abi.ts";
 
 export interface FrameHeader {
-  version: number; type: number; flags: number; codec: number; channel: number;
-  length: number; session: number; packet: number; lsn: number; time: number;
+  version: number;
+  type: number;
+  flags: number;
+  codec: number;
+  channel: number;
+  length: number;
+  session: number;
+  packet: number;
+  lsn: number;
+  time: number;
 }
 
-export interface Frame extends FrameHeader { payload: Uint8Array }
+export interface Frame extends FrameHeader {
+  payload: Uint8Array;
+}
 
 /** The flags byte for priority class `prio` and QoS level `qos`. */
 export function flags(prio: number, qos = 0): number {
@@ -19,7 +29,11 @@ export function flags(prio: number, qos = 0): number {
 }
 
 /** The priority class in a flags byte. */
-export function flagsPrio(f: number): number { return f & Flag.PRIO_MASK; }
+export function flagsPrio(f: number): number {
+  return f & Flag.PRIO_MASK;
+}
 
 /** The QoS level in a flags byte. */
-export function flagsQos(f: number): number { return (f & Flag.QOS_MASK) >> Flag.QOS_SHIFT; }
+export function flagsQos(f: number): number {
+  return (f & Flag.QOS_MASK) >> Flag.QOS_SHIFT;
+}

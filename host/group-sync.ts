@@ -24,14 +24,23 @@ export class GroupSync {
   /** fdatasync calls made. */
   fsyncs = 0;
 
-  constructor(private readonly fd: () => number, private readonly behind?: WriteBehind) {}
+  constructor(
+    private readonly fd: () => number,
+    private readonly behind?: WriteBehind,
+  ) {}
 
   /** Note a write (made, or queued with the write-behind). */
-  wrote(): void { this.written++; }
+  wrote(): void {
+    this.written++;
+  }
 
-  get clean(): boolean { return this.durable === this.written; }
+  get clean(): boolean {
+    return this.durable === this.written;
+  }
   /** A flush is in flight (the descriptor must stay open until it ends). */
-  get busy(): boolean { return this.running !== null; }
+  get busy(): boolean {
+    return this.running !== null;
+  }
 
   /** Resolves (never rejects) when no flush is in flight. */
   private async idle(): Promise<void> {
@@ -40,13 +49,22 @@ export class GroupSync {
 
   /** Everything written so far was made durable by other means (the file
    *  was rewritten and fsync'd, or truncated with nothing left to keep). */
-  markDurable(): void { this.durable = this.written; }
+  markDurable(): void {
+    this.durable = this.written;
+  }
 
   /** Write what is queued, flush, then `closeFd()`: after a flush in
    *  flight, if any, so nothing lands behind its write (the descriptor must
    *  stay open until it ends). */
   close(closeFd: () => void): void {
-    const finish = () => { try { this.syncNow(); } catch { /* closing anyway */ } closeFd(); };
+    const finish = () => {
+      try {
+        this.syncNow();
+      } catch {
+        /* closing anyway */
+      }
+      closeFd();
+    };
     if (this.busy) void this.idle().then(finish);
     else finish();
   }

@@ -21,8 +21,12 @@ const HEADER_CRC_AT = 16;
 function headerAt(b: Uint8Array, off: number): boolean {
   if (off + HEADER_CRC_AT + 4 > b.length) return false;
   const v = new DataView(b.buffer, b.byteOffset + off, HEADER_CRC_AT + 4);
-  return v.getUint8(0) === MAGIC && v.getUint8(1) === JournalRecord.HEADER && v.getUint16(2, true) === HEADER_DATA &&
-    v.getUint32(HEADER_CRC_AT, true) === crc32c(b.subarray(off, off + HEADER_CRC_AT));
+  return (
+    v.getUint8(0) === MAGIC &&
+    v.getUint8(1) === JournalRecord.HEADER &&
+    v.getUint16(2, true) === HEADER_DATA &&
+    v.getUint32(HEADER_CRC_AT, true) === crc32c(b.subarray(off, off + HEADER_CRC_AT))
+  );
 }
 
 /** Why the region `b` (a whole journal file) is not a QN journal, or

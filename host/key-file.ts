@@ -10,7 +10,11 @@ const LIMIT = { max: MAX_KEY_FILE_BYTES, what: "key file" };
 
 /** The key in a key file's text; throws with what is wrong (never the text). */
 export function parseKeyText(text: string, path: string): Uint8Array {
-  const hex = text.split("\n").map((l) => l.replace(/#.*/, "")).join("").replace(/\s+/g, "");
+  const hex = text
+    .split("\n")
+    .map((l) => l.replace(/#.*/, ""))
+    .join("")
+    .replace(/\s+/g, "");
   if (!/^([0-9a-fA-F]{2}){1,32}$/.test(hex)) throw new Error(`key file ${path}: expected 1 to 32 bytes in hex`);
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }

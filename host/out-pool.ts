@@ -24,7 +24,10 @@ export function copyOut(src: Uint8Array, at: number, n: number): Uint8Array {
   let b: Uint8Array;
   if (n <= SMALL || n > CHUNK / 4) b = new Uint8Array(n);
   else {
-    if (used + n > CHUNK) { chunk = new ArrayBuffer(CHUNK); used = 0; }
+    if (used + n > CHUNK) {
+      chunk = new ArrayBuffer(CHUNK);
+      used = 0;
+    }
     b = new Uint8Array(chunk, used, n);
     used += (n + 7) & ~7;
   }

@@ -13,12 +13,19 @@ import { randomBytes } from "node:crypto";
 import { readBoundedSync, FileError } from "./bounded-read.ts";
 
 export class OwnerLockError extends Error {
-  constructor(message: string) { super(message); this.name = "OwnerLockError"; }
+  constructor(message: string) {
+    super(message);
+    this.name = "OwnerLockError";
+  }
 }
 
 /** `id` tells two holders in one process apart: an instance abandoned
  *  without stop() must not remove the lock of the one that took over. */
-interface Owner { pid: number; start: string; id: string }
+interface Owner {
+  pid: number;
+  start: string;
+  id: string;
+}
 
 /** Start time of process `pid` in clock ticks since boot (/proc, field 22);
  *  "" where there is no /proc, or no such process. */
@@ -31,7 +38,11 @@ function startTime(pid: number): string {
 }
 
 function alive(o: Owner): boolean {
-  try { process.kill(o.pid, 0); } catch (e) { if ((e as NodeJS.ErrnoException).code === "ESRCH") return false; }
+  try {
+    process.kill(o.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ESRCH") return false;
+  }
   const now = startTime(o.pid);
   return now === "" || o.start === "" || now === o.start;
 }
@@ -45,7 +56,9 @@ const LOCK_BYTES = 4096;
  *  never removed. */
 function readOwner(lock: string): Owner | null | "foreign" {
   let text: string;
-  try { text = readBoundedSync(lock, { max: LOCK_BYTES, what: "lock file", noFollow: true }).data.toString("utf8"); } catch (e) {
+  try {
+    text = readBoundedSync(lock, { max: LOCK_BYTES, what: "lock file", noFollow: true }).data.toString("utf8");
+  } catch (e) {
     return e instanceof FileError && e.code === "ENOENT" ? null : "foreign";
   }
   if (text !== "" && !text.startsWith('{"pid":')) return "foreign";
@@ -58,7 +71,10 @@ function readOwner(lock: string): Owner | null | "foreign" {
 }
 
 export class OwnerLock {
-  private constructor(readonly lock: string, private readonly me: Owner) {}
+  private constructor(
+    readonly lock: string,
+    private readonly me: Owner,
+  ) {}
 
   /** Take the lock of `path`; `what` names it in the error ("spool"). */
   static take(path: string, what: string): OwnerLock {
@@ -68,19 +84,33 @@ export class OwnerLock {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(lock, "wx");
-        try { writeSync(fd, JSON.stringify(me) + "\n"); } finally { closeSync(fd); }
+        try {
+          writeSync(fd, JSON.stringify(me) + "\n");
+        } finally {
+          closeSync(fd);
+        }
         return new OwnerLock(lock, me);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new OwnerLockError(`${what} ${path}: cannot create its lock ${lock}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+          throw new OwnerLockError(`${what} ${path}: cannot create its lock ${lock}: ${(e as Error).message}`);
       }
       const o = readOwner(lock);
-      if (o === "foreign") throw new OwnerLockError(`${what} ${path}: ${lock} exists and is not a QN lock file: refusing to remove it (move it away, or give the ${what} another path)`);
+      if (o === "foreign")
+        throw new OwnerLockError(
+          `${what} ${path}: ${lock} exists and is not a QN lock file: refusing to remove it (move it away, or give the ${what} another path)`,
+        );
       if (o && o.pid !== process.pid && alive(o)) {
-        throw new OwnerLockError(`${what} ${path} is in use by another process (pid ${o.pid}, lock ${lock}): one gateway per spool and journal; stop it, or give this one its own files`);
+        throw new OwnerLockError(
+          `${what} ${path} is in use by another process (pid ${o.pid}, lock ${lock}): one gateway per spool and journal; stop it, or give this one its own files`,
+        );
       }
       // Gone, ours, or unreadable: take it over (a racing taker gets EEXIST
       // on the next round and finds the winner alive).
-      try { unlinkSync(lock); } catch { /* someone else removed it */ }
+      try {
+        unlinkSync(lock);
+      } catch {
+        /* someone else removed it */
+      }
     }
     throw new OwnerLockError(`${what} ${path}: could not take its lock ${lock}`);
   }
@@ -89,7 +119,11 @@ export class OwnerLock {
   release(): void {
     const o = readOwner(this.lock);
     if (o && o !== "foreign" && o.id === this.me.id) {
-      try { unlinkSync(this.lock); } catch { /* already gone */ }
+      try {
+        unlinkSync(this.lock);
+      } catch {
+        /* already gone */
+      }
     }
   }
 }

@@ -7,7 +7,18 @@ import { QnError, Status, check } from "./status.ts";
 import { bytesArg, byteArg, intArg, msArg } from "./args.ts";
 import { nowUs } from "./clock.ts";
 import { flags, FrameType, Prio, HEADER_SIZE, TRACE_BYTES, type Frame } from "./frame.ts";
-import { AuthMode, Codec, ConfigKey, Counter, JournalStat, PRIO_CLASSES, Qos, Role, SessionStat, SessionState } from "./abi.ts";
+import {
+  AuthMode,
+  Codec,
+  ConfigKey,
+  Counter,
+  JournalStat,
+  PRIO_CLASSES,
+  Qos,
+  Role,
+  SessionStat,
+  SessionState,
+} from "./abi.ts";
 import type { Transport } from "./transport/transport.ts";
 import type { Storage } from "./storage.ts";
 
@@ -39,7 +50,10 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-interface Pending { resolve: (f: Frame) => void; reject: (e: Error) => void }
+interface Pending {
+  resolve: (f: Frame) => void;
+  reject: (e: Error) => void;
+}
 
 /** Make `core` a session client with `s` (role, auth mode, key, timings);
  *  throws a QnError naming the setting the core refused. */
@@ -55,7 +69,8 @@ export function configureClient(core: QnCore, s: SessionOptions): void {
   set(ConfigKey.HEARTBEAT_MS, s.heartbeatMs);
   set(ConfigKey.HEARTBEAT_MISS, s.heartbeatMisses);
   // Cap before base: the core refuses a base above the cap.
-  if (s.backoffCapMs !== undefined && s.backoffCapMs < x.qn_config_get(ConfigKey.BACKOFF_BASE_MS)) set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs ?? 1);
+  if (s.backoffCapMs !== undefined && s.backoffCapMs < x.qn_config_get(ConfigKey.BACKOFF_BASE_MS))
+    set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs ?? 1);
   set(ConfigKey.BACKOFF_CAP_MS, s.backoffCapMs);
   set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs);
   set(ConfigKey.HANDSHAKE_MS, s.handshakeMs);
@@ -63,7 +78,11 @@ export function configureClient(core: QnCore, s: SessionOptions): void {
   if (s.key) {
     // The core takes 1..32 bytes; checked here, before the copy into its
     // memory, so a longer key cannot overwrite what follows it.
-    if (!(s.key instanceof Uint8Array) || s.key.length < 1 || s.key.length > 32) throw new QnError(Status.ERR_ARG, `key must be 1..32 bytes, not ${s.key instanceof Uint8Array ? s.key.length : typeof s.key}`);
+    if (!(s.key instanceof Uint8Array) || s.key.length < 1 || s.key.length > 32)
+      throw new QnError(
+        Status.ERR_ARG,
+        `key must be 1..32 bytes, not ${s.key instanceof Uint8Array ? s.key.length : typeof s.key}`,
+      );
     core.mem.set(s.key, x.qn_msg_data());
     const st = x.qn_set_key(x.qn_msg_data(), s.key.length);
     core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + s.key.length);
@@ -85,7 +104,10 @@ export class Peer {
 
   private timer?: NodeJS.Timeout;
 
-  constructor(readonly transport: Transport, opts: { wasmPath?: string; attemptMs?: number; session?: SessionOptions; storage?: Storage } = {}) {
+  constructor(
+    readonly transport: Transport,
+    opts: { wasmPath?: string; attemptMs?: number; session?: SessionOptions; storage?: Storage } = {},
+  ) {
     // storage: where the journal lives (a FileStorage survives the host).
     this.core = loadCore({ wasmPath: opts.wasmPath, storage: opts.storage });
     this.attemptMs = opts.attemptMs ?? 500;
@@ -99,7 +121,9 @@ export class Peer {
     });
   }
 
-  onFrame(l: (f: Frame) => void): void { this.frameListeners.push(l); }
+  onFrame(l: (f: Frame) => void): void {
+    this.frameListeners.push(l);
+  }
 
   /** Make this end a session client with `s`, open its journal, and start
    *  its clock: one timer, stopped by close(). */
@@ -107,7 +131,8 @@ export class Peer {
     configureClient(this.core, s);
     // The sender's half of QoS 2 lives in the journal (default: in memory;
     // pass a FileStorage to loadCore for one that survives the host).
-    if (this.core.x.qn_journal_stat(JournalStat.SIZE) === 0) check(this.core.x.qn_journal_open(this.core.storage.size), "journal");
+    if (this.core.x.qn_journal_stat(JournalStat.SIZE) === 0)
+      check(this.core.x.qn_journal_open(this.core.storage.size), "journal");
     if (!this.timer) this.timer = setInterval(() => this.service(), s.tickMs ?? 2);
   }
 
@@ -118,7 +143,9 @@ export class Peer {
     this.flush();
   }
 
-  get up(): boolean { return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP); }
+  get up(): boolean {
+    return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP);
+  }
 
   /** Handshake (client); resolves when the session is up. */
   async connect(timeoutMs = 5000): Promise<{ handshakeUs: number; resumed: boolean }> {
@@ -130,13 +157,24 @@ export class Peer {
     const t0 = Date.now();
     while (!this.up) {
       if (this.linkError) throw this.linkError;
-      if (this.core.counter(Counter.AUTH_FAIL) > authBefore) throw new QnError(Status.ERR_AUTH, `handshake with ${this.transport.name} failed: the peer's proof does not match our key`);
+      if (this.core.counter(Counter.AUTH_FAIL) > authBefore)
+        throw new QnError(
+          Status.ERR_AUTH,
+          `handshake with ${this.transport.name} failed: the peer's proof does not match our key`,
+        );
       const refused = Number(x.qn_session_stat(SessionStat.REFUSAL));
       if (refused < 0) throw new QnError(refused, `handshake with ${this.transport.name} refused by the device`);
-      if (Date.now() - t0 > timeoutMs) throw new QnError(Status.ERR_TIMEOUT, `no session with ${this.transport.name} within ${timeoutMs} ms (state ${x.qn_session_stat(SessionStat.STATE)})`);
+      if (Date.now() - t0 > timeoutMs)
+        throw new QnError(
+          Status.ERR_TIMEOUT,
+          `no session with ${this.transport.name} within ${timeoutMs} ms (state ${x.qn_session_stat(SessionStat.STATE)})`,
+        );
       await new Promise((r) => setTimeout(r, 1));
     }
-    return { handshakeUs: Number(x.qn_session_stat(SessionStat.HANDSHAKE_US)), resumed: x.qn_session_stat(SessionStat.RESUMED) === 1n };
+    return {
+      handshakeUs: Number(x.qn_session_stat(SessionStat.HANDSHAKE_US)),
+      resumed: x.qn_session_stat(SessionStat.RESUMED) === 1n,
+    };
   }
 
   /** Publish an application message; returns its packet id (0 for QoS 0).
@@ -144,20 +182,29 @@ export class Peer {
    *  frame carries it ahead of the payload and has the TRACE flag set. */
   publish(channel: number, qos: number, payload: Uint8Array, prio: number = Prio.BULK, trace?: Uint8Array): number {
     if (this.linkError) throw this.linkError;
-    if (trace && trace.length !== TRACE_BYTES) throw new QnError(Status.ERR_ARG, `publish: trace context must be ${TRACE_BYTES} bytes, not ${trace.length}`);
+    if (trace && trace.length !== TRACE_BYTES)
+      throw new QnError(Status.ERR_ARG, `publish: trace context must be ${TRACE_BYTES} bytes, not ${trace.length}`);
     const x = this.core.x;
     // Checked before the copy into core memory (an oversize payload used to
     // be copied first, over whatever follows the application area).
     byteArg(channel, "publish: channel");
     intArg(qos, Qos.AT_MOST_ONCE, Qos.EXACTLY_ONCE, "publish: qos");
     intArg(prio, Prio.EMERGENCY, PRIO_CLASSES - 1, "publish: prio");
-    bytesArg(payload, x.qn_max_payload() - (trace ? TRACE_BYTES : 0), `publish on channel ${channel}: payload${trace ? " (with its trace context)" : ""}`);
+    bytesArg(
+      payload,
+      x.qn_max_payload() - (trace ? TRACE_BYTES : 0),
+      `publish on channel ${channel}: payload${trace ? " (with its trace context)" : ""}`,
+    );
     this.core.tick(nowUs());
     const at = x.qn_app_buf() + HEADER_SIZE;
-    if (trace) { this.core.mem.set(trace, at); this.core.mem.set(payload, at + TRACE_BYTES); }
-    else this.core.mem.set(payload, at);
+    if (trace) {
+      this.core.mem.set(trace, at);
+      this.core.mem.set(payload, at + TRACE_BYTES);
+    } else this.core.mem.set(payload, at);
     const n = payload.length + (trace ? TRACE_BYTES : 0);
-    const r = Number(trace ? x.qn_publish_traced(channel, qos, prio, Codec.NONE, n) : x.qn_publish(channel, qos, prio, Codec.NONE, n));
+    const r = Number(
+      trace ? x.qn_publish_traced(channel, qos, prio, Codec.NONE, n) : x.qn_publish(channel, qos, prio, Codec.NONE, n),
+    );
     if (r < 0) throw new QnError(r, `publish on channel ${channel}`);
     this.flush();
     return r;
@@ -189,7 +236,10 @@ export class Peer {
   private held: Uint8Array[] = [];
 
   private receive(bytes: Uint8Array): void {
-    if (this.holding) { this.held.push(bytes); return; }
+    if (this.holding) {
+      this.held.push(bytes);
+      return;
+    }
     this.core.tick(nowUs());
     this.core.rx(bytes);
     // Hand every frame over while it is still in the inbox, then commit.
@@ -209,14 +259,22 @@ export class Peer {
           // closed: the peer sends its unacknowledged frames again on the
           // next session, the process goes on, no frame is handed over
           // twice on this one.
-          this.fail(new QnError(Status.ERR_IO, `a frame listener threw (${(e as Error)?.message ?? String(e)}); link closed, the peer's unacknowledged frames come again after reconnecting`));
+          this.fail(
+            new QnError(
+              Status.ERR_IO,
+              `a frame listener threw (${(e as Error)?.message ?? String(e)}); link closed, the peer's unacknowledged frames come again after reconnecting`,
+            ),
+          );
           return;
         }
       }
     }
     if (n > 0 && this.commitWhen) {
       this.holding = true;
-      this.commitWhen().then(() => this.commit(n), (e: Error) => this.fail(e));
+      this.commitWhen().then(
+        () => this.commit(n),
+        (e: Error) => this.fail(e),
+      );
       this.flush(); // acks wait in the write chain until their data is durable
       return;
     }
@@ -227,7 +285,10 @@ export class Peer {
   private commit(n: number): void {
     try {
       for (let i = 0; i < n; i++) this.core.inboxPop();
-    } catch (e) { this.fail(e as Error); return; }
+    } catch (e) {
+      this.fail(e as Error);
+      return;
+    }
     this.holding = false;
     this.flush();
     while (this.held.length && !this.holding) this.receive(this.held.shift()!);
@@ -256,11 +317,14 @@ export class Peer {
       if (!st.syncAsync) st.sync?.();
       const ready = Promise.all([st.syncAsync?.(), this.outputBarrier?.()]);
       ready.catch(() => {}); // handled in the chain below
-      this.writing = this.writing.then(() => ready).then(() => this.transport.write(bytes)).catch((e) => {
-        this.linkError = e;
-        for (const p of this.pending.values()) p.reject(e);
-        this.pending.clear();
-      });
+      this.writing = this.writing
+        .then(() => ready)
+        .then(() => this.transport.write(bytes))
+        .catch((e) => {
+          this.linkError = e;
+          for (const p of this.pending.values()) p.reject(e);
+          this.pending.clear();
+        });
     }
     return this.writing;
   }
@@ -271,7 +335,14 @@ export class Peer {
     if (o.prio !== undefined) intArg(o.prio, Prio.EMERGENCY, PRIO_CLASSES - 1, "send: prio");
     if (o.qos !== undefined) intArg(o.qos, Qos.AT_MOST_ONCE, Qos.EXACTLY_ONCE, "send: qos");
     this.core.tick(nowUs());
-    const packet = this.core.send({ type, flags: flags(o.prio ?? Prio.CONTROL, o.qos ?? 0), codec: o.codec ?? Codec.NONE, channel: o.channel ?? 0, packet: o.packet, payload: o.payload });
+    const packet = this.core.send({
+      type,
+      flags: flags(o.prio ?? Prio.CONTROL, o.qos ?? 0),
+      codec: o.codec ?? Codec.NONE,
+      channel: o.channel ?? 0,
+      packet: o.packet,
+      payload: o.payload,
+    });
     this.flush();
     return packet;
   }
@@ -296,12 +367,17 @@ export class Peer {
       const left = deadline - Date.now();
       const wait = Math.max(1, Math.min(attemptMs, left));
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<null>((r) => { timer = setTimeout(() => r(null), wait); });
+      const timeout = new Promise<null>((r) => {
+        timer = setTimeout(() => r(null), wait);
+      });
       const got = await Promise.race([reply, timeout]).finally(() => clearTimeout(timer));
       if (got) return got;
       this.pending.delete(packet);
       if (Date.now() >= deadline) {
-        throw new QnError(Status.ERR_TIMEOUT, `no answer from ${this.transport.name} to frame type 0x${type.toString(16)} after ${attempt} attempt(s)`);
+        throw new QnError(
+          Status.ERR_TIMEOUT,
+          `no answer from ${this.transport.name} to frame type 0x${type.toString(16)} after ${attempt} attempt(s)`,
+        );
       }
     }
   }

@@ -13,7 +13,9 @@ import type { Transport } from "./transport/transport.ts";
 import { crc32c } from "../tools/crc32c.mjs";
 
 export interface SimOptions {
-  key?: Uint8Array; auth?: number; wasmPath?: string;
+  key?: Uint8Array;
+  auth?: number;
+  wasmPath?: string;
   /** The device clock's rate against the host's (default 1): a crystal that
    *  runs fast or slow, for the selftest's clock check to find. */
   clockRate?: number;
@@ -29,9 +31,13 @@ export class SimDevice {
   private readonly module: WebAssembly.Module;
   private readonly image: Buffer;
 
-  constructor(private readonly transport: Transport, private readonly opts: SimOptions = {}) {
+  constructor(
+    private readonly transport: Transport,
+    private readonly opts: SimOptions = {},
+  ) {
     const rate = opts.clockRate ?? 1;
-    if (!(rate > 0 && Number.isFinite(rate))) throw new RangeError(`SimDevice: clockRate must be a positive number (got ${opts.clockRate})`);
+    if (!(rate > 0 && Number.isFinite(rate)))
+      throw new RangeError(`SimDevice: clockRate must be a positive number (got ${opts.clockRate})`);
     const path = opts.wasmPath ?? DEFAULT_WASM;
     this.module = loadModule(path);
     this.image = readFileSync(path);
@@ -80,7 +86,10 @@ export class SimDevice {
     this.core.tick(this.now());
     if (bytes.length) this.core.rx(bytes);
     for (let f; (f = this.core.inboxPop()); ) {
-      if (f.type === FrameType.RESET_REQ) { this.reset(); return; }
+      if (f.type === FrameType.RESET_REQ) {
+        this.reset();
+        return;
+      }
       if (f.type !== FrameType.DATA) continue;
       const qos = flagsQos(f.flags);
       if (qos === Qos.EXACTLY_ONCE) continue; // consumed: the delivery digest records it
@@ -95,5 +104,7 @@ export class SimDevice {
     if (out.length) this.writing = this.writing.then(() => this.transport.write(out)).catch(() => {});
   }
 
-  close(): void { clearInterval(this.timer); }
+  close(): void {
+    clearInterval(this.timer);
+  }
 }

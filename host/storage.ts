@@ -37,10 +37,15 @@ export class MemoryStorage implements Storage {
   ops = 0;
   cutAtOp = Infinity;
   cutMode: "before" | "torn" = "torn";
-  constructor(readonly size: number, fill?: Uint8Array) {
+  constructor(
+    readonly size: number,
+    fill?: Uint8Array,
+  ) {
     this.data = fill ? fill : new Uint8Array(size).fill(0xff);
   }
-  get powerLost(): boolean { return this.ops > this.cutAtOp || this.writtenBytes >= this.cutAfterBytes; }
+  get powerLost(): boolean {
+    return this.ops > this.cutAtOp || this.writtenBytes >= this.cutAfterBytes;
+  }
   read(off: number, dst: Uint8Array): number {
     if (off < 0 || off + dst.length > this.size) return ERR_STORAGE;
     dst.set(this.data.subarray(off, off + dst.length));
@@ -88,18 +93,28 @@ export class FileStorage implements Storage {
   private readonly group: GroupSync;
   private readonly groupCommit: boolean;
   /** fsync calls made (for metrics and the benchmark). */
-  get fsyncs(): number { return this.group.fsyncs; }
+  get fsyncs(): number {
+    return this.group.fsyncs;
+  }
   /** A new file, or an empty one, is made `size` bytes of 0xFF. An existing
    *  file is taken only as it is: a regular file (not a symbolic link) of
    *  exactly `size` bytes whose contents `opts.accept` does not object to
    *  (it returns why not); anything else is refused with a FileError and
    *  left untouched, never truncated or formatted over. `opts.what` names
    *  the file in the messages ("journal file"). */
-  constructor(path: string, readonly size: number, opts: { groupCommit?: boolean; what?: string; accept?: (image: Uint8Array) => string | undefined } = {}) {
+  constructor(
+    path: string,
+    readonly size: number,
+    opts: { groupCommit?: boolean; what?: string; accept?: (image: Uint8Array) => string | undefined } = {},
+  ) {
     this.groupCommit = opts.groupCommit ?? false;
     const what = opts.what ?? "storage file";
     try {
-      this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+      this.fd = openSync(
+        path,
+        constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+        0o600,
+      );
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ELOOP") throw new FileError(`${path} is a symbolic link, not ${aOrAn(what)}`, code);
@@ -115,7 +130,10 @@ export class FileStorage implements Storage {
         writeSync(this.fd, this.mirror, 0, size, 0);
         fsyncSync(this.fd);
       } else {
-        if (st.size !== size) throw new FileError(`${path} is ${st.size} bytes, not ${aOrAn(what)} (${size} bytes): refusing to overwrite it`);
+        if (st.size !== size)
+          throw new FileError(
+            `${path} is ${st.size} bytes, not ${aOrAn(what)} (${size} bytes): refusing to overwrite it`,
+          );
         readSync(this.fd, this.mirror, 0, size, 0);
         const why = opts.accept?.(this.mirror);
         if (why) throw new FileError(`${path} ${why}, so it is not ${aOrAn(what)}: refusing to overwrite it`);
@@ -125,7 +143,10 @@ export class FileStorage implements Storage {
       throw e;
     }
     this.group = new GroupSync(() => this.fd, {
-      writeNow: () => { const r = this.takeDirty(); if (r) writeSync(this.fd, r.bytes, 0, r.bytes.length, r.at); },
+      writeNow: () => {
+        const r = this.takeDirty();
+        if (r) writeSync(this.fd, r.bytes, 0, r.bytes.length, r.at);
+      },
     });
   }
   /** The dirty span's bytes as they are now (a copy), and a clean slate. */
@@ -159,8 +180,14 @@ export class FileStorage implements Storage {
     this.group.wrote();
     if (!this.groupCommit) this.group.syncNow();
   }
-  sync(): void { this.group.syncNow(); }
-  syncAsync(): Promise<void> { return this.group.sync(); }
+  sync(): void {
+    this.group.syncNow();
+  }
+  syncAsync(): Promise<void> {
+    return this.group.sync();
+  }
   /** Whatever is still queued goes to disk first. */
-  close(): void { this.group.close(() => closeSync(this.fd)); }
+  close(): void {
+    this.group.close(() => closeSync(this.fd));
+  }
 }

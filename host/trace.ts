@@ -29,7 +29,8 @@ export interface TraceContext {
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
-const ZERO_TRACE = "0".repeat(32), ZERO_SPAN = "0".repeat(16);
+const ZERO_TRACE = "0".repeat(32),
+  ZERO_SPAN = "0".repeat(16);
 
 export function validIds(traceId: string, spanId: string): boolean {
   return TRACE_ID.test(traceId) && SPAN_ID.test(spanId) && traceId !== ZERO_TRACE && spanId !== ZERO_SPAN;
@@ -56,14 +57,16 @@ export function formatTraceparent(c: TraceContext): string {
 export function decodeTraceBytes(b: Uint8Array): TraceContext | null {
   if (b.length < TRACE_BYTES || b[0] === 0xff) return null;
   const hex = Buffer.from(b.buffer, b.byteOffset, TRACE_BYTES).toString("hex");
-  const traceId = hex.slice(2, 34), spanId = hex.slice(34, 50);
+  const traceId = hex.slice(2, 34),
+    spanId = hex.slice(34, 50);
   if (!validIds(traceId, spanId)) return null;
   return { traceId, spanId, traceFlags: b[25] };
 }
 
 /** The 26-byte binary form (version 0). */
 export function encodeTraceBytes(c: TraceContext): Uint8Array {
-  if (!validIds(c.traceId, c.spanId)) throw new TypeError(`not a valid trace context: trace-id "${c.traceId}", span-id "${c.spanId}"`);
+  if (!validIds(c.traceId, c.spanId))
+    throw new TypeError(`not a valid trace context: trace-id "${c.traceId}", span-id "${c.spanId}"`);
   const out = new Uint8Array(TRACE_BYTES);
   out.set(Buffer.from(c.traceId, "hex"), 1);
   out.set(Buffer.from(c.spanId, "hex"), 17);
@@ -82,9 +85,13 @@ export function splitTraced(payload: Uint8Array): { context: TraceContext | null
 // Ids come from a pool of random bytes refilled 4 KiB at a time: one
 // getrandom call per ~170 messages instead of two per message (the
 // gateway makes ids for every uplink and downlink).
-let pool = Buffer.alloc(0), at = 0;
+let pool = Buffer.alloc(0),
+  at = 0;
 function randomHex(n: number): string {
-  if (at + n > pool.length) { pool = randomBytes(4096); at = 0; }
+  if (at + n > pool.length) {
+    pool = randomBytes(4096);
+    at = 0;
+  }
   const s = pool.toString("hex", at, at + n);
   at += n;
   return s;
@@ -92,8 +99,14 @@ function randomHex(n: number): string {
 
 /** Fresh random ids (for a trace the gateway starts itself). */
 export function newTraceId(): string {
-  for (;;) { const id = randomHex(16); if (id !== ZERO_TRACE) return id; }
+  for (;;) {
+    const id = randomHex(16);
+    if (id !== ZERO_TRACE) return id;
+  }
 }
 export function newSpanId(): string {
-  for (;;) { const id = randomHex(8); if (id !== ZERO_SPAN) return id; }
+  for (;;) {
+    const id = randomHex(8);
+    if (id !== ZERO_SPAN) return id;
+  }
 }

@@ -8,7 +8,18 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS, type Context } from "./checks.ts";
 import { runChecks, selectChecks, type TestEntry, type Report } from "./run.ts";
-import { connectSim, connectSerial, connectQemu, firmwareDir, imageManifest, readKey, resolvePlatform, DEFAULT_KEY_FILE, UsageError, type Connected } from "./targets.ts";
+import {
+  connectSim,
+  connectSerial,
+  connectQemu,
+  firmwareDir,
+  imageManifest,
+  readKey,
+  resolvePlatform,
+  DEFAULT_KEY_FILE,
+  UsageError,
+  type Connected,
+} from "./targets.ts";
 import { identify, text } from "./probe.ts";
 import { FrameType } from "../host/frame.ts";
 
@@ -47,11 +58,21 @@ function parse() {
   try {
     return parseArgs({
       options: {
-        port: { type: "string" }, baud: { type: "string" }, target: { type: "string" }, platform: { type: "string" },
-        mode: { type: "string" }, output: { type: "string" }, only: { type: "string" }, timeout: { type: "string" },
-        list: { type: "boolean" }, help: { type: "boolean" }, "key-file": { type: "string" }, auth: { type: "string" },
+        port: { type: "string" },
+        baud: { type: "string" },
+        target: { type: "string" },
+        platform: { type: "string" },
+        mode: { type: "string" },
+        output: { type: "string" },
+        only: { type: "string" },
+        timeout: { type: "string" },
+        list: { type: "boolean" },
+        help: { type: "boolean" },
+        "key-file": { type: "string" },
+        auth: { type: "string" },
       },
-      strict: true, allowPositionals: false,
+      strict: true,
+      allowPositionals: false,
     }).values;
   } catch (e: any) {
     usage(e.message.replace(/^.*?: /, ""));
@@ -66,8 +87,11 @@ function line(e: TestEntry, i: number, n: number): string {
 function table(r: Report): string {
   // A check that did not pass says why on its row: the progress lines with
   // the details went to stderr, which a redirected report loses.
-  const rows = r.tests.map((t) => `  ${String(t.number).padStart(2)}  ${t.id.padEnd(22)} ${t.status.padEnd(5)} ${(t.duration_us / 1000).toFixed(1).padStart(9)} ms` +
-    (t.status === "PASS" ? "" : `  ${t.detail}`));
+  const rows = r.tests.map(
+    (t) =>
+      `  ${String(t.number).padStart(2)}  ${t.id.padEnd(22)} ${t.status.padEnd(5)} ${(t.duration_us / 1000).toFixed(1).padStart(9)} ms` +
+      (t.status === "PASS" ? "" : `  ${t.detail}`),
+  );
   return [
     "",
     `QN selftest: ${r.platform} (${r.target}${r.port ? " " + r.port : ""}), firmware ${r.firmware.version} build ${r.firmware.build_id}, clock ${r.firmware.clock_hz} Hz`,
@@ -80,7 +104,10 @@ function table(r: Report): string {
 
 async function main(): Promise<void> {
   const a = parse();
-  if (a.help) { console.log(HELP); return; }
+  if (a.help) {
+    console.log(HELP);
+    return;
+  }
   if (a.list) {
     for (const c of CHECKS) console.log(`${String(c.n).padStart(2)}  ${c.id.padEnd(22)} ${c.name}`);
     return;
@@ -94,35 +121,62 @@ async function main(): Promise<void> {
   const baud = a.baud === undefined ? 921600 : Number(a.baud);
   if (!Number.isInteger(baud) || baud <= 0) usage(`--baud must be a positive integer (got ${a.baud})`);
   let checks;
-  try { checks = selectChecks(a.only); } catch (e: any) { usage(e.message); }
+  try {
+    checks = selectChecks(a.only);
+  } catch (e: any) {
+    usage(e.message);
+  }
   const auth = a.auth === undefined ? 2 : Number(a.auth);
   if (![0, 1, 2].includes(auth)) usage(`--auth must be 0, 1 or 2 (got ${a.auth})`);
   let key: Uint8Array;
-  try { key = readKey(a["key-file"] ?? DEFAULT_KEY_FILE); } catch (e: any) { usage(e.message); }
+  try {
+    key = readKey(a["key-file"] ?? DEFAULT_KEY_FILE);
+  } catch (e: any) {
+    usage(e.message);
+  }
 
   let target = a.target as Context["target"] | undefined;
-  if (target && !["qemu", "sim", "serial"].includes(target)) usage(`--target must be qemu, sim or serial (got ${target})`);
-  if (a.port && target && target !== "serial") usage(`--port goes with --target serial (or no --target), not --target ${target}`);
+  if (target && !["qemu", "sim", "serial"].includes(target))
+    usage(`--target must be qemu, sim or serial (got ${target})`);
+  if (a.port && target && target !== "serial")
+    usage(`--port goes with --target serial (or no --target), not --target ${target}`);
   if (a.port) target = "serial";
   if (target === "serial" && !a.port) usage("--target serial needs --port <path>");
   const log = (s: string) => process.stderr.write(s + "\n");
   if (!target) {
     const built = existsSync(join(firmwareDir("mps2-an500"), "qn.elf"));
     target = built ? "qemu" : "sim";
-    log(`qn_selftest: no target given: using ${built ? "the QEMU board (mps2-an500 firmware is built)" : "the core in-process (--target sim; build the QEMU firmware with make PLATFORM=mps2-an500 to test it)"}`);
+    log(
+      `qn_selftest: no target given: using ${built ? "the QEMU board (mps2-an500 firmware is built)" : "the core in-process (--target sim; build the QEMU firmware with make PLATFORM=mps2-an500 to test it)"}`,
+    );
   }
 
   let conn: Connected | undefined;
   let session: { handshakeUs: number; resumed: boolean } | undefined;
-  const fatal = (msg: string): never => { process.stderr.write(`qn_selftest: ${msg}\n`); process.exit(2); };
+  const fatal = (msg: string): never => {
+    process.stderr.write(`qn_selftest: ${msg}\n`);
+    process.exit(2);
+  };
   const timeoutMs = timeoutS * 1000;
   try {
-    const connect = target === "sim" ? connectSim(key!, auth) : target === "qemu" ? connectQemu(a.platform ?? "mps2-an500", key!, auth) : connectSerial(a.port!, baud, key!, auth);
+    const connect =
+      target === "sim"
+        ? connectSim(key!, auth)
+        : target === "qemu"
+          ? connectQemu(a.platform ?? "mps2-an500", key!, auth)
+          : connectSerial(a.port!, baud, key!, auth);
     conn = await withTimeout(connect, timeoutMs, `could not connect to the ${target} target within ${timeoutS} s`);
     // The target must answer before the checks start: a silent port is a
     // connection error (exit 2), not seventeen failed checks.
-    await withTimeout(conn.peer.request(FrameType.PING, { payload: Uint8Array.of(1, 2, 3), timeoutMs, attemptMs: Math.min(2500, timeoutMs) }), timeoutMs + 500,
-      "no answer");
+    await withTimeout(
+      conn.peer.request(FrameType.PING, {
+        payload: Uint8Array.of(1, 2, 3),
+        timeoutMs,
+        attemptMs: Math.min(2500, timeoutMs),
+      }),
+      timeoutMs + 500,
+      "no answer",
+    );
     session = await conn.peer.connect(timeoutMs);
     // The build to compare with is the one for the board that answered.
     const reported = text((await identify(conn.peer, timeoutMs)).get(3));
@@ -133,17 +187,27 @@ async function main(): Promise<void> {
     if (e instanceof UsageError) fatal(e.message);
     const where = target === "serial" ? a.port : target;
     if (e?.code === "ERR_AUTH") fatal(`${e.message}: the device runs another key (--key-file) or auth mode (--auth)`);
-    if (/no session/.test(String(e?.message))) fatal(`${e.message}: the device answers but no session came up (auth mode ${auth}; check --auth and --key-file)`);
-    fatal(`${e?.message ?? e}${/no answer|ERR_TIMEOUT/.test(String(e?.message)) ? ` — ${where} did not answer within ${timeoutS} s: is the QN firmware flashed and running, at ${baud} baud?` : ""}`);
+    if (/no session/.test(String(e?.message)))
+      fatal(`${e.message}: the device answers but no session came up (auth mode ${auth}; check --auth and --key-file)`);
+    fatal(
+      `${e?.message ?? e}${/no answer|ERR_TIMEOUT/.test(String(e?.message)) ? ` — ${where} did not answer within ${timeoutS} s: is the QN firmware flashed and running, at ${baud} baud?` : ""}`,
+    );
   }
 
   const ctx: Context = {
-    peer: conn!.peer, faulty: conn!.faulty, powerCut: conn!.powerCut, session, target, mode,
-    expected: conn!.expected, lineRate: conn!.lineRate,
+    peer: conn!.peer,
+    faulty: conn!.faulty,
+    powerCut: conn!.powerCut,
+    session,
+    target,
+    mode,
+    expected: conn!.expected,
+    lineRate: conn!.lineRate,
   };
   let report: Report;
   try {
-    if (output === "text") log(`qn_selftest: ${checks!.length} checks, mode ${mode}, target ${target}${conn!.port ? " " + conn!.port : ""}`);
+    if (output === "text")
+      log(`qn_selftest: ${checks!.length} checks, mode ${mode}, target ${target}${conn!.port ? " " + conn!.port : ""}`);
     report = await runChecks(ctx, checks!, (e, i, n) => log(line(e, i, n)), conn!.port);
   } finally {
     await conn!.close().catch(() => {});
@@ -155,7 +219,12 @@ async function main(): Promise<void> {
 
 function withTimeout<T>(p: Promise<T>, ms: number, msg: string): Promise<T> {
   let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => { t = setTimeout(() => reject(new Error(msg)), ms); })]).finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      t = setTimeout(() => reject(new Error(msg)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
 }
 
 main().catch((e) => {

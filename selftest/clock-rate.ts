@@ -37,10 +37,12 @@ export function rateBracket(samples: readonly ClockSample[]): RateBracket | null
   let bestWidth = Infinity;
   for (let i = 0; i < samples.length; i++) {
     for (let j = i + 1; j < samples.length; j++) {
-      const a = samples[i], b = samples[j];
+      const a = samples[i],
+        b = samples[j];
       const span = (b.sent + b.received) / 2 - (a.sent + a.received) / 2;
       if (!(span > 0)) continue;
-      const rttA = a.received - a.sent, rttB = b.received - b.sent;
+      const rttA = a.received - a.sent,
+        rttB = b.received - b.sent;
       // Relative width of the bracket: both round trips against the span.
       const width = (rttA + rttB) / span;
       if (width >= bestWidth) continue;
@@ -48,8 +50,11 @@ export function rateBracket(samples: readonly ClockSample[]): RateBracket | null
       const inner = b.sent - a.received;
       bestWidth = width;
       best = {
-        rate: dev / span, low: dev / (b.received - a.sent), high: inner > 0 ? dev / inner : Infinity,
-        spanUs: span, rttUs: [rttA, rttB],
+        rate: dev / span,
+        low: dev / (b.received - a.sent),
+        high: inner > 0 ? dev / inner : Infinity,
+        spanUs: span,
+        rttUs: [rttA, rttB],
       };
     }
   }

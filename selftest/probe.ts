@@ -7,7 +7,10 @@ import { FieldKind } from "../host/abi.ts";
 import { zigzagDecode } from "../host/zigzag.ts";
 import type { Peer } from "../host/peer.ts";
 
-export interface ProbeResult { status: number; m: Map<number, bigint> }
+export interface ProbeResult {
+  status: number;
+  m: Map<number, bigint>;
+}
 
 export async function runProbe(peer: Peer, check: number, arg = 0n, timeoutMs = 3000): Promise<ProbeResult> {
   const payload = peer.core.encode(Codec.PB, [

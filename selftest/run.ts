@@ -5,8 +5,13 @@ import { CHECKS, type Check, type Context, type CheckOutcome } from "./checks.ts
 import { num, text } from "./probe.ts";
 
 export interface TestEntry {
-  number: number; id: string; name: string; status: CheckOutcome["status"];
-  duration_us: number; metrics: CheckOutcome["metrics"]; detail: string;
+  number: number;
+  id: string;
+  name: string;
+  status: CheckOutcome["status"];
+  duration_us: number;
+  metrics: CheckOutcome["metrics"];
+  detail: string;
 }
 
 export interface Report {
@@ -25,7 +30,10 @@ export interface Report {
 
 export function selectChecks(only?: string): Check[] {
   if (only === undefined) return CHECKS;
-  const wanted = only.split(",").map((s) => s.trim()).filter(Boolean);
+  const wanted = only
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   // Given but naming nothing (an empty shell variable, say): an error, not
   // a PASS report of no checks or a silent full run.
   if (wanted.length === 0) throw new Error(`--only: no check named (ids or numbers; qn_selftest --list shows them)`);
@@ -39,8 +47,12 @@ export function selectChecks(only?: string): Check[] {
   return out.sort((a, b) => a.n - b.n);
 }
 
-export async function runChecks(ctx: Context, checks: Check[], progress: (e: TestEntry, i: number, n: number) => void,
-  port: string | null): Promise<Report> {
+export async function runChecks(
+  ctx: Context,
+  checks: Check[],
+  progress: (e: TestEntry, i: number, n: number) => void,
+  port: string | null,
+): Promise<Report> {
   const started = new Date();
   const tests: TestEntry[] = [];
   for (const [i, c] of checks.entries()) {
@@ -52,8 +64,13 @@ export async function runChecks(ctx: Context, checks: Check[], progress: (e: Tes
       out = { status: "FAIL", metrics: {}, detail: `check could not finish: ${e?.message ?? e}` };
     }
     const entry: TestEntry = {
-      number: c.n, id: c.id, name: c.name, status: out.status,
-      duration_us: Number((process.hrtime.bigint() - t0) / 1000n), metrics: out.metrics, detail: out.detail,
+      number: c.n,
+      id: c.id,
+      name: c.name,
+      status: out.status,
+      duration_us: Number((process.hrtime.bigint() - t0) / 1000n),
+      metrics: out.metrics,
+      detail: out.detail,
     };
     tests.push(entry);
     progress(entry, i + 1, checks.length);

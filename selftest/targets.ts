@@ -32,13 +32,26 @@ export const DEFAULT_KEY_FILE = join(ROOT, "boards/dev-psk.hex");
 
 /** A key file (host/key-file.ts); what is wrong with it as a UsageError. */
 export function readKey(path: string): Uint8Array {
-  try { return readKeyFile(path); } catch (e) { throw new UsageError((e as Error).message); }
+  try {
+    return readKeyFile(path);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** The host's session settings for the selftest: quick to notice a lost
  *  link, so the reconnect and power-cut checks finish in seconds. */
 export function sessionOptions(key: Uint8Array, auth: number): SessionOptions {
-  return { key, auth, heartbeatMs: 100, heartbeatMisses: 3, backoffBaseMs: 20, backoffCapMs: 500, handshakeMs: 300, retransmitMs: 150 };
+  return {
+    key,
+    auth,
+    heartbeatMs: 100,
+    heartbeatMisses: 3,
+    backoffBaseMs: 20,
+    backoffCapMs: 500,
+    handshakeMs: 300,
+    retransmitMs: 150,
+  };
 }
 
 export function coreManifest(): Manifest {
@@ -65,10 +78,19 @@ export async function connectSim(key: Uint8Array, auth: number): Promise<Connect
   const faulty = new FaultyTransport(a);
   const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
   return {
-    peer, faulty, lineRate: null, port: null,
+    peer,
+    faulty,
+    lineRate: null,
+    port: null,
     expected: { core, image: { crc32c: core.wasm_crc32c, bytes: core.wasm_bytes, what: "qn.wasm module" } },
-    powerCut: async () => { dev.reset(); return "in-process device rebooted over its surviving storage"; },
-    close: async () => { dev.close(); await peer.close(); },
+    powerCut: async () => {
+      dev.reset();
+      return "in-process device rebooted over its surviving storage";
+    },
+    close: async () => {
+      dev.close();
+      await peer.close();
+    },
   };
 }
 
@@ -78,7 +100,9 @@ export async function connectSim(key: Uint8Array, auth: number): Promise<Connect
  *  pointed the selftest at the wrong build (or the wrong port). */
 export function resolvePlatform(given: string | undefined, reported: string, where: string): string | undefined {
   if (given !== undefined && reported && given !== reported) {
-    throw new UsageError(`--platform ${given}, but the device on ${where} reports ${reported}: drop --platform to test it against the ${reported} build, or point the selftest at a ${given} board`);
+    throw new UsageError(
+      `--platform ${given}, but the device on ${where} reports ${reported}: drop --platform to test it against the ${reported} build, or point the selftest at a ${given} board`,
+    );
   }
   return reported || given;
 }
@@ -99,20 +123,29 @@ export async function connectSerial(path: string, baud: number, key: Uint8Array,
   const faulty = new FaultyTransport(t);
   const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
   return {
-    peer, faulty, lineRate: baud / 10, port: path,
+    peer,
+    faulty,
+    lineRate: baud / 10,
+    port: path,
     expected: { core: coreManifest() },
     // A real board cannot have its supply cut from here: it is told to
     // reset itself at once (a system reset mid-exchange, RAM lost).
-    powerCut: async () => { peer.send(FrameType.RESET_REQ); await peer.flush(); return "board reset on command (RESET_REQ)"; },
+    powerCut: async () => {
+      peer.send(FrameType.RESET_REQ);
+      await peer.flush();
+      return "board reset on command (RESET_REQ)";
+    },
     close: () => peer.close(),
   };
 }
 
 export async function connectQemu(platform: string, key: Uint8Array, auth: number): Promise<Connected> {
-  if (platform !== "mps2-an500") throw new UsageError(`--target qemu: only --platform mps2-an500 is emulated (got ${platform})`);
+  if (platform !== "mps2-an500")
+    throw new UsageError(`--target qemu: only --platform mps2-an500 is emulated (got ${platform})`);
   const dir = firmwareDir(platform);
   const elf = join(dir, "qn.elf");
-  if (!existsSync(elf)) throw new UsageError(`QEMU firmware not built: ${elf} is missing (run \`make PLATFORM=${platform}\`)`);
+  if (!existsSync(elf))
+    throw new UsageError(`QEMU firmware not built: ${elf} is missing (run \`make PLATFORM=${platform}\`)`);
   const q = await Qemu.start({ elf });
   try {
     const t = new SerialTransport({ path: q.pty, baudRate: 921600 });
@@ -121,10 +154,22 @@ export async function connectQemu(platform: string, key: Uint8Array, auth: numbe
     const faulty = new FaultyTransport(t);
     const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
     return {
-      peer, faulty, lineRate: null, port: q.pty,
+      peer,
+      faulty,
+      lineRate: null,
+      port: q.pty,
       expected: { core: coreManifest(), image: imageManifest(dir) },
-      powerCut: async () => { await q.monitor("system_reset"); return "QEMU system_reset at an arbitrary instruction (RAM lost, journal storage kept)"; },
-      close: async () => { try { await peer.close(); } finally { await q.stop(); } },
+      powerCut: async () => {
+        await q.monitor("system_reset");
+        return "QEMU system_reset at an arbitrary instruction (RAM lost, journal storage kept)";
+      },
+      close: async () => {
+        try {
+          await peer.close();
+        } finally {
+          await q.stop();
+        }
+      },
     };
   } catch (e) {
     await q.stop();

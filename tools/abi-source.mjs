@@ -8,17 +8,27 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const FN = /\/\*\*\s*([\s\S]*?)\s*\*\/\s*export function (\w+)\(([^)]*)\):\s*(\w+)/g;
-const EXT = /\/\*\*\s*([\s\S]*?)\s*\*\/\s*@external\("(\w+)",\s*"(\w+)"\)\s*export declare function (\w+)\(([^)]*)\):\s*(\w+)/g;
+const EXT =
+  /\/\*\*\s*([\s\S]*?)\s*\*\/\s*@external\("(\w+)",\s*"(\w+)"\)\s*export declare function (\w+)\(([^)]*)\):\s*(\w+)/g;
 
 function params(src) {
-  return src.split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
-    const [name, type] = p.split(":").map((s) => s.trim());
-    return { name, type };
-  });
+  return src
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      const [name, type] = p.split(":").map((s) => s.trim());
+      return { name, type };
+    });
 }
 
 function clean(doc) {
-  return doc.split("\n").map((l) => l.replace(/^\s*\*\s?/, "")).join(" ").replace(/\s+/g, " ").trim();
+  return doc
+    .split("\n")
+    .map((l) => l.replace(/^\s*\*\s?/, ""))
+    .join(" ")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 export function readExports(root) {
@@ -63,25 +73,97 @@ export function readStatus(root) {
 // literal stops the build, so a member can never be skipped quietly.
 export const GROUPS = [
   { ts: "FrameType", c: "qn_frame_type_t", file: "frame.ts", prefix: "T_", doc: "Frame types (header byte 1)." },
-  { ts: "Flag", c: "qn_flag_t", file: "frame.ts", prefix: "F_", doc: "Header flags (byte 2): the priority and QoS fields and the flag bits." },
-  { ts: "HeaderOffset", c: "qn_header_offset_t", file: "frame.ts", prefix: "H_", doc: "Offsets of the frame header's fields (little-endian)." },
+  {
+    ts: "Flag",
+    c: "qn_flag_t",
+    file: "frame.ts",
+    prefix: "F_",
+    doc: "Header flags (byte 2): the priority and QoS fields and the flag bits.",
+  },
+  {
+    ts: "HeaderOffset",
+    c: "qn_header_offset_t",
+    file: "frame.ts",
+    prefix: "H_",
+    doc: "Offsets of the frame header's fields (little-endian).",
+  },
   { ts: "Prio", c: "qn_prio_t", file: "config.ts", prefix: "PRIO_", doc: "Priority classes: lower is more urgent." },
   { ts: "Qos", c: "qn_qos_t", file: "config.ts", prefix: "QOS_", doc: "QoS levels." },
   { ts: "Codec", c: "qn_codec_t", file: "config.ts", prefix: "CODEC_", doc: "Payload codec ids (header byte 3)." },
-  { ts: "ConfigKey", c: "qn_config_key_t", file: "session.ts", prefix: "CFG_", doc: "Config keys of qn_config_set and qn_config_get." },
+  {
+    ts: "ConfigKey",
+    c: "qn_config_key_t",
+    file: "session.ts",
+    prefix: "CFG_",
+    doc: "Config keys of qn_config_set and qn_config_get.",
+  },
   { ts: "Role", c: "qn_role_t", file: "session.ts", prefix: "ROLE_", doc: "Roles (QN_CFG_ROLE)." },
-  { ts: "AuthMode", c: "qn_auth_mode_t", file: "session.ts", prefix: "AUTH_", doc: "Authentication modes (QN_CFG_AUTH)." },
-  { ts: "SessionState", c: "qn_session_state_t", file: "session.ts", prefix: "SESSION_", doc: "Session states (QN_SESSION_STAT_STATE)." },
-  { ts: "SessionStat", c: "qn_session_stat_t", file: "session.ts", prefix: "SESSION_STAT_", doc: "What qn_session_stat reports." },
-  { ts: "Capability", c: "qn_capability_t", file: "session.ts", prefix: "CAP_", doc: "Capability bits announced in the handshake (QN_SESSION_STAT_PEER_CAPS)." },
+  {
+    ts: "AuthMode",
+    c: "qn_auth_mode_t",
+    file: "session.ts",
+    prefix: "AUTH_",
+    doc: "Authentication modes (QN_CFG_AUTH).",
+  },
+  {
+    ts: "SessionState",
+    c: "qn_session_state_t",
+    file: "session.ts",
+    prefix: "SESSION_",
+    doc: "Session states (QN_SESSION_STAT_STATE).",
+  },
+  {
+    ts: "SessionStat",
+    c: "qn_session_stat_t",
+    file: "session.ts",
+    prefix: "SESSION_STAT_",
+    doc: "What qn_session_stat reports.",
+  },
+  {
+    ts: "Capability",
+    c: "qn_capability_t",
+    file: "session.ts",
+    prefix: "CAP_",
+    doc: "Capability bits announced in the handshake (QN_SESSION_STAT_PEER_CAPS).",
+  },
   { ts: "QosStat", c: "qn_qos_stat_t", file: "qos.ts", prefix: "QOS_STAT_", doc: "What qn_qos_stat reports." },
-  { ts: "JournalStat", c: "qn_journal_stat_t", file: "journal.ts", prefix: "JOURNAL_STAT_", doc: "What qn_journal_stat reports." },
-  { ts: "JournalRecord", c: "qn_journal_record_t", file: "journal.ts", prefix: "R_", doc: "Journal record types (the storage format)." },
+  {
+    ts: "JournalStat",
+    c: "qn_journal_stat_t",
+    file: "journal.ts",
+    prefix: "JOURNAL_STAT_",
+    doc: "What qn_journal_stat reports.",
+  },
+  {
+    ts: "JournalRecord",
+    c: "qn_journal_record_t",
+    file: "journal.ts",
+    prefix: "R_",
+    doc: "Journal record types (the storage format).",
+  },
   { ts: "PoolStat", c: "qn_pool_stat_t", file: "pool.ts", prefix: "POOL_STAT_", doc: "What qn_pool_stat reports." },
-  { ts: "SchedStat", c: "qn_sched_stat_t", file: "sched.ts", prefix: "SCHED_STAT_", doc: "What qn_sched_stat reports." },
+  {
+    ts: "SchedStat",
+    c: "qn_sched_stat_t",
+    file: "sched.ts",
+    prefix: "SCHED_STAT_",
+    doc: "What qn_sched_stat reports.",
+  },
   { ts: "Counter", c: "qn_counter_t", file: "counters.ts", prefix: "C_", doc: "Event counters of qn_counter." },
-  { ts: "EventType", c: "qn_event_type_t", file: "events.ts", prefix: "EV_", doc: "Event types of the device event log (qn_event, T_LOG); the doc of each is its name in the gateway's log." },
-  { ts: "FieldKind", c: "qn_field_kind_t", file: "codec/fields.ts", prefix: "K_", doc: "Kinds of the message field table's fields (qn_msg_add, qn_msg_kind)." },
+  {
+    ts: "EventType",
+    c: "qn_event_type_t",
+    file: "events.ts",
+    prefix: "EV_",
+    doc: "Event types of the device event log (qn_event, T_LOG); the doc of each is its name in the gateway's log.",
+  },
+  {
+    ts: "FieldKind",
+    c: "qn_field_kind_t",
+    file: "codec/fields.ts",
+    prefix: "K_",
+    doc: "Kinds of the message field table's fields (qn_msg_add, qn_msg_kind).",
+  },
   { ts: "Feature", c: "qn_feature_t", file: "identity.ts", prefix: "FEATURE_", doc: "Feature bits of qn_features." },
 ];
 
@@ -132,16 +214,33 @@ export function readAbi(root) {
       const literal = value.trim();
       if (constNames.has(name) && CONSTANTS.some((k) => k.name === name && k.file === f)) {
         if (!INT.test(literal)) fail(`assembly/${f}: ${name} = ${literal} is not an integer literal`);
-        constants.push({ name, type, value: Number(literal), literal, doc: (comment ?? "").trim() || docBefore(src, m.index) });
+        constants.push({
+          name,
+          type,
+          value: Number(literal),
+          literal,
+          doc: (comment ?? "").trim() || docBefore(src, m.index),
+        });
         continue;
       }
-      const g = groups.filter((x) => x.file === f && name.startsWith(x.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];
+      const g = groups
+        .filter((x) => x.file === f && name.startsWith(x.prefix))
+        .sort((a, b) => b.prefix.length - a.prefix.length)[0];
       if (!g) continue;
-      if (!INT.test(literal)) fail(`assembly/${f}: ${name} = ${literal} has the prefix ${g.prefix} of ${g.ts} but is not an integer literal`);
-      g.members.push({ name: name.slice(g.prefix.length), source: name, type, value: Number(literal), literal, doc: (comment ?? "").trim() });
+      if (!INT.test(literal))
+        fail(`assembly/${f}: ${name} = ${literal} has the prefix ${g.prefix} of ${g.ts} but is not an integer literal`);
+      g.members.push({
+        name: name.slice(g.prefix.length),
+        source: name,
+        type,
+        value: Number(literal),
+        literal,
+        doc: (comment ?? "").trim(),
+      });
     }
   }
-  for (const k of CONSTANTS) if (!constants.some((c) => c.name === k.name)) fail(`assembly/${k.file}: no integer constant ${k.name}`);
+  for (const k of CONSTANTS)
+    if (!constants.some((c) => c.name === k.name)) fail(`assembly/${k.file}: no integer constant ${k.name}`);
   const seen = new Map();
   for (const g of groups) {
     if (!g.members.length) fail(`${g.path}: no constant with the prefix ${g.prefix} (group ${g.ts})`);

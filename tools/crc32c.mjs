@@ -9,5 +9,5 @@ for (let i = 0; i < 256; i++) {
 export function crc32c(bytes) {
   let c = 0xffffffff;
   for (const b of bytes) c = T[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (~c) >>> 0;
+  return ~c >>> 0;
 }

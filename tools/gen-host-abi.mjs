@@ -33,7 +33,9 @@ for (const m of events.members) {
 }
 
 const doc = (s, indent = "") => (s ? `${indent}/** ${s.replaceAll("*/", "* /")} */\n` : "");
-const group = (g) => `${doc(`${g.doc} ${g.path}: ${g.prefix}*; C: QN_${g.prefix}* (${g.c}).`)}export const ${g.ts} = Object.freeze({
+const group = (
+  g,
+) => `${doc(`${g.doc} ${g.path}: ${g.prefix}*; C: QN_${g.prefix}* (${g.c}).`)}export const ${g.ts} = Object.freeze({
 ${g.members.map((m) => `${doc(m.doc, "  ")}  ${m.name}: ${m.literal},`).join("\n")}
 } as const);
 export type ${g.ts} = (typeof ${g.ts})[keyof typeof ${g.ts}];`;
@@ -64,4 +66,6 @@ ${events.members.map((m) => `  [${m.value}, ${JSON.stringify(m.doc)}],`).join("\
 `;
 
 writeFileSync(join(outDir, "qn_abi.ts"), ts);
-console.log(`gen-host-abi: ${abi.groups.length} groups, ${abi.constants.length} constants, ${status.length} status codes -> ${outDir}/qn_abi.ts`);
+console.log(
+  `gen-host-abi: ${abi.groups.length} groups, ${abi.constants.length} constants, ${status.length} status codes -> ${outDir}/qn_abi.ts`,
+);

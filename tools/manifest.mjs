@@ -13,6 +13,14 @@ const manifest = {
   wasm_crc32c: crc32c(bytes),
   wasm_bytes: bytes.length,
   heap_base: inst.exports.qn_heap_base(),
-  features: Object.fromEntries(features.split(" ").filter(Boolean).map((f) => { const [k, v] = f.split("="); return [k, Number(v)]; })),
+  features: Object.fromEntries(
+    features
+      .split(" ")
+      .filter(Boolean)
+      .map((f) => {
+        const [k, v] = f.split("=");
+        return [k, Number(v)];
+      }),
+  ),
 };
 console.log(JSON.stringify(manifest, null, 2));

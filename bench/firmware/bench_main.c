@@ -34,19 +34,44 @@ extern volatile uint32_t qn_boot_ns; /* board.c: qn_port_ready writes it */
 /* ---- output ---- */
 static char line[256];
 static unsigned pos;
-static void out_s(const char *s) { while (*s && pos < sizeof line - 3) line[pos++] = *s++; }
-static void out_u(uint64_t v) {
-  char b[24]; int n = 0;
-  do { b[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-  while (n) { if (pos < sizeof line - 3) line[pos++] = b[--n]; else n--; }
+static void out_s(const char *s) {
+  while (*s && pos < sizeof line - 3) line[pos++] = *s++;
 }
-static void out_end(void) { line[pos++] = '\r'; line[pos++] = '\n'; line[pos] = 0; qn_port_panic_write(line); pos = 0; }
+static void out_u(uint64_t v) {
+  char b[24];
+  int n = 0;
+  do {
+    b[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) {
+    if (pos < sizeof line - 3)
+      line[pos++] = b[--n];
+    else
+      n--;
+  }
+}
+static void out_end(void) {
+  line[pos++] = '\r';
+  line[pos++] = '\n';
+  line[pos] = 0;
+  qn_port_panic_write(line);
+  pos = 0;
+}
 
 void qn_fatal(const char *why, uint32_t code) {
-  out_s("{\"fatal\":\""); out_s(why); out_s("\",\"code\":"); out_u(code); out_s("}"); out_end();
+  out_s("{\"fatal\":\"");
+  out_s(why);
+  out_s("\",\"code\":");
+  out_u(code);
+  out_s("}");
+  out_end();
   qn_port_exit(1);
 }
-#define CHECK(cond, what, code) do { if (!(cond)) qn_fatal(what, (uint32_t)(code)); } while (0)
+#define CHECK(cond, what, code)                    \
+  do {                                             \
+    if (!(cond)) qn_fatal(what, (uint32_t)(code)); \
+  } while (0)
 
 /* ---- time ---- */
 static inline uint64_t now(void) { return qn_systick_now_ns(); }
@@ -54,7 +79,11 @@ static uint64_t overhead; /* ns of one now()..now() pair with nothing between */
 
 static void calibrate(void) {
   uint64_t sum = 0;
-  for (int i = 0; i < 1000; i++) { uint64_t a = now(); uint64_t b = now(); sum += b - a; }
+  for (int i = 0; i < 1000; i++) {
+    uint64_t a = now();
+    uint64_t b = now();
+    sum += b - a;
+  }
   overhead = sum / 1000;
 }
 
@@ -64,15 +93,29 @@ static void calibrate(void) {
  * late), which makes one sample 1 ms off; the median is immune to that
  * and the mean skips samples more than 100,000 off the median ("glitches"). */
 #define MAX_SAMPLES 200
-typedef struct { uint32_t s[MAX_SAMPLES]; uint32_t n; } acc_t;
+typedef struct {
+  uint32_t s[MAX_SAMPLES];
+  uint32_t n;
+} acc_t;
 static void acc_add(acc_t *a, uint64_t dt) {
   dt = dt > overhead ? dt - overhead : 0;
   if (a->n < MAX_SAMPLES) a->s[a->n++] = (uint32_t)dt;
 }
 static void sort_u32(uint32_t *v, uint32_t n) {
-  for (uint32_t i = 1; i < n; i++) { uint32_t x = v[i], j = i; while (j && v[j - 1] > x) { v[j] = v[j - 1]; j--; } v[j] = x; }
+  for (uint32_t i = 1; i < n; i++) {
+    uint32_t x = v[i], j = i;
+    while (j && v[j - 1] > x) {
+      v[j] = v[j - 1];
+      j--;
+    }
+    v[j] = x;
+  }
 }
-static uint32_t sum_u32(const uint32_t *v, uint32_t n) { uint64_t t = 0; for (uint32_t i = 0; i < n; i++) t += v[i]; return (uint32_t)t; }
+static uint32_t sum_u32(const uint32_t *v, uint32_t n) {
+  uint64_t t = 0;
+  for (uint32_t i = 0; i < n; i++) t += v[i];
+  return (uint32_t)t;
+}
 /* {"op","mode","n","median","mean","min","max","glitches"}: instructions
  * (virtual ns) per operation. */
 static void report_acc(const char *op, const char *mode, acc_t *a) {
@@ -81,17 +124,39 @@ static void report_acc(const char *op, const char *mode, acc_t *a) {
   uint64_t total = 0;
   for (uint32_t i = 0; i < a->n; i++) {
     uint32_t d = a->s[i] > med ? a->s[i] - med : med - a->s[i];
-    if (d > 100000u) { glitches++; continue; }
-    total += a->s[i]; kept++;
+    if (d > 100000u) {
+      glitches++;
+      continue;
+    }
+    total += a->s[i];
+    kept++;
   }
-  out_s("{\"op\":\""); out_s(op); out_s("\",\"mode\":\""); out_s(mode);
-  out_s("\",\"n\":"); out_u(a->n); out_s(",\"median\":"); out_u(med);
-  out_s(",\"mean\":"); out_u(kept ? total / kept : 0);
-  out_s(",\"min\":"); out_u(a->s[0]); out_s(",\"max\":"); out_u(a->s[a->n - 1]);
-  out_s(",\"glitches\":"); out_u(glitches); out_s("}"); out_end();
+  out_s("{\"op\":\"");
+  out_s(op);
+  out_s("\",\"mode\":\"");
+  out_s(mode);
+  out_s("\",\"n\":");
+  out_u(a->n);
+  out_s(",\"median\":");
+  out_u(med);
+  out_s(",\"mean\":");
+  out_u(kept ? total / kept : 0);
+  out_s(",\"min\":");
+  out_u(a->s[0]);
+  out_s(",\"max\":");
+  out_u(a->s[a->n - 1]);
+  out_s(",\"glitches\":");
+  out_u(glitches);
+  out_s("}");
+  out_end();
 }
 
-#define TIMED(acc, stmt) do { uint64_t t0_ = now(); stmt; acc_add(&(acc), now() - t0_); } while (0)
+#define TIMED(acc, stmt)          \
+  do {                            \
+    uint64_t t0_ = now();         \
+    stmt;                         \
+    acc_add(&(acc), now() - t0_); \
+  } while (0)
 
 /* ---- two peers ---- */
 typedef struct {
@@ -104,14 +169,20 @@ static int cur = -1;
 
 static void use(int p) {
   if (p == cur) return;
-  if (cur >= 0) { peers[cur].inst = qn_instance; memcpy(peers[cur].mem, qn_linear_mem, QN_LINEAR_MEM_BYTES); }
+  if (cur >= 0) {
+    peers[cur].inst = qn_instance;
+    memcpy(peers[cur].mem, qn_linear_mem, QN_LINEAR_MEM_BYTES);
+  }
   qn_instance = peers[p].inst;
   memcpy(qn_linear_mem, peers[p].mem, QN_LINEAR_MEM_BYTES);
   cur = p;
 }
 
 /* The core's imports, per peer (replaces boards/common/qn_imports.c). */
-static int in_mem(qn_addr_t ptr, uint32_t len) { uint32_t s = qn_mem_size(); return ptr <= s && len <= s - ptr; }
+static int in_mem(qn_addr_t ptr, uint32_t len) {
+  uint32_t s = qn_mem_size();
+  return ptr <= s && len <= s - ptr;
+}
 int32_t qn_import_qn_storage_read(uint32_t off, qn_addr_t ptr, uint32_t len) {
   if (!in_mem(ptr, len) || off > STORE_SIZE || len > STORE_SIZE - off) return QN_ERR_ARG;
   memcpy(qn_mem() + ptr, peers[cur].store + off, len);
@@ -132,7 +203,7 @@ int32_t qn_import_qn_entropy(qn_addr_t ptr, uint32_t len) {
   return qn_port_entropy(qn_mem() + ptr, len);
 }
 
-static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static void peer_start(int p, uint32_t role, uint32_t auth) {
@@ -183,18 +254,32 @@ static int32_t rx_wire(void) {
 
 /* Move whatever the current peer queued to the other one (untimed). */
 static void deliver(int from, int to) {
-  use(from); wire_len = 0; pull_all();
-  use(to); rx_wire();
+  use(from);
+  wire_len = 0;
+  pull_all();
+  use(to);
+  rx_wire();
 }
 
 static void handshake(void) {
   use(1);
   CHECK(qn_connect() == QN_OK, "connect", 0);
-  for (int i = 0; i < 4; i++) { deliver(1, 0); deliver(0, 1); }
-  use(0); CHECK(qn_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP, "server session not up", (uint32_t)qn_session_stat(QN_SESSION_STAT_REFUSAL));
-  use(1); CHECK(qn_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP, "client session not up", (uint32_t)qn_session_stat(QN_SESSION_STAT_REFUSAL));
-  use(0); while (qn_inbox_pop() > 0) {}
-  use(1); while (qn_inbox_pop() > 0) {}
+  for (int i = 0; i < 4; i++) {
+    deliver(1, 0);
+    deliver(0, 1);
+  }
+  use(0);
+  CHECK(qn_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP, "server session not up",
+        (uint32_t)qn_session_stat(QN_SESSION_STAT_REFUSAL));
+  use(1);
+  CHECK(qn_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP, "client session not up",
+        (uint32_t)qn_session_stat(QN_SESSION_STAT_REFUSAL));
+  use(0);
+  while (qn_inbox_pop() > 0) {
+  }
+  use(1);
+  while (qn_inbox_pop() > 0) {
+  }
 }
 
 #define PAYLOAD 32
@@ -265,7 +350,12 @@ static void bench_qos0(const char *mode) {
   report_acc("qos0_rx_dispatch_32B", mode, &rx);
   report_acc("qos0_inbox_pop_32B", mode, &pop);
   report_acc("qos0_rx_to_app_32B", mode, &full);
-  out_s("{\"op\":\"wire_bytes_32B\",\"mode\":\""); out_s(mode); out_s("\",\"bytes\":"); out_u(bytes); out_s("}"); out_end();
+  out_s("{\"op\":\"wire_bytes_32B\",\"mode\":\"");
+  out_s(mode);
+  out_s("\",\"bytes\":");
+  out_u(bytes);
+  out_s("}");
+  out_end();
 }
 
 /* Timed pull of everything the current peer queued, then timed receive on
@@ -273,9 +363,13 @@ static void bench_qos0(const char *mode) {
 static void step(acc_t *a, int from, int to) {
   use(from);
   wire_len = 0;
-  uint64_t t0 = now(); pull_all(); acc_add(a, now() - t0);
+  uint64_t t0 = now();
+  pull_all();
+  acc_add(a, now() - t0);
   use(to);
-  t0 = now(); int32_t f = rx_wire(); acc_add(a, now() - t0);
+  t0 = now();
+  int32_t f = rx_wire();
+  acc_add(a, now() - t0);
   CHECK(f >= 1, "qos2 step lost", (uint32_t)from);
 }
 
@@ -292,14 +386,15 @@ static void bench_qos2(const char *mode) {
     int64_t pid;
     TIMED(one, pid = qn_publish(1, QN_QOS_EXACTLY_ONCE, QN_PRIO_BULK, QN_CODEC_NONE, PAYLOAD));
     CHECK(pid > 0, "publish qos2", (uint32_t)pid);
-    step(&one, 1, 0);  /* DATA -> A, A queues PUBREC */
+    step(&one, 1, 0); /* DATA -> A, A queues PUBREC */
     int32_t n;
     TIMED(one, n = qn_inbox_pop());
     CHECK(n == qn_header_size() + PAYLOAD, "qos2 not delivered", (uint32_t)n);
-    step(&one, 0, 1);  /* PUBREC -> B, B queues PUBREL */
-    step(&one, 1, 0);  /* PUBREL -> A, A queues PUBCOMP */
-    step(&one, 0, 1);  /* PUBCOMP -> B */
-    use(1); CHECK(qn_qos_stat(QN_QOS_STAT_IN_FLIGHT) == 0, "qos2 still in flight", qn_qos_stat(QN_QOS_STAT_IN_FLIGHT));
+    step(&one, 0, 1); /* PUBREC -> B, B queues PUBREL */
+    step(&one, 1, 0); /* PUBREL -> A, A queues PUBCOMP */
+    step(&one, 0, 1); /* PUBCOMP -> B */
+    use(1);
+    CHECK(qn_qos_stat(QN_QOS_STAT_IN_FLIGHT) == 0, "qos2 still in flight", qn_qos_stat(QN_QOS_STAT_IN_FLIGHT));
     /* Each sample already had the timer overhead removed. */
     all.s[all.n++] = sum_u32(one.s, one.n);
   }
@@ -308,14 +403,31 @@ static void bench_qos2(const char *mode) {
 
 /* Batch timings: N operations between two reads, the batch run 5 times;
  * the median batch is reported (see acc_t for why not the mean). */
-#define BATCH(name, count_, stmt) do { \
-    static acc_t b_; b_.n = 0; \
-    for (int r_ = 0; r_ < 5; r_++) { \
-      uint64_t t0_ = now(); for (uint32_t i_ = 0; i_ < (count_); i_++) { stmt; } acc_add(&b_, now() - t0_); } \
-    sort_u32(b_.s, b_.n); \
-    out_s("{\"op\":\""); out_s(name); out_s("\",\"mode\":\"-\",\"n\":"); out_u(count_); \
-    out_s(",\"batch_median\":"); out_u(b_.s[2]); out_s(",\"batch_min\":"); out_u(b_.s[0]); \
-    out_s(",\"batch_max\":"); out_u(b_.s[4]); out_s("}"); out_end(); } while (0)
+#define BATCH(name, count_, stmt)                  \
+  do {                                             \
+    static acc_t b_;                               \
+    b_.n = 0;                                      \
+    for (int r_ = 0; r_ < 5; r_++) {               \
+      uint64_t t0_ = now();                        \
+      for (uint32_t i_ = 0; i_ < (count_); i_++) { \
+        stmt;                                      \
+      }                                            \
+      acc_add(&b_, now() - t0_);                   \
+    }                                              \
+    sort_u32(b_.s, b_.n);                          \
+    out_s("{\"op\":\"");                           \
+    out_s(name);                                   \
+    out_s("\",\"mode\":\"-\",\"n\":");             \
+    out_u(count_);                                 \
+    out_s(",\"batch_median\":");                   \
+    out_u(b_.s[2]);                                \
+    out_s(",\"batch_min\":");                      \
+    out_u(b_.s[0]);                                \
+    out_s(",\"batch_max\":");                      \
+    out_u(b_.s[4]);                                \
+    out_s("}");                                    \
+    out_end();                                     \
+  } while (0)
 
 static volatile uint32_t sink;
 
@@ -323,7 +435,10 @@ static void bench_primitives(void) {
   use(0);
   /* An empty loop, to show what the batch loop itself costs. */
   BATCH("empty_loop", 10000, __asm volatile(""));
-  BATCH("pool_alloc_free_32B", 2000, { qn_addr_t b = qn_pool_alloc(32); sink = (uint32_t)qn_pool_free(b); });
+  BATCH("pool_alloc_free_32B", 2000, {
+    qn_addr_t b = qn_pool_alloc(32);
+    sink = (uint32_t)qn_pool_free(b);
+  });
   static uint8_t buf[256];
   for (int i = 0; i < 256; i++) buf[i] = (uint8_t)(i * 7 + 3);
   uint8_t *mem = qn_mem();
@@ -365,7 +480,12 @@ int main(void) {
   qn_port_init();
   qn_port_ready();
   calibrate();
-  out_s("{\"hello\":\"qn-bench-m7\",\"timer_overhead\":"); out_u(overhead); out_s(",\"boot_ns\":"); out_u(qn_boot_ns); out_s("}"); out_end();
+  out_s("{\"hello\":\"qn-bench-m7\",\"timer_overhead\":");
+  out_u(overhead);
+  out_s(",\"boot_ns\":");
+  out_u(qn_boot_ns);
+  out_s("}");
+  out_end();
   static qn_trap_target_t t;
   int code = QN_TRY(t);
   if (code != 0) qn_fatal("core trapped", (uint32_t)code);
@@ -381,6 +501,7 @@ int main(void) {
     if (m == 0) bench_primitives();
   }
   qn_wasm_rt_disarm();
-  out_s("{\"done\":true}"); out_end();
+  out_s("{\"done\":true}");
+  out_end();
   qn_port_exit(0);
 }

@@ -48,7 +48,11 @@ volatile uint32_t qn_main_rx_calls;
 static const uint8_t psk[QN_PSK_LEN] = {QN_PSK_BYTES};
 
 /* Image check: progress through qn_port_image's bytes. */
-static struct { const uint8_t *start; uint32_t len, done, crc; int32_t state; } image;
+static struct {
+  const uint8_t *start;
+  uint32_t len, done, crc;
+  int32_t state;
+} image;
 enum { IMAGE_PENDING, IMAGE_RUNNING, IMAGE_DONE, IMAGE_NONE };
 
 static void put_u32(char *p, uint32_t v) {
@@ -117,7 +121,8 @@ static void core_start(void) {
   if (code != 0) qn_fatal("core trapped while starting (linear memory too small?)", (uint32_t)code);
   int32_t st = qn_runtime_init();
   if (st != QN_OK) qn_fatal(qn_status_str(st), (uint32_t)st);
-  if (qn_heap_base() > qn_mem_size()) qn_fatal("core needs more linear memory than built in: heap_base", qn_heap_base());
+  if (qn_heap_base() > qn_mem_size())
+    qn_fatal("core needs more linear memory than built in: heap_base", qn_heap_base());
   st = qn_init();
   if (st != QN_OK) qn_fatal(qn_status_str(st), (uint32_t)st);
   qn_tick((int64_t)qn_port_now_us());

@@ -17,6 +17,4 @@ uint32_t qn_crc32c_update(uint32_t crc, const uint8_t *p, size_t n) {
   return crc;
 }
 
-uint32_t qn_crc32c_buf(const uint8_t *p, size_t n) {
-  return qn_crc32c_final(qn_crc32c_update(QN_CRC32C_INIT, p, n));
-}
+uint32_t qn_crc32c_buf(const uint8_t *p, size_t n) { return qn_crc32c_final(qn_crc32c_update(QN_CRC32C_INIT, p, n)); }

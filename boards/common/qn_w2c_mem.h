@@ -40,7 +40,7 @@ extern uint8_t qn_linear_mem[QN_LINEAR_MEM_BYTES];
   if (UNLIKELY((addr) > (u64)(QN_LINEAR_MEM_BYTES - sizeof(t)))) TRAP(OOB);
 
 #define DEFINE_LOAD(name, t1, t2, t3)                          \
-  static inline t3 name(wasm_rt_memory_t* mem, u64 addr) {     \
+  static inline t3 name(wasm_rt_memory_t *mem, u64 addr) {     \
     (void)mem;                                                 \
     QN_MEMCHECK(addr, t1);                                     \
     t1 result;                                                 \
@@ -49,31 +49,29 @@ extern uint8_t qn_linear_mem[QN_LINEAR_MEM_BYTES];
   }
 
 #define DEFINE_STORE(name, t1, t2)                                     \
-  static inline void name(wasm_rt_memory_t* mem, u64 addr, t2 value) { \
+  static inline void name(wasm_rt_memory_t *mem, u64 addr, t2 value) { \
     (void)mem;                                                         \
     QN_MEMCHECK(addr, t1);                                             \
     t1 wrapped = (t1)value;                                            \
     wasm_rt_memcpy(&qn_linear_mem[addr], &wrapped, sizeof(t1));        \
   }
 
-#define QN_MEMCHECK_AT(base, off, t)                                   \
-  if (UNLIKELY((off) > QN_LINEAR_MEM_BYTES - sizeof(t) ||              \
-               (base) > QN_LINEAR_MEM_BYTES - sizeof(t) - (off)))      \
-    TRAP(OOB);
+#define QN_MEMCHECK_AT(base, off, t) \
+  if (UNLIKELY((off) > QN_LINEAR_MEM_BYTES - sizeof(t) || (base) > QN_LINEAR_MEM_BYTES - sizeof(t) - (off))) TRAP(OOB);
 
-#define DEFINE_LOAD_AT(name, t1, t2, t3)                                  \
-  static inline t3 name##_at(u32 base, u32 off) {                         \
-    QN_MEMCHECK_AT(base, off, t1);                                        \
-    t1 result;                                                            \
-    wasm_rt_memcpy(&result, &qn_linear_mem[base] + off, sizeof(t1));     \
-    return (t3)(t2)result;                                                \
+#define DEFINE_LOAD_AT(name, t1, t2, t3)                             \
+  static inline t3 name##_at(u32 base, u32 off) {                    \
+    QN_MEMCHECK_AT(base, off, t1);                                   \
+    t1 result;                                                       \
+    wasm_rt_memcpy(&result, &qn_linear_mem[base] + off, sizeof(t1)); \
+    return (t3)(t2)result;                                           \
   }
 
-#define DEFINE_STORE_AT(name, t1, t2)                                     \
-  static inline void name##_at(u32 base, u32 off, t2 value) {             \
-    QN_MEMCHECK_AT(base, off, t1);                                        \
-    t1 wrapped = (t1)value;                                               \
-    wasm_rt_memcpy(&qn_linear_mem[base] + off, &wrapped, sizeof(t1));     \
+#define DEFINE_STORE_AT(name, t1, t2)                                 \
+  static inline void name##_at(u32 base, u32 off, t2 value) {         \
+    QN_MEMCHECK_AT(base, off, t1);                                    \
+    t1 wrapped = (t1)value;                                           \
+    wasm_rt_memcpy(&qn_linear_mem[base] + off, &wrapped, sizeof(t1)); \
   }
 
 DEFINE_LOAD_AT(i32_load, u32, u32, u32)

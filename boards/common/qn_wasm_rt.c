@@ -50,9 +50,9 @@ void wasm_rt_trap(wasm_rt_trap_t code) {
 }
 
 const char *qn_wasm_rt_trap_str(int code) {
-  static const char *const s[] = {"none", "out of bounds", "integer overflow", "divide by zero",
-                                  "invalid conversion", "unreachable", "call_indirect", "exception",
-                                  "call stack exhausted"};
+  static const char *const s[] = {"none",           "out of bounds",      "integer overflow",
+                                  "divide by zero", "invalid conversion", "unreachable",
+                                  "call_indirect",  "exception",          "call stack exhausted"};
   return (code >= 0 && code < (int)(sizeof s / sizeof s[0])) ? s[code] : "unknown trap";
 }
 

@@ -18,18 +18,20 @@
 #include <setjmp.h>
 #include <stdint.h>
 
-typedef struct { jmp_buf jb; } qn_trap_target_t;
+typedef struct {
+  jmp_buf jb;
+} qn_trap_target_t;
 
 /* Trap codes (same numbers as wasm2c's wasm_rt_trap_t). */
 enum {
-  QN_TRAP_OOB = 1,          /* linear memory or table access out of range */
+  QN_TRAP_OOB = 1, /* linear memory or table access out of range */
   QN_TRAP_INT_OVERFLOW = 2,
   QN_TRAP_DIV_BY_ZERO = 3,
   QN_TRAP_INVALID_CONVERSION = 4,
-  QN_TRAP_UNREACHABLE = 5,  /* the core's abort(): a failed assertion */
+  QN_TRAP_UNREACHABLE = 5, /* the core's abort(): a failed assertion */
   QN_TRAP_CALL_INDIRECT = 6,
   QN_TRAP_EXCEPTION = 7,
-  QN_TRAP_EXHAUSTION = 8,   /* call depth beyond QN_WASM_MAX_DEPTH */
+  QN_TRAP_EXHAUSTION = 8, /* call depth beyond QN_WASM_MAX_DEPTH */
 };
 
 /* Arm t as the place a trap returns to. Use through QN_TRY. */

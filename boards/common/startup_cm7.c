@@ -130,12 +130,11 @@ __attribute__((used)) void qn_cm7_fault_report(const uint32_t *frame, uint32_t e
 
 /* Naked: picks the stack the fault frame was pushed on (MSP or PSP). */
 __attribute__((naked)) static void fault_handler(void) {
-  __asm volatile(
-      "tst lr, #4\n"
-      "ite eq\n"
-      "mrseq r0, msp\n"
-      "mrsne r0, psp\n"
-      "mrs r1, ipsr\n"
-      "ubfx r1, r1, #0, #9\n"
-      "b qn_cm7_fault_report\n");
+  __asm volatile("tst lr, #4\n"
+                 "ite eq\n"
+                 "mrseq r0, msp\n"
+                 "mrsne r0, psp\n"
+                 "mrs r1, ipsr\n"
+                 "ubfx r1, r1, #0, #9\n"
+                 "b qn_cm7_fault_report\n");
 }

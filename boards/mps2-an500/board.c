@@ -27,7 +27,6 @@
 #define INT_RXOVR 8u
 #define UART_RX_IRQ 0u
 
-
 /* Boot cost: nanoseconds from reset to ready. Under -icount shift=0 this is
  * the instruction count; `make bootcost` reads it from QEMU's monitor. */
 volatile uint32_t qn_boot_ns;

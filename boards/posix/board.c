@@ -27,8 +27,14 @@ static qn_byte_ring_t tx;
 static struct timespec t0;
 static volatile sig_atomic_t stop, trap_req;
 
-static void on_stop(int sig) { (void)sig; stop = 1; }
-static void on_trap(int sig) { (void)sig; trap_req = 1; }
+static void on_stop(int sig) {
+  (void)sig;
+  stop = 1;
+}
+static void on_trap(int sig) {
+  (void)sig;
+  trap_req = 1;
+}
 
 int32_t qn_posix_trap_requested(void);
 int32_t qn_posix_trap_requested(void) {

@@ -14,8 +14,8 @@
   } while (!(cond))
 
 static void power_vos0(void) {
-  PWR_CR3 = (PWR_CR3 & ~7u) | (1u << 1); /* LDOEN, no bypass; locks the supply config */
-  WAIT(PWR_CSR1 & (1u << 13));            /* ACTVOSRDY */
+  PWR_CR3 = (PWR_CR3 & ~7u) | (1u << 1);            /* LDOEN, no bypass; locks the supply config */
+  WAIT(PWR_CSR1 & (1u << 13));                      /* ACTVOSRDY */
   PWR_D3CR = (PWR_D3CR & ~(3u << 14)) | (3u << 14); /* VOS1 */
   WAIT(PWR_D3CR & (1u << 13));                      /* VOSRDY */
   RCC_APB4ENR |= 1u << 1;                           /* SYSCFGEN */
@@ -42,8 +42,8 @@ const char *qn_h7_clock_init(void) {
   /* PLL1: input range 8-16 MHz (RGE=3), wide VCO, integer mode, P/Q/R on. */
   RCC_PLLCFGR = (RCC_PLLCFGR & ~0xFu) | (3u << 2) | (1u << 16) | (1u << 17) | (1u << 18);
   RCC_PLL1DIVR = (120u - 1u) | ((2u - 1u) << 9) | ((4u - 1u) << 16) | ((2u - 1u) << 24);
-  RCC_CR |= 1u << 24;         /* PLL1ON */
-  WAIT(RCC_CR & (1u << 25));  /* PLL1RDY */
+  RCC_CR |= 1u << 24;        /* PLL1ON */
+  WAIT(RCC_CR & (1u << 25)); /* PLL1RDY */
   /* Flash first: more wait states before the faster clock. */
   FLASH_ACR = (FLASH_ACR & ~0x3Fu) | 4u | (2u << 4);
   WAIT((FLASH_ACR & 0x3Fu) == (4u | (2u << 4)));

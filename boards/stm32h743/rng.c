@@ -35,7 +35,7 @@ void qn_h7_rng_init(void) {
   }
   RCC_D2CCIP2R &= ~RNGSEL_MASK;
   RCC_AHB2ENR |= AHB2ENR_RNGEN;
-  (void)RCC_AHB2ENR; /* the clock is on before the first access */
+  (void)RCC_AHB2ENR;     /* the clock is on before the first access */
   RNG_CR = RNG_CR_RNGEN; /* CED = 0: clock error detection on */
 }
 
@@ -60,7 +60,7 @@ static int32_t word(uint32_t *w) {
       if (recover_seed_error() != QN_OK) return QN_ERR_IO;
       continue;
     }
-    if (sr & SR_CECS) return QN_ERR_IO; /* RNG clock too slow: words invalid */
+    if (sr & SR_CECS) return QN_ERR_IO;    /* RNG clock too slow: words invalid */
     if (!(sr & SR_DRDY)) return QN_ERR_IO; /* never became ready */
     *w = RNG_DR;
     /* A word read while an error rose is discarded (RM0433: check SR

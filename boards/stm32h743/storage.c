@@ -24,8 +24,8 @@
 #define SR_BSY (1u << 0)
 #define SR_QW (1u << 2)
 /* WRPERR PGSERR STRBERR INCERR OPERR RDPERR RDSERR SNECCERR DBECCERR */
-#define SR_ERRORS ((1u << 17) | (1u << 18) | (1u << 19) | (1u << 21) | (1u << 22) | (1u << 23) | \
-                   (1u << 24) | (1u << 25) | (1u << 26))
+#define SR_ERRORS \
+  ((1u << 17) | (1u << 18) | (1u << 19) | (1u << 21) | (1u << 22) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
 
 extern uint8_t qn_storage_start[];
 

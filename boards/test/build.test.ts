@@ -39,7 +39,13 @@ describe("board builds", () => {
       const keyFile = join(dir, "device.hex");
       const key = Buffer.from("5ec2e7c0ffee00112233445566778899aabbccddeeff0102030405060708090a", "hex");
       writeFileSync(keyFile, `# test key\n${key.toString("hex")}\n`);
-      const log = make(["PLATFORM=mps2-an500", "TARGET=release", "firmware", `QN_FW_ROOT=${dir}`, `QN_PSK_FILE=${keyFile}`]);
+      const log = make([
+        "PLATFORM=mps2-an500",
+        "TARGET=release",
+        "firmware",
+        `QN_FW_ROOT=${dir}`,
+        `QN_PSK_FILE=${keyFile}`,
+      ]);
       const map = readFileSync(join(dir, "mps2-an500/release/qn.map"), "latin1");
       for (const text of [log, map]) {
         expect(text).not.toContain(key.toString("hex"));
@@ -51,7 +57,9 @@ describe("board builds", () => {
       expect(bin.includes(Buffer.from(readKeyFile()))).toBe(false);
       // A bad key file stops the build with a clear message.
       writeFileSync(keyFile, "not hex\n");
-      expect(() => make(["PLATFORM=mps2-an500", "firmware", `QN_FW_ROOT=${dir}`, `QN_PSK_FILE=${keyFile}`])).toThrow(/hex digits/);
+      expect(() => make(["PLATFORM=mps2-an500", "firmware", `QN_FW_ROOT=${dir}`, `QN_PSK_FILE=${keyFile}`])).toThrow(
+        /hex digits/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

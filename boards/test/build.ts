@@ -14,7 +14,12 @@ export function buildFirmware(platform: string, target: "release" | "debug", ext
 
 export function make(args: string[]): string {
   try {
-    return execFileSync("make", ["--no-print-directory", ...args], { cwd: ROOT, encoding: "utf8", stdio: "pipe", timeout: 300_000 });
+    return execFileSync("make", ["--no-print-directory", ...args], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: "pipe",
+      timeout: 300_000,
+    });
   } catch (e: any) {
     throw new Error(`make ${args.join(" ")} failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
   }

@@ -5,7 +5,9 @@ import { zigzagDecode } from "../../host/zigzag.ts";
 
 /** Address of a symbol in an ARM ELF. */
 export function elfSymbol(elf: string, name: string): number {
-  const m = new RegExp(`^([0-9a-f]+) \\w ${name}$`, "m").exec(execFileSync("arm-none-eabi-nm", [elf], { encoding: "utf8" }));
+  const m = new RegExp(`^([0-9a-f]+) \\w ${name}$`, "m").exec(
+    execFileSync("arm-none-eabi-nm", [elf], { encoding: "utf8" }),
+  );
   if (!m) throw new Error(`${name} not in ${elf}`);
   return parseInt(m[1], 16);
 }

@@ -15,16 +15,20 @@ import { Session } from "./session.ts";
 import { errorStatus } from "./elf.ts";
 import { QosStat } from "../../host/abi.ts";
 
-
 /** Start the posix firmware; resolves once its pty is open and answering. */
 async function startPosix(exe: string, flash: string) {
-  const proc = spawn(exe, [], { env: { ...process.env, QN_FLASH: flash, ASAN_OPTIONS: "abort_on_error=0:exitcode=66" } });
+  const proc = spawn(exe, [], {
+    env: { ...process.env, QN_FLASH: flash, ASAN_OPTIONS: "abort_on_error=0:exitcode=66" },
+  });
   const io = { out: "", err: "" };
   proc.stdout!.on("data", (d) => (io.out += d));
   proc.stderr!.on("data", (d) => (io.err += d));
   const deadline = Date.now() + 10_000;
   while (!/uart (\/dev\/pts\/\d+)/.test(io.out)) {
-    if (Date.now() > deadline || proc.exitCode !== null) { proc.kill("SIGKILL"); throw new Error(`no pty from ${exe}: ${io.out}${io.err}`); }
+    if (Date.now() > deadline || proc.exitCode !== null) {
+      proc.kill("SIGKILL");
+      throw new Error(`no pty from ${exe}: ${io.out}${io.err}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   const port = await FramePort.open(/uart (\/dev\/pts\/\d+)/.exec(io.out)![1]);
@@ -97,7 +101,9 @@ describe("posix board under ASan/UBSan", () => {
     proc!.kill("SIGUSR1"); // the hook makes the core read out of bounds
     const e = await port!.waitFor((f) => f.type === FrameType.ERROR, 3000);
     expect(e.payload[0]).toBe(1); // QN_TRAP_OOB
-    const id = readProto((await port!.request(FrameType.IDENT_REQ, 5, FrameType.IDENT, undefined, 2000, { codec: 1 })).payload);
+    const id = readProto(
+      (await port!.request(FrameType.IDENT_REQ, 5, FrameType.IDENT, undefined, 2000, { codec: 1 })).payload,
+    );
     expect(Buffer.from(id.get(3) as Uint8Array).toString()).toBe("posix");
     expect(id.get(15)).toBe(1n); // traps
     expect((await port!.request(FrameType.PING, 6, FrameType.PONG)).packet).toBe(6);
@@ -118,7 +124,8 @@ describe("posix board under ASan/UBSan", () => {
       const s = await Session.open(p.port);
       s.publish(4, 2, Uint8Array.of(1, 2, 3)); // a QoS 2 record in the journal
       const deadline = Date.now() + 3000;
-      while (s.core.x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while (s.core.x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
       expect(s.core.x.qn_qos_stat(QosStat.IN_FLIGHT)).toBe(0);
       s.close();
       p.proc.kill("SIGKILL");

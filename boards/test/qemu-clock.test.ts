@@ -37,12 +37,19 @@ describe("mps2-an500 clock in QEMU", () => {
     for (let i = 0; i < 3; i++) await sample();
     for (let k = 0; k < 6; k++) {
       process.kill(q!.pid, "SIGSTOP");
-      try { await sleep(100); } finally { process.kill(q!.pid, "SIGCONT"); }
+      try {
+        await sleep(100);
+      } finally {
+        process.kill(q!.pid, "SIGCONT");
+      }
       await sleep(20);
       await sample();
     }
     for (let i = 0; i < 3; i++) await sample();
     const b = rateBracket(samples)!;
-    expect(rateVerdict(b, 0.05), `device clock at ${b.rate.toFixed(4)}x the host's, within [${b.low.toFixed(4)}, ${b.high.toFixed(4)}]`).toBe("ok");
+    expect(
+      rateVerdict(b, 0.05),
+      `device clock at ${b.rate.toFixed(4)}x the host's, within [${b.low.toFixed(4)}, ${b.high.toFixed(4)}]`,
+    ).toBe("ok");
   });
 });

@@ -15,13 +15,14 @@ import { elfSymbol } from "./elf.ts";
 import { QosStat } from "../../host/abi.ts";
 
 const MAGIC = 0x514e5354; // "QNST"
-const STORE_WORDS = 16 * 1024 / 4;
+const STORE_WORDS = (16 * 1024) / 4;
 
 describe("mps2-an500 storage across resets", () => {
   let elf = "";
   let q: Qemu | undefined;
   let port: FramePort | undefined;
-  let meta = 0, store = 0;
+  let meta = 0,
+    store = 0;
 
   beforeAll(async () => {
     elf = buildFirmware("mps2-an500", "release");
@@ -44,7 +45,8 @@ describe("mps2-an500 storage across resets", () => {
     const s = await Session.open(port!);
     for (let i = 0; i < 5; i++) s.publish(2, 2, Uint8Array.of(i, i, i));
     const deadline = Date.now() + 3000;
-    while (s.core.x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (s.core.x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     expect(s.core.x.qn_qos_stat(QosStat.IN_FLIGHT)).toBe(0); // all five completed: the device journalled them
     s.close();
     const before = await q!.readWords(store, STORE_WORDS);
@@ -68,7 +70,8 @@ describe("mps2-an500 storage across resets", () => {
     const s = await Session.open(port!);
     s.send(FrameType.RESET_REQ);
     const deadline = Date.now() + 5000;
-    while ((await q!.readWord(meta + 4)) === boots && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((await q!.readWord(meta + 4)) === boots && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     s.close();
     expect(await q!.readWord(meta + 4)).toBe(boots + 1);
     port!.frames.length = 0;

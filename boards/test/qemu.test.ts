@@ -43,7 +43,7 @@ describe("mps2-an500 firmware in QEMU", () => {
     expect(id.get(4)).toBe(25_000_000n);
     expect(id.get(6)).toBe(BigInt(manifest.heap_base));
     expect(Number(id.get(5))).toBeGreaterThanOrEqual(manifest.heap_base); // linear memory fits the core
-    expect(Number(id.get(5))).toBeLessThan(manifest.heap_base + 256);     // and is sized from it
+    expect(Number(id.get(5))).toBeLessThan(manifest.heap_base + 256); // and is sized from it
     expect(id.get(15)).toBe(0n); // no traps
     // The image check runs a slice per loop turn; it is long done by now.
     expect(Number(id.get(16))).toBe(image.image_crc32c);
@@ -98,7 +98,12 @@ describe("mps2-an500 firmware in QEMU", () => {
   });
 
   it("echoes QoS 0 and QoS 1 DATA in the session with its header fields and frame MACs", async () => {
-    for (const [qos, prio, channel, len] of [[0, 2, 3, 256], [1, 2, 4, 100], [1, 1, 5, 0], [0, 0, 6, 1]]) {
+    for (const [qos, prio, channel, len] of [
+      [0, 2, 3, 256],
+      [1, 2, 4, 100],
+      [1, 1, 5, 0],
+      [0, 0, 6, 1],
+    ]) {
       const payload = Uint8Array.from({ length: len }, (_, i) => (i * 3 + channel) & 0xff);
       session!.publish(channel, qos, payload, prio);
       const r = await session!.waitFor((f) => f.type === FrameType.DATA && f.channel === channel, 3000);
@@ -113,7 +118,12 @@ describe("mps2-an500 firmware in QEMU", () => {
     const n = 40;
     let sent = 0;
     while (sent < n) {
-      try { session!.publish(9, 1, Uint8Array.of(sent)); sent++; } catch { await new Promise((r) => setTimeout(r, 5)); }
+      try {
+        session!.publish(9, 1, Uint8Array.of(sent));
+        sent++;
+      } catch {
+        await new Promise((r) => setTimeout(r, 5));
+      }
     }
     const seen = new Set<number>();
     while (seen.size < n) seen.add((await session!.waitFor((f) => f.channel === 9, 5000)).payload[0]);
@@ -125,7 +135,8 @@ describe("mps2-an500 firmware in QEMU", () => {
     session!.publish(7, 2, Uint8Array.of(1, 2, 3));
     const deadline = Date.now() + 10_000; // generous: a loaded 2-core machine slows QEMU
     while (x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const why = `session ${x.qn_session_stat(SessionStat.STATE)}, q2 next ${x.qn_qos_stat(QosStat.Q2_NEXT)} released ${x.qn_qos_stat(QosStat.Q2_RELEASED)} done ${x.qn_qos_stat(QosStat.Q2_DONE)}, ` +
+    const why =
+      `session ${x.qn_session_stat(SessionStat.STATE)}, q2 next ${x.qn_qos_stat(QosStat.Q2_NEXT)} released ${x.qn_qos_stat(QosStat.Q2_RELEASED)} done ${x.qn_qos_stat(QosStat.Q2_DONE)}, ` +
       `retransmissions ${session!.core.counter(Counter.RETX)}, auth failures ${session!.core.counter(Counter.AUTH_FAIL)}, link down ${session!.core.counter(Counter.LINK_DOWN)}`;
     expect(x.qn_qos_stat(QosStat.IN_FLIGHT), why).toBe(0); // nothing left in flight: PUBREC/PUBCOMP done
     await new Promise((r) => setTimeout(r, 100));
@@ -137,7 +148,7 @@ describe("mps2-an500 firmware in QEMU", () => {
     const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
     for (let round = 0; round < 5; round++) {
       await port!.write(Uint8Array.from({ length: 700 }, rnd)); // random, with and without zeros
-      await port!.write(new Uint8Array(600).fill(0x41));        // one overlong frame
+      await port!.write(new Uint8Array(600).fill(0x41)); // one overlong frame
       await port!.write(new Uint8Array([0]));
       const r = await port!.request(FrameType.PING, 5000 + round, FrameType.PONG, new Uint8Array([round]));
       expect(r.payload[0]).toBe(round);

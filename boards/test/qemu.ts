@@ -27,7 +27,10 @@ export interface QemuOptions {
   startTimeoutMs?: number;
 }
 
-export interface QemuExit { code: number | null; signal: NodeJS.Signals | null }
+export interface QemuExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 // The escape sequences (ESC [ ... letter) of the monitor's line editor, which
 // monitor() strips from its answers.
@@ -37,7 +40,13 @@ const ANSI_ESCAPE = /\x1b\[[0-9;]*[A-Za-z]/g;
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 function killAll(): void {
-  for (const p of live) if (p.pid) try { process.kill(p.pid, "SIGKILL"); } catch { /* gone */ }
+  for (const p of live)
+    if (p.pid)
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
 }
 
 export class Qemu {
@@ -50,36 +59,71 @@ export class Qemu {
   private outWaiters: Array<() => void> = [];
   private done = false;
 
-  private constructor(readonly proc: ChildProcess, readonly args: string[]) {
-    this.exited = new Promise((resolve) => proc.on("exit", (code, signal) => {
-      this.done = true;
-      live.delete(proc);
-      resolve({ code, signal });
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly args: string[],
+  ) {
+    this.exited = new Promise((resolve) =>
+      proc.on("exit", (code, signal) => {
+        this.done = true;
+        live.delete(proc);
+        resolve({ code, signal });
+        for (const w of this.outWaiters.splice(0)) w();
+      }),
+    );
+    proc.stdout!.on("data", (d: Buffer) => {
+      this.out += d.toString("latin1");
       for (const w of this.outWaiters.splice(0)) w();
-    }));
-    proc.stdout!.on("data", (d: Buffer) => { this.out += d.toString("latin1"); for (const w of this.outWaiters.splice(0)) w(); });
-    proc.stderr!.on("data", (d: Buffer) => { this.stderr += d.toString("latin1"); for (const w of this.outWaiters.splice(0)) w(); });
+    });
+    proc.stderr!.on("data", (d: Buffer) => {
+      this.stderr += d.toString("latin1");
+      for (const w of this.outWaiters.splice(0)) w();
+    });
   }
 
-  get pid(): number { return this.proc.pid ?? -1; }
-  get running(): boolean { return !this.done; }
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+  get running(): boolean {
+    return !this.done;
+  }
 
   static async start(opts: QemuOptions): Promise<Qemu> {
     const serial = opts.serial ?? "pty";
-    const args = ["-M", "mps2-an500", "-nographic", "-S", "-monitor", "stdio", "-serial", typeof serial === "object" ? `file:${serial.file}` : serial];
+    const args = [
+      "-M",
+      "mps2-an500",
+      "-nographic",
+      "-S",
+      "-monitor",
+      "stdio",
+      "-serial",
+      typeof serial === "object" ? `file:${serial.file}` : serial,
+    ];
     if (opts.icount) args.push("-icount", "shift=0");
     if (opts.semihosting ?? true) args.push("-semihosting-config", "enable=on,target=native");
     args.push(...(opts.extraArgs ?? []), "-kernel", opts.elf);
     const proc = spawn("qemu-system-arm", args, { stdio: ["pipe", "pipe", "pipe"] });
-    if (!exitHookInstalled) { process.on("exit", killAll); exitHookInstalled = true; }
+    if (!exitHookInstalled) {
+      process.on("exit", killAll);
+      exitHookInstalled = true;
+    }
     live.add(proc);
     const q = new Qemu(proc, args);
-    const spawnError = new Promise<never>((_, reject) => proc.on("error", (e) => reject(new Error(`qemu-system-arm: ${e.message}`))));
+    const spawnError = new Promise<never>((_, reject) =>
+      proc.on("error", (e) => reject(new Error(`qemu-system-arm: ${e.message}`))),
+    );
     spawnError.catch(() => {});
     try {
-      await Promise.race([spawnError, q.waitText(() => q.out.includes("(qemu)") &&
-        (serial !== "pty" || /redirected to (\/dev\/pts\/\d+)/.test(q.stderr + q.out)),
-        opts.startTimeoutMs ?? 10_000, "monitor prompt and pty")]);
+      await Promise.race([
+        spawnError,
+        q.waitText(
+          () =>
+            q.out.includes("(qemu)") && (serial !== "pty" || /redirected to (\/dev\/pts\/\d+)/.test(q.stderr + q.out)),
+          opts.startTimeoutMs ?? 10_000,
+          "monitor prompt and pty",
+        ),
+      ]);
       const m = /redirected to (\/dev\/pts\/\d+)/.exec(q.stderr + q.out);
       if (m) q.pty = m[1];
     } catch (e) {
@@ -95,7 +139,13 @@ export class Qemu {
       if (this.done) throw new Error(`QEMU exited while waiting for ${what}: ${this.stderr.trim()}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`QEMU: no ${what} within ${timeoutMs} ms (stderr: ${this.stderr.trim()})`);
-      await new Promise<void>((r) => { const t = setTimeout(r, left); this.outWaiters.push(() => { clearTimeout(t); r(); }); });
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.outWaiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
     }
   }
 
@@ -106,11 +156,18 @@ export class Qemu {
     this.proc.stdin!.write(cmd + "\n");
     await this.waitText(() => this.out.indexOf("(qemu)", start) >= 0, timeoutMs, `answer to "${cmd}"`);
     const text = this.out.slice(start, this.out.indexOf("(qemu)", start));
-    return text.replace(ANSI_ESCAPE, "").split(/\r?\n/).filter((l) => !l.includes(cmd)).join("\n").trim();
+    return text
+      .replace(ANSI_ESCAPE, "")
+      .split(/\r?\n/)
+      .filter((l) => !l.includes(cmd))
+      .join("\n")
+      .trim();
   }
 
   /** Let the halted machine run. */
-  async cont(): Promise<void> { await this.monitor("cont"); }
+  async cont(): Promise<void> {
+    await this.monitor("cont");
+  }
 
   /** Read one 32-bit word of guest memory (physical address). */
   async readWord(addr: number): Promise<number> {
@@ -123,7 +180,7 @@ export class Qemu {
   /** Read n 32-bit words of guest memory from addr (physical). */
   async readWords(addr: number, n: number): Promise<number[]> {
     const words: number[] = [];
-    for (let done = 0; done < n;) {
+    for (let done = 0; done < n; ) {
       const k = Math.min(256, n - done);
       const text = await this.monitor(`xp /${k}wx 0x${(addr + done * 4).toString(16)}`);
       for (const line of text.split("\n")) {
@@ -138,7 +195,12 @@ export class Qemu {
 
   /** Kill QEMU (by pid) and wait until it is gone. Safe to call twice. */
   async stop(): Promise<QemuExit> {
-    if (!this.done && this.proc.pid) try { process.kill(this.proc.pid, "SIGKILL"); } catch { /* gone */ }
+    if (!this.done && this.proc.pid)
+      try {
+        process.kill(this.proc.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
     return this.exited;
   }
 }

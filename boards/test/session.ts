@@ -18,7 +18,11 @@ import { Codec, ConfigKey, HEADER_SIZE, Prio, Role, SessionStat, SessionState } 
 
 /** The key in a key file (boards/dev-psk.hex format: hex, # comments). */
 export function readKeyFile(path = join(ROOT, "boards/dev-psk.hex")): Uint8Array {
-  const hex = readFileSync(path, "utf8").split("\n").map((l) => l.replace(/#.*/, "")).join("").replace(/\s+/g, "");
+  const hex = readFileSync(path, "utf8")
+    .split("\n")
+    .map((l) => l.replace(/#.*/, ""))
+    .join("")
+    .replace(/\s+/g, "");
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
 
@@ -31,11 +35,18 @@ export class Session {
   private writing: Promise<void> = Promise.resolve();
   private waiters: Array<() => void> = [];
 
-  private constructor(readonly port: FramePort, key: Uint8Array, auth: number) {
+  private constructor(
+    readonly port: FramePort,
+    key: Uint8Array,
+    auth: number,
+  ) {
     this.core = new QnCore(loadModule(), { storage: new MemoryStorage(16 * 1024) });
     this.core.init();
     const x = this.core.x;
-    const set = (k: number, v: number) => { const st = x.qn_config_set(k, v); if (st !== 0) throw new Error(`qn_config_set(${k}, ${v}): ${st}`); };
+    const set = (k: number, v: number) => {
+      const st = x.qn_config_set(k, v);
+      if (st !== 0) throw new Error(`qn_config_set(${k}, ${v}): ${st}`);
+    };
     set(ConfigKey.ROLE, Role.CLIENT);
     set(ConfigKey.AUTH, auth);
     this.core.mem.set(key, x.qn_msg_data());
@@ -47,7 +58,11 @@ export class Session {
     // After close() the tap stays on the port but does nothing: a closed
     // session (the wrong-key one of qemu.test.ts) must not go on ticking
     // and sending HELLOs into the next session's link.
-    port.tap((d) => { if (this.closed) return; this.core.rx(d); this.pump(); });
+    port.tap((d) => {
+      if (this.closed) return;
+      this.core.rx(d);
+      this.pump();
+    });
     this.timer = setInterval(() => this.pump(), 2);
   }
 
@@ -56,17 +71,28 @@ export class Session {
     if (this.closed) return;
     this.core.tick(nowUs());
     const out = this.core.pull();
-    if (out.length) { const b = Uint8Array.from(out); this.writing = this.writing.then(() => this.port.write(b)); }
+    if (out.length) {
+      const b = Uint8Array.from(out);
+      this.writing = this.writing.then(() => this.port.write(b));
+    }
     let got = false;
-    for (let f; (f = this.core.inboxPop()); ) { this.got.push(f); got = true; }
+    for (let f; (f = this.core.inboxPop()); ) {
+      this.got.push(f);
+      got = true;
+    }
     if (got) for (const w of this.waiters.splice(0)) w();
   }
 
-  get up(): boolean { return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP); }
+  get up(): boolean {
+    return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP);
+  }
 
   /** Handshake with the firmware (server) under key; resolves when the
    *  session is up, throws after timeoutMs. */
-  static async open(port: FramePort, opts: { key?: Uint8Array; auth?: number; timeoutMs?: number } = {}): Promise<Session> {
+  static async open(
+    port: FramePort,
+    opts: { key?: Uint8Array; auth?: number; timeoutMs?: number } = {},
+  ): Promise<Session> {
     const s = new Session(port, opts.key ?? readKeyFile(), opts.auth ?? 2);
     const deadline = Date.now() + (opts.timeoutMs ?? 5000);
     s.core.x.qn_connect();
@@ -74,7 +100,9 @@ export class Session {
       if (Date.now() > deadline) {
         const fails = s.core.x.qn_session_stat(SessionStat.AUTH_FAILURES);
         s.close();
-        throw new Error(`no session within ${opts.timeoutMs ?? 5000} ms (state ${s.core.x.qn_session_stat(SessionStat.STATE)}, auth failures ${fails})`);
+        throw new Error(
+          `no session within ${opts.timeoutMs ?? 5000} ms (state ${s.core.x.qn_session_stat(SessionStat.STATE)}, auth failures ${fails})`,
+        );
       }
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -83,7 +111,13 @@ export class Session {
 
   /** Publish payload on channel at qos; returns the packet id (0 for QoS 0)
    *  or throws with the status. */
-  publish(channel: number, qos: number, payload: Uint8Array, prio: number = Prio.BULK, codec: number = Codec.NONE): number {
+  publish(
+    channel: number,
+    qos: number,
+    payload: Uint8Array,
+    prio: number = Prio.BULK,
+    codec: number = Codec.NONE,
+  ): number {
     const x = this.core.x;
     this.core.mem.set(payload, x.qn_app_buf() + HEADER_SIZE);
     const r = Number(x.qn_publish(channel, qos, prio, codec, payload.length));
@@ -105,8 +139,17 @@ export class Session {
       const i = this.got.findIndex(match);
       if (i >= 0) return this.got.splice(i, 1)[0];
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching delivery within ${timeoutMs} ms (${this.got.length} others; session ${this.up ? "up" : "down"})`);
-      await new Promise<void>((r) => { const t = setTimeout(r, Math.min(left, 20)); this.waiters.push(() => { clearTimeout(t); r(); }); });
+      if (left <= 0)
+        throw new Error(
+          `no matching delivery within ${timeoutMs} ms (${this.got.length} others; session ${this.up ? "up" : "down"})`,
+        );
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 20));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
     }
   }
 
@@ -114,5 +157,8 @@ export class Session {
 
   /** Stop pumping and listening (the port stays open; the firmware's
    *  session times out). */
-  close(): void { this.closed = true; clearInterval(this.timer); }
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+  }
 }

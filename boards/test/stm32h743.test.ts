@@ -18,15 +18,20 @@ const inside = (a: number, end: number, r: number[]) => a >= r[0] && end <= r[1]
 for (const target of ["release", "debug"] as const) {
   describe(`stm32h743 ${target} ELF`, () => {
     let elf = "";
-    beforeAll(() => { elf = buildFirmware("stm32h743", target); }, 300_000);
+    beforeAll(() => {
+      elf = buildFirmware("stm32h743", target);
+    }, 300_000);
 
     const sections = () => {
       const out = execFileSync("arm-none-eabi-readelf", ["-SW", elf], { encoding: "utf8" });
-      return [...out.matchAll(/\]\s+(\S+)\s+(\S+)\s+([0-9a-f]{8})\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S*A\S*)/g)]
-        .map((m) => ({ name: m[1], type: m[2], addr: parseInt(m[3], 16), size: parseInt(m[4], 16) }));
+      return [...out.matchAll(/\]\s+(\S+)\s+(\S+)\s+([0-9a-f]{8})\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S*A\S*)/g)].map(
+        (m) => ({ name: m[1], type: m[2], addr: parseInt(m[3], 16), size: parseInt(m[4], 16) }),
+      );
     };
     const symbol = (name: string) => {
-      const m = new RegExp(`^([0-9a-f]+) \\w ${name}$`, "m").exec(execFileSync("arm-none-eabi-nm", [elf], { encoding: "utf8" }));
+      const m = new RegExp(`^([0-9a-f]+) \\w ${name}$`, "m").exec(
+        execFileSync("arm-none-eabi-nm", [elf], { encoding: "utf8" }),
+      );
       if (!m) throw new Error(`${name} not in ${elf}`);
       return parseInt(m[1], 16);
     };
@@ -38,7 +43,8 @@ for (const target of ["release", "debug"] as const) {
       expect(vt.size).toBeGreaterThanOrEqual((16 + 150) * 4);
       expect(vt.size).toBeLessThan((16 + 150) * 4 + 64);
       const bin = readFileSync(elf.replace(/\.elf$/, ".bin")); // starts at 0x08000000
-      const sp = bin.readUInt32LE(0), reset = bin.readUInt32LE(4);
+      const sp = bin.readUInt32LE(0),
+        reset = bin.readUInt32LE(4);
       expect(sp).toBe(symbol("_estack"));
       expect(inside(sp - 8, sp, DTCM)).toBe(true);
       expect(reset & 1).toBe(1); // Thumb
@@ -59,7 +65,8 @@ for (const target of ["release", "debug"] as const) {
       // .data is loaded from flash: its load image must also be in flash.
       const ph = execFileSync("arm-none-eabi-readelf", ["-lW", elf], { encoding: "utf8" });
       for (const m of ph.matchAll(/LOAD\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)/g)) {
-        const phys = parseInt(m[2], 16), filesz = parseInt(m[3], 16);
+        const phys = parseInt(m[2], 16),
+          filesz = parseInt(m[3], 16);
         if (filesz > 0) expect(inside(phys, phys + filesz, [FLASH[0], STORAGE[0]])).toBe(true);
       }
       expect(symbol("qn_storage_start")).toBe(STORAGE[0]);
@@ -79,8 +86,10 @@ for (const target of ["release", "debug"] as const) {
 describe("OpenOCD", () => {
   it("knows the Nucleo-H743ZI board config that `make flash` uses", () => {
     // Parses the board and target scripts; needs no probe attached.
-    const p = spawnSync("openocd", ["-f", "board/st_nucleo_h743zi.cfg", "-c", "echo qn-config-ok; shutdown"],
-      { encoding: "utf8", timeout: 20_000 });
+    const p = spawnSync("openocd", ["-f", "board/st_nucleo_h743zi.cfg", "-c", "echo qn-config-ok; shutdown"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     expect(p.status).toBe(0);
     expect(p.stdout + p.stderr).toContain("qn-config-ok");
   });

@@ -11,12 +11,23 @@ import { Qemu } from "./qemu.ts";
 import { CRC_SIZE, Flag, FrameType, HEADER_SIZE, MAC_BYTES, PROTOCOL_VERSION, Prio } from "../../host/frame.ts";
 
 export interface Frame {
-  type: number; flags: number; codec: number; channel: number;
-  session: number; packet: number; lsn: number; time: number; payload: Uint8Array;
+  type: number;
+  flags: number;
+  codec: number;
+  channel: number;
+  session: number;
+  packet: number;
+  lsn: number;
+  time: number;
+  payload: Uint8Array;
 }
 
-export function encodeFrame(type: number, packet: number, payload: Uint8Array = new Uint8Array(),
-                            opts: { flags?: number; codec?: number; channel?: number } = {}): Uint8Array {
+export function encodeFrame(
+  type: number,
+  packet: number,
+  payload: Uint8Array = new Uint8Array(),
+  opts: { flags?: number; codec?: number; channel?: number } = {},
+): Uint8Array {
   const raw = new Uint8Array(HEADER_SIZE + payload.length + CRC_SIZE);
   const dv = new DataView(raw.buffer);
   raw.set([PROTOCOL_VERSION, type, opts.flags ?? Prio.CONTROL, opts.codec ?? 0, opts.channel ?? 0, 0]);
@@ -36,11 +47,23 @@ function flipHeader(raw: Uint8Array): Uint8Array {
 
 export function cobsEncode(src: Uint8Array): Uint8Array {
   const out: number[] = [0];
-  let code = 1, codeAt = 0;
+  let code = 1,
+    codeAt = 0;
   for (const b of src) {
-    if (b === 0) { out[codeAt] = code; codeAt = out.length; out.push(0); code = 1; continue; }
+    if (b === 0) {
+      out[codeAt] = code;
+      codeAt = out.length;
+      out.push(0);
+      code = 1;
+      continue;
+    }
     out.push(b);
-    if (++code === 0xff) { out[codeAt] = code; codeAt = out.length; out.push(0); code = 1; }
+    if (++code === 0xff) {
+      out[codeAt] = code;
+      codeAt = out.length;
+      out.push(0);
+      code = 1;
+    }
   }
   out[codeAt] = code;
   out.push(0);
@@ -49,7 +72,7 @@ export function cobsEncode(src: Uint8Array): Uint8Array {
 
 export function cobsDecode(src: Uint8Array): Uint8Array | null {
   const out: number[] = [];
-  for (let i = 0; i < src.length;) {
+  for (let i = 0; i < src.length; ) {
     const code = src[i++];
     if (code === 0 || i + code - 1 > src.length) return null;
     for (let k = 1; k < code; k++) out.push(src[i++]);
@@ -73,9 +96,15 @@ export function decodeFrame(chunk: Uint8Array): Frame | null {
   if (raw.length !== body + CRC_SIZE || raw[0] !== PROTOCOL_VERSION) return null;
   if (dv.getUint32(body, true) !== crc32c(raw.subarray(0, body))) return null;
   return {
-    type: raw[1], flags: raw[2], codec: raw[3], channel: raw[4],
-    session: dv.getUint32(8, true), packet: dv.getUint32(12, true), lsn: dv.getUint32(16, true),
-    time: dv.getUint32(20, true), payload: raw.slice(HEADER_SIZE, HEADER_SIZE + len),
+    type: raw[1],
+    flags: raw[2],
+    codec: raw[3],
+    channel: raw[4],
+    session: dv.getUint32(8, true),
+    packet: dv.getUint32(12, true),
+    lsn: dv.getUint32(16, true),
+    time: dv.getUint32(20, true),
+    payload: raw.slice(HEADER_SIZE, HEADER_SIZE + len),
   };
 }
 
@@ -84,16 +113,31 @@ export function readProto(b: Uint8Array): Map<number, bigint | Uint8Array> {
   const m = new Map<number, bigint | Uint8Array>();
   let i = 0;
   const varint = (): bigint => {
-    let v = 0n, s = 0n;
-    for (;;) { const c = b[i++]; v |= BigInt(c & 0x7f) << s; s += 7n; if (!(c & 0x80)) return v; }
+    let v = 0n,
+      s = 0n;
+    for (;;) {
+      const c = b[i++];
+      v |= BigInt(c & 0x7f) << s;
+      s += 7n;
+      if (!(c & 0x80)) return v;
+    }
   };
   while (i < b.length) {
-    const key = Number(varint()), tag = key >> 3, wt = key & 7;
+    const key = Number(varint()),
+      tag = key >> 3,
+      wt = key & 7;
     if (wt === 0) m.set(tag, varint());
-    else if (wt === 2) { const n = Number(varint()); m.set(tag, b.slice(i, i + n)); i += n; }
-    else if (wt === 5) { m.set(tag, BigInt(new DataView(b.buffer, b.byteOffset + i).getUint32(0, true))); i += 4; }
-    else if (wt === 1) { m.set(tag, new DataView(b.buffer, b.byteOffset + i).getBigUint64(0, true)); i += 8; }
-    else throw new Error(`protobuf wire type ${wt} at ${i}`);
+    else if (wt === 2) {
+      const n = Number(varint());
+      m.set(tag, b.slice(i, i + n));
+      i += n;
+    } else if (wt === 5) {
+      m.set(tag, BigInt(new DataView(b.buffer, b.byteOffset + i).getUint32(0, true)));
+      i += 4;
+    } else if (wt === 1) {
+      m.set(tag, new DataView(b.buffer, b.byteOffset + i).getBigUint64(0, true));
+      i += 8;
+    } else throw new Error(`protobuf wire type ${wt} at ${i}`);
   }
   return m;
 }
@@ -114,11 +158,15 @@ export class FramePort {
       this.text += d.toString("latin1");
       for (const tap of this.taps) tap(d);
       for (const b of d) {
-        if (b !== 0) { this.acc.push(b); continue; }
+        if (b !== 0) {
+          this.acc.push(b);
+          continue;
+        }
         const chunk = Uint8Array.from(this.acc);
         this.acc = [];
         const f = decodeFrame(chunk);
-        if (f) this.frames.push(f); else if (chunk.length) this.junk.push(chunk);
+        if (f) this.frames.push(f);
+        else if (chunk.length) this.junk.push(chunk);
       }
       for (const w of this.waiters.splice(0)) w();
     });
@@ -132,7 +180,9 @@ export class FramePort {
   }
 
   /** Also hand every received chunk, raw, to fn (a host core's decoder). */
-  tap(fn: (d: Uint8Array) => void): void { this.taps.push(fn); }
+  tap(fn: (d: Uint8Array) => void): void {
+    this.taps.push(fn);
+  }
 
   write(bytes: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -149,9 +199,17 @@ export class FramePort {
       const left = deadline - Date.now();
       if (left <= 0) {
         const junk = this.junk.map((j) => Buffer.from(j).toString("latin1")).join(" | ");
-        throw new Error(`no matching frame within ${timeoutMs} ms (got ${this.frames.length} other frames; junk: ${junk || "none"})`);
+        throw new Error(
+          `no matching frame within ${timeoutMs} ms (got ${this.frames.length} other frames; junk: ${junk || "none"})`,
+        );
       }
-      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
     }
   }
 
@@ -161,14 +219,26 @@ export class FramePort {
     while (!re.test(this.text)) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no ${re} within ${timeoutMs} ms; got: ${JSON.stringify(this.text.slice(-200))}`);
-      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
     }
     return this.text;
   }
 
   /** Send a request and wait for its answer (same packet id, given type). */
-  async request(type: number, packet: number, reply: number, payload?: Uint8Array,
-                timeoutMs = 2000, opts: { codec?: number; flags?: number; channel?: number } = {}): Promise<Frame> {
+  async request(
+    type: number,
+    packet: number,
+    reply: number,
+    payload?: Uint8Array,
+    timeoutMs = 2000,
+    opts: { codec?: number; flags?: number; channel?: number } = {},
+  ): Promise<Frame> {
     await this.write(encodeFrame(type, packet, payload, opts));
     return this.waitFor((f) => f.type === reply && f.packet === packet, timeoutMs);
   }
@@ -182,7 +252,9 @@ export class FramePort {
         await this.request(FrameType.PING, id, FrameType.PONG, undefined, 1000);
         this.frames.length = 0; // late answers to earlier tries
         return;
-      } catch { /* retry */ }
+      } catch {
+        /* retry */
+      }
     }
     throw new Error(`no PONG within ${timeoutMs} ms of warm-up`);
   }

@@ -9,12 +9,23 @@
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 
 const [out, modeArg, keyFile] = process.argv.slice(2);
-const fail = (msg) => { console.error(`fw-config: ${msg}`); process.exit(1); };
+const fail = (msg) => {
+  console.error(`fw-config: ${msg}`);
+  process.exit(1);
+};
 const mode = Number(modeArg);
 if (![0, 1, 2].includes(mode) || String(mode) !== modeArg) fail(`QN_AUTH_MODE must be 0, 1 or 2 (got '${modeArg}')`);
 let text;
-try { text = readFileSync(keyFile, "utf8"); } catch { fail(`cannot read the key file ${keyFile} (QN_PSK_FILE)`); }
-const hex = text.split("\n").map((l) => l.replace(/#.*/, "")).join("").replace(/\s+/g, "");
+try {
+  text = readFileSync(keyFile, "utf8");
+} catch {
+  fail(`cannot read the key file ${keyFile} (QN_PSK_FILE)`);
+}
+const hex = text
+  .split("\n")
+  .map((l) => l.replace(/#.*/, ""))
+  .join("")
+  .replace(/\s+/g, "");
 if (!/^([0-9a-fA-F]{2})+$/.test(hex)) fail(`${keyFile}: expected an even number of hex digits (comments start with #)`);
 const key = Buffer.from(hex, "hex");
 if (key.length < 1 || key.length > 32) fail(`${keyFile}: the key must be 1..32 bytes (got ${key.length})`);

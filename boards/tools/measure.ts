@@ -18,7 +18,12 @@ import { Session } from "../test/session.ts";
 
 export const BOOT_GOAL = 480_000;
 
-export interface Measurement { bootInstructions: number; journalOpenUs: number; stackUsed: number; stackSize: number }
+export interface Measurement {
+  bootInstructions: number;
+  journalOpenUs: number;
+  stackUsed: number;
+  stackSize: number;
+}
 
 function symbol(elf: string, name: string): number {
   const out = execFileSync("arm-none-eabi-nm", [elf], { encoding: "utf8" });
@@ -51,10 +56,16 @@ export async function measure(elf: string): Promise<Measurement> {
     } finally {
       s.close();
     }
-    const lo = symbol(elf, "_sstack"), hi = symbol(elf, "_estack");
+    const lo = symbol(elf, "_sstack"),
+      hi = symbol(elf, "_estack");
     const words = await q.readWords(lo, (hi - lo) / 4);
     const untouched = words.findIndex((w) => w !== 0xa5a5a5a5);
-    return { bootInstructions: boot, journalOpenUs, stackUsed: hi - lo - 4 * (untouched < 0 ? words.length : untouched), stackSize: hi - lo };
+    return {
+      bootInstructions: boot,
+      journalOpenUs,
+      stackUsed: hi - lo - 4 * (untouched < 0 ? words.length : untouched),
+      stackSize: hi - lo,
+    };
   } finally {
     await port?.close();
     await q.stop();
@@ -63,12 +74,22 @@ export async function measure(elf: string): Promise<Measurement> {
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/boards\//, "/boards/"))) {
   const elf = process.argv[2];
-  if (!elf) { console.error("usage: measure.ts <qn.elf> [--json]"); process.exit(2); }
+  if (!elf) {
+    console.error("usage: measure.ts <qn.elf> [--json]");
+    process.exit(2);
+  }
   const m = await measure(elf);
   if (process.argv.includes("--json")) console.log(JSON.stringify(m));
   else {
-    console.log(`boot cost: ${m.bootInstructions} instructions from reset to ready (QEMU -icount shift=0; goal < ${BOOT_GOAL}), of which journal open ~${m.journalOpenUs * 1000} (${m.journalOpenUs} us at 1 instruction/ns)`);
-    console.log(`stack high-water: ${m.stackUsed} of ${m.stackSize} bytes (painted stack, after ping, identity, handshake, 200-byte QoS 1 DATA echo with MACs)`);
+    console.log(
+      `boot cost: ${m.bootInstructions} instructions from reset to ready (QEMU -icount shift=0; goal < ${BOOT_GOAL}), of which journal open ~${m.journalOpenUs * 1000} (${m.journalOpenUs} us at 1 instruction/ns)`,
+    );
+    console.log(
+      `stack high-water: ${m.stackUsed} of ${m.stackSize} bytes (painted stack, after ping, identity, handshake, 200-byte QoS 1 DATA echo with MACs)`,
+    );
   }
-  if (m.bootInstructions >= BOOT_GOAL) { console.error(`bootcost: over the goal of ${BOOT_GOAL}`); process.exit(1); }
+  if (m.bootInstructions >= BOOT_GOAL) {
+    console.error(`bootcost: over the goal of ${BOOT_GOAL}`);
+    process.exit(1);
+  }
 }

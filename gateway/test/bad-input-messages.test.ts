@@ -33,7 +33,10 @@ ${o.extra ?? ""}`;
 
 function refusal(text: string, name = "c.yaml"): string {
   writeFileSync(join(dir, name), text);
-  try { loadConfig(join(dir, name)); return "accepted"; } catch (e) {
+  try {
+    loadConfig(join(dir, name));
+    return "accepted";
+  } catch (e) {
     if (!(e instanceof ConfigError)) return `not a ConfigError: ${(e as Error).message.split("\n")[0]}`;
     return e.problems.join("\n");
   }
@@ -51,10 +54,13 @@ describe("bad input is told by key and reason", () => {
     await gw.start();
     try {
       const token = readFileSync(join(dir, "ops.token"), "utf8").trim();
-      const get = (p: string) => fetch(`http://127.0.0.1:${ports.ops}${p}`, { headers: { authorization: `Bearer ${token}` } });
+      const get = (p: string) =>
+        fetch(`http://127.0.0.1:${ports.ops}${p}`, { headers: { authorization: `Bearer ${token}` } });
       const r = await get("/devices/%E0%A4%A/log");
       expect(r.status).toBe(400);
-      expect(((await r.json()) as { error: string }).error).toBe("the device id in the path is not valid percent-encoded UTF-8");
+      expect(((await r.json()) as { error: string }).error).toBe(
+        "the device id in the path is not valid percent-encoded UTF-8",
+      );
       expect((await get("/devices/nobody/log")).status).toBe(404);
     } finally {
       await gw.stop();
@@ -64,24 +70,43 @@ describe("bad input is told by key and reason", () => {
   it("YAML nested thousands deep is refused for its depth, saying where", () => {
     const flow = refusal(config() + "extra: " + "[".repeat(20000) + "]".repeat(20000) + "\n");
     const block = refusal(config() + "extra:\n  - " + "- ".repeat(20000) + "x\n");
-    const indented = refusal(config() + Array.from({ length: 1400 }, (_, i) => " ".repeat(i) + "a:").join("\n") + " x\n");
+    const indented = refusal(
+      config() + Array.from({ length: 1400 }, (_, i) => " ".repeat(i) + "a:").join("\n") + " x\n",
+    );
     console.log(`bad input test: ${flow} | ${block} | ${indented}`);
-    for (const r of [flow, block, indented]) expect(r).toMatch(/^YAML nested more than 32 levels deep \(at line \d+, column \d+\); a gateway config nests at most 5$/);
+    for (const r of [flow, block, indented])
+      expect(r).toMatch(
+        /^YAML nested more than 32 levels deep \(at line \d+, column \d+\); a gateway config nests at most 5$/,
+      );
     expect(flow).toContain("at line 8, column ");
     // Deep but within the limit: an unknown key, as any other.
-    expect(refusal(config() + "extra: " + "[".repeat(30) + "]".repeat(30) + "\n")).toBe('(top level): unknown key(s) "extra"');
+    expect(refusal(config() + "extra: " + "[".repeat(30) + "]".repeat(30) + "\n")).toBe(
+      '(top level): unknown key(s) "extra"',
+    );
   });
 
   it("journal: /dev/zero and a spool that is a directory are refused naming the key; qn gateway exits 2 at once", async () => {
-    expect(refusal(config({ journal: "/dev/zero" }))).toBe("devices[0].journal: /dev/zero is a character device, not a journal file");
+    expect(refusal(config({ journal: "/dev/zero" }))).toBe(
+      "devices[0].journal: /dev/zero is a character device, not a journal file",
+    );
     expect(() => new FileStorage("/dev/zero", 65536)).toThrow("/dev/zero is a character device, not a storage file");
     mkdirSync(join(dir, "spool-dir"));
     writeFileSync(join(dir, "spool-dir.yaml"), config({ spool: "spool-dir" }));
-    expect(refusal(config({ spool: "spool-dir" }))).toBe(`gateway.spool: ${join(dir, "spool-dir")} is a directory, not a spool file`);
+    expect(refusal(config({ spool: "spool-dir" }))).toBe(
+      `gateway.spool: ${join(dir, "spool-dir")} is a directory, not a spool file`,
+    );
     const res = await new Promise<{ code: number | string | null; stderr: string }>((resolve) => {
-      execFile(join(ROOT, "qn"), ["gateway", "--config", join(dir, "spool-dir.yaml")], { timeout: 20000, killSignal: "SIGKILL" }, (err, _o, stderr) => {
-        resolve({ code: err ? ((err as { killed?: boolean }).killed ? "killed" : ((err as { code?: number }).code ?? 1)) : 0, stderr });
-      });
+      execFile(
+        join(ROOT, "qn"),
+        ["gateway", "--config", join(dir, "spool-dir.yaml")],
+        { timeout: 20000, killSignal: "SIGKILL" },
+        (err, _o, stderr) => {
+          resolve({
+            code: err ? ((err as { killed?: boolean }).killed ? "killed" : ((err as { code?: number }).code ?? 1)) : 0,
+            stderr,
+          });
+        },
+      );
     });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain(`gateway.spool: ${join(dir, "spool-dir")} is a directory, not a spool file`);

@@ -33,29 +33,49 @@ const dir = mkdtempSync(join(tmpdir(), "qn-restart-"));
 /** An MQTT client driven one packet at a time. */
 class RawClient {
   private inbox = new PacketInbox();
-  private constructor(private sock: Socket, private version: 4 | 5) {
+  private constructor(
+    private sock: Socket,
+    private version: 4 | 5,
+  ) {
     const parser = mqttPacket.parser({ protocolVersion: version });
     parser.on("packet", (p: any) => this.inbox.push(p));
     sock.on("data", (b: Buffer) => parser.parse(b));
     sock.on("error", () => {});
   }
 
-  static async open(port: number, o: { clientId: string; clean: boolean; version: 4 | 5 }): Promise<{ c: RawClient; sessionPresent: boolean }> {
-    const sock = await new Promise<Socket>((r, j) => { const s = netConnect(port, "127.0.0.1", () => r(s)); s.once("error", j); });
+  static async open(
+    port: number,
+    o: { clientId: string; clean: boolean; version: 4 | 5 },
+  ): Promise<{ c: RawClient; sessionPresent: boolean }> {
+    const sock = await new Promise<Socket>((r, j) => {
+      const s = netConnect(port, "127.0.0.1", () => r(s));
+      s.once("error", j);
+    });
     const c = new RawClient(sock, o.version);
     c.send({
-      cmd: "connect", protocolId: "MQTT", protocolVersion: o.version, clientId: o.clientId, clean: o.clean, keepalive: 30,
+      cmd: "connect",
+      protocolId: "MQTT",
+      protocolVersion: o.version,
+      clientId: o.clientId,
+      clean: o.clean,
+      keepalive: 30,
       ...(o.version === 5 && !o.clean ? { properties: { sessionExpiryInterval: 600 } } : {}),
     });
     const ack = await c.next("connack");
     return { c, sessionPresent: !!ack.sessionPresent };
   }
 
-  send(p: object): void { this.sock.write(mqttPacket.generate(p as any, { protocolVersion: this.version })); }
+  send(p: object): void {
+    this.sock.write(mqttPacket.generate(p as any, { protocolVersion: this.version }));
+  }
 
-  next(cmd: string, timeoutMs = 3000): Promise<any> { return this.inbox.next(cmd, timeoutMs); }
+  next(cmd: string, timeoutMs = 3000): Promise<any> {
+    return this.inbox.next(cmd, timeoutMs);
+  }
 
-  close(): void { this.sock.destroy(); }
+  close(): void {
+    this.sock.destroy();
+  }
 }
 
 describe("a QoS 2 command across a broker restart", () => {
@@ -67,7 +87,9 @@ describe("a QoS 2 command across a broker restart", () => {
     broker = new Mosquitto(ports.broker);
     await broker.start();
     writeDevKey(dir);
-    writeFileSync(join(dir, "g.yaml"), `gateway: { spool: mqtt.spool }
+    writeFileSync(
+      join(dir, "g.yaml"),
+      `gateway: { spool: mqtt.spool }
 mqtt: { url: "${broker.url}" }
 devices:
   - id: dev1
@@ -78,7 +100,8 @@ devices:
     heartbeat_misses: 10
     channels:
       - { channel: 9, topic: cmd, qos: 2, direction: down }
-`);
+`,
+    );
     gw = Gateway.fromFile(join(dir, "g.yaml"), { log: pino({ level: "silent" }) });
     await gw.start({ ops: false });
     gw.bridge.on("down", (_r: unknown, payload: Buffer) => atGateway.push(payload.toString()));
@@ -108,19 +131,30 @@ devices:
     const comp = await again.c.next("pubcomp");
     again.c.close();
     await until("the command at the device", () => accepted() > before, 3000).catch(() => {});
-    return { sessionPresent: again.sessionPresent, pubcompReason: comp.reasonCode ?? 0, atGateway: atGateway.includes(payload), atDevice: accepted() - before };
+    return {
+      sessionPresent: again.sessionPresent,
+      pubcompReason: comp.reasonCode ?? 0,
+      atGateway: atGateway.includes(payload),
+      atDevice: accepted() - before,
+    };
   }
 
   it("is lost, though the broker answers PUBCOMP, when the publisher's session is clean (the cause)", async () => {
     for (const version of [4, 5] as const) {
-      const r = await acrossRestart({ clientId: `qn-clean-pub-v${version}`, clean: true, version }, `clean-v${version}`);
+      const r = await acrossRestart(
+        { clientId: `qn-clean-pub-v${version}`, clean: true, version },
+        `clean-v${version}`,
+      );
       expect(r).toEqual({ sessionPresent: false, pubcompReason: 0, atGateway: false, atDevice: 0 });
     }
   }, 60000);
 
   it("reaches the device when the publisher keeps a persistent session (the fix)", async () => {
     for (const version of [4, 5] as const) {
-      const r = await acrossRestart({ clientId: `qn-persistent-pub-v${version}`, clean: false, version }, `persistent-v${version}`);
+      const r = await acrossRestart(
+        { clientId: `qn-persistent-pub-v${version}`, clean: false, version },
+        `persistent-v${version}`,
+      );
       expect(r).toEqual({ sessionPresent: true, pubcompReason: 0, atGateway: true, atDevice: 1 });
     }
   }, 60000);

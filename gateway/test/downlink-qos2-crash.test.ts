@@ -23,16 +23,33 @@ import { Bridge, type DownRoute } from "../bridge.ts";
 import { Spool } from "../spool.ts";
 import { createMetrics } from "../metrics.ts";
 import { Gateway } from "../gateway.ts";
-import { startDevice, type TcpDevice, FakeBroker, freePort, until, type Conn, type Version, writeDevKey } from "./helpers.ts";
+import {
+  startDevice,
+  type TcpDevice,
+  FakeBroker,
+  freePort,
+  until,
+  type Conn,
+  type Version,
+  writeDevKey,
+} from "./helpers.ts";
 import { QosStat } from "../../host/abi.ts";
 
 const TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const silent = pino({ level: "silent" });
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
 
-const mqttCfg = (url: string, version: Version) => ({ url, topic_prefix: "qn", queue_limit: 100, client_id: "qn-gw-crash-test", protocol_version: version });
+const mqttCfg = (url: string, version: Version) => ({
+  url,
+  topic_prefix: "qn",
+  queue_limit: 100,
+  client_id: "qn-gw-crash-test",
+  protocol_version: version,
+});
 const ROUTES = new Map<string, DownRoute>([["qn/dev1/cmd", { device: "dev1", channel: 9, qos: 2, prio: 0 }]]);
 
 /** A Bridge on `<dir>/mqtt.spool` with every "down" event recorded. */
@@ -40,20 +57,38 @@ function bridgeOn(dir: string, url: string, version: Version) {
   const spool = new Spool(join(dir, "mqtt.spool"), silent);
   const bridge = new Bridge(mqttCfg(url, version), spool, silent, createMetrics());
   const down: { payload: string; topic: string; traceId?: string }[] = [];
-  bridge.on("down", (_r: DownRoute, payload: Buffer, topic: string, parent: { traceId: string } | null) => down.push({ payload: payload.toString(), topic, traceId: parent?.traceId }));
-  cleanup.push(async () => { await bridge.close(); spool.close(); });
+  bridge.on("down", (_r: DownRoute, payload: Buffer, topic: string, parent: { traceId: string } | null) =>
+    down.push({ payload: payload.toString(), topic, traceId: parent?.traceId }),
+  );
+  cleanup.push(async () => {
+    await bridge.close();
+    spool.close();
+  });
   return { bridge, down };
 }
 
-const publish = (c: Conn, payload: string, version: Version) => c.send({
-  cmd: "publish", topic: "qn/dev1/cmd", payload, qos: 2, messageId: 7, retain: false, dup: false,
-  ...(version === 5 ? { properties: { userProperties: { traceparent: TP } } } : {}),
-});
+const publish = (c: Conn, payload: string, version: Version) =>
+  c.send({
+    cmd: "publish",
+    topic: "qn/dev1/cmd",
+    payload,
+    qos: 2,
+    messageId: 7,
+    retain: false,
+    dup: false,
+    ...(version === 5 ? { properties: { userProperties: { traceparent: TP } } } : {}),
+  });
 
 /** Run the first gateway up to its PUBREC for command `payload`; return a
  *  copy of its directory as it was when the broker read that PUBREC. */
-async function crashAfterPubrec(broker: FakeBroker, version: Version, payload: string, first: (dir: string) => { bridge: Bridge; stop?: () => Promise<void> }): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "qn-crash-a-")), copy = mkdtempSync(join(tmpdir(), "qn-crash-b-"));
+async function crashAfterPubrec(
+  broker: FakeBroker,
+  version: Version,
+  payload: string,
+  first: (dir: string) => { bridge: Bridge; stop?: () => Promise<void> },
+): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "qn-crash-a-")),
+    copy = mkdtempSync(join(tmpdir(), "qn-crash-b-"));
   const n = broker.conns.length;
   const a = first(dir);
   const c = await broker.conn(n);
@@ -72,67 +107,72 @@ async function crashAfterPubrec(broker: FakeBroker, version: Version, payload: s
   return copy;
 }
 
-describe.each([5, 4] as const)("a QoS 2 command across a gateway crash between PUBREC and PUBREL (MQTT %s)", (version) => {
-  it("reaches the device side once when the broker releases it after the restart, then is forgotten", async () => {
-    const broker = new FakeBroker(version);
-    await broker.start();
-    cleanup.push(() => broker.stop());
-    const copy = await crashAfterPubrec(broker, version, "open-valve", (dir) => {
-      const { bridge } = bridgeOn(dir, broker.url, version);
+describe.each([5, 4] as const)(
+  "a QoS 2 command across a gateway crash between PUBREC and PUBREL (MQTT %s)",
+  (version) => {
+    it("reaches the device side once when the broker releases it after the restart, then is forgotten", async () => {
+      const broker = new FakeBroker(version);
+      await broker.start();
+      cleanup.push(() => broker.stop());
+      const copy = await crashAfterPubrec(broker, version, "open-valve", (dir) => {
+        const { bridge } = bridgeOn(dir, broker.url, version);
+        bridge.setRoutes(ROUTES);
+        return { bridge };
+      });
+
+      broker.onConnect = (c, p) => {
+        expect(p.clean).toBe(false);
+        c.connack(true);
+        c.send({ cmd: "pubrel", messageId: 7 }); // right after CONNACK, as mosquitto does
+      };
+      const n = broker.conns.length;
+      const { bridge, down } = bridgeOn(copy, broker.url, version);
+      // Routes come only once the PUBREL is in (a gateway still starting its
+      // links): nothing may be acknowledged, nor dropped, before.
+      let pubrelSeen = false;
+      bridge.client.on("packetreceive", (p) => {
+        if (p.cmd === "pubrel") pubrelSeen = true;
+      });
+      const c = await broker.conn(n);
+      await until("PUBREL at the new gateway", () => pubrelSeen, 5000);
+      await new Promise((r) => setTimeout(r, 50));
+      const early = { completed: c.got.some((p) => p.cmd === "pubcomp"), delivered: down.length };
       bridge.setRoutes(ROUTES);
-      return { bridge };
+
+      expect((await c.next("pubcomp")).messageId).toBe(7);
+      // Without the file-backed store: completed at once, delivered never.
+      expect({ early, down }).toEqual({
+        early: { completed: false, delivered: 0 },
+        down: [{ payload: "open-valve", topic: "qn/dev1/cmd", traceId: version === 5 ? TP.slice(3, 35) : undefined }],
+      });
+      // Released: gone from the file; a later start holds nothing.
+      expect(statSync(join(copy, "mqtt.spool.incoming")).size).toBe(0);
+      expect(bridge.incoming.packets()).toEqual([]);
+      // A second PUBREL for it (e.g. our PUBCOMP lost) is completed, not delivered again.
+      c.send({ cmd: "pubrel", messageId: 7 });
+      expect((await c.next("pubcomp")).messageId).toBe(7);
+      expect(down.length).toBe(1);
     });
 
-    broker.onConnect = (c, p) => {
-      expect(p.clean).toBe(false);
-      c.connack(true);
-      c.send({ cmd: "pubrel", messageId: 7 }); // right after CONNACK, as mosquitto does
-    };
-    const n = broker.conns.length;
-    const { bridge, down } = bridgeOn(copy, broker.url, version);
-    // Routes come only once the PUBREL is in (a gateway still starting its
-    // links): nothing may be acknowledged, nor dropped, before.
-    let pubrelSeen = false;
-    bridge.client.on("packetreceive", (p) => { if (p.cmd === "pubrel") pubrelSeen = true; });
-    const c = await broker.conn(n);
-    await until("PUBREL at the new gateway", () => pubrelSeen, 5000);
-    await new Promise((r) => setTimeout(r, 50));
-    const early = { completed: c.got.some((p) => p.cmd === "pubcomp"), delivered: down.length };
-    bridge.setRoutes(ROUTES);
-
-    expect((await c.next("pubcomp")).messageId).toBe(7);
-    // Without the file-backed store: completed at once, delivered never.
-    expect({ early, down }).toEqual({
-      early: { completed: false, delivered: 0 },
-      down: [{ payload: "open-valve", topic: "qn/dev1/cmd", traceId: version === 5 ? TP.slice(3, 35) : undefined }],
-    });
-    // Released: gone from the file; a later start holds nothing.
-    expect(statSync(join(copy, "mqtt.spool.incoming")).size).toBe(0);
-    expect(bridge.incoming.packets()).toEqual([]);
-    // A second PUBREL for it (e.g. our PUBCOMP lost) is completed, not delivered again.
-    c.send({ cmd: "pubrel", messageId: 7 });
-    expect((await c.next("pubcomp")).messageId).toBe(7);
-    expect(down.length).toBe(1);
-  });
-
-  it("is delivered at once when the broker lost our session (its PUBREL will never come)", async () => {
-    const broker = new FakeBroker(version);
-    await broker.start();
-    cleanup.push(() => broker.stop());
-    const copy = await crashAfterPubrec(broker, version, "close-valve", (dir) => {
-      const { bridge } = bridgeOn(dir, broker.url, version);
+    it("is delivered at once when the broker lost our session (its PUBREL will never come)", async () => {
+      const broker = new FakeBroker(version);
+      await broker.start();
+      cleanup.push(() => broker.stop());
+      const copy = await crashAfterPubrec(broker, version, "close-valve", (dir) => {
+        const { bridge } = bridgeOn(dir, broker.url, version);
+        bridge.setRoutes(ROUTES);
+        return { bridge };
+      });
+      broker.onConnect = (c) => c.connack(false);
+      const { bridge, down } = bridgeOn(copy, broker.url, version);
       bridge.setRoutes(ROUTES);
-      return { bridge };
+      await until("command delivered", () => down.length > 0, 5000);
+      expect(down.map((d) => d.payload)).toEqual(["close-valve"]);
+      expect(bridge.incoming.packets()).toEqual([]);
+      expect(statSync(join(copy, "mqtt.spool.incoming")).size).toBe(0);
     });
-    broker.onConnect = (c) => c.connack(false);
-    const { bridge, down } = bridgeOn(copy, broker.url, version);
-    bridge.setRoutes(ROUTES);
-    await until("command delivered", () => down.length > 0, 5000);
-    expect(down.map((d) => d.payload)).toEqual(["close-valve"]);
-    expect(bridge.incoming.packets()).toEqual([]);
-    expect(statSync(join(copy, "mqtt.spool.incoming")).size).toBe(0);
-  });
-});
+  },
+);
 
 describe("the same crash with a whole gateway and an emulated device", () => {
   it("the device's core takes the command the broker released after the restart", async () => {
@@ -142,7 +182,9 @@ describe("the same crash with a whole gateway and an emulated device", () => {
     const devPort = await freePort();
     const writeConfig = (dir: string) => {
       writeDevKey(dir);
-      writeFileSync(join(dir, "g.yaml"), `gateway: { spool: mqtt.spool }
+      writeFileSync(
+        join(dir, "g.yaml"),
+        `gateway: { spool: mqtt.spool }
 mqtt: { url: "${broker.url}", client_id: qn-gw-crash-test }
 devices:
   - id: dev1
@@ -153,7 +195,8 @@ devices:
     heartbeat_misses: 10
     channels:
       - { channel: 9, topic: cmd, qos: 2, direction: down }
-`);
+`,
+      );
     };
     let dev: TcpDevice | undefined;
     cleanup.push(() => dev?.stop());
@@ -163,12 +206,19 @@ devices:
       void gw.start({ ops: false });
       return { bridge: gw.bridge, stop: () => gw.stop() }; // frees the device port; what it writes now is not in the copy
     });
-    broker.onConnect = (c) => { c.connack(true); c.send({ cmd: "pubrel", messageId: 7 }); };
+    broker.onConnect = (c) => {
+      c.connack(true);
+      c.send({ cmd: "pubrel", messageId: 7 });
+    };
     const gw = Gateway.fromFile(join(copy, "g.yaml"), { log: silent });
     cleanup.push(() => gw.stop());
     await gw.start({ ops: false });
     dev = await startDevice(gw, "dev1", devPort, join(copy, "k.hex"), 15000);
-    await until("the command at the device's core", () => dev!.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 === 1, 5000);
+    await until(
+      "the command at the device's core",
+      () => dev!.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 === 1,
+      5000,
+    );
     const c = broker.conns[broker.conns.length - 1];
     expect((await c.next("pubcomp")).messageId).toBe(7);
   }, 30000);

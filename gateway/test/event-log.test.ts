@@ -16,9 +16,25 @@ const dir = mkdtempSync(join(tmpdir(), "qn-events-"));
 
 function capture() {
   const lines: any[] = [];
-  return { lines, log: pino({ level: "debug" }, { write: (s: string) => { lines.push(JSON.parse(s)); } }) };
+  return {
+    lines,
+    log: pino(
+      { level: "debug" },
+      {
+        write: (s: string) => {
+          lines.push(JSON.parse(s));
+        },
+      },
+    ),
+  };
 }
-const ev = (seq: number, type: number = EventType.LINK_UP): DeviceEvent => ({ seq, time_us: seq * 1000, type, event: `t${type}`, code: 0 });
+const ev = (seq: number, type: number = EventType.LINK_UP): DeviceEvent => ({
+  seq,
+  time_us: seq * 1000,
+  type,
+  event: `t${type}`,
+  code: 0,
+});
 
 describe("EventMerger", () => {
   it("writes each record once, in LSN order, however often the same ring comes back", async () => {
@@ -54,14 +70,22 @@ describe("EventMerger", () => {
     ring = [ev(1), ev(2)];
     await m.poll();
     expect(lines.some((l) => l.msg.includes("started again"))).toBe(true);
-    expect(lines.filter((l) => l.msg === "device event").map((l) => l.lsn).slice(-2)).toEqual([1, 2]);
+    expect(
+      lines
+        .filter((l) => l.msg === "device event")
+        .map((l) => l.lsn)
+        .slice(-2),
+    ).toEqual([1, 2]);
     expect(m.last).toBe(2);
   });
 
   it("rejects a failed fetch without writing, and the next poll catches up", async () => {
     const { lines, log } = capture();
     let fail = true;
-    const m = new EventMerger(join(dir, "c.events"), log, async () => { if (fail) throw new Error("not connected"); return [ev(1)]; });
+    const m = new EventMerger(join(dir, "c.events"), log, async () => {
+      if (fail) throw new Error("not connected");
+      return [ev(1)];
+    });
     await expect(m.poll()).rejects.toThrow(/not connected/);
     fail = false;
     await m.poll();
@@ -129,11 +153,16 @@ devices:
     await until("second link up record", () => events().filter((l) => l.event === "link up").length >= 2, 5000);
     await sleep(600);
     const lsns = events().map((l) => l.lsn);
-    expect(new Set(lsns).size).toBe(lsns.length);              // never twice
-    expect(lsns).toEqual([...lsns].sort((a, b) => a - b));      // in LSN order
+    expect(new Set(lsns).size).toBe(lsns.length); // never twice
+    expect(lsns).toEqual([...lsns].sort((a, b) => a - b)); // in LSN order
     // Everything in the device's ring is in our log, with name and time.
     const ring = await link.eventLog();
-    for (const e of ring) expect(events().find((l) => l.lsn === e.seq)).toMatchObject({ event: e.event, device_time_us: e.time_us, code: e.code });
+    for (const e of ring)
+      expect(events().find((l) => l.lsn === e.seq)).toMatchObject({
+        event: e.event,
+        device_time_us: e.time_us,
+        code: e.code,
+      });
     expect(events().length).toBe(ring.length); // the ring (12 slots) has not overflowed yet
     const m = await gw.metrics.registry.getSingleMetricAsString("qn_device_events_total");
     expect(m).toMatch(/qn_device_events_total\{device="dev1",event="link up"\} [2-9]/);

@@ -6,7 +6,16 @@
 // another kind is refused (or left alone) and the file keeps its bytes and
 // its mode; the gateway's own files are still taken.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { writeFileSync, readFileSync, mkdtempSync, mkdirSync, symlinkSync, statSync, chmodSync, existsSync } from "node:fs";
+import {
+  writeFileSync,
+  readFileSync,
+  mkdtempSync,
+  mkdirSync,
+  symlinkSync,
+  statSync,
+  chmodSync,
+  existsSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -22,7 +31,14 @@ import { EventType } from "../../host/abi.ts";
 const dir = mkdtempSync(join(tmpdir(), "qn-foreign-"));
 const SECRET = "S3CRETHASH";
 const lines: string[] = [];
-const log = pino({ level: "debug" }, { write: (s: string) => { lines.push(s); } });
+const log = pino(
+  { level: "debug" },
+  {
+    write: (s: string) => {
+      lines.push(s);
+    },
+  },
+);
 const ports = { mqtt: 0, ops: 0, device: 0 };
 
 function config(o: { journal?: string; spool?: string; token?: string; extra?: string } = {}): string {
@@ -39,7 +55,10 @@ ${o.extra ?? ""}`;
 /** The problems loading `text` (as a config in `dir`) gives, or "accepted". */
 function refusal(text: string, name = "c.yaml"): string {
   writeFileSync(join(dir, name), text);
-  try { loadConfig(join(dir, name)); return "accepted"; } catch (e) {
+  try {
+    loadConfig(join(dir, name));
+    return "accepted";
+  } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     return e.problems.join("\n");
   }
@@ -52,7 +71,8 @@ describe("paths never reach someone else's files", () => {
   let gw: Gateway;
   const cfg = join(dir, "gateway.yaml");
   const token = () => readFileSync(join(dir, "ops.token"), "utf8").trim();
-  const ops = (path: string, method = "POST") => fetch(`http://127.0.0.1:${ports.ops}${path}`, { method, headers: { authorization: `Bearer ${token()}` } });
+  const ops = (path: string, method = "POST") =>
+    fetch(`http://127.0.0.1:${ports.ops}${path}`, { method, headers: { authorization: `Bearer ${token()}` } });
 
   beforeAll(async () => {
     for (const k of ["mqtt", "ops", "device"] as const) ports[k] = await freePort();
@@ -62,11 +82,15 @@ describe("paths never reach someone else's files", () => {
     await gw.start();
   });
 
-  afterAll(async () => { await gw?.stop(); });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   it("POST /reload reads only the gateway's own config, and a refusal never quotes the file", async () => {
     const shadow = join(dir, "shadow");
-    writeFileSync(shadow, `root:$6$saltsalt$${SECRET}:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n`, { mode: 0o600 });
+    writeFileSync(shadow, `root:$6$saltsalt$${SECRET}:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n`, {
+      mode: 0o600,
+    });
     const other = await ops(`/reload?file=${encodeURIComponent(shadow)}`);
     const otherText = await other.text();
     expect(other.status).toBe(400);
@@ -89,7 +113,9 @@ describe("paths never reach someone else's files", () => {
       bodies.push(await r.text());
     }
     writeFileSync(cfg, config());
-    console.log(`foreign files test: reload refusals ${bodies.map((b) => JSON.stringify(JSON.parse(b).errors)).join(" ")}`);
+    console.log(
+      `foreign files test: reload refusals ${bodies.map((b) => JSON.stringify(JSON.parse(b).errors)).join(" ")}`,
+    );
     const errors = bodies.map((b) => (JSON.parse(b) as { errors: string[] }).errors.join("\n"));
     expect(errors[0]).toMatch(/unknown key\(s\) \(a key of \d+ characters that is no config key name, not shown\)/);
     expect(errors[1]).toMatch(/YAML syntax error at line \d+, column \d+: /);
@@ -106,19 +132,29 @@ describe("paths never reach someone else's files", () => {
     const link = join(dir, "link.journal");
     symlinkSync(join(dir, "d1.journal"), link);
     const before = [text, same].map(snapshot);
-    expect(refusal(config({ journal: "passwd" }))).toBe(`devices[0].journal: ${text} is 32 bytes, not a journal file (${JOURNAL_BYTES} bytes): refusing to overwrite it`);
-    expect(refusal(config({ journal: "image.bin" }))).toBe(`devices[0].journal: ${same} holds no QN journal header, so it is not a journal file: refusing to overwrite it`);
-    expect(refusal(config({ journal: "link.journal" }))).toBe(`devices[0].journal: ${link} is a symbolic link, not a journal file`);
+    expect(refusal(config({ journal: "passwd" }))).toBe(
+      `devices[0].journal: ${text} is 32 bytes, not a journal file (${JOURNAL_BYTES} bytes): refusing to overwrite it`,
+    );
+    expect(refusal(config({ journal: "image.bin" }))).toBe(
+      `devices[0].journal: ${same} holds no QN journal header, so it is not a journal file: refusing to overwrite it`,
+    );
+    expect(refusal(config({ journal: "link.journal" }))).toBe(
+      `devices[0].journal: ${link} is a symbolic link, not a journal file`,
+    );
     // Through a reload: refused, the link keeps its journal.
     writeFileSync(cfg, config({ journal: "image.bin" }));
     const r = await gw.reload();
     writeFileSync(cfg, config());
     expect(r.ok).toBe(false);
-    expect(r.errors).toEqual([`devices[0].journal: ${same} holds no QN journal header, so it is not a journal file: refusing to overwrite it`]);
+    expect(r.errors).toEqual([
+      `devices[0].journal: ${same} holds no QN journal header, so it is not a journal file: refusing to overwrite it`,
+    ]);
     expect(gw.links.get("d1")!.cfg.journal).toBe(join(dir, "d1.journal"));
     // Opened directly (a file put there after the check): refused too.
     expect(() => openJournal(same)).toThrow(/holds no QN journal header/);
-    expect(() => new FileStorage(text, 4096)).toThrow(/is 32 bytes, not a storage file \(4096 bytes\): refusing to overwrite it/);
+    expect(() => new FileStorage(text, 4096)).toThrow(
+      /is 32 bytes, not a storage file \(4096 bytes\): refusing to overwrite it/,
+    );
     expect([text, same].map(snapshot)).toEqual(before);
     // The gateway's own journal, and a blank one, are journals.
     writeFileSync(join(dir, "blank.journal"), Buffer.alloc(JOURNAL_BYTES, 0xff));
@@ -130,16 +166,21 @@ describe("paths never reach someone else's files", () => {
     const notes = join(dir, "notes.txt");
     writeFileSync(notes, "shopping: milk, eggs\nthe door code is 1234\n");
     const before = snapshot(notes);
-    expect(refusal(config({ spool: "notes.txt" }))).toBe(`gateway.spool: ${notes} exists and is not a spool file (no line of it is a spool file record): refusing to overwrite it`);
+    expect(refusal(config({ spool: "notes.txt" }))).toBe(
+      `gateway.spool: ${notes} exists and is not a spool file (no line of it is a spool file record): refusing to overwrite it`,
+    );
     expect(snapshot(notes)).toEqual(before);
     // The spool is new, but the downlink queue beside it is someone's file.
     mkdirSync(join(dir, "s2"));
-    const spool = join(dir, "s2", "mqtt.spool"), down = `${spool}.down`;
+    const spool = join(dir, "s2", "mqtt.spool"),
+      down = `${spool}.down`;
     writeFileSync(down, "shopping: milk, eggs\n");
     const downBefore = snapshot(down);
     writeFileSync(join(dir, "s2.yaml"), config({ spool: "s2/mqtt.spool" }));
     const c = loadConfig(join(dir, "s2.yaml"));
-    expect(() => new Gateway(c, join(dir, "s2.yaml"), { log })).toThrow(`${down} exists and is not a downlink queue file (no line of it is a downlink queue file record): refusing to overwrite it`);
+    expect(() => new Gateway(c, join(dir, "s2.yaml"), { log })).toThrow(
+      `${down} exists and is not a downlink queue file (no line of it is a downlink queue file record): refusing to overwrite it`,
+    );
     expect(snapshot(down)).toEqual(downBefore);
     // Nothing is left holding the spool.
     expect(existsSync(`${spool}.lock`)).toBe(false);
@@ -150,10 +191,16 @@ describe("paths never reach someone else's files", () => {
     writeFileSync(loose, "0123456789abcdef0123456789abcdef\n");
     chmodSync(loose, 0o644);
     const key = join(dir, "id_key");
-    writeFileSync(key, "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n", { mode: 0o600 });
+    writeFileSync(key, "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n", {
+      mode: 0o600,
+    });
     const before = [loose, key].map(snapshot);
-    expect(refusal(config({ token: "loose.token" }))).toBe(`gateway.ops.token_file: ${loose} has mode 644: a token file is for the gateway's user only (chmod 600 it, or remove it and the gateway makes a new one)`);
-    expect(refusal(config({ token: "id_key" }))).toBe(`gateway.ops.token_file: ${key} does not hold a token (one line of 16 to 512 printable characters): refusing to use it as the token file`);
+    expect(refusal(config({ token: "loose.token" }))).toBe(
+      `gateway.ops.token_file: ${loose} has mode 644: a token file is for the gateway's user only (chmod 600 it, or remove it and the gateway makes a new one)`,
+    );
+    expect(refusal(config({ token: "id_key" }))).toBe(
+      `gateway.ops.token_file: ${key} does not hold a token (one line of 16 to 512 printable characters): refusing to use it as the token file`,
+    );
     expect([loose, key].map(snapshot)).toEqual(before);
     // A token file of the gateway's own making is taken.
     expect(refusal(config())).toBe("accepted");
@@ -163,11 +210,16 @@ describe("paths never reach someone else's files", () => {
     writeFileSync(join(dir, "e.journal.lock"), "not a lock: someone's notes\n");
     // A gateway of its own (its own spool and device port), beside the one running.
     const port = await freePort();
-    writeFileSync(join(dir, "l.yaml"), config({ journal: "e.journal", spool: "l/mqtt.spool" }).replace(`127.0.0.1:${ports.device}`, `127.0.0.1:${port}`));
+    writeFileSync(
+      join(dir, "l.yaml"),
+      config({ journal: "e.journal", spool: "l/mqtt.spool" }).replace(`127.0.0.1:${ports.device}`, `127.0.0.1:${port}`),
+    );
     const g = Gateway.fromFile(join(dir, "l.yaml"), { log });
     await g.start({ ops: false });
     try {
-      expect(g.links.get("d1")!.lastError).toMatch(/e\.journal\.lock exists and is not a QN lock file: refusing to remove it/);
+      expect(g.links.get("d1")!.lastError).toMatch(
+        /e\.journal\.lock exists and is not a QN lock file: refusing to remove it/,
+      );
       expect(readFileSync(join(dir, "e.journal.lock"), "utf8")).toBe("not a lock: someone's notes\n");
     } finally {
       await g.stop();

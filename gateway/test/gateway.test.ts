@@ -20,9 +20,21 @@ import { ConfigKey, QosStat } from "../../host/abi.ts";
 const KEY_HEX = readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8");
 const dir = mkdtempSync(join(tmpdir(), "qn-gw-"));
 const log: string[] = [];
-const logger = pino({ level: "info" }, { write: (s: string) => { log.push(s); } });
+const logger = pino(
+  { level: "info" },
+  {
+    write: (s: string) => {
+      log.push(s);
+    },
+  },
+);
 
-interface Ports { broker: number; ops: number; d1: number; d2: number }
+interface Ports {
+  broker: number;
+  ops: number;
+  d1: number;
+  d2: number;
+}
 
 function configText(p: Ports, o: { heartbeat?: number; key2?: string; bad?: boolean } = {}): string {
   const dev = (id: string, port: number, key: string) => `
@@ -65,7 +77,13 @@ describe("gateway with mosquitto and two emulated devices", () => {
     await gw.start();
     // A persistent subscriber session: it gets what the broker held for it
     // across the broker restart.
-    sub = connect(broker.url, { clientId: "qn-test-sub", protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 200 });
+    sub = connect(broker.url, {
+      clientId: "qn-test-sub",
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+      reconnectPeriod: 200,
+    });
     sub.on("message", (topic, payload) => {
       if (!got.has(topic)) got.set(topic, new Set());
       got.get(topic)!.add(payload.toString());
@@ -75,12 +93,21 @@ describe("gateway with mosquitto and two emulated devices", () => {
     // one, a QoS 2 command whose PUBREL the broker missed as it stopped is
     // "completed" by the restarted broker and lost
     // (broker-restart-downlink.test.ts shows it step by step).
-    pub = connect(broker.url, { clientId: "qn-test-pub", protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 200 });
+    pub = connect(broker.url, {
+      clientId: "qn-test-pub",
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+      reconnectPeriod: 200,
+    });
     await new Promise<void>((r) => pub.once("connect", () => r()));
     const key = readKey(join(dir, "k1.hex"));
     devs.push(new TcpDevice("dev1", `127.0.0.1:${ports.d1}`, key), new TcpDevice("dev2", `127.0.0.1:${ports.d2}`, key));
     for (const d of devs) void d.run();
-    await until("both links up", () => devs.every((d) => d.up) && [...gw.links.values()].every((l) => l.state === "up"));
+    await until(
+      "both links up",
+      () => devs.every((d) => d.up) && [...gw.links.values()].every((l) => l.state === "up"),
+    );
   }, 30000);
 
   afterAll(async () => {
@@ -92,7 +119,8 @@ describe("gateway with mosquitto and two emulated devices", () => {
   });
 
   const token = () => readFileSync(join(dir, "ops.token"), "utf8").trim();
-  const ops = (path: string, method = "GET") => fetch(`http://127.0.0.1:${ports.ops}${path}`, { method, headers: { authorization: `Bearer ${token()}` } });
+  const ops = (path: string, method = "GET") =>
+    fetch(`http://127.0.0.1:${ports.ops}${path}`, { method, headers: { authorization: `Bearer ${token()}` } });
 
   it("moves messages both ways with zero loss through a reload, a config push and a broker restart", async () => {
     let producing = true;
@@ -101,7 +129,9 @@ describe("gateway with mosquitto and two emulated devices", () => {
     const producers = devs.map(async (d) => {
       let n = 0;
       while (producing) {
-        for (let i = 0; i < 8; i++) { if (d.publish(1 + (n % 2), 1 + (n % 2), n)) n++; }
+        for (let i = 0; i < 8; i++) {
+          if (d.publish(1 + (n % 2), 1 + (n % 2), n)) n++;
+        }
         await sleep(2);
       }
     });
@@ -111,7 +141,10 @@ describe("gateway with mosquitto and two emulated devices", () => {
     const downAcked: Record<string, number> = { dev1: 0, dev2: 0 };
     const downlink = (async () => {
       while (producing) {
-        for (const id of ["dev1", "dev2"]) pub.publish(`qn/${id}/cmd`, `cmd-${downSent[id]++}`, { qos: 2 }, (err) => { if (!err) downAcked[id]++; });
+        for (const id of ["dev1", "dev2"])
+          pub.publish(`qn/${id}/cmd`, `cmd-${downSent[id]++}`, { qos: 2 }, (err) => {
+            if (!err) downAcked[id]++;
+          });
         await sleep(10);
       }
     })();
@@ -122,12 +155,19 @@ describe("gateway with mosquitto and two emulated devices", () => {
 
     // 1. Reload under traffic: new heartbeat (pushed as T_CONFIG) and a new
     //    uplink route, links stay up.
-    writeFileSync(cfg, configText(ports, { heartbeat: 300 }).replace("      - { channel: 9,", "      - { channel: 3, topic: extra, qos: 0, direction: up }\n      - { channel: 9,"));
+    writeFileSync(
+      cfg,
+      configText(ports, { heartbeat: 300 }).replace(
+        "      - { channel: 9,",
+        "      - { channel: 3, topic: extra, qos: 0, direction: up }\n      - { channel: 9,",
+      ),
+    );
     const logBefore = log.length; // the link-up pushes logged the same line already
     const r = (await (await ops("/reload", "POST")).json()) as ReloadResult;
     expect(r.ok).toBe(true);
     expect(r.pushed.sort()).toEqual(["dev1", "dev2"]);
-    const applied = (id: string) => log.slice(logBefore).some((l) => l.includes("device config applied") && l.includes(id));
+    const applied = (id: string) =>
+      log.slice(logBefore).some((l) => l.includes("device config applied") && l.includes(id));
     await until("config pushed", () => applied("dev1") && applied("dev2"), 5000);
     expect(devs.map((d) => d.sim!.core.x.qn_config_get(ConfigKey.HEARTBEAT_MS))).toEqual([300, 300]);
     await sleep(1000);
@@ -156,24 +196,59 @@ describe("gateway with mosquitto and two emulated devices", () => {
     expect(await downs()).toBe(0);
 
     // Everything the devices' cores accepted (QoS 1 and 2) reaches MQTT.
-    const report = () => devs.map((d) => {
-      const m1 = d.sent[1].filter((n) => !got.get(`qn/${d.id}/telemetry`)?.has(`${d.id}:1:${n}`));
-      const m2 = d.sent[2].filter((n) => !got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`));
-      return `${d.id}: sent q1 ${d.sent[1].length} q2 ${d.sent[2].length}, missing q1 ${m1.length} [${m1.slice(0, 5)}] q2 ${m2.length} [${m2.slice(0, 5)}], gateway uplink ${gw.links.get(d.id)!.uplink}, q1 next ${d.sim!.core.x.qn_qos_stat(QosStat.Q1_NEXT)} q2 next ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_NEXT)} inflight ${d.sim!.core.x.qn_qos_stat(QosStat.IN_FLIGHT)}`;
-    }).join("\n") + log.filter((l) => l.includes("broker connected")).join("") + `\nbridge depth ${gw.bridge.depth} connected ${gw.bridge.connected}`;
+    const report = () =>
+      devs
+        .map((d) => {
+          const m1 = d.sent[1].filter((n) => !got.get(`qn/${d.id}/telemetry`)?.has(`${d.id}:1:${n}`));
+          const m2 = d.sent[2].filter((n) => !got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`));
+          return `${d.id}: sent q1 ${d.sent[1].length} q2 ${d.sent[2].length}, missing q1 ${m1.length} [${m1.slice(0, 5)}] q2 ${m2.length} [${m2.slice(0, 5)}], gateway uplink ${gw.links.get(d.id)!.uplink}, q1 next ${d.sim!.core.x.qn_qos_stat(QosStat.Q1_NEXT)} q2 next ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_NEXT)} inflight ${d.sim!.core.x.qn_qos_stat(QosStat.IN_FLIGHT)}`;
+        })
+        .join("\n") +
+      log.filter((l) => l.includes("broker connected")).join("") +
+      `\nbridge depth ${gw.bridge.depth} connected ${gw.bridge.connected}`;
     const timer = setTimeout(() => console.log(report()), 15000);
-    await until("all uplink messages at the subscriber", () => devs.every((d) =>
-      d.sent[1].every((n) => got.get(`qn/${d.id}/telemetry`)?.has(`${d.id}:1:${n}`)) &&
-      d.sent[2].every((n) => got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`))), 30000);
+    await until(
+      "all uplink messages at the subscriber",
+      () =>
+        devs.every(
+          (d) =>
+            d.sent[1].every((n) => got.get(`qn/${d.id}/telemetry`)?.has(`${d.id}:1:${n}`)) &&
+            d.sent[2].every((n) => got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`)),
+        ),
+      30000,
+    );
     clearTimeout(timer);
     // And every command reaches its device's core (QoS 2 accepted count).
-    const t2 = setTimeout(() => console.log(devs.map((d) => `${d.id}: sent ${downSent[d.id]} gw downlink ${gw.links.get(d.id)!.downlink} queued ${gw.links.get(d.id)!.downQueued} dev q2 accepted ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED)} delivered ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_DELIVERED)} expected ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_EXPECTED)}`).join("\n")), 10000);
-    await until("all downlink commands at the devices", () => devs.every((d) => d.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 >= downAcked[d.id]), 20000);
+    const t2 = setTimeout(
+      () =>
+        console.log(
+          devs
+            .map(
+              (d) =>
+                `${d.id}: sent ${downSent[d.id]} gw downlink ${gw.links.get(d.id)!.downlink} queued ${gw.links.get(d.id)!.downQueued} dev q2 accepted ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED)} delivered ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_DELIVERED)} expected ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_EXPECTED)}`,
+            )
+            .join("\n"),
+        ),
+      10000,
+    );
+    await until(
+      "all downlink commands at the devices",
+      () => devs.every((d) => d.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 >= downAcked[d.id]),
+      20000,
+    );
     clearTimeout(t2);
     const up = devs.reduce((a, d) => a + d.sent[1].length + d.sent[2].length, 0);
     const down = downAcked.dev1 + downAcked.dev2;
-    const lost = devs.reduce((a, d) => a + d.sent[1].filter((n) => !got.get(`qn/${d.id}/telemetry`)?.has(`${d.id}:1:${n}`)).length + d.sent[2].filter((n) => !got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`)).length, 0);
-    console.log(`gateway test: 2 devices, ${up} uplink messages (QoS 1+2), ${down} downlink (QoS 2), ${queuedDuringOutage} queued during the broker outage, reload applied under traffic, link drops 0, lost ${lost}`);
+    const lost = devs.reduce(
+      (a, d) =>
+        a +
+        d.sent[1].filter((n) => !got.get(`qn/${d.id}/telemetry`)?.has(`${d.id}:1:${n}`)).length +
+        d.sent[2].filter((n) => !got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`)).length,
+      0,
+    );
+    console.log(
+      `gateway test: 2 devices, ${up} uplink messages (QoS 1+2), ${down} downlink (QoS 2), ${queuedDuringOutage} queued during the broker outage, reload applied under traffic, link drops 0, lost ${lost}`,
+    );
     expect(lost).toBe(0);
     expect(up).toBeGreaterThan(500);
     expect(gw.bridge.depth).toBe(0);
@@ -187,7 +262,9 @@ describe("gateway with mosquitto and two emulated devices", () => {
     expect(m).toMatch(/qn_rtt_seconds_count\{device="dev1"\} [1-9]/);
     expect(m).toMatch(/qn_device_config_push_total\{device="dev1",result="applied"\} [1-9]/);
     expect((await fetch(`http://127.0.0.1:${ports.ops}/metrics`)).status).toBe(401);
-    const openapi = (await (await fetch(`http://127.0.0.1:${ports.ops}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const openapi = (await (await fetch(`http://127.0.0.1:${ports.ops}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
     expect(openapi.paths["/metrics"]).toBeTruthy();
     const ev = (await (await ops("/devices/dev1/log")).json()) as { device: string; events: DeviceEvent[] };
     expect(ev.events.map((e) => e.event)).toContain("config applied");
@@ -219,7 +296,9 @@ describe("gateway with mosquitto and two emulated devices", () => {
     writeFileSync(bad, configText(ports).replace("topic_prefix: qn", "topic_prefix: qn\n  queue_limt: 3"));
     const t0 = Date.now();
     const res = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(join(ROOT, "qn"), ["gateway", "--config", bad], { timeout: 20000 }, (err, _o, stderr) => resolve({ code: err ? (err as any).code ?? 1 : 0, stderr }));
+      execFile(join(ROOT, "qn"), ["gateway", "--config", bad], { timeout: 20000 }, (err, _o, stderr) =>
+        resolve({ code: err ? ((err as any).code ?? 1) : 0, stderr }),
+      );
     });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('mqtt: unknown key(s) "queue_limt"');

@@ -47,7 +47,10 @@ export async function until(what: string, f: () => boolean, timeoutMs = 10000): 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((r) => {
     const s = connect(port, "127.0.0.1");
-    s.once("connect", () => { s.destroy(); r(true); });
+    s.once("connect", () => {
+      s.destroy();
+      r(true);
+    });
     s.once("error", () => r(false));
   });
 }
@@ -59,7 +62,10 @@ function portOpen(port: number): Promise<boolean> {
 export class PacketInbox {
   readonly got: any[] = [];
   private waiters: (() => void)[] = [];
-  push(p: any): void { this.got.push(p); for (const w of this.waiters.splice(0)) w(); }
+  push(p: any): void {
+    this.got.push(p);
+    for (const w of this.waiters.splice(0)) w();
+  }
   async next(cmd: string, timeoutMs = 3000): Promise<any> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -67,7 +73,13 @@ export class PacketInbox {
       if (i >= 0) return this.got.splice(i, 1)[0];
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no ${cmd} within ${timeoutMs} ms`);
-      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
     }
   }
 }
@@ -81,13 +93,24 @@ export class Mosquitto {
     // write its persistence file.
     chmodSync(this.dir, 0o755);
     chmodSync(join(this.dir, "data"), 0o777);
-    writeFileSync(join(this.dir, "mosquitto.conf"), [
-      `listener ${port} 127.0.0.1`, "allow_anonymous true", "set_tcp_nodelay true",
-      "max_inflight_messages 100", "max_queued_messages 0",
-      "persistence true", `persistence_location ${join(this.dir, "data")}/`, "log_dest none", "",
-    ].join("\n"));
+    writeFileSync(
+      join(this.dir, "mosquitto.conf"),
+      [
+        `listener ${port} 127.0.0.1`,
+        "allow_anonymous true",
+        "set_tcp_nodelay true",
+        "max_inflight_messages 100",
+        "max_queued_messages 0",
+        "persistence true",
+        `persistence_location ${join(this.dir, "data")}/`,
+        "log_dest none",
+        "",
+      ].join("\n"),
+    );
   }
-  get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
   async start(): Promise<void> {
     this.proc = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
     const t0 = Date.now();
@@ -103,7 +126,13 @@ export class Mosquitto {
     if (!p || p.exitCode !== null || p.pid === undefined) return;
     const done = new Promise((r) => p.once("exit", r));
     process.kill(p.pid, "SIGTERM");
-    const t = setTimeout(() => { try { process.kill(p.pid!, "SIGKILL"); } catch { /* gone */ } }, 3000);
+    const t = setTimeout(() => {
+      try {
+        process.kill(p.pid!, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }, 3000);
     await done;
     clearTimeout(t);
   }
@@ -121,7 +150,12 @@ export class TcpDevice {
   private seq = 0;
   /** Ids the device core accepted for sending, per QoS. */
   readonly sent: Record<number, number[]> = { 0: [], 1: [], 2: [] };
-  constructor(readonly id: string, readonly address: string, public key: Uint8Array, private readonly tls?: ConnectionOptions) {}
+  constructor(
+    readonly id: string,
+    readonly address: string,
+    public key: Uint8Array,
+    private readonly tls?: ConnectionOptions,
+  ) {}
 
   async run(): Promise<void> {
     while (!this.stopped) {
@@ -133,15 +167,23 @@ export class TcpDevice {
         const storage = this.sim?.storage ?? this.flash;
         this.sim?.close();
         this.sim = new SimDevice(t, { key: this.key, auth: 2 });
-        if (storage) { this.sim.storage.data.set(storage.data); this.sim.reset(); this.sim.resets--; }
+        if (storage) {
+          this.sim.storage.data.set(storage.data);
+          this.sim.reset();
+          this.sim.resets--;
+        }
         this.connects++;
         await closed;
-      } catch { /* gateway not listening yet */ }
+      } catch {
+        /* gateway not listening yet */
+      }
       await sleep(100);
     }
   }
 
-  get up(): boolean { return !!this.sim && this.sim.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP); }
+  get up(): boolean {
+    return !!this.sim && this.sim.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP);
+  }
 
   /** Publish message number `n` on `channel`; false when the core refuses
    *  (window full, link down): the caller tries again later. */
@@ -164,9 +206,12 @@ export class TcpDevice {
   publishBody(channel: number, qos: number, body: Uint8Array, trace?: Uint8Array): number {
     const sim = this.sim;
     if (!sim || !this.up) return Status.ERR_LINK_DOWN;
-    const x = sim.core.x, at = x.qn_app_buf() + HEADER_SIZE;
-    if (trace) { sim.core.mem.set(trace, at); sim.core.mem.set(body, at + trace.length); }
-    else sim.core.mem.set(body, at);
+    const x = sim.core.x,
+      at = x.qn_app_buf() + HEADER_SIZE;
+    if (trace) {
+      sim.core.mem.set(trace, at);
+      sim.core.mem.set(body, at + trace.length);
+    } else sim.core.mem.set(body, at);
     const n = body.length + (trace?.length ?? 0);
     return Number(trace ? x.qn_publish_traced(channel, qos, 2, 0, n) : x.qn_publish(channel, qos, 2, 0, n));
   }
@@ -190,7 +235,14 @@ export class TcpDevice {
 /** A TcpDevice (key from `keyFile`) dialing the gateway's listener on
  *  `port`, running, once the gateway's link to it is up; stopped again if
  *  the link does not come up. */
-export async function startDevice(gw: { links: Map<string, { state: string }> }, id: string, port: number, keyFile: string, timeoutMs = 10000, tls?: ConnectionOptions): Promise<TcpDevice> {
+export async function startDevice(
+  gw: { links: Map<string, { state: string }> },
+  id: string,
+  port: number,
+  keyFile: string,
+  timeoutMs = 10000,
+  tls?: ConnectionOptions,
+): Promise<TcpDevice> {
   const dev = new TcpDevice(id, `127.0.0.1:${port}`, readKey(keyFile), tls);
   void dev.run();
   try {
@@ -208,12 +260,32 @@ export async function startDevice(gw: { links: Map<string, { state: string }> },
  *  second CA nobody trusts with one of its own (rogue-ca, rogue-dev). */
 export function makeTestCerts(dir: string): void {
   const ossl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const key = (name: string) => ossl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`);
-  const ca = (name: string) => { key(name); ossl("req", "-x509", "-new", "-key", `${name}.key`, "-out", `${name}.crt`, "-days", "1", "-subj", `/CN=${name}`); };
+  const key = (name: string) =>
+    ossl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`);
+  const ca = (name: string) => {
+    key(name);
+    ossl("req", "-x509", "-new", "-key", `${name}.key`, "-out", `${name}.crt`, "-days", "1", "-subj", `/CN=${name}`);
+  };
   const leaf = (name: string, by: string, ext: string) => {
     key(name);
     ossl("req", "-new", "-key", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`, "-addext", ext);
-    ossl("x509", "-req", "-in", `${name}.csr`, "-CA", `${by}.crt`, "-CAkey", `${by}.key`, "-CAcreateserial", "-out", `${name}.crt`, "-days", "1", "-copy_extensions", "copy");
+    ossl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${by}.crt`,
+      "-CAkey",
+      `${by}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "1",
+      "-copy_extensions",
+      "copy",
+    );
   };
   ca("qn-ca");
   ca("rogue-ca");
@@ -227,7 +299,12 @@ export function makeTestCerts(dir: string): void {
  *  certificate `who` of makeTestCerts (none when not given). */
 export function clientTls(dir: string, who?: string, extra: object = {}): ConnectionOptions {
   const pem = (f: string) => readFileSync(join(dir, f));
-  return { ca: pem("qn-ca.crt"), servername: undefined, ...(who ? { cert: pem(`${who}.crt`), key: pem(`${who}.key`) } : {}), ...extra };
+  return {
+    ca: pem("qn-ca.crt"),
+    servername: undefined,
+    ...(who ? { cert: pem(`${who}.crt`), key: pem(`${who}.key`) } : {}),
+    ...extra,
+  };
 }
 
 export type Version = 4 | 5;
@@ -235,26 +312,41 @@ export type Version = 4 | 5;
 /** One client connection seen by the fake broker. */
 export class Conn {
   private readonly inbox = new PacketInbox();
-  get got(): any[] { return this.inbox.got; }
+  get got(): any[] {
+    return this.inbox.got;
+  }
   /** Called on every packet as it is parsed, before anything else runs. */
   onPacket?: (p: any) => void;
-  constructor(readonly sock: Socket, private version: Version, onConnect: (c: Conn, p: any) => void) {
+  constructor(
+    readonly sock: Socket,
+    private version: Version,
+    onConnect: (c: Conn, p: any) => void,
+  ) {
     const parser = mqttPacket.parser({ protocolVersion: version });
     parser.on("packet", (p: any) => {
       this.onPacket?.(p);
       if (p.cmd === "connect") return onConnect(this, p);
-      if (p.cmd === "subscribe") return this.send({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map((s: any) => s.qos) });
+      if (p.cmd === "subscribe")
+        return this.send({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map((s: any) => s.qos) });
       if (p.cmd === "pingreq") return this.send({ cmd: "pingresp" });
       this.inbox.push(p);
     });
     sock.on("data", (b) => parser.parse(b as Buffer));
     sock.on("error", () => {});
   }
-  send(p: object): void { if (!this.sock.destroyed) this.sock.write(mqttPacket.generate(p as any, { protocolVersion: this.version })); }
-  connack(sessionPresent: boolean): void {
-    this.send(this.version === 5 ? { cmd: "connack", sessionPresent, reasonCode: 0 } : { cmd: "connack", sessionPresent, returnCode: 0 });
+  send(p: object): void {
+    if (!this.sock.destroyed) this.sock.write(mqttPacket.generate(p as any, { protocolVersion: this.version }));
   }
-  next(cmd: string, timeoutMs = 3000): Promise<any> { return this.inbox.next(cmd, timeoutMs); }
+  connack(sessionPresent: boolean): void {
+    this.send(
+      this.version === 5
+        ? { cmd: "connack", sessionPresent, reasonCode: 0 }
+        : { cmd: "connack", sessionPresent, returnCode: 0 },
+    );
+  }
+  next(cmd: string, timeoutMs = 3000): Promise<any> {
+    return this.inbox.next(cmd, timeoutMs);
+  }
 }
 
 /** A fake MQTT broker (mqtt-packet on a local net.Server): every packet
@@ -274,8 +366,13 @@ export class FakeBroker {
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
     this.port = (this.server.address() as { port: number }).port;
   }
-  get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
-  async conn(n: number): Promise<Conn> { await until(`connection ${n}`, () => this.conns.length > n, 5000); return this.conns[n]; }
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+  async conn(n: number): Promise<Conn> {
+    await until(`connection ${n}`, () => this.conns.length > n, 5000);
+    return this.conns[n];
+  }
   async stop(): Promise<void> {
     for (const c of this.conns) c.sock.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));

@@ -11,22 +11,47 @@ import { IncomingStore } from "../incoming-store.ts";
 
 function logger() {
   const lines: any[] = [];
-  return { lines, log: pino({ level: "trace" }, { write: (s: string) => { lines.push(JSON.parse(s)); } }) };
+  return {
+    lines,
+    log: pino(
+      { level: "trace" },
+      {
+        write: (s: string) => {
+          lines.push(JSON.parse(s));
+        },
+      },
+    ),
+  };
 }
 const fresh = () => join(mkdtempSync(join(tmpdir(), "qn-incoming-")), "mqtt.spool.incoming");
 const pkt = (id: number, body = `cmd-${id}`, props?: IPublishPacket["properties"]): IPublishPacket => ({
-  cmd: "publish", qos: 2, dup: false, retain: false, messageId: id, topic: `qn/dev1/cmd`, payload: Buffer.from(body), properties: props,
+  cmd: "publish",
+  qos: 2,
+  dup: false,
+  retain: false,
+  messageId: id,
+  topic: `qn/dev1/cmd`,
+  payload: Buffer.from(body),
+  properties: props,
 });
 const put = (s: IncomingStore, p: IPublishPacket) => new Promise<void>((r) => s.put(p, () => r()));
-const get = (s: IncomingStore, id: number) => new Promise<{ err?: Error; p?: any }>((r) => s.get({ messageId: id }, (err, p) => r({ err, p })));
-const del = (s: IncomingStore, id: number) => new Promise<{ err?: Error; p?: any }>((r) => s.del({ messageId: id }, (err, p) => r({ err, p })));
+const get = (s: IncomingStore, id: number) =>
+  new Promise<{ err?: Error; p?: any }>((r) => s.get({ messageId: id }, (err, p) => r({ err, p })));
+const del = (s: IncomingStore, id: number) =>
+  new Promise<{ err?: Error; p?: any }>((r) => s.del({ messageId: id }, (err, p) => r({ err, p })));
 
 describe("IncomingStore", () => {
   it("keeps the mqtt.js Store contract, and the record is in the file before put calls back", async () => {
-    const path = fresh(), { log } = logger();
+    const path = fresh(),
+      { log } = logger();
     const s = new IncomingStore(path, log);
     let inFileAtCallback = false;
-    await new Promise<void>((r) => s.put(pkt(7), () => { inFileAtCallback = readFileSync(path, "utf8").includes(`"i":7`); r(); }));
+    await new Promise<void>((r) =>
+      s.put(pkt(7), () => {
+        inFileAtCallback = readFileSync(path, "utf8").includes(`"i":7`);
+        r();
+      }),
+    );
     expect(inFileAtCallback).toBe(true);
     expect((await get(s, 7)).p.payload.toString()).toBe("cmd-7");
     expect((await get(s, 8)).err?.message).toBe("missing packet");
@@ -43,10 +68,15 @@ describe("IncomingStore", () => {
   });
 
   it("gives a restarted gateway what was put and not deleted, properties and binary payload included", async () => {
-    const path = fresh(), { log, lines } = logger();
+    const path = fresh(),
+      { log, lines } = logger();
     const a = new IncomingStore(path, log);
     const bin = Buffer.from([0, 1, 2, 0xff, 0x0a, 0x22]);
-    const props = { userProperties: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }, correlationData: Buffer.from([9, 9]), contentType: "application/x" };
+    const props = {
+      userProperties: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+      correlationData: Buffer.from([9, 9]),
+      contentType: "application/x",
+    };
     await put(a, { ...pkt(1), payload: bin, properties: props });
     await put(a, pkt(2));
     await put(a, pkt(3));
@@ -67,7 +97,8 @@ describe("IncomingStore", () => {
   });
 
   it("ignores a torn last line and appends cleanly after it", async () => {
-    const path = fresh(), { log, lines } = logger();
+    const path = fresh(),
+      { log, lines } = logger();
     const a = new IncomingStore(path, log);
     await put(a, pkt(1));
     appendFileSync(path, JSON.stringify({ i: 2, p: { cmd: "publish" } }).slice(0, 20)); // crash mid-write
@@ -81,12 +112,24 @@ describe("IncomingStore", () => {
   });
 
   it("skips corrupt records with a clear log line, keeps the rest and a copy of the file", () => {
-    const path = fresh(), { log, lines } = logger();
-    const good = (id: number) => JSON.stringify({ i: id, p: { ...pkt(id), payload: { $b: Buffer.from(`c${id}`).toString("base64") } } });
-    const text = [good(1), "garbage{", JSON.stringify({ i: 5, p: { cmd: "publish", qos: 2, messageId: 5 } }), `{"d":"x"}`, good(2), ""].join("\n");
+    const path = fresh(),
+      { log, lines } = logger();
+    const good = (id: number) =>
+      JSON.stringify({ i: id, p: { ...pkt(id), payload: { $b: Buffer.from(`c${id}`).toString("base64") } } });
+    const text = [
+      good(1),
+      "garbage{",
+      JSON.stringify({ i: 5, p: { cmd: "publish", qos: 2, messageId: 5 } }),
+      `{"d":"x"}`,
+      good(2),
+      "",
+    ].join("\n");
     writeFileSync(path, text);
     const s = new IncomingStore(path, log);
-    expect(s.packets().map((p) => [p.messageId, p.payload.toString()])).toEqual([[1, "c1"], [2, "c2"]]);
+    expect(s.packets().map((p) => [p.messageId, p.payload.toString()])).toEqual([
+      [1, "c1"],
+      [2, "c2"],
+    ]);
     const errs = lines.filter((l) => l.level === 50);
     expect(errs.filter((l) => /unreadable record skipped/.test(l.msg)).map((l) => l.line)).toEqual([2, 3, 4]);
     expect(errs.some((l) => /corrupt file; continuing/.test(l.msg) && l.skipped === 3 && l.kept === 2)).toBe(true);
@@ -99,9 +142,13 @@ describe("IncomingStore", () => {
     const dirAsFile = mkdtempSync(join(tmpdir(), "qn-incoming-dir-"));
     expect(() => new IncomingStore(dirAsFile, log)).toThrow(`${dirAsFile} is a directory, not an incoming store file`);
     const failed: Error[] = [];
-    const s2 = new IncomingStore(join(tmpdir(), "qn-no-such-dir", "x", "mqtt.spool.incoming"), log, (e) => failed.push(e));
+    const s2 = new IncomingStore(join(tmpdir(), "qn-no-such-dir", "x", "mqtt.spool.incoming"), log, (e) =>
+      failed.push(e),
+    );
     let acked = false;
-    s2.put(pkt(4), () => { acked = true; });
+    s2.put(pkt(4), () => {
+      acked = true;
+    });
     expect(acked).toBe(false);
     expect(failed.length).toBe(1);
     expect(lines.some((l) => /not acknowledging it/.test(l.msg) && l.message_id === 4)).toBe(true);
@@ -109,7 +156,8 @@ describe("IncomingStore", () => {
   });
 
   it("rewrites the file when it grows large, keeping what is held", async () => {
-    const path = fresh(), { log } = logger();
+    const path = fresh(),
+      { log } = logger();
     const s = new IncomingStore(path, log);
     await put(s, pkt(1, "kept"));
     const big = "x".repeat(32 * 1024);
@@ -125,7 +173,8 @@ describe("IncomingStore", () => {
   });
 
   it("release() deletes only the packet it is given, not a newer one under the same id", async () => {
-    const path = fresh(), { log } = logger();
+    const path = fresh(),
+      { log } = logger();
     const s = new IncomingStore(path, log);
     const old = pkt(9, "old");
     await put(s, old);

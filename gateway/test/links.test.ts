@@ -17,12 +17,27 @@ import { SimDevice } from "../../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
 import { parseConfig } from "../config.ts";
 import { Gateway } from "../gateway.ts";
-import { Mosquitto, freePort, sleep, until, writeDevKey, makeTestCerts, clientTls as testClientTls } from "./helpers.ts";
+import {
+  Mosquitto,
+  freePort,
+  sleep,
+  until,
+  writeDevKey,
+  makeTestCerts,
+  clientTls as testClientTls,
+} from "./helpers.ts";
 import { MockCable } from "./mock-serial.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-links-"));
 const lines: any[] = [];
-const logger = pino({ level: "debug" }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+const logger = pino(
+  { level: "debug" },
+  {
+    write: (s: string) => {
+      lines.push(JSON.parse(s));
+    },
+  },
+);
 const KEY = readKey(join(ROOT, "boards/dev-psk.hex"));
 
 const clientTls = (who?: string, extra: object = {}) => testClientTls(dir, who, extra);
@@ -47,7 +62,9 @@ describe("serial and TLS device links", () => {
       - { channel: 1, topic: telemetry, qos: 1, direction: up }
       - { channel: 5, topic: echo, qos: 1, direction: up }
       - { channel: 5, topic: cmd, qos: 1, direction: down }`;
-    writeFileSync(join(dir, "gateway.yaml"), `gateway: { spool: mqtt.spool }
+    writeFileSync(
+      join(dir, "gateway.yaml"),
+      `gateway: { spool: mqtt.spool }
 mqtt: { url: "${broker.url}" }
 tls: { cert: gateway.crt, key: gateway.key, ca: qn-ca.crt }
 devices:
@@ -65,11 +82,15 @@ devices:
     transport: { serial: { path: /dev/qn-no-such-port } }
     key_file: k.hex
     journal: nowhere.journal
-`);
+`,
+    );
     gw = Gateway.fromFile(join(dir, "gateway.yaml"), { log: logger, serialBinding: cable.binding });
     await gw.start({ ops: false });
     sub = connect(broker.url, { clientId: "qn-links-sub", protocolVersion: 5, reconnectPeriod: 200 });
-    sub.on("message", (topic, payload) => { if (!got.has(topic)) got.set(topic, []); got.get(topic)!.push(payload.toString()); });
+    sub.on("message", (topic, payload) => {
+      if (!got.has(topic)) got.set(topic, []);
+      got.get(topic)!.push(payload.toString());
+    });
     await new Promise<void>((r) => sub.once("connect", () => sub.subscribe("qn/#", { qos: 1 }, () => r())));
     pub = connect(broker.url, { clientId: "qn-links-pub", protocolVersion: 5, reconnectPeriod: 200 });
     await new Promise<void>((r) => pub.once("connect", () => r()));
@@ -111,7 +132,11 @@ devices:
     const cmds = Array.from({ length: n }, (_, i) => `${tag}-cmd-${i}`);
     for (let i = 0; i < n; i += 4) {
       const batch = cmds.slice(i, i + 4);
-      await Promise.all(batch.map((c) => new Promise<void>((r, j) => pub.publish(`qn/${id}/cmd`, c, { qos: 1 }, (e) => (e ? j(e) : r())))));
+      await Promise.all(
+        batch.map(
+          (c) => new Promise<void>((r, j) => pub.publish(`qn/${id}/cmd`, c, { qos: 1 }, (e) => (e ? j(e) : r()))),
+        ),
+      );
       await until(`${id} echo of ${batch}`, () => has(`qn/${id}/echo`, batch).length === 0, 5000).catch(() => {});
     }
     return { up: has(`qn/${id}/telemetry`, sent).length, down: has(`qn/${id}/echo`, cmds).length };
@@ -119,15 +144,33 @@ devices:
 
   it("config: a serial baud rate of 0, peer_name without TLS, a port past 65535 and an unknown auth mode are refused, naming the key", () => {
     const base = `mqtt: { url: "mqtt://127.0.0.1:1" }\ndevices:\n  - { id: a, key_file: k.hex, journal: a.j, transport: `;
-    expect(() => parseConfig(base + `{ serial: { path: /dev/x, baud: 0 } } }`, "t", dir)).toThrow(/devices\[0\]\.transport/);
-    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:1", peer_name: a } } }`, "t", dir)).toThrow(/devices\[0\]\.transport\.tcp\.peer_name: needs tls: true/);
-    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:99999" } } }`, "t", dir)).toThrow(/devices\[0\]\.transport\.tcp\.listen: port 99999 out of range: expected 1-65535/);
+    expect(() => parseConfig(base + `{ serial: { path: /dev/x, baud: 0 } } }`, "t", dir)).toThrow(
+      /devices\[0\]\.transport/,
+    );
+    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:1", peer_name: a } } }`, "t", dir)).toThrow(
+      /devices\[0\]\.transport\.tcp\.peer_name: needs tls: true/,
+    );
+    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:99999" } } }`, "t", dir)).toThrow(
+      /devices\[0\]\.transport\.tcp\.listen: port 99999 out of range: expected 1-65535/,
+    );
     expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:0" } } }`, "t", dir)).toThrow(/port 0 out of range/);
-    expect(() => parseConfig(`gateway: { ops: { listen: "127.0.0.1:70000" } }\n` + base + `{ tcp: { listen: "127.0.0.1:7001" } } }`, "t", dir)).toThrow(/gateway\.ops\.listen: port 70000 out of range/);
-    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:7001" } }, auth: 7 }`, "t", dir)).toThrow(/devices\[0\]\.auth: expected 0 \(none\), 1 \(handshake\) or 2/);
-    expect(parseConfig(base + `{ tcp: { listen: "127.0.0.1:65535" } } }`, "t", dir).devices[0].transport).toEqual({ tcp: { listen: "127.0.0.1:65535", tls: false } });
+    expect(() =>
+      parseConfig(
+        `gateway: { ops: { listen: "127.0.0.1:70000" } }\n` + base + `{ tcp: { listen: "127.0.0.1:7001" } } }`,
+        "t",
+        dir,
+      ),
+    ).toThrow(/gateway\.ops\.listen: port 70000 out of range/);
+    expect(() => parseConfig(base + `{ tcp: { listen: "127.0.0.1:7001" } }, auth: 7 }`, "t", dir)).toThrow(
+      /devices\[0\]\.auth: expected 0 \(none\), 1 \(handshake\) or 2/,
+    );
+    expect(parseConfig(base + `{ tcp: { listen: "127.0.0.1:65535" } } }`, "t", dir).devices[0].transport).toEqual({
+      tcp: { listen: "127.0.0.1:65535", tls: false },
+    });
     // A YAML error: one line, with where and what kind, without the file's text.
-    expect(() => parseConfig(`mqtt: { url: a: b }`, "t", dir)).toThrow(/YAML syntax error at line 1, column 14: a block collection inside \[ \] or \{ \}$/);
+    expect(() => parseConfig(`mqtt: { url: a: b }`, "t", dir)).toThrow(
+      /YAML syntax error at line 1, column 14: a block collection inside \[ \] or \{ \}$/,
+    );
   });
 
   it("serial: a device on a serial port moves messages both ways with nothing lost", async () => {
@@ -155,7 +198,9 @@ devices:
     await until("failures", () => l.failures >= 2, 10000);
     expect(l.state).not.toBe("up");
     expect(l.lastError).toMatch(/cannot open \/dev\/qn-no-such-port/);
-    expect(lines.filter((x) => x.device === "nowhere" && x.msg.startsWith("serial port not available"))).toHaveLength(1);
+    expect(lines.filter((x) => x.device === "nowhere" && x.msg.startsWith("serial port not available"))).toHaveLength(
+      1,
+    );
   }, 15000);
 
   it("TLS 1.3 with mutual certificates: the device with its certificate gets a session and moves messages", async () => {
@@ -175,7 +220,11 @@ devices:
      *  second, else how it was refused. */
     const attempt = async (tls: object): Promise<string> => {
       let t: TcpTransport;
-      try { t = await tcpConnect(tlsAddr, tls as any); } catch (e) { return `refused at handshake: ${(e as Error).message}`; }
+      try {
+        t = await tcpConnect(tlsAddr, tls as any);
+      } catch (e) {
+        return `refused at handshake: ${(e as Error).message}`;
+      }
       const closed = new Promise<string>((r) => t.onClose((e) => r(`closed: ${e?.message ?? ""}`)));
       await t.write(new Uint8Array([0])).catch(() => {});
       const r = await Promise.race([closed, sleep(1000).then(() => "open")]);
@@ -194,7 +243,9 @@ devices:
     // The gateway counts and logs each refusal.
     await until("failures counted", () => link.failures >= before + 4, 3000);
     expect(link.lastError).toMatch(/TLS/);
-    expect(lines.some((x) => x.device === "tls1" && x.msg === "TLS client refused" && /other-dev/.test(x.err))).toBe(true);
+    expect(lines.some((x) => x.device === "tls1" && x.msg === "TLS client refused" && /other-dev/.test(x.err))).toBe(
+      true,
+    );
     // None of them took the device's link.
     expect(up("tls1")).toBe(true);
     expect(link.sessionId).toBe(session);

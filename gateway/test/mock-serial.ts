@@ -42,8 +42,12 @@ export class MockCable {
     name: "mock-serial-device",
     open: async () => {},
     // A device writing into an unplugged cable loses the bytes, as on a wire.
-    write: async (b: Uint8Array) => { if (this.port?.isOpen) this.port.emitData(Buffer.from(b)); },
-    onData: (l) => { this.toDevice.push(l); },
+    write: async (b: Uint8Array) => {
+      if (this.port?.isOpen) this.port.emitData(Buffer.from(b));
+    },
+    onData: (l) => {
+      this.toDevice.push(l);
+    },
     onClose: () => {},
     close: async () => {},
   };

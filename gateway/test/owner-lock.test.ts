@@ -11,22 +11,32 @@ import { OwnerLock, OwnerLockError } from "../../host/owner-lock.ts";
 import { ROOT } from "../../host/status.ts";
 import { freePort, until, writeDevKey } from "./helpers.ts";
 
-const stopByPid = (c: ChildProcess) => new Promise<void>((r) => {
-  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return r();
-  c.once("exit", () => r());
-  process.kill(c.pid, "SIGKILL");
-});
+const stopByPid = (c: ChildProcess) =>
+  new Promise<void>((r) => {
+    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return r();
+    c.once("exit", () => r());
+    process.kill(c.pid, "SIGKILL");
+  });
 
 describe("owner lock", () => {
   it("refuses a file another live process owns, and takes it over once that process is gone", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "qn-lock-")), "spool");
-    const holder = spawn(process.execPath, ["--import", "tsx", "-e",
-      `import("${join(ROOT, "host/owner-lock.ts")}").then((m) => { m.OwnerLock.take(${JSON.stringify(path)}, "spool"); console.log("held"); setInterval(() => {}, 1000); })`],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const holder = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "-e",
+        `import("${join(ROOT, "host/owner-lock.ts")}").then((m) => { m.OwnerLock.take(${JSON.stringify(path)}, "spool"); console.log("held"); setInterval(() => {}, 1000); })`,
+      ],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
+    );
     try {
       await new Promise<void>((r) => holder.stdout!.once("data", () => r()));
       expect(() => OwnerLock.take(path, "spool")).toThrow(OwnerLockError);
-      expect(() => OwnerLock.take(path, "spool")).toThrow(new RegExp(`spool .*spool is in use by another process \\(pid ${holder.pid}, lock .*spool\\.lock\\)`));
+      expect(() => OwnerLock.take(path, "spool")).toThrow(
+        new RegExp(`spool .*spool is in use by another process \\(pid ${holder.pid}, lock .*spool\\.lock\\)`),
+      );
     } finally {
       await stopByPid(holder);
     }
@@ -53,25 +63,35 @@ describe("owner lock", () => {
     writeDevKey(dir);
     const config = async (name: string) => {
       const f = join(dir, name);
-      writeFileSync(f, `gateway:
+      writeFileSync(
+        f,
+        `gateway:
   ops: { listen: "127.0.0.1:${await freePort()}", token_file: ${name}.token }
   spool: var/mqtt.spool
   log_level: warn
 mqtt: { url: "mqtt://127.0.0.1:${await freePort()}" }
 devices:
   - { id: d1, key_file: k.hex, journal: var/${name}.journal, transport: { tcp: { listen: "127.0.0.1:${await freePort()}" } } }
-`);
+`,
+      );
       return f;
     };
     const [a, b] = [await config("a.yaml"), await config("b.yaml")];
-    const first = spawn(join(ROOT, "qn"), ["gateway", "--config", a], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    const first = spawn(join(ROOT, "qn"), ["gateway", "--config", a], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     try {
       await until("first gateway holds the spool", () => existsSync(join(dir, "var/mqtt.spool.lock")), 20000);
       const res = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        execFile(join(ROOT, "qn"), ["gateway", "--config", b], { cwd: dir, timeout: 20000 }, (err, _o, stderr) => resolve({ code: err ? (err as any).code ?? 1 : 0, stderr }));
+        execFile(join(ROOT, "qn"), ["gateway", "--config", b], { cwd: dir, timeout: 20000 }, (err, _o, stderr) =>
+          resolve({ code: err ? ((err as any).code ?? 1) : 0, stderr }),
+        );
       });
       expect(res.code).toBe(1);
-      expect(res.stderr).toContain(`qn gateway: cannot start: spool ${join(dir, "var/mqtt.spool")} is in use by another process (pid ${first.pid}`);
+      expect(res.stderr).toContain(
+        `qn gateway: cannot start: spool ${join(dir, "var/mqtt.spool")} is in use by another process (pid ${first.pid}`,
+      );
       expect(first.exitCode).toBe(null); // the first one runs on
     } finally {
       await stopByPid(first);

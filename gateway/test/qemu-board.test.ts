@@ -24,10 +24,21 @@ import { QosStat } from "../../host/abi.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-gw-qemu-"));
 const lines: any[] = [];
-const logger = pino({ level: "info" }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+const logger = pino(
+  { level: "info" },
+  {
+    write: (s: string) => {
+      lines.push(JSON.parse(s));
+    },
+  },
+);
 
 describe("QEMU board and an in-process device behind the gateway", () => {
-  let q: Qemu | undefined, broker: Mosquitto | undefined, gw: Gateway | undefined, sub: MqttClient | undefined, pub: MqttClient | undefined;
+  let q: Qemu | undefined,
+    broker: Mosquitto | undefined,
+    gw: Gateway | undefined,
+    sub: MqttClient | undefined,
+    pub: MqttClient | undefined;
   let sim: TcpDevice | undefined;
   const got = new Map<string, { payload: string; traceparent?: string }[]>();
 
@@ -40,7 +51,9 @@ describe("QEMU board and an in-process device behind the gateway", () => {
     // written before the host opens it.
     q = await Qemu.start({ elf });
     writeDevKey(dir);
-    writeFileSync(join(dir, "gateway.yaml"), `gateway: { spool: mqtt.spool }
+    writeFileSync(
+      join(dir, "gateway.yaml"),
+      `gateway: { spool: mqtt.spool }
 mqtt: { url: "${broker.url}" }
 devices:
   - id: board
@@ -63,7 +76,8 @@ devices:
       - { channel: 1, topic: telemetry, qos: 1, direction: up }
       - { channel: 5, topic: echo, qos: 1, direction: up }
       - { channel: 5, topic: cmd, qos: 1, direction: down }
-`);
+`,
+    );
     gw = Gateway.fromFile(join(dir, "gateway.yaml"), { log: logger });
     await gw.start({ ops: false });
     await until("board port open", () => gw!.links.get("board")!.state === "handshake", 10000);
@@ -81,7 +95,11 @@ devices:
     void sim.run();
     // The first handshake can miss while QEMU first polls the fresh pty;
     // the link retries on its own.
-    await until("both links up", () => gw!.links.get("board")!.state === "up" && gw!.links.get("sim")!.state === "up" && sim!.up, 60000);
+    await until(
+      "both links up",
+      () => gw!.links.get("board")!.state === "up" && gw!.links.get("sim")!.state === "up" && sim!.up,
+      60000,
+    );
   }, 300_000);
 
   afterAll(async () => {
@@ -98,8 +116,15 @@ devices:
 
   const payloads = (topic: string) => (got.get(topic) ?? []).map((g) => g.payload);
   const missing = (topic: string, want: string[]) => want.filter((w) => !payloads(topic).includes(w));
-  const publish = (topic: string, payload: string, qos: 1 | 2, traceparent?: string) => new Promise<void>((r, j) =>
-    pub!.publish(topic, payload, { qos, properties: traceparent ? { userProperties: { traceparent } } : undefined }, (e) => (e ? j(e) : r())));
+  const publish = (topic: string, payload: string, qos: 1 | 2, traceparent?: string) =>
+    new Promise<void>((r, j) =>
+      pub!.publish(
+        topic,
+        payload,
+        { qos, properties: traceparent ? { userProperties: { traceparent } } : undefined },
+        (e) => (e ? j(e) : r()),
+      ),
+    );
 
   /** Commands to `id` in batches, each batch's echoes awaited (the demo
    *  application echoes what fits its window; the firmware keeps one
@@ -115,8 +140,10 @@ devices:
   }
 
   it("moves messages both ways through mosquitto for both devices, nothing lost", async () => {
-    const board = gw!.links.get("board")!, simLink = gw!.links.get("sim")!;
-    const boardSession = board.sessionId, simSession = simLink.sessionId;
+    const board = gw!.links.get("board")!,
+      simLink = gw!.links.get("sim")!;
+    const boardSession = board.sessionId,
+      simSession = simLink.sessionId;
     // The in-process device publishes while the board works through its
     // commands: the two links run side by side.
     const simSent: string[] = [];
@@ -124,7 +151,10 @@ devices:
     const producer = (async () => {
       for (let n = 0; producing && n < 400; ) {
         const body = `sim-up-${n}`;
-        if (sim!.publishBody(1, 1, Buffer.from(body)) > 0) { simSent.push(body); n++; } else await sleep(5);
+        if (sim!.publishBody(1, 1, Buffer.from(body)) > 0) {
+          simSent.push(body);
+          n++;
+        } else await sleep(5);
       }
     })();
     const boardLost = await commands("board", 60, 4, 10000);
@@ -137,13 +167,26 @@ devices:
     // gateway's core sees each completed (PUBCOMP), nothing in flight.
     const down2 = board.downlink;
     for (let i = 0; i < 10; i++) await publish("qn/board/cmd2", `board-q2-${i}`, 2);
-    await until("QoS 2 commands completed", () => board.downlink - down2 === 10 && board.peer!.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0, 20000).catch(() => {});
+    await until(
+      "QoS 2 commands completed",
+      () => board.downlink - down2 === 10 && board.peer!.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0,
+      20000,
+    ).catch(() => {});
     const q2done = board.downlink - down2;
     const inflight = board.peer!.core.x.qn_qos_stat(QosStat.IN_FLIGHT);
-    const up = simSent.length + 60 + 100, down = 60 + 100 + 10;
+    const up = simSent.length + 60 + 100,
+      down = 60 + 100 + 10;
     const lost = boardLost.length + simUpLost.length + simDownLost.length + (10 - q2done);
-    console.log(`gateway+QEMU test: 2 devices (QEMU mps2-an500 firmware over its pty, in-process over TCP), ${down} commands down (board 60 QoS 1 + 10 QoS 2, sim 100 QoS 1), ${up} messages up (board 60 echoes, sim ${simSent.length} + 100 echoes), lost ${lost}`);
-    expect({ boardLost, simUpLost, simDownLost, q2done, inflight }).toEqual({ boardLost: [], simUpLost: [], simDownLost: [], q2done: 10, inflight: 0 });
+    console.log(
+      `gateway+QEMU test: 2 devices (QEMU mps2-an500 firmware over its pty, in-process over TCP), ${down} commands down (board 60 QoS 1 + 10 QoS 2, sim 100 QoS 1), ${up} messages up (board 60 echoes, sim ${simSent.length} + 100 echoes), lost ${lost}`,
+    );
+    expect({ boardLost, simUpLost, simDownLost, q2done, inflight }).toEqual({
+      boardLost: [],
+      simUpLost: [],
+      simDownLost: [],
+      q2done: 10,
+      inflight: 0,
+    });
     expect(simSent.length).toBeGreaterThan(100);
     // No link dropped on the way.
     expect([board.sessionId, simLink.sessionId]).toEqual([boardSession, simSession]);

@@ -31,7 +31,9 @@ describe("qnctl selftest over the gateway's live link", () => {
     broker = new Mosquitto(ports.broker);
     await broker.start();
     writeDevKey(dir);
-    writeFileSync(cfg, `gateway:
+    writeFileSync(
+      cfg,
+      `gateway:
   ops: { listen: "127.0.0.1:${ports.ops}", token_file: ops.token }
   spool: mqtt.spool
 mqtt: { url: "${broker.url}" }
@@ -43,7 +45,8 @@ devices:
     heartbeat_ms: 200
     channels:
       - { channel: 1, topic: telemetry, qos: 1, direction: up }
-`);
+`,
+    );
     gw = Gateway.fromFile(cfg, { log: pino({ level: "silent" }) });
     await gw.start();
     sub = connect(broker.url, { clientId: "qn-selftest-sub", reconnectPeriod: 200 });
@@ -59,11 +62,15 @@ devices:
     await broker?.stop();
   });
 
-  const qnctl = (...args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(join(ROOT, "qnctl"), ["-c", cfg, ...args], { timeout: 120000 }, (err, stdout, stderr) => resolve({ code: err ? (err as any).code ?? 1 : 0, stdout, stderr }));
-  });
+  const qnctl = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(join(ROOT, "qnctl"), ["-c", cfg, ...args], { timeout: 120000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
   const token = () => readFileSync(join(dir, "ops.token"), "utf8").trim();
-  const post = (path: string) => fetch(`http://127.0.0.1:${opsPort}${path}`, { method: "POST", headers: { authorization: `Bearer ${token()}` } });
+  const post = (path: string) =>
+    fetch(`http://127.0.0.1:${opsPort}${path}`, { method: "POST", headers: { authorization: `Bearer ${token()}` } });
 
   it("runs every check the live link allows, skips the rest with the reason, while the device's traffic goes on", async () => {
     const session = gw.links.get("dev1")!.sessionId;
@@ -72,7 +79,10 @@ devices:
     const producer = (async () => {
       for (let n = 0; producing; ) {
         const body = `during-selftest-${n}`;
-        if (dev.publishBody(1, 1, Buffer.from(body)) > 0) { sent.push(body); n++; }
+        if (dev.publishBody(1, 1, Buffer.from(body)) > 0) {
+          sent.push(body);
+          n++;
+        }
         await sleep(5);
       }
     })();
@@ -95,7 +105,17 @@ devices:
     expect(by.get("mem.stack")).toMatchObject({ status: "SKIP", detail: expect.stringContaining("no native stack") });
     // Everything else ran on the device and passed.
     const ran = r.tests.filter((t: any) => !(t.id in LIVE_SKIPS) && t.id !== "mem.stack");
-    expect(ran.map((t: any) => t.id)).toEqual(["boot.identity", "core.integrity", "mem.pools", "ring.buffer", "frame.codec", "payload.codecs", "clock.monotonic", "id.generator", "link.loopback_latency"]);
+    expect(ran.map((t: any) => t.id)).toEqual([
+      "boot.identity",
+      "core.integrity",
+      "mem.pools",
+      "ring.buffer",
+      "frame.codec",
+      "payload.codecs",
+      "clock.monotonic",
+      "id.generator",
+      "link.loopback_latency",
+    ]);
     for (const t of ran) expect(t.status, `${t.id}: ${t.detail}`).toBe("PASS");
     expect(r.health_status).toBe("INCOMPLETE");
     expect(body.skipped_why).toMatch(/8 of 17 checks skipped/);
@@ -136,7 +156,13 @@ devices:
   it("qnctl with a token that is not the gateway's says so, for every command, exit 2", async () => {
     const wrong = join(dir, "wrong.token");
     writeFileSync(wrong, "not-the-token\n");
-    for (const args of [["status"], ["devices"], ["log", "dev1"], ["reload", cfg], ["selftest", "dev1", "--only", "1"]]) {
+    for (const args of [
+      ["status"],
+      ["devices"],
+      ["log", "dev1"],
+      ["reload", cfg],
+      ["selftest", "dev1", "--only", "1"],
+    ]) {
       const r = await qnctl("--token-file", wrong, ...args);
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr, args.join(" ")).toMatch(/refused the token in .*wrong\.token: missing or wrong bearer token/);

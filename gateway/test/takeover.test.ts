@@ -22,11 +22,28 @@ import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
 import { Gateway } from "../gateway.ts";
 import { MAX_CANDIDATES } from "../device-link.ts";
 import { CANDIDATE_BYTES } from "../candidate.ts";
-import { Mosquitto, TcpDevice, startDevice, freePort, sleep, until, writeDevKey, makeTestCerts, clientTls } from "./helpers.ts";
+import {
+  Mosquitto,
+  TcpDevice,
+  startDevice,
+  freePort,
+  sleep,
+  until,
+  writeDevKey,
+  makeTestCerts,
+  clientTls,
+} from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-takeover-"));
 const lines: any[] = [];
-const logger = pino({ level: "info" }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+const logger = pino(
+  { level: "info" },
+  {
+    write: (s: string) => {
+      lines.push(JSON.parse(s));
+    },
+  },
+);
 const HANDSHAKE_MS = 1000;
 const WRONG_KEY = Uint8Array.from(randomBytes(32));
 
@@ -41,7 +58,9 @@ describe("a device's link is taken over only by a connection that proved the key
 
   beforeAll(async () => {
     makeTestCerts(dir);
-    ports.broker = await freePort(); ports.plain = await freePort(); ports.tls = await freePort();
+    ports.broker = await freePort();
+    ports.plain = await freePort();
+    ports.tls = await freePort();
     broker = new Mosquitto(ports.broker);
     await broker.start();
     writeDevKey(dir);
@@ -53,11 +72,14 @@ describe("a device's link is taken over only by a connection that proved the key
     heartbeat_ms: 1000
     handshake_ms: ${HANDSHAKE_MS}
     channels: [{ channel: 1, topic: telemetry, qos: 1, direction: up }]`;
-    writeFileSync(join(dir, "gateway.yaml"), `gateway: { spool: mqtt.spool }
+    writeFileSync(
+      join(dir, "gateway.yaml"),
+      `gateway: { spool: mqtt.spool }
 mqtt: { url: "${broker.url}" }
 tls: { cert: gateway.crt, key: gateway.key, ca: qn-ca.crt }
 devices:${dev("plain", `{ tcp: { listen: "127.0.0.1:${ports.plain}" } }`)}${dev("tls", `{ tcp: { listen: "127.0.0.1:${ports.tls}", tls: true } }`)}
-`);
+`,
+    );
     gw = Gateway.fromFile(join(dir, "gateway.yaml"), { log: logger });
     await gw.start({ ops: false });
     sub = connect(broker.url, { clientId: "qn-takeover-sub", protocolVersion: 5 });
@@ -75,7 +97,8 @@ devices:${dev("plain", `{ tcp: { listen: "127.0.0.1:${ports.plain}" } }`)}${dev(
     await broker?.stop();
   });
 
-  const downs = async (id: string) => (await gw.metrics.linkDowns.get()).values.filter((v) => v.labels.device === id).reduce((a, v) => a + v.value, 0);
+  const downs = async (id: string) =>
+    (await gw.metrics.linkDowns.get()).values.filter((v) => v.labels.device === id).reduce((a, v) => a + v.value, 0);
 
   /** Connect to `port` (TLS with `who`'s certificate when given): the
    *  connection, a promise of when the gateway closed it, and the reason
@@ -83,9 +106,12 @@ devices:${dev("plain", `{ tcp: { listen: "127.0.0.1:${ports.plain}" } }`)}${dev(
   async function open(port: number, who?: string) {
     const t = await tcpConnect(`127.0.0.1:${port}`, who ? clientTls(dir, who) : undefined);
     hostile.push(t);
-    const t0 = Date.now(), local = t.socket.localPort;
+    const t0 = Date.now(),
+      local = t.socket.localPort;
     const closed = new Promise<number>((r) => t.onClose(() => r(Date.now() - t0)));
-    const reason = () => lines.find((l) => l.msg?.startsWith("connection refused before the handshake") && l.remote?.endsWith(`:${local}`))?.err as string | undefined;
+    const reason = () =>
+      lines.find((l) => l.msg?.startsWith("connection refused before the handshake") && l.remote?.endsWith(`:${local}`))
+        ?.err as string | undefined;
     return { t, closed, reason };
   }
 
@@ -140,7 +166,10 @@ devices:${dev("plain", `{ tcp: { listen: "127.0.0.1:${ports.plain}" } }`)}${dev(
 
       // The device keeps publishing; the link's state and session are
       // sampled all along, and how many connections wait at once.
-      let sent = 0, stop = false, lostUp = 0, maxConnecting = 0;
+      let sent = 0,
+        stop = false,
+        lostUp = 0,
+        maxConnecting = 0;
       const watch = (async () => {
         while (!stop) {
           if (dev.publish(1, 1)) sent++;
@@ -154,8 +183,16 @@ devices:${dev("plain", `{ tcp: { listen: "127.0.0.1:${ports.plain}" } }`)}${dev(
       stop = true;
       await watch;
 
-      console.log(`takeover test (${kind}): ${sent} messages published during the attack; closed after (ms) ${JSON.stringify(closedAfter)}; at most ${maxConnecting} connections waiting`);
-      if (lostUp) console.log(lines.filter((l) => l.device === kind && l.level >= 30 && !/refused before the handshake/.test(l.msg)).map((l) => `${l.time} ${l.msg} ${l.err ?? ""} ${l.remote ?? ""}`).join("\n"));
+      console.log(
+        `takeover test (${kind}): ${sent} messages published during the attack; closed after (ms) ${JSON.stringify(closedAfter)}; at most ${maxConnecting} connections waiting`,
+      );
+      if (lostUp)
+        console.log(
+          lines
+            .filter((l) => l.device === kind && l.level >= 30 && !/refused before the handshake/.test(l.msg))
+            .map((l) => `${l.time} ${l.msg} ${l.err ?? ""} ${l.remote ?? ""}`)
+            .join("\n"),
+        );
       expect(lostUp, "samples with the link not up or another session").toBe(0);
       expect(link.state).toBe("up");
       expect(link.sessionId).toBe(session);
@@ -164,8 +201,11 @@ devices:${dev("plain", `{ tcp: { listen: "127.0.0.1:${ports.plain}" } }`)}${dev(
       // reason, none later than its handshake time allows (with room for a
       // loaded machine).
       const why: Record<string, RegExp> = {
-        garbage: /no handshake within/, flood: /bytes without completing the handshake/, silent: /no handshake within/,
-        wrongKeyDevice: /proof does not match the device's key/, helloWrongKey: /no handshake within/,
+        garbage: /no handshake within/,
+        flood: /bytes without completing the handshake/,
+        silent: /no handshake within/,
+        wrongKeyDevice: /proof does not match the device's key/,
+        helloWrongKey: /no handshake within/,
       };
       for (const [k, r] of Object.entries(closedAfter)) {
         expect(r.ms, k).toBeGreaterThanOrEqual(0);
@@ -186,14 +226,25 @@ devices:${dev("plain", `{ tcp: { listen: "127.0.0.1:${ports.plain}" } }`)}${dev(
       again.flash = dev.sim!.storage;
       devices.push(again);
       void again.run();
-      await until("restarted device's link up", () => again.up && link.state === "up" && link.sessionId !== session, 10000);
+      await until(
+        "restarted device's link up",
+        () => again.up && link.state === "up" && link.sessionId !== session,
+        10000,
+      );
       expect(await downs(kind)).toBe(downsBefore + 1);
       // The oldest silent connection gave its place to the device's.
       expect(holders[0].reason()).toMatch(/a newer connection needs its place/);
       const at = got.get(`qn/${kind}/telemetry`) ?? 0;
       let more = 0;
-      for (let i = 0; i < 20; i++) { if (again.publish(1, 1)) more++; await sleep(10); }
-      await until("messages of the restarted device at the broker", () => (got.get(`qn/${kind}/telemetry`) ?? 0) >= at + more, 10000);
+      for (let i = 0; i < 20; i++) {
+        if (again.publish(1, 1)) more++;
+        await sleep(10);
+      }
+      await until(
+        "messages of the restarted device at the broker",
+        () => (got.get(`qn/${kind}/telemetry`) ?? 0) >= at + more,
+        10000,
+      );
       await dev.stop();
       await again.stop();
     }, 60000);

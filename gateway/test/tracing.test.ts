@@ -12,18 +12,37 @@ import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
 import { trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { encodeTraceBytes, formatTraceparent, parseTraceparent, newSpanId, newTraceId, TRACE_BYTES, type TraceContext } from "../../host/trace.ts";
+import {
+  encodeTraceBytes,
+  formatTraceparent,
+  parseTraceparent,
+  newSpanId,
+  newTraceId,
+  TRACE_BYTES,
+  type TraceContext,
+} from "../../host/trace.ts";
 import { Gateway } from "../gateway.ts";
 import { SPAN, ATTR } from "../tracing.ts";
 import { startDevice, Mosquitto, type TcpDevice, freePort, until, writeDevKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-trace-"));
 const lines: any[] = [];
-const logger = pino({ level: "trace" }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+const logger = pino(
+  { level: "trace" },
+  {
+    write: (s: string) => {
+      lines.push(JSON.parse(s));
+    },
+  },
+);
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 
-interface Got { topic: string; payload: string; traceparent?: string }
+interface Got {
+  topic: string;
+  payload: string;
+  traceparent?: string;
+}
 
 function configText(broker: number, ops: number, dev: number, heartbeat = 200): string {
   return `gateway:
@@ -82,7 +101,8 @@ describe("tracing through the gateway", () => {
 
   const spans = () => exporter.getFinishedSpans();
   const byId = (spanId: string) => spans().find((s) => s.spanContext().spanId === spanId);
-  const childOf = (name: string, parent: string) => spans().filter((s) => s.name === name && s.parentSpanContext?.spanId === parent);
+  const childOf = (name: string, parent: string) =>
+    spans().filter((s) => s.name === name && s.parentSpanContext?.spanId === parent);
   const message = (topic: string, payload: string) => got.find((g) => g.topic === topic && g.payload === payload);
   const linesWith = (msg: string, spanId: string) => lines.filter((l) => l.msg === msg && l.span_id === spanId);
   const ctx = (): TraceContext => ({ traceId: newTraceId(), spanId: newSpanId(), traceFlags: 1 });
@@ -94,7 +114,10 @@ describe("tracing through the gateway", () => {
     await until("message at the subscriber", () => !!message("qn/dev1/telemetry", "plain-1"));
     const tp = parseTraceparent(message("qn/dev1/telemetry", "plain-1")!.traceparent)!;
     expect(tp).not.toBeNull();
-    await until("spans ended", () => !!byId(tp.spanId) && spans().some((s) => s.name === SPAN.UPLINK && s.spanContext().traceId === tp.traceId));
+    await until(
+      "spans ended",
+      () => !!byId(tp.spanId) && spans().some((s) => s.name === SPAN.UPLINK && s.spanContext().traceId === tp.traceId),
+    );
     const publish = byId(tp.spanId)!;
     expect(publish.name).toBe(SPAN.PUBLISH);
     expect(publish.kind).toBe(SpanKind.PRODUCER);
@@ -103,18 +126,38 @@ describe("tracing through the gateway", () => {
     expect(uplink.parentSpanContext).toBeUndefined(); // a new trace
     expect(uplink.spanContext().traceId).toBe(tp.traceId);
     expect(uplink.attributes).toMatchObject({
-      [ATTR.DEVICE]: "dev1", [ATTR.SESSION]: session(), [ATTR.CHANNEL]: 1, [ATTR.PACKET]: packet, [ATTR.QOS]: 1, [ATTR.TOPIC]: "qn/dev1/telemetry",
+      [ATTR.DEVICE]: "dev1",
+      [ATTR.SESSION]: session(),
+      [ATTR.CHANNEL]: 1,
+      [ATTR.PACKET]: packet,
+      [ATTR.QOS]: 1,
+      [ATTR.TOPIC]: "qn/dev1/telemetry",
     });
     expect(session()).toBeGreaterThan(0);
-    expect(publish.attributes).toMatchObject({ [ATTR.TOPIC]: "qn/dev1/telemetry", [ATTR.QOS]: 1, [ATTR.SYSTEM]: "mqtt", [ATTR.DEVICE]: "dev1" });
+    expect(publish.attributes).toMatchObject({
+      [ATTR.TOPIC]: "qn/dev1/telemetry",
+      [ATTR.QOS]: 1,
+      [ATTR.SYSTEM]: "mqtt",
+      [ATTR.DEVICE]: "dev1",
+    });
     // The uplink span lasts until the broker has the message: it ends
     // after its publish span (spans are exported as they end).
     expect(spans().indexOf(uplink)).toBeGreaterThan(spans().indexOf(publish));
     // Log lines of this message carry its ids.
     const up = linesWith("uplink", uplink.spanContext().spanId);
     expect(up).toHaveLength(1);
-    expect(up[0]).toMatchObject({ device: "dev1", trace_id: tp.traceId, packet, channel: 1, qos: 1, session: session() });
-    expect(linesWith("published", publish.spanContext().spanId)[0]).toMatchObject({ trace_id: tp.traceId, device: "dev1" });
+    expect(up[0]).toMatchObject({
+      device: "dev1",
+      trace_id: tp.traceId,
+      packet,
+      channel: 1,
+      qos: 1,
+      session: session(),
+    });
+    expect(linesWith("published", publish.spanContext().spanId)[0]).toMatchObject({
+      trace_id: tp.traceId,
+      device: "dev1",
+    });
   });
 
   it("makes a device's trace context the uplink span's parent and strips it before MQTT", async () => {
@@ -133,7 +176,14 @@ describe("tracing through the gateway", () => {
 
   it("follows a command end to end: MQTT traceparent -> downlink span -> context in the frame -> the device's echo -> MQTT, one trace", async () => {
     const c = ctx();
-    await new Promise<void>((r, j) => pub.publish("qn/dev1/cmd", "cmd-1", { qos: 1, properties: { userProperties: { traceparent: formatTraceparent(c) } } }, (e) => (e ? j(e) : r())));
+    await new Promise<void>((r, j) =>
+      pub.publish(
+        "qn/dev1/cmd",
+        "cmd-1",
+        { qos: 1, properties: { userProperties: { traceparent: formatTraceparent(c) } } },
+        (e) => (e ? j(e) : r()),
+      ),
+    );
     // The device (host/sim-device.ts, like the firmware) echoes QoS 1 DATA
     // as received, trace context included, on the same channel.
     await until("echo at the subscriber", () => !!message("qn/dev1/echo", "cmd-1"));
@@ -141,19 +191,34 @@ describe("tracing through the gateway", () => {
     expect(down).toHaveLength(1);
     expect(down[0].spanContext().traceId).toBe(c.traceId);
     expect(down[0].kind).toBe(SpanKind.CONSUMER);
-    expect(down[0].attributes).toMatchObject({ [ATTR.DEVICE]: "dev1", [ATTR.CHANNEL]: 5, [ATTR.QOS]: 1, [ATTR.TOPIC]: "qn/dev1/cmd", [ATTR.SESSION]: session(), "qn.frame.traced": true });
+    expect(down[0].attributes).toMatchObject({
+      [ATTR.DEVICE]: "dev1",
+      [ATTR.CHANNEL]: 5,
+      [ATTR.QOS]: 1,
+      [ATTR.TOPIC]: "qn/dev1/cmd",
+      [ATTR.SESSION]: session(),
+      "qn.frame.traced": true,
+    });
     expect(down[0].attributes[ATTR.PACKET]).toBeGreaterThan(0);
     // The echo's uplink span is a child of the downlink span: the device
     // got the downlink span's context in the frame and sent it back.
     const up = childOf(SPAN.UPLINK, down[0].spanContext().spanId);
     expect(up).toHaveLength(1);
     expect(parseTraceparent(message("qn/dev1/echo", "cmd-1")!.traceparent)!.traceId).toBe(c.traceId);
-    expect(linesWith("downlink", down[0].spanContext().spanId)[0]).toMatchObject({ trace_id: c.traceId, channel: 5, qos: 1 });
+    expect(linesWith("downlink", down[0].spanContext().spanId)[0]).toMatchObject({
+      trace_id: c.traceId,
+      channel: 5,
+      qos: 1,
+    });
   });
 
   it("starts a new trace for a command whose traceparent is not valid, and says so", async () => {
     const bad = "00-" + "0".repeat(32) + "-00f067aa0ba902b7-01";
-    await new Promise<void>((r, j) => pub.publish("qn/dev1/cmd", "cmd-bad", { qos: 1, properties: { userProperties: { traceparent: bad } } }, (e) => (e ? j(e) : r())));
+    await new Promise<void>((r, j) =>
+      pub.publish("qn/dev1/cmd", "cmd-bad", { qos: 1, properties: { userProperties: { traceparent: bad } } }, (e) =>
+        e ? j(e) : r(),
+      ),
+    );
     await until("echo at the subscriber", () => !!message("qn/dev1/echo", "cmd-bad"));
     expect(lines.some((l) => l.msg?.includes("invalid traceparent") && l.traceparent === bad)).toBe(true);
     const tp = parseTraceparent(message("qn/dev1/echo", "cmd-bad")!.traceparent)!;
@@ -183,8 +248,14 @@ describe("tracing through the gateway", () => {
     const push = childOf(SPAN.CONFIG_PUSH, reload[0].spanContext().spanId);
     expect(push).toHaveLength(1);
     expect(push[0].status.code).not.toBe(SpanStatusCode.ERROR);
-    expect(push[0].attributes).toMatchObject({ [ATTR.DEVICE]: "dev1", [ATTR.SESSION]: session(), "qn.config.status": 0 });
-    expect(linesWith("device config applied", push[0].spanContext().spanId)[0]).toMatchObject({ trace_id: reload[0].spanContext().traceId });
+    expect(push[0].attributes).toMatchObject({
+      [ATTR.DEVICE]: "dev1",
+      [ATTR.SESSION]: session(),
+      "qn.config.status": 0,
+    });
+    expect(linesWith("device config applied", push[0].spanContext().spanId)[0]).toMatchObject({
+      trace_id: reload[0].spanContext().traceId,
+    });
     expect(linesWith("config reloaded", reload[0].spanContext().spanId)).toHaveLength(1);
   });
 

@@ -4,7 +4,11 @@
 // losses it cannot otherwise be made to see.
 import type { Transport } from "./transport.ts";
 
-export interface InjectedFaults { drop?: number; duplicate?: number; random?: () => number }
+export interface InjectedFaults {
+  drop?: number;
+  duplicate?: number;
+  random?: () => number;
+}
 
 export class FaultyTransport implements Transport {
   readonly name: string;
@@ -18,18 +22,33 @@ export class FaultyTransport implements Transport {
   constructor(private readonly inner: Transport) {
     this.name = inner.name;
     inner.onData((b) => {
-      if (this.cut) { this.stats.cutBytes += b.length; return; }
+      if (this.cut) {
+        this.stats.cutBytes += b.length;
+        return;
+      }
       for (const l of this.listeners) l(b);
     });
   }
 
-  open(): Promise<void> { return this.inner.open(); }
-  onData(l: (b: Uint8Array) => void): void { this.listeners.push(l); }
-  onClose(l: (e?: Error) => void): void { this.inner.onClose(l); }
-  close(): Promise<void> { return this.inner.close(); }
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  onData(l: (b: Uint8Array) => void): void {
+    this.listeners.push(l);
+  }
+  onClose(l: (e?: Error) => void): void {
+    this.inner.onClose(l);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 
   async write(bytes: Uint8Array): Promise<void> {
-    if (this.cut) { this.stats.cutBytes += bytes.length; this.partial = []; return; }
+    if (this.cut) {
+      this.stats.cutBytes += bytes.length;
+      this.partial = [];
+      return;
+    }
     const f = this.faults;
     if (!f.drop && !f.duplicate) return this.inner.write(bytes);
     const rnd = f.random ?? Math.random;
@@ -40,9 +59,15 @@ export class FaultyTransport implements Transport {
       const frame = this.partial;
       this.partial = [];
       this.stats.frames++;
-      if (f.drop && rnd() < f.drop) { this.stats.dropped++; continue; }
+      if (f.drop && rnd() < f.drop) {
+        this.stats.dropped++;
+        continue;
+      }
       out.push(...frame);
-      if (f.duplicate && rnd() < f.duplicate) { out.push(...frame); this.stats.duplicated++; }
+      if (f.duplicate && rnd() < f.duplicate) {
+        out.push(...frame);
+        this.stats.duplicated++;
+      }
     }
     if (out.length) await this.inner.write(Uint8Array.from(out));
   }

@@ -7,9 +7,16 @@ import { TransportError, type Transport } from "./transport.ts";
 
 /** serialport's binding interface (@serialport/bindings-interface), the
  *  part this transport relies on; its own types are not exported for ESM. */
-export interface SerialBinding { list(): Promise<unknown[]>; open(options: any): Promise<any> }
+export interface SerialBinding {
+  list(): Promise<unknown[]>;
+  open(options: any): Promise<any>;
+}
 
-export interface SerialOptions { path: string; baudRate?: number; binding?: SerialBinding }
+export interface SerialOptions {
+  path: string;
+  baudRate?: number;
+  binding?: SerialBinding;
+}
 
 function explain(path: string, err: any): string {
   const m = String(err?.message ?? err).replace(/^Error: /, ""); // serialport nests "Error: " in its messages
@@ -37,13 +44,28 @@ export class SerialTransport implements Transport {
   open(): Promise<void> {
     return new Promise((resolve, reject) => {
       const binding = this.opts.binding ? { binding: this.opts.binding as typeof SerialPort.binding } : {};
-      const port = new SerialPort({ path: this.opts.path, baudRate: this.opts.baudRate ?? 921600, autoOpen: false, ...binding });
+      const port = new SerialPort({
+        path: this.opts.path,
+        baudRate: this.opts.baudRate ?? 921600,
+        autoOpen: false,
+        ...binding,
+      });
       port.open((err) => {
         if (err) return reject(new TransportError(explain(this.opts.path, err), { cause: err }));
         this.port = port;
-        port.on("data", (b: Buffer) => { for (const l of this.dataListeners) l(b); });
-        port.on("close", (e?: any) => this.finish(e?.disconnected ? new TransportError(`${this.opts.path} disconnected`, { disconnected: true, cause: e }) : undefined));
-        port.on("error", (e) => this.finish(new TransportError(`${this.opts.path}: ${e.message}`, { disconnected: true, cause: e })));
+        port.on("data", (b: Buffer) => {
+          for (const l of this.dataListeners) l(b);
+        });
+        port.on("close", (e?: any) =>
+          this.finish(
+            e?.disconnected
+              ? new TransportError(`${this.opts.path} disconnected`, { disconnected: true, cause: e })
+              : undefined,
+          ),
+        );
+        port.on("error", (e) =>
+          this.finish(new TransportError(`${this.opts.path}: ${e.message}`, { disconnected: true, cause: e })),
+        );
         resolve();
       });
     });
@@ -57,18 +79,37 @@ export class SerialTransport implements Transport {
 
   write(bytes: Uint8Array): Promise<void> {
     const port = this.port;
-    if (!port || this.closed) return Promise.reject(new TransportError(`${this.opts.path} is not open`, { disconnected: true }));
+    if (!port || this.closed)
+      return Promise.reject(new TransportError(`${this.opts.path} is not open`, { disconnected: true }));
     return new Promise((resolve, reject) => {
-      port.write(Buffer.from(bytes), (err) => (err ? reject(new TransportError(`${this.opts.path}: write failed: ${err.message}`, { disconnected: true, cause: err })) : resolve()));
+      port.write(Buffer.from(bytes), (err) =>
+        err
+          ? reject(
+              new TransportError(`${this.opts.path}: write failed: ${err.message}`, { disconnected: true, cause: err }),
+            )
+          : resolve(),
+      );
     });
   }
 
-  onData(l: (b: Uint8Array) => void): void { this.dataListeners.push(l); }
-  onClose(l: (e?: Error) => void): void { this.closeListeners.push(l); }
+  onData(l: (b: Uint8Array) => void): void {
+    this.dataListeners.push(l);
+  }
+  onClose(l: (e?: Error) => void): void {
+    this.closeListeners.push(l);
+  }
 
   close(): Promise<void> {
     const port = this.port;
-    if (!port?.isOpen) { this.finish(); return Promise.resolve(); }
-    return new Promise((resolve) => port.close(() => { this.finish(); resolve(); }));
+    if (!port?.isOpen) {
+      this.finish();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      port.close(() => {
+        this.finish();
+        resolve();
+      }),
+    );
   }
 }

@@ -12,11 +12,20 @@ export class TcpTransport implements Transport {
   private closeListeners: ((e?: Error) => void)[] = [];
   private closed = false;
 
-  constructor(readonly socket: Socket, readonly name = `tcp:${socket.remoteAddress}:${socket.remotePort}`) {
+  constructor(
+    readonly socket: Socket,
+    readonly name = `tcp:${socket.remoteAddress}:${socket.remotePort}`,
+  ) {
     socket.setNoDelay(true);
-    socket.on("data", (b: Buffer) => { for (const l of this.dataListeners) l(b); });
-    socket.on("error", (e) => this.finish(new TransportError(`${this.name}: ${e.message}`, { disconnected: true, cause: e })));
-    socket.on("close", () => this.finish(new TransportError(`${this.name}: connection closed`, { disconnected: true })));
+    socket.on("data", (b: Buffer) => {
+      for (const l of this.dataListeners) l(b);
+    });
+    socket.on("error", (e) =>
+      this.finish(new TransportError(`${this.name}: ${e.message}`, { disconnected: true, cause: e })),
+    );
+    socket.on("close", () =>
+      this.finish(new TransportError(`${this.name}: connection closed`, { disconnected: true })),
+    );
   }
 
   async open(): Promise<void> {}
@@ -27,21 +36,36 @@ export class TcpTransport implements Transport {
     for (const l of this.closeListeners) l(err);
   }
 
-  get isClosed(): boolean { return this.closed; }
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   write(bytes: Uint8Array): Promise<void> {
-    if (this.closed || this.socket.destroyed) return Promise.reject(new TransportError(`${this.name}: not connected`, { disconnected: true }));
+    if (this.closed || this.socket.destroyed)
+      return Promise.reject(new TransportError(`${this.name}: not connected`, { disconnected: true }));
     return new Promise((resolve, reject) => {
-      this.socket.write(bytes, (err) => (err ? reject(new TransportError(`${this.name}: write failed: ${err.message}`, { disconnected: true, cause: err })) : resolve()));
+      this.socket.write(bytes, (err) =>
+        err
+          ? reject(new TransportError(`${this.name}: write failed: ${err.message}`, { disconnected: true, cause: err }))
+          : resolve(),
+      );
     });
   }
 
   /** Stop reading (TCP flow control then holds the sender back). */
-  pause(): void { this.socket.pause(); }
-  resume(): void { this.socket.resume(); }
+  pause(): void {
+    this.socket.pause();
+  }
+  resume(): void {
+    this.socket.resume();
+  }
 
-  onData(l: (b: Uint8Array) => void): void { this.dataListeners.push(l); }
-  onClose(l: (e?: Error) => void): void { this.closeListeners.push(l); }
+  onData(l: (b: Uint8Array) => void): void {
+    this.dataListeners.push(l);
+  }
+  onClose(l: (e?: Error) => void): void {
+    this.closeListeners.push(l);
+  }
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -56,11 +80,10 @@ export class TcpTransport implements Transport {
 /** Connect to `host:port`; with `tls`, a TLS 1.3 connection. */
 export function tcpConnect(address: string, tls?: ConnectionOptions): Promise<TcpTransport> {
   const i = address.lastIndexOf(":");
-  const host = address.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(address.slice(i + 1));
+  const host = address.slice(0, i).replace(/^\[|\]$/g, ""),
+    port = Number(address.slice(i + 1));
   return new Promise((resolve, reject) => {
-    const sock: Socket = tls
-      ? tlsConnect({ host, port, minVersion: "TLSv1.3", ...tls })
-      : netConnect({ host, port });
+    const sock: Socket = tls ? tlsConnect({ host, port, minVersion: "TLSv1.3", ...tls }) : netConnect({ host, port });
     const ready = tls ? "secureConnect" : "connect";
     const fail = (e: Error) => reject(new TransportError(`cannot connect to ${address}: ${e.message}`, { cause: e }));
     sock.once("error", fail);

@@ -17,13 +17,24 @@ describe("selftest checks", () => {
     const conn = await connectSim(readKey(DEFAULT_KEY_FILE), 2);
     try {
       await conn.peer.connect();
-      const ctx: Context = { peer: conn.peer, faulty: conn.faulty, target: "sim", mode: "quick", lineRate: null,
-        expected: { core: { ...conn.expected.core, build_id: conn.expected.core.build_id ^ 1 }, image: { ...conn.expected.image!, crc32c: 0x1234 } } };
+      const ctx: Context = {
+        peer: conn.peer,
+        faulty: conn.faulty,
+        target: "sim",
+        mode: "quick",
+        lineRate: null,
+        expected: {
+          core: { ...conn.expected.core, build_id: conn.expected.core.build_id ^ 1 },
+          image: { ...conn.expected.image!, crc32c: 0x1234 },
+        },
+      };
       const r = await runChecks(ctx, pick("boot.identity", "core.integrity"), () => {}, null);
       expect(r.tests.map((t) => t.status)).toEqual(["FAIL", "FAIL"]);
       expect(r.tests[0].detail).toMatch(/differs from the build manifest/);
       expect(r.health_status).toBe("FAIL");
-    } finally { await conn.close(); }
+    } finally {
+      await conn.close();
+    }
   });
 
   it("rides through a link that drops, duplicates and corrupts chunks", async () => {
@@ -35,9 +46,21 @@ describe("selftest checks", () => {
     const conn = await connectSim(readKey(DEFAULT_KEY_FILE), 2);
     try {
       const ctx: Context = { peer, faulty, target: "sim", mode: "quick", lineRate: null, expected: conn.expected };
-      const out = await runChecks(ctx, pick("boot.identity", "mem.pools", "frame.codec", "link.loopback_latency"), () => {}, null);
-      expect(out.tests.map((t) => t.status), JSON.stringify(out.tests)).toEqual(["PASS", "PASS", "PASS", "PASS"]);
+      const out = await runChecks(
+        ctx,
+        pick("boot.identity", "mem.pools", "frame.codec", "link.loopback_latency"),
+        () => {},
+        null,
+      );
+      expect(
+        out.tests.map((t) => t.status),
+        JSON.stringify(out.tests),
+      ).toEqual(["PASS", "PASS", "PASS", "PASS"]);
       expect(peer.retries).toBeGreaterThan(0);
-    } finally { dev.close(); await peer.close(); await conn.close(); }
+    } finally {
+      dev.close();
+      await peer.close();
+      await conn.close();
+    }
   });
 });

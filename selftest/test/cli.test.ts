@@ -28,7 +28,9 @@ describe("qn_selftest --target sim", () => {
     // with that reason; the other 16 PASS.
     const notPassed = report.tests.filter((t: any) => t.status !== "PASS");
     expect(statuses(report), JSON.stringify(notPassed)).toEqual(pinnedStatuses(["mem.stack"]));
-    expect(report.tests.find((t: any) => t.id === "mem.stack").detail).toMatch(/in-process target: no native stack to paint/);
+    expect(report.tests.find((t: any) => t.id === "mem.stack").detail).toMatch(
+      /in-process target: no native stack to paint/,
+    );
     expect(report.summary).toEqual({ passed: 16, failed: 0, skipped: 1 });
     expect(report.health_status).toBe("INCOMPLETE");
     expect(report.max_latency_us).toBeGreaterThan(0);
@@ -47,7 +49,12 @@ describe("qn_selftest --target sim", () => {
   it("--list lists the 17 checks by id, in order", () => {
     const r = run(["--list"]);
     expect(r.status).toBe(0);
-    expect(r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/)[1])).toEqual([...CHECK_IDS]);
+    expect(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[1]),
+    ).toEqual([...CHECK_IDS]);
   });
 });
 
@@ -63,7 +70,10 @@ describe("qn_selftest errors", () => {
 
   it("a port where nothing answers: exit 2 after the timeout, saying so", async () => {
     // A pty pair with nobody behind it, held open by a small Python process.
-    const holder = spawn("python3", ["-c", "import pty,os,sys,time\nm,s=pty.openpty()\nprint(os.ttyname(s),flush=True)\ntime.sleep(60)"]);
+    const holder = spawn("python3", [
+      "-c",
+      "import pty,os,sys,time\nm,s=pty.openpty()\nprint(os.ttyname(s),flush=True)\ntime.sleep(60)",
+    ]);
     try {
       const path = await new Promise<string>((res, rej) => {
         holder.stdout.once("data", (d) => res(d.toString().trim()));
@@ -88,7 +98,10 @@ describe("qn_selftest errors", () => {
     [["--target", "serial"], /--target serial needs --port/],
     [["--timeout", "0"], /--timeout must be a positive/],
     [["--target", "qemu", "--platform", "stm32h743"], /only --platform mps2-an500 is emulated/],
-    [["--target", "sim", "--platform", "stm32h743"], /^qn_selftest: --platform stm32h743, but the device on the sim target reports sim: /],
+    [
+      ["--target", "sim", "--platform", "stm32h743"],
+      /^qn_selftest: --platform stm32h743, but the device on the sim target reports sim: /,
+    ],
   ])("usage error %j: exit 2", (args, msg) => {
     const r = run(args as string[]);
     expect(r.status).toBe(2);

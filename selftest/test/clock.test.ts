@@ -23,17 +23,32 @@ type Plan = (i: number) => number | "lost";
 class LateAnswers implements Transport {
   readonly name: string;
   private writes = 0;
-  constructor(private readonly inner: Transport, private readonly plan: Plan) { this.name = inner.name; }
-  open() { return this.inner.open(); }
-  onData(l: (b: Uint8Array) => void) { this.inner.onData(l); }
-  onClose(l: (e?: Error) => void) { this.inner.onClose(l); }
-  close() { return this.inner.close(); }
+  constructor(
+    private readonly inner: Transport,
+    private readonly plan: Plan,
+  ) {
+    this.name = inner.name;
+  }
+  open() {
+    return this.inner.open();
+  }
+  onData(l: (b: Uint8Array) => void) {
+    this.inner.onData(l);
+  }
+  onClose(l: (e?: Error) => void) {
+    this.inner.onClose(l);
+  }
+  close() {
+    return this.inner.close();
+  }
   async write(bytes: Uint8Array): Promise<void> {
     const what = this.plan(this.writes++);
     if (what === "lost") return;
     if (what <= 0) return this.inner.write(bytes);
     // Later writes are not held up behind this one, as on a stalled host.
-    setTimeout(() => { this.inner.write(bytes).catch(() => {}); }, what);
+    setTimeout(() => {
+      this.inner.write(bytes).catch(() => {});
+    }, what);
   }
 }
 
@@ -43,15 +58,25 @@ async function clockCheck(o: { plan?: Plan; clockRate?: number; attemptMs?: numb
   const faulty = new FaultyTransport(a);
   const peer = new Peer(faulty, { attemptMs: o.attemptMs });
   try {
-    const ctx: Context = { peer, faulty, target: "sim", mode: "quick", lineRate: null, expected: { core: coreManifest() } };
+    const ctx: Context = {
+      peer,
+      faulty,
+      target: "sim",
+      mode: "quick",
+      lineRate: null,
+      expected: { core: coreManifest() },
+    };
     return (await runChecks(ctx, CLOCK, () => {}, null)).tests[0];
-  } finally { dev.close(); await peer.close(); }
+  } finally {
+    dev.close();
+    await peer.close();
+  }
 }
 
 /** Half the answers late by up to 120 ms, from a seeded source. */
 function jitter(seed: number): Plan {
   const r = rng(seed);
-  return () => (r() % 2 ? (r() % 120) : 0);
+  return () => (r() % 2 ? r() % 120 : 0);
 }
 
 describe("clock.monotonic", () => {
@@ -82,8 +107,11 @@ describe("clock.monotonic", () => {
 
 describe("rateBracket", () => {
   // Host times in µs; a device clock at rate 1 with its boot 5 s before.
-  const at = (sent: number, rtt: number, stampAfter = rtt / 2, rate = 1): ClockSample =>
-    ({ sent, received: sent + rtt, device: 5e6 + (sent + stampAfter) * rate });
+  const at = (sent: number, rtt: number, stampAfter = rtt / 2, rate = 1): ClockSample => ({
+    sent,
+    received: sent + rtt,
+    device: 5e6 + (sent + stampAfter) * rate,
+  });
 
   it("uses the pair with the tightest bracket: one slow round trip does not tilt it", () => {
     const b = rateBracket([at(0, 200_000, 0), at(10_000, 100), at(290_000, 100), at(300_000, 150_000, 150_000)])!;

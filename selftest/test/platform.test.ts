@@ -24,7 +24,9 @@ describe.skipIf(!existsSync(ELF))("qn_selftest --port: the platform the device r
     // by letting it run before qn_selftest opens the pty.
     await q.cont();
   });
-  afterAll(async () => { await q?.stop(); });
+  afterAll(async () => {
+    await q?.stop();
+  });
 
   it("without --platform: compares the device with its own platform's build (mps2-an500)", () => {
     const r = selftest(["--port", q.pty, "--output=json", "--mode=quick", "--only", "boot.identity,core.integrity"]);

@@ -25,13 +25,16 @@ describe("qn_api.h", () => {
   it("names every integer of assembly/ with its value, and compiles as C99 and C++ with -pedantic", () => {
     const dir = mkdtempSync(join(tmpdir(), "qn-names-"));
     const src = join(dir, "names.c");
-    writeFileSync(src, `#include "qn_api.h"
+    writeFileSync(
+      src,
+      `#include "qn_api.h"
 #include <stdio.h>
 int main(void) {
 ${expected.map(([n]) => `  printf("%s=%ld\\n", "${n}", (long)${n});`).join("\n")}
   return 0;
 }
-`);
+`,
+    );
     const flags = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-I", join(ROOT, "build")];
     execFileSync("gcc", ["-std=c99", ...flags, "-o", join(dir, "names"), src, "-Wl,--unresolved-symbols=ignore-all"]);
     execFileSync("g++", ["-std=c++11", ...flags, "-x", "c++", "-fsyntax-only", src]);
@@ -56,7 +59,18 @@ describe("build/qn_abi.ts", () => {
   });
 
   it("the core answers by these names", () => {
-    const { ConfigKey, SessionStat, SessionState, JournalStat, PoolStat, Feature, Counter, COUNTER_COUNT, CFG_COUNT, QosStat } = hostAbi;
+    const {
+      ConfigKey,
+      SessionStat,
+      SessionState,
+      JournalStat,
+      PoolStat,
+      Feature,
+      Counter,
+      COUNTER_COUNT,
+      CFG_COUNT,
+      QosStat,
+    } = hostAbi;
     const core = loadCore();
     const x = core.x;
     expect(x.qn_config_get(ConfigKey.HEARTBEAT_MS)).toBe(1000); // the default (assembly/session.ts)
@@ -89,9 +103,15 @@ describe("the reader of assembly/", () => {
   }
 
   it("refuses a member that is not an integer literal, a value twice in a group, and a status it cannot read", () => {
-    const computed = withEdit("frame.ts", (s) => s.replace("export const T_PONG: u8 = 0x02;", "export const T_PONG: u8 = T_PING + 1;"));
-    expect(() => readAbi(computed)).toThrow(/T_PONG = T_PING \+ 1 has the prefix T_ of FrameType but is not an integer literal/);
-    const twice = withEdit("counters.ts", (s) => s.replace("export const C_RETX: i32 = 19;", "export const C_RETX: i32 = 18;"));
+    const computed = withEdit("frame.ts", (s) =>
+      s.replace("export const T_PONG: u8 = 0x02;", "export const T_PONG: u8 = T_PING + 1;"),
+    );
+    expect(() => readAbi(computed)).toThrow(
+      /T_PONG = T_PING \+ 1 has the prefix T_ of FrameType but is not an integer literal/,
+    );
+    const twice = withEdit("counters.ts", (s) =>
+      s.replace("export const C_RETX: i32 = 19;", "export const C_RETX: i32 = 18;"),
+    );
     expect(() => readAbi(twice)).toThrow(/C_RETX and C_DUP_SUPPRESSED are both 18/);
     const crc = status.find((s) => s.name === "ERR_CRC")!;
     const bare = `${crc.name} = ${crc.value},`;

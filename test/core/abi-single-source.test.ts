@@ -18,7 +18,9 @@ const SELF = relative(ROOT, fileURLToPath(import.meta.url));
 /** Every folder of hand-written code: all but the definition (assembly/),
  *  the generated copies (build/), installed packages and dot folders. */
 const SKIP = new Set(["assembly", "build", "node_modules"]);
-const DIRS = readdirSync(ROOT, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith(".") && !SKIP.has(e.name)).map((e) => e.name);
+const DIRS = readdirSync(ROOT, { withFileTypes: true })
+  .filter((e) => e.isDirectory() && !e.name.startsWith(".") && !SKIP.has(e.name))
+  .map((e) => e.name);
 const EXT = /\.(ts|mts|mjs|c|h)$/;
 /** The one zig-zag decoder on the host side. */
 const ZIGZAG_HOME = "host/zigzag.ts";
@@ -35,7 +37,12 @@ function files(dir: string): string[] {
 
 const SOURCES = DIRS.flatMap(files).map((path) => ({ path, text: readFileSync(join(ROOT, path), "utf8") }));
 
-interface Hit { path: string; line: number; text: string; why: string }
+interface Hit {
+  path: string;
+  line: number;
+  text: string;
+  why: string;
+}
 
 function lineOf(text: string, index: number): number {
   let n = 1;
@@ -57,7 +64,11 @@ function hitsOf(re: RegExp, why: string, only: (path: string) => boolean = () =>
 
 const show = (hits: Hit[]) => hits.map((h) => `${h.path}:${h.line}: ${h.why}: ${h.text}`).join("\n");
 
-interface Named { group: string; names: string[]; distinct: boolean }
+interface Named {
+  group: string;
+  names: string[];
+  distinct: boolean;
+}
 
 /** Every named integer by its value, with the spellings a copy would use:
  *  its name in its group (PING), as assembly/ writes it (T_PING) and in C
@@ -75,13 +86,17 @@ function namedByValue(): Map<number, Named[]> {
     }
   }
   for (const k of abi.constants) add(k.value, { group: "constant", names: [k.name, `QN_${k.name}`], distinct: true });
-  for (const s of readStatus(ROOT)) add(s.value, { group: "Status", names: [s.name, `QN_${s.name}`], distinct: s.name !== "OK" });
+  for (const s of readStatus(ROOT))
+    add(s.value, { group: "Status", names: [s.name, `QN_${s.name}`], distinct: s.name !== "OK" });
   return out;
 }
 
 /** An identifier bound to a number: `NAME: 1`, `NAME = 0x01`, `#define NAME 1`. */
 const NUM = "(-\\s*\\d+|0[xX][0-9a-fA-F]+|\\d+)(?![0-9A-Za-z_.])";
-const BINDING = new RegExp(`(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\\s*[:=]\\s*${NUM}|#define\\s+([A-Za-z_][A-Za-z0-9_]*)\\s+\\(?${NUM}`, "g");
+const BINDING = new RegExp(
+  `(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\\s*[:=]\\s*${NUM}|#define\\s+([A-Za-z_][A-Za-z0-9_]*)\\s+\\(?${NUM}`,
+  "g",
+);
 
 describe("one source for the ABI's integers", () => {
   it("no name of the ABI is bound to its number outside assembly/ and build/", () => {
@@ -97,7 +112,14 @@ describe("one source for the ABI's integers", () => {
           const as = n.distinct ? id.toUpperCase() : id;
           if (!n.names.some((name) => as === name || as.endsWith(`_${name}`))) continue;
           const line = lineOf(f.text, m.index);
-          hits.push({ path: f.path, line, text: f.text.split("\n")[line - 1].trim(), why: `${n.group} ${id} = ${value}`, group: n.group, distinct: n.distinct });
+          hits.push({
+            path: f.path,
+            line,
+            text: f.text.split("\n")[line - 1].trim(),
+            why: `${n.group} ${id} = ${value}`,
+            group: n.group,
+            distinct: n.distinct,
+          });
         }
       }
     }
@@ -147,7 +169,12 @@ describe("one source for the ABI's integers", () => {
           const n = Number(m.slice(1).find((x) => x !== undefined));
           if (!ok.has(n)) continue;
           const line = lineOf(f.text, m.index);
-          hits.push({ path: f.path, line, text: f.text.split("\n")[line - 1].trim(), why: `${group} ${n} as a number` });
+          hits.push({
+            path: f.path,
+            line,
+            text: f.text.split("\n")[line - 1].trim(),
+            why: `${group} ${n} as a number`,
+          });
         }
       }
     }
@@ -165,7 +192,11 @@ describe("one source for the ABI's integers", () => {
   });
 
   it("nothing outside the build tools and tests reads assembly/ at run time", () => {
-    const hits = hitsOf(/abi-source\.mjs|assembly\/status\.ts["'`]/g, "reads assembly/", (p) => !p.startsWith("tools/") && !p.startsWith("test/"));
+    const hits = hitsOf(
+      /abi-source\.mjs|assembly\/status\.ts["'`]/g,
+      "reads assembly/",
+      (p) => !p.startsWith("tools/") && !p.startsWith("test/"),
+    );
     expect(show(hits)).toBe("");
   });
 });

@@ -19,7 +19,8 @@ describe("qn.wasm", () => {
       expect(dis).not.toMatch(/memory\.grow/);
       const mod = new WebAssembly.Module(readFileSync(w));
       const documented = new Set(readImports(ROOT).map((i) => `${i.module}.${i.name}`));
-      for (const i of WebAssembly.Module.imports(mod)) expect(documented.has(`${i.module}.${i.name}`), `${i.module}.${i.name}`).toBe(true);
+      for (const i of WebAssembly.Module.imports(mod))
+        expect(documented.has(`${i.module}.${i.name}`), `${i.module}.${i.name}`).toBe(true);
       const mem = WebAssembly.Module.exports(mod).find((e) => e.name === "memory");
       expect(mem).toBeTruthy();
     });
@@ -37,15 +38,29 @@ describe("qn_api.h", () => {
     for (const e of readExports(ROOT)) expect(h).toContain(` ${e.name}(`);
     const dir = mkdtempSync(join(tmpdir(), "qn-api-"));
     const src = join(dir, "use.c");
-    writeFileSync(src, `#include "qn_api.h"
+    writeFileSync(
+      src,
+      `#include "qn_api.h"
 #include <stdio.h>
 int main(void) {
   printf("%s %s %u\\n", QN_VERSION, qn_status_str(QN_ERR_CRC), (unsigned)QN_WASM_CRC32C);
   int32_t (*init)(void) = qn_init; (void)init;
   return qn_status_str(-999)[0] == 'u' ? 0 : 1;
 }
-`);
-    execFileSync("gcc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-I", join(ROOT, "build"), "-o", join(dir, "use"), src, "-Wl,--unresolved-symbols=ignore-all"]);
+`,
+    );
+    execFileSync("gcc", [
+      "-std=c11",
+      "-Wall",
+      "-Wextra",
+      "-Werror",
+      "-I",
+      join(ROOT, "build"),
+      "-o",
+      join(dir, "use"),
+      src,
+      "-Wl,--unresolved-symbols=ignore-all",
+    ]);
     const out = execFileSync(join(dir, "use")).toString();
     expect(out).toMatch(/^\d+\.\d+\.\d+ ERR_CRC: frame CRC-32C mismatch \d+/);
   });
@@ -62,6 +77,8 @@ describe("build manifest", () => {
     expect(core.x.qn_build_id() >>> 0).toBe(manifest.build_id);
     expect(manifest.wasm_crc32c).toBe(crc32c(bytes));
     expect(manifest.heap_base).toBe(core.x.qn_heap_base());
-    expect(readFileSync(join(ROOT, "build/qn_api.h"), "utf8")).toContain(`QN_BUILD_ID 0x${manifest.build_id.toString(16).padStart(8, "0").toUpperCase()}u`);
+    expect(readFileSync(join(ROOT, "build/qn_api.h"), "utf8")).toContain(
+      `QN_BUILD_ID 0x${manifest.build_id.toString(16).padStart(8, "0").toUpperCase()}u`,
+    );
   });
 });

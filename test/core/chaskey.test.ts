@@ -9,7 +9,9 @@ import { describe, it, expect } from "vitest";
 import { loadCore } from "../../host/core.ts";
 
 const core = loadCore();
-const x = core.x, mem = core.mem, at = core.scratchBase;
+const x = core.x,
+  mem = core.mem,
+  at = core.scratchBase;
 
 const VECTORS = `
 dd3e1849d6824555 ed1da89ec93179ca 98fe20a343cd666f f6f418acdd7d9fa1 4cf04960099949f3 75c83252653d3b57 964b0461fbe92273 141fa08bbf399636
@@ -20,7 +22,9 @@ b465c2412610bf84 89c4a9ddb53e6991 5a9af91eb095d331 8e54914c151e46b0 fab8ab0b5bea
 f0f7815ee6f3d516 97e7e2cebea826b8 b0fa1845f72a76d6 a468bdfcdf0aa9c7 da84e11338387da7 b30d5ead8e39f2bc 178a43d2a008503e 6dfaa705a8a06c70
 aa047f07c5ae8db4 305bbb420c5d5ecc 0832803159750f49 9080254fb79bab1a 61c285ca245774a4 2aae035cfb61f97a f5289075c9ab39e5 e65c423732dae795
 4b22cf0d9da8de3d 2626ea2fa1f9abcf d1e17e6ec4a88da6 1657442827ff640a fd155a40df15f630 ffeb596f299f58b2 be4ee4ed3975df87 fc7f9df7991b87bc
-`.trim().split(/\s+/);
+`
+  .trim()
+  .split(/\s+/);
 
 function tag(key: Uint8Array, data: Uint8Array, where = at): Buffer {
   mem.set(key, at + 4096);
@@ -44,9 +48,17 @@ describe("core Chaskey-12", () => {
     const m = Uint8Array.from({ length: 45 }, (_, i) => i);
     for (let off = 0; off < 4; off++) {
       mem.fill(0xa5, at + 256, at + 512); // bytes past the message must not count
-      expect(tag(KEY, m, at + 256 + off).subarray(0, 8).toString("hex")).toBe(VECTORS[45]);
+      expect(
+        tag(KEY, m, at + 256 + off)
+          .subarray(0, 8)
+          .toString("hex"),
+      ).toBe(VECTORS[45]);
       mem.fill(0x5a, at + 256, at + 512);
-      expect(tag(KEY, m, at + 256 + off).subarray(0, 8).toString("hex")).toBe(VECTORS[45]);
+      expect(
+        tag(KEY, m, at + 256 + off)
+          .subarray(0, 8)
+          .toString("hex"),
+      ).toBe(VECTORS[45]);
     }
   });
 
@@ -54,11 +66,13 @@ describe("core Chaskey-12", () => {
     const m = Uint8Array.from({ length: 56 }, (_, i) => i * 7);
     const base = tag(KEY, m).toString("hex");
     for (let b = 0; b < 128; b++) {
-      const k = KEY.slice(); k[b >> 3] ^= 1 << (b & 7);
+      const k = KEY.slice();
+      k[b >> 3] ^= 1 << (b & 7);
       expect(tag(k, m).toString("hex")).not.toBe(base);
     }
     for (let b = 0; b < 56 * 8; b++) {
-      const d = m.slice(); d[b >> 3] ^= 1 << (b & 7);
+      const d = m.slice();
+      d[b >> 3] ^= 1 << (b & 7);
       expect(tag(KEY, d).toString("hex")).not.toBe(base);
     }
   });

@@ -36,7 +36,7 @@ describe("protobuf codec", () => {
       const bv = BigInt.asIntN(64, BigInt(r()) * BigInt(r()) * BigInt(r() % 2 ? -1 : 1));
       const c = Uint8Array.from({ length: r() % 60 }, () => r() & 0xff);
       const d = r();
-      const e = BigInt.asUintN(64, BigInt(r()) << 32n | BigInt(r()));
+      const e = BigInt.asUintN(64, (BigInt(r()) << 32n) | BigInt(r()));
       const bytes = core.encode(Codec.PB, [
         { tag: 1, kind: FieldKind.UINT, value: BigInt.asUintN(64, a) },
         { tag: 2, kind: FieldKind.SINT, value: bv },
@@ -58,7 +58,13 @@ describe("protobuf codec", () => {
   it("reads what protobufjs writes", () => {
     const r = rng(5);
     for (let i = 0; i < 300; i++) {
-      const obj = { a: String(r() * 1000), b: String(-(r() % 100000)), c: Uint8Array.from({ length: r() % 30 }, () => r() & 0xff), d: r(), s: "héllo-" + i };
+      const obj = {
+        a: String(r() * 1000),
+        b: String(-(r() % 100000)),
+        c: Uint8Array.from({ length: r() % 30 }, () => r() & 0xff),
+        d: r(),
+        s: "héllo-" + i,
+      };
       const bytes = M.encode(M.fromObject(obj)).finish();
       const fields = core.decode(Codec.PB, bytes);
       const get = (t: number) => fields.find((f) => f.tag === t)!;
@@ -73,7 +79,9 @@ describe("protobuf codec", () => {
 
   it("refuses malformed input with ERR_DECODE", () => {
     for (const hex of ["08", "0a05616263", "0b", "00", "0fff", "08ffffffffffffffffff7f", "2501020", "0901"]) {
-      expect(() => core.decode(Codec.PB, Buffer.from(hex.length % 2 ? hex + "0" : hex, "hex")), hex).toThrow(/ERR_DECODE/);
+      expect(() => core.decode(Codec.PB, Buffer.from(hex.length % 2 ? hex + "0" : hex, "hex")), hex).toThrow(
+        /ERR_DECODE/,
+      );
     }
   });
 
@@ -102,7 +110,12 @@ describe("json codec", () => {
       const fields: Field[] = [
         { tag: 1 + (r() % 1000), kind: FieldKind.UINT, value: BigInt(r()) * BigInt(r()) },
         { tag: 2000, kind: FieldKind.SINT, value: -BigInt(r()) - 1n },
-        { tag: 3000, kind: FieldKind.BYTES, value: 0n, bytes: te.encode(String.fromCharCode(...Array.from({ length: r() % 20 }, () => 1 + (r() % 126))) + "€𝄞") },
+        {
+          tag: 3000,
+          kind: FieldKind.BYTES,
+          value: 0n,
+          bytes: te.encode(String.fromCharCode(...Array.from({ length: r() % 20 }, () => 1 + (r() % 126))) + "€𝄞"),
+        },
       ];
       const out = core.decode(Codec.JSON, core.encode(Codec.JSON, fields));
       expect(out.map((f) => [f.tag, f.kind, f.value])).toEqual(fields.map((f) => [f.tag, f.kind, f.value]));
@@ -118,8 +131,25 @@ describe("json codec", () => {
   });
 
   it("refuses malformed JSON with ERR_DECODE", () => {
-    for (const s of ['', '{', '{"1":}', '{"a":1}', '{"0":1}', '{"1":1.5}', '{"1":01}', '{"1":true}', '{"1":{"2":3}}',
-      '{"1":18446744073709551616}', '{"1":-9223372036854775809}', '{"1":"\\x"}', '{"1":"\\ud834"}', '{"1":1,}', '{"1":1} x', '[1]', '{"1":"a\nb"}']) {
+    for (const s of [
+      "",
+      "{",
+      '{"1":}',
+      '{"a":1}',
+      '{"0":1}',
+      '{"1":1.5}',
+      '{"1":01}',
+      '{"1":true}',
+      '{"1":{"2":3}}',
+      '{"1":18446744073709551616}',
+      '{"1":-9223372036854775809}',
+      '{"1":"\\x"}',
+      '{"1":"\\ud834"}',
+      '{"1":1,}',
+      '{"1":1} x',
+      "[1]",
+      '{"1":"a\nb"}',
+    ]) {
       expect(() => core.decode(Codec.JSON, te.encode(s)), s).toThrow(/ERR_DECODE/);
     }
   });

@@ -7,7 +7,9 @@ import { loadCore } from "../../host/core.ts";
 import { rng } from "./jsframe.ts";
 
 const core = loadCore();
-const x = core.x, mem = core.mem, at = core.scratchBase;
+const x = core.x,
+  mem = core.mem,
+  at = core.scratchBase;
 
 function sha(data: Uint8Array): string {
   mem.set(data, at);
@@ -35,6 +37,8 @@ describe("core SHA-256 and HMAC-SHA-256", () => {
   it("has the FIPS 180-2 and RFC 4231 test vectors", () => {
     expect(sha(Buffer.from("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     // RFC 4231 test case 2.
-    expect(hmac(Buffer.from("Jefe"), Buffer.from("what do ya want for nothing?"))).toBe("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    expect(hmac(Buffer.from("Jefe"), Buffer.from("what do ya want for nothing?"))).toBe(
+      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    );
   });
 });

@@ -9,15 +9,32 @@ import { rawFrame, toWire, wire, rng } from "./jsframe.ts";
 const DATA = FrameType.DATA;
 const payload = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
-function fresh() { return loadCore(); }
+function fresh() {
+  return loadCore();
+}
 
 describe("decoder", () => {
   it("delivers a DATA frame to the inbox with every header field", () => {
     const core = fresh();
     const p = payload(40);
-    expect(core.rx(wire({ type: DATA, flags: 2, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456 }, p))).toBe(1);
+    expect(
+      core.rx(
+        wire({ type: DATA, flags: 2, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456 }, p),
+      ),
+    ).toBe(1);
     const f = core.inboxPop()!;
-    expect(f).toMatchObject({ version: 2, type: DATA, flags: 2, codec: 1, channel: 9, session: 0xdeadbeef, packet: 77, lsn: 5, time: 123456, length: 40 });
+    expect(f).toMatchObject({
+      version: 2,
+      type: DATA,
+      flags: 2,
+      codec: 1,
+      channel: 9,
+      session: 0xdeadbeef,
+      packet: 77,
+      lsn: 5,
+      time: 123456,
+      length: 40,
+    });
     expect(Buffer.from(f.payload).equals(Buffer.from(p))).toBe(true);
     expect(core.inboxPop()).toBeNull();
   });
@@ -42,7 +59,14 @@ describe("decoder", () => {
   it("gives the same verdicts whole and in pieces, on frames mixed with corruption and garbage", () => {
     const r = rng(7);
     const totals = [0, 0, 0, 0, 0, 0];
-    const COUNTERS = [Counter.FRAMES_IN, Counter.ERR_CRC, Counter.ERR_OVERSIZE, Counter.ERR_TRUNCATED, Counter.ERR_VERSION, Counter.ERR_COBS];
+    const COUNTERS = [
+      Counter.FRAMES_IN,
+      Counter.ERR_CRC,
+      Counter.ERR_OVERSIZE,
+      Counter.ERR_TRUNCATED,
+      Counter.ERR_VERSION,
+      Counter.ERR_COBS,
+    ];
     for (let round = 0; round < 40; round++) {
       const parts: Buffer[] = [];
       for (let k = 0; k < 12; k++) {
@@ -53,9 +77,13 @@ describe("decoder", () => {
         const what = r() % 7;
         if (what === 1) w[1 + (r() % (w.length - 2))] ^= 1 << (r() % 8); // a flipped bit (may become a delimiter)
         if (what === 2) parts.push(Buffer.from(Array.from({ length: 1 + (r() % 9) }, () => r() & 0xff))); // garbage before it
-        if (what === 3) { parts.push(w.subarray(0, r() % w.length)); continue; } // cut short, the rest never comes
+        if (what === 3) {
+          parts.push(w.subarray(0, r() % w.length));
+          continue;
+        } // cut short, the rest never comes
         if (what === 4) w[1] = 0xff; // a block that runs past the delimiter
-        if (what === 6) { // the last block claims one byte more than there is
+        if (what === 6) {
+          // the last block claims one byte more than there is
           let c = 0;
           while (c + w[c] < w.length - 1) c += w[c];
           if (w[c] < 0xff) w[c]++;
@@ -88,7 +116,12 @@ describe("decoder", () => {
   it("ignores idle delimiters and resynchronises after garbage", () => {
     const core = fresh();
     const good = wire({ type: DATA, packet: 1 }, payload(10));
-    const stream = Buffer.concat([Buffer.from([0, 0, 0, 0x55, 0x12, 0xff, 0x33]), Buffer.from([0]), good, Buffer.from([0, 0])]);
+    const stream = Buffer.concat([
+      Buffer.from([0, 0, 0, 0x55, 0x12, 0xff, 0x33]),
+      Buffer.from([0]),
+      good,
+      Buffer.from([0, 0]),
+    ]);
     expect(core.rx(stream)).toBe(1);
     expect(core.inboxPop()!.packet).toBe(1);
     expect(core.counter(Counter.FRAMES_IN)).toBe(1);

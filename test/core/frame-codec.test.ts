@@ -9,18 +9,33 @@ import { Counter, Flag, FrameType } from "../../host/frame.ts";
 import { wire, rng } from "./jsframe.ts";
 
 const codec = () => new FrameCodec(loadCore());
-const status = (f: () => unknown) => { try { f(); return 0; } catch (e: any) { return e.status ?? e.code; } };
+const status = (f: () => unknown) => {
+  try {
+    f();
+    return 0;
+  } catch (e: any) {
+    return e.status ?? e.code;
+  }
+};
 
 describe("pure frame codec", () => {
   it("encodes byte for byte like the JS encoder and decodes back, 0 to 256 bytes, zeros included", () => {
-    const c = codec(), r = rng(7);
+    const c = codec(),
+      r = rng(7);
     for (let len = 0; len <= 256; len++) {
       const p = Uint8Array.from({ length: len }, () => (r() % 4 === 0 ? 0 : r() & 0xff));
       const h = { type: FrameType.DATA, flags: 2 | (1 << 2), codec: 1, channel: r() & 0xff, packet: r() };
       const w = c.encode(h, p);
       expect(Buffer.from(w)).toEqual(Buffer.from(wire(h, p)));
       const f = c.decode(w);
-      expect([f.type, f.flags, f.codec, f.channel, f.packet, f.length]).toEqual([h.type, h.flags, h.codec, h.channel, h.packet, len]);
+      expect([f.type, f.flags, f.codec, f.channel, f.packet, f.length]).toEqual([
+        h.type,
+        h.flags,
+        h.codec,
+        h.channel,
+        h.packet,
+        len,
+      ]);
       expect(Buffer.from(f.payload)).toEqual(Buffer.from(p));
       expect(Buffer.from(c.decode(Buffer.concat([Buffer.of(0), w])).payload)).toEqual(Buffer.from(p)); // a leading delimiter too
     }
@@ -29,7 +44,8 @@ describe("pure frame codec", () => {
   it("rejects what the link rejects, with its status", () => {
     const c = codec();
     const w = c.encode({ type: FrameType.DATA, packet: 9 }, Buffer.from("hello, plant"));
-    const flipped = Uint8Array.from(w); flipped[10] ^= 0x04;
+    const flipped = Uint8Array.from(w);
+    flipped[10] ^= 0x04;
     expect(status(() => c.decode(flipped))).toBe(Status.ERR_CRC);
     expect(status(() => c.decode(w.subarray(0, 12)))).not.toBe(0);
     expect(status(() => c.decode(Uint8Array.of(0)))).toBe(Status.ERR_TRUNCATED);
@@ -50,8 +66,14 @@ describe("pure frame codec", () => {
   it("refuses an oversize payload, the MAC flag and a trace context that does not fit", () => {
     const c = codec();
     expect(status(() => c.encode({ type: FrameType.DATA }, new Uint8Array(257)))).toBe(Status.ERR_OVERSIZE);
-    expect(status(() => c.encode({ type: FrameType.DATA, flags: 2 | Flag.MAC }, new Uint8Array(8)))).toBe(Status.ERR_ARG);
-    expect(status(() => c.encode({ type: FrameType.DATA, flags: 2 | Flag.TRACE }, new Uint8Array(25)))).toBe(Status.ERR_ARG);
-    expect(c.decode(c.encode({ type: FrameType.DATA, flags: 2 | Flag.TRACE }, new Uint8Array(26))).flags & Flag.TRACE).toBe(Flag.TRACE);
+    expect(status(() => c.encode({ type: FrameType.DATA, flags: 2 | Flag.MAC }, new Uint8Array(8)))).toBe(
+      Status.ERR_ARG,
+    );
+    expect(status(() => c.encode({ type: FrameType.DATA, flags: 2 | Flag.TRACE }, new Uint8Array(25)))).toBe(
+      Status.ERR_ARG,
+    );
+    expect(
+      c.decode(c.encode({ type: FrameType.DATA, flags: 2 | Flag.TRACE }, new Uint8Array(26))).flags & Flag.TRACE,
+    ).toBe(Flag.TRACE);
   });
 });

@@ -4,15 +4,26 @@
 import { crc32c } from "../../tools/crc32c.mjs";
 
 export interface Hdr {
-  version?: number; type: number; flags?: number; codec?: number; channel?: number;
-  session?: number; packet?: number; lsn?: number; time?: number;
+  version?: number;
+  type: number;
+  flags?: number;
+  codec?: number;
+  channel?: number;
+  session?: number;
+  packet?: number;
+  lsn?: number;
+  time?: number;
 }
 
 export function rawFrame(h: Hdr, payload: Uint8Array, lengthOverride?: number): Uint8Array {
   const b = new Uint8Array(24 + payload.length + 4);
   const v = new DataView(b.buffer);
-  b[0] = h.version ?? 2; b[1] = h.type; b[2] = h.flags ?? 0; b[3] = h.codec ?? 0;
-  b[4] = h.channel ?? 0; b[5] = 0;
+  b[0] = h.version ?? 2;
+  b[1] = h.type;
+  b[2] = h.flags ?? 0;
+  b[3] = h.codec ?? 0;
+  b[4] = h.channel ?? 0;
+  b[5] = 0;
   v.setUint16(6, lengthOverride ?? payload.length, true);
   v.setUint32(8, h.session ?? 0, true);
   v.setUint32(12, h.packet ?? 0, true);
@@ -25,12 +36,23 @@ export function rawFrame(h: Hdr, payload: Uint8Array, lengthOverride?: number): 
 
 export function cobs(raw: Uint8Array): Uint8Array {
   const out: number[] = [0];
-  let codeAt = 0, code = 1;
+  let codeAt = 0,
+    code = 1;
   for (const x of raw) {
-    if (x === 0) { out[codeAt] = code; codeAt = out.length; out.push(0); code = 1; }
-    else {
-      out.push(x); code++;
-      if (code === 0xff) { out[codeAt] = code; codeAt = out.length; out.push(0); code = 1; }
+    if (x === 0) {
+      out[codeAt] = code;
+      codeAt = out.length;
+      out.push(0);
+      code = 1;
+    } else {
+      out.push(x);
+      code++;
+      if (code === 0xff) {
+        out[codeAt] = code;
+        codeAt = out.length;
+        out.push(0);
+        code = 1;
+      }
     }
   }
   out[codeAt] = code;
@@ -47,7 +69,9 @@ export function flipHeader(raw: Uint8Array): Uint8Array {
 }
 
 /** A raw frame (header + payload + [MAC] + CRC) to its wire bytes. */
-export function toWire(raw: Uint8Array): Uint8Array { return cobs(flipHeader(raw)); }
+export function toWire(raw: Uint8Array): Uint8Array {
+  return cobs(flipHeader(raw));
+}
 
 export function wire(h: Hdr, payload: Uint8Array): Uint8Array {
   return toWire(rawFrame(h, payload));

@@ -7,7 +7,9 @@ import { zigzagDecode } from "../../host/zigzag.ts";
 import { Codec, FrameType, Prio, Counter, flags } from "../../host/frame.ts";
 import { Status } from "../../host/status.ts";
 
-function pair() { return { host: loadCore(), dev: loadCore() }; }
+function pair() {
+  return { host: loadCore(), dev: loadCore() };
+}
 
 function request(host: QnCore, dev: QnCore, type: number, codec: number, fields: any[]) {
   const payload = fields.length ? host.encode(codec, fields) : new Uint8Array(0);
@@ -20,8 +22,10 @@ function request(host: QnCore, dev: QnCore, type: number, codec: number, fields:
 }
 
 const probe = (host: QnCore, dev: QnCore, id: number, arg = 0n) => {
-  const { reply, fields } = request(host, dev, FrameType.PROBE_REQ, Codec.PB,
-    [{ tag: 1, kind: FieldKind.UINT, value: BigInt(id) }, { tag: 2, kind: FieldKind.UINT, value: arg }]);
+  const { reply, fields } = request(host, dev, FrameType.PROBE_REQ, Codec.PB, [
+    { tag: 1, kind: FieldKind.UINT, value: BigInt(id) },
+    { tag: 2, kind: FieldKind.UINT, value: arg },
+  ]);
   expect(reply.type).toBe(FrameType.PROBE_RES);
   const m = Object.fromEntries(fields.map((f) => [f.tag, f.value]));
   return { id: Number(m[1]), status: Number(BigInt.asIntN(64, zigzagDecode(m[2]))), m };
@@ -121,10 +125,14 @@ describe("priority scheduler", () => {
 
   it("refuses new frames with a status when the outbox or pools are full", () => {
     const { host } = pair();
-    let sent = 0, err: any;
+    let sent = 0,
+      err: any;
     try {
-      for (; sent < 100; sent++) host.send({ type: FrameType.DATA, flags: flags(Prio.BULK), payload: new Uint8Array(200) });
-    } catch (e) { err = e; }
+      for (; sent < 100; sent++)
+        host.send({ type: FrameType.DATA, flags: flags(Prio.BULK), payload: new Uint8Array(200) });
+    } catch (e) {
+      err = e;
+    }
     expect(err?.code).toMatch(/ERR_RING_FULL|ERR_POOL_EMPTY/);
     expect(sent).toBe(8);
     // Nothing leaked: once drained, all blocks are back.
@@ -162,7 +170,8 @@ describe("id generator", () => {
 
 describe("a frame after an idle line goes out behind a 0x00 of its own", () => {
   it("noise on the quiet line costs no frame: the receiver drops the noise and takes the next frame whole", () => {
-    const a = loadCore(), b = loadCore();
+    const a = loadCore(),
+      b = loadCore();
     a.send({ type: FrameType.DATA, channel: 1, payload: Uint8Array.of(1) });
     expect(b.rx(a.pull())).toBe(1);
     b.inboxPop();
@@ -176,9 +185,9 @@ describe("a frame after an idle line goes out behind a 0x00 of its own", () => {
     a.send({ type: FrameType.DATA, channel: 1, payload: Uint8Array.of(1) });
     a.send({ type: FrameType.DATA, channel: 1, payload: Uint8Array.of(2) });
     const w = a.pull();
-    expect(w[0]).toBe(0);                 // idle line: one 0x00 first
-    const end = w.indexOf(0, 1);          // the first frame's delimiter
-    expect(w[end + 1]).not.toBe(0);       // the second follows at once
+    expect(w[0]).toBe(0); // idle line: one 0x00 first
+    const end = w.indexOf(0, 1); // the first frame's delimiter
+    expect(w[end + 1]).not.toBe(0); // the second follows at once
     expect(w.filter((x) => x === 0).length).toBe(3);
   });
 });

@@ -9,7 +9,8 @@ describe("pools", () => {
     const core = loadCore();
     const x = core.x;
     expect(core.poolCount).toBe(2);
-    const small = core.pool(0), large = core.pool(1);
+    const small = core.pool(0),
+      large = core.pool(1);
     expect(small.inUse + large.inUse).toBe(0);
     const got: number[] = [];
     for (;;) {

@@ -10,7 +10,10 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const unhex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 
 function rng(seed: number) {
-  return () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed >>> 8; };
+  return () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed >>> 8;
+  };
 }
 
 describe("crc32c", () => {
@@ -82,7 +85,7 @@ describe("cobs", () => {
     };
     for (let n = 1; n <= 48; n++) {
       for (let p = 0; p < n; p++) {
-        const raw = Uint8Array.from({ length: n }, (_, i) => (i * 7 + 1) % 255 + 1);
+        const raw = Uint8Array.from({ length: n }, (_, i) => ((i * 7 + 1) % 255) + 1);
         raw[p] = 0;
         check(raw);
         raw[(p * 5 + 3) % n] = 0;
@@ -90,7 +93,8 @@ describe("cobs", () => {
       }
     }
     const r = rng(13);
-    for (let i = 0; i < 300; i++) check(Uint8Array.from({ length: r() % 700 }, () => (r() % 64 === 0 ? 0 : (r() % 255) + 1)));
+    for (let i = 0; i < 300; i++)
+      check(Uint8Array.from({ length: r() % 700 }, () => (r() % 64 === 0 ? 0 : (r() % 255) + 1)));
   });
   it("refuses a zero inside a frame and a block running past the end", () => {
     expect(() => core.cobsDecode(unhex("031100"))).toThrow(/ERR_COBS/);

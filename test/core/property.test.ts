@@ -20,7 +20,12 @@ describe("decoder properties", () => {
   it(`holds over ${INPUTS} generated inputs`, () => {
     const r = rng(0x5eed);
     const core = loadCore();
-    let inputs = 0, valid = 0, corrupt = 0, garbage = 0, delivered = 0, rejected = 0;
+    let inputs = 0,
+      valid = 0,
+      corrupt = 0,
+      garbage = 0,
+      delivered = 0,
+      rejected = 0;
     const t0 = Date.now();
     while (inputs < INPUTS) {
       const kind = r() % 3;
@@ -41,8 +46,13 @@ describe("decoder properties", () => {
         stream = Buffer.from(stream);
         const m = r() % 3;
         if (m === 0) for (let k = 1 + (r() % 4); k--; ) stream[r() % stream.length] ^= 1 << (r() % 8);
-        else if (m === 1) { const at = r() % stream.length; stream = Buffer.concat([stream.subarray(0, at), stream.subarray(at + 1)]); }
-        else { const at = r() % stream.length; stream = Buffer.concat([stream.subarray(0, at), Buffer.from([r() & 0xff]), stream.subarray(at)]); }
+        else if (m === 1) {
+          const at = r() % stream.length;
+          stream = Buffer.concat([stream.subarray(0, at), stream.subarray(at + 1)]);
+        } else {
+          const at = r() % stream.length;
+          stream = Buffer.concat([stream.subarray(0, at), Buffer.from([r() & 0xff]), stream.subarray(at)]);
+        }
         corrupt++;
       } else if (kind === 2) {
         stream = Buffer.from(Uint8Array.from({ length: r() % 600 }, () => r() & 0xff));
@@ -64,11 +74,18 @@ describe("decoder properties", () => {
       delivered += out.length;
       inputs++;
     }
-    rejected = [Counter.ERR_CRC, Counter.ERR_TRUNCATED, Counter.ERR_OVERSIZE, Counter.ERR_VERSION, Counter.ERR_COBS]
-      .reduce((a, c) => a + core.counter(c), 0);
+    rejected = [
+      Counter.ERR_CRC,
+      Counter.ERR_TRUNCATED,
+      Counter.ERR_OVERSIZE,
+      Counter.ERR_VERSION,
+      Counter.ERR_COBS,
+    ].reduce((a, c) => a + core.counter(c), 0);
     expect(core.pool(0).inUse + core.pool(1).inUse).toBe(0);
-    console.log(`decoder property test: ${inputs} inputs (${valid} valid streams, ${corrupt} corrupted, ${garbage} garbage), ` +
-      `${delivered} frames delivered, ${rejected} rejected, 0 false frames, ${Date.now() - t0} ms`);
+    console.log(
+      `decoder property test: ${inputs} inputs (${valid} valid streams, ${corrupt} corrupted, ${garbage} garbage), ` +
+        `${delivered} frames delivered, ${rejected} rejected, 0 false frames, ${Date.now() - t0} ms`,
+    );
     expect(inputs).toBeGreaterThanOrEqual(INPUTS);
   }, 3_600_000);
 });

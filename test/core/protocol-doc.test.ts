@@ -18,7 +18,12 @@ const vectors = [...doc.matchAll(/```vector\n([\s\S]*?)```/g)].map((m) => {
     const [k, ...rest] = line.trim().split(/\s+/);
     if (k) v[k] = rest.join(" ");
   }
-  const header = Object.fromEntries(v.header.split(" ").map((kv) => { const [k, x] = kv.split("="); return [k, Number(x)]; }));
+  const header = Object.fromEntries(
+    v.header.split(" ").map((kv) => {
+      const [k, x] = kv.split("=");
+      return [k, Number(x)];
+    }),
+  );
   return { name: v.name, header, payload: unhex(v.payload ?? ""), raw: unhex(v.raw), wire: unhex(v.wire) };
 });
 
@@ -56,7 +61,14 @@ describe("PROTOCOL.md vectors", () => {
     const v = vectors[0];
     const core = loadCore();
     core.tick(v.header.time);
-    core.send({ type: v.header.type, flags: v.header.flags, codec: v.header.codec, channel: v.header.channel, packet: v.header.packet, payload: v.payload });
+    core.send({
+      type: v.header.type,
+      flags: v.header.flags,
+      codec: v.header.codec,
+      channel: v.header.channel,
+      packet: v.header.packet,
+      payload: v.payload,
+    });
     // A fresh core's line is idle: the frame goes out behind a 0x00 (section 1).
     expect(Buffer.from(core.pull()).toString("hex")).toBe("00" + Buffer.from(v.wire).toString("hex"));
   });

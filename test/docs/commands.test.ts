@@ -8,8 +8,17 @@ import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../../host/status.ts";
 
-const DOCS = ["README.md", "boards/README.md", "bench/README.md", "qn_config.mk",
-  ...(existsSync(join(ROOT, "docs")) ? readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`) : [])];
+const DOCS = [
+  "README.md",
+  "boards/README.md",
+  "bench/README.md",
+  "qn_config.mk",
+  ...(existsSync(join(ROOT, "docs"))
+    ? readdirSync(join(ROOT, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => `docs/${f}`)
+    : []),
+];
 
 /** Every `make ...` a doc gives: in backticks, or a line of a code block. */
 function makeCommands(text: string): string[] {
@@ -31,7 +40,8 @@ describe("docs: make commands", () => {
       for (const cmd of makeCommands(readFileSync(join(ROOT, doc), "utf8"))) {
         const words = cmd.split(/\s+/).slice(1);
         const goals = words.filter((w) => !w.includes("=") && !w.startsWith("-") && /^[a-z][a-z0-9-]*$/.test(w));
-        if (goals.some((g) => needPlatform.includes(g)) && !words.some((w) => w.startsWith("PLATFORM="))) bad.push(`${doc}: ${cmd}`);
+        if (goals.some((g) => needPlatform.includes(g)) && !words.some((w) => w.startsWith("PLATFORM=")))
+          bad.push(`${doc}: ${cmd}`);
       }
     }
     expect(bad).toEqual([]);
@@ -41,10 +51,27 @@ describe("docs: make commands", () => {
     const dry = execFileSync("make", ["-n", "test-core"], { cwd: ROOT, encoding: "utf8" });
     const line = dry.split("\n").find((l) => /vitest run/.test(l));
     expect(line, dry).toBeDefined();
-    const args = line!.replace(/^.*vitest run/, "").trim().split(/\s+/).filter(Boolean);
-    const listed = execFileSync(join(ROOT, "node_modules/.bin/vitest"), ["list", "--filesOnly", ...args.filter((a) => !a.startsWith("--reporter"))],
-      { cwd: ROOT, encoding: "utf8" }).split("\n").map((l) => l.trim()).filter((l) => l.endsWith(".test.ts")).sort();
-    const want = ["test/core", "test/protocol"].flatMap((d) => readdirSync(join(ROOT, d)).filter((f) => f.endsWith(".test.ts")).map((f) => `${d}/${f}`)).sort();
+    const args = line!
+      .replace(/^.*vitest run/, "")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+    const listed = execFileSync(
+      join(ROOT, "node_modules/.bin/vitest"),
+      ["list", "--filesOnly", ...args.filter((a) => !a.startsWith("--reporter"))],
+      { cwd: ROOT, encoding: "utf8" },
+    )
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.endsWith(".test.ts"))
+      .sort();
+    const want = ["test/core", "test/protocol"]
+      .flatMap((d) =>
+        readdirSync(join(ROOT, d))
+          .filter((f) => f.endsWith(".test.ts"))
+          .map((f) => `${d}/${f}`),
+      )
+      .sort();
     expect(listed).toEqual(want);
   });
 });
@@ -52,7 +79,10 @@ describe("docs: make commands", () => {
 describe("docs: README status", () => {
   it("the status table quotes no benchmark ratios: it points to bench/RESULTS.md", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const status = readme.slice(readme.indexOf("\n## Status"), readme.indexOf("\n## ", readme.indexOf("\n## Status") + 1));
+    const status = readme.slice(
+      readme.indexOf("\n## Status"),
+      readme.indexOf("\n## ", readme.indexOf("\n## Status") + 1),
+    );
     const row = status.split("\n").find((l) => l.startsWith("| benchmarks"));
     expect(row, "the benchmarks row").toBeDefined();
     expect(row).toMatch(/bench\/RESULTS\.md/);

@@ -31,14 +31,19 @@ describe("group commit", () => {
       expect(g.fsyncs).toBeGreaterThanOrEqual(1);
       expect(g.fsyncs).toBeLessThanOrEqual(2);
       // A write after an fsync started is not covered by it.
-      writeSync(fd, Buffer.alloc(16, 1)); g.wrote();
+      writeSync(fd, Buffer.alloc(16, 1));
+      g.wrote();
       const first = g.sync();
-      writeSync(fd, Buffer.alloc(16, 2)); g.wrote();
+      writeSync(fd, Buffer.alloc(16, 2));
+      g.wrote();
       const second = g.sync();
       await first;
       await second;
       expect(g.clean).toBe(true);
-    } finally { closeSync(fd); rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("FileStorage: every write fsync'd by default, one fsync per batch with groupCommit", async () => {
@@ -59,7 +64,9 @@ describe("group commit", () => {
       group.read(9 * 16, back);
       expect([...back]).toEqual(new Array(16).fill(0x5a));
       group.close();
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("FileStorage with groupCommit: reads see writes at once, the file only after a sync, a reopen sees what was synced", async () => {
@@ -79,11 +86,15 @@ describe("group commit", () => {
       s.close(); // flushes what is queued
       const again = new FileStorage(path, 4096, { groupCommit: true });
       const b2 = Buffer.alloc(1);
-      again.read(100, b2); expect(b2[0]).toBe(0xff); // erased
-      again.read(2000, b2); expect(b2[0]).toBe(0x0f);
+      again.read(100, b2);
+      expect(b2[0]).toBe(0xff); // erased
+      again.read(2000, b2);
+      expect(b2[0]).toBe(0x0f);
       expect(again.write(-1, Buffer.alloc(1))).toBeLessThan(0);
       expect(again.write(4095, Buffer.alloc(2))).toBeLessThan(0);
       again.close();
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -33,7 +33,9 @@ describe("journal image", () => {
     expect([...layouts].sort()).toEqual(["-1", "0-"]);
 
     expect(journalImageProblem(randomBytes(4096))).toBe("holds no QN journal header");
-    expect(journalImageProblem(Buffer.from("root:x:0:0:root:/root:/bin/bash\n".repeat(128)))).toBe("holds no QN journal header");
+    expect(journalImageProblem(Buffer.from("root:x:0:0:root:/root:/bin/bash\n".repeat(128)))).toBe(
+      "holds no QN journal header",
+    );
     const flipped = Uint8Array.from(storage.data);
     const at = flipped[0] === 0xa5 ? 0 : 2048;
     flipped[at + 12] ^= 1; // the generation, under the header's CRC

@@ -4,8 +4,14 @@
 import { describe, it, expect } from "vitest";
 import { randomBytes } from "node:crypto";
 import {
-  parseTraceparent, formatTraceparent, decodeTraceBytes, encodeTraceBytes, splitTraced,
-  newTraceId, newSpanId, TRACE_BYTES,
+  parseTraceparent,
+  formatTraceparent,
+  decodeTraceBytes,
+  encodeTraceBytes,
+  splitTraced,
+  newTraceId,
+  newSpanId,
+  TRACE_BYTES,
 } from "../../host/trace.ts";
 
 // The example of the W3C Trace Context recommendation, section 3.2.
@@ -36,28 +42,43 @@ describe("W3C trace context, text and binary", () => {
 
   it("refuses what the specification says to ignore", () => {
     const bad: unknown[] = [
-      undefined, null, 42, "", SPEC.slice(0, 54), SPEC + "-", SPEC + "x",
-      SPEC.replace(/^00/, "ff"),                                  // version ff is invalid
-      SPEC.toUpperCase(),                                         // hex is lower case
-      `00-${"0".repeat(32)}-00f067aa0ba902b7-01`,                 // all-zero trace-id
+      undefined,
+      null,
+      42,
+      "",
+      SPEC.slice(0, 54),
+      SPEC + "-",
+      SPEC + "x",
+      SPEC.replace(/^00/, "ff"), // version ff is invalid
+      SPEC.toUpperCase(), // hex is lower case
+      `00-${"0".repeat(32)}-00f067aa0ba902b7-01`, // all-zero trace-id
       `00-4bf92f3577b34da6a3ce929d0e0e4736-${"0".repeat(16)}-01`, // all-zero parent-id
-      SPEC.replace(/-/g, "_"), SPEC.replace("4b", "4g"),
+      SPEC.replace(/-/g, "_"),
+      SPEC.replace("4b", "4g"),
     ];
     for (const s of bad) expect(parseTraceparent(s), String(s)).toBeNull();
   });
 
   it("reads a future version by its version-00 prefix", () => {
-    expect(parseTraceparent(SPEC.replace(/^00/, "01") + "-what-comes-next")?.traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect(parseTraceparent(SPEC.replace(/^00/, "01") + "-what-comes-next")?.traceId).toBe(
+      "4bf92f3577b34da6a3ce929d0e0e4736",
+    );
   });
 
   it("refuses binary contexts with zero ids, version ff or too few bytes", () => {
     const good = encodeTraceBytes(parseTraceparent(SPEC)!);
-    const zeroTrace = Uint8Array.from(good); zeroTrace.fill(0, 1, 17);
-    const zeroSpan = Uint8Array.from(good); zeroSpan.fill(0, 17, 25);
-    const vff = Uint8Array.from(good); vff[0] = 0xff;
-    for (const b of [zeroTrace, zeroSpan, vff, good.subarray(0, TRACE_BYTES - 1), new Uint8Array(0)]) expect(decodeTraceBytes(b)).toBeNull();
+    const zeroTrace = Uint8Array.from(good);
+    zeroTrace.fill(0, 1, 17);
+    const zeroSpan = Uint8Array.from(good);
+    zeroSpan.fill(0, 17, 25);
+    const vff = Uint8Array.from(good);
+    vff[0] = 0xff;
+    for (const b of [zeroTrace, zeroSpan, vff, good.subarray(0, TRACE_BYTES - 1), new Uint8Array(0)])
+      expect(decodeTraceBytes(b)).toBeNull();
     expect(() => encodeTraceBytes({ traceId: "xyz", spanId: "00f067aa0ba902b7", traceFlags: 1 })).toThrow(TypeError);
-    expect(() => encodeTraceBytes({ traceId: "0".repeat(32), spanId: "00f067aa0ba902b7", traceFlags: 1 })).toThrow(/trace-id/);
+    expect(() => encodeTraceBytes({ traceId: "0".repeat(32), spanId: "00f067aa0ba902b7", traceFlags: 1 })).toThrow(
+      /trace-id/,
+    );
   });
 
   it("splits a TRACE payload into its context and the application bytes", () => {

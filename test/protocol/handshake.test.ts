@@ -17,7 +17,8 @@ describe("handshake", () => {
     it(`auth mode ${auth}: the session comes up on both ends with one session id`, () => {
       const l = new Link({ role: 1, auth }, { role: 0, auth });
       l.connect();
-      const sa = l.a.core.x.qn_session_stat(SessionStat.ID), sb = l.b.core.x.qn_session_stat(SessionStat.ID);
+      const sa = l.a.core.x.qn_session_stat(SessionStat.ID),
+        sb = l.b.core.x.qn_session_stat(SessionStat.ID);
       expect(sa).toBe(sb);
       expect(sa).not.toBe(0n);
       // One round trip (1 ms each way here) plus the confirm.
@@ -103,11 +104,17 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
   // CRC only when the MAC fails (frame_check, macFirst): the verdicts must
   // be the ones a CRC-first receiver gives.
   function relay(l: Link, raw: Uint8Array) {
-    const before = { crc: l.b.core.counter(C.ERR_CRC), auth: l.b.core.counter(C.AUTH_FAIL), frames: l.b.core.counter(C.FRAMES_IN) };
+    const before = {
+      crc: l.b.core.counter(C.ERR_CRC),
+      auth: l.b.core.counter(C.AUTH_FAIL),
+      frames: l.b.core.counter(C.FRAMES_IN),
+    };
     const n = l.b.core.rx(l.b.core.cobsEncode(flipHeader(raw)));
     l.b.drain();
     return {
-      n, crc: l.b.core.counter(C.ERR_CRC) - before.crc, auth: l.b.core.counter(C.AUTH_FAIL) - before.auth,
+      n,
+      crc: l.b.core.counter(C.ERR_CRC) - before.crc,
+      auth: l.b.core.counter(C.AUTH_FAIL) - before.auth,
       frames: l.b.core.counter(C.FRAMES_IN) - before.frames,
     };
   }
@@ -143,7 +150,8 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
   it("never delivers a corrupted frame: 2,000 random bit flips on MAC'd frames, each counted once", () => {
     const { l } = captured();
     const r = rng(11);
-    let corrupted = 0, intact = 0;
+    let corrupted = 0,
+      intact = 0;
     for (let k = 0; k < 2000; k++) {
       const msg = Buffer.from(`reading ${k} ${"x".repeat(r() % 40)}`);
       l.a.publish(9, 0, msg);
@@ -162,8 +170,14 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
       }
     }
     // Every frame not taken was refused once, under one counter.
-    const refused = l.b.core.counter(C.ERR_CRC) + l.b.core.counter(C.AUTH_FAIL) + l.b.core.counter(C.ERR_OVERSIZE) +
-      l.b.core.counter(C.ERR_TRUNCATED) + l.b.core.counter(C.ERR_VERSION) + l.b.core.counter(C.REPLAY) + l.b.core.counter(C.SESSION_REJECT);
+    const refused =
+      l.b.core.counter(C.ERR_CRC) +
+      l.b.core.counter(C.AUTH_FAIL) +
+      l.b.core.counter(C.ERR_OVERSIZE) +
+      l.b.core.counter(C.ERR_TRUNCATED) +
+      l.b.core.counter(C.ERR_VERSION) +
+      l.b.core.counter(C.REPLAY) +
+      l.b.core.counter(C.SESSION_REJECT);
     expect(refused).toBe(corrupted);
     expect(corrupted).toBeGreaterThan(1000);
     expect(intact).toBeGreaterThan(600);
@@ -202,7 +216,8 @@ describe("versions and capabilities", () => {
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     const raw = loadCore();
     const payload = raw.encode(Codec.PB, [
-      { tag: 1, kind: FieldKind.UINT, value: 99n }, { tag: 4, kind: FieldKind.BYTES, value: 0n, bytes: new Uint8Array(16) },
+      { tag: 1, kind: FieldKind.UINT, value: 99n },
+      { tag: 4, kind: FieldKind.BYTES, value: 0n, bytes: new Uint8Array(16) },
       { tag: 7, kind: FieldKind.UINT, value: 1n },
     ]);
     raw.send({ type: FrameType.HELLO, codec: Codec.PB, payload, packet: 77 });
@@ -234,19 +249,33 @@ describe("a HELLO from a client without the key", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     l.connect();
     let sent = 0;
-    for (let t = 0; sent < 5 && t < 1000; t++) { if (l.a.publish(1, 2, Buffer.from(`m${sent}`)) > 0) sent++; l.step(); }
+    for (let t = 0; sent < 5 && t < 1000; t++) {
+      if (l.a.publish(1, 2, Buffer.from(`m${sent}`)) > 0) sent++;
+      l.step();
+    }
     l.run(200);
     expect(l.b.got).toHaveLength(5);
     const dev = l.b.core.x;
-    const before = [dev.qn_qos_stat(QosStat.Q2_EXPECTED), dev.qn_qos_stat(QosStat.PEER_EPOCH), dev.qn_qos_stat(QosStat.EPOCH_RESETS)];
+    const before = [
+      dev.qn_qos_stat(QosStat.Q2_EXPECTED),
+      dev.qn_qos_stat(QosStat.PEER_EPOCH),
+      dev.qn_qos_stat(QosStat.EPOCH_RESETS),
+    ];
     // Another client, another key, a new journal (a new numbering epoch,
     // ids from 1): its HELLO reaches the device.
-    const intruder = new Link({ role: 1, auth: 2, key: new TextEncoder().encode("not-the-key-0123456789abcdef0123"), seed: 99 }, { role: 0, auth: 2 });
+    const intruder = new Link(
+      { role: 1, auth: 2, key: new TextEncoder().encode("not-the-key-0123456789abcdef0123"), seed: 99 },
+      { role: 0, auth: 2 },
+    );
     intruder.a.core.x.qn_connect();
     const hello = intruder.a.core.pull();
     expect(hello.length).toBeGreaterThan(0);
     l.b.core.rx(hello);
     l.b.core.pull();
-    expect([dev.qn_qos_stat(QosStat.Q2_EXPECTED), dev.qn_qos_stat(QosStat.PEER_EPOCH), dev.qn_qos_stat(QosStat.EPOCH_RESETS)]).toEqual(before);
+    expect([
+      dev.qn_qos_stat(QosStat.Q2_EXPECTED),
+      dev.qn_qos_stat(QosStat.PEER_EPOCH),
+      dev.qn_qos_stat(QosStat.EPOCH_RESETS),
+    ]).toEqual(before);
   });
 });

@@ -14,8 +14,16 @@ const module = loadModule();
 
 export interface EndOptions {
   /** Role.SERVER or Role.CLIENT; auth an AuthMode (default FRAME_MAC). */
-  role: 0 | 1; auth?: number; key?: Uint8Array; storage?: MemoryStorage;
-  heartbeatMs?: number; misses?: number; retxMs?: number; backoffBaseMs?: number; backoffCapMs?: number; handshakeMs?: number;
+  role: 0 | 1;
+  auth?: number;
+  key?: Uint8Array;
+  storage?: MemoryStorage;
+  heartbeatMs?: number;
+  misses?: number;
+  retxMs?: number;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  handshakeMs?: number;
   seed?: number;
 }
 
@@ -25,7 +33,10 @@ export class End {
   /** Application deliveries, surviving resets (the app's own truth). */
   readonly got: { qos: number; packet: number; channel: number; flags: number; payload: Buffer }[] = [];
   resets = 0;
-  constructor(readonly opts: EndOptions, private now: () => number) {
+  constructor(
+    readonly opts: EndOptions,
+    private now: () => number,
+  ) {
     this.storage = opts.storage ?? new MemoryStorage(32 * 1024);
     this.boot();
   }
@@ -34,11 +45,17 @@ export class End {
     const r = rng(this.opts.seed ?? 1 + this.resets * 7919);
     this.core = new QnCore(module, {
       storage: this.storage,
-      entropy: (d) => { for (let i = 0; i < d.length; i++) d[i] = r() & 0xff; },
+      entropy: (d) => {
+        for (let i = 0; i < d.length; i++) d[i] = r() & 0xff;
+      },
     });
     this.core.init();
-    const x = this.core.x, o = this.opts;
-    const set = (k: number, v: number) => { const st = x.qn_config_set(k, v); if (st !== 0) throw new Error(`config ${k}=${v}: ${st}`); };
+    const x = this.core.x,
+      o = this.opts;
+    const set = (k: number, v: number) => {
+      const st = x.qn_config_set(k, v);
+      if (st !== 0) throw new Error(`config ${k}=${v}: ${st}`);
+    };
     set(ConfigKey.ROLE, o.role);
     set(ConfigKey.AUTH, o.auth ?? AuthMode.FRAME_MAC);
     set(ConfigKey.HEARTBEAT_MS, o.heartbeatMs ?? 50);
@@ -60,7 +77,9 @@ export class End {
 
   /** Counters summed over every boot (a reset zeroes the core's own). */
   private carried = new Map<number, number>();
-  total(id: number): number { return (this.carried.get(id) ?? 0) + this.core.counter(id); }
+  total(id: number): number {
+    return (this.carried.get(id) ?? 0) + this.core.counter(id);
+  }
 
   /** Power cut: the core and everything in RAM is gone. */
   reset(): void {
@@ -69,12 +88,21 @@ export class End {
     this.boot();
   }
 
-  get up(): boolean { return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP); }
+  get up(): boolean {
+    return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP);
+  }
 
   /** The application takes everything from the inbox. */
   drain(): void {
     for (let f; (f = this.core.inboxPop()); ) {
-      if (f.type === FrameType.DATA) this.got.push({ qos: flagsQos(f.flags), packet: f.packet, channel: f.channel, flags: f.flags, payload: Buffer.from(f.payload) });
+      if (f.type === FrameType.DATA)
+        this.got.push({
+          qos: flagsQos(f.flags),
+          packet: f.packet,
+          channel: f.channel,
+          flags: f.flags,
+          payload: Buffer.from(f.payload),
+        });
     }
   }
 
@@ -87,21 +115,30 @@ export class End {
 
   /** Publish with a binary trace context ahead of the payload (TRACE flag). */
   publishTraced(channel: number, qos: number, trace: Uint8Array, payload: Uint8Array, prio = 2): number {
-    const x = this.core.x, at = x.qn_app_buf() + 24;
+    const x = this.core.x,
+      at = x.qn_app_buf() + 24;
     this.core.mem.set(trace, at);
     this.core.mem.set(payload, at + trace.length);
     return Number(x.qn_publish_traced(channel, qos, prio, 0, trace.length + payload.length));
   }
 }
 
-export interface Faults { drop?: number; duplicate?: number; corrupt?: number; reorder?: number }
+export interface Faults {
+  drop?: number;
+  duplicate?: number;
+  corrupt?: number;
+  reorder?: number;
+}
 
 /** Frames in flight one way, each due at a time. */
 class Wire {
   q: { at: number; bytes: Uint8Array }[] = [];
   partial: number[] = [];
   stats = { frames: 0, dropped: 0, duplicated: 0, corrupted: 0, reordered: 0 };
-  constructor(private r: () => number, private faults: Faults) {}
+  constructor(
+    private r: () => number,
+    private faults: Faults,
+  ) {}
   send(bytes: Uint8Array, now: number, cut: boolean): void {
     for (const b of bytes) {
       this.partial.push(b);
@@ -110,8 +147,12 @@ class Wire {
       this.partial = [];
       if (frame.length === 1) continue;
       this.stats.frames++;
-      const f = this.faults, p = () => (this.r() % 1_000_000) / 1_000_000;
-      if (cut || (f.drop && p() < f.drop)) { this.stats.dropped++; continue; }
+      const f = this.faults,
+        p = () => (this.r() % 1_000_000) / 1_000_000;
+      if (cut || (f.drop && p() < f.drop)) {
+        this.stats.dropped++;
+        continue;
+      }
       let fr = frame;
       if (f.corrupt && p() < f.corrupt) {
         fr = Uint8Array.from(frame);
@@ -119,9 +160,15 @@ class Wire {
         this.stats.corrupted++;
       }
       let at = now + 1;
-      if (f.reorder && p() < f.reorder) { at += 1 + (this.r() % 5); this.stats.reordered++; }
+      if (f.reorder && p() < f.reorder) {
+        at += 1 + (this.r() % 5);
+        this.stats.reordered++;
+      }
       this.q.push({ at, bytes: fr });
-      if (f.duplicate && p() < f.duplicate) { this.q.push({ at: at + 1, bytes: fr }); this.stats.duplicated++; }
+      if (f.duplicate && p() < f.duplicate) {
+        this.q.push({ at: at + 1, bytes: fr });
+        this.stats.duplicated++;
+      }
     }
   }
   due(now: number): Uint8Array[] {
@@ -153,14 +200,19 @@ export class Link {
     this.ab = new Wire(r, faults);
     this.ba = new Wire(r, faults);
   }
-  get stats() { return { ab: this.ab.stats, ba: this.ba.stats }; }
+  get stats() {
+    return { ab: this.ab.stats, ba: this.ba.stats };
+  }
 
   /** One millisecond of simulated time. */
   step(): void {
     this.t++;
     const us = BigInt(this.t) * 1000n;
     let side = 0;
-    for (const [from, to, wire] of [[this.a, this.b, this.ab], [this.b, this.a, this.ba]] as const) {
+    for (const [from, to, wire] of [
+      [this.a, this.b, this.ab],
+      [this.b, this.a, this.ba],
+    ] as const) {
       const frames = wire.due(this.t);
       if (to === this.a && (this.aPaused || this.heldForA.length)) {
         this.heldForA.push(...frames);
@@ -198,4 +250,6 @@ export class Link {
   }
 }
 
-export function counter(e: End, id: number): number { return e.core.counter(id); }
+export function counter(e: End, id: number): number {
+  return e.core.counter(id);
+}

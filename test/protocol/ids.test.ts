@@ -22,10 +22,12 @@ const ids = (core: QnCore, n: number) => Array.from({ length: n }, () => BigInt.
 
 describe("ids", () => {
   it("carry the node set by config key 9, on two cores with two nodes", () => {
-    const a = boot(new MemoryStorage(8192)), b = boot(new MemoryStorage(8192));
+    const a = boot(new MemoryStorage(8192)),
+      b = boot(new MemoryStorage(8192));
     expect(a.x.qn_config_set(ConfigKey.NODE, 17)).toBe(0);
     expect(b.x.qn_config_set(ConfigKey.NODE, 900)).toBe(0);
-    const ia = ids(a, 500), ib = ids(b, 500);
+    const ia = ids(a, 500),
+      ib = ids(b, 500);
     expect(new Set(ia.map(node))).toEqual(new Set([17]));
     expect(new Set(ib.map(node))).toEqual(new Set([900]));
     expect(new Set([...ia, ...ib]).size).toBe(1000);
@@ -62,7 +64,8 @@ describe("ids", () => {
   });
 
   it("make session ids that differ across 100 devices booted together, on the wire too", () => {
-    const full = new Set<bigint>(), wire = new Set<number>();
+    const full = new Set<bigint>(),
+      wire = new Set<number>();
     for (let i = 0; i < 100; i++) {
       const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1, seed: 1000 + i });
       l.connect();

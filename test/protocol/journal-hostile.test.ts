@@ -19,7 +19,11 @@ const HALF = SIZE / 2;
 class Half {
   private at: number;
   private lsn = 0;
-  constructor(private region: Uint8Array, base: number, generation: number) {
+  constructor(
+    private region: Uint8Array,
+    base: number,
+    generation: number,
+  ) {
     this.at = base;
     this.put(R.HEADER, u32s(generation));
   }
@@ -27,7 +31,8 @@ class Half {
     const n = (12 + data.length + 4 + 31) & ~31;
     const rec = new Uint8Array(n).fill(0xff);
     const v = new DataView(rec.buffer);
-    rec[0] = 0xa5; rec[1] = type;
+    rec[0] = 0xa5;
+    rec[1] = type;
     v.setUint16(2, data.length, true);
     v.setUint32(4, ++this.lsn, true);
     v.setUint32(8, 0, true);
@@ -52,14 +57,20 @@ function u32s(...v: number[]): Uint8Array {
 
 /** A QoS 2 DATA frame body as the journal keeps it (header + payload). */
 function q2Frame(packet: number, payload: Uint8Array, lengthField?: number): Uint8Array {
-  const raw = rawFrame({ type: FrameType.DATA, flags: flags(Prio.BULK, Qos.EXACTLY_ONCE), packet }, payload, lengthField);
+  const raw = rawFrame(
+    { type: FrameType.DATA, flags: flags(Prio.BULK, Qos.EXACTLY_ONCE), packet },
+    payload,
+    lengthField,
+  );
   return raw.subarray(0, raw.length - 4);
 }
 
 function boot(region: Uint8Array) {
   const core = loadCore({ storage: new MemoryStorage(SIZE, region) });
   const st = core.x.qn_journal_open(SIZE);
-  const stats = Object.values(QosStat).filter((w) => w !== QosStat.BAD_RECORDS).map((w) => core.x.qn_qos_stat(w) >>> 0);
+  const stats = Object.values(QosStat)
+    .filter((w) => w !== QosStat.BAD_RECORDS)
+    .map((w) => core.x.qn_qos_stat(w) >>> 0);
   return { core, st, stats, bad: core.x.qn_qos_stat(QosStat.BAD_RECORDS) };
 }
 
@@ -120,7 +131,10 @@ describe("journal recovery over hostile flash", () => {
 
   it("a newer half cut before its STATE does not replace the committed half", () => {
     const region = fresh();
-    new Half(region, 0, 7).state(31, 41, 39).put(R.DELIVERED, u32s(40, 0xabcd)).put(R.IN, q2Frame(41, Uint8Array.of(4)));
+    new Half(region, 0, 7)
+      .state(31, 41, 39)
+      .put(R.DELIVERED, u32s(40, 0xabcd))
+      .put(R.IN, q2Frame(41, Uint8Array.of(4)));
     // The compaction into half 1 got as far as its header and one record.
     new Half(region, HALF, 8).put(R.OUT, q2Frame(31, Uint8Array.of(9)));
     const { st, stats, core } = boot(region);

@@ -24,7 +24,12 @@ function tornRun(side: "receiver" | "sender", offset: number) {
   const tornWrites = st.writtenBytes;
   st.cutAfterBytes = Infinity;
   victim.reset();
-  l.run(3000, () => l.b.got.filter((g) => g.payload.toString() === "the message").length > 0 && l.a.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0);
+  l.run(
+    3000,
+    () =>
+      l.b.got.filter((g) => g.payload.toString() === "the message").length > 0 &&
+      l.a.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0,
+  );
   l.run(200);
   const n = l.b.got.filter((g) => g.payload.toString() === "the message").length;
   return { n, dropped: victim.core.x.qn_journal_stat(JournalStat.TORN_DROPPED), tornWrites };
@@ -46,11 +51,14 @@ describe("journal torn writes", () => {
         detected++;
       }
     }
-    console.log(`journal torn-write test (receiver IN record): cut at each of 64 byte offsets; torn record detected and dropped at all ${detected} offsets inside the ${RECORD}-byte record; message delivered exactly once every time`);
+    console.log(
+      `journal torn-write test (receiver IN record): cut at each of 64 byte offsets; torn record detected and dropped at all ${detected} offsets inside the ${RECORD}-byte record; message delivered exactly once every time`,
+    );
   }, 120_000);
 
   it("sender: an OUT record torn at every byte offset: never doubled, and sent iff the record was whole", () => {
-    let detected = 0, sent = 0;
+    let detected = 0,
+      sent = 0;
     for (let o = 0; o < 64; o++) {
       const r = tornRun("sender", o);
       // The power died while the message was being journalled: it is sent
@@ -62,7 +70,9 @@ describe("journal torn writes", () => {
         detected++;
       }
     }
-    console.log(`journal torn-write test (sender OUT record): 64 offsets; torn record dropped at all ${detected} inside the record; sent exactly once at the ${sent} offsets past it, never doubled`);
+    console.log(
+      `journal torn-write test (sender OUT record): 64 offsets; torn record dropped at all ${detected} inside the record; sent exactly once at the ${sent} offsets past it, never doubled`,
+    );
   }, 120_000);
 });
 
@@ -88,7 +98,10 @@ describe("journal", () => {
     const { loadCore } = await import("../../host/core.ts");
     const small = loadCore({ storage: new MemoryStorage(1024) });
     expect(small.x.qn_journal_open(1024)).toBe(-9); // ERR_ARG
-    const junk = new MemoryStorage(8192, Uint8Array.from({ length: 8192 }, (_, i) => (i * 7) & 0xff));
+    const junk = new MemoryStorage(
+      8192,
+      Uint8Array.from({ length: 8192 }, (_, i) => (i * 7) & 0xff),
+    );
     const c = loadCore({ storage: junk });
     expect(c.x.qn_journal_open(8192)).toBe(0);
     expect(c.x.qn_journal_stat(JournalStat.GENERATION)).toBe(1); // generation 1: freshly formatted, once
@@ -112,8 +125,13 @@ describe("numbering epochs", () => {
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     l.connect();
     const sendAll = (n: number, tag: string) => {
-      let i = 0, last = 0;
-      for (let t = 0; i < n && t < 20_000; t++) { last = l.b.publish(2, 2, Buffer.from(`${tag}${i}`)); if (last >= 0) i++; l.step(); }
+      let i = 0,
+        last = 0;
+      for (let t = 0; i < n && t < 20_000; t++) {
+        last = l.b.publish(2, 2, Buffer.from(`${tag}${i}`));
+        if (last >= 0) i++;
+        l.step();
+      }
       expect(i, `only ${i} of ${n} accepted, last status ${last}`).toBe(n);
       l.run(300);
     };
@@ -136,7 +154,10 @@ describe("numbering epochs across a receiver reset", () => {
     l.connect();
     const send = (tag: string, n: number) => {
       let i = 0;
-      for (let t = 0; i < n && t < 20_000; t++) { if (l.b.publish(2, 2, Buffer.from(`${tag}${i}`)) >= 0) i++; l.step(); }
+      for (let t = 0; i < n && t < 20_000; t++) {
+        if (l.b.publish(2, 2, Buffer.from(`${tag}${i}`)) >= 0) i++;
+        l.step();
+      }
       l.run(300);
     };
     send("old", 20);

@@ -4,7 +4,6 @@ import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { Counter, QosStat, SessionStat } from "../../host/abi.ts";
 
-
 describe("liveness", () => {
   it("heartbeats keep an idle session up", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
@@ -15,7 +14,10 @@ describe("liveness", () => {
   });
 
   it("a peer that stops answering is marked down after the configured misses; sends then fail fast", () => {
-    const l = new Link({ role: 1, auth: 2, heartbeatMs: 50, misses: 3 }, { role: 0, auth: 2, heartbeatMs: 50, misses: 3 });
+    const l = new Link(
+      { role: 1, auth: 2, heartbeatMs: 50, misses: 3 },
+      { role: 0, auth: 2, heartbeatMs: 50, misses: 3 },
+    );
     l.connect();
     l.cut = true;
     const t0 = l.t;
@@ -34,14 +36,20 @@ describe("liveness", () => {
 
   it("a shell that stops reading on purpose (qn_hold_rx) keeps its session; without the hold the silence takes it down", () => {
     for (const hold of [true, false]) {
-      const l = new Link({ role: 1, auth: 2, heartbeatMs: 50, misses: 3 }, { role: 0, auth: 2, heartbeatMs: 50, misses: 3 });
+      const l = new Link(
+        { role: 1, auth: 2, heartbeatMs: 50, misses: 3 },
+        { role: 0, auth: 2, heartbeatMs: 50, misses: 3 },
+      );
       l.connect();
       const session = l.a.core.x.qn_session_stat(SessionStat.ID);
       if (hold) l.a.core.x.qn_hold_rx(1);
       l.aPaused = true;
       l.run(1000); // far beyond 3 missed heartbeats of 50 ms
       expect(l.a.up).toBe(hold);
-      if (!hold) { expect(l.a.core.counter(Counter.LINK_DOWN)).toBeGreaterThanOrEqual(1); continue; } // and again on every failed reconnect
+      if (!hold) {
+        expect(l.a.core.counter(Counter.LINK_DOWN)).toBeGreaterThanOrEqual(1);
+        continue;
+      } // and again on every failed reconnect
       expect(l.b.up).toBe(true); // the client's heartbeats still reach the device
       l.a.core.x.qn_hold_rx(0);
       l.aPaused = false;
@@ -53,8 +61,12 @@ describe("liveness", () => {
   });
 
   it("reconnects with exponential backoff and jitter within bounds, capped, reset on success", () => {
-    const base = 10, cap = 200;
-    const l = new Link({ role: 1, auth: 1, backoffBaseMs: base, backoffCapMs: cap, handshakeMs: 20 }, { role: 0, auth: 1 });
+    const base = 10,
+      cap = 200;
+    const l = new Link(
+      { role: 1, auth: 1, backoffBaseMs: base, backoffCapMs: cap, handshakeMs: 20 },
+      { role: 0, auth: 1 },
+    );
     l.connect();
     l.cut = true;
     l.run(3000);
@@ -79,7 +91,9 @@ describe("liveness", () => {
     expect(l.a.up && l.b.up).toBe(true);
     expect(converge).toBeLessThanOrEqual(cap + 30);
     expect(Number(x.qn_session_stat(SessionStat.ATTEMPT))).toBe(0); // attempt counter reset on success
-    console.log(`reconnect: ${n} backoff waits while cut, last ${waits.join(", ")} ms (base ${base}, cap ${cap}); converged ${converge} ms after the link returned`);
+    console.log(
+      `reconnect: ${n} backoff waits while cut, last ${waits.join(", ")} ms (base ${base}, cap ${cap}); converged ${converge} ms after the link returned`,
+    );
   });
 
   it("a reconnect within the session lifetime resumes the same session; in-flight QoS 2 completes", () => {

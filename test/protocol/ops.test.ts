@@ -9,7 +9,12 @@ const unz = (v: bigint) => Number(zigzagDecode(v));
 
 function request(l: Link, type: number, fields: { tag: number; value: number }[]) {
   const a = l.a.core;
-  const payload = fields.length ? a.encode(Codec.PB, fields.map((f) => ({ tag: f.tag, kind: FieldKind.UINT, value: BigInt(f.value) }))) : new Uint8Array(0);
+  const payload = fields.length
+    ? a.encode(
+        Codec.PB,
+        fields.map((f) => ({ tag: f.tag, kind: FieldKind.UINT, value: BigInt(f.value) })),
+      )
+    : new Uint8Array(0);
   a.send({ type, codec: 1, payload, packet: 4242 });
   let reply: any = null;
   // The harness's app drain only keeps DATA: catch the reply first.
@@ -29,13 +34,23 @@ describe("config frames", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     l.connect();
     const sid = l.b.core.x.qn_session_stat(SessionStat.ID);
-    const r = request(l, FrameType.CONFIG, [{ tag: 3, value: 250 }, { tag: 4, value: 5 }, { tag: 5, value: 50 }, { tag: 6, value: 2000 }]);
+    const r = request(l, FrameType.CONFIG, [
+      { tag: 3, value: 250 },
+      { tag: 4, value: 5 },
+      { tag: 5, value: 50 },
+      { tag: 6, value: 2000 },
+    ]);
     expect(r.type).toBe(FrameType.CONFIG_ACK);
     const f = Object.fromEntries(l.a.core.decode(Codec.PB, r.payload).map((x) => [x.tag, x.value]));
     expect(unz(f[1])).toBe(0);
     expect(f[3]).toBe(1n);
     const x = l.b.core.x;
-    expect([x.qn_config_get(ConfigKey.HEARTBEAT_MS), x.qn_config_get(ConfigKey.HEARTBEAT_MISS), x.qn_config_get(ConfigKey.BACKOFF_BASE_MS), x.qn_config_get(ConfigKey.BACKOFF_CAP_MS)]).toEqual([250, 5, 50, 2000]);
+    expect([
+      x.qn_config_get(ConfigKey.HEARTBEAT_MS),
+      x.qn_config_get(ConfigKey.HEARTBEAT_MISS),
+      x.qn_config_get(ConfigKey.BACKOFF_BASE_MS),
+      x.qn_config_get(ConfigKey.BACKOFF_CAP_MS),
+    ]).toEqual([250, 5, 50, 2000]);
     expect(l.b.up && l.b.core.x.qn_session_stat(SessionStat.ID) === sid).toBe(true);
   });
 
@@ -45,10 +60,28 @@ describe("config frames", () => {
     const x = l.b.core.x;
     const before = [2, 3, 4, 5].map((k) => x.qn_config_get(k));
     for (const [fields, badTag] of [
-      [[{ tag: 3, value: 300 }, { tag: 4, value: 0 }], 4],          // 0 misses
-      [[{ tag: 5, value: 9000 }, { tag: 6, value: 100 }], 0],       // base above cap (checked together)
-      [[{ tag: 3, value: 300 }, { tag: 2, value: 0 }], 2],          // auth mode from the link
-      [[{ tag: 1, value: 1 }], 1],                                  // role from the link
+      [
+        [
+          { tag: 3, value: 300 },
+          { tag: 4, value: 0 },
+        ],
+        4,
+      ], // 0 misses
+      [
+        [
+          { tag: 5, value: 9000 },
+          { tag: 6, value: 100 },
+        ],
+        0,
+      ], // base above cap (checked together)
+      [
+        [
+          { tag: 3, value: 300 },
+          { tag: 2, value: 0 },
+        ],
+        2,
+      ], // auth mode from the link
+      [[{ tag: 1, value: 1 }], 1], // role from the link
     ] as const) {
       const r = request(l, FrameType.CONFIG, fields as any);
       const f = Object.fromEntries(l.a.core.decode(Codec.PB, r.payload).map((y) => [y.tag, y.value]));

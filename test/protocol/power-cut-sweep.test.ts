@@ -27,11 +27,19 @@ function digestOf(got: End["got"]): number {
   return d;
 }
 
-interface Outcome { ops: number; cuts: number; up: string[]; down: string[] }
+interface Outcome {
+  ops: number;
+  cuts: number;
+  up: string[];
+  down: string[];
+}
 
 function run(victim: "device" | "host", region: number, cutAtOp: number, mode: "before" | "torn"): Outcome {
   // Both journals small, so they compact every few messages; the victim's flash is cut.
-  const l = new Link({ role: 1, auth: 1, storage: new MemoryStorage(region) }, { role: 0, auth: 1, storage: new MemoryStorage(region) });
+  const l = new Link(
+    { role: 1, auth: 1, storage: new MemoryStorage(region) },
+    { role: 0, auth: 1, storage: new MemoryStorage(region) },
+  );
   l.connect();
   const dev = victim === "device" ? l.b : l.a;
   const storage = dev.storage;
@@ -40,13 +48,22 @@ function run(victim: "device" | "host", region: number, cutAtOp: number, mode: "
   dev.drain = function (this: End) {
     for (let f; (f = this.core.inboxPop()); ) {
       if (storage.powerLost) return;
-      if (f.type === FrameType.DATA) this.got.push({ qos: 2, packet: f.packet, channel: f.channel, flags: f.flags, payload: Buffer.from(f.payload) });
+      if (f.type === FrameType.DATA)
+        this.got.push({
+          qos: 2,
+          packet: f.packet,
+          channel: f.channel,
+          flags: f.flags,
+          payload: Buffer.from(f.payload),
+        });
     }
   };
   storage.ops = 0;
   storage.cutAtOp = cutAtOp;
   storage.cutMode = mode;
-  let cuts = 0, up = 0, down = 0;
+  let cuts = 0,
+    up = 0,
+    down = 0;
   const done = () => l.a.got.length >= MESSAGES && l.b.got.length >= MESSAGES;
   // Every message through, then 300 ms more for the last acknowledgements
   // (and their flash operations, which a cut may hit too).
@@ -67,11 +84,21 @@ function run(victim: "device" | "host", region: number, cutAtOp: number, mode: "
   const at = `${victim} cut at op ${cutAtOp} (${mode})`;
   expect(dev.core.x.qn_qos_stat(QosStat.DIGEST) >>> 0, `${at}: digest`).toBe(digestOf(dev.got));
   expect(dev.core.x.qn_qos_stat(QosStat.Q2_DELIVERED), `${at}: delivery mark`).toBe(dev.got.at(-1)?.packet ?? 0);
-  return { ops: storage.ops, cuts, up: l.a.got.map((g) => g.payload.toString()), down: l.b.got.map((g) => g.payload.toString()) };
+  return {
+    ops: storage.ops,
+    cuts,
+    up: l.a.got.map((g) => g.payload.toString()),
+    down: l.b.got.map((g) => g.payload.toString()),
+  };
 }
 
 describe("power cut at every flash operation of a QoS 2 run", () => {
-  for (const [victim, region] of [["device", 4096], ["host", 4096], ["device", 5120], ["host", 5120]] as const) {
+  for (const [victim, region] of [
+    ["device", 4096],
+    ["host", 4096],
+    ["device", 5120],
+    ["host", 5120],
+  ] as const) {
     it(`${victim}, ${region}-byte journals: loses and doubles nothing, wherever the cut lands`, () => {
       const want = (tag: string) => Array.from({ length: MESSAGES }, (_, i) => `${tag}${i}`);
       const clean = run(victim, region, Infinity, "torn");
@@ -88,7 +115,9 @@ describe("power cut at every flash operation of a QoS 2 run", () => {
           runs++;
         }
       }
-      console.log(`power-cut sweep (${victim}, ${region}-byte journals): ${clean.ops} flash operations in a ${MESSAGES}+${MESSAGES}-message QoS 2 run; ${runs} runs, each cut once, nothing lost or doubled`);
+      console.log(
+        `power-cut sweep (${victim}, ${region}-byte journals): ${clean.ops} flash operations in a ${MESSAGES}+${MESSAGES}-message QoS 2 run; ${runs} runs, each cut once, nothing lost or doubled`,
+      );
     }, 240_000);
   }
 });

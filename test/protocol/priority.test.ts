@@ -16,7 +16,9 @@ describe("emergency frames on a saturated 921600-baud line", () => {
     l.bytesPerMs = BYTES_PER_MS;
     const r = rng(17);
     const bulk = Buffer.alloc(240, 0xb0);
-    let emergencies = 0, bulkQueued = 0, maxQueuedAhead = 0;
+    let emergencies = 0,
+      bulkQueued = 0,
+      maxQueuedAhead = 0;
     for (let ms = 0; ms < 5000; ms++) {
       // Keep the bulk class full.
       while (l.b.publish(1, 0, bulk, 2) >= 0) bulkQueued++;
@@ -30,13 +32,16 @@ describe("emergency frames on a saturated 921600-baud line", () => {
       l.step();
     }
     const x = l.b.core.x;
-    const started = x.qn_sched_stat(SchedStat.EMERGENCY_SENT), worst = x.qn_sched_stat(SchedStat.EMERGENCY_MAX_AHEAD);
-    const worstUs = (worst * 10 / 921600) * 1e6;
+    const started = x.qn_sched_stat(SchedStat.EMERGENCY_SENT),
+      worst = x.qn_sched_stat(SchedStat.EMERGENCY_MAX_AHEAD);
+    const worstUs = ((worst * 10) / 921600) * 1e6;
     const got = l.a.got.filter((g) => g.channel === 9).length;
-    console.log(`priority on a paced 921600-baud line: ${emergencies} emergency frames under ${bulkQueued} bulk frames; ` +
-      `worst ${worst} bytes sent ahead of an emergency frame = ${worstUs.toFixed(0)} µs on the wire ` +
-      `(bulk queued ahead at that moment up to ${maxQueuedAhead} bytes = ${(maxQueuedAhead * 10 / 921600 * 1e3).toFixed(1)} ms without priority); ` +
-      `bulk frames cut: ${l.b.core.counter(Counter.PREEMPT)}`);
+    console.log(
+      `priority on a paced 921600-baud line: ${emergencies} emergency frames under ${bulkQueued} bulk frames; ` +
+        `worst ${worst} bytes sent ahead of an emergency frame = ${worstUs.toFixed(0)} µs on the wire ` +
+        `(bulk queued ahead at that moment up to ${maxQueuedAhead} bytes = ${(((maxQueuedAhead * 10) / 921600) * 1e3).toFixed(1)} ms without priority); ` +
+        `bulk frames cut: ${l.b.core.counter(Counter.PREEMPT)}`,
+    );
     expect(emergencies).toBeGreaterThan(50);
     expect(started).toBeGreaterThanOrEqual(emergencies);
     expect(got).toBe(emergencies);

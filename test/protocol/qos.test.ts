@@ -15,19 +15,43 @@ function payloadFor(seq: number, r: () => number): Buffer {
   return b;
 }
 
-interface Sent { seq: number; channel: number; payload: Buffer }
+interface Sent {
+  seq: number;
+  channel: number;
+  payload: Buffer;
+}
 
 /** Publish `total` messages of `qos` from `from`, as fast as the window
  *  allows, while the link misbehaves and `chaos` runs every ms. */
-function pump(l: Link, from: End, to: End, qos: number, total: number, r: () => number, chaos: (t: number) => void, limitMs: number) {
+function pump(
+  l: Link,
+  from: End,
+  to: End,
+  qos: number,
+  total: number,
+  r: () => number,
+  chaos: (t: number) => void,
+  limitMs: number,
+) {
   const sent: Sent[] = [];
-  let seq = 0, lastSeq = 0, lastProgress = l.t;
+  let seq = 0,
+    lastSeq = 0,
+    lastProgress = l.t;
   const t0 = l.t;
-  const state = (e: End) => { const x = e.core.x; return `up=${e.up} state=${x.qn_session_stat(SessionStat.STATE)} q2next=${x.qn_qos_stat(QosStat.Q2_NEXT)} q2expect=${x.qn_qos_stat(QosStat.Q2_EXPECTED)} done=${x.qn_qos_stat(QosStat.Q2_DONE)} rel=${x.qn_qos_stat(QosStat.Q2_RELEASED)} q1next=${x.qn_qos_stat(QosStat.Q1_NEXT)} q1expect=${x.qn_qos_stat(QosStat.Q1_EXPECTED)} inflight=${x.qn_qos_stat(QosStat.IN_FLIGHT)}`; };
+  const state = (e: End) => {
+    const x = e.core.x;
+    return `up=${e.up} state=${x.qn_session_stat(SessionStat.STATE)} q2next=${x.qn_qos_stat(QosStat.Q2_NEXT)} q2expect=${x.qn_qos_stat(QosStat.Q2_EXPECTED)} done=${x.qn_qos_stat(QosStat.Q2_DONE)} rel=${x.qn_qos_stat(QosStat.Q2_RELEASED)} q1next=${x.qn_qos_stat(QosStat.Q1_NEXT)} q1expect=${x.qn_qos_stat(QosStat.Q1_EXPECTED)} inflight=${x.qn_qos_stat(QosStat.IN_FLIGHT)}`;
+  };
   while (l.t - t0 < limitMs) {
     chaos(l.t);
-    if (seq !== lastSeq) { lastSeq = seq; lastProgress = l.t; }
-    if (l.t - lastProgress > 60_000) throw new Error(`stalled at t=${l.t} ms after ${seq} messages: from ${state(from)} | to ${state(to)} | cut=${l.cut}`);
+    if (seq !== lastSeq) {
+      lastSeq = seq;
+      lastProgress = l.t;
+    }
+    if (l.t - lastProgress > 60_000)
+      throw new Error(
+        `stalled at t=${l.t} ms after ${seq} messages: from ${state(from)} | to ${state(to)} | cut=${l.cut}`,
+      );
     while (seq < total) {
       const channel = seq % 3;
       const p = payloadFor(seq, r);
@@ -71,15 +95,27 @@ function checkExactlyOnce(sent: Sent[], got: End["got"], qos: number) {
 describe("QoS 2 exactly once", () => {
   it(`${N} messages through drop/duplicate/corrupt/reorder, link cuts and device resets: zero lost, zero doubled`, () => {
     const r = rng(2024);
-    const l = new Link({ role: 1, auth: 2, seed: 11 }, { role: 0, auth: 2, seed: 12 },
-      { drop: 0.03, duplicate: 0.03, corrupt: 0.02, reorder: 0.02 }, 77);
+    const l = new Link(
+      { role: 1, auth: 2, seed: 11 },
+      { role: 0, auth: 2, seed: 12 },
+      { drop: 0.03, duplicate: 0.03, corrupt: 0.02, reorder: 0.02 },
+      77,
+    );
     l.connect();
-    let resets = 0, cuts = 0;
+    let resets = 0,
+      cuts = 0;
     let cutUntil = -1;
     const chaos = (t: number) => {
       if (t === cutUntil) l.cut = false;
-      if (!l.cut && r() % 4000 === 0) { l.cut = true; cutUntil = t + 100 + (r() % 400); cuts++; }
-      if (r() % 1500 === 0) { l.b.reset(); resets++; }
+      if (!l.cut && r() % 4000 === 0) {
+        l.cut = true;
+        cutUntil = t + 100 + (r() % 400);
+        cuts++;
+      }
+      if (r() % 1500 === 0) {
+        l.b.reset();
+        resets++;
+      }
     };
     const t0 = Date.now();
     // Host -> device, then device -> host (the device as sender resets too).
@@ -93,11 +129,13 @@ describe("QoS 2 exactly once", () => {
     const replays = l.a.total(C.REPLAY) + l.b.total(C.REPLAY);
     const retx = l.a.total(C.RETX) + l.b.total(C.RETX);
     const s = l.stats;
-    console.log(`QoS2 fault injection: host->device sent ${sentAB.length}, delivered ${ab.delivered}, lost ${ab.lost}, doubled ${ab.doubled}; ` +
-      `device->host sent ${sentBA.length}, delivered ${ba.delivered}, lost ${ba.lost}, doubled ${ba.doubled}; ` +
-      `device resets ${resets}, link cuts ${cuts}; frames dropped ${s.ab.dropped + s.ba.dropped}, duplicated ${s.ab.duplicated + s.ba.duplicated}, ` +
-      `corrupted ${s.ab.corrupted + s.ba.corrupted}, reordered ${s.ab.reordered + s.ba.reordered}; retransmitted duplicates suppressed ${dups}, wire duplicates refused by the replay window ${replays} (over all boots), ` +
-      `retransmissions ${retx}; simulated ${(l.t / 1000).toFixed(1)} s in ${Date.now() - t0} ms`);
+    console.log(
+      `QoS2 fault injection: host->device sent ${sentAB.length}, delivered ${ab.delivered}, lost ${ab.lost}, doubled ${ab.doubled}; ` +
+        `device->host sent ${sentBA.length}, delivered ${ba.delivered}, lost ${ba.lost}, doubled ${ba.doubled}; ` +
+        `device resets ${resets}, link cuts ${cuts}; frames dropped ${s.ab.dropped + s.ba.dropped}, duplicated ${s.ab.duplicated + s.ba.duplicated}, ` +
+        `corrupted ${s.ab.corrupted + s.ba.corrupted}, reordered ${s.ab.reordered + s.ba.reordered}; retransmitted duplicates suppressed ${dups}, wire duplicates refused by the replay window ${replays} (over all boots), ` +
+        `retransmissions ${retx}; simulated ${(l.t / 1000).toFixed(1)} s in ${Date.now() - t0} ms`,
+    );
     expect(sentAB.length).toBe(N);
     expect(ab).toMatchObject({ lost: 0, doubled: 0, delivered: N });
     expect(ba).toMatchObject({ lost: 0, doubled: 0 });
@@ -112,10 +150,26 @@ describe("QoS 1 at least once", () => {
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 }, { drop: 0.05, duplicate: 0.05, corrupt: 0.02 }, 5);
     l.connect();
     let resets = 0;
-    const sent = pump(l, l.a, l.b, 1, 3000, r, () => { if (r() % 800 === 0) { l.b.reset(); resets++; } }, 1_000_000);
+    const sent = pump(
+      l,
+      l.a,
+      l.b,
+      1,
+      3000,
+      r,
+      () => {
+        if (r() % 800 === 0) {
+          l.b.reset();
+          resets++;
+        }
+      },
+      1_000_000,
+    );
     const seqs = new Set(l.b.got.filter((g) => g.qos === 1).map((g) => g.payload.readUInt32LE(0)));
     const lost = sent.filter((s) => !seqs.has(s.seq)).length;
-    console.log(`QoS1: sent ${sent.length}, distinct delivered ${seqs.size}, deliveries ${l.b.got.length}, lost ${lost}, device resets ${resets}`);
+    console.log(
+      `QoS1: sent ${sent.length}, distinct delivered ${seqs.size}, deliveries ${l.b.got.length}, lost ${lost}, device resets ${resets}`,
+    );
     expect(sent.length).toBe(3000);
     expect(lost).toBe(0);
   }, 300_000);

@@ -43,9 +43,15 @@ describe("trace context in frames", () => {
     const core = loadCore();
     core.init();
     const before = core.counter(Counter.ERR_TRUNCATED);
-    expect(core.rx(toWire(rawFrame({ type: FrameType.DATA, flags: Flag.TRACE | Prio.BULK }, new Uint8Array(TRACE_BYTES - 1))))).toBe(0);
+    expect(
+      core.rx(
+        toWire(rawFrame({ type: FrameType.DATA, flags: Flag.TRACE | Prio.BULK }, new Uint8Array(TRACE_BYTES - 1))),
+      ),
+    ).toBe(0);
     expect(core.lastError()).toBe(Status.ERR_TRUNCATED);
     expect(core.counter(Counter.ERR_TRUNCATED)).toBe(before + 1);
-    expect(core.rx(toWire(rawFrame({ type: FrameType.DATA, flags: Flag.TRACE | Prio.BULK }, new Uint8Array(TRACE_BYTES))))).toBe(1);
+    expect(
+      core.rx(toWire(rawFrame({ type: FrameType.DATA, flags: Flag.TRACE | Prio.BULK }, new Uint8Array(TRACE_BYTES)))),
+    ).toBe(1);
   });
 });
