@@ -349,8 +349,11 @@ function dispatch(raw: usize, n: i32): i32 {
   }
   if (session_up() && cfg(CFG_AUTH) == AUTH_FRAME_MAC && !is_handshake(type)) {
     if (type == T_PING && (flags & F_MAC) == 0) authed = false;
-    else if (type == T_ERROR && (flags & F_MAC) == 0) {
-      // The peer says it lost our session: check with an authentic ping.
+    else if ((type == T_ERROR || type == T_PONG) && (flags & F_MAC) == 0) {
+      // The peer says it lost our session (an ERROR), or shows it (a pong
+      // without a MAC: it answers from outside any session, as a server
+      // whose CONFIRM was lost to line noise does): check with an
+      // authentic ping, instead of waiting for the heartbeats to miss.
       if (session_suspect(nowUs)) send_heartbeat();
       return Status.ERR_SESSION;
     } else {

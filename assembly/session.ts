@@ -56,7 +56,7 @@ export const SESSION_STAT_PEER_CAPS: i32 = 10; // the peer's capabilities (CAP_*
 export const CFG_ROLE: i32 = 0; // ROLE_SERVER or ROLE_CLIENT
 export const CFG_AUTH: i32 = 1; // authentication mode (AUTH_*)
 export const CFG_HEARTBEAT_MS: i32 = 2; // heartbeat period, ms
-export const CFG_HEARTBEAT_MISS: i32 = 3; // heartbeats missed before the session is down
+export const CFG_HEARTBEAT_MISS: i32 = 3; // heartbeats missed in a row before the session is down
 export const CFG_BACKOFF_BASE_MS: i32 = 4; // first reconnect wait, ms
 export const CFG_BACKOFF_CAP_MS: i32 = 5; // longest reconnect wait, ms
 export const CFG_HANDSHAKE_MS: i32 = 6; // time a handshake may take, ms
@@ -524,7 +524,13 @@ export function session_tick(now: i64): i32 {
   const hb = <i64>cfg(CFG_HEARTBEAT_MS) * 1000;
   if (state == SESSION_UP) {
     const suspectExpired = suspectSince >= 0 && now - suspectSince > <i64>cfg(CFG_HANDSHAKE_MS) * 1000;
-    if (suspectExpired || (!rxHeld && now - lastRx > hb * <i64>cfg(CFG_HEARTBEAT_MISS))) {
+    // `misses` heartbeats in a row unanswered, each given an interval for
+    // its answer: a client pings an interval after it last sent, so the
+    // last of them leaves `misses` intervals after the last frame heard and
+    // is answered within the next. Counting only `misses` intervals gave
+    // the last heartbeat no time at all, and two frames lost in a row to
+    // line noise dropped the session.
+    if (suspectExpired || (!rxHeld && now - lastRx > hb * (<i64>cfg(CFG_HEARTBEAT_MISS) + 1))) {
       suspectSince = -1;
       downAt = now;
       fail_attempt(now);

@@ -8,6 +8,7 @@ import { MemoryStorage } from "../../host/storage.ts";
 import { rng } from "../core/jsframe.ts";
 import { AuthMode, ConfigKey, COUNTER_COUNT, FrameType, SessionStat, SessionState } from "../../host/abi.ts";
 import { flagsQos } from "../../host/frame.ts";
+import { LineNoise, type NoiseOptions } from "../../host/line-noise.ts";
 
 export const KEY = new TextEncoder().encode("qn-test-key-0123456789abcdef0123");
 const module = loadModule();
@@ -178,12 +179,34 @@ class Wire {
   }
 }
 
+/** A byte stream one way through line noise (host/line-noise.ts): bytes
+ *  arrive as written, damaged, one ms later, with no regard for frames (a
+ *  delimiter can be hit as well as any other byte). */
+class NoisyWire {
+  q: { at: number; bytes: Uint8Array }[] = [];
+  readonly noise: LineNoise;
+  constructor(opts: NoiseOptions) { this.noise = new LineNoise(opts); }
+  send(bytes: Uint8Array, now: number, cut: boolean): void {
+    if (cut || bytes.length === 0) return;
+    this.q.push({ at: now + 1, bytes: this.noise.apply(bytes) });
+  }
+  due(now: number): Uint8Array[] {
+    const out = this.q.filter((e) => e.at <= now);
+    this.q = this.q.filter((e) => e.at > now);
+    return out.map((e) => e.bytes);
+  }
+}
+
+const NO_FRAME_FAULTS = { frames: 0, dropped: 0, duplicated: 0, corrupted: 0, reordered: 0 };
+const statsOf = (w: Wire | NoisyWire) => (w instanceof Wire ? w.stats : NO_FRAME_FAULTS);
+const noiseOf = (w: Wire | NoisyWire) => (w instanceof NoisyWire ? { ...w.noise.stats } : { bytes: 0, flipped: 0, dropped: 0, inserted: 0 });
+
 export class Link {
   t = 0; // ms
   readonly a: End;
   readonly b: End;
-  private ab: Wire;
-  private ba: Wire;
+  private ab: Wire | NoisyWire;
+  private ba: Wire | NoisyWire;
   cut = false;
   /** End a stops reading (a shell's backpressure): what b sends waits,
    *  in order, and reaches a once this is false again. */
@@ -193,16 +216,19 @@ export class Link {
    *  921600 baud 8N1 is 92.16 bytes/ms. */
   bytesPerMs = Infinity;
   private credit = [0, 0];
-  constructor(aOpts: EndOptions, bOpts: EndOptions, faults: Faults = {}, seed = 1) {
+  /** `faults` act on whole frames; `noise` (instead) on the byte stream,
+   *  seeded per direction from its seed. */
+  constructor(aOpts: EndOptions, bOpts: EndOptions, faults: Faults = {}, seed = 1, noise?: NoiseOptions) {
     const r = rng(seed);
     this.a = new End(aOpts, () => this.t);
     this.b = new End(bOpts, () => this.t);
-    this.ab = new Wire(r, faults);
-    this.ba = new Wire(r, faults);
+    this.ab = noise ? new NoisyWire({ ...noise, seed: (noise.seed ?? seed) * 2 + 1 }) : new Wire(r, faults);
+    this.ba = noise ? new NoisyWire({ ...noise, seed: (noise.seed ?? seed) * 2 + 2 }) : new Wire(r, faults);
   }
-  get stats() {
-    return { ab: this.ab.stats, ba: this.ba.stats };
-  }
+  /** Frame faults each way (a link built with `faults`). */
+  get stats() { return { ab: statsOf(this.ab), ba: statsOf(this.ba) }; }
+  /** Line damage each way (a link built with `noise`). */
+  get noise() { return { ab: noiseOf(this.ab), ba: noiseOf(this.ba) }; }
 
   /** One millisecond of simulated time. */
   step(): void {
