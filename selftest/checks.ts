@@ -390,47 +390,62 @@ export const CHECKS: Check[] = [
       const span = ctx.mode === "full" ? 2000 : 500;
       const size = 200,
         window = 4;
+      // QoS 0 echoes: a frame the line destroys (either way) never comes
+      // back. One not back within a retransmission timeout is counted lost
+      // and frees its window slot, so a loss costs that frame, not the run.
+      const lossMs = ctx.peer.attemptMs;
       let sent = 0,
         got = 0,
         bad = 0,
-        nextExpected = 0;
-      const packets: number[] = [];
-      const done = new Promise<void>((resolve) => {
-        ctx.peer.onFrame((f) => {
-          if (f.type !== FrameType.DATA || f.channel !== 13) return;
-          if (f.payload.length !== size || f.payload[0] !== (packets[nextExpected] & 0xff)) bad++;
-          nextExpected++;
-          got++;
-          if (got === sent && stopping) resolve();
-          pump();
-        });
-      });
+        lost = 0,
+        late = 0;
+      const out = new Map<number, number>(); // sequence number -> sent at (ms)
       let stopping = false;
       const t0 = Date.now();
-      const pump = () => {
-        while (!stopping && sent - got < window) {
-          if (Date.now() - t0 >= span) {
-            stopping = true;
-            break;
-          }
-          const payload = new Uint8Array(size).fill(sent & 0xff);
-          packets.push(sent);
-          ctx.peer.send(FrameType.DATA, { payload, channel: 13, prio: Prio.BULK });
-          sent++;
-        }
-        if (stopping && got === sent) resolveIdle();
-      };
       let resolveIdle = () => {};
       const idle = new Promise<void>((r) => {
         resolveIdle = r;
+      });
+      const pump = () => {
+        const now = Date.now();
+        for (const [seq, at] of out)
+          if (now - at >= lossMs) {
+            out.delete(seq);
+            lost++;
+          }
+        while (!stopping && out.size < window) {
+          if (now - t0 >= span) {
+            stopping = true;
+            break;
+          }
+          // Its sequence number first, then a fill the echo must match.
+          const payload = new Uint8Array(size).fill(sent & 0xff);
+          new DataView(payload.buffer).setUint32(0, sent, true);
+          ctx.peer.send(FrameType.DATA, { payload, channel: 13, prio: Prio.BULK });
+          out.set(sent, now);
+          sent++;
+        }
+        if (stopping && out.size === 0) resolveIdle();
+      };
+      ctx.peer.onFrame((f) => {
+        if (f.type !== FrameType.DATA || f.channel !== 13 || f.payload.length < 4) return;
+        const seq = new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.length).getUint32(0, true);
+        // Not outstanding: counted lost already (or never sent).
+        if (!out.delete(seq)) {
+          late++;
+          return;
+        }
+        got++;
+        if (f.payload.length !== size || f.payload.subarray(4).some((b) => b !== (seq & 0xff))) bad++;
+        pump();
       });
       pump();
       const timer = setInterval(pump, 20);
       let guard: NodeJS.Timeout | undefined;
       const timeout = new Promise<"timeout">((r) => {
-        guard = setTimeout(() => r("timeout"), span + 5000);
+        guard = setTimeout(() => r("timeout"), span + lossMs + 5000);
       });
-      const outcome = await Promise.race([Promise.race([done, idle]), timeout]);
+      const outcome = await Promise.race([idle, timeout]);
       clearTimeout(guard);
       clearInterval(timer);
       stopping = true;
@@ -439,23 +454,29 @@ export const CHECKS: Check[] = [
       const metrics: Metrics = {
         frames_sent: sent,
         frames_echoed: got,
+        frames_lost: lost,
+        frames_late: late,
         corrupted: bad,
         payload_bytes: size,
         window,
+        loss_timeout_ms: lossMs,
         frames_per_s: Math.round(got / secs),
         payload_bytes_per_s: Math.round((got * size) / secs),
         wire_bytes_per_s_each_way: Math.round(wireBytes / secs),
         line_rate_bytes_per_s: ctx.lineRate,
         line_utilisation: ctx.lineRate ? Number((wireBytes / secs / ctx.lineRate).toFixed(3)) : null,
       };
-      if (outcome === "timeout") return fail(metrics, `${sent - got} of ${sent} echo frames never came back`);
+      if (outcome === "timeout")
+        return fail(metrics, `the check did not finish: ${out.size} of ${sent} echo frames still outstanding`);
       if (bad) return fail(metrics, `${bad} echoed frames differ from what was sent`);
+      if (got === 0) return fail(metrics, `none of ${sent} echo frames came back`);
       return pass(
         metrics,
         `${got} 200-byte frames echoed in ${secs.toFixed(2)} s: ${metrics.frames_per_s} frames/s, ${metrics.payload_bytes_per_s} payload B/s` +
           (ctx.lineRate
             ? ` (${((metrics.line_utilisation as number) * 100).toFixed(1)}% of the line)`
-            : " (no line rate on this target)"),
+            : " (no line rate on this target)") +
+          (lost ? `; ${lost} of ${sent} lost (no echo within ${lossMs} ms: the line, or the target)` : ""),
       );
     },
   },
