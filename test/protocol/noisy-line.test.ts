@@ -6,7 +6,7 @@
 // counts the silence.
 import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
-import { Counter, FrameType, Prio } from "../../host/abi.ts";
+import { Counter, FrameType, Prio, SessionStat } from "../../host/abi.ts";
 import { flags } from "../../host/frame.ts";
 
 /** Drop the frames end `e` receives whose 1-based arrival numbers `drop`
@@ -56,5 +56,33 @@ describe("noisy line", () => {
     // Suspicion (handshake time), a backoff and a handshake: well under
     // the 3 s of heartbeat misses.
     expect(ms).toBeLessThan(600);
+  });
+
+  it("on a line with 2.5e-4 bit errors each way, an idle session drops no more often than independent losses explain", () => {
+    // The selftest's timing: heartbeats every 100 ms, 3 misses. The session
+    // may drop only when 4 heartbeat round trips in a row are lost; with
+    // each lost with the probability measured here, that happens
+    // heartbeats * p^4 times (a Poisson count: allow 3 standard deviations
+    // and one more). A corrupted byte that cost more than its frame (a
+    // stalled decoder, a suspicion, a lost delimiter holding the next frame)
+    // would show as more drops than that.
+    const misses = 3;
+    let heartbeats = 0, answered = 0, drops = 0, flips = 0;
+    for (const seed of [1, 2, 3]) {
+      const o = { heartbeatMs: 100, misses, handshakeMs: 300, backoffBaseMs: 20, backoffCapMs: 500 };
+      const l = new Link({ role: 1, ...o }, { role: 0, ...o }, {}, seed, { ber: 2.5e-4 });
+      l.connect();
+      const hb0 = l.a.core.counter(Counter.HEARTBEATS), in0 = l.a.core.counter(Counter.FRAMES_IN);
+      l.run(60_000);
+      flips += l.noise.ab.flipped + l.noise.ba.flipped;
+      heartbeats += l.a.core.counter(Counter.HEARTBEATS) - hb0;
+      answered += l.a.core.counter(Counter.FRAMES_IN) - in0; // an idle client hears only pongs (and handshakes)
+      drops += Number(l.a.core.x.qn_session_stat(SessionStat.SESSIONS_UP)) - 1;
+    }
+    const p = 1 - answered / heartbeats;
+    const expected = heartbeats * p ** (misses + 1);
+    expect(flips).toBeGreaterThan(100); // the line really was noisy
+    expect(p).toBeGreaterThan(0.05);
+    expect(drops, `${drops} drops in ${heartbeats} heartbeats, ${(p * 100).toFixed(1)} % lost: ${expected.toFixed(2)} expected`).toBeLessThanOrEqual(expected + 3 * Math.sqrt(expected) + 1);
   });
 });
