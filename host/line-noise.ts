@@ -2,8 +2,8 @@
 // random ones at given rates, the way a long UART cable or an RS-485 bus
 // damages what it carries. One LineNoise per direction; the same seed gives
 // the same damage, so a failure found under noise replays exactly. Used by
-// the noisy transport (host/transport/noisy.ts), the noise relay
-// (tools/noise-relay.ts) and the protocol tests.
+// the noisy transport (host/transport/noisy.ts) and the protocol harness's
+// byte-level wire (test/protocol/harness.ts).
 import { rng } from "./rng.ts";
 
 export interface NoiseOptions {
