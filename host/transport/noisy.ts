@@ -12,7 +12,10 @@ export class NoisyTransport implements Transport {
   readonly in: LineNoise;
   private listeners: ((b: Uint8Array) => void)[] = [];
 
-  constructor(private readonly inner: Transport, noise: NoiseOptions) {
+  constructor(
+    private readonly inner: Transport,
+    noise: NoiseOptions,
+  ) {
     this.name = `noisy:${inner.name}`;
     const seed = noise.seed ?? 1;
     this.out = new LineNoise({ ...noise, seed: seed * 2 + 1 });
@@ -23,10 +26,18 @@ export class NoisyTransport implements Transport {
     });
   }
 
-  open(): Promise<void> { return this.inner.open(); }
-  onData(l: (b: Uint8Array) => void): void { this.listeners.push(l); }
-  onClose(l: (e?: Error) => void): void { this.inner.onClose(l); }
-  close(): Promise<void> { return this.inner.close(); }
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  onData(l: (b: Uint8Array) => void): void {
+    this.listeners.push(l);
+  }
+  onClose(l: (e?: Error) => void): void {
+    this.inner.onClose(l);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 
   write(bytes: Uint8Array): Promise<void> {
     const d = this.out.apply(bytes);

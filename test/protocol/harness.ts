@@ -185,7 +185,9 @@ class Wire {
 class NoisyWire {
   q: { at: number; bytes: Uint8Array }[] = [];
   readonly noise: LineNoise;
-  constructor(opts: NoiseOptions) { this.noise = new LineNoise(opts); }
+  constructor(opts: NoiseOptions) {
+    this.noise = new LineNoise(opts);
+  }
   send(bytes: Uint8Array, now: number, cut: boolean): void {
     if (cut || bytes.length === 0) return;
     this.q.push({ at: now + 1, bytes: this.noise.apply(bytes) });
@@ -199,7 +201,8 @@ class NoisyWire {
 
 const NO_FRAME_FAULTS = { frames: 0, dropped: 0, duplicated: 0, corrupted: 0, reordered: 0 };
 const statsOf = (w: Wire | NoisyWire) => (w instanceof Wire ? w.stats : NO_FRAME_FAULTS);
-const noiseOf = (w: Wire | NoisyWire) => (w instanceof NoisyWire ? { ...w.noise.stats } : { bytes: 0, flipped: 0, dropped: 0, inserted: 0 });
+const noiseOf = (w: Wire | NoisyWire) =>
+  w instanceof NoisyWire ? { ...w.noise.stats } : { bytes: 0, flipped: 0, dropped: 0, inserted: 0 };
 
 export class Link {
   t = 0; // ms
@@ -226,9 +229,13 @@ export class Link {
     this.ba = noise ? new NoisyWire({ ...noise, seed: (noise.seed ?? seed) * 2 + 2 }) : new Wire(r, faults);
   }
   /** Frame faults each way (a link built with `faults`). */
-  get stats() { return { ab: statsOf(this.ab), ba: statsOf(this.ba) }; }
+  get stats() {
+    return { ab: statsOf(this.ab), ba: statsOf(this.ba) };
+  }
   /** Line damage each way (a link built with `noise`). */
-  get noise() { return { ab: noiseOf(this.ab), ba: noiseOf(this.ba) }; }
+  get noise() {
+    return { ab: noiseOf(this.ab), ba: noiseOf(this.ba) };
+  }
 
   /** One millisecond of simulated time. */
   step(): void {

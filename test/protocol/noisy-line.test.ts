@@ -20,7 +20,10 @@ function dropArrivals(core: { rx(b: Uint8Array): number }, drop: (n: number, b: 
 describe("noisy line", () => {
   it("`misses` heartbeat answers lost in a row do not take the session down; one more does", () => {
     for (const lost of [3, 4]) {
-      const l = new Link({ role: 1, auth: 2, heartbeatMs: 100, misses: 3 }, { role: 0, auth: 2, heartbeatMs: 100, misses: 3 });
+      const l = new Link(
+        { role: 1, auth: 2, heartbeatMs: 100, misses: 3 },
+        { role: 0, auth: 2, heartbeatMs: 100, misses: 3 },
+      );
       l.connect();
       l.run(250); // idle: heartbeats and their answers only
       let gone = 0;
@@ -29,14 +32,20 @@ describe("noisy line", () => {
       expect(gone).toBeGreaterThanOrEqual(lost);
       // Three heartbeats unanswered is what `misses` 3 allows; the fourth
       // is one too many.
-      expect({ lost, up: l.a.up, down: l.a.core.counter(Counter.LINK_DOWN) }).toEqual({ lost, up: lost <= 3, down: lost <= 3 ? 0 : 1 });
+      expect({ lost, up: l.a.up, down: l.a.core.counter(Counter.LINK_DOWN) }).toEqual({
+        lost,
+        up: lost <= 3,
+        down: lost <= 3 ? 0 : 1,
+      });
     }
   });
 
   it("a lost CONFIRM (client up, server not) is noticed at the next unauthenticated answer, not after the heartbeat misses", () => {
     // Heartbeats of a second: the misses alone would take over 3 s.
-    const l = new Link({ role: 1, auth: 2, heartbeatMs: 1000, misses: 3, handshakeMs: 100, backoffBaseMs: 10, backoffCapMs: 100 },
-      { role: 0, auth: 2, heartbeatMs: 1000, misses: 3, handshakeMs: 100 });
+    const l = new Link(
+      { role: 1, auth: 2, heartbeatMs: 1000, misses: 3, handshakeMs: 100, backoffBaseMs: 10, backoffCapMs: 100 },
+      { role: 0, auth: 2, heartbeatMs: 1000, misses: 3, handshakeMs: 100 },
+    );
     // The server's second frame in is the CONFIRM (the first is the HELLO).
     dropArrivals(l.b.core, (n) => n === 2);
     l.a.core.x.qn_connect();
@@ -45,10 +54,13 @@ describe("noisy line", () => {
     // The application pings the device until it answers within the session.
     const t0 = l.t;
     const got = new Set<number>();
-    l.a.drain = () => { for (let f; (f = l.a.core.inboxPop()); ) if (f.type === FrameType.PONG && f.packet) got.add(f.packet); };
+    l.a.drain = () => {
+      for (let f; (f = l.a.core.inboxPop()); ) if (f.type === FrameType.PONG && f.packet) got.add(f.packet);
+    };
     let packet = 100;
     l.run(5000, () => {
-      if ((l.t - t0) % 50 === 0 && l.a.up) l.a.core.send({ type: FrameType.PING, flags: flags(Prio.CONTROL), packet: ++packet });
+      if ((l.t - t0) % 50 === 0 && l.a.up)
+        l.a.core.send({ type: FrameType.PING, flags: flags(Prio.CONTROL), packet: ++packet });
       return l.a.up && l.b.up && got.size > 0;
     });
     const ms = l.t - t0;
@@ -67,12 +79,16 @@ describe("noisy line", () => {
     // stalled decoder, a suspicion, a lost delimiter holding the next frame)
     // would show as more drops than that.
     const misses = 3;
-    let heartbeats = 0, answered = 0, drops = 0, flips = 0;
+    let heartbeats = 0,
+      answered = 0,
+      drops = 0,
+      flips = 0;
     for (const seed of [1, 2, 3]) {
       const o = { heartbeatMs: 100, misses, handshakeMs: 300, backoffBaseMs: 20, backoffCapMs: 500 };
       const l = new Link({ role: 1, ...o }, { role: 0, ...o }, {}, seed, { ber: 2.5e-4 });
       l.connect();
-      const hb0 = l.a.core.counter(Counter.HEARTBEATS), in0 = l.a.core.counter(Counter.FRAMES_IN);
+      const hb0 = l.a.core.counter(Counter.HEARTBEATS),
+        in0 = l.a.core.counter(Counter.FRAMES_IN);
       l.run(60_000);
       flips += l.noise.ab.flipped + l.noise.ba.flipped;
       heartbeats += l.a.core.counter(Counter.HEARTBEATS) - hb0;
@@ -83,6 +99,9 @@ describe("noisy line", () => {
     const expected = heartbeats * p ** (misses + 1);
     expect(flips).toBeGreaterThan(100); // the line really was noisy
     expect(p).toBeGreaterThan(0.05);
-    expect(drops, `${drops} drops in ${heartbeats} heartbeats, ${(p * 100).toFixed(1)} % lost: ${expected.toFixed(2)} expected`).toBeLessThanOrEqual(expected + 3 * Math.sqrt(expected) + 1);
+    expect(
+      drops,
+      `${drops} drops in ${heartbeats} heartbeats, ${(p * 100).toFixed(1)} % lost: ${expected.toFixed(2)} expected`,
+    ).toBeLessThanOrEqual(expected + 3 * Math.sqrt(expected) + 1);
   });
 });
