@@ -100,7 +100,11 @@ describe("clock.monotonic", () => {
   it.each([1.25, 0.8, 1.15])("FAIL for a device clock at %sx the host's, through late answers", async (rate) => {
     const t = await clockCheck({ clockRate: rate, plan: jitter(11) });
     expect(t.status, t.detail).toBe("FAIL");
-    expect(t.detail).toMatch(new RegExp(`^device clock runs at ${rate.toFixed(2)}\\dx the host clock`));
+    // The rate is measured (0.799 for 0.8 is a pass): the figure in the
+    // text is the metric, within 0.02 of the clock's true rate.
+    const said = /^device clock runs at (\d+\.\d{3})x the host clock/.exec(t.detail ?? "");
+    expect(said, t.detail).not.toBeNull();
+    expect(Math.abs(Number(said![1]) - rate)).toBeLessThan(0.02);
     expect(Math.abs((t.metrics.rate_vs_host as number) - rate)).toBeLessThan(0.02);
   });
 });
