@@ -89,22 +89,25 @@ export function readBoundedSync(path: string, l: ReadLimit): Bounded {
     checkStat(path, st, l);
     const buf = Buffer.alloc(l.max + 1);
     let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, n);
-      if (r === 0) break;
+    for (let r = -1; r !== 0; ) {
+      r = readSync(fd, buf, n, buf.length - n, n);
       n += r;
       if (n > l.max) {
-        if (l.head) {
-          n = l.max;
-          break;
-        }
-        throw tooLong(path, l);
+        n = pastLimit(path, l);
+        break;
       }
     }
     return { data: buf.subarray(0, n), size: st.size, stat: st };
   } finally {
     closeSync(fd);
   }
+}
+
+/** A read that went past the limit: a head read keeps the limit's worth,
+ *  any other is refused. */
+function pastLimit(path: string, l: ReadLimit): number {
+  if (l.head) return l.max;
+  throw tooLong(path, l);
 }
 
 /** The same without blocking the event loop on the file. */
@@ -120,16 +123,12 @@ export async function readBounded(path: string, l: ReadLimit): Promise<Bounded> 
     checkStat(path, st, l);
     const buf = Buffer.alloc(l.max + 1);
     let n = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
+    for (let r = -1; r !== 0; ) {
+      r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
+      n += r;
       if (n > l.max) {
-        if (l.head) {
-          n = l.max;
-          break;
-        }
-        throw tooLong(path, l);
+        n = pastLimit(path, l);
+        break;
       }
     }
     return { data: buf.subarray(0, n), size: st.size, stat: st };
