@@ -633,7 +633,9 @@ export function qos_recover(size: u32, time: u32): i32 {
     if (++index < recvFrom && t == R_IN) continue;
     if ((t != R_OUT && t != R_IN) || !record_ok(t, d, len)) continue;
     const pid = load<u32>(d + H_PACKET);
-    if (t == R_OUT && <i32>(pid - q2Done) > 0) restore_out(d, len, pid);
+    // An open OUT lies within the span below next (the next boot's anchor),
+    // so the state a compaction writes recovers to itself.
+    if (t == R_OUT && <i32>(pid - q2Done) > 0 && q2Next - pid <= spanIds) restore_out(d, len, pid);
     else if (t == R_IN && <i32>(pid - q2Delivered) > 0 && <i32>(q2Expect - pid) > 0) {
       const r = inbox_push(d, len);
       if (r != Status.OK) st = r;
