@@ -3,6 +3,7 @@
 // both ways for a while. The selftest uses it to put a real target through
 // losses it cannot otherwise be made to see.
 import type { Transport } from "./transport.ts";
+import { WrappedTransport } from "./wrapped.ts";
 
 export interface InjectedFaults {
   drop?: number;
@@ -10,37 +11,21 @@ export interface InjectedFaults {
   random?: () => number;
 }
 
-export class FaultyTransport implements Transport {
-  readonly name: string;
+export class FaultyTransport extends WrappedTransport {
   faults: InjectedFaults = {};
   /** While true nothing passes either way (a cable pulled). */
   cut = false;
   stats = { frames: 0, dropped: 0, duplicated: 0, cutBytes: 0 };
   private partial: number[] = [];
-  private listeners: ((b: Uint8Array) => void)[] = [];
-
-  constructor(private readonly inner: Transport) {
-    this.name = inner.name;
+  constructor(inner: Transport) {
+    super(inner, inner.name);
     inner.onData((b) => {
       if (this.cut) {
         this.stats.cutBytes += b.length;
         return;
       }
-      for (const l of this.listeners) l(b);
+      this.emit(b);
     });
-  }
-
-  open(): Promise<void> {
-    return this.inner.open();
-  }
-  onData(l: (b: Uint8Array) => void): void {
-    this.listeners.push(l);
-  }
-  onClose(l: (e?: Error) => void): void {
-    this.inner.onClose(l);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   async write(bytes: Uint8Array): Promise<void> {

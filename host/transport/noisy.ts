@@ -3,40 +3,22 @@
 // much as anything else, with a seed per direction. A noisy serial cable
 // between the host and an in-process device or a board.
 import type { Transport } from "./transport.ts";
+import { WrappedTransport } from "./wrapped.ts";
 import { LineNoise, type NoiseOptions } from "../line-noise.ts";
 
-export class NoisyTransport implements Transport {
-  readonly name: string;
+export class NoisyTransport extends WrappedTransport {
   /** Damage to what this end writes (out) and receives (in). */
   readonly out: LineNoise;
   readonly in: LineNoise;
-  private listeners: ((b: Uint8Array) => void)[] = [];
-
-  constructor(
-    private readonly inner: Transport,
-    noise: NoiseOptions,
-  ) {
-    this.name = `noisy:${inner.name}`;
+  constructor(inner: Transport, noise: NoiseOptions) {
+    super(inner, `noisy:${inner.name}`);
     const seed = noise.seed ?? 1;
     this.out = new LineNoise({ ...noise, seed: seed * 2 + 1 });
     this.in = new LineNoise({ ...noise, seed: seed * 2 + 2 });
     inner.onData((b) => {
       const d = this.in.apply(b);
-      if (d.length) for (const l of this.listeners) l(d);
+      if (d.length) this.emit(d);
     });
-  }
-
-  open(): Promise<void> {
-    return this.inner.open();
-  }
-  onData(l: (b: Uint8Array) => void): void {
-    this.listeners.push(l);
-  }
-  onClose(l: (e?: Error) => void): void {
-    this.inner.onClose(l);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   write(bytes: Uint8Array): Promise<void> {
