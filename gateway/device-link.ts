@@ -25,7 +25,7 @@ import { openJournal, JOURNAL_BYTES } from "./journal-file.ts";
 import type { QnCore } from "../host/core.ts";
 import { QnError, Status } from "../host/status.ts";
 import { FrameType, Counter, Flag, TRACE_BYTES, flagsQos, type Frame } from "../host/frame.ts";
-import { Codec, ConfigKey, FieldKind, QosStat, SessionStat } from "../host/abi.ts";
+import { Codec, ConfigKey, FieldKind, QosStat } from "../host/abi.ts";
 import { zigzagDecode } from "../host/zigzag.ts";
 import { splitTraced, encodeTraceBytes, type TraceContext } from "../host/trace.ts";
 import { SerialTransport, type SerialBinding } from "../host/transport/serial.ts";
@@ -362,7 +362,7 @@ export class DeviceLink {
     peer.connect(5000).then(
       (r) => {
         if (this.peer !== peer) return;
-        this.sessionId = Number(peer.core.x.qn_session_stat(SessionStat.ID) & 0xffffffffn);
+        this.sessionId = peer.core.sessionWireId();
         this.handshake = { handshakeUs: r.handshakeUs, resumed: r.resumed };
         this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
         this.watch();

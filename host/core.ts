@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, QnError, Status, check } from "./status.ts";
 import { HEADER_SIZE, type Frame } from "./frame.ts";
-import { Codec, FieldKind, PoolStat, Prio } from "./abi.ts";
+import { Codec, FieldKind, PoolStat, Prio, SessionStat } from "./abi.ts";
 import { randomFillSync } from "node:crypto";
 import { MemoryStorage, type Storage } from "./storage.ts";
 import { copyOut } from "./out-pool.ts";
@@ -306,6 +306,13 @@ export class QnCore {
 
   counter(id: number): number {
     return this.x.qn_counter(id) >>> 0;
+  }
+  /** The session id as frame headers carry it: the 64-bit id folded to 32
+   *  bits (session.ts). Its low 32 bits alone repeat every 1.024 s of the
+   *  id's time part, so two sessions could not be told apart by them. */
+  sessionWireId(): number {
+    const id = BigInt.asUintN(64, this.x.qn_session_stat(SessionStat.ID));
+    return Number((id ^ (id >> 32n)) & 0xffffffffn);
   }
   lastError(): number {
     return this.x.qn_last_error();

@@ -107,10 +107,15 @@ devices:${dev("plain", `{ tcp: { listen: "127.0.0.1:${ports.plain}" } }`)}${dev(
     const t = await tcpConnect(`127.0.0.1:${port}`, who ? clientTls(dir, who) : undefined);
     hostile.push(t);
     const t0 = Date.now(),
-      local = t.socket.localPort;
+      local = t.socket.localPort,
+      from = lines.length;
     const closed = new Promise<number>((r) => t.onClose(() => r(Date.now() - t0)));
+    // Only lines logged since this connection opened: an earlier one may
+    // have used the same local port.
     const reason = () =>
-      lines.find((l) => l.msg?.startsWith("connection refused before the handshake") && l.remote?.endsWith(`:${local}`))
+      lines
+        .slice(from)
+        .find((l) => l.msg?.startsWith("connection refused before the handshake") && l.remote?.endsWith(`:${local}`))
         ?.err as string | undefined;
     return { t, closed, reason };
   }

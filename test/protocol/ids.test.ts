@@ -77,6 +77,7 @@ describe("ids", () => {
       const f = l.a.core.inboxPop();
       expect(f?.type).toBe(0x10);
       wire.add(f!.session);
+      expect(l.b.core.sessionWireId()).toBe(f!.session);
     }
     expect(full.size).toBe(100);
     expect(wire.size).toBe(100);
@@ -85,12 +86,17 @@ describe("ids", () => {
   it("make a new session id after a device reset, however soon", () => {
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     l.connect();
-    const sessions = new Set<bigint>([BigInt.asUintN(64, l.b.core.x.qn_session_stat(SessionStat.ID))]);
+    const id = () => BigInt.asUintN(64, l.b.core.x.qn_session_stat(SessionStat.ID));
+    const sessions = new Set<bigint>([id()]),
+      wire = new Set<number>([l.b.core.sessionWireId()]);
     for (let r = 0; r < 5; r++) {
       l.b.reset();
       l.run(2000, () => l.a.up && l.b.up);
-      sessions.add(BigInt.asUintN(64, l.b.core.x.qn_session_stat(SessionStat.ID)));
+      sessions.add(id());
+      wire.add(l.b.core.sessionWireId());
     }
     expect(sessions.size).toBe(6);
+    // The id frames carry and the gateway logs tells the six apart too.
+    expect(wire.size).toBe(6);
   });
 });
