@@ -33,7 +33,7 @@ function frameBench(size: number) {
   const tx = loadCore(),
     rx = loadCore();
   const fc = new FrameCodec(loadCore());
-  const max = tx.x.qn_max_payload() as number;
+  const max = tx.maxPayload;
   const payload = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
   const parts: Uint8Array[] = [];
   for (let off = 0; off < size; off += max) parts.push(payload.subarray(off, Math.min(size, off + max)));
@@ -134,7 +134,7 @@ function payloadCodecBench() {
     msgpackr: packr.pack(obj).length,
     cbor_x: cbor.encode(obj).length,
   };
-  if ((core.x.qn_codecs() & (1 << Codec.JSON)) !== 0) {
+  if ((core.codecs() & (1 << Codec.JSON)) !== 0) {
     contenders.qn_json = () => {
       const b = core.encode(Codec.JSON, fields);
       core.decode(Codec.JSON, b);

@@ -28,7 +28,7 @@ import { tcpConnect, type TcpTransport } from "../host/transport/tcp.ts";
 import { ROOT } from "../host/status.ts";
 import { Mosquitto, freePort, sleep, until } from "../gateway/test/helpers.ts";
 import { machine, quantile, round } from "./lib.ts";
-import { Codec, HEADER_SIZE, Prio, SessionStat, SessionState } from "../host/abi.ts";
+import { Codec, Prio, type Qos } from "../host/abi.ts";
 
 const QUICK = process.argv.includes("--quick");
 const DURATION_MS = QUICK ? 1000 : 3000;
@@ -327,11 +327,7 @@ ${devPorts
       sims.push(new SimDevice(socks[socks.length - 1], { key, auth: 2 }));
     }
     for (const [i, d] of sims.entries())
-      await until(
-        `device ${i} session up (auth 2)`,
-        () => d.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP),
-        20000,
-      );
+      await until(`device ${i} session up (auth 2)`, () => d.core.sessionUp(), 20000);
     const flushDev = () => {
       for (const d of sims) (d as unknown as { step(b: Uint8Array): void }).step(new Uint8Array(0));
     };
@@ -342,8 +338,7 @@ ${devPorts
       for (let k = 0; k < sims.length; k++) {
         const d = sims[next];
         next = (next + 1) % sims.length;
-        d.core.mem.set(payload(seq), d.core.x.qn_app_buf() + HEADER_SIZE);
-        if (Number(d.core.x.qn_publish(1 + qos, qos, Prio.BULK, Codec.NONE, PAYLOAD)) >= 0) return true;
+        if (d.core.tryPublish(1 + qos, qos as Qos, Prio.BULK, Codec.NONE, payload(seq)) >= 0) return true;
       }
       return false;
     };

@@ -23,9 +23,9 @@ import { QnCore, loadModule } from "../host/core.ts";
 import { MemoryStorage } from "../host/storage.ts";
 import { configureClient, type SessionOptions } from "../host/peer.ts";
 import { nowUs } from "../host/clock.ts";
-import { check, statusName } from "../host/status.ts";
+import { statusName } from "../host/status.ts";
 import { Counter } from "../host/frame.ts";
-import { SessionStat, SessionState } from "../host/abi.ts";
+import { SessionStat } from "../host/abi.ts";
 import type { Transport } from "../host/transport/transport.ts";
 
 /** Bytes a connection may send before it has proved the key. A WELCOME is
@@ -78,9 +78,9 @@ export class Candidate {
       });
       core.init();
       configureClient(core, opts.session);
-      check(core.x.qn_journal_open(opts.journal.length), "journal copy");
+      core.journalOpen(opts.journal.length);
       core.tick(nowUs());
-      check(core.x.qn_connect(), "connect");
+      core.connect();
       this.core = core;
       const hello = core.pull();
       this.transport.write(hello).catch((e: Error) => this.fail(`cannot send the HELLO: ${e.message}`));
@@ -125,7 +125,7 @@ export class Candidate {
         this.fail(`its bytes stopped the handshake: ${(e as Error).message}`);
         return;
       }
-      if (core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP)) {
+      if (core.sessionUp()) {
         this.handOver(b.subarray(start));
         return;
       }
@@ -133,7 +133,7 @@ export class Candidate {
         this.fail("its proof does not match the device's key");
         return;
       }
-      const refused = Number(core.x.qn_session_stat(SessionStat.REFUSAL));
+      const refused = Number(core.sessionStat(SessionStat.REFUSAL));
       if (refused < 0) {
         this.fail(`it refused our HELLO with ${statusName(refused)}`);
         return;

@@ -350,8 +350,8 @@ export async function loadConfigAsync(file: string): Promise<{ config: Config; k
 }
 
 /** The config keys (2..9) and values a device is told, from its section. */
-export function deviceParams(d: DeviceConfig): Map<number, number> {
-  const m = new Map<number, number>();
+export function deviceParams(d: DeviceConfig): Map<ConfigKey, number> {
+  const m = new Map<ConfigKey, number>();
   for (const [name, key] of Object.entries(DEVICE_PARAMS)) {
     const v = d[name as keyof typeof DEVICE_PARAMS];
     if (v !== undefined) m.set(key, v);

@@ -338,7 +338,7 @@ export class DeviceLink {
       void t.close();
       return;
     }
-    gate.inboxFrames = peer.core.x.qn_inbox_capacity();
+    gate.inboxFrames = peer.core.inboxCapacity();
     this.peer = peer;
     if (gate.paused) this.holdRx(true);
     this.gate = gate;
@@ -419,7 +419,7 @@ export class DeviceLink {
     m.crcErrors.set(d, c.counter(Counter.ERR_CRC));
     m.authFailures.set(d, c.counter(Counter.AUTH_FAIL));
     m.retransmissions.set(d, c.counter(Counter.RETX));
-    m.qosInFlight.set(d, c.x.qn_qos_stat(QosStat.IN_FLIGHT) >>> 0);
+    m.qosInFlight.set(d, c.qosStat(QosStat.IN_FLIGHT));
   }
 
   private journalBytes(): number {
@@ -551,7 +551,7 @@ export class DeviceLink {
    *  to get one or the payload leaves no room for it. */
   private traceBytes(m: Down, core: QnCore): Uint8Array | undefined {
     if (this.cfg.trace_context === false) return undefined;
-    if (m.payload.length + TRACE_BYTES > core.x.qn_max_payload()) return undefined;
+    if (m.payload.length + TRACE_BYTES > core.maxPayload) return undefined;
     return encodeTraceBytes(contextOf(m.span));
   }
 
@@ -669,7 +669,7 @@ export class DeviceLink {
         generation: Number(f.get(3) ?? 0n),
       };
       // Our end follows the same timings (role, auth and key stay).
-      if (out.status === 0) for (const [k, v] of params) if (k <= ConfigKey.RETX_MS) p.core.x.qn_config_set(k, v);
+      if (out.status === 0) for (const [k, v] of params) if (k <= ConfigKey.RETX_MS) p.core.trySetConfig(k, v);
       this.env.metrics.configPush.inc({ device: this.id, result: out.status === 0 ? "applied" : "refused" });
       span.setAttributes({
         [ATTR.PACKET]: r.packet,

@@ -1,312 +1,110 @@
-// The Node loader of the QN core: instantiates the same build/qn.wasm the
-// device runs, supplies its imports, and wraps the Wasm ABI in a typed API.
-// Negative statuses become QnError; a trap inside the core (a bug) becomes
-// a QnError with ERR_TRAP and the core is marked unusable until init().
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { ROOT, QnError, Status, check } from "./status.ts";
-import { HEADER_SIZE, type Frame } from "./frame.ts";
-import { Codec, FieldKind, PoolStat, Prio, SessionStat } from "./abi.ts";
-import { randomFillSync } from "node:crypto";
-import { MemoryStorage, type Storage } from "./storage.ts";
+// QnCore: the typed face of one QN core on the host, the same build/qn.wasm
+// the device runs. CoreInstance (host/core-instance.ts) loads it and runs
+// the data path; this class adds the session, the journal, the figures,
+// what a shell tells the core about its board, and the codecs. Every
+// selector and key is a named constant of host/abi.ts (SessionStat.STATE,
+// ConfigKey.HEARTBEAT_MS, ...); the Wasm export table stays private.
+// Negative statuses become QnError; trySetConfig and tryPublish return the
+// core's refusal instead, for callers that act on it.
+import { QnError, Status, check } from "./status.ts";
+import { HEADER_SIZE, type Frame, type FrameFields } from "./frame.ts";
+import {
+  Codec,
+  type ConfigKey,
+  type Counter,
+  type EventType,
+  type JournalStat,
+  PoolStat,
+  Prio,
+  type QosStat,
+  type SchedStat,
+  SessionStat,
+  SessionState,
+} from "./abi.ts";
 import { copyOut } from "./out-pool.ts";
-import { bytesArg, frameFieldArgs } from "./args.ts";
+import { byteArg, bytesArg, frameFieldArgs, intArg } from "./args.ts";
+import { CoreInstance, SCRATCH, loadModule, type LoadOptions } from "./core-instance.ts";
+import { type Field, putFields, takeFields } from "./core-fields.ts";
 
-/** The host scratch above the core's data: four areas of 4 KiB (offsets
- *  from scratchBase), then the CRC tables. Every copy into an area is
- *  checked against AREA first: past it lies the next area, or the tables. */
-export const SCRATCH = { AREA: 4096, IN: 0, OUT: 4096, FIELDS: 8192, WIRE: 12288, END: 16384 } as const;
+export { SCRATCH, DEFAULT_WASM, loadModule, type LoadOptions } from "./core-instance.ts";
+export type { Field } from "./core-fields.ts";
 
-export interface Field {
-  tag: number;
-  kind: number;
-  value: bigint;
-  bytes?: Uint8Array;
-}
+const U32_MAX = 0xffffffff;
 
-export interface LoadOptions {
-  wasmPath?: string;
-  /** Receives the core's log lines (debug builds). */
-  log?: (level: number, msg: string) => void;
-  /** Persistent storage for the journal (default: 64 KiB in memory). */
-  storage?: Storage;
-  /** Entropy source (default: the OS's, through node:crypto). */
-  entropy?: (dst: Uint8Array) => void;
-  /** Slicing-by-16 CRC tables past the core's data (default true; false
-   *  runs the device's byte-table CRC). */
-  wideCrc?: boolean;
-}
+export class QnCore extends CoreInstance {
+  // ---- the session ----
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  [name: string]: any;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-export const DEFAULT_WASM = join(ROOT, "build/qn.wasm");
-
-export function loadModule(path = DEFAULT_WASM): WebAssembly.Module {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch {
-    throw new Error(`QN core not built: ${path} is missing (run \`make core\`)`);
-  }
-  return new WebAssembly.Module(new Uint8Array(bytes)); // a plain ArrayBuffer-backed view, as BufferSource wants
-}
-
-export class QnCore {
-  readonly x: Exports;
-  private u8: Uint8Array;
-  private dv: DataView;
-  /** Host-only scratch above the core's static data: the core never touches
-   *  memory past __heap_base (stub runtime, no allocation). */
-  private readonly scratch: number;
-  /** Whether the core runs its CRC-32C slicing-by-16 (host RAM for tables,
-   *  checked by the core against its byte-wise CRC) rather than byte-wise. */
-  readonly wideCrc: boolean;
-  private broken = false;
-  private readonly appBuf: number;
-  private readonly rxBuf: number;
-  private readonly rxCap: number;
-  private readonly txBuf: number;
-  private readonly txCap: number;
-  private readonly maxPayload: number;
-
-  storage: Storage;
-
-  constructor(module: WebAssembly.Module, opts: LoadOptions = {}) {
-    this.storage = opts.storage ?? new MemoryStorage(64 * 1024);
-    const entropy =
-      opts.entropy ??
-      ((d: Uint8Array) => {
-        randomFillSync(d);
-      });
-    const imports = {
-      env: {
-        qn_storage_read: (off: number, ptr: number, len: number) =>
-          this.storage.read(off >>> 0, this.u8.subarray(ptr, ptr + len)),
-        qn_storage_write: (off: number, ptr: number, len: number) =>
-          this.storage.write(off >>> 0, this.u8.subarray(ptr, ptr + len)),
-        qn_storage_erase: (off: number, len: number) => this.storage.erase(off >>> 0, len >>> 0),
-        qn_entropy: (ptr: number, len: number) => {
-          entropy(this.u8.subarray(ptr, ptr + len));
-          return 0;
-        },
-        qn_log: (level: number, ptr: number, len: number) => {
-          const msg = Buffer.from(this.u8.subarray(ptr, ptr + len)).toString("utf8");
-          opts.log?.(level, msg);
-        },
-        qn_panic: (line: number, col: number) => {
-          throw new QnError(Status.ERR_TRAP, `core panic at assembly line ${line}:${col}`);
-        },
-      },
-    };
-    const inst = new WebAssembly.Instance(module, imports);
-    this.x = inst.exports as unknown as Exports;
-    this.u8 = new Uint8Array(this.x.memory.buffer);
-    this.dv = new DataView(this.x.memory.buffer);
-    this.scratch = (this.x.qn_heap_base() + 15) & ~15;
-    // Fixed for the life of the module: read once, not per frame.
-    this.appBuf = this.x.qn_app_buf();
-    this.rxBuf = this.x.qn_rx_buf();
-    this.rxCap = this.x.qn_rx_cap();
-    this.txBuf = this.x.qn_tx_buf();
-    this.txCap = this.x.qn_tx_cap();
-    this.maxPayload = this.x.qn_max_payload();
-    // Past the scratch: the core's slicing-by-16 CRC tables (the host has
-    // the RAM the device does not; same results, ~6x faster CRC).
-    const wide = this.scratch + SCRATCH.END;
-    if (wide + this.x.qn_crc32c_widen_bytes() > this.u8.length) throw new Error("QN core: no room for host scratch");
-    this.wideCrc = opts.wideCrc !== false && this.x.qn_crc32c_widen(wide) === 1;
-  }
-
-  /** Call into the core; a trap becomes QnError(ERR_TRAP). */
-  private call<T>(what: string, f: () => T): T {
-    this.live(what);
-    try {
-      return f();
-    } catch (e) {
-      throw this.trapped(what, e);
-    }
-  }
-
-  /** The error to throw for `e` out of a core call: a trap marks the core
-   *  unusable until init(). The hot paths (here and host/frame-codec.ts)
-   *  call the core directly inside try/catch and come here, so they
-   *  allocate no closure. */
-  trapped(what: string, e: unknown): unknown {
-    if (e instanceof WebAssembly.RuntimeError) {
-      this.broken = true;
-      return new QnError(Status.ERR_TRAP, `${what}: ${e.message}`);
-    }
-    return e;
-  }
-
-  /** Throws if an earlier call trapped (until init()). */
-  live(what: string): void {
-    if (this.broken) throw new QnError(Status.ERR_TRAP, `${what}: core trapped earlier; call init()`);
-  }
-
-  /** A copy of n bytes of core memory (host/out-pool.ts says why not slice). */
-  private copyOut(at: number, n: number): Uint8Array {
-    return copyOut(this.u8, at, n);
-  }
-
-  /** The frame of n bytes (header + payload) at `at` in core memory, as a
-   *  Frame whose payload is a copy the caller owns. */
-  frameAt(at: number, n: number): Frame {
-    const u8 = this.u8,
-      dv = this.dv;
-    return {
-      version: u8[at],
-      type: u8[at + 1],
-      flags: u8[at + 2],
-      codec: u8[at + 3],
-      channel: u8[at + 4],
-      length: dv.getUint16(at + 6, true),
-      session: dv.getUint32(at + 8, true),
-      packet: dv.getUint32(at + 12, true),
-      lsn: dv.getUint32(at + 16, true),
-      time: dv.getUint32(at + 20, true),
-      payload: this.copyOut(at + HEADER_SIZE, n - HEADER_SIZE),
-    };
-  }
-
-  init(): void {
-    this.broken = false;
+  /** Client role: start a handshake now instead of waiting for the backoff
+   *  timer. */
+  connect(): void {
     check(
-      this.call("qn_init", () => this.x.qn_init()),
-      "qn_init",
+      this.call("qn_connect", () => this.x.qn_connect()),
+      "connect",
     );
   }
 
-  get mem(): Uint8Array {
-    return this.u8;
+  /** Drop the session (the link is known to be gone); a client reconnects
+   *  with backoff. */
+  disconnect(): void {
+    this.call("qn_disconnect", () => this.x.qn_disconnect());
   }
 
-  /** Host scratch bytes [scratchBase, scratchBase + SCRATCH.END) above the
-   *  core's data: this class uses the first three areas, host/frame-codec.ts
-   *  SCRATCH.WIRE. */
-  get scratchBase(): number {
-    return this.scratch;
+  /** The shell stops (true) or resumes (false) reading the link on purpose
+   *  (backpressure): the peer's silence then does not take the session
+   *  down, and the heartbeat window starts again on resume. */
+  holdRx(held: boolean): void {
+    this.call("qn_hold_rx", () => this.x.qn_hold_rx(held ? 1 : 0));
   }
 
-  /** Feed received bytes (any length); returns valid frames completed. */
-  rx(bytes: Uint8Array): number {
-    this.live("qn_rx");
-    const buf = this.rxBuf,
-      cap = this.rxCap;
-    let frames = 0;
-    for (let off = 0; off < bytes.length; off += cap) {
-      const n = Math.min(cap, bytes.length - off);
-      this.u8.set(n === bytes.length ? bytes : bytes.subarray(off, off + n), buf);
-      let r: number;
-      try {
-        r = this.x.qn_rx(n);
-      } catch (e) {
-        throw this.trapped("qn_rx", e);
-      }
-      frames += check(r, "qn_rx");
-    }
-    return frames;
-  }
-
-  tick(nowUs: bigint | number): void {
-    if (typeof nowUs === "number" && !Number.isInteger(nowUs))
-      throw new QnError(Status.ERR_ARG, `tick: time must be whole microseconds, not ${nowUs}`);
-    this.call("qn_tick", () => this.x.qn_tick(BigInt(nowUs)));
-  }
-
-  /** Pull up to `max` bytes for the wire (all queued bytes by default). */
-  pull(max = Infinity): Uint8Array {
-    this.live("qn_tx_pull");
-    const buf = this.txBuf,
-      cap = this.txCap;
-    let first: Uint8Array | null = null,
-      parts: Uint8Array[] | null = null;
-    let total = 0;
-    while (total < max) {
-      let n: number;
-      try {
-        n = this.x.qn_tx_pull(Math.min(cap, max - total));
-      } catch (e) {
-        throw this.trapped("qn_tx_pull", e);
-      }
-      if (n <= 0) break;
-      const b = this.copyOut(buf, n);
-      if (!first) first = b;
-      else (parts ??= [first]).push(b);
-      total += n;
-    }
-    return parts ? Buffer.concat(parts) : (first ?? EMPTY);
-  }
-
-  /** Queue a frame. Returns the packet id used. */
-  send(f: {
-    type: number;
-    flags?: number;
-    codec?: number;
-    channel?: number;
-    packet?: number;
-    payload?: Uint8Array;
-  }): number {
-    this.live("qn_send");
-    const payload = bytesArg(f.payload ?? EMPTY, this.maxPayload, "send: payload");
-    frameFieldArgs(f, "send");
-    this.u8.set(payload, this.appBuf + HEADER_SIZE);
-    let r: number, packet: number;
-    try {
-      packet = f.packet ?? this.x.qn_next_packet();
-      r = this.x.qn_send(
-        f.type,
-        f.flags ?? Prio.CONTROL,
-        f.codec ?? Codec.NONE,
-        f.channel ?? 0,
-        packet,
-        payload.length,
+  /** Set the pre-shared key (1..32 bytes); it is wiped from the staging
+   *  area afterwards and never leaves the core. */
+  setKey(key: Uint8Array): void {
+    // Checked before the copy into the core's memory, so a longer key
+    // cannot overwrite what follows its staging area.
+    if (!(key instanceof Uint8Array) || key.length < 1 || key.length > 32)
+      throw new QnError(
+        Status.ERR_ARG,
+        `key must be 1..32 bytes, not ${key instanceof Uint8Array ? key.length : typeof key}`,
       );
-    } catch (e) {
-      throw this.trapped("qn_send", e);
-    }
-    check(r, "qn_send");
-    return packet >>> 0;
+    const st = this.staged(key, "key", (at) => this.x.qn_set_key(at, key.length));
+    if (st !== 0) throw new QnError(st, "key");
   }
 
-  /** Frames in the inbox. */
-  inboxCount(): number {
-    return this.x.qn_inbox_count();
+  /** Set config `key` to `value`; a value the core refuses is a QnError. */
+  setConfig(key: ConfigKey, value: number): void {
+    const st = this.trySetConfig(key, value);
+    if (st !== 0) throw new QnError(st, `config ${key} = ${value}`);
   }
 
-  /** The i-th oldest inbox frame, left in the inbox (inboxPop takes it and,
-   *  for QoS 2, journals it as delivered). */
-  inboxPeek(i: number): Frame | null {
-    this.live("qn_inbox_peek");
-    let n: number;
-    try {
-      n = this.x.qn_inbox_peek(i);
-    } catch (e) {
-      throw this.trapped("qn_inbox_peek", e);
-    }
-    return n <= 0 ? null : this.frameAt(this.appBuf, n);
+  /** setConfig(), with the core's refusal returned as a negative Status
+   *  (Status.OK when applied): the core checks each value against the
+   *  others (a backoff base above the cap is refused), so a caller restoring
+   *  several in some order may see one refused and set it again. */
+  trySetConfig(key: ConfigKey, value: number): number {
+    intArg(value, 0, U32_MAX, `config ${key}: value`);
+    return this.call("qn_config_set", () => this.x.qn_config_set(key, value));
   }
 
-  /** The oldest frame the core handed to the application, or null. */
-  inboxPop(): Frame | null {
-    this.live("qn_inbox_pop");
-    let n: number;
-    try {
-      n = this.x.qn_inbox_pop();
-    } catch (e) {
-      throw this.trapped("qn_inbox_pop", e);
-    }
-    return n <= 0 ? null : this.frameAt(this.appBuf, n);
+  /** Config `key`'s value (0 for an unknown key). */
+  getConfig(key: ConfigKey): number {
+    return this.x.qn_config_get(key) >>> 0;
   }
 
-  counter(id: number): number {
-    return this.x.qn_counter(id) >>> 0;
+  /** Session figure `what`; 0 for an unknown one. */
+  sessionStat(what: SessionStat): bigint {
+    return this.x.qn_session_stat(what);
   }
+
+  /** The session's state (SessionState). */
+  sessionState(): SessionState {
+    return Number(this.x.qn_session_stat(SessionStat.STATE)) as SessionState;
+  }
+
+  /** Whether a session is up. */
+  sessionUp(): boolean {
+    return this.sessionState() === SessionState.UP;
+  }
+
   /** The session id as frame headers carry it: the 64-bit id folded to 32
    *  bits (session.ts). Its low 32 bits alone repeat every 1.024 s of the
    *  id's time part, so two sessions could not be told apart by them. */
@@ -314,6 +112,50 @@ export class QnCore {
     const id = BigInt.asUintN(64, this.x.qn_session_stat(SessionStat.ID));
     return Number((id ^ (id >> 32n)) & 0xffffffffn);
   }
+
+  /** The i-th entry of the core's ring of the last 8 backoff waits
+   *  (index = count mod 8): the wait in ms and the attempt it was for
+   *  (1 = first retry). */
+  backoff(i: number): { waitMs: number; attempt: number } {
+    intArg(i, 0, 7, "backoff: index");
+    return { waitMs: this.x.qn_backoff_log(i) >>> 0, attempt: this.x.qn_backoff_attempt(i) >>> 0 };
+  }
+
+  // ---- the journal ----
+
+  /** Open the journal over `size` bytes of the storage (two halves) and
+   *  recover the QoS 2 state it holds. */
+  journalOpen(size: number): void {
+    intArg(size, 0, U32_MAX, "journal: size");
+    check(
+      this.call("qn_journal_open", () => this.x.qn_journal_open(size)),
+      "journal",
+    );
+  }
+
+  /** Journal figure `what`; 0 for an unknown one. */
+  journalStat(what: JournalStat): number {
+    return this.x.qn_journal_stat(what) >>> 0;
+  }
+
+  // ---- figures ----
+
+  /** QoS figure `what`; 0 for an unknown one. */
+  qosStat(what: QosStat): number {
+    return this.x.qn_qos_stat(what) >>> 0;
+  }
+
+  /** Scheduler figure `what`; 0 for an unknown one. */
+  schedStat(what: SchedStat): number {
+    return this.x.qn_sched_stat(what) >>> 0;
+  }
+
+  /** Event counter `id` (wraps at 2^32; 0 for an unknown id). */
+  counter(id: Counter): number {
+    return this.x.qn_counter(id) >>> 0;
+  }
+
+  /** Status of the last frame the decoder rejected. */
   lastError(): number {
     return this.x.qn_last_error();
   }
@@ -333,55 +175,64 @@ export class QnCore {
     return this.x.qn_pool_count();
   }
 
-  // ---- codecs over the field table ----
-
-  private setFields(fields: Field[]): void {
-    this.x.qn_msg_reset();
-    let data = this.scratch + SCRATCH.FIELDS;
-    const end = data + SCRATCH.AREA;
-    for (const f of fields) {
-      let st: number;
-      if (f.kind === FieldKind.BYTES) {
-        const b = bytesArg(
-          f.bytes ?? new Uint8Array(0),
-          end - data,
-          `field ${f.tag}: bytes (all byte fields together at most ${SCRATCH.AREA})`,
-        );
-        this.u8.set(b, data);
-        st = this.x.qn_msg_add(f.tag, f.kind, BigInt(data), b.length);
-        data += b.length;
-      } else {
-        if (typeof f.value !== "bigint")
-          throw new QnError(Status.ERR_ARG, `field ${f.tag}: value must be a bigint, not ${typeof f.value}`);
-        st = this.x.qn_msg_add(f.tag, f.kind, BigInt.asUintN(64, f.value), 0);
-      }
-      check(st, `field ${f.tag}`);
-    }
+  /** Build id of the core (hash of its sources, also in the manifest). */
+  buildId(): number {
+    return this.x.qn_build_id() >>> 0;
   }
 
-  private getFields(): Field[] {
-    const n = this.x.qn_msg_count();
-    const out: Field[] = [];
-    for (let i = 0; i < n; i++) {
-      const kind = this.x.qn_msg_kind(i);
-      const value = BigInt.asUintN(64, this.x.qn_msg_value(i));
-      const f: Field = {
-        tag: this.x.qn_msg_tag(i),
-        kind,
-        value: kind === FieldKind.SINT ? BigInt.asIntN(64, value) : value,
-      };
-      if (kind === FieldKind.BYTES) {
-        const p = Number(value);
-        f.bytes = this.u8.slice(p, p + (this.x.qn_msg_len(i) >>> 0));
-        f.value = 0n;
-      }
-      out.push(f);
-    }
-    return out;
+  /** Bitmask of the features built in (bit Feature.X). */
+  features(): number {
+    return this.x.qn_features() >>> 0;
   }
 
+  /** Bitmask of the payload codecs built in (bit n = Codec n). */
+  codecs(): number {
+    return this.x.qn_codecs() >>> 0;
+  }
+
+  /** A fresh 64-bit id (ms time, node, sequence), unique and increasing. */
+  idNext(): bigint {
+    return BigInt.asUintN(64, this.x.qn_id_next());
+  }
+
+  // ---- what a shell tells the core about its board ----
+
+  /** The board: clock in Hz (0: not a hardware target), linear memory
+   *  bytes, platform name (at most maxPayload bytes of UTF-8). */
+  boardInfo(clockHz: number, memBytes: number, name: string): void {
+    intArg(clockHz, 0, U32_MAX, "boardInfo: clockHz");
+    intArg(memBytes, 0, U32_MAX, "boardInfo: memBytes");
+    const b = new TextEncoder().encode(name);
+    this.staged(b, "boardInfo: name", (at) => this.x.qn_board_info(clockHz, memBytes, at, b.length));
+  }
+
+  /** The CRC-32C and length of the firmware image as measured. */
+  boardImage(crc: number, len: number): void {
+    this.x.qn_board_image(intArg(crc, 0, U32_MAX, "boardImage: crc"), intArg(len, 0, U32_MAX, "boardImage: len"));
+  }
+
+  /** The stack high-water mark and size in bytes. */
+  boardStack(used: number, size: number): void {
+    this.x.qn_board_stack(intArg(used, 0, U32_MAX, "boardStack: used"), intArg(size, 0, U32_MAX, "boardStack: size"));
+  }
+
+  /** A trap the shell caught and recovered from (counted, in the identity). */
+  boardTrap(): void {
+    this.x.qn_board_trap();
+  }
+
+  /** Record a board event in the device event log (EventType.TRAP with the
+   *  trap code, EventType.BOOT with the reset cause). */
+  event(type: EventType, code: number): void {
+    this.x.qn_event(byteArg(type, "event: type"), intArg(code, -0x80000000, 0x7fffffff, "event: code"));
+  }
+
+  // ---- codecs and primitives ----
+
+  /** `fields` in codec `codec` (a Codec, or the id a frame header carries;
+   *  one not built in is a QnError). */
   encode(codec: number, fields: Field[]): Uint8Array {
-    this.setFields(fields);
+    putFields(this.x, this.u8, this.scratch + SCRATCH.FIELDS, SCRATCH.AREA, fields);
     const n = check(
       this.call("qn_encode", () => this.x.qn_encode(codec, this.scratch + SCRATCH.OUT, SCRATCH.AREA)),
       "encode",
@@ -389,16 +240,59 @@ export class QnCore {
     return this.u8.slice(this.scratch + SCRATCH.OUT, this.scratch + SCRATCH.OUT + n);
   }
 
+  /** The fields of `bytes` in codec `codec` (as for encode). */
   decode(codec: number, bytes: Uint8Array): Field[] {
     this.u8.set(bytesArg(bytes, SCRATCH.AREA, "decode: input"), this.scratch + SCRATCH.IN);
     check(
       this.call("qn_decode", () => this.x.qn_decode(codec, this.scratch + SCRATCH.IN, bytes.length)),
       "decode",
     );
-    return this.getFields();
+    return takeFields(this.x, this.u8);
   }
 
-  // ---- primitives, for tests and tools ----
+  /** The wire bytes of one frame (COBS, 0x00-terminated), through the
+   *  pure frame codec: no session, queue or journal. */
+  frameEncode(h: FrameFields, payload: Uint8Array): Uint8Array {
+    bytesArg(payload, this.maxPayload, "frame encode: payload");
+    frameFieldArgs(h, "frame encode");
+    this.u8.set(payload, this.appBuf + HEADER_SIZE);
+    this.live("frame encode");
+    const wire = this.scratch + SCRATCH.WIRE;
+    let n: number;
+    try {
+      n = this.x.qn_frame_encode(
+        h.type,
+        h.flags ?? Prio.BULK,
+        h.codec ?? Codec.NONE,
+        h.channel ?? 0,
+        h.packet ?? 0,
+        payload.length,
+        wire,
+        SCRATCH.AREA,
+      );
+    } catch (e) {
+      throw this.trapped("frame encode", e);
+    }
+    if (n < 0) throw new QnError(n, "frame encode");
+    return copyOut(this.u8, wire, n);
+  }
+
+  /** Header and payload of one wire frame; QnError with the link's status
+   *  (ERR_CRC, ERR_TRUNCATED, ERR_OVERSIZE, ...) for a bad one. */
+  frameDecode(bytes: Uint8Array): Frame {
+    bytesArg(bytes, SCRATCH.AREA, "frame decode: input");
+    const wire = this.scratch + SCRATCH.WIRE;
+    this.u8.set(bytes, wire);
+    this.live("frame decode");
+    let n: number;
+    try {
+      n = this.x.qn_frame_decode(wire, bytes.length);
+    } catch (e) {
+      throw this.trapped("frame decode", e);
+    }
+    if (n < 0) throw new QnError(n, "frame decode");
+    return this.frameAt(this.appBuf, HEADER_SIZE + n);
+  }
 
   crc32c(bytes: Uint8Array): number {
     this.u8.set(bytesArg(bytes, SCRATCH.AREA, "crc32c: input"), this.scratch + SCRATCH.IN);

@@ -8,9 +8,7 @@ import { statusName } from "./status.ts";
 
 const host = loadCore();
 const dev = loadCore();
-const name = new TextEncoder().encode("demo-device");
-dev.mem.set(name, dev.x.qn_msg_data());
-dev.x.qn_board_info(480_000_000, 65536, dev.x.qn_msg_data(), name.length);
+dev.boardInfo(480_000_000, 65536, "demo-device");
 
 const exchange = () => {
   dev.rx(host.pull());

@@ -23,6 +23,18 @@ export interface Frame extends FrameHeader {
   payload: Uint8Array;
 }
 
+/** The header fields a host sets on a frame it builds (the rest the core
+ *  fills in): type always; flags, codec, channel and packet default to the
+ *  control class, no codec, channel 0 and a fresh packet id (0 for the pure
+ *  frame codec). */
+export interface FrameFields {
+  type: number;
+  flags?: number;
+  codec?: number;
+  channel?: number;
+  packet?: number;
+}
+
 /** The flags byte for priority class `prio` and QoS level `qos`. */
 export function flags(prio: number, qos = 0): number {
   return (prio & Flag.PRIO_MASK) | ((qos << Flag.QOS_SHIFT) & Flag.QOS_MASK);

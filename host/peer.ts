@@ -3,22 +3,11 @@
 // requests by packet id, and retries a request whose reply is lost or
 // garbled until its timeout runs out (then ERR_TIMEOUT, never a hang).
 import { type QnCore, loadCore } from "./core.ts";
-import { QnError, Status, check } from "./status.ts";
-import { bytesArg, byteArg, intArg, msArg } from "./args.ts";
+import { QnError, Status } from "./status.ts";
+import { intArg, msArg } from "./args.ts";
 import { nowUs } from "./clock.ts";
-import { flags, FrameType, Prio, HEADER_SIZE, TRACE_BYTES, type Frame } from "./frame.ts";
-import {
-  AuthMode,
-  Codec,
-  ConfigKey,
-  Counter,
-  JournalStat,
-  PRIO_CLASSES,
-  Qos,
-  Role,
-  SessionStat,
-  SessionState,
-} from "./abi.ts";
+import { flags, FrameType, Prio, type Frame } from "./frame.ts";
+import { AuthMode, Codec, ConfigKey, Counter, JournalStat, PRIO_CLASSES, Qos, Role, SessionStat } from "./abi.ts";
 import type { Transport } from "./transport/transport.ts";
 import type { Storage } from "./storage.ts";
 
@@ -58,36 +47,21 @@ interface Pending {
 /** Make `core` a session client with `s` (role, auth mode, key, timings);
  *  throws a QnError naming the setting the core refused. */
 export function configureClient(core: QnCore, s: SessionOptions): void {
-  const x = core.x;
-  const set = (k: number, v: number | undefined) => {
-    if (v === undefined) return;
-    const st = x.qn_config_set(k, v);
-    if (st !== 0) throw new QnError(st, `config ${k} = ${v}`);
+  const set = (k: ConfigKey, v: number | undefined) => {
+    if (v !== undefined) core.setConfig(k, v);
   };
   set(ConfigKey.ROLE, Role.CLIENT);
   set(ConfigKey.AUTH, s.auth ?? AuthMode.FRAME_MAC);
   set(ConfigKey.HEARTBEAT_MS, s.heartbeatMs);
   set(ConfigKey.HEARTBEAT_MISS, s.heartbeatMisses);
   // Cap before base: the core refuses a base above the cap.
-  if (s.backoffCapMs !== undefined && s.backoffCapMs < x.qn_config_get(ConfigKey.BACKOFF_BASE_MS))
+  if (s.backoffCapMs !== undefined && s.backoffCapMs < core.getConfig(ConfigKey.BACKOFF_BASE_MS))
     set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs ?? 1);
   set(ConfigKey.BACKOFF_CAP_MS, s.backoffCapMs);
   set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs);
   set(ConfigKey.HANDSHAKE_MS, s.handshakeMs);
   set(ConfigKey.RETX_MS, s.retransmitMs);
-  if (s.key) {
-    // The core takes 1..32 bytes; checked here, before the copy into its
-    // memory, so a longer key cannot overwrite what follows it.
-    if (!(s.key instanceof Uint8Array) || s.key.length < 1 || s.key.length > 32)
-      throw new QnError(
-        Status.ERR_ARG,
-        `key must be 1..32 bytes, not ${s.key instanceof Uint8Array ? s.key.length : typeof s.key}`,
-      );
-    core.mem.set(s.key, x.qn_msg_data());
-    const st = x.qn_set_key(x.qn_msg_data(), s.key.length);
-    core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + s.key.length);
-    if (st !== 0) throw new QnError(st, "key");
-  }
+  if (s.key) core.setKey(s.key);
 }
 
 export class Peer {
@@ -131,8 +105,7 @@ export class Peer {
     configureClient(this.core, s);
     // The sender's half of QoS 2 lives in the journal (default: in memory;
     // pass a FileStorage to loadCore for one that survives the host).
-    if (this.core.x.qn_journal_stat(JournalStat.SIZE) === 0)
-      check(this.core.x.qn_journal_open(this.core.storage.size), "journal");
+    if (this.core.journalStat(JournalStat.SIZE) === 0) this.core.journalOpen(this.core.storage.size);
     if (!this.timer) this.timer = setInterval(() => this.service(), s.tickMs ?? 2);
   }
 
@@ -144,15 +117,15 @@ export class Peer {
   }
 
   get up(): boolean {
-    return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP);
+    return this.core.sessionUp();
   }
 
   /** Handshake (client); resolves when the session is up. */
   async connect(timeoutMs = 5000): Promise<{ handshakeUs: number; resumed: boolean }> {
-    const x = this.core.x;
-    const authBefore = this.core.counter(Counter.AUTH_FAIL);
-    this.core.tick(nowUs());
-    check(x.qn_connect(), "connect");
+    const core = this.core;
+    const authBefore = core.counter(Counter.AUTH_FAIL);
+    core.tick(nowUs());
+    core.connect();
     this.flush();
     const t0 = Date.now();
     while (!this.up) {
@@ -162,18 +135,18 @@ export class Peer {
           Status.ERR_AUTH,
           `handshake with ${this.transport.name} failed: the peer's proof does not match our key`,
         );
-      const refused = Number(x.qn_session_stat(SessionStat.REFUSAL));
+      const refused = Number(core.sessionStat(SessionStat.REFUSAL));
       if (refused < 0) throw new QnError(refused, `handshake with ${this.transport.name} refused by the device`);
       if (Date.now() - t0 > timeoutMs)
         throw new QnError(
           Status.ERR_TIMEOUT,
-          `no session with ${this.transport.name} within ${timeoutMs} ms (state ${x.qn_session_stat(SessionStat.STATE)})`,
+          `no session with ${this.transport.name} within ${timeoutMs} ms (state ${core.sessionState()})`,
         );
       await new Promise((r) => setTimeout(r, 1));
     }
     return {
-      handshakeUs: Number(x.qn_session_stat(SessionStat.HANDSHAKE_US)),
-      resumed: x.qn_session_stat(SessionStat.RESUMED) === 1n,
+      handshakeUs: Number(core.sessionStat(SessionStat.HANDSHAKE_US)),
+      resumed: core.sessionStat(SessionStat.RESUMED) === 1n,
     };
   }
 
@@ -182,30 +155,10 @@ export class Peer {
    *  frame carries it ahead of the payload and has the TRACE flag set. */
   publish(channel: number, qos: number, payload: Uint8Array, prio: number = Prio.BULK, trace?: Uint8Array): number {
     if (this.linkError) throw this.linkError;
-    if (trace && trace.length !== TRACE_BYTES)
-      throw new QnError(Status.ERR_ARG, `publish: trace context must be ${TRACE_BYTES} bytes, not ${trace.length}`);
-    const x = this.core.x;
-    // Checked before the copy into core memory (an oversize payload used to
-    // be copied first, over whatever follows the application area).
-    byteArg(channel, "publish: channel");
-    intArg(qos, Qos.AT_MOST_ONCE, Qos.EXACTLY_ONCE, "publish: qos");
-    intArg(prio, Prio.EMERGENCY, PRIO_CLASSES - 1, "publish: prio");
-    bytesArg(
-      payload,
-      x.qn_max_payload() - (trace ? TRACE_BYTES : 0),
-      `publish on channel ${channel}: payload${trace ? " (with its trace context)" : ""}`,
-    );
     this.core.tick(nowUs());
-    const at = x.qn_app_buf() + HEADER_SIZE;
-    if (trace) {
-      this.core.mem.set(trace, at);
-      this.core.mem.set(payload, at + TRACE_BYTES);
-    } else this.core.mem.set(payload, at);
-    const n = payload.length + (trace ? TRACE_BYTES : 0);
-    const r = Number(
-      trace ? x.qn_publish_traced(channel, qos, prio, Codec.NONE, n) : x.qn_publish(channel, qos, prio, Codec.NONE, n),
-    );
-    if (r < 0) throw new QnError(r, `publish on channel ${channel}`);
+    // The core checks qos and prio for their range (a QnError, ERR_ARG)
+    // and every other argument before it copies the payload.
+    const r = this.core.publish(channel, qos as Qos, prio as Prio, Codec.NONE, payload, trace);
     this.flush();
     return r;
   }
@@ -216,7 +169,7 @@ export class Peer {
    *  resume (qn_hold_rx). */
   holdRx(held: boolean): void {
     this.core.tick(nowUs());
-    this.core.x.qn_hold_rx(held ? 1 : 0);
+    this.core.holdRx(held);
   }
 
   /** Set by a shell that keeps what it is handed (the gateway's spool):
@@ -351,7 +304,7 @@ export class Peer {
   async request(type: number, o: RequestOptions = {}): Promise<Frame> {
     const attemptMs = msArg(o.attemptMs ?? this.attemptMs, "request: attemptMs");
     const deadline = Date.now() + msArg(o.timeoutMs ?? 3000, "request: timeoutMs");
-    const packet = this.core.x.qn_next_packet() >>> 0;
+    const packet = this.core.nextPacket();
     let attempt = 0;
     for (;;) {
       if (this.linkError) throw this.linkError;

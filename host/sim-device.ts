@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import { QnCore, loadModule, DEFAULT_WASM } from "./core.ts";
 import { MemoryStorage } from "./storage.ts";
 import { nowUs } from "./clock.ts";
-import { FrameType, Flag, HEADER_SIZE, flagsPrio, flagsQos } from "./frame.ts";
-import { AuthMode, ConfigKey, Qos, Role } from "./abi.ts";
+import { FrameType, Flag, TRACE_BYTES, flagsPrio, flagsQos } from "./frame.ts";
+import { AuthMode, type Codec, ConfigKey, type Prio, Qos, Role } from "./abi.ts";
 import type { Transport } from "./transport/transport.ts";
 import { crc32c } from "../tools/crc32c.mjs";
 
@@ -51,23 +51,17 @@ export class SimDevice {
   private boot(): void {
     this.core = new QnCore(this.module, { storage: this.storage });
     this.core.init();
-    const x = this.core.x;
-    const name = new TextEncoder().encode("sim");
-    this.core.mem.set(name, x.qn_msg_data());
+    const core = this.core;
     // No MCU clock in-process: clock_hz 0 means "not a hardware target".
-    x.qn_board_info(0, this.core.mem.length, x.qn_msg_data(), name.length);
+    core.boardInfo(0, core.memoryBytes, "sim");
     // The module this shell runs is its "image": report its CRC as a board
     // reports the CRC of its flash.
-    x.qn_board_image(crc32c(this.image), this.image.length);
-    x.qn_config_set(ConfigKey.ROLE, Role.SERVER);
-    x.qn_config_set(ConfigKey.AUTH, this.opts.auth ?? (this.opts.key ? AuthMode.FRAME_MAC : AuthMode.NONE));
-    if (this.opts.key) {
-      this.core.mem.set(this.opts.key, x.qn_msg_data());
-      x.qn_set_key(x.qn_msg_data(), this.opts.key.length);
-      this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + this.opts.key.length);
-    }
-    this.core.tick(this.now());
-    x.qn_journal_open(this.storage.size);
+    core.boardImage(crc32c(this.image), this.image.length);
+    core.setConfig(ConfigKey.ROLE, Role.SERVER);
+    core.setConfig(ConfigKey.AUTH, this.opts.auth ?? (this.opts.key ? AuthMode.FRAME_MAC : AuthMode.NONE));
+    if (this.opts.key) core.setKey(this.opts.key);
+    core.tick(this.now());
+    core.journalOpen(this.storage.size);
   }
 
   /** Power cut and reboot: RAM is gone, the journal's storage is not. */
@@ -93,12 +87,18 @@ export class SimDevice {
       if (f.type !== FrameType.DATA) continue;
       const qos = flagsQos(f.flags);
       if (qos === Qos.EXACTLY_ONCE) continue; // consumed: the delivery digest records it
-      const x = this.core.x;
-      this.core.mem.set(f.payload, x.qn_app_buf() + HEADER_SIZE);
       // Echoed as received, trace context included (refused when full:
       // dropped, as on the device).
-      if (f.flags & Flag.TRACE) x.qn_publish_traced(f.channel, qos, flagsPrio(f.flags), f.codec, f.payload.length);
-      else x.qn_publish(f.channel, qos, flagsPrio(f.flags), f.codec, f.payload.length);
+      const traced = (f.flags & Flag.TRACE) !== 0;
+      if (traced && f.payload.length < TRACE_BYTES) continue; // no whole trace context: refused, as the core would
+      this.core.tryPublish(
+        f.channel,
+        qos as Qos,
+        flagsPrio(f.flags) as Prio,
+        f.codec as Codec,
+        traced ? f.payload.subarray(TRACE_BYTES) : f.payload,
+        traced ? f.payload.subarray(0, TRACE_BYTES) : undefined,
+      );
     }
     const out = this.core.pull();
     if (out.length) this.writing = this.writing.then(() => this.transport.write(out)).catch(() => {});

@@ -84,8 +84,8 @@ async function publishAll(ctx: Context, n: number, tag: number, midway?: () => P
     }
   }
   // Everything acknowledged and completed by the target.
-  if (!(await waitFor(() => ctx.peer.up && ctx.peer.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0, limitMs))) {
-    throw new QnError(Status.ERR_TIMEOUT, `${ctx.peer.core.x.qn_qos_stat(QosStat.IN_FLIGHT)} messages still in flight`);
+  if (!(await waitFor(() => ctx.peer.up && ctx.peer.core.qosStat(QosStat.IN_FLIGHT) === 0, limitMs))) {
+    throw new QnError(Status.ERR_TIMEOUT, `${ctx.peer.core.qosStat(QosStat.IN_FLIGHT)} messages still in flight`);
   }
   await sleep(50); // the target's application takes the last ones from its inbox
   return { sent, waits, ms: Date.now() - t0 };
@@ -99,20 +99,20 @@ export const LINK_CHECKS: Check[] = [
     async run(ctx) {
       const first = ctx.session;
       if (!first) return fail({}, "no session was established at connection");
-      const x = ctx.peer.core.x;
+      const core = ctx.peer.core;
       // Drop our side only and reconnect: the target still holds the
       // session, so this one resumes it with the token.
-      x.qn_disconnect();
+      core.disconnect();
       const t0 = process.hrtime.bigint();
       const again = await ctx.peer.connect(5000);
       const wallUs = Number((process.hrtime.bigint() - t0) / 1000n);
       const metrics: Metrics = {
-        auth_mode: x.qn_config_get(ConfigKey.AUTH),
+        auth_mode: core.getConfig(ConfigKey.AUTH),
         full_handshake_us: first.handshakeUs,
         resumed_handshake_us: again.handshakeUs,
         resumed_wall_us: wallUs,
         resumed: again.resumed,
-        session_id: "0x" + x.qn_session_stat(SessionStat.ID).toString(16),
+        session_id: "0x" + core.sessionStat(SessionStat.ID).toString(16),
       };
       if (!again.resumed) return fail(metrics, "reconnect within the session lifetime was not resumed");
       return pass(
@@ -206,7 +206,7 @@ export const LINK_CHECKS: Check[] = [
     id: "link.reconnect",
     name: "Reconnect",
     async run(ctx) {
-      const x = ctx.peer.core.x;
+      const core = ctx.peer.core;
       const base = 20,
         cap = 320,
         cutMs = ctx.mode === "full" ? 1500 : 800;
@@ -216,22 +216,23 @@ export const LINK_CHECKS: Check[] = [
         ConfigKey.BACKOFF_BASE_MS,
         ConfigKey.BACKOFF_CAP_MS,
         ConfigKey.HANDSHAKE_MS,
-      ].map((k) => [k, x.qn_config_get(k)]);
-      x.qn_config_set(ConfigKey.BACKOFF_BASE_MS, base);
-      x.qn_config_set(ConfigKey.BACKOFF_CAP_MS, cap);
-      x.qn_config_set(ConfigKey.HEARTBEAT_MS, 50);
-      x.qn_config_set(ConfigKey.HEARTBEAT_MISS, 3);
-      x.qn_config_set(ConfigKey.HANDSHAKE_MS, 50);
+      ].map((k) => [k, core.getConfig(k)] as const);
+      // Each as the core takes it: one it refuses (a base above the cap) keeps its value.
+      core.trySetConfig(ConfigKey.BACKOFF_BASE_MS, base);
+      core.trySetConfig(ConfigKey.BACKOFF_CAP_MS, cap);
+      core.trySetConfig(ConfigKey.HEARTBEAT_MS, 50);
+      core.trySetConfig(ConfigKey.HEARTBEAT_MISS, 3);
+      core.trySetConfig(ConfigKey.HANDSHAKE_MS, 50);
       try {
         // Let any reconnect left over from an earlier check settle first.
         await waitFor(() => ctx.peer.up, 3000);
-        const n0 = Number(x.qn_session_stat(SessionStat.BACKOFFS));
+        const n0 = Number(core.sessionStat(SessionStat.BACKOFFS));
         ctx.faulty.cut = true;
         const t0 = Date.now();
         const down = await waitFor(() => !ctx.peer.up, 2000);
         const detectMs = Date.now() - t0;
         await sleep(Math.max(0, cutMs - detectMs));
-        const n1 = Number(x.qn_session_stat(SessionStat.BACKOFFS));
+        const n1 = Number(core.sessionStat(SessionStat.BACKOFFS));
         ctx.faulty.cut = false;
         const t1 = Date.now();
         const up = await waitFor(() => ctx.peer.up, cap + 3000);
@@ -242,8 +243,7 @@ export const LINK_CHECKS: Check[] = [
         const waits: number[] = [],
           bad: string[] = [];
         for (let i = Math.max(n0, n1 - 8); i < n1; i++) {
-          const w = x.qn_backoff_log(i % 8);
-          const k = x.qn_backoff_attempt(i % 8);
+          const { waitMs: w, attempt: k } = core.backoff(i % 8);
           const nominal = Math.min(cap, base * 2 ** (k - 1));
           waits.push(w);
           if (k < 1 || w < Math.floor(nominal / 2) || w > nominal)
@@ -257,7 +257,7 @@ export const LINK_CHECKS: Check[] = [
           base_ms: base,
           cap_ms: cap,
           convergence_ms: convergeMs,
-          resumed: x.qn_session_stat(SessionStat.RESUMED) === 1n,
+          resumed: core.sessionStat(SessionStat.RESUMED) === 1n,
         };
         if (!down) return fail(metrics, "the cut link was never noticed (heartbeats)");
         if (!up) return fail(metrics, `no session ${cap + 3000} ms after the link came back`);
@@ -270,8 +270,8 @@ export const LINK_CHECKS: Check[] = [
       } finally {
         ctx.faulty.cut = false;
         // Base before cap or cap before base, whichever the core accepts.
-        for (const [k, v] of saved) x.qn_config_set(k, v);
-        for (const [k, v] of saved) x.qn_config_set(k, v);
+        for (const [k, v] of saved) core.trySetConfig(k, v);
+        for (const [k, v] of saved) core.trySetConfig(k, v);
       }
     },
   },
@@ -301,7 +301,7 @@ export const LINK_CHECKS: Check[] = [
       const g = (r: typeof after, t: number) => Number(r.m.get(t) ?? 0n);
       const started = g(after, 3) - g(before, 3);
       const worst = g(after, 4);
-      const bound = ctx.peer.core.x.qn_tx_cap() + 300; // one pull plus one whole emergency frame ahead
+      const bound = ctx.peer.core.txCap + 300; // one pull plus one whole emergency frame ahead
       const pct = (a: number[], p: number) =>
         Math.round([...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor((p / 100) * a.length))]);
       const metrics: Metrics = {

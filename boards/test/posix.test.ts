@@ -124,9 +124,9 @@ describe("posix board under ASan/UBSan", () => {
       const s = await Session.open(p.port);
       s.publish(4, 2, Uint8Array.of(1, 2, 3)); // a QoS 2 record in the journal
       const deadline = Date.now() + 3000;
-      while (s.core.x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline)
+      while (s.core.qosStat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 10));
-      expect(s.core.x.qn_qos_stat(QosStat.IN_FLIGHT)).toBe(0);
+      expect(s.core.qosStat(QosStat.IN_FLIGHT)).toBe(0);
       s.close();
       p.proc.kill("SIGKILL");
       await p.port.close();

@@ -45,9 +45,9 @@ describe("mps2-an500 storage across resets", () => {
     const s = await Session.open(port!);
     for (let i = 0; i < 5; i++) s.publish(2, 2, Uint8Array.of(i, i, i));
     const deadline = Date.now() + 3000;
-    while (s.core.x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline)
+    while (s.core.qosStat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 10));
-    expect(s.core.x.qn_qos_stat(QosStat.IN_FLIGHT)).toBe(0); // all five completed: the device journalled them
+    expect(s.core.qosStat(QosStat.IN_FLIGHT)).toBe(0); // all five completed: the device journalled them
     s.close();
     const before = await q!.readWords(store, STORE_WORDS);
     const written = before.map((w, i) => (w !== 0xffffffff ? i : -1)).filter((i) => i >= 0);

@@ -13,7 +13,7 @@ import { Flag, FrameType, flagsPrio, flagsQos } from "../../host/frame.ts";
 import { Session, readKeyFile } from "./session.ts";
 import { measure, BOOT_GOAL } from "../tools/measure.ts";
 import { elfSymbol, errorStatus } from "./elf.ts";
-import { Counter, QosStat, SessionStat } from "../../host/abi.ts";
+import { Counter, QosStat } from "../../host/abi.ts";
 
 describe("mps2-an500 firmware in QEMU", () => {
   let elf = "";
@@ -131,14 +131,14 @@ describe("mps2-an500 firmware in QEMU", () => {
   });
 
   it("consumes QoS 2 DATA (acknowledged exactly once, not echoed)", async () => {
-    const x = session!.core.x;
+    const core = session!.core;
     session!.publish(7, 2, Uint8Array.of(1, 2, 3));
     const deadline = Date.now() + 10_000; // generous: a loaded 2-core machine slows QEMU
-    while (x.qn_qos_stat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (core.qosStat(QosStat.IN_FLIGHT) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const why =
-      `session ${x.qn_session_stat(SessionStat.STATE)}, q2 next ${x.qn_qos_stat(QosStat.Q2_NEXT)} released ${x.qn_qos_stat(QosStat.Q2_RELEASED)} done ${x.qn_qos_stat(QosStat.Q2_DONE)}, ` +
+      `session ${core.sessionState()}, q2 next ${core.qosStat(QosStat.Q2_NEXT)} released ${core.qosStat(QosStat.Q2_RELEASED)} done ${core.qosStat(QosStat.Q2_DONE)}, ` +
       `retransmissions ${session!.core.counter(Counter.RETX)}, auth failures ${session!.core.counter(Counter.AUTH_FAIL)}, link down ${session!.core.counter(Counter.LINK_DOWN)}`;
-    expect(x.qn_qos_stat(QosStat.IN_FLIGHT), why).toBe(0); // nothing left in flight: PUBREC/PUBCOMP done
+    expect(core.qosStat(QosStat.IN_FLIGHT), why).toBe(0); // nothing left in flight: PUBREC/PUBCOMP done
     await new Promise((r) => setTimeout(r, 100));
     expect(session!.got.filter((f) => f.channel === 7)).toEqual([]);
   });

@@ -14,7 +14,7 @@ import { MemoryStorage } from "../../host/storage.ts";
 import type { Frame } from "../../host/frame.ts";
 import { ROOT } from "./build.ts";
 import type { FramePort } from "./wire.ts";
-import { Codec, ConfigKey, HEADER_SIZE, Prio, Role, SessionStat, SessionState } from "../../host/abi.ts";
+import { Codec, ConfigKey, Prio, type Qos, Role, SessionStat } from "../../host/abi.ts";
 
 /** The key in a key file (boards/dev-psk.hex format: hex, # comments). */
 export function readKeyFile(path = join(ROOT, "boards/dev-psk.hex")): Uint8Array {
@@ -42,19 +42,11 @@ export class Session {
   ) {
     this.core = new QnCore(loadModule(), { storage: new MemoryStorage(16 * 1024) });
     this.core.init();
-    const x = this.core.x;
-    const set = (k: number, v: number) => {
-      const st = x.qn_config_set(k, v);
-      if (st !== 0) throw new Error(`qn_config_set(${k}, ${v}): ${st}`);
-    };
-    set(ConfigKey.ROLE, Role.CLIENT);
-    set(ConfigKey.AUTH, auth);
-    this.core.mem.set(key, x.qn_msg_data());
-    const st = x.qn_set_key(x.qn_msg_data(), key.length);
-    this.core.mem.fill(0, x.qn_msg_data(), x.qn_msg_data() + key.length);
-    if (st !== 0) throw new Error(`qn_set_key: ${st}`);
+    this.core.setConfig(ConfigKey.ROLE, Role.CLIENT);
+    this.core.setConfig(ConfigKey.AUTH, auth);
+    this.core.setKey(key);
     this.core.tick(nowUs());
-    if (x.qn_journal_open(16 * 1024) !== 0) throw new Error("host journal_open failed");
+    this.core.journalOpen(16 * 1024);
     // After close() the tap stays on the port but does nothing: a closed
     // session (the wrong-key one of qemu.test.ts) must not go on ticking
     // and sending HELLOs into the next session's link.
@@ -84,7 +76,7 @@ export class Session {
   }
 
   get up(): boolean {
-    return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP);
+    return this.core.sessionUp();
   }
 
   /** Handshake with the firmware (server) under key; resolves when the
@@ -95,13 +87,13 @@ export class Session {
   ): Promise<Session> {
     const s = new Session(port, opts.key ?? readKeyFile(), opts.auth ?? 2);
     const deadline = Date.now() + (opts.timeoutMs ?? 5000);
-    s.core.x.qn_connect();
+    s.core.connect();
     while (!s.up) {
       if (Date.now() > deadline) {
-        const fails = s.core.x.qn_session_stat(SessionStat.AUTH_FAILURES);
+        const fails = s.core.sessionStat(SessionStat.AUTH_FAILURES);
         s.close();
         throw new Error(
-          `no session within ${opts.timeoutMs ?? 5000} ms (state ${s.core.x.qn_session_stat(SessionStat.STATE)}, auth failures ${fails})`,
+          `no session within ${opts.timeoutMs ?? 5000} ms (state ${s.core.sessionState()}, auth failures ${fails})`,
         );
       }
       await new Promise((r) => setTimeout(r, 5));
@@ -118,10 +110,7 @@ export class Session {
     prio: number = Prio.BULK,
     codec: number = Codec.NONE,
   ): number {
-    const x = this.core.x;
-    this.core.mem.set(payload, x.qn_app_buf() + HEADER_SIZE);
-    const r = Number(x.qn_publish(channel, qos, prio, codec, payload.length));
-    if (r < 0) throw new Error(`qn_publish: status ${r}`);
+    const r = this.core.publish(channel, qos as Qos, prio as Prio, codec as Codec, payload);
     this.pump();
     return r;
   }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { loadModule, QnCore, type Field } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { AuthMode, ConfigKey, FieldKind, MAX_PAYLOAD, Role, Status } from "../../host/abi.ts";
-import { Codec, Flag, FrameType as T, HEADER_SIZE, Prio, Qos, flags } from "../../host/frame.ts";
+import { Codec, Flag, FrameType as T, Prio, Qos, flags } from "../../host/frame.ts";
 import { ROOT } from "../../host/status.ts";
 
 const OUT = join(ROOT, "fuzz/corpus");
@@ -222,14 +222,13 @@ function journalImages(): Record<string, Uint8Array> {
     for (let i = 0; i < d.length; i++) d[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
   };
   const storage = new MemoryStorage(16384);
-  const end = (role: number, st: MemoryStorage) => {
+  const end = (role: Role, st: MemoryStorage) => {
     const c = new QnCore(module, { storage: st, entropy });
     c.init();
-    c.x.qn_config_set(ConfigKey.ROLE, role);
-    c.x.qn_config_set(ConfigKey.AUTH, AuthMode.NONE);
-    c.mem.set(key, c.x.qn_msg_data());
-    c.x.qn_set_key(c.x.qn_msg_data(), key.length);
-    if (c.x.qn_journal_open(st.size) !== 0) throw new Error("journal_open");
+    c.setConfig(ConfigKey.ROLE, role);
+    c.setConfig(ConfigKey.AUTH, AuthMode.NONE);
+    c.setKey(Uint8Array.from(key));
+    c.journalOpen(st.size);
     return c;
   };
   const client = end(Role.CLIENT, new MemoryStorage(16384));
@@ -245,15 +244,14 @@ function journalImages(): Record<string, Uint8Array> {
     }
   };
   const publish = (c: QnCore, s: string) => {
-    c.mem.set(Buffer.from(s), c.x.qn_app_buf() + HEADER_SIZE);
-    return Number(c.x.qn_publish(1, Qos.EXACTLY_ONCE, Prio.BULK, Codec.NONE, s.length));
+    return c.tryPublish(1, Qos.EXACTLY_ONCE, Prio.BULK, Codec.NONE, Buffer.from(s));
   };
   const out: Record<string, Uint8Array> = {};
   const snap = (name: string) => {
     out[name] = Uint8Array.from(storage.data);
   };
   snap("erased");
-  client.x.qn_connect();
+  client.connect();
   step(5);
   snap("fresh");
   for (let i = 0; i < 3; i++) publish(client, `in-${i}`);

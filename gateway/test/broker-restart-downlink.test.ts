@@ -117,7 +117,7 @@ devices:
   /** PUBLISH + PUBREC, broker restart, PUBREL + PUBCOMP; then did the
    *  command reach the gateway and the device? */
   async function acrossRestart(o: { clientId: string; clean: boolean; version: 4 | 5 }, payload: string) {
-    const accepted = () => dev.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0; // QoS 2 messages the device's core took
+    const accepted = () => dev.sim!.core.qosStat(QosStat.Q2_ACCEPTED); // QoS 2 messages the device's core took
     const before = accepted();
     const { c } = await RawClient.open(broker.port, o);
     c.send({ cmd: "publish", topic: "qn/dev1/cmd", payload, qos: 2, messageId: 7, retain: false, dup: false });

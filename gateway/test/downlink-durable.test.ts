@@ -129,7 +129,7 @@ devices:
       cleanup.push(() => dev.stop());
       await until(
         "the QoS 2 command at the device's core",
-        () => dev.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 === 1,
+        () => dev.sim!.core.qosStat(QosStat.Q2_ACCEPTED) === 1,
         5000,
       );
       const echo = await c2.next("publish", 5000);
@@ -140,7 +140,7 @@ devices:
       await until("both done in the file", () => b.bridge.down.pending.size === 0, 5000);
       await sleep(300); // room for a second delivery, if there were one
       expect(c2.got.filter((p) => p.cmd === "publish").length).toBe(0);
-      expect(dev.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0).toBe(1);
+      expect(dev.sim!.core.qosStat(QosStat.Q2_ACCEPTED)).toBe(1);
       expect({ downlink: link.downlink, queued: link.downQueued }).toEqual({ downlink: 2, queued: 0 });
       // Done records written: a third start would queue nothing again.
       await b.bridge.down.syncAsync();

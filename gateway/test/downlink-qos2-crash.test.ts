@@ -214,11 +214,7 @@ devices:
     cleanup.push(() => gw.stop());
     await gw.start({ ops: false });
     dev = await startDevice(gw, "dev1", devPort, join(copy, "k.hex"), 15000);
-    await until(
-      "the command at the device's core",
-      () => dev!.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 === 1,
-      5000,
-    );
+    await until("the command at the device's core", () => dev!.sim!.core.qosStat(QosStat.Q2_ACCEPTED) === 1, 5000);
     const c = broker.conns[broker.conns.length - 1];
     expect((await c.next("pubcomp")).messageId).toBe(7);
   }, 30000);

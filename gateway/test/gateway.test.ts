@@ -169,7 +169,7 @@ describe("gateway with mosquitto and two emulated devices", () => {
     const applied = (id: string) =>
       log.slice(logBefore).some((l) => l.includes("device config applied") && l.includes(id));
     await until("config pushed", () => applied("dev1") && applied("dev2"), 5000);
-    expect(devs.map((d) => d.sim!.core.x.qn_config_get(ConfigKey.HEARTBEAT_MS))).toEqual([300, 300]);
+    expect(devs.map((d) => d.sim!.core.getConfig(ConfigKey.HEARTBEAT_MS))).toEqual([300, 300]);
     await sleep(1000);
 
     // 2. A bad config is refused with the key named; the running one stays.
@@ -201,7 +201,7 @@ describe("gateway with mosquitto and two emulated devices", () => {
         .map((d) => {
           const m1 = d.sent[1].filter((n) => !got.get(`qn/${d.id}/telemetry`)?.has(`${d.id}:1:${n}`));
           const m2 = d.sent[2].filter((n) => !got.get(`qn/${d.id}/events`)?.has(`${d.id}:2:${n}`));
-          return `${d.id}: sent q1 ${d.sent[1].length} q2 ${d.sent[2].length}, missing q1 ${m1.length} [${m1.slice(0, 5)}] q2 ${m2.length} [${m2.slice(0, 5)}], gateway uplink ${gw.links.get(d.id)!.uplink}, q1 next ${d.sim!.core.x.qn_qos_stat(QosStat.Q1_NEXT)} q2 next ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_NEXT)} inflight ${d.sim!.core.x.qn_qos_stat(QosStat.IN_FLIGHT)}`;
+          return `${d.id}: sent q1 ${d.sent[1].length} q2 ${d.sent[2].length}, missing q1 ${m1.length} [${m1.slice(0, 5)}] q2 ${m2.length} [${m2.slice(0, 5)}], gateway uplink ${gw.links.get(d.id)!.uplink}, q1 next ${d.sim!.core.qosStat(QosStat.Q1_NEXT)} q2 next ${d.sim!.core.qosStat(QosStat.Q2_NEXT)} inflight ${d.sim!.core.qosStat(QosStat.IN_FLIGHT)}`;
         })
         .join("\n") +
       log.filter((l) => l.includes("broker connected")).join("") +
@@ -225,7 +225,7 @@ describe("gateway with mosquitto and two emulated devices", () => {
           devs
             .map(
               (d) =>
-                `${d.id}: sent ${downSent[d.id]} gw downlink ${gw.links.get(d.id)!.downlink} queued ${gw.links.get(d.id)!.downQueued} dev q2 accepted ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED)} delivered ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_DELIVERED)} expected ${d.sim!.core.x.qn_qos_stat(QosStat.Q2_EXPECTED)}`,
+                `${d.id}: sent ${downSent[d.id]} gw downlink ${gw.links.get(d.id)!.downlink} queued ${gw.links.get(d.id)!.downQueued} dev q2 accepted ${d.sim!.core.qosStat(QosStat.Q2_ACCEPTED)} delivered ${d.sim!.core.qosStat(QosStat.Q2_DELIVERED)} expected ${d.sim!.core.qosStat(QosStat.Q2_EXPECTED)}`,
             )
             .join("\n"),
         ),
@@ -233,7 +233,7 @@ describe("gateway with mosquitto and two emulated devices", () => {
     );
     await until(
       "all downlink commands at the devices",
-      () => devs.every((d) => d.sim!.core.x.qn_qos_stat(QosStat.Q2_ACCEPTED) >>> 0 >= downAcked[d.id]),
+      () => devs.every((d) => d.sim!.core.qosStat(QosStat.Q2_ACCEPTED) >= downAcked[d.id]),
       20000,
     );
     clearTimeout(t2);

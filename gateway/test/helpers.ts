@@ -13,7 +13,7 @@ import type { MemoryStorage } from "../../host/storage.ts";
 import type { ConnectionOptions } from "node:tls";
 import { readKey } from "../../selftest/targets.ts";
 import { ROOT } from "../../host/status.ts";
-import { Codec, HEADER_SIZE, Prio, SessionStat, SessionState, Status } from "../../host/abi.ts";
+import { Codec, Prio, type Qos, Status } from "../../host/abi.ts";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -182,7 +182,7 @@ export class TcpDevice {
   }
 
   get up(): boolean {
-    return !!this.sim && this.sim.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP);
+    return !!this.sim && this.sim.core.sessionUp();
   }
 
   /** Publish message number `n` on `channel`; false when the core refuses
@@ -190,10 +190,8 @@ export class TcpDevice {
   publish(channel: number, qos: number, n = this.seq): boolean {
     const sim = this.sim;
     if (!sim || !this.up) return false;
-    const x = sim.core.x;
     const payload = Buffer.from(`${this.id}:${qos}:${n}`);
-    sim.core.mem.set(payload, x.qn_app_buf() + HEADER_SIZE);
-    const r = Number(x.qn_publish(channel, qos, Prio.BULK, Codec.NONE, payload.length));
+    const r = sim.core.tryPublish(channel, qos as Qos, Prio.BULK, Codec.NONE, payload);
     if (r < 0) return false;
     this.sent[qos].push(n);
     if (n === this.seq) this.seq++;
@@ -206,14 +204,7 @@ export class TcpDevice {
   publishBody(channel: number, qos: number, body: Uint8Array, trace?: Uint8Array): number {
     const sim = this.sim;
     if (!sim || !this.up) return Status.ERR_LINK_DOWN;
-    const x = sim.core.x,
-      at = x.qn_app_buf() + HEADER_SIZE;
-    if (trace) {
-      sim.core.mem.set(trace, at);
-      sim.core.mem.set(body, at + trace.length);
-    } else sim.core.mem.set(body, at);
-    const n = body.length + (trace?.length ?? 0);
-    return Number(trace ? x.qn_publish_traced(channel, qos, 2, 0, n) : x.qn_publish(channel, qos, 2, 0, n));
+    return sim.core.tryPublish(channel, qos as Qos, Prio.BULK, Codec.NONE, body, trace);
   }
 
   async stop(): Promise<void> {

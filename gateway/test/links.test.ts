@@ -14,6 +14,7 @@ import { connect, type MqttClient } from "mqtt";
 import { ROOT } from "../../host/status.ts";
 import { readKey } from "../../selftest/targets.ts";
 import { SimDevice } from "../../host/sim-device.ts";
+import { Codec, Prio, Qos } from "../../host/abi.ts";
 import { tcpConnect, type TcpTransport } from "../../host/transport/tcp.ts";
 import { parseConfig } from "../config.ts";
 import { Gateway } from "../gateway.ts";
@@ -112,13 +113,11 @@ devices:
   /** `n` QoS 1 messages from the device and `n` QoS 1 commands echoed back:
    *  returns how many of each did not arrive. */
   async function traffic(id: string, dev: SimDevice, n: number, tag: string): Promise<{ up: number; down: number }> {
-    const x = dev.core.x;
     const sent: string[] = [];
     for (let i = 0; i < n; i++) {
       const body = Buffer.from(`${tag}-up-${i}`);
       for (;;) {
-        dev.core.mem.set(body, x.qn_app_buf() + 24);
-        if (Number(x.qn_publish(1, 1, 2, 0, body.length)) > 0) break;
+        if (dev.core.tryPublish(1, Qos.AT_LEAST_ONCE, Prio.BULK, Codec.NONE, body) > 0) break;
         await sleep(5); // window full: wait for acknowledgements
       }
       sent.push(body.toString());

@@ -169,11 +169,11 @@ devices:
     for (let i = 0; i < 10; i++) await publish("qn/board/cmd2", `board-q2-${i}`, 2);
     await until(
       "QoS 2 commands completed",
-      () => board.downlink - down2 === 10 && board.peer!.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0,
+      () => board.downlink - down2 === 10 && board.peer!.core.qosStat(QosStat.IN_FLIGHT) === 0,
       20000,
     ).catch(() => {});
     const q2done = board.downlink - down2;
-    const inflight = board.peer!.core.x.qn_qos_stat(QosStat.IN_FLIGHT);
+    const inflight = board.peer!.core.qosStat(QosStat.IN_FLIGHT);
     const up = simSent.length + 60 + 100,
       down = 60 + 100 + 10;
     const lost = boardLost.length + simUpLost.length + simDownLost.length + (10 - q2done);

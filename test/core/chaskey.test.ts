@@ -7,11 +7,12 @@
 // block, and whole last blocks (16, 32, 48 bytes: the K1 path).
 import { describe, it, expect } from "vitest";
 import { loadCore } from "../../host/core.ts";
+import { raw } from "../support/raw-core.ts";
 
 const core = loadCore();
-const x = core.x,
-  mem = core.mem,
-  at = core.scratchBase;
+const x = raw(core).x,
+  mem = raw(core).mem,
+  at = raw(core).scratchBase;
 
 const VECTORS = `
 dd3e1849d6824555 ed1da89ec93179ca 98fe20a343cd666f f6f418acdd7d9fa1 4cf04960099949f3 75c83252653d3b57 964b0461fbe92273 141fa08bbf399636

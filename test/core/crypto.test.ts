@@ -5,11 +5,12 @@ import { describe, it, expect } from "vitest";
 import { createHash, createHmac } from "node:crypto";
 import { loadCore } from "../../host/core.ts";
 import { rng } from "./jsframe.ts";
+import { raw } from "../support/raw-core.ts";
 
 const core = loadCore();
-const x = core.x,
-  mem = core.mem,
-  at = core.scratchBase;
+const x = raw(core).x,
+  mem = raw(core).mem,
+  at = raw(core).scratchBase;
 
 function sha(data: Uint8Array): string {
   mem.set(data, at);

@@ -6,6 +6,7 @@ import { FieldKind } from "../../host/abi.ts";
 import { zigzagDecode } from "../../host/zigzag.ts";
 import { Codec, FrameType, Prio, Counter, flags } from "../../host/frame.ts";
 import { Status } from "../../host/status.ts";
+import { raw } from "../support/raw-core.ts";
 
 function pair() {
   return { host: loadCore(), dev: loadCore() };
@@ -34,19 +35,17 @@ const probe = (host: QnCore, dev: QnCore, id: number, arg = 0n) => {
 describe("identity", () => {
   it("reports version, build id, heap base and board facts, in PB and JSON", () => {
     const { host, dev } = pair();
-    const name = new TextEncoder().encode("sim");
-    dev.mem.set(name, dev.x.qn_msg_data());
-    dev.x.qn_board_info(48_000_000, 65536, dev.x.qn_msg_data(), name.length);
+    dev.boardInfo(48_000_000, 65536, "sim");
     for (const codec of [Codec.PB, Codec.JSON]) {
       const { reply, fields } = request(host, dev, FrameType.IDENT_REQ, codec, []);
       expect(reply.type).toBe(FrameType.IDENT);
       expect(reply.codec).toBe(codec);
       const get = (t: number) => fields.find((f) => f.tag === t)!;
       expect(new TextDecoder().decode(get(1).bytes)).toMatch(/^\d+\.\d+\.\d+$/);
-      expect(Number(get(2).value)).toBe(dev.x.qn_build_id() >>> 0);
+      expect(Number(get(2).value)).toBe(dev.buildId());
       expect(new TextDecoder().decode(get(3).bytes)).toBe("sim");
       expect(get(4).value).toBe(48_000_000n);
-      expect(Number(get(6).value)).toBe(dev.x.qn_heap_base());
+      expect(Number(get(6).value)).toBe(raw(dev).x.qn_heap_base());
     }
   });
 });
@@ -108,7 +107,7 @@ describe("priority scheduler", () => {
     host.send({ type: FrameType.DATA, flags: flags(Prio.BULK), packet: 10, payload: bulk });
     host.send({ type: FrameType.DATA, flags: flags(Prio.BULK), packet: 11, payload: bulk });
     const first = host.pull(50); // 50 bytes of bulk frame 10 are on the wire
-    expect(host.x.qn_tx_in_flight()).toBeGreaterThan(0);
+    expect(host.txInFlight()).toBeGreaterThan(0);
     host.send({ type: FrameType.DATA, flags: flags(Prio.EMERGENCY), packet: 99, payload: Uint8Array.of(1) });
     const rest = host.pull();
     // The emergency frame starts right after the cut: the delimiter is the
@@ -158,7 +157,7 @@ describe("id generator", () => {
     for (const t of times) {
       core.tick(t);
       for (let i = 0; i < 3000; i++) {
-        const id = BigInt.asUintN(64, core.x.qn_id_next());
+        const id = BigInt.asUintN(64, raw(core).x.qn_id_next());
         expect(id > prev).toBe(true);
         seen.add(id);
         prev = id;

@@ -3,11 +3,12 @@
 import { describe, it, expect } from "vitest";
 import { loadCore } from "../../host/core.ts";
 import { Status } from "../../host/status.ts";
+import { raw } from "../support/raw-core.ts";
 
 describe("pools", () => {
   it("allocates to exhaustion without trapping, then frees back to zero", () => {
     const core = loadCore();
-    const x = core.x;
+    const x = raw(core).x;
     expect(core.poolCount).toBe(2);
     const small = core.pool(0),
       large = core.pool(1);
@@ -37,13 +38,13 @@ describe("pools", () => {
 
   it("refuses a request larger than any block", () => {
     const core = loadCore();
-    expect(core.x.qn_pool_alloc(core.pool(1).blockSize + 1)).toBe(0);
+    expect(raw(core).x.qn_pool_alloc(core.pool(1).blockSize + 1)).toBe(0);
     expect(core.pool(0).inUse + core.pool(1).inUse).toBe(0);
   });
 
   it("refuses double, misaligned and foreign frees with a status", () => {
     const core = loadCore();
-    const x = core.x;
+    const x = raw(core).x;
     const b = x.qn_pool_alloc(10);
     expect(x.qn_pool_free(b)).toBe(Status.OK);
     expect(x.qn_pool_free(b)).toBe(Status.ERR_DOUBLE_FREE);

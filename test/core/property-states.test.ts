@@ -15,6 +15,7 @@ import { MemoryStorage } from "../../host/storage.ts";
 import { FrameType, Counter, Codec, HEADER_SIZE, Prio, Qos } from "../../host/frame.ts";
 import { AuthMode, ConfigKey, Role, SessionStat, SessionState, Status } from "../../host/abi.ts";
 import { wire, rng } from "./jsframe.ts";
+import { raw } from "../support/raw-core.ts";
 
 const INPUTS = Number(process.env.QN_PROPERTY_INPUTS ?? 20_000);
 const KEY = new TextEncoder().encode("qn-property-key-0123456789abcdef");
@@ -30,14 +31,14 @@ function end(role: Role, seed: number): QnCore {
     },
   });
   core.init();
-  const x = core.x;
+  const x = raw(core).x;
   for (const [k, v] of [
     [ConfigKey.ROLE, role],
     [ConfigKey.AUTH, AuthMode.FRAME_MAC],
     [ConfigKey.RETX_MS, 20],
   ] as const)
     expect(x.qn_config_set(k, v)).toBe(Status.OK);
-  core.mem.set(KEY, x.qn_msg_data());
+  raw(core).mem.set(KEY, x.qn_msg_data());
   expect(x.qn_set_key(x.qn_msg_data(), KEY.length)).toBe(Status.OK);
   expect(x.qn_journal_open(16 * 1024)).toBe(Status.OK);
   return core;
@@ -73,7 +74,7 @@ function feed(r: () => number, core: QnCore, bytes: Uint8Array): void {
   core.rx(Uint8Array.of(0));
 }
 
-const state = (c: QnCore) => Number(c.x.qn_session_stat(SessionStat.STATE));
+const state = (c: QnCore) => Number(c.sessionStat(SessionStat.STATE));
 const up = (c: QnCore) => state(c) === SessionState.UP;
 
 describe("decoder properties in the handshake and QoS 2 states", () => {
@@ -81,7 +82,7 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
     const r = rng(0x4a5d);
     const client = end(Role.CLIENT, 1),
       server = end(Role.SERVER, 2);
-    client.x.qn_connect();
+    client.connect();
     feed(r, server, client.pull());
     expect(state(server)).toBe(SessionState.WELCOMED);
     const counts = [0, 0, 0];
@@ -127,7 +128,7 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
       client.tick(now);
       server.tick(now);
     };
-    client.x.qn_connect();
+    client.connect();
     for (let i = 0; i < 20 && !(up(client) && up(server)); i++) {
       feed(r, server, client.pull());
       feed(r, client, server.pull());
@@ -148,13 +149,13 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
     for (let input = 0; input < INPUTS; input++) {
       for (let n = r() % 3; n--; ) {
         const p = Buffer.from(`m${published.length}:${(r() >>> 0).toString(36)}`);
-        client.mem.set(p, client.x.qn_app_buf() + HEADER_SIZE);
-        if (client.x.qn_publish(1, Qos.EXACTLY_ONCE, Prio.BULK, Codec.NONE, p.length) > 0n)
+        raw(client).mem.set(p, raw(client).x.qn_app_buf() + HEADER_SIZE);
+        if (raw(client).x.qn_publish(1, Qos.EXACTLY_ONCE, Prio.BULK, Codec.NONE, p.length) > 0n)
           published.push(p.toString());
       }
       // Now and then the client drops the session: the handshake that
       // renews it crosses the same damaging link.
-      if (r() % 400 === 0) client.x.qn_disconnect();
+      if (r() % 400 === 0) client.disconnect();
       const kind = r() % 3;
       feed(r, server, mangle(r, kind, client.pull()));
       take();
@@ -170,13 +171,13 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
       tick(25);
     }
     expect(taken).toBe(published.length);
-    const c = (id: number) => server.counter(id);
+    const c = (id: Counter) => server.counter(id);
     console.log(
       `property (QoS 2 session, auth 2): ${INPUTS} inputs (${counts[0]} valid, ${counts[1]} corrupted, ` +
         `${counts[2]} garbage), ${published.length} messages published, each delivered once and in order; the device ` +
         `refused ${c(Counter.ERR_CRC)} damaged frames (a MAC that fails, then the CRC) and ${c(Counter.AUTH_FAIL)} forged ones, suppressed ` +
         `${c(Counter.DUP_SUPPRESSED)} duplicates, dropped ${c(Counter.OOO_DROP)} out of order; ` +
-        `${server.x.qn_session_stat(SessionStat.SESSIONS_UP)} sessions, ${Date.now() - t0} ms`,
+        `${server.sessionStat(SessionStat.SESSIONS_UP)} sessions, ${Date.now() - t0} ms`,
     );
   }, 3_600_000);
 });

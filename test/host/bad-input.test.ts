@@ -97,7 +97,7 @@ describe("Peer refuses bad arguments and survives a throwing listener", () => {
   it("publish: oversize payload, channel, qos and prio out of range, a long key, a NaN timeout", async () => {
     const { peer, close } = await pair();
     try {
-      const max = peer.core.x.qn_max_payload();
+      const max = peer.core.maxPayload;
       expect(() => peer.publish(5, 0, new Uint8Array(30000))).toThrow(
         expect.objectContaining({ code: "ERR_OVERSIZE" }),
       );

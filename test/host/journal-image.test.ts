@@ -23,13 +23,13 @@ describe("journal image", () => {
     let sent = 0;
     // QoS 2 to the end with the small journal until it has compacted into
     // each half several times.
-    while (l.b.core.x.qn_journal_stat(JournalStat.COMPACTIONS) < 6 && sent < 2000) {
+    while (l.b.core.journalStat(JournalStat.COMPACTIONS) < 6 && sent < 2000) {
       if (l.a.publish(1, 2, new Uint8Array(40).fill(sent & 0xff)) > 0) sent++;
       l.run(5);
       expect(journalImageProblem(storage.data), `after ${sent} messages`).toBeUndefined();
       layouts.add(`${storage.data[0] === 0xa5 ? 0 : "-"}${storage.data[2048] === 0xa5 ? 1 : "-"}`);
     }
-    expect(l.b.core.x.qn_journal_stat(JournalStat.COMPACTIONS)).toBeGreaterThanOrEqual(6);
+    expect(l.b.core.journalStat(JournalStat.COMPACTIONS)).toBeGreaterThanOrEqual(6);
     expect([...layouts].sort()).toEqual(["-1", "0-"]);
 
     expect(journalImageProblem(randomBytes(4096))).toBe("holds no QN journal header");

@@ -7,6 +7,7 @@ import { Codec, Counter as C, FrameType, HEADER_SIZE } from "../../host/frame.ts
 import { Capability, FieldKind, QosStat, SessionStat, Status } from "../../host/abi.ts";
 import { zigzagDecode } from "../../host/zigzag.ts";
 import { flipHeader, rng } from "../core/jsframe.ts";
+import { raw } from "../support/raw-core.ts";
 
 /** The bytes of the one frame a pull returned, without the 0x00 a sender
  *  puts before a frame after an idle line (PROTOCOL.md section 1). */
@@ -17,12 +18,12 @@ describe("handshake", () => {
     it(`auth mode ${auth}: the session comes up on both ends with one session id`, () => {
       const l = new Link({ role: 1, auth }, { role: 0, auth });
       l.connect();
-      const sa = l.a.core.x.qn_session_stat(SessionStat.ID),
-        sb = l.b.core.x.qn_session_stat(SessionStat.ID);
+      const sa = l.a.core.sessionStat(SessionStat.ID),
+        sb = l.b.core.sessionStat(SessionStat.ID);
       expect(sa).toBe(sb);
       expect(sa).not.toBe(0n);
       // One round trip (1 ms each way here) plus the confirm.
-      expect(Number(l.a.core.x.qn_session_stat(SessionStat.HANDSHAKE_US))).toBeLessThanOrEqual(3000);
+      expect(Number(l.a.core.sessionStat(SessionStat.HANDSHAKE_US))).toBeLessThanOrEqual(3000);
       const pid = l.a.publish(4, 1, new TextEncoder().encode("hello"));
       expect(pid).toBeGreaterThan(0);
       l.run(10);
@@ -33,7 +34,7 @@ describe("handshake", () => {
   it("a wrong key is refused on both sides, counted, and nothing gets through", () => {
     const wrong = new TextEncoder().encode("not-the-key-0123456789abcdef0123");
     const l = new Link({ role: 1, auth: 2, key: wrong }, { role: 0, auth: 2 });
-    l.a.core.x.qn_connect();
+    l.a.core.connect();
     l.run(500);
     expect(l.a.up).toBe(false);
     expect(l.b.up).toBe(false);
@@ -45,7 +46,7 @@ describe("handshake", () => {
   it("a client with the wrong key that skips the proof check is refused by the server", () => {
     // The server must not trust a client just because it answered WELCOME.
     const l = new Link({ role: 1, auth: 1, key: new TextEncoder().encode("wrong") }, { role: 0, auth: 1 });
-    const x = l.a.core.x;
+    const x = raw(l.a.core).x;
     x.qn_connect();
     l.step();
     l.step(); // WELCOME is now at the client
@@ -57,7 +58,7 @@ describe("handshake", () => {
 
   it("a mismatched auth mode is refused with ERR_AUTH", () => {
     const l = new Link({ role: 1, auth: 0 }, { role: 0, auth: 2 });
-    l.a.core.x.qn_connect();
+    l.a.core.connect();
     l.run(100);
     expect(l.a.up || l.b.up).toBe(false);
     expect(l.b.core.counter(C.AUTH_FAIL)).toBeGreaterThan(0);
@@ -127,7 +128,7 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
     raw[30] ^= 0x04; // ...and a flipped payload bit, CRC left as it was
     expect(relay(l, raw)).toEqual({ n: 0, crc: 1, auth: 0, frames: 0 });
     expect(l.b.got).toHaveLength(1);
-    expect(l.b.core.x.qn_last_error()).toBe(-1); // ERR_CRC
+    expect(l.b.core.lastError()).toBe(-1); // ERR_CRC
   });
 
   it("a frame whose MAC checks out is taken even if only its CRC field was hit", () => {
@@ -196,14 +197,14 @@ describe("per-frame MAC and replay window (auth mode 2)", () => {
   it("the key never appears in identity or in any frame on the wire", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     const seen: Uint8Array[] = [];
-    l.a.core.x.qn_connect();
+    l.a.core.connect();
     for (let i = 0; i < 200; i++) {
       l.step();
     }
     l.a.core.send({ type: FrameType.IDENT_REQ, codec: Codec.PB });
     seen.push(l.a.core.pull());
-    const all = Buffer.concat([...seen, Buffer.from(l.b.core.mem)]);
-    expect(Buffer.from(l.a.core.mem).includes(Buffer.from(KEY))).toBe(true); // the core holds it...
+    const all = Buffer.concat([...seen, Buffer.from(raw(l.b.core).mem)]);
+    expect(Buffer.from(raw(l.a.core).mem).includes(Buffer.from(KEY))).toBe(true); // the core holds it...
     const wireOnly = Buffer.concat(seen);
     expect(wireOnly.includes(Buffer.from(KEY.subarray(0, 8)))).toBe(false); // ...the wire never does
     expect(all.length).toBeGreaterThan(0);
@@ -235,12 +236,12 @@ describe("versions and capabilities", () => {
   it("the client keeps the server's refusal reason; capabilities are exchanged", () => {
     const bad = new Link({ role: 1, auth: 1 }, { role: 0, auth: 2 });
     bad.run(50);
-    expect(Number(bad.a.core.x.qn_session_stat(SessionStat.REFUSAL))).toBe(Status.ERR_AUTH); // auth modes differ
+    expect(Number(bad.a.core.sessionStat(SessionStat.REFUSAL))).toBe(Status.ERR_AUTH); // auth modes differ
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     l.connect();
-    expect(Number(l.a.core.x.qn_session_stat(SessionStat.PEER_CAPS)) & Capability.JOURNAL).toBe(Capability.JOURNAL); // the server's journal is open
+    expect(Number(l.a.core.sessionStat(SessionStat.PEER_CAPS)) & Capability.JOURNAL).toBe(Capability.JOURNAL); // the server's journal is open
     const codecs = (1 << Codec.PB) | (1 << Codec.JSON);
-    expect(Number(l.b.core.x.qn_session_stat(SessionStat.PEER_CAPS)) & codecs).toBe(codecs); // the client's codecs: protobuf and JSON
+    expect(Number(l.b.core.sessionStat(SessionStat.PEER_CAPS)) & codecs).toBe(codecs); // the client's codecs: protobuf and JSON
   });
 });
 
@@ -255,7 +256,7 @@ describe("a HELLO from a client without the key", () => {
     }
     l.run(200);
     expect(l.b.got).toHaveLength(5);
-    const dev = l.b.core.x;
+    const dev = raw(l.b.core).x;
     const before = [
       dev.qn_qos_stat(QosStat.Q2_EXPECTED),
       dev.qn_qos_stat(QosStat.PEER_EPOCH),
@@ -267,7 +268,7 @@ describe("a HELLO from a client without the key", () => {
       { role: 1, auth: 2, key: new TextEncoder().encode("not-the-key-0123456789abcdef0123"), seed: 99 },
       { role: 0, auth: 2 },
     );
-    intruder.a.core.x.qn_connect();
+    intruder.a.core.connect();
     const hello = intruder.a.core.pull();
     expect(hello.length).toBeGreaterThan(0);
     l.b.core.rx(hello);

@@ -6,9 +6,18 @@
 import { loadModule, QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { rng } from "../core/jsframe.ts";
-import { AuthMode, ConfigKey, COUNTER_COUNT, FrameType, SessionStat, SessionState } from "../../host/abi.ts";
+import {
+  AuthMode,
+  ConfigKey,
+  type Counter,
+  COUNTER_COUNT,
+  FrameType,
+  SessionStat,
+  SessionState,
+} from "../../host/abi.ts";
 import { flagsQos } from "../../host/frame.ts";
 import { LineNoise, type NoiseOptions } from "../../host/line-noise.ts";
+import { raw } from "../support/raw-core.ts";
 
 export const KEY = new TextEncoder().encode("qn-test-key-0123456789abcdef0123");
 const module = loadModule();
@@ -51,7 +60,7 @@ export class End {
       },
     });
     this.core.init();
-    const x = this.core.x,
+    const x = raw(this.core).x,
       o = this.opts;
     const set = (k: number, v: number) => {
       const st = x.qn_config_set(k, v);
@@ -66,7 +75,7 @@ export class End {
     set(ConfigKey.HANDSHAKE_MS, o.handshakeMs ?? 100);
     set(ConfigKey.RETX_MS, o.retxMs ?? 30);
     const key = o.key ?? KEY;
-    this.core.mem.set(key, x.qn_msg_data());
+    raw(this.core).mem.set(key, x.qn_msg_data());
     if (x.qn_set_key(x.qn_msg_data(), key.length) !== 0) throw new Error("key");
     // The journal opens before the first tick, as on a device: a client's
     // first tick sends its HELLO, which announces the journal's QoS 2 bases
@@ -78,19 +87,19 @@ export class End {
 
   /** Counters summed over every boot (a reset zeroes the core's own). */
   private carried = new Map<number, number>();
-  total(id: number): number {
+  total(id: Counter): number {
     return (this.carried.get(id) ?? 0) + this.core.counter(id);
   }
 
   /** Power cut: the core and everything in RAM is gone. */
   reset(): void {
-    for (let id = 0; id < COUNTER_COUNT; id++) this.carried.set(id, this.total(id));
+    for (let id = 0; id < COUNTER_COUNT; id++) this.carried.set(id, this.total(id as Counter));
     this.resets++;
     this.boot();
   }
 
   get up(): boolean {
-    return this.core.x.qn_session_stat(SessionStat.STATE) === BigInt(SessionState.UP);
+    return this.core.sessionStat(SessionStat.STATE) === BigInt(SessionState.UP);
   }
 
   /** The application takes everything from the inbox. */
@@ -109,17 +118,17 @@ export class End {
 
   /** Publish; returns the packet id or a negative status. */
   publish(channel: number, qos: number, payload: Uint8Array, prio = 2): number {
-    const x = this.core.x;
-    this.core.mem.set(payload, x.qn_app_buf() + 24);
+    const x = raw(this.core).x;
+    raw(this.core).mem.set(payload, x.qn_app_buf() + 24);
     return Number(x.qn_publish(channel, qos, prio, 0, payload.length));
   }
 
   /** Publish with a binary trace context ahead of the payload (TRACE flag). */
   publishTraced(channel: number, qos: number, trace: Uint8Array, payload: Uint8Array, prio = 2): number {
-    const x = this.core.x,
+    const x = raw(this.core).x,
       at = x.qn_app_buf() + 24;
-    this.core.mem.set(trace, at);
-    this.core.mem.set(payload, at + trace.length);
+    raw(this.core).mem.set(trace, at);
+    raw(this.core).mem.set(payload, at + trace.length);
     return Number(x.qn_publish_traced(channel, qos, prio, 0, trace.length + payload.length));
   }
 }
@@ -278,11 +287,11 @@ export class Link {
   }
 
   connect(limitMs = 2000): void {
-    this.a.core.x.qn_connect();
+    this.a.core.connect();
     if (!this.run(limitMs, () => this.a.up && this.b.up)) throw new Error("no session");
   }
 }
 
-export function counter(e: End, id: number): number {
+export function counter(e: End, id: Counter): number {
   return e.core.counter(id);
 }

@@ -8,24 +8,25 @@ import { loadCore, type QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { Link } from "./harness.ts";
 import { ConfigKey, SessionStat } from "../../host/abi.ts";
+import { raw } from "../support/raw-core.ts";
 
 const node = (id: bigint) => Number((id >> 12n) & 0x3ffn);
 
 function boot(storage?: MemoryStorage, nowUs = 0n): QnCore {
   const core = loadCore({ storage: storage ?? new MemoryStorage(8192) });
   core.tick(nowUs);
-  if (storage) expect(core.x.qn_journal_open(storage.size)).toBe(0);
+  if (storage) expect(raw(core).x.qn_journal_open(storage.size)).toBe(0);
   return core;
 }
 
-const ids = (core: QnCore, n: number) => Array.from({ length: n }, () => BigInt.asUintN(64, core.x.qn_id_next()));
+const ids = (core: QnCore, n: number) => Array.from({ length: n }, () => BigInt.asUintN(64, raw(core).x.qn_id_next()));
 
 describe("ids", () => {
   it("carry the node set by config key 9, on two cores with two nodes", () => {
     const a = boot(new MemoryStorage(8192)),
       b = boot(new MemoryStorage(8192));
-    expect(a.x.qn_config_set(ConfigKey.NODE, 17)).toBe(0);
-    expect(b.x.qn_config_set(ConfigKey.NODE, 900)).toBe(0);
+    expect(raw(a).x.qn_config_set(ConfigKey.NODE, 17)).toBe(0);
+    expect(raw(b).x.qn_config_set(ConfigKey.NODE, 900)).toBe(0);
     const ia = ids(a, 500),
       ib = ids(b, 500);
     expect(new Set(ia.map(node))).toEqual(new Set([17]));
@@ -36,7 +37,7 @@ describe("ids", () => {
   it("go on past every id of the boot before, and keep the node, across a reset with a journal", () => {
     const storage = new MemoryStorage(8192);
     let core = boot(storage);
-    expect(core.x.qn_config_set(ConfigKey.NODE, 42)).toBe(0);
+    expect(raw(core).x.qn_config_set(ConfigKey.NODE, 42)).toBe(0);
     const before: bigint[] = [];
     // Forty minutes of the clock in 10 s steps: the lease is renewed as it goes.
     for (let t = 0n; t <= 2_400_000_000n; t += 10_000_000n) {
@@ -46,7 +47,7 @@ describe("ids", () => {
     const last = before[before.length - 1];
     // Power cut; the clock starts again near 0.
     core = boot(storage, 5_000n);
-    expect(core.x.qn_config_get(ConfigKey.NODE)).toBe(42);
+    expect(core.getConfig(ConfigKey.NODE)).toBe(42);
     const after = ids(core, 100);
     expect(after.every((id) => id > last)).toBe(true);
     expect(new Set(after.map(node))).toEqual(new Set([42]));
@@ -69,7 +70,7 @@ describe("ids", () => {
     for (let i = 0; i < 100; i++) {
       const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1, seed: 1000 + i });
       l.connect();
-      full.add(BigInt.asUintN(64, l.b.core.x.qn_session_stat(SessionStat.ID)));
+      full.add(BigInt.asUintN(64, l.b.core.sessionStat(SessionStat.ID)));
       // The session id a frame carries, as the host receives it.
       l.a.drain = () => {};
       l.b.publish(1, 0, Uint8Array.of(1));
@@ -86,7 +87,7 @@ describe("ids", () => {
   it("make a new session id after a device reset, however soon", () => {
     const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
     l.connect();
-    const id = () => BigInt.asUintN(64, l.b.core.x.qn_session_stat(SessionStat.ID));
+    const id = () => BigInt.asUintN(64, l.b.core.sessionStat(SessionStat.ID));
     const sessions = new Set<bigint>([id()]),
       wire = new Set<number>([l.b.core.sessionWireId()]);
     for (let r = 0; r < 5; r++) {

@@ -11,6 +11,7 @@ import { rawFrame } from "../core/jsframe.ts";
 import { crc32c } from "../../tools/crc32c.mjs";
 import { FrameType, JournalRecord as R, JournalStat, Prio, Qos, QosStat } from "../../host/abi.ts";
 import { flags } from "../../host/frame.ts";
+import { raw } from "../support/raw-core.ts";
 
 const SIZE = 8192;
 const HALF = SIZE / 2;
@@ -67,11 +68,11 @@ function q2Frame(packet: number, payload: Uint8Array, lengthField?: number): Uin
 
 function boot(region: Uint8Array) {
   const core = loadCore({ storage: new MemoryStorage(SIZE, region) });
-  const st = core.x.qn_journal_open(SIZE);
+  const st = raw(core).x.qn_journal_open(SIZE);
   const stats = Object.values(QosStat)
     .filter((w) => w !== QosStat.BAD_RECORDS)
-    .map((w) => core.x.qn_qos_stat(w) >>> 0);
-  return { core, st, stats, bad: core.x.qn_qos_stat(QosStat.BAD_RECORDS) };
+    .map((w) => raw(core).x.qn_qos_stat(w) >>> 0);
+  return { core, st, stats, bad: core.qosStat(QosStat.BAD_RECORDS) };
 }
 
 const fresh = () => new Uint8Array(SIZE).fill(0xff);
@@ -85,7 +86,7 @@ describe("journal recovery over hostile flash", () => {
       expect(st).toBe(0);
       expect(core.inboxPop()).toBeNull();
       expect(bad, `boot ${boots}`).toBe(boots === 0 ? 1 : 0); // dropped once; the compaction left it behind
-      expect(core.x.qn_qos_stat(QosStat.Q2_EXPECTED)).toBe(5);
+      expect(core.qosStat(QosStat.Q2_EXPECTED)).toBe(5);
     }
   });
 
@@ -143,7 +144,7 @@ describe("journal recovery over hostile flash", () => {
     expect(stats[3]).toBe(42); // q2 expected: the IN of 41 counts
     expect(stats[4]).toBe(40); // delivered
     expect(stats[10]).toBe(0xabcd); // digest
-    expect(core.x.qn_journal_stat(JournalStat.GENERATION)).toBe(7); // the committed half's generation
+    expect(core.journalStat(JournalStat.GENERATION)).toBe(7); // the committed half's generation
     expect(core.inboxPop()?.packet).toBe(41);
   });
 });

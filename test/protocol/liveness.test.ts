@@ -3,6 +3,7 @@
 import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { Counter, QosStat, SessionStat } from "../../host/abi.ts";
+import { raw } from "../support/raw-core.ts";
 
 describe("liveness", () => {
   it("heartbeats keep an idle session up", () => {
@@ -42,8 +43,8 @@ describe("liveness", () => {
         { role: 0, auth: 2, heartbeatMs: 50, misses: 3 },
       );
       l.connect();
-      const session = l.a.core.x.qn_session_stat(SessionStat.ID);
-      if (hold) l.a.core.x.qn_hold_rx(1);
+      const session = l.a.core.sessionStat(SessionStat.ID);
+      if (hold) l.a.core.holdRx(true);
       l.aPaused = true;
       l.run(1000); // far beyond 3 missed heartbeats of 50 ms
       expect(l.a.up).toBe(hold);
@@ -52,11 +53,11 @@ describe("liveness", () => {
         continue;
       } // and again on every failed reconnect
       expect(l.b.up).toBe(true); // the client's heartbeats still reach the device
-      l.a.core.x.qn_hold_rx(0);
+      l.a.core.holdRx(false);
       l.aPaused = false;
       l.run(1000);
       expect(l.a.up && l.b.up).toBe(true);
-      expect(l.a.core.x.qn_session_stat(SessionStat.ID)).toBe(session); // the same session, never dropped
+      expect(l.a.core.sessionStat(SessionStat.ID)).toBe(session); // the same session, never dropped
       expect(l.a.core.counter(Counter.LINK_DOWN)).toBe(0);
     }
   });
@@ -71,7 +72,7 @@ describe("liveness", () => {
     l.connect();
     l.cut = true;
     l.run(3000);
-    const x = l.a.core.x;
+    const x = raw(l.a.core).x;
     const n = Number(x.qn_session_stat(SessionStat.BACKOFFS));
     expect(n).toBeGreaterThan(8);
     // The last 8 waits, oldest first, with their attempt numbers.
@@ -100,7 +101,7 @@ describe("liveness", () => {
   it("a reconnect within the session lifetime resumes the same session; in-flight QoS 2 completes", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     l.connect();
-    const sid = l.a.core.x.qn_session_stat(SessionStat.ID);
+    const sid = l.a.core.sessionStat(SessionStat.ID);
     l.cut = true;
     // Accepted (the cut is not noticed yet), then stuck in flight.
     for (let i = 0; i < 5; i++) expect(l.a.publish(3, 2, Buffer.from(`m${i}`))).toBeGreaterThan(0);
@@ -108,9 +109,9 @@ describe("liveness", () => {
     expect(l.a.up).toBe(false);
     expect(l.a.publish(3, 2, Buffer.from("refused"))).toBe(-23);
     l.cut = false;
-    l.run(1500, () => l.b.got.length === 5 && l.a.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0);
-    expect(l.a.core.x.qn_session_stat(SessionStat.RESUMED)).toBe(1n); // resumed
-    expect(l.a.core.x.qn_session_stat(SessionStat.ID)).toBe(sid);
+    l.run(1500, () => l.b.got.length === 5 && l.a.core.qosStat(QosStat.IN_FLIGHT) === 0);
+    expect(l.a.core.sessionStat(SessionStat.RESUMED)).toBe(1n); // resumed
+    expect(l.a.core.sessionStat(SessionStat.ID)).toBe(sid);
     expect(l.b.got.map((g) => g.payload.toString())).toEqual(["m0", "m1", "m2", "m3", "m4"]);
   });
 

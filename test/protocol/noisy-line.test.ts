@@ -48,7 +48,7 @@ describe("noisy line", () => {
     );
     // The server's second frame in is the CONFIRM (the first is the HELLO).
     dropArrivals(l.b.core, (n) => n === 2);
-    l.a.core.x.qn_connect();
+    l.a.core.connect();
     expect(l.run(200, () => l.a.up)).toBe(true);
     expect(l.b.up).toBe(false);
     // The application pings the device until it answers within the session.
@@ -93,7 +93,7 @@ describe("noisy line", () => {
       flips += l.noise.ab.flipped + l.noise.ba.flipped;
       heartbeats += l.a.core.counter(Counter.HEARTBEATS) - hb0;
       answered += l.a.core.counter(Counter.FRAMES_IN) - in0; // an idle client hears only pongs (and handshakes)
-      drops += Number(l.a.core.x.qn_session_stat(SessionStat.SESSIONS_UP)) - 1;
+      drops += Number(l.a.core.sessionStat(SessionStat.SESSIONS_UP)) - 1;
     }
     const p = 1 - answered / heartbeats;
     const expected = heartbeats * p ** (misses + 1);

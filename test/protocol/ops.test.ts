@@ -4,6 +4,7 @@ import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { Codec, ConfigKey, FieldKind, FrameType, SessionStat, Status } from "../../host/abi.ts";
 import { zigzagDecode } from "../../host/zigzag.ts";
+import { raw } from "../support/raw-core.ts";
 
 const unz = (v: bigint) => Number(zigzagDecode(v));
 
@@ -33,7 +34,7 @@ describe("config frames", () => {
   it("apply all values at once, keep the session, and count a generation", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     l.connect();
-    const sid = l.b.core.x.qn_session_stat(SessionStat.ID);
+    const sid = l.b.core.sessionStat(SessionStat.ID);
     const r = request(l, FrameType.CONFIG, [
       { tag: 3, value: 250 },
       { tag: 4, value: 5 },
@@ -44,20 +45,20 @@ describe("config frames", () => {
     const f = Object.fromEntries(l.a.core.decode(Codec.PB, r.payload).map((x) => [x.tag, x.value]));
     expect(unz(f[1])).toBe(0);
     expect(f[3]).toBe(1n);
-    const x = l.b.core.x;
+    const x = raw(l.b.core).x;
     expect([
       x.qn_config_get(ConfigKey.HEARTBEAT_MS),
       x.qn_config_get(ConfigKey.HEARTBEAT_MISS),
       x.qn_config_get(ConfigKey.BACKOFF_BASE_MS),
       x.qn_config_get(ConfigKey.BACKOFF_CAP_MS),
     ]).toEqual([250, 5, 50, 2000]);
-    expect(l.b.up && l.b.core.x.qn_session_stat(SessionStat.ID) === sid).toBe(true);
+    expect(l.b.up && l.b.core.sessionStat(SessionStat.ID) === sid).toBe(true);
   });
 
   it("refuse the whole frame when one value is wrong; the running config stays", () => {
     const l = new Link({ role: 1, auth: 2 }, { role: 0, auth: 2 });
     l.connect();
-    const x = l.b.core.x;
+    const x = raw(l.b.core).x;
     const before = [2, 3, 4, 5].map((k) => x.qn_config_get(k));
     for (const [fields, badTag] of [
       [

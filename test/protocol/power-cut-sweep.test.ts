@@ -82,8 +82,8 @@ function run(victim: "device" | "host", region: number, cutAtOp: number, mode: "
     }
   }
   const at = `${victim} cut at op ${cutAtOp} (${mode})`;
-  expect(dev.core.x.qn_qos_stat(QosStat.DIGEST) >>> 0, `${at}: digest`).toBe(digestOf(dev.got));
-  expect(dev.core.x.qn_qos_stat(QosStat.Q2_DELIVERED), `${at}: delivery mark`).toBe(dev.got.at(-1)?.packet ?? 0);
+  expect(dev.core.qosStat(QosStat.DIGEST), `${at}: digest`).toBe(digestOf(dev.got));
+  expect(dev.core.qosStat(QosStat.Q2_DELIVERED), `${at}: delivery mark`).toBe(dev.got.at(-1)?.packet ?? 0);
   return {
     ops: storage.ops,
     cuts,

@@ -7,6 +7,7 @@ import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { rng } from "../core/jsframe.ts";
 import { Counter, SchedStat } from "../../host/abi.ts";
+import { raw } from "../support/raw-core.ts";
 
 describe("emergency frames on a saturated 921600-baud line", () => {
   it("start within a few bytes of being queued, whatever bulk is waiting", () => {
@@ -23,7 +24,7 @@ describe("emergency frames on a saturated 921600-baud line", () => {
       // Keep the bulk class full.
       while (l.b.publish(1, 0, bulk, 2) >= 0) bulkQueued++;
       if (ms > 50 && r() % 40 === 0) {
-        const queuedAhead = l.b.core.x.qn_tx_pending(2) * (bulk.length + 40) + l.b.core.x.qn_tx_in_flight();
+        const queuedAhead = raw(l.b.core).x.qn_tx_pending(2) * (bulk.length + 40) + l.b.core.txInFlight();
         if (l.b.publish(9, 0, Buffer.from("E-STOP"), 0) >= 0) {
           emergencies++;
           maxQueuedAhead = Math.max(maxQueuedAhead, queuedAhead);
@@ -31,7 +32,7 @@ describe("emergency frames on a saturated 921600-baud line", () => {
       }
       l.step();
     }
-    const x = l.b.core.x;
+    const x = raw(l.b.core).x;
     const started = x.qn_sched_stat(SchedStat.EMERGENCY_SENT),
       worst = x.qn_sched_stat(SchedStat.EMERGENCY_MAX_AHEAD);
     const worstUs = ((worst * 10) / 921600) * 1e6;

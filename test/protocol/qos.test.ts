@@ -5,6 +5,7 @@ import { describe, it, expect } from "vitest";
 import { Link, type End } from "./harness.ts";
 import { rng } from "../core/jsframe.ts";
 import { Counter as C, QosStat, SessionStat } from "../../host/abi.ts";
+import { raw } from "../support/raw-core.ts";
 
 const N = Number(process.env.QN_QOS2_MESSAGES ?? 10_000);
 
@@ -39,7 +40,7 @@ function pump(
     lastProgress = l.t;
   const t0 = l.t;
   const state = (e: End) => {
-    const x = e.core.x;
+    const x = raw(e.core).x;
     return `up=${e.up} state=${x.qn_session_stat(SessionStat.STATE)} q2next=${x.qn_qos_stat(QosStat.Q2_NEXT)} q2expect=${x.qn_qos_stat(QosStat.Q2_EXPECTED)} done=${x.qn_qos_stat(QosStat.Q2_DONE)} rel=${x.qn_qos_stat(QosStat.Q2_RELEASED)} q1next=${x.qn_qos_stat(QosStat.Q1_NEXT)} q1expect=${x.qn_qos_stat(QosStat.Q1_EXPECTED)} inflight=${x.qn_qos_stat(QosStat.IN_FLIGHT)}`;
   };
   while (l.t - t0 < limitMs) {
@@ -61,7 +62,7 @@ function pump(
       seq++;
     }
     l.step();
-    if (seq >= total && from.core.x.qn_qos_stat(QosStat.IN_FLIGHT) === 0) {
+    if (seq >= total && from.core.qosStat(QosStat.IN_FLIGHT) === 0) {
       // Let the last acks land, then stop.
       l.run(50);
       break;

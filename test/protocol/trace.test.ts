@@ -8,6 +8,7 @@ import { loadCore } from "../../host/core.ts";
 import { Status } from "../../host/status.ts";
 import { Counter, Flag, FrameType, Prio, TRACE_BYTES } from "../../host/frame.ts";
 import { rawFrame, toWire } from "../core/jsframe.ts";
+import { raw } from "../support/raw-core.ts";
 
 const ctx = Uint8Array.from({ length: TRACE_BYTES }, (_, i) => (i === 0 ? 0 : i === 25 ? 1 : (i * 37 + 5) & 0xff));
 
@@ -35,7 +36,7 @@ describe("trace context in frames", () => {
   it("refuses a traced publish shorter than the context", () => {
     const l = new Link({ role: 1, auth: 0 }, { role: 0, auth: 0 });
     l.connect();
-    const x = l.b.core.x;
+    const x = raw(l.b.core).x;
     expect(Number(x.qn_publish_traced(3, 0, 2, 0, TRACE_BYTES - 1))).toBe(Status.ERR_ARG);
   });
 
