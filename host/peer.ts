@@ -9,6 +9,7 @@ import { nowUs } from "./clock.ts";
 import { flags, FrameType, Prio, type Frame } from "./frame.ts";
 import { AuthMode, Codec, ConfigKey, Counter, JournalStat, PRIO_CLASSES, Qos, Role, SessionStat } from "./abi.ts";
 import type { Transport } from "./transport/transport.ts";
+import { messageOf, type Message } from "./message.ts";
 import type { Storage } from "./storage.ts";
 
 /** How the host end of a link authenticates and times its session. */
@@ -95,8 +96,18 @@ export class Peer {
     });
   }
 
+  /** Every frame the core hands over that is not a reply to a request:
+   *  DATA, and the peer's own requests. */
   onFrame(l: (f: Frame) => void): void {
     this.frameListeners.push(l);
+  }
+
+  /** Every application message (DATA frame) received, in order. */
+  onMessage(l: (m: Message) => void): void {
+    this.onFrame((f) => {
+      const m = messageOf(f);
+      if (m) l(m);
+    });
   }
 
   /** Make this end a session client with `s`, open its journal, and start

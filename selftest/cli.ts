@@ -7,21 +7,10 @@ import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS, type Context } from "./checks.ts";
-import { runChecks, selectChecks, type TestEntry, type Report } from "./run.ts";
-import {
-  connectSim,
-  connectSerial,
-  connectQemu,
-  firmwareDir,
-  imageManifest,
-  readKey,
-  resolvePlatform,
-  DEFAULT_KEY_FILE,
-  UsageError,
-  type Connected,
-} from "./targets.ts";
-import { identify, text } from "./probe.ts";
-import { FrameType } from "../host/frame.ts";
+import { selectChecks, type TestEntry, type Report } from "./run.ts";
+import { firmwareDir, readKey, DEFAULT_KEY_FILE, UsageError } from "./targets.ts";
+import { ConnectError, runSelftest } from "./api.ts";
+import type { AuthMode } from "../host/abi.ts";
 
 const HELP = `usage: qn_selftest [options]
 
@@ -120,9 +109,8 @@ async function main(): Promise<void> {
   if (!(timeoutS > 0)) usage(`--timeout must be a positive number of seconds (got ${a.timeout})`);
   const baud = a.baud === undefined ? 921600 : Number(a.baud);
   if (!Number.isInteger(baud) || baud <= 0) usage(`--baud must be a positive integer (got ${a.baud})`);
-  let checks;
   try {
-    checks = selectChecks(a.only);
+    selectChecks(a.only); // before connecting: a bad --only is a usage error
   } catch (e: any) {
     usage(e.message);
   }
@@ -151,80 +139,34 @@ async function main(): Promise<void> {
     );
   }
 
-  let conn: Connected | undefined;
-  let session: { handshakeUs: number; resumed: boolean } | undefined;
   const fatal = (msg: string): never => {
     process.stderr.write(`qn_selftest: ${msg}\n`);
     process.exit(2);
   };
-  const timeoutMs = timeoutS * 1000;
-  try {
-    const connect =
-      target === "sim"
-        ? connectSim(key!, auth)
-        : target === "qemu"
-          ? connectQemu(a.platform ?? "mps2-an500", key!, auth)
-          : connectSerial(a.port!, baud, key!, auth);
-    conn = await withTimeout(connect, timeoutMs, `could not connect to the ${target} target within ${timeoutS} s`);
-    // The target must answer before the checks start: a silent port is a
-    // connection error (exit 2), not seventeen failed checks.
-    await withTimeout(
-      conn.peer.request(FrameType.PING, {
-        payload: Uint8Array.of(1, 2, 3),
-        timeoutMs,
-        attemptMs: Math.min(2500, timeoutMs),
-      }),
-      timeoutMs + 500,
-      "no answer",
-    );
-    session = await conn.peer.connect(timeoutMs);
-    // The build to compare with is the one for the board that answered.
-    const reported = text((await identify(conn.peer, timeoutMs)).get(3));
-    const platform = resolvePlatform(a.platform, reported, target === "serial" ? a.port! : `the ${target} target`);
-    if (target === "serial" && platform) conn.expected.image = imageManifest(firmwareDir(platform));
-  } catch (e: any) {
-    await conn?.close().catch(() => {});
-    if (e instanceof UsageError) fatal(e.message);
-    const where = target === "serial" ? a.port : target;
-    if (e?.code === "ERR_AUTH") fatal(`${e.message}: the device runs another key (--key-file) or auth mode (--auth)`);
-    if (/no session/.test(String(e?.message)))
-      fatal(`${e.message}: the device answers but no session came up (auth mode ${auth}; check --auth and --key-file)`);
-    fatal(
-      `${e?.message ?? e}${/no answer|ERR_TIMEOUT/.test(String(e?.message)) ? ` — ${where} did not answer within ${timeoutS} s: is the QN firmware flashed and running, at ${baud} baud?` : ""}`,
-    );
-  }
-
-  const ctx: Context = {
-    peer: conn!.peer,
-    faulty: conn!.faulty,
-    powerCut: conn!.powerCut,
-    session,
-    target,
-    mode,
-    expected: conn!.expected,
-    lineRate: conn!.lineRate,
-  };
   let report: Report;
   try {
-    if (output === "text")
-      log(`qn_selftest: ${checks!.length} checks, mode ${mode}, target ${target}${conn!.port ? " " + conn!.port : ""}`);
-    report = await runChecks(ctx, checks!, (e, i, n) => log(line(e, i, n)), conn!.port);
-  } finally {
-    await conn!.close().catch(() => {});
+    report = await runSelftest({
+      target,
+      port: a.port,
+      baud,
+      platform: a.platform,
+      key: key!,
+      auth: auth as AuthMode,
+      mode,
+      only: a.only,
+      timeoutMs: timeoutS * 1000,
+      onStart: (n, port) => {
+        if (output === "text") log(`qn_selftest: ${n} checks, mode ${mode}, target ${target}${port ? " " + port : ""}`);
+      },
+      onCheck: (e, i, n) => log(line(e, i, n)),
+    });
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConnectError) fatal(e.message);
+    throw e;
   }
   if (output === "json") process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   else console.log(table(report));
   process.exitCode = report.health_status === "FAIL" ? 1 : 0;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, msg: string): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      t = setTimeout(() => reject(new Error(msg)), ms);
-    }),
-  ]).finally(() => clearTimeout(t));
 }
 
 main().catch((e) => {

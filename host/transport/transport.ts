@@ -1,6 +1,6 @@
 // One interface for every link the host speaks QN over: a serial port (real
-// board or QEMU's pty), an in-memory pair (in-process device, tests), later
-// TCP. A transport moves bytes only: framing and protocol live in the core.
+// board or QEMU's pty), an in-memory pair (in-process device, tests), or
+// TCP (TLS too). A transport moves bytes only: framing and protocol live in the core.
 //
 // Contract:
 //  - open() resolves when bytes can flow, or rejects with a TransportError
