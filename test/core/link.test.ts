@@ -157,7 +157,7 @@ describe("id generator", () => {
     for (const t of times) {
       core.tick(t);
       for (let i = 0; i < 3000; i++) {
-        const id = BigInt.asUintN(64, raw(core).x.qn_id_next());
+        const id = core.idNext();
         expect(id > prev).toBe(true);
         seen.add(id);
         prev = id;

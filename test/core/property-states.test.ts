@@ -12,10 +12,9 @@
 import { describe, it, expect } from "vitest";
 import { loadModule, QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
-import { FrameType, Counter, Codec, HEADER_SIZE, Prio, Qos } from "../../host/frame.ts";
+import { FrameType, Counter, Codec, Prio, Qos } from "../../host/frame.ts";
 import { AuthMode, ConfigKey, Role, SessionStat, SessionState, Status } from "../../host/abi.ts";
 import { wire, rng } from "./jsframe.ts";
-import { raw } from "../support/raw-core.ts";
 
 const INPUTS = Number(process.env.QN_PROPERTY_INPUTS ?? 20_000);
 const KEY = new TextEncoder().encode("qn-property-key-0123456789abcdef");
@@ -31,16 +30,14 @@ function end(role: Role, seed: number): QnCore {
     },
   });
   core.init();
-  const x = raw(core).x;
   for (const [k, v] of [
     [ConfigKey.ROLE, role],
     [ConfigKey.AUTH, AuthMode.FRAME_MAC],
     [ConfigKey.RETX_MS, 20],
   ] as const)
-    expect(x.qn_config_set(k, v)).toBe(Status.OK);
-  raw(core).mem.set(KEY, x.qn_msg_data());
-  expect(x.qn_set_key(x.qn_msg_data(), KEY.length)).toBe(Status.OK);
-  expect(x.qn_journal_open(16 * 1024)).toBe(Status.OK);
+    expect(core.trySetConfig(k, v)).toBe(Status.OK);
+  core.setKey(KEY);
+  core.journalOpen(16 * 1024);
   return core;
 }
 
@@ -149,9 +146,7 @@ describe("decoder properties in the handshake and QoS 2 states", () => {
     for (let input = 0; input < INPUTS; input++) {
       for (let n = r() % 3; n--; ) {
         const p = Buffer.from(`m${published.length}:${(r() >>> 0).toString(36)}`);
-        raw(client).mem.set(p, raw(client).x.qn_app_buf() + HEADER_SIZE);
-        if (raw(client).x.qn_publish(1, Qos.EXACTLY_ONCE, Prio.BULK, Codec.NONE, p.length) > 0n)
-          published.push(p.toString());
+        if (client.tryPublish(1, Qos.EXACTLY_ONCE, Prio.BULK, Codec.NONE, p) > 0) published.push(p.toString());
       }
       // Now and then the client drops the session: the handshake that
       // renews it crosses the same damaging link.

@@ -46,8 +46,7 @@ describe("handshake", () => {
   it("a client with the wrong key that skips the proof check is refused by the server", () => {
     // The server must not trust a client just because it answered WELCOME.
     const l = new Link({ role: 1, auth: 1, key: new TextEncoder().encode("wrong") }, { role: 0, auth: 1 });
-    const x = raw(l.a.core).x;
-    x.qn_connect();
+    l.a.core.connect();
     l.step();
     l.step(); // WELCOME is now at the client
     expect(l.b.up).toBe(false);
@@ -256,11 +255,11 @@ describe("a HELLO from a client without the key", () => {
     }
     l.run(200);
     expect(l.b.got).toHaveLength(5);
-    const dev = raw(l.b.core).x;
+    const dev = l.b.core;
     const before = [
-      dev.qn_qos_stat(QosStat.Q2_EXPECTED),
-      dev.qn_qos_stat(QosStat.PEER_EPOCH),
-      dev.qn_qos_stat(QosStat.EPOCH_RESETS),
+      dev.qosStat(QosStat.Q2_EXPECTED),
+      dev.qosStat(QosStat.PEER_EPOCH),
+      dev.qosStat(QosStat.EPOCH_RESETS),
     ];
     // Another client, another key, a new journal (a new numbering epoch,
     // ids from 1): its HELLO reaches the device.
@@ -274,9 +273,9 @@ describe("a HELLO from a client without the key", () => {
     l.b.core.rx(hello);
     l.b.core.pull();
     expect([
-      dev.qn_qos_stat(QosStat.Q2_EXPECTED),
-      dev.qn_qos_stat(QosStat.PEER_EPOCH),
-      dev.qn_qos_stat(QosStat.EPOCH_RESETS),
+      dev.qosStat(QosStat.Q2_EXPECTED),
+      dev.qosStat(QosStat.PEER_EPOCH),
+      dev.qosStat(QosStat.EPOCH_RESETS),
     ]).toEqual(before);
   });
 });

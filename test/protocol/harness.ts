@@ -8,16 +8,16 @@ import { MemoryStorage } from "../../host/storage.ts";
 import { rng } from "../core/jsframe.ts";
 import {
   AuthMode,
+  Codec,
   ConfigKey,
   type Counter,
   COUNTER_COUNT,
   FrameType,
-  SessionStat,
-  SessionState,
+  type Prio,
+  type Qos,
 } from "../../host/abi.ts";
 import { flagsQos } from "../../host/frame.ts";
 import { LineNoise, type NoiseOptions } from "../../host/line-noise.ts";
-import { raw } from "../support/raw-core.ts";
 
 export const KEY = new TextEncoder().encode("qn-test-key-0123456789abcdef0123");
 const module = loadModule();
@@ -60,12 +60,8 @@ export class End {
       },
     });
     this.core.init();
-    const x = raw(this.core).x,
-      o = this.opts;
-    const set = (k: number, v: number) => {
-      const st = x.qn_config_set(k, v);
-      if (st !== 0) throw new Error(`config ${k}=${v}: ${st}`);
-    };
+    const o = this.opts;
+    const set = (k: ConfigKey, v: number) => this.core.setConfig(k, v);
     set(ConfigKey.ROLE, o.role);
     set(ConfigKey.AUTH, o.auth ?? AuthMode.FRAME_MAC);
     set(ConfigKey.HEARTBEAT_MS, o.heartbeatMs ?? 50);
@@ -74,14 +70,11 @@ export class End {
     set(ConfigKey.BACKOFF_BASE_MS, o.backoffBaseMs ?? 10);
     set(ConfigKey.HANDSHAKE_MS, o.handshakeMs ?? 100);
     set(ConfigKey.RETX_MS, o.retxMs ?? 30);
-    const key = o.key ?? KEY;
-    raw(this.core).mem.set(key, x.qn_msg_data());
-    if (x.qn_set_key(x.qn_msg_data(), key.length) !== 0) throw new Error("key");
+    this.core.setKey(o.key ?? KEY);
     // The journal opens before the first tick, as on a device: a client's
     // first tick sends its HELLO, which announces the journal's QoS 2 bases
     // and numbering epoch.
-    const st = x.qn_journal_open(this.storage.size);
-    if (st !== 0) throw new Error(`journal_open: ${st}`);
+    this.core.journalOpen(this.storage.size);
     this.core.tick(BigInt(this.now()) * 1000n);
   }
 
@@ -99,7 +92,7 @@ export class End {
   }
 
   get up(): boolean {
-    return this.core.sessionStat(SessionStat.STATE) === BigInt(SessionState.UP);
+    return this.core.sessionUp();
   }
 
   /** The application takes everything from the inbox. */
@@ -118,18 +111,12 @@ export class End {
 
   /** Publish; returns the packet id or a negative status. */
   publish(channel: number, qos: number, payload: Uint8Array, prio = 2): number {
-    const x = raw(this.core).x;
-    raw(this.core).mem.set(payload, x.qn_app_buf() + 24);
-    return Number(x.qn_publish(channel, qos, prio, 0, payload.length));
+    return this.core.tryPublish(channel, qos as Qos, prio as Prio, Codec.NONE, payload);
   }
 
   /** Publish with a binary trace context ahead of the payload (TRACE flag). */
   publishTraced(channel: number, qos: number, trace: Uint8Array, payload: Uint8Array, prio = 2): number {
-    const x = raw(this.core).x,
-      at = x.qn_app_buf() + 24;
-    raw(this.core).mem.set(trace, at);
-    raw(this.core).mem.set(payload, at + trace.length);
-    return Number(x.qn_publish_traced(channel, qos, prio, 0, trace.length + payload.length));
+    return this.core.tryPublish(channel, qos as Qos, prio as Prio, Codec.NONE, payload, trace);
   }
 }
 

@@ -8,25 +8,24 @@ import { loadCore, type QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { Link } from "./harness.ts";
 import { ConfigKey, SessionStat } from "../../host/abi.ts";
-import { raw } from "../support/raw-core.ts";
 
 const node = (id: bigint) => Number((id >> 12n) & 0x3ffn);
 
 function boot(storage?: MemoryStorage, nowUs = 0n): QnCore {
   const core = loadCore({ storage: storage ?? new MemoryStorage(8192) });
   core.tick(nowUs);
-  if (storage) expect(raw(core).x.qn_journal_open(storage.size)).toBe(0);
+  if (storage) core.journalOpen(storage.size);
   return core;
 }
 
-const ids = (core: QnCore, n: number) => Array.from({ length: n }, () => BigInt.asUintN(64, raw(core).x.qn_id_next()));
+const ids = (core: QnCore, n: number) => Array.from({ length: n }, () => core.idNext());
 
 describe("ids", () => {
   it("carry the node set by config key 9, on two cores with two nodes", () => {
     const a = boot(new MemoryStorage(8192)),
       b = boot(new MemoryStorage(8192));
-    expect(raw(a).x.qn_config_set(ConfigKey.NODE, 17)).toBe(0);
-    expect(raw(b).x.qn_config_set(ConfigKey.NODE, 900)).toBe(0);
+    a.setConfig(ConfigKey.NODE, 17);
+    b.setConfig(ConfigKey.NODE, 900);
     const ia = ids(a, 500),
       ib = ids(b, 500);
     expect(new Set(ia.map(node))).toEqual(new Set([17]));
@@ -37,7 +36,7 @@ describe("ids", () => {
   it("go on past every id of the boot before, and keep the node, across a reset with a journal", () => {
     const storage = new MemoryStorage(8192);
     let core = boot(storage);
-    expect(raw(core).x.qn_config_set(ConfigKey.NODE, 42)).toBe(0);
+    core.setConfig(ConfigKey.NODE, 42);
     const before: bigint[] = [];
     // Forty minutes of the clock in 10 s steps: the lease is renewed as it goes.
     for (let t = 0n; t <= 2_400_000_000n; t += 10_000_000n) {

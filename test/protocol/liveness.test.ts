@@ -3,7 +3,6 @@
 import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { Counter, QosStat, SessionStat } from "../../host/abi.ts";
-import { raw } from "../support/raw-core.ts";
 
 describe("liveness", () => {
   it("heartbeats keep an idle session up", () => {
@@ -72,13 +71,13 @@ describe("liveness", () => {
     l.connect();
     l.cut = true;
     l.run(3000);
-    const x = raw(l.a.core).x;
-    const n = Number(x.qn_session_stat(SessionStat.BACKOFFS));
+    const core = l.a.core;
+    const n = Number(core.sessionStat(SessionStat.BACKOFFS));
     expect(n).toBeGreaterThan(8);
     // The last 8 waits, oldest first, with their attempt numbers.
     const waits: number[] = [];
-    for (let i = n - 8; i < n; i++) waits.push(x.qn_backoff_log(i % 8));
-    const attempts = Number(x.qn_session_stat(SessionStat.ATTEMPT));
+    for (let i = n - 8; i < n; i++) waits.push(core.backoff(i % 8).waitMs);
+    const attempts = Number(core.sessionStat(SessionStat.ATTEMPT));
     for (let k = 0; k < 8; k++) {
       const attempt = attempts - 7 + k;
       const nominal = Math.min(cap, base * 2 ** (attempt - 1));
@@ -92,7 +91,7 @@ describe("liveness", () => {
     const converge = l.t - t0;
     expect(l.a.up && l.b.up).toBe(true);
     expect(converge).toBeLessThanOrEqual(cap + 30);
-    expect(Number(x.qn_session_stat(SessionStat.ATTEMPT))).toBe(0); // attempt counter reset on success
+    expect(Number(core.sessionStat(SessionStat.ATTEMPT))).toBe(0); // attempt counter reset on success
     console.log(
       `reconnect: ${n} backoff waits while cut, last ${waits.join(", ")} ms (base ${base}, cap ${cap}); converged ${converge} ms after the link returned`,
     );

@@ -6,8 +6,7 @@
 import { describe, it, expect } from "vitest";
 import { Link } from "./harness.ts";
 import { rng } from "../core/jsframe.ts";
-import { Counter, SchedStat } from "../../host/abi.ts";
-import { raw } from "../support/raw-core.ts";
+import { Counter, Prio, SchedStat } from "../../host/abi.ts";
 
 describe("emergency frames on a saturated 921600-baud line", () => {
   it("start within a few bytes of being queued, whatever bulk is waiting", () => {
@@ -24,7 +23,7 @@ describe("emergency frames on a saturated 921600-baud line", () => {
       // Keep the bulk class full.
       while (l.b.publish(1, 0, bulk, 2) >= 0) bulkQueued++;
       if (ms > 50 && r() % 40 === 0) {
-        const queuedAhead = raw(l.b.core).x.qn_tx_pending(2) * (bulk.length + 40) + l.b.core.txInFlight();
+        const queuedAhead = l.b.core.txPending(Prio.BULK) * (bulk.length + 40) + l.b.core.txInFlight();
         if (l.b.publish(9, 0, Buffer.from("E-STOP"), 0) >= 0) {
           emergencies++;
           maxQueuedAhead = Math.max(maxQueuedAhead, queuedAhead);
@@ -32,9 +31,8 @@ describe("emergency frames on a saturated 921600-baud line", () => {
       }
       l.step();
     }
-    const x = raw(l.b.core).x;
-    const started = x.qn_sched_stat(SchedStat.EMERGENCY_SENT),
-      worst = x.qn_sched_stat(SchedStat.EMERGENCY_MAX_AHEAD);
+    const started = l.b.core.schedStat(SchedStat.EMERGENCY_SENT),
+      worst = l.b.core.schedStat(SchedStat.EMERGENCY_MAX_AHEAD);
     const worstUs = ((worst * 10) / 921600) * 1e6;
     const got = l.a.got.filter((g) => g.channel === 9).length;
     console.log(

@@ -4,8 +4,7 @@
 import { describe, it, expect } from "vitest";
 import { Link, type End } from "./harness.ts";
 import { rng } from "../core/jsframe.ts";
-import { Counter as C, QosStat, SessionStat } from "../../host/abi.ts";
-import { raw } from "../support/raw-core.ts";
+import { Counter as C, QosStat } from "../../host/abi.ts";
 
 const N = Number(process.env.QN_QOS2_MESSAGES ?? 10_000);
 
@@ -40,8 +39,7 @@ function pump(
     lastProgress = l.t;
   const t0 = l.t;
   const state = (e: End) => {
-    const x = raw(e.core).x;
-    return `up=${e.up} state=${x.qn_session_stat(SessionStat.STATE)} q2next=${x.qn_qos_stat(QosStat.Q2_NEXT)} q2expect=${x.qn_qos_stat(QosStat.Q2_EXPECTED)} done=${x.qn_qos_stat(QosStat.Q2_DONE)} rel=${x.qn_qos_stat(QosStat.Q2_RELEASED)} q1next=${x.qn_qos_stat(QosStat.Q1_NEXT)} q1expect=${x.qn_qos_stat(QosStat.Q1_EXPECTED)} inflight=${x.qn_qos_stat(QosStat.IN_FLIGHT)}`;
+    return `up=${e.up} state=${e.core.sessionState()} q2next=${e.core.qosStat(QosStat.Q2_NEXT)} q2expect=${e.core.qosStat(QosStat.Q2_EXPECTED)} done=${e.core.qosStat(QosStat.Q2_DONE)} rel=${e.core.qosStat(QosStat.Q2_RELEASED)} q1next=${e.core.qosStat(QosStat.Q1_NEXT)} q1expect=${e.core.qosStat(QosStat.Q1_EXPECTED)} inflight=${e.core.qosStat(QosStat.IN_FLIGHT)}`;
   };
   while (l.t - t0 < limitMs) {
     chaos(l.t);
