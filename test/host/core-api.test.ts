@@ -27,6 +27,8 @@ import {
   TRACE_BYTES,
 } from "../../host/abi.ts";
 import { decodeEvents } from "../../gateway/event-log.ts";
+import { messageOf } from "../../host/message.ts";
+import { decodeTraceBytes } from "../../host/trace.ts";
 
 const KEY = new TextEncoder().encode("core-api-test-key-0123456789abcd");
 
@@ -79,7 +81,7 @@ describe("QnCore session and messages", () => {
     expect(client.sessionStat(SessionStat.SESSIONS_UP)).toBe(1n);
     expect(client.getConfig(ConfigKey.ROLE)).toBe(Role.CLIENT);
 
-    const trace = new Uint8Array(TRACE_BYTES).fill(7);
+    const trace = Uint8Array.from({ length: TRACE_BYTES }, (_, i) => (i === 0 ? 0 : i));
     const packet = client.publish(5, Qos.AT_LEAST_ONCE, Prio.BULK, Codec.NONE, Uint8Array.of(1, 2, 3), trace);
     expect(packet).toBeGreaterThan(0);
     expect(client.qosStat(QosStat.IN_FLIGHT)).toBe(1);
@@ -91,6 +93,13 @@ describe("QnCore session and messages", () => {
     expect(f.packet).toBe(packet);
     expect(f.flags & Flag.TRACE).toBe(Flag.TRACE);
     expect([...f.payload]).toEqual([...trace, 1, 2, 3]);
+    // As a Message: the trace context split off the payload.
+    const m = messageOf(f)!;
+    expect([...m.payload]).toEqual([1, 2, 3]);
+    expect(m.trace).not.toBeNull();
+    expect(m.trace).toEqual(decodeTraceBytes(trace));
+    expect([m.channel, m.qos, m.prio, m.packet]).toEqual([5, Qos.AT_LEAST_ONCE, Prio.BULK, packet]);
+    expect(messageOf({ ...f, type: FrameType.PING })).toBeNull();
     exchange(client, server, 2);
     expect(client.qosStat(QosStat.IN_FLIGHT)).toBe(0);
     expect(client.txInFlight()).toBe(0);

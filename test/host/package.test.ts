@@ -22,7 +22,7 @@ import {
   memoryLink,
   readKeyFile,
 } from "qn";
-import { runSelftest, type Report } from "qn/selftest";
+import { ConnectError, runSelftest, type Report, UsageError } from "qn/selftest";
 
 const ROOT = join(fileURLToPath(import.meta.url), "../../..");
 
@@ -90,5 +90,12 @@ describe("qn/selftest, imported by name", () => {
 
   it("says what is wrong with an unknown check, before connecting", async () => {
     await expect(runSelftest({ target: "sim", only: "no.such" })).rejects.toThrow(/unknown check "no.such"/);
+  });
+
+  it("refuses a serial target without a port, and names a port that is not there", async () => {
+    await expect(runSelftest({ target: "serial" })).rejects.toThrow(UsageError);
+    const e = await runSelftest({ target: "serial", port: "/dev/qn-no-such-port", timeoutMs: 2000 }).catch((x) => x);
+    expect(e).toBeInstanceOf(ConnectError);
+    expect(e.message).toMatch(/cannot open \/dev\/qn-no-such-port: no such port/);
   });
 });
