@@ -91,7 +91,7 @@ export interface CoreExports {
 
 /** The raw door into one core, for tests only (test/support/raw-core.ts
  *  hands it out): the export table, the linear memory, and the host's
- *  scratch base (host/core.ts SCRATCH). */
+ *  scratch base (SCRATCH in host/core-instance.ts). */
 export interface RawCore {
   readonly x: CoreExports;
   readonly mem: Uint8Array;

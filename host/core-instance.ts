@@ -17,7 +17,8 @@ import { byteArg, bytesArg, frameFieldArgs, intArg } from "./args.ts";
 import type { CoreExports, RawCore } from "./core-exports.ts";
 
 /** The host scratch above the core's data: four areas of 4 KiB (offsets
- *  from scratchBase), then the CRC tables. Every copy into an area is
+ *  from the scratch base; IN, OUT and FIELDS for the codecs and primitives,
+ *  WIRE for the pure frame codec), then the CRC tables. Every copy into an area is
  *  checked against AREA first: past it lies the next area, or the tables. */
 export const SCRATCH = { AREA: 4096, IN: 0, OUT: 4096, FIELDS: 8192, WIRE: 12288, END: 16384 } as const;
 

@@ -26,10 +26,14 @@ import { byteArg, bytesArg, frameFieldArgs, intArg } from "./args.ts";
 import { CoreInstance, SCRATCH, loadModule, type LoadOptions } from "./core-instance.ts";
 import { type Field, putFields, takeFields } from "./core-fields.ts";
 
-export { SCRATCH, DEFAULT_WASM, loadModule, type LoadOptions } from "./core-instance.ts";
+export { DEFAULT_WASM, loadModule, type LoadOptions } from "./core-instance.ts";
 export type { Field } from "./core-fields.ts";
 
 const U32_MAX = 0xffffffff;
+/** Key bytes the core takes at most (its KEY area, assembly/session.ts). */
+const KEY_MAX_BYTES = 32;
+/** Entries of the core's ring of backoff waits (BACKOFF_LOG, assembly/session.ts). */
+const BACKOFF_RING = 8;
 
 export class QnCore extends CoreInstance {
   // ---- the session ----
@@ -61,10 +65,10 @@ export class QnCore extends CoreInstance {
   setKey(key: Uint8Array): void {
     // Checked before the copy into the core's memory, so a longer key
     // cannot overwrite what follows its staging area.
-    if (!(key instanceof Uint8Array) || key.length < 1 || key.length > 32)
+    if (!(key instanceof Uint8Array) || key.length < 1 || key.length > KEY_MAX_BYTES)
       throw new QnError(
         Status.ERR_ARG,
-        `key must be 1..32 bytes, not ${key instanceof Uint8Array ? key.length : typeof key}`,
+        `key must be 1..${KEY_MAX_BYTES} bytes, not ${key instanceof Uint8Array ? key.length : typeof key}`,
       );
     const st = this.staged(key, "key", (at) => this.x.qn_set_key(at, key.length));
     if (st !== 0) throw new QnError(st, "key");
@@ -117,7 +121,7 @@ export class QnCore extends CoreInstance {
    *  (index = count mod 8): the wait in ms and the attempt it was for
    *  (1 = first retry). */
   backoff(i: number): { waitMs: number; attempt: number } {
-    intArg(i, 0, 7, "backoff: index");
+    intArg(i, 0, BACKOFF_RING - 1, "backoff: index");
     return { waitMs: this.x.qn_backoff_log(i) >>> 0, attempt: this.x.qn_backoff_attempt(i) >>> 0 };
   }
 
