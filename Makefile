@@ -16,12 +16,12 @@ FEATURE_TAG := json$(QN_FEAT_JSON)-probes$(QN_FEAT_PROBES)
 BUILD_ID := $(shell node tools/build-id.mjs $(FEATURE_TAG) $(CORE_SRC))
 ASC_USE = $(foreach f,$(FEATURES),--use $(f)) --use QN_BUILD_ID=$(BUILD_ID)
 # Hand-written C, for clang-format (generated C lives in build/ only).
-C_SRC := $(shell find boards bench/firmware -name '*.[ch]' | sort)
+C_SRC := $(shell find boards bench/firmware sdk examples -name '*.[ch]' | sort)
 
 DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd mosquitto clang-format
 .PHONY: all help deps deps-npm deps-debian core api check format test test-core demo selftest clean
 
-all: core ## build the core (build/qn.wasm, build/qn_api.h, build/qn_abi.ts)
+all: core ## build the core (build/qn.wasm, build/qn_abi.h, qn_api.h, qn_probe.h, build/qn_abi.ts)
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -61,7 +61,7 @@ build/qn.wasm: $(CORE_SRC) tools/build-id.mjs asconfig.json build/.features-$(FE
 build/debug/qn.wasm: $(CORE_SRC) tools/build-id.mjs asconfig.json build/.features-$(FEATURE_TAG) | node_modules/.installed
 	$(ASC) --config asconfig.json --target debug $(ASC_USE)
 
-build/qn_api.h build/qn_api_wasm2c.c build/manifest.json &: build/qn.wasm tools/gen-api.mjs tools/abi-source.mjs tools/manifest.mjs
+build/qn_abi.h build/qn_api.h build/qn_probe.h build/qn_api_wasm2c.c build/manifest.json &: build/qn.wasm tools/gen-api.mjs tools/abi-source.mjs tools/manifest.mjs
 	QN_BUILD_ID=$(BUILD_ID) node tools/gen-api.mjs build/qn.wasm build
 	node tools/manifest.mjs build/qn.wasm $(BUILD_ID) "$(FEATURES)" > build/manifest.json
 
@@ -73,7 +73,7 @@ build/qn_abi.ts: $(CORE_SRC) tools/gen-host-abi.mjs tools/abi-source.mjs
 
 core: build/qn.wasm build/debug/qn.wasm build/qn_api.h build/qn_abi.ts ## build the core
 
-api: build/qn_api.h ## regenerate build/qn_api.h
+api: build/qn_api.h ## regenerate build/qn_abi.h, qn_api.h and qn_probe.h
 
 demo: core ## a short demo through the core in Node
 	@node --import tsx host/demo.ts

@@ -53,19 +53,19 @@ $(COV_DIR)/qn-named.wasm: build/qn.wasm | node_modules/.installed deps-debian
 	  rm -f $@ $@.stripped; exit 1; }
 	@rm -f $@.stripped
 
-$(COV_W2C)/qn.c $(COV_W2C)/qn.h &: $(COV_DIR)/qn-named.wasm boards/tools/w2c-mem.mjs
+$(COV_W2C)/qn_w2c.c $(COV_W2C)/qn_w2c.h &: $(COV_DIR)/qn-named.wasm boards/tools/w2c-mem.mjs
 	@mkdir -p $(COV_W2C)
-	wasm2c $< -n qn -o $(COV_W2C)/qn.c
-	node boards/tools/w2c-mem.mjs $(COV_W2C)/qn.c
+	wasm2c $< -n qn -o $(COV_W2C)/qn_w2c.c
+	node boards/tools/w2c-mem.mjs $(COV_W2C)/qn_w2c.c
 
 $(COV_W2C)/qn_linear_mem.h: build/manifest.json boards/tools/linear-mem.mjs
 	@mkdir -p $(COV_W2C)
 	node boards/tools/linear-mem.mjs $< > $@.tmp && mv $@.tmp $@
 
-COV_HDRS := $(COV_W2C)/qn.h $(COV_W2C)/qn_linear_mem.h build/qn_api.h
+COV_HDRS := $(COV_W2C)/qn_w2c.h $(COV_W2C)/qn_linear_mem.h build/qn_api.h
 
 # Only the core carries the coverage instrumentation.
-$(COV_DIR)/qn.o: $(COV_W2C)/qn.c $(COV_HDRS) boards/common/qn_w2c_mem.h | deps-fuzz
+$(COV_DIR)/qn.o: $(COV_W2C)/qn_w2c.c $(COV_HDRS) boards/common/qn_w2c_mem.h | deps-fuzz
 	$(COV_CC) $(COV_CFLAGS) $(FUZZ_GEN_CFLAGS) $(COV_PROFILE) -c $< -o $@
 
 $(COV_DIR)/qn_api_wasm2c.o: build/qn_api_wasm2c.c $(COV_HDRS) | deps-fuzz
@@ -88,7 +88,7 @@ coverage-core: coverage-core-check-fuzz core ## the core's function, line, regio
 	  LLVM_PROFILE_FILE=$(COV_DIR)/prof/$$t-%m.profraw $(COV_DIR)/replay-$$t $$dirs; done
 	@llvm-profdata merge -sparse $(COV_DIR)/prof/*.profraw -o $(COV_DIR)/core.profdata
 	@llvm-cov export -format=text -instr-profile=$(COV_DIR)/core.profdata \
-	  $(COV_DIR)/replay-$(firstword $(FUZZ_TARGETS)) $(COV_W2C)/qn.c > $(COV_DIR)/core.json
+	  $(COV_DIR)/replay-$(firstword $(FUZZ_TARGETS)) $(COV_W2C)/qn_w2c.c > $(COV_DIR)/core.json
 	@llvm-cov report -show-functions -instr-profile=$(COV_DIR)/core.profdata \
-	  $(COV_DIR)/replay-$(firstword $(FUZZ_TARGETS)) $(COV_W2C)/qn.c > $(COV_DIR)/core-functions.txt
+	  $(COV_DIR)/replay-$(firstword $(FUZZ_TARGETS)) $(COV_W2C)/qn_w2c.c > $(COV_DIR)/core-functions.txt
 	@node tools/coverage/core-report.mjs $(COV_DIR)/qn-named.wasm $(COV_DIR)/core.json $(COV_DIR)/core-functions.txt coverage-floors.json $(COV_DIR)/core-summary.json

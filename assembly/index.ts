@@ -92,11 +92,11 @@ export function qn_sched_stat(what: i32): u32 { return sched_stat(what); }
 export function qn_journal_open(size: u32): i32 { return core.core_journal_open(size); }
 /** Journal figure what (qn_journal_stat_t); 0 for an unknown one. */
 export function qn_journal_stat(what: i32): u32 { return journal_stat(what); }
-/** SHA-256 of len bytes at ptr into the 32 bytes at out. */
+/** SHA-256 of len bytes at ptr into the 32 bytes at out. @probe */
 export function qn_sha256(ptr: usize, len: i32, out: usize): void { sha256_init(); sha256_update(ptr, len); sha256_final(out); }
-/** HMAC-SHA-256 of len bytes at ptr under the klen-byte key at key, into the 32 bytes at out (tests and tools: the handshake sets its own key each time). */
+/** HMAC-SHA-256 of len bytes at ptr under the klen-byte key at key, into the 32 bytes at out (tests and tools: the handshake sets its own key each time). @probe */
 export function qn_hmac(key: usize, klen: i32, ptr: usize, len: i32, out: usize): void { hmac_key(key, klen); hmac_begin(); hmac_update(ptr, len); hmac_end(out); }
-/** Chaskey-12 (the frame MAC of auth mode 2) of len bytes at ptr under the 16-byte key at key: the 16-byte tag into out (frames carry its first 8). Tests and tools; the session's key is not touched. */
+/** Chaskey-12 (the frame MAC of auth mode 2) of len bytes at ptr under the 16-byte key at key: the 16-byte tag into out (frames carry its first 8). Tests and tools; the session's key is not touched. @probe */
 export function qn_chaskey(key: usize, ptr: usize, len: i32, out: usize): void { chaskey_key(CHASKEY_KS, key); memory.copy(out, chaskey_tag(CHASKEY_KS, ptr, len), 16); }
 const CHASKEY_KS = memory.data(CHASKEY_SCHEDULE, 4);
 /** Move the oldest received frame (header+payload) to the application area; returns its length or 0. */
@@ -144,9 +144,9 @@ export function qn_pool_stat(i: i32, what: i32): u32 {
   if (what == POOL_STAT_FAILURES) return p.failures;
   return 0;
 }
-/** Allocate a block of at least size bytes from the pools; returns its address or 0 when exhausted. */
+/** Allocate a block of at least size bytes from the pools; returns its address or 0 when exhausted. @probe */
 export function qn_pool_alloc(size: i32): usize { return pool_alloc(size); }
-/** Return a block to its pool; returns a status (ERR_DOUBLE_FREE for a bad or repeated free). */
+/** Return a block to its pool; returns a status (ERR_DOUBLE_FREE for a bad or repeated free). @probe */
 export function qn_pool_free(blk: usize): i32 { return pool_free(blk); }
 /** Clear the message field table. */
 export function qn_msg_reset(): void { msg_reset(); }
@@ -168,19 +168,19 @@ export function qn_msg_data(): usize { return MSG_DATA; }
 export function qn_encode(codec: i32, dst: usize, cap: i32): i32 { return codec_encode(<u8>codec, dst, cap); }
 /** Decode len bytes at src with codec (qn_codec_t) into the field table; returns the field count or a status. */
 export function qn_decode(codec: i32, src: usize, len: i32): i32 { return codec_decode(<u8>codec, src, len); }
-/** Pure frame codec (no session or queue): encode a frame whose payload (len bytes) is in the application area into dst (cap bytes) with header, CRC-32C, the header inverted, COBS and delimiter, as the link sends it; session, LSN and time are 0. Returns the wire length or a status (ERR_ARG for the MAC flag). */
+/** Pure frame codec (no session or queue): encode a frame whose payload (len bytes) is in the application area into dst (cap bytes) with header, CRC-32C, the header inverted, COBS and delimiter, as the link sends it; session, LSN and time are 0. Returns the wire length or a status (ERR_ARG for the MAC flag). @probe */
 export function qn_frame_encode(type: i32, flags: i32, codec: i32, channel: i32, packet: u32, len: i32, dst: usize, cap: i32): i32 {
   return frame_encode(core.APP, <u8>type, <u8>flags, <u8>codec, <u8>channel, packet, len, dst, cap);
 }
-/** Pure frame codec: decode one wire frame (len bytes at src, delimiters optional) into the application area (header + payload), checked like the link's (COBS, header un-inverted, length, CRC, version; a MAC is not verified). Returns the payload length or a status. */
+/** Pure frame codec: decode one wire frame (len bytes at src, delimiters optional) into the application area (header + payload), checked like the link's (COBS, header un-inverted, length, CRC, version; a MAC is not verified). Returns the payload length or a status. @probe */
 export function qn_frame_decode(src: usize, len: i32): i32 { return frame_decode(src, len, core.APP); }
-/** Optional speed-up for a shell with RAM to spare: give the core CRC_WIDE bytes (qn_crc32c_widen_bytes) at ptr, past its static data and never touched by the shell again, for slicing-by-16 CRC tables. Same results, about 6x faster on an out-of-order CPU; the device shells do not call it. Returns 1 once the core checked the tables against its byte-wise CRC and switched, else 0. */
+/** Optional speed-up for a shell with RAM to spare: give the core CRC_WIDE bytes (qn_crc32c_widen_bytes) at ptr, past its static data and never touched by the shell again, for slicing-by-16 CRC tables. Same results, about 6x faster on an out-of-order CPU; the device shells do not call it. Returns 1 once the core checked the tables against its byte-wise CRC and switched, else 0. @probe */
 export function qn_crc32c_widen(ptr: usize): i32 { return crc32c_widen(ptr) ? 1 : 0; }
-/** Bytes qn_crc32c_widen takes. */
+/** Bytes qn_crc32c_widen takes. @probe */
 export function qn_crc32c_widen_bytes(): i32 { return CRC_WIDE_BYTES; }
-/** CRC-32C of len bytes at ptr. */
+/** CRC-32C of len bytes at ptr. @probe */
 export function qn_crc32c(ptr: usize, len: i32): u32 { return crc32c(ptr, len); }
-/** COBS-encode len bytes at src into dst (cap bytes) with the 0x00 delimiter; returns the length or a status. */
+/** COBS-encode len bytes at src into dst (cap bytes) with the 0x00 delimiter; returns the length or a status. @probe */
 export function qn_cobs_encode(src: usize, len: i32, dst: usize, cap: i32): i32 { return cobs_encode(src, len, dst, cap); }
-/** Decode one COBS frame (len bytes, no delimiter) at src into dst; returns the length or a status. */
+/** Decode one COBS frame (len bytes, no delimiter) at src into dst; returns the length or a status. @probe */
 export function qn_cobs_decode(src: usize, len: i32, dst: usize, cap: i32): i32 { return cobs_decode(src, len, dst, cap); }

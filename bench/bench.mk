@@ -32,7 +32,7 @@ bench-c:
 	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware-c
 	$(MAKE) --no-print-directory $(BENCH_OBJS)
 
-$(BENCH_OUT)/%.o: bench/firmware/%.c bench/firmware/crc_ref.h $(BENCH_W2C)/qn.h build/qn_api.h
+$(BENCH_OUT)/%.o: bench/firmware/%.c bench/firmware/crc_ref.h $(BENCH_W2C)/qn_w2c.h build/qn_api.h
 	@mkdir -p $(BENCH_OUT)
 	arm-none-eabi-gcc $(BENCH_CFLAGS) -c $< -o $@
 

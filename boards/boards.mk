@@ -58,7 +58,13 @@ FW := $(QN_FW_ROOT)/$(PLATFORM)/$(TARGET)
 FW_W2C := $(FW)/wasm2c
 FW_GEN := $(FW)/gen
 FW_OBJ := $(FW)/obj
-FW_COMMON := boards/common/main.c boards/common/qn_wasm_rt.c boards/common/qn_imports.c boards/common/qn_crc32c.c
+# The application linked into the firmware: the echo example by default
+# (what the selftest and the QEMU tests talk to).
+QN_APP_SRC ?= examples/echo/main.c
+# The QN library (libqn.a in the SDK): the loop over the core and runtime.
+QN_LIB_SRC := sdk/src/qn_loop.c sdk/src/qn_messages.c sdk/src/qn_device.c \
+  boards/common/qn_wasm_rt.c boards/common/qn_imports.c boards/common/qn_crc32c.c
+FW_COMMON := $(QN_APP_SRC) $(QN_LIB_SRC)
 ifeq ($(BOARD_ARCH),cm7)
 FW_COMMON += boards/common/startup_cm7.c boards/common/systick_cm7.c boards/common/uart_ring_cm7.c
 endif
@@ -66,7 +72,7 @@ FW_SRC := $(FW_COMMON) $(BOARD_SRC)
 FW_OBJS := $(patsubst %.c,$(FW_OBJ)/%.o,$(FW_SRC)) $(FW_OBJ)/qn.o $(FW_OBJ)/qn_api_wasm2c.o
 
 FW_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -ffunction-sections -fdata-sections -MMD -MP \
-  -Iboards/include -Iboards/common -Iboards/$(PLATFORM) -Ibuild -I$(FW_W2C) -I$(FW_GEN) -I/usr/src/wasm2c \
+  -Isdk/include -Isdk/src -Iboards/include -Iboards/common -Iboards/$(PLATFORM) -Ibuild -I$(FW_W2C) -I$(FW_GEN) -I/usr/src/wasm2c \
   -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_USE_STACK_DEPTH_COUNT=1 \
   -DWASM_RT_MAX_CALL_STACK_DEPTH=$(QN_WASM_MAX_DEPTH) $(BOARD_CFLAGS)
 # Bench builds: the mps2-an500 UART paced to a line rate (board.c says
@@ -112,10 +118,10 @@ firmware: $(FW_OUTPUTS) ## build the firmware for PLATFORM and TARGET
 # compiles it, without the generated core (the slow part) or the link.
 firmware-c: $(patsubst %.c,$(FW_OBJ)/%.o,$(FW_SRC))
 
-$(FW_W2C)/qn.c $(FW_W2C)/qn.h &: build/qn.wasm boards/tools/w2c-mem.mjs
+$(FW_W2C)/qn_w2c.c $(FW_W2C)/qn_w2c.h &: build/qn.wasm boards/tools/w2c-mem.mjs
 	@mkdir -p $(FW_W2C)
-	wasm2c $< -n qn -o $(FW_W2C)/qn.c
-	node boards/tools/w2c-mem.mjs $(FW_W2C)/qn.c
+	wasm2c $< -n qn -o $(FW_W2C)/qn_w2c.c
+	node boards/tools/w2c-mem.mjs $(FW_W2C)/qn_w2c.c
 
 # Linear memory: the module's heap base (its static data) rounded up to
 # 256 bytes. The boot re-checks it against qn_heap_base().
@@ -132,15 +138,15 @@ $(FW_GEN)/qn_fw_config.h: FORCE
 .PHONY: FORCE
 FORCE:
 
-$(FW_OBJ)/%.o: %.c $(FW_W2C)/qn.h $(FW_W2C)/qn_linear_mem.h build/qn_api.h $(FW_GEN)/qn_fw_config.h
+$(FW_OBJ)/%.o: %.c $(FW_W2C)/qn_w2c.h $(FW_W2C)/qn_linear_mem.h build/qn_api.h $(FW_GEN)/qn_fw_config.h
 	@mkdir -p $(dir $@)
 	$(FW_CC) $(FW_CFLAGS) -c $< -o $@
 
-$(FW_OBJ)/qn.o: $(FW_W2C)/qn.c $(FW_W2C)/qn.h $(FW_W2C)/qn_linear_mem.h boards/common/qn_w2c_mem.h
+$(FW_OBJ)/qn.o: $(FW_W2C)/qn_w2c.c $(FW_W2C)/qn_w2c.h $(FW_W2C)/qn_linear_mem.h boards/common/qn_w2c_mem.h
 	@mkdir -p $(dir $@)
 	$(FW_CC) $(FW_CFLAGS) $(FW_GEN_CFLAGS) -c $< -o $@
 
-$(FW_OBJ)/qn_api_wasm2c.o: build/qn_api_wasm2c.c $(FW_W2C)/qn.h build/qn_api.h
+$(FW_OBJ)/qn_api_wasm2c.o: build/qn_api_wasm2c.c $(FW_W2C)/qn_w2c.h build/qn_api.h
 	@mkdir -p $(dir $@)
 	$(FW_CC) $(FW_CFLAGS) $(FW_GEN_CFLAGS) -c $< -o $@
 

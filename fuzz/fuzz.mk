@@ -42,22 +42,22 @@ deps-fuzz:
 	    || { echo "deps: apt-get install failed for:$$missing" >&2; exit 1; }; \
 	fi
 
-$(FUZZ_W2C)/qn.c $(FUZZ_W2C)/qn.h &: build/qn.wasm boards/tools/w2c-mem.mjs
+$(FUZZ_W2C)/qn_w2c.c $(FUZZ_W2C)/qn_w2c.h &: build/qn.wasm boards/tools/w2c-mem.mjs
 	@mkdir -p $(FUZZ_W2C)
-	wasm2c $< -n qn -o $(FUZZ_W2C)/qn.c
-	node boards/tools/w2c-mem.mjs $(FUZZ_W2C)/qn.c
+	wasm2c $< -n qn -o $(FUZZ_W2C)/qn_w2c.c
+	node boards/tools/w2c-mem.mjs $(FUZZ_W2C)/qn_w2c.c
 
 $(FUZZ_W2C)/qn_linear_mem.h: build/manifest.json boards/tools/linear-mem.mjs
 	@mkdir -p $(FUZZ_W2C)
 	node boards/tools/linear-mem.mjs $< > $@.tmp && mv $@.tmp $@
 
-FUZZ_HDRS := $(FUZZ_W2C)/qn.h $(FUZZ_W2C)/qn_linear_mem.h build/qn_api.h $(wildcard fuzz/*.h)
+FUZZ_HDRS := $(FUZZ_W2C)/qn_w2c.h $(FUZZ_W2C)/qn_linear_mem.h build/qn_api.h $(wildcard fuzz/*.h)
 
 $(FUZZ_DIR)/obj/%.o: %.c $(FUZZ_HDRS) | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_DIR)/obj/qn.o: $(FUZZ_W2C)/qn.c $(FUZZ_HDRS) boards/common/qn_w2c_mem.h | deps-fuzz
+$(FUZZ_DIR)/obj/qn.o: $(FUZZ_W2C)/qn_w2c.c $(FUZZ_HDRS) boards/common/qn_w2c_mem.h | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_GEN_CFLAGS) -c $< -o $@
 

@@ -121,43 +121,43 @@ int32_t qn_port_entropy(uint8_t *dst, uint32_t len) {
 
 /* main.c's send_status_error: QN_T_ERROR {1: status} to the peer. */
 static void send_status_error(int32_t status) {
-  qn_msg_reset();
-  if (qn_msg_add(1, QN_K_SINT, (uint64_t)(int64_t)status, 0) != QN_OK) return;
-  int32_t n = qn_encode(QN_CODEC_PB, qn_app_buf() + (uint32_t)qn_header_size(), qn_max_payload());
-  if (n >= 0) qn_send(QN_T_ERROR, QN_PRIO_CONTROL, QN_CODEC_PB, 0, qn_next_packet(), n);
+  qn_core_msg_reset();
+  if (qn_core_msg_add(1, QN_K_SINT, (uint64_t)(int64_t)status, 0) != QN_OK) return;
+  int32_t n = qn_core_encode(QN_CODEC_PB, qn_core_app_buf() + (uint32_t)qn_core_header_size(), qn_core_max_payload());
+  if (n >= 0) qn_core_send(QN_T_ERROR, QN_PRIO_CONTROL, QN_CODEC_PB, 0, qn_core_next_packet(), n);
 }
 
 int32_t fuzz_boot(uint32_t role, uint32_t auth) {
-  if (qn_runtime_init() != QN_OK) fuzz_fail("harness: qn_runtime_init failed");
-  if (qn_heap_base() > qn_mem_size()) fuzz_fail("harness: core needs more linear memory than built in");
-  if (qn_init() != QN_OK) fuzz_fail("harness: qn_init failed");
-  qn_tick(fuzz_now);
+  if (qn_core_runtime_init() != QN_OK) fuzz_fail("harness: qn_core_runtime_init failed");
+  if (qn_core_heap_base() > qn_core_mem_size()) fuzz_fail("harness: core needs more linear memory than built in");
+  if (qn_core_init() != QN_OK) fuzz_fail("harness: qn_core_init failed");
+  qn_core_tick(fuzz_now);
   static const char name[] = "posix";
-  memcpy(qn_mem() + qn_app_buf(), name, sizeof name - 1);
-  qn_board_info(0, qn_mem_size(), qn_app_buf(), (int32_t)sizeof name - 1);
-  if (qn_config_set(QN_CFG_ROLE, role) != QN_OK || qn_config_set(QN_CFG_AUTH, auth) != QN_OK)
+  memcpy(qn_core_mem() + qn_core_app_buf(), name, sizeof name - 1);
+  qn_core_board_info(0, qn_core_mem_size(), qn_core_app_buf(), (int32_t)sizeof name - 1);
+  if (qn_core_config_set(QN_CFG_ROLE, role) != QN_OK || qn_core_config_set(QN_CFG_AUTH, auth) != QN_OK)
     fuzz_fail("harness: core refused role %u auth %u", role, auth);
-  uint8_t *stage = qn_mem() + qn_app_buf();
+  uint8_t *stage = qn_core_mem() + qn_core_app_buf();
   memcpy(stage, fuzz_key, sizeof fuzz_key);
-  int32_t st = qn_set_key(qn_app_buf(), (int32_t)sizeof fuzz_key);
+  int32_t st = qn_core_set_key(qn_core_app_buf(), (int32_t)sizeof fuzz_key);
   memset(stage, 0, sizeof fuzz_key);
   if (st != QN_OK) fuzz_fail("harness: core refused the key");
-  int32_t journal = qn_journal_open(FUZZ_FLASH_SIZE);
+  int32_t journal = qn_core_journal_open(FUZZ_FLASH_SIZE);
   if (journal != QN_OK) send_status_error(journal);
-  qn_event(QN_EV_BOOT, 0);
+  qn_core_event(QN_EV_BOOT, 0);
   return journal;
 }
 
 void fuzz_tick(int64_t us) {
   fuzz_now += us;
-  qn_tick(fuzz_now);
+  qn_core_tick(fuzz_now);
 }
 
 size_t fuzz_pull_all(uint8_t *out, size_t cap) {
   size_t got = 0;
-  const uint8_t *tx = qn_mem() + qn_tx_buf();
+  const uint8_t *tx = qn_core_mem() + qn_core_tx_buf();
   for (;;) {
-    int32_t k = qn_tx_pull(qn_tx_cap());
+    int32_t k = qn_core_tx_pull(qn_core_tx_cap());
     if (k <= 0) return got;
     size_t room = !out ? (size_t)k : cap - got < (size_t)k ? cap - got : (size_t)k;
     if (out) memcpy(out + got, tx, room);
@@ -166,11 +166,11 @@ size_t fuzz_pull_all(uint8_t *out, size_t cap) {
 }
 
 void fuzz_rx_bytes(const uint8_t *p, size_t n, size_t chunk) {
-  size_t cap = (size_t)qn_rx_cap();
+  size_t cap = (size_t)qn_core_rx_cap();
   if (chunk == 0 || chunk > cap) chunk = cap;
   for (size_t at = 0; at < n; at += chunk) {
     size_t k = n - at < chunk ? n - at : chunk;
-    memcpy(qn_mem() + qn_rx_buf(), p + at, k);
-    qn_rx((int32_t)k);
+    memcpy(qn_core_mem() + qn_core_rx_buf(), p + at, k);
+    qn_core_rx((int32_t)k);
   }
 }

@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include "qn_api.h"
 #include "qn_wasm_rt.h"
-#include "qn.h"
+#include "qn_w2c.h"
 #include "qn_linear_mem.h"
 
 /* mps2-an500's journal region: 16 KiB in 4 KiB sectors, unit 1. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz_rx.h"
+#include "qn_probe.h"
 
 #define CTL_SESSION 0x01  /* session id from the input (else the server's) */
 #define CTL_LSN 0x02      /* LSN and time from the input (else the next LSN) */
@@ -73,7 +74,7 @@ static struct {
   int trace; /* FUZZ_TRACE=1: say what each op did (replaying one input) */
 } X;
 
-static int session_up(void) { return qn_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP; }
+static int session_up(void) { return qn_core_session_stat(QN_SESSION_STAT_STATE) == QN_SESSION_UP; }
 
 static void shadow_push(uint8_t cls) {
   if (X.shadow_n == sizeof X.shadow / sizeof X.shadow[0]) fuzz_fail("harness: inbox shadow overflow");
@@ -88,15 +89,15 @@ static void use_key(const uint8_t *ks) {
   fz_ref_set_key(&X.out, ks);
 }
 
-/* HMAC-SHA-256 through the current core's qn_hmac, staged in the
+/* HMAC-SHA-256 through the current core's qn_core_hmac, staged in the
  * application area (saved and put back: an echo may be pending there). */
 static void core_hmac(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen, uint8_t out[32]) {
-  uint8_t *app = qn_mem() + qn_app_buf();
+  uint8_t *app = qn_core_mem() + qn_core_app_buf();
   uint8_t saved[160];
   memcpy(saved, app, sizeof saved);
   memcpy(app, key, klen);
   memcpy(app + 32, msg, mlen);
-  qn_hmac(qn_app_buf(), (int32_t)klen, qn_app_buf() + 32, (int32_t)mlen, qn_app_buf() + 96);
+  qn_core_hmac(qn_core_app_buf(), (int32_t)klen, qn_core_app_buf() + 32, (int32_t)mlen, qn_core_app_buf() + 96);
   memcpy(out, app + 96, 32);
   memcpy(app, saved, sizeof saved);
 }
@@ -160,7 +161,7 @@ void fz_fixture_session(fz_fixture_t *f, uint32_t auth) {
   fuzz_rng = 0xC11E17ull;
   fuzz_boot(QN_ROLE_CLIENT, auth);
   fuzz_pull_all(NULL, 0);
-  if (qn_connect() != QN_OK) fuzz_fail("harness: client refused to connect");
+  if (qn_core_connect() != QN_OK) fuzz_fail("harness: client refused to connect");
   size_t n = fuzz_pull_all(wire, sizeof wire);
   memcpy(nc, field_bytes(frame_of(&X.in, wire, n, QN_T_HELLO), 4, 16), 16);
   fuzz_save(&client);
@@ -198,7 +199,7 @@ void fz_fixture_session(fz_fixture_t *f, uint32_t auth) {
   f->knows_key = 1;
   X.have_key = f->have_key;
   memcpy(X.ks, f->ks, 16);
-  if (qn_send(QN_T_PING, QN_PRIO_CONTROL, QN_CODEC_NONE, 0, qn_next_packet(), 0) != QN_OK)
+  if (qn_core_send(QN_T_PING, QN_PRIO_CONTROL, QN_CODEC_NONE, 0, qn_core_next_packet(), 0) != QN_OK)
     fuzz_fail("harness: client refused a PING");
   n = fuzz_pull_all(wire, sizeof wire);
   const fz_frame_t *ping = frame_of(&X.in, wire, n, QN_T_PING);
@@ -242,16 +243,16 @@ void fz_rx_begin(fz_fixture_t *f) {
 
 void fz_rx_feed(const uint8_t *p, size_t n) {
   fz_ref_feed(&X.in, p, n);
-  size_t cap = (size_t)qn_rx_cap(), chunk = X.chunk && X.chunk < cap ? X.chunk : cap;
+  size_t cap = (size_t)qn_core_rx_cap(), chunk = X.chunk && X.chunk < cap ? X.chunk : cap;
   for (size_t at = 0; at < n; at += chunk) {
     size_t k = n - at < chunk ? n - at : chunk;
     int up0 = session_up();
-    int32_t c0 = qn_inbox_count();
-    memcpy(qn_mem() + qn_rx_buf(), p + at, k);
-    qn_rx((int32_t)k);
+    int32_t c0 = qn_core_inbox_count();
+    memcpy(qn_core_mem() + qn_core_rx_buf(), p + at, k);
+    qn_core_rx((int32_t)k);
     int up1 = session_up();
-    int32_t c1 = qn_inbox_count();
-    if (c1 < c0) fuzz_fail("inbox shrank from %d to %d inside qn_rx", (int)c0, (int)c1);
+    int32_t c1 = qn_core_inbox_count();
+    if (c1 < c0) fuzz_fail("inbox shrank from %d to %d inside qn_core_rx", (int)c0, (int)c1);
     /* Up before and after means up throughout: nothing the fuzzer can
      * send brings a session back up without the key. */
     for (int32_t i = c0; i < c1; i++) shadow_push(up0 && up1 ? D_UP : D_OPEN);
@@ -261,7 +262,7 @@ void fz_rx_feed(const uint8_t *p, size_t n) {
 /* The server's session id as frames carry it: the 64-bit id folded to 32
  * bits (docs/PROTOCOL.md section 6). */
 static uint32_t server_sid(void) {
-  uint64_t id = (uint64_t)qn_session_stat(QN_SESSION_STAT_ID);
+  uint64_t id = (uint64_t)qn_core_session_stat(QN_SESSION_STAT_ID);
   return (uint32_t)(id ^ (id >> 32));
 }
 
@@ -303,10 +304,10 @@ static void check_out(void) {
 }
 
 void fz_rx_pull(size_t max) {
-  const uint8_t *tx = qn_mem() + qn_tx_buf();
+  const uint8_t *tx = qn_core_mem() + qn_core_tx_buf();
   for (size_t got = 0; got < max;) {
-    size_t want = max - got < (size_t)qn_tx_cap() ? max - got : (size_t)qn_tx_cap();
-    int32_t k = qn_tx_pull((int32_t)want);
+    size_t want = max - got < (size_t)qn_core_tx_cap() ? max - got : (size_t)qn_core_tx_cap();
+    int32_t k = qn_core_tx_pull((int32_t)want);
     if (k <= 0) break;
     fz_ref_feed(&X.out, tx, (size_t)k);
     got += (size_t)k;
@@ -354,14 +355,14 @@ static void reset(void) {
   X.out.seglen = 0;
   X.out.overflow = 0;
   X.shadow_n = 0;
-  for (int32_t i = qn_inbox_count(); i > 0; i--) shadow_push(D_RECOVERED);
+  for (int32_t i = qn_core_inbox_count(); i > 0; i--) shadow_push(D_RECOVERED);
 }
 
 /* main.c's app_service, checked. */
 void fz_rx_app(void) {
-  uint8_t *app = qn_mem() + qn_app_buf();
+  uint8_t *app = qn_core_mem() + qn_core_app_buf();
   if (!X.echo.active) {
-    int32_t n = qn_inbox_pop();
+    int32_t n = qn_core_inbox_pop();
     if (n <= 0) return;
     check_popped(app, n);
     if (X.trace)
@@ -382,8 +383,8 @@ void fz_rx_app(void) {
     X.echo.len = fz_le16(app + QN_H_LENGTH);
     X.echo.active = 1;
   }
-  int64_t r = X.echo.traced ? qn_publish_traced(X.echo.channel, X.echo.qos, X.echo.prio, X.echo.codec, X.echo.len)
-                            : qn_publish(X.echo.channel, X.echo.qos, X.echo.prio, X.echo.codec, X.echo.len);
+  int64_t r = X.echo.traced ? qn_core_publish_traced(X.echo.channel, X.echo.qos, X.echo.prio, X.echo.codec, X.echo.len)
+                            : qn_core_publish(X.echo.channel, X.echo.qos, X.echo.prio, X.echo.codec, X.echo.len);
   if (r == QN_ERR_WINDOW || r == QN_ERR_POOL_EMPTY || r == QN_ERR_RING_FULL) return;
   X.echo.active = 0;
 }
@@ -391,18 +392,18 @@ void fz_rx_app(void) {
 void fz_rx_end(void) {
   static const uint8_t delim = 0;
   fz_rx_feed(&delim, 1);
-  for (int round = 0; round < 64 && (qn_inbox_count() > 0 || X.echo.active); round++) {
+  for (int round = 0; round < 64 && (qn_core_inbox_count() > 0 || X.echo.active); round++) {
     fz_rx_app();
     fz_rx_pull(SIZE_MAX);
   }
   fz_rx_pull(SIZE_MAX);
   for (int p = 0; p < QN_PRIO_CLASSES; p++)
-    if (qn_tx_pending(p) != 0)
-      fuzz_fail("outbox %d still holds %d frames after every byte was pulled", p, (int)qn_tx_pending(p));
-  if (qn_tx_in_flight() != 0) fuzz_fail("a frame is still in flight after every byte was pulled");
+    if (qn_core_tx_pending(p) != 0)
+      fuzz_fail("outbox %d still holds %d frames after every byte was pulled", p, (int)qn_core_tx_pending(p));
+  if (qn_core_tx_in_flight() != 0) fuzz_fail("a frame is still in flight after every byte was pulled");
   uint32_t used = 0;
-  for (int i = 0; i < qn_pool_count(); i++) used += qn_pool_stat(i, QN_POOL_STAT_IN_USE);
-  uint32_t held = (uint32_t)qn_inbox_count() + qn_qos_stat(QN_QOS_STAT_IN_FLIGHT);
+  for (int i = 0; i < qn_core_pool_count(); i++) used += qn_core_pool_stat(i, QN_POOL_STAT_IN_USE);
+  uint32_t held = (uint32_t)qn_core_inbox_count() + qn_core_qos_stat(QN_QOS_STAT_IN_FLIGHT);
   if (used > held)
     fuzz_fail("pool leak: %u blocks in use after draining, the inbox and QoS window account for %u", used, held);
 }
@@ -553,8 +554,8 @@ void fz_rx_ops(fz_in_t *in) {
     if (X.auto_pull) fz_rx_pull(SIZE_MAX);
     if (X.trace)
       fprintf(stderr, "qn-fuzz: op %2u: session state %d id %08x, inbox %d, server sent %d frames, %d fed intact\n",
-              op & 0x0F, (int)qn_session_stat(QN_SESSION_STAT_STATE), server_sid(), (int)qn_inbox_count(), X.out.count,
-              X.in.count);
+              op & 0x0F, (int)qn_core_session_stat(QN_SESSION_STAT_STATE), server_sid(), (int)qn_core_inbox_count(),
+              X.out.count, X.in.count);
   }
   fz_rx_end();
 }

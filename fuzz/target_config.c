@@ -10,7 +10,7 @@
  * Oracles: those of every receive target (fuzz_rx.h), and: the device
  * answers with a CONFIG_ACK; role and auth mode never change over the link;
  * a refused config changes nothing (all or nothing); every value in force
- * is one qn_config_set accepts (heartbeat, handshake and retransmit 1 ms to
+ * is one qn_core_config_set accepts (heartbeat, handshake and retransmit 1 ms to
  * 1 h, misses 1-100, backoff base <= cap, node < 1024). */
 #include <string.h>
 #include "fuzz_rx.h"
@@ -28,7 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void config_now(uint32_t cfg[QN_CFG_COUNT]) {
-  for (int k = 0; k < QN_CFG_COUNT; k++) cfg[k] = qn_config_get(k);
+  for (int k = 0; k < QN_CFG_COUNT; k++) cfg[k] = qn_core_config_get(k);
 }
 
 static void check_ranges(const uint32_t c[QN_CFG_COUNT]) {
@@ -52,14 +52,14 @@ static int ack_status(const fz_ref_t *out, int mark, uint64_t *field, uint8_t *c
   for (int i = out->count - 1; i >= mark; i--) {
     const fz_frame_t *f = &out->frames[i];
     if (f->raw[QN_H_TYPE] != QN_T_CONFIG_ACK || !fz_frame_accepted(f)) continue;
-    uint32_t len = fz_le16(f->raw + QN_H_LENGTH), src = qn_app_buf() + QN_HEADER_SIZE;
+    uint32_t len = fz_le16(f->raw + QN_H_LENGTH), src = qn_core_app_buf() + QN_HEADER_SIZE;
     *codec = f->raw[QN_H_CODEC];
-    memcpy(qn_mem() + src, f->raw + QN_HEADER_SIZE, len);
-    int32_t n = qn_decode(*codec, src, (int32_t)len);
+    memcpy(qn_core_mem() + src, f->raw + QN_HEADER_SIZE, len);
+    int32_t n = qn_core_decode(*codec, src, (int32_t)len);
     if (n < 0) fuzz_fail("the CONFIG_ACK does not decode with its own codec %u (%d)", *codec, (int)n);
     for (int32_t k = 0; k < n; k++) {
-      if (qn_msg_tag(k) != 1) continue;
-      *field = qn_msg_value(k);
+      if (qn_core_msg_tag(k) != 1) continue;
+      *field = qn_core_msg_value(k);
       return 1;
     }
     fuzz_fail("the CONFIG_ACK has no status field");

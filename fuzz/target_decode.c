@@ -40,20 +40,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 /* Copy the decoded table out of the core (bytes by content). */
 static int32_t table(field_t *t, int32_t n, uint32_t src, uint32_t src_len, int in_place) {
-  uint32_t mem = qn_mem_size();
+  uint32_t mem = qn_core_mem_size();
   for (int32_t i = 0; i < n; i++) {
-    t[i].tag = qn_msg_tag(i);
-    t[i].kind = qn_msg_kind(i);
-    t[i].value = qn_msg_value(i);
+    t[i].tag = qn_core_msg_tag(i);
+    t[i].kind = qn_core_msg_kind(i);
+    t[i].value = qn_core_msg_value(i);
     t[i].len = 0;
     if (t[i].kind != QN_K_BYTES) continue;
-    t[i].len = qn_msg_len(i);
+    t[i].len = qn_core_msg_len(i);
     if (t[i].len > QN_MAX_PAYLOAD || t[i].value > mem || t[i].len > mem - t[i].value)
       fuzz_fail("bytes field %d: %u bytes at %llu, outside the linear memory or longer than a payload", (int)i,
                 t[i].len, (unsigned long long)t[i].value);
     if (in_place && (t[i].value < src || t[i].value + t[i].len > (uint64_t)src + src_len))
       fuzz_fail("protobuf bytes field %d points outside the payload it was decoded from", (int)i);
-    memcpy(t[i].bytes, qn_mem() + t[i].value, t[i].len);
+    memcpy(t[i].bytes, qn_core_mem() + t[i].value, t[i].len);
   }
   return n;
 }
@@ -81,11 +81,11 @@ static void same_fields(const char *trip, const field_t *a, const field_t *b, in
  * compare with t. A JSON encoding may outgrow a payload (escapes). */
 static void round_trip(const char *trip, int32_t codec, const field_t *t, int32_t n, int from_json) {
   static field_t back[MAX_FIELDS];
-  uint32_t dst = qn_tx_buf();
-  int32_t e = qn_encode(codec, dst, QN_MAX_PAYLOAD);
+  uint32_t dst = qn_core_tx_buf();
+  int32_t e = qn_core_encode(codec, dst, QN_MAX_PAYLOAD);
   if (e == QN_ERR_NO_SPACE && codec == QN_CODEC_JSON) return;
   if (e < 0) fuzz_fail("%s: re-encoding what decoded failed with %d", trip, (int)e);
-  int32_t m = qn_decode(codec, dst, e);
+  int32_t m = qn_core_decode(codec, dst, e);
   if (m != n) fuzz_fail("%s: %d fields decoded, %d after re-encoding (status %d)", trip, (int)n, (int)m, (int)m);
   table(back, m, dst, (uint32_t)e, codec == QN_CODEC_PB);
   same_fields(trip, t, back, n, from_json && codec == QN_CODEC_PB);
@@ -98,9 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_load(&booted);
   fz_in_t in = {data, size, 0};
   int32_t codec = (fz_u8(&in) & 1) ? QN_CODEC_JSON : QN_CODEC_PB;
-  uint32_t src = qn_app_buf() + QN_HEADER_SIZE;
-  uint32_t len = (uint32_t)fz_bytes(&in, qn_mem() + src, QN_MAX_PAYLOAD);
-  int32_t n = qn_decode(codec, src, (int32_t)len);
+  uint32_t src = qn_core_app_buf() + QN_HEADER_SIZE;
+  uint32_t len = (uint32_t)fz_bytes(&in, qn_core_mem() + src, QN_MAX_PAYLOAD);
+  int32_t n = qn_core_decode(codec, src, (int32_t)len);
   if (n < 0) {
     if (n != QN_ERR_DECODE && n != QN_ERR_NO_SPACE)
       fuzz_fail("decoder refused with %d (not ERR_DECODE or ERR_NO_SPACE)", (int)n);
@@ -110,13 +110,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (n > MAX_FIELDS) fuzz_fail("decoder reports %d fields, more than the table holds", (int)n);
   table(t, n, src, len, codec == QN_CODEC_PB);
   if (codec == QN_CODEC_PB) {
-    uint32_t dst = qn_tx_buf();
-    int32_t e = qn_encode(QN_CODEC_PB, dst, QN_MAX_PAYLOAD);
+    uint32_t dst = qn_core_tx_buf();
+    int32_t e = qn_core_encode(QN_CODEC_PB, dst, QN_MAX_PAYLOAD);
     if (e > (int32_t)len) fuzz_fail("protobuf re-encoding is longer (%d) than the input (%u)", (int)e, len);
   }
-  qn_decode(codec, src, (int32_t)len); /* the table again: a JSON table's bytes live in the decoder's scratch */
+  qn_core_decode(codec, src, (int32_t)len); /* the table again: a JSON table's bytes live in the decoder's scratch */
   round_trip(codec == QN_CODEC_PB ? "protobuf round trip" : "JSON round trip", codec, t, n, 0);
-  qn_decode(codec, src, (int32_t)len);
+  qn_core_decode(codec, src, (int32_t)len);
   round_trip(codec == QN_CODEC_PB ? "protobuf -> JSON -> protobuf table" : "JSON -> protobuf -> table",
              codec == QN_CODEC_PB ? QN_CODEC_JSON : QN_CODEC_PB, t, n, codec == QN_CODEC_JSON);
   FUZZ_UNGUARD();

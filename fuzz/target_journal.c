@@ -85,21 +85,21 @@ static void trace_boot(const char *which, int32_t st) {
   fprintf(stderr,
           "qn-fuzz: %s boot: journal %d, generation %u, tail %u, compactions %u, torn %u, bad records %u, inbox %d;"
           " qos",
-          which, (int)st, qn_journal_stat(QN_JOURNAL_STAT_GENERATION), qn_journal_stat(QN_JOURNAL_STAT_TAIL),
-          qn_journal_stat(QN_JOURNAL_STAT_COMPACTIONS), qn_journal_stat(QN_JOURNAL_STAT_TORN_DROPPED),
-          qn_qos_stat(QN_QOS_STAT_BAD_RECORDS), (int)qn_inbox_count());
-  for (size_t i = 0; i < NFIG; i++) fprintf(stderr, " %d=%u", (int)figures[i], qn_qos_stat(figures[i]));
+          which, (int)st, qn_core_journal_stat(QN_JOURNAL_STAT_GENERATION), qn_core_journal_stat(QN_JOURNAL_STAT_TAIL),
+          qn_core_journal_stat(QN_JOURNAL_STAT_COMPACTIONS), qn_core_journal_stat(QN_JOURNAL_STAT_TORN_DROPPED),
+          qn_core_qos_stat(QN_QOS_STAT_BAD_RECORDS), (int)qn_core_inbox_count());
+  for (size_t i = 0; i < NFIG; i++) fprintf(stderr, " %d=%u", (int)figures[i], qn_core_qos_stat(figures[i]));
   fprintf(stderr, "\n");
 }
 
 static void take_state(recovered_t *s) {
-  for (size_t i = 0; i < NFIG; i++) s->fig[i] = qn_qos_stat(figures[i]);
-  s->n = qn_inbox_count();
+  for (size_t i = 0; i < NFIG; i++) s->fig[i] = qn_core_qos_stat(figures[i]);
+  s->n = qn_core_inbox_count();
   if (s->n > 8) fuzz_fail("inbox holds %d frames, more than its 8 slots", (int)s->n);
   for (int32_t i = 0; i < s->n; i++) {
-    s->len[i] = qn_inbox_peek(i);
+    s->len[i] = qn_core_inbox_peek(i);
     if (s->len[i] < 0 || s->len[i] > FZ_MAX_FRAME) fuzz_fail("inbox peek gave %d bytes", (int)s->len[i]);
-    memcpy(s->frames[i], qn_mem() + qn_app_buf(), (size_t)s->len[i]);
+    memcpy(s->frames[i], qn_core_mem() + qn_core_app_buf(), (size_t)s->len[i]);
   }
 }
 
@@ -109,8 +109,8 @@ static void same_state(const recovered_t *a, const recovered_t *b) {
   if (fuzz_known("journal-idempotent")) return;
   for (size_t i = 0; i < NFIG; i++)
     if (a->fig[i] != b->fig[i])
-      fuzz_fail("recovery is not idempotent: qn_qos_stat(%d) %u after one boot, %u after the next", (int)figures[i],
-                a->fig[i], b->fig[i]);
+      fuzz_fail("recovery is not idempotent: qn_core_qos_stat(%d) %u after one boot, %u after the next",
+                (int)figures[i], a->fig[i], b->fig[i]);
   if (a->n != b->n) fuzz_fail("recovery is not idempotent: %d frames in the inbox, then %d", (int)a->n, (int)b->n);
   for (int32_t i = 0; i < a->n; i++)
     if (a->len[i] != b->len[i] || memcmp(a->frames[i], b->frames[i], (size_t)a->len[i]) != 0)
@@ -160,8 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st1 == QN_OK && st2 == QN_OK && !fuzz_storage_failed) same_state(&first, &second);
 
   int ntaken = 0;
-  for (int32_t n; (n = qn_inbox_pop()) > 0;) {
-    const uint8_t *app = qn_mem() + qn_app_buf();
+  for (int32_t n; (n = qn_core_inbox_pop()) > 0;) {
+    const uint8_t *app = qn_core_mem() + qn_core_app_buf();
     check_taken(app, n);
     if (ntaken < 64) {
       memcpy(taken[ntaken], app, (size_t)n);
@@ -175,9 +175,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int32_t st3 = fuzz_boot(QN_ROLE_SERVER, QN_AUTH_FRAME_MAC);
   trace_boot("third", st3);
   if (st2 == QN_OK && st3 == QN_OK && !fuzz_storage_failed) {
-    for (int32_t i = 0, n; (n = qn_inbox_peek(i)) > 0; i++)
+    for (int32_t i = 0, n; (n = qn_core_inbox_peek(i)) > 0; i++)
       for (int k = 0; k < ntaken; k++)
-        if (taken_len[k] == n && memcmp(taken[k], qn_mem() + qn_app_buf(), (size_t)n) == 0)
+        if (taken_len[k] == n && memcmp(taken[k], qn_core_mem() + qn_core_app_buf(), (size_t)n) == 0)
           fuzz_fail("a recovered frame (packet %u) taken by the application came back after a boot",
                     fz_le32(taken[k] + QN_H_PACKET));
   }

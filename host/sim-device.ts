@@ -1,5 +1,5 @@
 // A device in-process: the same core as the firmware, driven by a shell that
-// does what boards/common/main.c does: bytes in and out, the clock, a server
+// does what the SDK loop (sdk/src/qn_loop.c) does: bytes in and out, the clock, a server
 // session with the device key, the journal in "flash" (memory that survives
 // a reset), and the demo application (echo QoS 0/1 DATA, consume QoS 2,
 // reset on RESET_REQ). The selftest's `--target sim`.

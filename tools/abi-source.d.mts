@@ -14,6 +14,8 @@ export interface AbiExport {
   name: string;
   params: AbiParam[];
   ret: string;
+  /** A test or probe export (its doc ends in @probe): C declares it in qn_probe.h. */
+  probe: boolean;
 }
 
 /** A function the core imports (an @external declaration in assembly/bindings/). */

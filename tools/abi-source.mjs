@@ -11,6 +11,8 @@ const FN = /\/\*\*\s*([\s\S]*?)\s*\*\/\s*export function (\w+)\(([^)]*)\):\s*(\w
 const EXT =
   /\/\*\*\s*([\s\S]*?)\s*\*\/\s*@external\("(\w+)",\s*"(\w+)"\)\s*export declare function (\w+)\(([^)]*)\):\s*(\w+)/g;
 
+const PROBE_TAG = "@probe";
+
 function params(src) {
   return src
     .split(",")
@@ -33,7 +35,19 @@ function clean(doc) {
 
 export function readExports(root) {
   const src = readFileSync(join(root, "assembly/index.ts"), "utf8");
-  return [...src.matchAll(FN)].map((m) => ({ doc: clean(m[1]), name: m[2], params: params(m[3]), ret: m[4] }));
+  // A doc comment ending in "@probe" marks a test or probe export: the C
+  // build declares it in qn_probe.h, which applications never include.
+  return [...src.matchAll(FN)].map((m) => {
+    const doc = clean(m[1]);
+    const probe = doc.endsWith(PROBE_TAG);
+    return {
+      doc: probe ? doc.slice(0, -PROBE_TAG.length).trim() : doc,
+      name: m[2],
+      params: params(m[3]),
+      ret: m[4],
+      probe,
+    };
+  });
 }
 
 export function readImports(root) {

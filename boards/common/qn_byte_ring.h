@@ -61,7 +61,7 @@ static inline int32_t qn_ring_read(qn_byte_ring_t *r, uint8_t *dst, int32_t max)
  * call. Everything when the ring is half full (a frame longer than half
  * the ring, or garbage with no 0x00, still moves on). The decoder could
  * do nothing with a partial frame but keep it: handed over whole, a frame
- * costs one qn_rx call instead of one per loop turn it took to arrive. */
+ * costs one qn_core_rx call instead of one per loop turn it took to arrive. */
 static inline int32_t qn_ring_read_frames(qn_byte_ring_t *r, uint8_t *dst, int32_t max) {
   if (qn_ring_half_full(r)) return qn_ring_read(r, dst, max);
   uint32_t ends = r->zeros_in - r->zeros_out;

@@ -10,18 +10,18 @@
 
 /* Is [ptr, ptr+len) inside the linear memory? Written so it cannot wrap. */
 static int in_mem(qn_addr_t ptr, uint32_t len) {
-  uint32_t size = qn_mem_size();
+  uint32_t size = qn_core_mem_size();
   return ptr <= size && len <= size - ptr;
 }
 
 int32_t qn_import_qn_storage_read(uint32_t off, qn_addr_t ptr, uint32_t len) {
   if (!in_mem(ptr, len)) return QN_ERR_ARG;
-  return qn_port_storage_read(off, qn_mem() + ptr, len);
+  return qn_port_storage_read(off, qn_core_mem() + ptr, len);
 }
 
 int32_t qn_import_qn_storage_write(uint32_t off, qn_addr_t ptr, uint32_t len) {
   if (!in_mem(ptr, len)) return QN_ERR_ARG;
-  return qn_port_storage_write(off, qn_mem() + ptr, len);
+  return qn_port_storage_write(off, qn_core_mem() + ptr, len);
 }
 
 /* Erase a whole number of sectors. An unaligned range is refused before
@@ -40,5 +40,5 @@ int32_t qn_import_qn_storage_erase(uint32_t off, uint32_t len) {
 
 int32_t qn_import_qn_entropy(qn_addr_t ptr, uint32_t len) {
   if (!in_mem(ptr, len)) return QN_ERR_ARG;
-  return qn_port_entropy(qn_mem() + ptr, len);
+  return qn_port_entropy(qn_core_mem() + ptr, len);
 }

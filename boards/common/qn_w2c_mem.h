@@ -1,6 +1,6 @@
 /* qn_w2c_mem.h: linear-memory access for wasm2c output on our runtime.
  *
- * The build inserts `#include "qn_w2c_mem.h"` into the generated qn.c just
+ * The build inserts `#include "qn_w2c_mem.h"` into the generated qn_w2c.c just
  * before its DEFINE_LOAD list (boards/tools/w2c-mem.mjs), replacing wasm2c's
  * generic accessors. Those read mem->data and mem->size on every access,
  * and any store through a byte pointer may alias them, so GCC reloads both

@@ -1,4 +1,4 @@
-/* A bare-metal runtime for wasm2c (wabt 1.0.32) output: everything qn.c
+/* A bare-metal runtime for wasm2c (wabt 1.0.32) output: everything qn_w2c.c
  * links against, nothing more. The stock wasm-rt-impl.c needs mmap, malloc
  * and signals, and reads short enums through va_arg (undefined on
  * arm-none-eabi, where GCC emits a trapping udf): see docs in NOTES.
@@ -40,6 +40,8 @@ void qn_wasm_rt_arm(qn_trap_target_t *t) {
 }
 
 void qn_wasm_rt_disarm(void) { target = 0; }
+
+qn_trap_target_t *qn_wasm_rt_armed(void) { return target; }
 
 void wasm_rt_trap(wasm_rt_trap_t code) {
   wasm_rt_call_stack_depth = wasm_rt_saved_call_stack_depth;
@@ -86,7 +88,7 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
 }
 
 /* Memory: instantiation (also after a trap) starts from zeroed memory, as
- * the Wasm spec requires, because data segments are all that qn.c loads. */
+ * the Wasm spec requires, because data segments are all that qn_w2c.c loads. */
 void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint32_t max_pages) {
   uint64_t want = (uint64_t)initial_pages * 65536u;
   /* qn_w2c_mem.h checks accesses against QN_LINEAR_MEM_BYTES itself, so

@@ -1,8 +1,9 @@
 /* qn_wasm_rt.h: the one seam between board code and the Wasm runtime.
  *
- * Board code calls the core through qn_api.h and catches traps with QN_TRY;
- * nothing else of the runtime is visible. Another runtime (WAMR) would
- * implement qn_api.h plus these few lines and the boards would not change.
+ * The SDK's loop calls the core through qn_api.h and catches traps with
+ * QN_TRY; nothing else of the runtime is visible. Another runtime (WAMR)
+ * would implement qn_api.h plus these few lines and nothing above would
+ * change.
  *
  *   qn_trap_target_t t;
  *   int code = QN_TRY(t);      // 0 now; the trap code if a call traps later
@@ -38,12 +39,16 @@ enum {
 void qn_wasm_rt_arm(qn_trap_target_t *t);
 /* Forget the armed target: a trap with none armed is fatal (qn_fatal). */
 void qn_wasm_rt_disarm(void);
+/* The armed target, or NULL: a call made while one is armed (from inside
+ * the loop) needs no target of its own. */
+qn_trap_target_t *qn_wasm_rt_armed(void);
 /* Short text for a trap code. */
 const char *qn_wasm_rt_trap_str(int code);
 
 #define QN_TRY(t) (qn_wasm_rt_arm(&(t)), setjmp((t).jb))
 
-/* Provided by the firmware (main.c): report why it cannot go on and stop. */
+/* Provided by the SDK's loop (sdk/src/qn_loop.c): report why it cannot go
+ * on and stop. */
 void qn_fatal(const char *why, uint32_t code) __attribute__((noreturn));
 
 #endif /* QN_WASM_RT_H */

@@ -37,8 +37,8 @@ uint32_t qn_port_uart_overruns(void) { return qn_uart_overruns; }
  * for the core's timers; qn_port_uart_read still holds back a frame's
  * first bytes until its end arrives). Every received byte wakes the core
  * for its interrupt; it no longer costs a turn of the main loop and a
- * qn_rx call as well: at 921600 baud that was ~70 turns per 70-byte
- * frame, each qn_rx call ~190 instructions of its own (bench: 16-byte
+ * qn_core_rx call as well: at 921600 baud that was ~70 turns per 70-byte
+ * frame, each qn_core_rx call ~190 instructions of its own (bench: 16-byte
  * pieces). Interrupts are masked around the check so none slips in
  * between it and the WFI (which still wakes on a pending one). */
 void qn_port_idle(void) {

@@ -1,11 +1,11 @@
 /* qn_port.h: what a board provides to run the QN firmware.
  *
- * The firmware (boards/common/main.c) is the same on every board; it reaches
- * the hardware only through these functions. A new board implements each
+ * The QN library (libqn.a: the core and its loop, sdk/src) is the same on
+ * every board; it reaches the hardware only through these functions. A new board implements each
  * one in boards/<name>/board.c. Rules common to all of them:
  *   1. Nothing here blocks, except qn_port_panic_write and qn_port_exit.
  *   2. Counts are byte counts: 0 means "nothing now, try again later", never
- *      an error. Errors are negative qn_status_t values (qn_api.h).
+ *      an error. Errors are negative qn_status_t values (qn_abi.h).
  *   3. Everything is statically allocated; a port never calls malloc.
  *   4. Only the UART receive path runs in interrupt context; every function
  *      here is called from the main loop (thread mode) unless it says so.
@@ -14,7 +14,7 @@
 #define QN_PORT_H
 
 #include <stdint.h>
-#include "qn_api.h"
+#include "qn_abi.h"
 
 /* ---- Life cycle ---- */
 
@@ -63,7 +63,7 @@ uint64_t qn_port_now_us(void);
  * the ring overflows (counted: qn_port_uart_overruns). A board may hold
  * back the start of a frame still arriving (the bytes after the last
  * 0x00) while its ring is less than half full: the ARM boards do, so the
- * core gets each frame in one qn_rx call; posix hands over what the pty
+ * core gets each frame in one qn_core_rx call; posix hands over what the pty
  * gave. */
 int32_t qn_port_uart_read(uint8_t *dst, int32_t max);
 

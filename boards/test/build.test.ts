@@ -77,8 +77,8 @@ describe("board builds", () => {
   it("keeps each PLATFORM/TARGET in its own directory", () => {
     make(["PLATFORM=mps2-an500", "TARGET=release", "firmware"]);
     make(["PLATFORM=mps2-an500", "TARGET=debug", "firmware"]);
-    const rel = join(ROOT, "build/mps2-an500/release/obj/boards/common/main.o");
-    const dbg = join(ROOT, "build/mps2-an500/debug/obj/boards/common/main.o");
+    const rel = join(ROOT, "build/mps2-an500/release/obj/sdk/src/qn_loop.o");
+    const dbg = join(ROOT, "build/mps2-an500/debug/obj/sdk/src/qn_loop.o");
     expect(existsSync(rel) && existsSync(dbg)).toBe(true);
     // Different flags, different objects: -O2 release vs -Og debug.
     expect(statSync(rel).size).not.toBe(statSync(dbg).size);

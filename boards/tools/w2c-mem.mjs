@@ -1,4 +1,4 @@
-// Inserts `#include "qn_w2c_mem.h"` into wasm2c's qn.c just before its
+// Inserts `#include "qn_w2c_mem.h"` into wasm2c's qn_w2c.c just before its
 // first DEFINE_LOAD use, so our fixed-memory accessors replace wasm2c's
 // generic ones, and rewrites every `load(&instance->w2c_memory,
 // (u64)(base) + offset` into `load_at(base, offset` (a u32 base and a

@@ -1,5 +1,5 @@
 // The names of the ABI's integers, generated from assembly/ (tools/abi-source.mjs):
-// build/qn_api.h gives C every one with its value and compiles as C99 and
+// build/qn_abi.h gives C every one with its value and compiles as C99 and
 // C++, build/qn_abi.ts gives the host the same, the core answers by them,
 // and the reader refuses a source it cannot read exactly.
 import { describe, it, expect } from "vitest";
@@ -22,13 +22,13 @@ const expected = [
   ...status.map((s) => [`QN_${s.name}`, s.value] as const),
 ];
 
-describe("qn_api.h", () => {
+describe("qn_abi.h", () => {
   it("names every integer of assembly/ with its value, and compiles as C99 and C++ with -pedantic", () => {
     const dir = mkdtempSync(join(tmpdir(), "qn-names-"));
     const src = join(dir, "names.c");
     writeFileSync(
       src,
-      `#include "qn_api.h"
+      `#include "qn_abi.h"
 #include <stdio.h>
 int main(void) {
 ${expected.map(([n]) => `  printf("%s=%ld\\n", "${n}", (long)${n});`).join("\n")}
@@ -42,7 +42,7 @@ ${expected.map(([n]) => `  printf("%s=%ld\\n", "${n}", (long)${n});`).join("\n")
     const got = execFileSync(join(dir, "names")).toString().trim().split("\n");
     expect(got).toEqual(expected.map(([n, v]) => `${n}=${v}`));
     // Each group is an enum of its own type.
-    const h = readFileSync(join(ROOT, "build/qn_api.h"), "utf8");
+    const h = readFileSync(join(ROOT, "build/qn_abi.h"), "utf8");
     for (const g of abi.groups) expect(h).toContain(`} ${g.c};`);
   });
 });

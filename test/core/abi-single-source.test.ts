@@ -1,5 +1,5 @@
 // The ABI's named integers have one definition, in assembly/, and the
-// build generates the C names (build/qn_api.h) and the host's
+// build generates the C names (build/qn_abi.h) and the host's
 // (build/qn_abi.ts) from it. This scans every hand-written TypeScript,
 // JavaScript and C file for a copy that came back: a name of the ABI bound
 // to its number (`PING: 0x01`, `const CFG_NODE = 9`, `#define T_DATA 0x10`),

@@ -33,10 +33,18 @@ describe("qn.wasm", () => {
 });
 
 describe("qn_api.h", () => {
-  it("declares every export and compiles with -std=c11 -Wall -Wextra -Werror", () => {
+  it("declares every export (qn_core_*; the probes in qn_probe.h) and compiles with -std=c11 -Wall -Wextra -Werror", () => {
     const h = readFileSync(join(ROOT, "build/qn_api.h"), "utf8");
+    const probe = readFileSync(join(ROOT, "build/qn_probe.h"), "utf8");
     expect(h).toMatch(/DO NOT EDIT/);
-    for (const e of readExports(ROOT)) expect(h).toContain(` ${e.name}(`);
+    const exps = readExports(ROOT);
+    expect(exps.filter((e) => e.probe).map((e) => e.name)).toContain("qn_sha256");
+    for (const e of exps) {
+      const c = ` ${e.name.replace(/^qn_/, "qn_core_")}(`;
+      // Each in exactly one of the two: applications never see the probes.
+      expect(e.probe ? probe : h, e.name).toContain(c);
+      expect(e.probe ? h : probe, e.name).not.toContain(c);
+    }
     const dir = mkdtempSync(join(tmpdir(), "qn-api-"));
     const src = join(dir, "use.c");
     writeFileSync(
@@ -45,7 +53,7 @@ describe("qn_api.h", () => {
 #include <stdio.h>
 int main(void) {
   printf("%s %s %u\\n", QN_VERSION, qn_status_str(QN_ERR_CRC), (unsigned)QN_WASM_CRC32C);
-  int32_t (*init)(void) = qn_init; (void)init;
+  int32_t (*init)(void) = qn_core_init; (void)init;
   return qn_status_str(-999)[0] == 'u' ? 0 : 1;
 }
 `,
@@ -78,7 +86,7 @@ describe("build manifest", () => {
     expect(core.buildId()).toBe(manifest.build_id);
     expect(manifest.wasm_crc32c).toBe(crc32c(bytes));
     expect(manifest.heap_base).toBe(raw(core).x.qn_heap_base());
-    expect(readFileSync(join(ROOT, "build/qn_api.h"), "utf8")).toContain(
+    expect(readFileSync(join(ROOT, "build/qn_abi.h"), "utf8")).toContain(
       `QN_BUILD_ID 0x${manifest.build_id.toString(16).padStart(8, "0").toUpperCase()}u`,
     );
   });
