@@ -30,14 +30,14 @@ QN_PSK_FILE ?= boards/dev-psk.hex
 OPENOCD_CFG ?= board/st_nucleo_h743zi.cfg
 QN_SERIAL ?= pty
 
-.PHONY: firmware firmware-c flash run size bootcost boards boards-check-platform
+.PHONY: firmware firmware-c flash run size bootcost boards boards-check-platform sdk
 
 boards: ## build every board for every target
 	@set -e; for p in $(QN_PLATFORMS); do for t in $(QN_TARGETS); do \
 	  $(MAKE) --no-print-directory PLATFORM=$$p TARGET=$$t firmware; done; done
 
 ifndef PLATFORM
-firmware firmware-c flash run size bootcost:
+firmware firmware-c flash run size bootcost sdk:
 	@echo "boards: set PLATFORM to one of: $(QN_PLATFORMS) (and TARGET to one of: $(QN_TARGETS))" >&2; exit 1
 else
 ifeq ($(filter $(PLATFORM),$(QN_PLATFORMS)),)
@@ -84,10 +84,11 @@ endif
 FW_CFLAGS += -DQN_UART_PACE_BAUD=$(QN_UART_PACE_BAUD)u
 endif
 ifeq ($(TARGET),release)
-FW_CFLAGS += -O2 -DNDEBUG
+FW_OPT_CFLAGS := -O2 -DNDEBUG
 else
-FW_CFLAGS += -Og -DQN_DEBUG=1
+FW_OPT_CFLAGS := -Og -DQN_DEBUG=1
 endif
+FW_CFLAGS += $(FW_OPT_CFLAGS)
 # wasm2c's output: NDEBUG always (its asserts would pull in stdio), and the
 # warnings its style triggers by design.
 FW_GEN_CFLAGS := -DNDEBUG -Wno-unused-value -Wno-unused-variable -Wno-unused-but-set-variable \
@@ -96,7 +97,8 @@ FW_GEN_CFLAGS := -DNDEBUG -Wno-unused-value -Wno-unused-variable -Wno-unused-but
 ifeq ($(BOARD_ARCH),cm7)
 FW_CC := arm-none-eabi-gcc
 # Address 0 is memory on these chips (mps2-an500's image starts there).
-FW_CFLAGS += -DQN_NOINIT_SECTION='".noinit"' -ffreestanding -fno-delete-null-pointer-checks
+FW_ARCH_CFLAGS := -ffreestanding -fno-delete-null-pointer-checks
+FW_CFLAGS += -DQN_NOINIT_SECTION='".noinit"' $(FW_ARCH_CFLAGS)
 FW_LDFLAGS := $(BOARD_CFLAGS) -nostartfiles -specs=nano.specs -Wl,--gc-sections \
   -Wl,-Map=$(FW)/qn.map -Wl,--print-memory-usage -Lboards/common -T$(BOARD_LDSCRIPT)
 FW_LIBS := -lc -lm -lgcc
@@ -165,6 +167,8 @@ $(FW)/image.json: $(FW)/qn.bin boards/tools/image-json.mjs
 	node boards/tools/image-json.mjs $< $@
 
 -include $(FW_OBJS:.o=.d)
+
+include sdk/sdk.mk
 
 size: firmware ## flash and RAM of the firmware against the budget
 	@node boards/tools/size.mjs $(PLATFORM) $(TARGET) $(FW_ELF) $(QN_BUDGET_RAM) $(QN_BUDGET_FLASH)

@@ -94,6 +94,9 @@ static inline int qn_would_block(int64_t r) {
 /* 1 while a session is up. */
 int qn_link_up(void);
 
+/* Microseconds since reset, monotonic (the port's clock). */
+uint64_t qn_now_us(void);
+
 /* Report why the application cannot go on (the port's panic output) and
  * stop the board; does not return. */
 void qn_fatal(const char *why, uint32_t code) __attribute__((noreturn));

@@ -188,3 +188,5 @@ int qn_poll(void) {
 void qn_idle(void) { qn_port_idle(); }
 
 int qn_link_up(void) { return link_up; }
+
+uint64_t qn_now_us(void) { return qn_port_now_us(); }
