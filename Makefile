@@ -80,13 +80,14 @@ demo: core ## a short demo through the core in Node
 
 # The gates .ci/run passes before the tests: the TypeScript type-checks
 # (tsconfig.json, strict), lints and is formatted (biome.jsonc); the C is
-# formatted (.clang-format); and the hand-written C of every board and of
-# the bench firmware compiles (-Werror is in every C build's flags).
+# formatted (.clang-format); and the hand-written C of every board (the
+# blank template too) and of the bench firmware compiles (-Werror is in
+# every C build's flags).
 check: deps core ## type check, lint and format check (TypeScript and C), every board's C with -Werror
 	$(NODE_BIN)/tsc --noEmit -p .
 	$(NODE_BIN)/biome check --error-on-warnings .
 	clang-format --dry-run --Werror $(C_SRC)
-	@set -e; for p in $(QN_PLATFORMS); do for t in $(QN_TARGETS); do \
+	@set -e; for p in $(QN_PLATFORMS) template; do for t in $(QN_TARGETS); do \
 	  $(MAKE) --no-print-directory PLATFORM=$$p TARGET=$$t firmware-c; done; done
 	$(MAKE) --no-print-directory bench-c
 

@@ -40,8 +40,8 @@ ifndef PLATFORM
 firmware firmware-c flash run size bootcost sdk:
 	@echo "boards: set PLATFORM to one of: $(QN_PLATFORMS) (and TARGET to one of: $(QN_TARGETS))" >&2; exit 1
 else
-ifeq ($(filter $(PLATFORM),$(QN_PLATFORMS)),)
-$(error unknown PLATFORM '$(PLATFORM)': valid platforms are $(QN_PLATFORMS))
+ifeq ($(filter $(PLATFORM),$(QN_PLATFORMS) template),)
+$(error unknown PLATFORM '$(PLATFORM)': valid platforms are $(QN_PLATFORMS) (and template, the blank port of docs/PORTING.md))
 endif
 ifeq ($(filter $(TARGET),$(QN_TARGETS)),)
 $(error unknown TARGET '$(TARGET)': valid targets are $(QN_TARGETS))
