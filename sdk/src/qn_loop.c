@@ -82,8 +82,13 @@ static int32_t configure(const qn_config_t *cfg) {
   qn_journal_status = qn_core_journal_open(size);
   qn_journal_open_us = (uint32_t)(qn_port_now_us() - t0);
   if (qn_journal_status != QN_OK) {
-    qn_port_panic_write("\r\nqn: journal: ");
-    qn_port_panic_write(qn_status_str(qn_journal_status));
+    /* The status as a number: qn_status_str's texts would put every
+     * status message into each firmware; the peer gets the status in
+     * T_ERROR and names it. */
+    char num[] = "-0x00000000";
+    put_u32(num + 3, (uint32_t)-qn_journal_status);
+    qn_port_panic_write("\r\nqn: journal: status ");
+    qn_port_panic_write(num);
     qn_port_panic_write(" (QoS 2 unavailable)\r\n");
     send_status_error(qn_journal_status);
   }
