@@ -79,7 +79,10 @@ void qn_idle(void);
 /* Send len bytes (QN_CODEC_NONE) on channel. Returns the message id (0 for
  * QoS 0) or a negative status: QN_ERR_WINDOW, QN_ERR_POOL_EMPTY and
  * QN_ERR_RING_FULL mean try again later (qn_would_block); QN_ERR_LINK_DOWN
- * no session; QN_ERR_OVERSIZE past QN_MAX_PAYLOAD. The data is copied. */
+ * no session; QN_ERR_OVERSIZE past QN_MAX_PAYLOAD. The data is copied.
+ * While a callback's QN_MSG_AGAIN holds a message, a publish of other
+ * data from outside the callback answers QN_ERR_WINDOW (the message sits
+ * where the payload would be staged). */
 int64_t qn_publish(uint8_t channel, qn_qos_t qos, qn_prio_t prio, const void *data, size_t len);
 
 /* qn_publish with every field of msg (codec and trace context too; id is

@@ -10,18 +10,24 @@ export { ROOT };
 
 /** `make sdk PLATFORM=platform`, then a copy of the folder in a fresh
  *  temporary directory; returns the copy's path (QN_SDK_ROOT). */
-export function sdkCopy(platform: string): string {
-  make([`PLATFORM=${platform}`, "TARGET=release", "sdk"]);
-  const dir = join(mkdtempSync(join(tmpdir(), "qn-sdk-")), platform);
-  cpSync(join(ROOT, "build/sdk", platform), dir, { recursive: true });
+export function sdkCopy(platform: string, target: "release" | "debug" = "release"): string {
+  make([`PLATFORM=${platform}`, `TARGET=${target}`, "sdk"]);
+  const name = target === "debug" ? `${platform}-debug` : platform;
+  const dir = join(mkdtempSync(join(tmpdir(), "qn-sdk-")), name);
+  cpSync(join(ROOT, "build/sdk", name), dir, { recursive: true });
   return dir;
 }
 
-/** Builds examples/<name> of the SDK copy with make; returns its output
- *  directory. */
-export function buildExample(sdk: string, name: string, platform: string): string {
+/** Builds examples/<name> of the SDK copy (or the application in appDir)
+ *  with make; returns its output directory. */
+export function buildExample(
+  sdk: string,
+  name: string,
+  platform: string,
+  appDir = join(sdk, "examples", name),
+): string {
   try {
-    execFileSync("make", ["--no-print-directory", "-C", join(sdk, "examples", name), `QN_SDK_ROOT=${sdk}`], {
+    execFileSync("make", ["--no-print-directory", "-C", appDir, `QN_SDK_ROOT=${sdk}`], {
       encoding: "utf8",
       stdio: "pipe",
       timeout: 120_000,
@@ -29,7 +35,7 @@ export function buildExample(sdk: string, name: string, platform: string): strin
   } catch (e: any) {
     throw new Error(`building examples/${name} against ${sdk} failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
   }
-  return join(sdk, "examples", name, "build", platform);
+  return join(appDir, "build", platform);
 }
 
 /** Every file under dir whose text names the repository's path: a build
