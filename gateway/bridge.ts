@@ -37,8 +37,9 @@ export interface DownRoute {
 }
 
 /** A queued message and its spans (in memory only; the spool keeps the
- *  traceparent, so a replayed message still joins its trace). */
-type Entry = SpoolEntry & { span?: Span; pub?: Span };
+ *  traceparent, so a replayed message still joins its trace); `t0`: when
+ *  its frame reached the gateway (none for one replayed from the spool). */
+type Entry = SpoolEntry & { span?: Span; pub?: Span; t0?: bigint };
 
 export class Bridge extends EventEmitter {
   readonly client: MqttClient;
@@ -321,6 +322,7 @@ export class Bridge extends EventEmitter {
       e = this.spool.append({ device, topic, qos, payload, traceparent });
     }
     e.span = span;
+    e.t0 = process.hrtime.bigint();
     this.waiting.push(e);
     this.updateFull();
     this.pump();
@@ -410,6 +412,8 @@ export class Bridge extends EventEmitter {
         } else {
           if (e.qos > 0) this.spool.done(e.seq);
           this.metrics.published.inc({ qos: String(e.qos) });
+          if (e.t0 !== undefined)
+            this.metrics.uplinkLatency.observe({ qos: String(e.qos) }, Number(process.hrtime.bigint() - e.t0) / 1e9);
           pub.end();
           e.span?.end();
           this.log.trace({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");

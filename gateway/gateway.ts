@@ -58,7 +58,8 @@ export class Gateway {
     private opts: GatewayOptions = {},
   ) {
     this.log = opts.log ?? pino({ level: config.gateway.log_level, base: { svc: "qn-gateway" } });
-    this.metrics = createMetrics();
+    this.metrics = createMetrics(config.gateway.metrics);
+    this.metrics.setLinkSource(() => [...this.links.values()].map((l) => l.metricsSample()));
     // One gateway per spool (and its .incoming and .down files beside it).
     this.spoolLock = OwnerLock.take(config.gateway.spool, "spool");
     let spool: Spool | undefined;
