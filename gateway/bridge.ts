@@ -416,7 +416,7 @@ export class Bridge extends EventEmitter {
             this.metrics.uplinkLatency.observe({ qos: String(e.qos) }, Number(process.hrtime.bigint() - e.t0) / 1e9);
           pub.end();
           e.span?.end();
-          this.log.trace({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");
+          this.log.debug({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");
         }
         this.updateFull();
         // Not from inside mqtt.js's acknowledgement handler: at the end of

@@ -12,7 +12,8 @@
 //    stays up;
 //  - channel maps: the routing tables are swapped; the link stays up.
 // Everything else in the link keeps running: no device waits for another.
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
+import { createLogger } from "./log.ts";
 import { loadConfig, loadConfigAsync, deviceParams, type Config, type DeviceConfig } from "./config.ts";
 import { DeviceLink } from "./device-link.ts";
 import { Bridge, type DownRoute } from "./bridge.ts";
@@ -57,7 +58,7 @@ export class Gateway {
     public configPath: string | undefined,
     private opts: GatewayOptions = {},
   ) {
-    this.log = opts.log ?? pino({ level: config.gateway.log_level, base: { svc: "qn-gateway" } });
+    this.log = opts.log ?? createLogger({ level: config.gateway.log_level, environment: config.gateway.environment });
     this.metrics = createMetrics(config.gateway.metrics);
     this.metrics.setLinkSource(() => [...this.links.values()].map((l) => l.metricsSample()));
     // One gateway per spool (and its .incoming and .down files beside it).

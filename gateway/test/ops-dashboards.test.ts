@@ -29,7 +29,7 @@ const NO_PROMTOOL =
 async function exportedNames(): Promise<Set<string>> {
   const names = new Set<string>();
   for (const m of await createMetrics().registry.getMetricsAsJSON()) {
-    if (m.type === "histogram") for (const s of ["_bucket", "_sum", "_count"]) names.add(m.name + s);
+    if (String(m.type) === "histogram") for (const s of ["_bucket", "_sum", "_count"]) names.add(m.name + s);
     else names.add(m.name);
   }
   return names;
