@@ -21,6 +21,7 @@ import { Spool } from "./spool.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { OpsServer } from "./ops.ts";
+import { OtlpTracing } from "./otel.ts";
 import { startSpan, endError, logIds, SPAN, type Span } from "./tracing.ts";
 import { parseTraceparent, type TraceContext } from "../host/trace.ts";
 import type { SerialBinding } from "../host/transport/serial.ts";
@@ -51,6 +52,8 @@ export class Gateway {
   private readonly spoolLock: OwnerLock;
   readonly bridge: Bridge;
   ops?: OpsServer;
+  /** The OTLP exporter (gateway.tracing.otlp), while it runs. */
+  tracing?: OtlpTracing;
   startedAt = Date.now();
 
   constructor(
@@ -107,6 +110,8 @@ export class Gateway {
   }
 
   async start(opts: { ops?: boolean } = {}): Promise<void> {
+    // Before the first span: every span of the run is exported.
+    this.tracing = OtlpTracing.start(this.config.gateway.tracing, this.config.gateway.environment, this.log);
     // Valid but probably not meant (a file cut short, a section forgotten).
     if (this.config.devices.length === 0)
       this.log.warn("no devices configured: nothing is bridged until a reload adds some");
@@ -292,6 +297,9 @@ export class Gateway {
     await this.bridge.close();
     this.spool.close();
     this.spoolLock.release();
+    // Last: the spans the stop ended go out too.
+    await this.tracing?.shutdown();
+    this.tracing = undefined;
     this.log.info("gateway stopped");
   }
 }
