@@ -61,6 +61,10 @@ export const EVENTS: Readonly<Record<string, string>> = {
   "device refused the config; it keeps its old one": "device.config_refused",
   "config push failed": "device.config_push_failed",
   "device event": "device.event",
+  "exporting spans over OTLP": "tracing.export_started",
+  "a tracer provider is registered already: gateway.tracing.otlp is not used, spans go to that provider":
+    "tracing.provider_kept",
+  "span export problem": "tracing.export_problem",
   "journal flush failed: the command stays queued on disk (sent again after a restart)": "journal.flush_failed",
   "cannot tell the core its link is paused": "link.pause_failed",
   "downlink routing failed": "message.routing_failed",

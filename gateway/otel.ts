@@ -9,7 +9,7 @@
 // ratio; a trace begun on a device or by an MQTT client follows its
 // parent's sampled flag, so a device's sampled trace is never cut at the
 // gateway.
-import { trace } from "@opentelemetry/api";
+import { trace, diag, DiagLogLevel, type DiagLogger } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
@@ -30,7 +30,10 @@ export const RESOURCE = {
 } as const;
 
 export class OtlpTracing {
-  private constructor(private readonly provider: BasicTracerProvider) {}
+  private constructor(
+    private readonly provider: BasicTracerProvider,
+    private readonly problems: DiagLogger,
+  ) {}
 
   /** The exporter the config asks for, registered; undefined when the
    *  config has none or another provider is registered already. */
@@ -54,13 +57,17 @@ export class OtlpTracing {
       void provider.shutdown();
       return undefined;
     }
+    const problems = exportProblems(log);
+    // The batches sent on the processor's timer report failures here.
+    diag.setLogger(problems, DiagLogLevel.WARN);
     log.info({ endpoint: o.endpoint, sampling_ratio: o.sampling_ratio }, "exporting spans over OTLP");
-    return new OtlpTracing(provider);
+    return new OtlpTracing(provider, problems);
   }
 
-  /** Send every ended span now. */
+  /** Send every ended span now; a failure is logged like those of the
+   *  batches sent on the timer. */
   flush(): Promise<void> {
-    return this.provider.forceFlush();
+    return this.provider.forceFlush().catch((e: Error) => this.problems.error("span export failed:", e));
   }
 
   /** Send what is left, then stop recording (the global provider goes). */
@@ -69,6 +76,21 @@ export class OtlpTracing {
       await this.provider.shutdown();
     } finally {
       trace.disable();
+      diag.disable();
     }
   }
+}
+
+/** The SDK's complaints (a collector down, a refused batch) in the
+ *  gateway's log: one line per distinct problem, not one per batch. */
+export function exportProblems(log: Logger): DiagLogger {
+  let last = "";
+  const say = (message: string, ...args: unknown[]) => {
+    const err = [message, ...args.map((a) => (a instanceof Error ? a.message : String(a)))].join(" ");
+    if (err === last) return;
+    last = err;
+    log.warn({ err }, "span export problem");
+  };
+  const quiet = () => {};
+  return { error: say, warn: say, info: quiet, debug: quiet, verbose: quiet };
 }

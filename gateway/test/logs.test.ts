@@ -100,9 +100,9 @@ devices:
 });
 
 describe("event names", () => {
-  it("every message the gateway, its links and its bridge log has a name in the table", () => {
+  it("every message the gateway, its links, its bridge and its exporter log has a name in the table", () => {
     const missing: string[] = [];
-    for (const f of ["gateway.ts", "device-link.ts", "bridge.ts"]) {
+    for (const f of ["gateway.ts", "device-link.ts", "bridge.ts", "otel.ts"]) {
       const src = readFileSync(join(ROOT, "gateway", f), "utf8");
       // The message is a log call's last argument, a string literal.
       for (const m of src.matchAll(/\blog\.(?:trace|debug|info|warn|error|fatal)\(([^;]*?)"([^"]+)",?\s*\);/g))

@@ -14,9 +14,9 @@ import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
 import { encodeTraceBytes, newSpanId, newTraceId, parseTraceparent, type TraceContext } from "../../host/trace.ts";
 import { Gateway } from "../gateway.ts";
-import { SPAN, ATTR } from "../tracing.ts";
+import { SPAN, ATTR, startSpan } from "../tracing.ts";
 import { SERVICE } from "../log.ts";
-import { RESOURCE } from "../otel.ts";
+import { RESOURCE, OtlpTracing, exportProblems } from "../otel.ts";
 import { parseConfig } from "../config.ts";
 import { startDevice, Mosquitto, type TcpDevice, freePort, until, writeDevKey } from "./helpers.ts";
 
@@ -198,4 +198,57 @@ devices:
     expect(rx.spans.filter((s) => s.traceId === plainTp.traceId)).toEqual([]);
     expect(plainTp.traceFlags & 1).toBe(0);
   }, 40000);
+});
+
+describe("a collector that refuses the spans", () => {
+  it("is one warning in the gateway's log, not one per batch", async () => {
+    const lines: { msg: string; err?: string }[] = [];
+    const log = pino({ level: "warn" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    // Answers every export with 400 (not retried by the exporter).
+    let posts = 0;
+    const refuser = createServer((req, res) => {
+      posts++;
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(400, { "content-type": "application/json" });
+        res.end('{"code":3,"message":"refused by the test"}');
+      });
+    });
+    await new Promise<void>((r) => refuser.listen(0, "127.0.0.1", () => r()));
+    const port = (refuser.address() as { port: number }).port;
+    const t = OtlpTracing.start(
+      { otlp: { endpoint: `http://127.0.0.1:${port}/v1/traces`, headers: {}, sampling_ratio: 1 } },
+      "ci",
+      log,
+    );
+    expect(t).toBeDefined();
+    try {
+      for (let i = 0; i < 3; i++) {
+        startSpan(SPAN.RELOAD).end();
+        await t!.flush();
+      }
+    } finally {
+      await t!.shutdown();
+      refuser.closeAllConnections();
+      await new Promise<void>((r) => refuser.close(() => r()));
+    }
+    expect(posts).toBe(3);
+    const problems = lines.filter((l) => l.msg === "span export problem");
+    expect(problems).toHaveLength(1);
+    expect(problems[0].err).toMatch(/span export failed/);
+  });
+
+  it("a different problem is a line of its own", () => {
+    const lines: { err?: string }[] = [];
+    const p = exportProblems(pino({ level: "warn" }, { write: (s: string) => void lines.push(JSON.parse(s)) }));
+    p.error("export failed:", new Error("ECONNREFUSED"));
+    p.error("export failed:", new Error("ECONNREFUSED"));
+    p.warn("export failed:", new Error("timeout"));
+    p.error("export failed:", new Error("ECONNREFUSED"));
+    expect(lines.map((l) => l.err)).toEqual([
+      "export failed: ECONNREFUSED",
+      "export failed: timeout",
+      "export failed: ECONNREFUSED",
+    ]);
+  });
 });
