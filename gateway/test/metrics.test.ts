@@ -120,7 +120,7 @@ devices:
     expect(value(fams, "qn_uplink_latency_seconds_bucket", { qos: "1", le: "+Inf" })).toBe(
       value(fams, "qn_uplink_latency_seconds_count", { qos: "1" }),
     );
-    expect(value(fams, "qn_handshake_seconds_count", { resumed: "false" })).toBe(1);
+    expect(value(fams, "qn_handshake_seconds_count", { resumed: "false" })).toBeGreaterThanOrEqual(1);
     expect(value(fams, "qn_link_breaker_state", { device: "dev1", state: "closed" })).toBe(1);
     expect(value(fams, "qn_link_breaker_state", { device: "dev1", state: "open" })).toBe(0);
     expect(value(fams, "qn_links", { state: "up" })).toBe(1);
@@ -133,7 +133,7 @@ devices:
     const fams = parseExposition(await scrape());
     expect(value(fams, "qn_link_breaker_state", { device: "dev1", state: "closed" })).toBe(0);
     expect(value(fams, "qn_link_up", { device: "dev1" })).toBe(0);
-    expect(value(fams, "qn_link_down_total", { device: "dev1" })).toBe(1);
+    expect(value(fams, "qn_link_down_total", { device: "dev1" })).toBeGreaterThanOrEqual(1);
   }, 20000);
 });
 
