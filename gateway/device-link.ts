@@ -39,7 +39,7 @@ import { TLS_LIMIT } from "./file-checks.ts";
 import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from "./config.ts";
 import type { Bridge } from "./bridge.ts";
 import type { Spool } from "./spool.ts";
-import type { Metrics, LinkSample, BreakerState } from "./metrics.ts";
+import type { LINK_STATES, Metrics, LinkSample, BreakerState } from "./metrics.ts";
 import { LinkCounters } from "./link-counters.ts";
 import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 import { EventMerger, decodeEvents, type DeviceEvent } from "./event-log.ts";
@@ -90,7 +90,7 @@ function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
   };
 }
 
-export type LinkState = "starting" | "waiting" | "handshake" | "up" | "down" | "stopped";
+export type LinkState = (typeof LINK_STATES)[number];
 
 /** A command waiting for the device's core; its span ends when the core
  *  takes it (or it is dropped). `seq`: its record in the downlink queue

@@ -21,7 +21,7 @@ import { OTHER_DEVICES, type MetricsConfig } from "./config-ops.ts";
 export const BREAKER_STATES = ["closed", "half_open", "open"] as const;
 export type BreakerState = (typeof BREAKER_STATES)[number];
 
-/** Link states as DeviceLink names them (qn_links counts each). */
+/** The states of a device link (DeviceLink.state; qn_links counts each). */
 export const LINK_STATES = ["starting", "waiting", "handshake", "up", "down", "stopped"] as const;
 
 /** The core counters exported as `_total` counters, and the gauge each
