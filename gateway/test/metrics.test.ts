@@ -52,6 +52,7 @@ devices:
     transport: { tcp: { listen: "127.0.0.1:${ports.dev}" } }
     key_file: k.hex
     journal: dev1.journal
+    heartbeat_ms: 60000 # a silent device stays connected long enough to fail a probe
     channels:
       - { channel: 1, topic: telemetry, qos: 1, direction: up }
       - { channel: 2, topic: fast, qos: 0, direction: up }
@@ -127,14 +128,27 @@ devices:
     expect(value(fams, "qn_link_up", { device: "dev1" })).toBe(1);
   }, 40000);
 
-  it("opens the breaker and counts the link down when the device goes away", async () => {
+  it("counts a failed probe of a silent device, opens the breaker and counts the link down when it goes away", async () => {
+    const failed = async () =>
+      parseExposition(await scrape())
+        .get("qn_probes_total")!
+        .samples.filter((x) => x.labels.device === "dev1" && x.labels.result === "failed")
+        .reduce((a, x) => a + x.value, 0);
+    const before = await failed();
+    // Connected but answering nothing: the next probe (every 5 s) times out.
+    dev.halt();
+    const t0 = Date.now();
+    while ((await failed()) <= before) {
+      if (Date.now() - t0 > 20000) throw new Error("timed out waiting for a failed probe");
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await dev.stop();
     await until("link down", () => gw.links.get("dev1")!.state !== "up", 15000);
     const fams = parseExposition(await scrape());
     expect(value(fams, "qn_link_breaker_state", { device: "dev1", state: "closed" })).toBe(0);
     expect(value(fams, "qn_link_up", { device: "dev1" })).toBe(0);
     expect(value(fams, "qn_link_down_total", { device: "dev1" })).toBeGreaterThanOrEqual(1);
-  }, 20000);
+  }, 45000);
 });
 
 function value(fams: Map<string, Family>, sample: string, labels: Record<string, string>): number {
