@@ -190,7 +190,7 @@ export class Bridge extends EventEmitter {
     if (!r || this.down.count(r.device) < this.limit) return false;
     if (packet.qos === 2 && this.incoming.packets().some((p) => p.messageId === packet.messageId)) return false;
     this.refused.add(packet);
-    this.metrics.downlinkQueueFull.inc({ device: r.device });
+    this.metrics.downlinkQueueFull.inc({ device: this.metrics.device(r.device) });
     this.log.warn(
       { device: r.device, topic: packet.topic, qos: packet.qos, queued: this.down.count(r.device) },
       "downlink queue full: command refused (reason code 0x97, quota exceeded)",
@@ -227,7 +227,7 @@ export class Bridge extends EventEmitter {
     if (this.cfg.protocol_version !== 5 && this.down.count(r.device) >= this.limit) {
       // MQTT 3.1.1 cannot refuse a message (and a QoS 2 one was PUBREC'd
       // already): over the bound it is kept all the same, never dropped.
-      this.metrics.downlinkQueueFull.inc({ device: r.device });
+      this.metrics.downlinkQueueFull.inc({ device: this.metrics.device(r.device) });
       this.log.warn(
         { device: r.device, topic, qos: packet.qos, queued: this.down.count(r.device) },
         "downlink queue over its bound: command kept (MQTT 3.1.1 cannot refuse it)",

@@ -8,11 +8,12 @@
 // monotonic across a reconnect and a 2^32 wrap.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawnSync } from "node:child_process";
-import { writeFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { writeFileSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { Counter as CoreCounter } from "../../host/frame.ts";
+import { ROOT } from "../../host/status.ts";
 import type { QnCore } from "../../host/core.ts";
 import { Gateway } from "../gateway.ts";
 import { createMetrics, CORE_COUNTERS, type LinkSample } from "../metrics.ts";
@@ -184,6 +185,17 @@ describe("fleet mode", () => {
     // Aggregates are there in either mode.
     expect(value(fams, "qn_links", { state: "up" })).toBe(3);
     expect(value(fams, "qn_links", { state: "waiting" })).toBe(1);
+  });
+
+  it("every device label the gateway sets goes through the fleet fold", () => {
+    const bad: string[] = [];
+    for (const f of readdirSync(join(ROOT, "gateway")).filter((n) => n.endsWith(".ts"))) {
+      const src = readFileSync(join(ROOT, "gateway", f), "utf8");
+      for (const m of src.matchAll(/metrics\.\w+\.(?:inc|set|observe)\(\{([^}]*)\}/g))
+        if (/\bdevice:/.test(m[1]) && !/\bdevice: (?:this\.|env\.)*metrics\.device\(/.test(m[1]))
+          bad.push(`${f}: ${m[0]}`);
+    }
+    expect(bad).toEqual([]);
   });
 
   it("gives every device its own series by default", async () => {
