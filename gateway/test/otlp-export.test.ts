@@ -12,7 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
-import { encodeTraceBytes, newSpanId, newTraceId, parseTraceparent, type TraceContext } from "../../host/trace.ts";
+import {
+  encodeTraceBytes,
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  type TraceContext,
+} from "../../host/trace.ts";
 import { Gateway } from "../gateway.ts";
 import { SPAN, ATTR, startSpan } from "../tracing.ts";
 import { SERVICE } from "../log.ts";
@@ -101,8 +108,8 @@ class Receiver {
 describe("OTLP export of the gateway's spans", () => {
   const dir = mkdtempSync(join(tmpdir(), "qn-otlp-"));
   const rx = new Receiver();
-  let broker: Mosquitto, gw: Gateway, dev: TcpDevice, sub: MqttClient;
-  const got: { payload: string; traceparent?: string }[] = [];
+  let broker: Mosquitto, gw: Gateway, dev: TcpDevice, sub: MqttClient, pub: MqttClient;
+  const got: { topic: string; payload: string; traceparent?: string }[] = [];
 
   beforeAll(async () => {
     await rx.start();
@@ -128,16 +135,20 @@ devices:
     journal: dev1.journal
     channels:
       - { channel: 1, topic: telemetry, qos: 1, direction: up }
+      - { channel: 5, topic: echo, qos: 1, direction: up }
+      - { channel: 5, topic: cmd, qos: 1, direction: down }
 `,
     );
     gw = Gateway.fromFile(join(dir, "gateway.yaml"), { log: pino({ level: "silent" }) });
     await gw.start({ ops: false });
     sub = connect(broker.url, { clientId: "qn-otlp-sub", protocolVersion: 5, reconnectPeriod: 200 });
-    sub.on("message", (_topic, payload, packet) => {
+    sub.on("message", (topic, payload, packet) => {
       const tp = packet.properties?.userProperties?.traceparent;
-      got.push({ payload: payload.toString(), traceparent: typeof tp === "string" ? tp : undefined });
+      got.push({ topic, payload: payload.toString(), traceparent: typeof tp === "string" ? tp : undefined });
     });
     await new Promise<void>((r) => sub.once("connect", () => sub.subscribe("qn/#", { qos: 1 }, () => r())));
+    pub = connect(broker.url, { clientId: "qn-otlp-pub", protocolVersion: 5, reconnectPeriod: 200 });
+    await new Promise<void>((r) => pub.once("connect", () => r()));
     dev = await startDevice(gw, "dev1", ports.dev, join(dir, "k.hex"));
   }, 30000);
 
@@ -145,6 +156,7 @@ devices:
     await dev?.stop();
     await gw?.stop();
     sub?.end(true);
+    pub?.end(true);
     await broker?.stop();
     await rx.stop();
   });
@@ -197,6 +209,42 @@ devices:
     // and marked not sampled on MQTT.
     expect(rx.spans.filter((s) => s.traceId === plainTp.traceId)).toEqual([]);
     expect(plainTp.traceFlags & 1).toBe(0);
+  }, 40000);
+
+  it("sends the chain back: MQTT client -> qn downlink -> device (its echo) -> qn uplink -> mqtt publish", async () => {
+    const client: TraceContext = { traceId: newTraceId(), spanId: newSpanId(), traceFlags: 1 };
+    await new Promise<void>((r, j) =>
+      pub.publish(
+        "qn/dev1/cmd",
+        "otlp-cmd",
+        { qos: 1, properties: { userProperties: { traceparent: formatTraceparent(client) } } },
+        (e) => (e ? j(e) : r()),
+      ),
+    );
+    // The device (host/sim-device.ts) echoes QoS 1 DATA as received, the
+    // context the gateway put in the frame included.
+    await until("echo at the subscriber", () =>
+      got.some((g) => g.topic === "qn/dev1/echo" && g.payload === "otlp-cmd"),
+    );
+    await gw.tracing!.flush();
+    const inTrace = () => rx.spans.filter((s) => s.traceId === client.traceId);
+    await until("three spans of the command's trace", () => inTrace().length >= 3, 15000);
+    const down = inTrace().find((s) => s.name === SPAN.DOWNLINK)!;
+    expect(down.parentSpanId).toBe(client.spanId);
+    expect(down.attributes).toMatchObject({
+      [ATTR.DEVICE]: "dev1",
+      [ATTR.TOPIC]: "qn/dev1/cmd",
+      "qn.frame.traced": true,
+    });
+    const up = inTrace().find((s) => s.name === SPAN.UPLINK)!;
+    expect(up.parentSpanId).toBe(down.spanId);
+    const publish = inTrace().find((s) => s.name === SPAN.PUBLISH)!;
+    expect(publish.parentSpanId).toBe(up.spanId);
+    const echo = parseTraceparent(got.find((g) => g.topic === "qn/dev1/echo")!.traceparent)!;
+    expect(echo.spanId).toBe(publish.spanId);
+    console.log(
+      `OTLP receiver: client ${client.spanId} -> ${down.name} ${down.spanId} -> device echo -> ${up.name} ${up.spanId} -> ${publish.name} ${publish.spanId} -> subscriber; trace ${client.traceId}`,
+    );
   }, 40000);
 });
 
