@@ -37,8 +37,9 @@ export interface DownRoute {
 }
 
 /** A queued message and its spans (in memory only; the spool keeps the
- *  traceparent, so a replayed message still joins its trace). */
-type Entry = SpoolEntry & { span?: Span; pub?: Span };
+ *  traceparent, so a replayed message still joins its trace); `t0`: when
+ *  its frame reached the gateway (none for one replayed from the spool). */
+type Entry = SpoolEntry & { span?: Span; pub?: Span; t0?: bigint };
 
 export class Bridge extends EventEmitter {
   readonly client: MqttClient;
@@ -189,7 +190,7 @@ export class Bridge extends EventEmitter {
     if (!r || this.down.count(r.device) < this.limit) return false;
     if (packet.qos === 2 && this.incoming.packets().some((p) => p.messageId === packet.messageId)) return false;
     this.refused.add(packet);
-    this.metrics.downlinkQueueFull.inc({ device: r.device });
+    this.metrics.downlinkQueueFull.inc({ device: this.metrics.device(r.device) });
     this.log.warn(
       { device: r.device, topic: packet.topic, qos: packet.qos, queued: this.down.count(r.device) },
       "downlink queue full: command refused (reason code 0x97, quota exceeded)",
@@ -226,7 +227,7 @@ export class Bridge extends EventEmitter {
     if (this.cfg.protocol_version !== 5 && this.down.count(r.device) >= this.limit) {
       // MQTT 3.1.1 cannot refuse a message (and a QoS 2 one was PUBREC'd
       // already): over the bound it is kept all the same, never dropped.
-      this.metrics.downlinkQueueFull.inc({ device: r.device });
+      this.metrics.downlinkQueueFull.inc({ device: this.metrics.device(r.device) });
       this.log.warn(
         { device: r.device, topic, qos: packet.qos, queued: this.down.count(r.device) },
         "downlink queue over its bound: command kept (MQTT 3.1.1 cannot refuse it)",
@@ -321,6 +322,7 @@ export class Bridge extends EventEmitter {
       e = this.spool.append({ device, topic, qos, payload, traceparent });
     }
     e.span = span;
+    e.t0 = process.hrtime.bigint();
     this.waiting.push(e);
     this.updateFull();
     this.pump();
@@ -410,9 +412,11 @@ export class Bridge extends EventEmitter {
         } else {
           if (e.qos > 0) this.spool.done(e.seq);
           this.metrics.published.inc({ qos: String(e.qos) });
+          if (e.t0 !== undefined)
+            this.metrics.uplinkLatency.observe({ qos: String(e.qos) }, Number(process.hrtime.bigint() - e.t0) / 1e9);
           pub.end();
           e.span?.end();
-          this.log.trace({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");
+          this.log.debug({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");
         }
         this.updateFull();
         // Not from inside mqtt.js's acknowledgement handler: at the end of

@@ -16,6 +16,7 @@ import { AuthMode, ConfigKey, Prio, Qos } from "../host/abi.ts";
 import { readBoundedSync, readBounded, type ReadLimit } from "../host/bounded-read.ts";
 import { checkFilesSync, checkFiles, type FileFindings } from "./file-checks.ts";
 import { readYaml, shownKey, TextProblem } from "./config-text.ts";
+import { metricsSchema, tracingSchema } from "./config-ops.ts";
 
 export { MAX_YAML_TOKENS } from "./config-text.ts";
 
@@ -162,6 +163,11 @@ export const schema = z
         /** Where the MQTT spool lives (append-only, fsync'd). */
         spool: z.string().default("var/mqtt.spool"),
         log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+        /** The `environment` field of every log line and span resource
+         *  (deployment.environment), e.g. "production". */
+        environment: z.string().min(1).default("production"),
+        metrics: metricsSchema,
+        tracing: tracingSchema,
       })
       .strict()
       .default({}),

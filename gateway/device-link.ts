@@ -25,7 +25,7 @@ import { openJournal, JOURNAL_BYTES } from "./journal-file.ts";
 import type { QnCore } from "../host/core.ts";
 import { QnError, Status } from "../host/status.ts";
 import { FrameType, Counter, Flag, TRACE_BYTES, flagsQos, type Frame } from "../host/frame.ts";
-import { Codec, ConfigKey, FieldKind, QosStat } from "../host/abi.ts";
+import { Codec, ConfigKey, FieldKind, QosStat, SessionState } from "../host/abi.ts";
 import { zigzagDecode } from "../host/zigzag.ts";
 import { splitTraced, encodeTraceBytes, type TraceContext } from "../host/trace.ts";
 import { SerialTransport, type SerialBinding } from "../host/transport/serial.ts";
@@ -39,7 +39,8 @@ import { TLS_LIMIT } from "./file-checks.ts";
 import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from "./config.ts";
 import type { Bridge } from "./bridge.ts";
 import type { Spool } from "./spool.ts";
-import type { Metrics } from "./metrics.ts";
+import type { LINK_STATES, Metrics, LinkSample, BreakerState } from "./metrics.ts";
+import { LinkCounters } from "./link-counters.ts";
 import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 import { EventMerger, decodeEvents, type DeviceEvent } from "./event-log.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
@@ -89,7 +90,7 @@ function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
   };
 }
 
-export type LinkState = "starting" | "waiting" | "handshake" | "up" | "down" | "stopped";
+export type LinkState = (typeof LINK_STATES)[number];
 
 /** A command waiting for the device's core; its span ends when the core
  *  takes it (or it is dropped). `seq`: its record in the downlink queue
@@ -136,6 +137,9 @@ export class DeviceLink {
   /** The device's event ring, merged into our log. */
   readonly events: EventMerger;
   private lastEventPoll = 0;
+  private readonly counters: LinkCounters;
+  /** The last probe failed (its recovery is logged once). */
+  private probeFailing = false;
 
   constructor(
     public cfg: DeviceConfig,
@@ -143,6 +147,7 @@ export class DeviceLink {
     private env: LinkEnv,
   ) {
     this.log = env.log.child({ device: cfg.id });
+    this.counters = new LinkCounters(env.metrics, cfg.id);
     // Group commit: Peer.flush fsyncs once per batch, before any
     // acknowledgement goes back to the device.
     // One process per journal (and its .events beside it): not even
@@ -151,7 +156,7 @@ export class DeviceLink {
     // left as it is; start() then fails with the reason.
     try {
       this.journalLock = OwnerLock.take(cfg.journal, "journal");
-      this.storage = openJournal(cfg.journal);
+      this.storage = openJournal(cfg.journal, (s) => env.metrics.journalFlush.observe(s));
     } catch (e) {
       this.journalLock?.release();
       this.journalLock = undefined;
@@ -162,7 +167,7 @@ export class DeviceLink {
       `${cfg.journal}.events`,
       this.log,
       () => this.fetchEvents(),
-      (e) => env.metrics.deviceEvents.inc({ device: this.id, event: e.event }),
+      (e) => env.metrics.deviceEvents.inc({ device: env.metrics.device(this.id), event: e.event }),
     );
   }
 
@@ -172,6 +177,11 @@ export class DeviceLink {
 
   get id(): string {
     return this.cfg.id;
+  }
+
+  /** This link's `device` label (metrics.ts: fleet mode folds it). */
+  private get dev(): { device: string } {
+    return { device: this.env.metrics.device(this.cfg.id) };
   }
 
   /** Channel maps change without touching the link. */
@@ -364,6 +374,7 @@ export class DeviceLink {
         if (this.peer !== peer) return;
         this.sessionId = peer.core.sessionWireId();
         this.handshake = { handshakeUs: r.handshakeUs, resumed: r.resumed };
+        this.env.metrics.handshake.observe({ resumed: String(r.resumed) }, r.handshakeUs / 1e6);
         this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
         this.watch();
         // What the device recorded while we were apart (its link down, a
@@ -385,8 +396,7 @@ export class DeviceLink {
   private setDown(): void {
     if (this.wasUp) {
       this.wasUp = false;
-      this.env.metrics.linkDowns.inc({ device: this.id });
-      this.env.metrics.linkUp.set({ device: this.id }, 0);
+      this.env.metrics.linkDowns.inc(this.dev);
       this.since = Date.now();
       this.log.warn({ session: this.sessionId }, "link down");
     }
@@ -400,8 +410,7 @@ export class DeviceLink {
       this.wasUp = true;
       this.state = "up";
       this.since = Date.now();
-      this.env.metrics.linkUps.inc({ device: this.id });
-      this.env.metrics.linkUp.set({ device: this.id }, 1);
+      this.env.metrics.linkUps.inc(this.dev);
       this.drain();
     } else if (!up && this.wasUp) {
       this.setDown();
@@ -409,17 +418,34 @@ export class DeviceLink {
     }
     const every = this.cfg.event_poll_ms;
     if (up && every > 0 && Date.now() - this.lastEventPoll >= every) this.pollEvents();
-    const m = this.env.metrics,
-      d = { device: this.id };
-    m.journalBytes.set(d, this.journalBytes());
-    if (!p) return;
-    const c = p.core;
-    m.framesIn.set(d, c.counter(Counter.FRAMES_IN));
-    m.framesOut.set(d, c.counter(Counter.FRAMES_OUT));
-    m.crcErrors.set(d, c.counter(Counter.ERR_CRC));
-    m.authFailures.set(d, c.counter(Counter.AUTH_FAIL));
-    m.retransmissions.set(d, c.counter(Counter.RETX));
-    m.qosInFlight.set(d, c.qosStat(QosStat.IN_FLIGHT));
+    if (p) this.counters.read(p.core);
+  }
+
+  /** The link's gauges, read at scrape time (metrics.ts). */
+  metricsSample(): LinkSample {
+    const p = this.peer;
+    if (p) this.counters.read(p.core);
+    return {
+      id: this.id,
+      state: this.state,
+      up: !!p?.up,
+      breaker: this.breaker(),
+      journalBytes: this.journalBytes(),
+      qosInFlight: p ? p.core.qosStat(QosStat.IN_FLIGHT) : 0,
+      poolInUse: this.ident?.poolInUse,
+      poolHighWater: this.ident?.poolHighWater,
+      core: this.counters.last,
+    };
+  }
+
+  /** The session layer is the link's circuit breaker: while it has no
+   *  session every send fails fast (docs/PROTOCOL.md section 8). */
+  private breaker(): BreakerState {
+    const p = this.peer;
+    if (!p) return "open";
+    const st = p.core.sessionState();
+    if (st === SessionState.UP) return "closed";
+    return st === SessionState.DOWN ? "open" : "half_open";
   }
 
   private journalBytes(): number {
@@ -437,7 +463,7 @@ export class DeviceLink {
     try {
       const t0 = process.hrtime.bigint();
       await p.request(FrameType.PING, { payload: new Uint8Array(8), timeoutMs: 2000 });
-      this.env.metrics.rtt.observe({ device: this.id }, Number(process.hrtime.bigint() - t0) / 1e9);
+      this.env.metrics.rtt.observe(this.dev, Number(process.hrtime.bigint() - t0) / 1e9);
       const r = await p.request(FrameType.IDENT_REQ, { codec: Codec.PB, timeoutMs: 2000 });
       const f = new Map(p.core.decode(Codec.PB, r.payload).map((x) => [x.tag, x.value]));
       this.ident = {
@@ -445,10 +471,16 @@ export class DeviceLink {
         poolHighWater: Number(f.get(8) ?? 0n),
         uptimeUs: Number(f.get(9) ?? 0n),
       };
-      this.env.metrics.poolInUse.set({ device: this.id }, this.ident.poolInUse);
-      this.env.metrics.poolHighWater.set({ device: this.id }, this.ident.poolHighWater);
+      this.env.metrics.probes.inc({ ...this.dev, result: "ok" });
+      if (this.probeFailing)
+        this.log.info({ session: this.sessionId, event: "probe.recovered" }, "probe answered again");
+      this.probeFailing = false;
     } catch (e) {
-      this.log.debug({ err: (e as Error).message }, "probe failed");
+      this.env.metrics.probes.inc({ ...this.dev, result: "failed" });
+      // One line when probes start failing, not one every 5 s.
+      if (!this.probeFailing)
+        this.log.warn({ session: this.sessionId, err: (e as Error).message, event: "probe.failed" }, "probe failed");
+      this.probeFailing = true;
     }
   }
 
@@ -466,7 +498,7 @@ export class DeviceLink {
       payload = t.body;
       parent = t.context;
       if (!parent) {
-        this.env.metrics.traceInvalid.inc({ device: this.id });
+        this.env.metrics.traceInvalid.inc(this.dev);
         this.log.warn(
           {
             channel: f.channel,
@@ -493,7 +525,7 @@ export class DeviceLink {
     });
     const ids = { session: this.sessionId, packet: f.packet, channel: f.channel, qos, ...logIds(span) };
     if (!topic) {
-      this.env.metrics.unmapped.inc({ device: this.id });
+      this.env.metrics.unmapped.inc(this.dev);
       this.log.warn(ids, "message on an unmapped channel dropped");
       endError(span, "no uplink mapping for the channel");
       return;
@@ -507,7 +539,7 @@ export class DeviceLink {
       return;
     }
     this.uplink++;
-    this.env.metrics.uplink.inc({ device: this.id, qos: String(qos) });
+    this.env.metrics.uplink.inc({ ...this.dev, qos: String(qos) });
     this.log.debug({ ...ids, spool_seq: e.seq }, "uplink");
   }
 
@@ -537,7 +569,7 @@ export class DeviceLink {
     // The bound for kept commands is applied by the bridge before it
     // acknowledges them (they are never dropped here); QoS 0 ones are.
     if (seq === undefined && this.downQueue.length >= this.env.bridge.limit) {
-      this.env.metrics.downlinkQueueFull.inc({ device: this.id });
+      this.env.metrics.downlinkQueueFull.inc(this.dev);
       this.log.warn({ channel, qos, ...logIds(span) }, "downlink queue full: message dropped");
       endError(span, "downlink queue full");
       return;
@@ -567,7 +599,7 @@ export class DeviceLink {
         this.downQueue.shift();
         this.taken(m);
         this.downlink++;
-        this.env.metrics.downlink.inc({ device: this.id, qos: String(m.qos) });
+        this.env.metrics.downlink.inc({ ...this.dev, qos: String(m.qos) });
         m.span.setAttributes({ [ATTR.SESSION]: this.sessionId, [ATTR.PACKET]: packet, "qn.frame.traced": !!trace });
         m.span.end();
         this.log.debug(
@@ -581,7 +613,7 @@ export class DeviceLink {
         if (st === Status.ERR_OVERSIZE || st === Status.ERR_ARG) {
           this.downQueue.shift();
           if (m.seq !== undefined) this.env.bridge.down.done(m.seq); // never sendable: not kept either
-          this.env.metrics.downlinkRefused.inc({ device: this.id });
+          this.env.metrics.downlinkRefused.inc(this.dev);
           this.log.warn(
             { channel: m.channel, qos: m.qos, bytes: m.payload.length, err: (e as Error).message, ...logIds(m.span) },
             "command refused by the device link: dropped",
@@ -670,7 +702,7 @@ export class DeviceLink {
       };
       // Our end follows the same timings (role, auth and key stay).
       if (out.status === 0) for (const [k, v] of params) if (k <= ConfigKey.RETX_MS) p.core.trySetConfig(k, v);
-      this.env.metrics.configPush.inc({ device: this.id, result: out.status === 0 ? "applied" : "refused" });
+      this.env.metrics.configPush.inc({ ...this.dev, result: out.status === 0 ? "applied" : "refused" });
       span.setAttributes({
         [ATTR.PACKET]: r.packet,
         "qn.config.status": out.status,
@@ -692,7 +724,7 @@ export class DeviceLink {
       this.pollEvents(); // the device has just logged "config applied"
       return out;
     } catch (e) {
-      this.env.metrics.configPush.inc({ device: this.id, result: "error" });
+      this.env.metrics.configPush.inc({ ...this.dev, result: "error" });
       this.log.warn({ session: this.sessionId, err: (e as Error).message, ...ids }, "config push failed");
       endError(span, (e as Error).message);
       throw e;

@@ -12,7 +12,8 @@
 //    stays up;
 //  - channel maps: the routing tables are swapped; the link stays up.
 // Everything else in the link keeps running: no device waits for another.
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
+import { createLogger } from "./log.ts";
 import { loadConfig, loadConfigAsync, deviceParams, type Config, type DeviceConfig } from "./config.ts";
 import { DeviceLink } from "./device-link.ts";
 import { Bridge, type DownRoute } from "./bridge.ts";
@@ -20,6 +21,7 @@ import { Spool } from "./spool.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { OpsServer } from "./ops.ts";
+import { OtlpTracing } from "./otel.ts";
 import { startSpan, endError, logIds, SPAN, type Span } from "./tracing.ts";
 import { parseTraceparent, type TraceContext } from "../host/trace.ts";
 import type { SerialBinding } from "../host/transport/serial.ts";
@@ -50,6 +52,8 @@ export class Gateway {
   private readonly spoolLock: OwnerLock;
   readonly bridge: Bridge;
   ops?: OpsServer;
+  /** The OTLP exporter (gateway.tracing.otlp), while it runs. */
+  tracing?: OtlpTracing;
   startedAt = Date.now();
 
   constructor(
@@ -57,8 +61,9 @@ export class Gateway {
     public configPath: string | undefined,
     private opts: GatewayOptions = {},
   ) {
-    this.log = opts.log ?? pino({ level: config.gateway.log_level, base: { svc: "qn-gateway" } });
-    this.metrics = createMetrics();
+    this.log = opts.log ?? createLogger({ level: config.gateway.log_level, environment: config.gateway.environment });
+    this.metrics = createMetrics(config.gateway.metrics);
+    this.metrics.setLinkSource(() => [...this.links.values()].map((l) => l.metricsSample()));
     // One gateway per spool (and its .incoming and .down files beside it).
     this.spoolLock = OwnerLock.take(config.gateway.spool, "spool");
     let spool: Spool | undefined;
@@ -105,6 +110,8 @@ export class Gateway {
   }
 
   async start(opts: { ops?: boolean } = {}): Promise<void> {
+    // Before the first span: every span of the run is exported.
+    this.tracing = OtlpTracing.start(this.config.gateway.tracing, this.config.gateway.environment, this.log);
     // Valid but probably not meant (a file cut short, a section forgotten).
     if (this.config.devices.length === 0)
       this.log.warn("no devices configured: nothing is bridged until a reload adds some");
@@ -290,6 +297,9 @@ export class Gateway {
     await this.bridge.close();
     this.spool.close();
     this.spoolLock.release();
+    // Last: the spans the stop ended go out too.
+    await this.tracing?.shutdown();
+    this.tracing = undefined;
     this.log.info("gateway stopped");
   }
 }

@@ -21,8 +21,27 @@ export function journalFileProblem(path: string, f: Bounded): string | undefined
   return why ? `${path} ${why}, so it is not a ${JOURNAL_WHAT}: refusing to overwrite it` : undefined;
 }
 
+/** A journal that reports how long each group commit kept its callers
+ *  waiting (qn_journal_flush_seconds): a call that found nothing to flush
+ *  is not reported, a call that waited for a flush already under way is. */
+class TimedJournal extends FileStorage {
+  constructor(
+    path: string,
+    private readonly flushed: (seconds: number) => void,
+  ) {
+    super(path, JOURNAL_BYTES, { groupCommit: true, what: JOURNAL_WHAT, accept: journalImageProblem });
+  }
+  override async syncAsync(): Promise<void> {
+    const before = this.fsyncs,
+      t0 = process.hrtime.bigint();
+    await super.syncAsync();
+    if (this.fsyncs !== before) this.flushed(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+}
+
 /** Open (or make) the journal at `path`; throws a FileError for a path
- *  that is not one. Writes reach the disk in group commits (Peer.flush). */
-export function openJournal(path: string): FileStorage {
-  return new FileStorage(path, JOURNAL_BYTES, { groupCommit: true, what: JOURNAL_WHAT, accept: journalImageProblem });
+ *  that is not one. Writes reach the disk in group commits (Peer.flush);
+ *  `flushed` hears how long each took. */
+export function openJournal(path: string, flushed: (seconds: number) => void = () => {}): FileStorage {
+  return new TimedJournal(path, flushed);
 }

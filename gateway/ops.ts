@@ -1,5 +1,5 @@
 // The ops API: HTTP on a loopback address only, every request but
-// /openapi.json needs `Authorization: Bearer <token>`. The token lives in a
+// /openapi.json and its page (/docs) needs `Authorization: Bearer <token>`. The token lives in a
 // file created with mode 0600 (gateway.ops.token_file), so only the local
 // user who runs the gateway (and root) can read it; qnctl reads it from the
 // same path.
@@ -11,6 +11,7 @@ import type { Gateway } from "./gateway.ts";
 import { liveSelftest, SelftestRequestError } from "./selftest-live.ts";
 
 import { ensureToken } from "./token-file.ts";
+import { apiPageFile, API_PAGE_CSP, API_PAGE_PATH } from "./api-page.ts";
 
 /** Do `a` and `b` name the same file (after symbolic links)? */
 async function sameFile(a: string, b: string | undefined): Promise<boolean> {
@@ -28,13 +29,20 @@ export const openapi = {
     title: "QN gateway ops API",
     version: "1.0.0",
     description:
-      "Loopback only. Every path except /openapi.json needs `Authorization: Bearer <token>` (the token file is gateway.ops.token_file, mode 0600).",
+      "Loopback only. Every path except /openapi.json and /docs needs `Authorization: Bearer <token>` (the token file is gateway.ops.token_file, mode 0600).",
   },
   components: { securitySchemes: { token: { type: "http", scheme: "bearer" } } },
   security: [{ token: [] }],
   paths: {
     "/openapi.json": {
       get: { summary: "This document", security: [], responses: { 200: { description: "OpenAPI 3 document" } } },
+    },
+    [API_PAGE_PATH]: {
+      get: {
+        summary: "This document as a page to read (Swagger UI, served from the gateway, nothing fetched elsewhere)",
+        security: [],
+        responses: { 200: { description: "HTML page", content: { "text/html": {} } } },
+      },
     },
     "/health": {
       get: {
@@ -185,6 +193,17 @@ export class OpsServer {
     const p = url.pathname,
       method = req.method ?? "GET";
     if (p === "/openapi.json" && method === "GET") return this.send(res, 200, openapi);
+    const page = method === "GET" ? apiPageFile(p) : undefined;
+    if (page) {
+      res.writeHead(200, {
+        "content-type": page.type,
+        "content-security-policy": API_PAGE_CSP,
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-cache",
+      });
+      res.end(page.body);
+      return;
+    }
     if (!this.authorized(req))
       return this.send(res, 401, { error: "missing or wrong bearer token (see gateway.ops.token_file)" });
     const gw = this.gw;

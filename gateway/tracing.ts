@@ -1,7 +1,8 @@
-// OpenTelemetry spans of the gateway, through @opentelemetry/api only. The
-// gateway wires no exporter: a user registers a tracer provider (for
-// example with NODE_OPTIONS="--import ./otel.mjs", see README "Tracing")
-// and the spans go there; otherwise the API's no-op tracer is used.
+// OpenTelemetry spans of the gateway, through @opentelemetry/api only.
+// Where they go is the registered tracer provider's business: the OTLP
+// exporter of gateway.tracing.otlp (otel.ts), one a user registered (for
+// example with NODE_OPTIONS="--import ./otel.mjs", see README "Tracing"),
+// or none, and then the API's no-op tracer is used.
 //
 // The trace ids do not depend on that choice: with the no-op tracer a span
 // has no ids of its own, so startSpan() gives it fresh W3C ids (or the
