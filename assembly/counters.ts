@@ -47,6 +47,13 @@ export function counter(id: i32): u32 {
   return load<u32>(COUNTERS + (<usize>id << 2));
 }
 
+/** Frames the receiver rejected as damaged on the line: a CRC mismatch,
+ *  malformed COBS, too short, too long, another protocol version (a flipped
+ *  version bit; real peers of another version are rare). */
+export function frames_damaged(): u32 {
+  return counter(C_ERR_CRC) + counter(C_ERR_COBS) + counter(C_ERR_TRUNCATED) + counter(C_ERR_OVERSIZE) + counter(C_ERR_VERSION);
+}
+
 export function counters_reset(): void {
   memory.fill(COUNTERS, 0, COUNTER_COUNT * 4);
 }

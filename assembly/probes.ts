@@ -17,7 +17,7 @@ import {
   SCHED_STAT_EMERGENCY_SENT, SCHED_STAT_EMERGENCY_MAX_AHEAD, SCHED_STAT_EMERGENCY_LAST_AHEAD, SCHED_STAT_BYTES_OUT,
 } from "./sched";
 import { qos_stat, QOS_STAT_Q2_EXPECTED, QOS_STAT_Q2_DELIVERED, QOS_STAT_DIGEST } from "./qos";
-import { counter, C_DUP_SUPPRESSED, C_REPLAY, C_RETX, C_OOO_DROP, C_AUTH_FAIL, C_PREEMPT } from "./counters";
+import { counter, frames_damaged, C_DUP_SUPPRESSED, C_REPLAY, C_RETX, C_OOO_DROP, C_AUTH_FAIL, C_PREEMPT, C_FRAMES_IN, C_BYTES_IN } from "./counters";
 import { journal_stat, JOURNAL_STAT_GENERATION, JOURNAL_STAT_WRITES, JOURNAL_STAT_TORN_DROPPED } from "./journal";
 import { IdGen, idgen_init, idgen_next } from "./ids";
 
@@ -239,7 +239,10 @@ function probe_ids(arg: u64): i32 {
  *  power-cut checks. Metrics: 3 q2 expected, 4 q2 delivered, 5 delivery
  *  digest, 6 duplicates suppressed, 7 replays refused, 8 retransmissions,
  *  9 gaps dropped, 10 journal generation, 11 journal writes, 12 torn
- *  records dropped, 13 auth failures. */
+ *  records dropped, 13 auth failures; the receive side's line figures,
+ *  which let the host tell a noisy line from a faulty core: 14 frames
+ *  rejected as damaged (CRC, COBS, too short, too long, wrong version),
+ *  15 valid frames received, 16 bytes received. */
 function probe_qos(): i32 {
   msg_add(3, K_UINT, <u64>qos_stat(QOS_STAT_Q2_EXPECTED), 0);
   msg_add(4, K_UINT, <u64>qos_stat(QOS_STAT_Q2_DELIVERED), 0);
@@ -252,6 +255,9 @@ function probe_qos(): i32 {
   msg_add(11, K_UINT, <u64>journal_stat(JOURNAL_STAT_WRITES), 0);
   msg_add(12, K_UINT, <u64>journal_stat(JOURNAL_STAT_TORN_DROPPED), 0);
   msg_add(13, K_UINT, <u64>counter(C_AUTH_FAIL), 0);
+  msg_add(14, K_UINT, <u64>frames_damaged(), 0);
+  msg_add(15, K_UINT, <u64>counter(C_FRAMES_IN), 0);
+  msg_add(16, K_UINT, <u64>counter(C_BYTES_IN), 0);
   return Status.OK;
 }
 

@@ -23,6 +23,7 @@ import {
   type Connected,
 } from "./targets.ts";
 import { identify, text } from "./probe.ts";
+import type { NoiseOptions } from "../host/line-noise.ts";
 
 export { UsageError } from "./targets.ts";
 export type { Report, TestEntry } from "./run.ts";
@@ -57,6 +58,9 @@ export interface SelftestOptions {
   only?: string;
   /** Time for the target to answer at all, ms (default 10000). */
   timeoutMs?: number;
+  /** Seeded noise on the line both ways (qemu: a relay at the UART's
+   *  socket; sim and serial: on the host's side). */
+  noise?: NoiseOptions;
   /** Called once connected, before the first check. */
   onStart?: (checks: number, port: string | null) => void;
   /** Called after each check. */
@@ -79,10 +83,10 @@ export async function runSelftest(o: SelftestOptions): Promise<Report> {
   try {
     const connect =
       target === "sim"
-        ? connectSim(key, auth)
+        ? connectSim(key, auth, o.noise)
         : target === "qemu"
-          ? connectQemu(o.platform ?? "mps2-an500", key, auth)
-          : connectSerial(o.port!, baud, key, auth);
+          ? connectQemu(o.platform ?? "mps2-an500", key, auth, o.noise)
+          : connectSerial(o.port!, baud, key, auth, o.noise);
     conn = await withTimeout(connect, timeoutMs, `could not connect to the ${target} target within ${timeoutS} s`);
     // The target must answer before the checks start: a silent port is a
     // connection error, not seventeen failed checks.
@@ -124,6 +128,12 @@ export async function runSelftest(o: SelftestOptions): Promise<Report> {
     mode,
     expected: conn.expected,
     lineRate: conn.lineRate,
+    injected: conn.injected && {
+      how: conn.injected.how,
+      ...o.noise,
+      to_device: conn.injected.toDevice,
+      to_host: conn.injected.toHost,
+    },
   };
   try {
     o.onStart?.(checks.length, conn.port);

@@ -5,10 +5,11 @@ import { FrameType, Prio } from "../host/frame.ts";
 import { statusName, Status } from "../host/status.ts";
 import { nowUs } from "../host/clock.ts";
 import type { Peer } from "../host/peer.ts";
-import { runProbe, identify, text, num } from "./probe.ts";
+import { runProbe, identify, text, num, PATIENT_MS } from "./probe.ts";
 import type { Field } from "../host/core.ts";
 import type { FaultyTransport } from "../host/transport/faulty.ts";
 import { LINK_CHECKS } from "./checks-link.ts";
+import type { LineQuality } from "./line-quality.ts";
 import { rateBracket, rateVerdict, type ClockSample, type RateBracket, type RateVerdict } from "./clock-rate.ts";
 
 export type CheckStatus = "PASS" | "FAIL" | "SKIP";
@@ -46,6 +47,8 @@ export interface Context {
   /** Nominal line rate in bytes/s (serial: baud / 10), null where none. */
   lineRate: number | null;
   identity?: Map<number, Field>;
+  /** Noise the run puts on the line itself (--line-noise), for the report. */
+  injected?: LineQuality["injected"];
 }
 
 export interface Check {
@@ -162,7 +165,10 @@ export const CHECKS: Check[] = [
       let garbage = 0;
       for (let i = 0; i < rounds; i++) {
         const size = (i * 37) % 200;
-        await ctx.peer.request(FrameType.PING, { payload: new Uint8Array(size).fill(i & 0xff), timeoutMs: 3000 });
+        await ctx.peer.request(FrameType.PING, {
+          payload: new Uint8Array(size).fill(i & 0xff),
+          timeoutMs: PATIENT_MS,
+        });
         if (i % 10 === 0) {
           // Line noise and a corrupt frame: the core must drop them and free nothing twice.
           await ctx.peer.transport.write(Uint8Array.from([0x55, 0xaa, 0x13, 0x00, 0x07, 0x01, 0x02, 0x00]));

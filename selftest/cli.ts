@@ -11,6 +11,8 @@ import { selectChecks, type TestEntry, type Report } from "./run.ts";
 import { firmwareDir, readKey, DEFAULT_KEY_FILE, UsageError } from "./targets.ts";
 import { ConnectError, runSelftest } from "./api.ts";
 import type { AuthMode } from "../host/abi.ts";
+import type { NoiseOptions } from "../host/line-noise.ts";
+import { describeLine, parseNoise } from "./line-quality.ts";
 
 const HELP = `usage: qn_selftest [options]
 
@@ -33,6 +35,10 @@ options:
   --output <o>           text (default on a terminal) | json (report on stdout, progress on stderr)
   --only <id,...>        run only these checks (ids or numbers, see --list)
   --timeout <s>          seconds to wait for the target to answer at all (default 10)
+  --line-noise <spec>    put seeded noise on the line, both ways: a bit error rate
+                         (1e-4) or ber=P,drop=P,insert=P,seed=N (drop/insert per byte).
+                         qemu: a noise relay at the UART's socket; sim, serial: on the
+                         host's side of the line
   --list                 list the checks and exit
   --help                 this text
 
@@ -59,6 +65,7 @@ function parse() {
         help: { type: "boolean" },
         "key-file": { type: "string" },
         auth: { type: "string" },
+        "line-noise": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -88,6 +95,12 @@ function table(r: Report): string {
     ...rows,
     `health_status: ${r.health_status}  (${r.summary.passed} passed, ${r.summary.failed} failed, ${r.summary.skipped} skipped)` +
       (r.max_latency_us !== null ? `  max_latency_us: ${r.max_latency_us}` : ""),
+    describeLine(r.line),
+    ...(r.summary.failed && r.line.verdict !== "clean"
+      ? [
+          `the line damaged frames during this run: a failed check whose detail names the line could not verify QN on it; fix or replace the line and run again before suspecting the software`,
+        ]
+      : []),
   ].join("\n");
 }
 
@@ -130,6 +143,12 @@ async function main(): Promise<void> {
     usage(`--port goes with --target serial (or no --target), not --target ${target}`);
   if (a.port) target = "serial";
   if (target === "serial" && !a.port) usage("--target serial needs --port <path>");
+  let noise: NoiseOptions | undefined;
+  try {
+    noise = a["line-noise"] === undefined ? undefined : parseNoise(a["line-noise"]);
+  } catch (e: any) {
+    usage(e.message);
+  }
   const log = (s: string) => process.stderr.write(s + "\n");
   if (!target) {
     const built = existsSync(join(firmwareDir("mps2-an500"), "qn.elf"));
@@ -155,6 +174,7 @@ async function main(): Promise<void> {
       mode,
       only: a.only,
       timeoutMs: timeoutS * 1000,
+      noise,
       onStart: (n, port) => {
         if (output === "text") log(`qn_selftest: ${n} checks, mode ${mode}, target ${target}${port ? " " + port : ""}`);
       },

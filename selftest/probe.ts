@@ -12,7 +12,14 @@ export interface ProbeResult {
   m: Map<number, bigint>;
 }
 
-export async function runProbe(peer: Peer, check: number, arg = 0n, timeoutMs = 3000): Promise<ProbeResult> {
+/** How long a request of a check that verifies QN itself (not the line)
+ *  keeps retrying, ms: each attempt is the peer's attempt time, so a noisy
+ *  line that loses a third of the round trips still answers within it
+ *  (20 attempts lost in a row at 1 in 3 is 3e-10), while a target that
+ *  does not answer at all still fails in seconds, not minutes. */
+export const PATIENT_MS = 10_000;
+
+export async function runProbe(peer: Peer, check: number, arg = 0n, timeoutMs = PATIENT_MS): Promise<ProbeResult> {
   const payload = peer.core.encode(Codec.PB, [
     { tag: 1, kind: FieldKind.UINT, value: BigInt(check) },
     { tag: 2, kind: FieldKind.UINT, value: arg },
@@ -25,7 +32,7 @@ export async function runProbe(peer: Peer, check: number, arg = 0n, timeoutMs = 
 }
 
 /** Identity fields of the target, by field number (docs/PROTOCOL.md). */
-export async function identify(peer: Peer, timeoutMs = 3000): Promise<Map<number, Field>> {
+export async function identify(peer: Peer, timeoutMs = PATIENT_MS): Promise<Map<number, Field>> {
   const reply = await peer.request(FrameType.IDENT_REQ, { codec: Codec.PB, timeoutMs });
   if (reply.type !== FrameType.IDENT) throw new Error(`identity: unexpected frame type 0x${reply.type.toString(16)}`);
   return new Map(peer.core.decode(reply.codec, reply.payload).map((f) => [f.tag, f]));

@@ -3,6 +3,7 @@
 // run goes on with the next check unless the link itself is gone.
 import { CHECKS, type Check, type Context, type CheckOutcome } from "./checks.ts";
 import { num, text } from "./probe.ts";
+import { hostRx, lineQuality, snapshot, type LineQuality } from "./line-quality.ts";
 
 export interface TestEntry {
   number: number;
@@ -26,6 +27,20 @@ export interface Report {
   duration_ms: number;
   summary: { passed: number; failed: number; skipped: number };
   tests: TestEntry[];
+  /** The line's quality over the run, measured apart from the checks. */
+  line: LineQuality;
+}
+
+/** What a failed check's detail gains when the line damaged frames while
+ *  it ran: the line is then a cause to rule out before the software. A
+ *  check that could not finish (no answer, a lost session) did not verify
+ *  anything, and says so instead of naming a fault. */
+function lineNote(out: CheckOutcome, damaged: number, retries: number, threw: boolean): string {
+  if (out.status !== "FAIL" || (damaged === 0 && retries === 0)) return out.detail;
+  const seen = `the line damaged ${damaged} frame(s) to the host and ${retries} request(s) were retried during this check`;
+  return threw
+    ? `could not verify on this line (${seen}): ${out.detail.replace(/^check could not finish: /, "")}`
+    : `${out.detail} (${seen}: the line may be the cause)`;
 }
 
 export function selectChecks(only?: string): Check[] {
@@ -55,14 +70,20 @@ export async function runChecks(
 ): Promise<Report> {
   const started = new Date();
   const tests: TestEntry[] = [];
+  const lineBefore = await snapshot(ctx.peer);
   for (const [i, c] of checks.entries()) {
     const t0 = process.hrtime.bigint();
+    const rx0 = hostRx(ctx.peer).frames_damaged;
+    const retries0 = ctx.peer.retries;
     let out: CheckOutcome;
+    let threw = false;
     try {
       out = await c.run(ctx);
     } catch (e: any) {
+      threw = true;
       out = { status: "FAIL", metrics: {}, detail: `check could not finish: ${e?.message ?? e}` };
     }
+    out.detail = lineNote(out, hostRx(ctx.peer).frames_damaged - rx0, ctx.peer.retries - retries0, threw);
     const entry: TestEntry = {
       number: c.n,
       id: c.id,
@@ -75,6 +96,8 @@ export async function runChecks(
     tests.push(entry);
     progress(entry, i + 1, checks.length);
   }
+  const line = lineQuality(lineBefore, await snapshot(ctx.peer));
+  if (ctx.injected) line.injected = ctx.injected;
   const count = (s: string) => tests.filter((t) => t.status === s).length;
   const summary = { passed: count("PASS"), failed: count("FAIL"), skipped: count("SKIP") };
   const lat = tests.find((t) => t.id === "link.loopback_latency" && t.status === "PASS");
@@ -95,5 +118,6 @@ export async function runChecks(
     duration_ms: Date.now() - started.getTime(),
     summary,
     tests,
+    line,
   };
 }

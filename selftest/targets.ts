@@ -7,6 +7,13 @@ import { join } from "node:path";
 import { ROOT } from "../host/status.ts";
 import { Peer, type SessionOptions } from "../host/peer.ts";
 import { SerialTransport } from "../host/transport/serial.ts";
+import { tcpConnect } from "../host/transport/tcp.ts";
+import { NoisyTransport } from "../host/transport/noisy.ts";
+import type { Transport } from "../host/transport/transport.ts";
+import type { NoiseOptions, NoiseStats } from "../host/line-noise.ts";
+import { NoiseRelay } from "../host/noise-relay.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { memoryLink } from "../host/transport/memory.ts";
 import { FaultyTransport } from "../host/transport/faulty.ts";
 import { SimDevice } from "../host/sim-device.ts";
@@ -25,7 +32,17 @@ export interface Connected {
   port: string | null;
   /** Cut the target's power (or reset it) mid-exchange; says how. */
   powerCut?: () => Promise<string>;
+  /** Noise this run put on the line itself (--line-noise), per direction. */
+  injected?: { how: string; toDevice: NoiseStats; toHost: NoiseStats };
   close(): Promise<void>;
+}
+
+/** The host's side of the line, with the noise of --line-noise on it when
+ *  asked: the bytes are damaged between the peer and the wire. */
+function withNoise(t: Transport, noise: NoiseOptions | undefined): { t: Transport; injected?: Connected["injected"] } {
+  if (!noise) return { t };
+  const n = new NoisyTransport(t, noise);
+  return { t: n, injected: { how: "host-side noisy transport", toDevice: n.out.stats, toHost: n.in.stats } };
 }
 
 export const DEFAULT_KEY_FILE = join(ROOT, "boards/dev-psk.hex");
@@ -71,17 +88,19 @@ export function imageManifest(dir: string): Expected["image"] {
   return { crc32c: m.image_crc32c, bytes: m.image_bytes, what: "firmware image" };
 }
 
-export async function connectSim(key: Uint8Array, auth: number): Promise<Connected> {
+export async function connectSim(key: Uint8Array, auth: number, noise?: NoiseOptions): Promise<Connected> {
   const { a, b } = memoryLink();
   const dev = new SimDevice(b, { key, auth });
   const core = coreManifest();
-  const faulty = new FaultyTransport(a);
+  const line = withNoise(a, noise);
+  const faulty = new FaultyTransport(line.t);
   const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
   return {
     peer,
     faulty,
     lineRate: null,
     port: null,
+    injected: line.injected,
     expected: { core, image: { crc32c: core.wasm_crc32c, bytes: core.wasm_bytes, what: "qn.wasm module" } },
     powerCut: async () => {
       dev.reset();
@@ -109,8 +128,17 @@ export function resolvePlatform(given: string | undefined, reported: string, whe
 
 /** A serial target's expected image is known once the device has said what
  *  platform it is (resolvePlatform): the caller sets `expected.image`. */
-export async function connectSerial(path: string, baud: number, key: Uint8Array, auth: number): Promise<Connected> {
-  const t = new SerialTransport({ path, baudRate: baud });
+export async function connectSerial(
+  path: string,
+  baud: number,
+  key: Uint8Array,
+  auth: number,
+  noise?: NoiseOptions,
+): Promise<Connected> {
+  // tcp:HOST:PORT is a serial line carried by a socket (a line-noise relay,
+  // tools/noise-relay.ts, in front of QEMU's socket chardev).
+  const tcp = path.startsWith("tcp:");
+  const t = tcp ? await tcpConnect(path.slice(4)) : new SerialTransport({ path, baudRate: baud });
   try {
     await t.open();
   } catch (e) {
@@ -120,13 +148,15 @@ export async function connectSerial(path: string, baud: number, key: Uint8Array,
     if (/no such port/.test((e as Error).message)) (e as Error).message += ", or use --target qemu / --target sim";
     throw e;
   }
-  const faulty = new FaultyTransport(t);
+  const line = withNoise(t, noise);
+  const faulty = new FaultyTransport(line.t);
   const peer = new Peer(faulty, { session: sessionOptions(key, auth) });
   return {
     peer,
     faulty,
-    lineRate: baud / 10,
+    lineRate: tcp ? null : baud / 10,
     port: path,
+    injected: line.injected,
     expected: { core: coreManifest() },
     // A real board cannot have its supply cut from here: it is told to
     // reset itself at once (a system reset mid-exchange, RAM lost).
@@ -139,16 +169,41 @@ export async function connectSerial(path: string, baud: number, key: Uint8Array,
   };
 }
 
-export async function connectQemu(platform: string, key: Uint8Array, auth: number): Promise<Connected> {
+export async function connectQemu(
+  platform: string,
+  key: Uint8Array,
+  auth: number,
+  noise?: NoiseOptions,
+): Promise<Connected> {
   if (platform !== "mps2-an500")
     throw new UsageError(`--target qemu: only --platform mps2-an500 is emulated (got ${platform})`);
   const dir = firmwareDir(platform);
   const elf = join(dir, "qn.elf");
   if (!existsSync(elf))
     throw new UsageError(`QEMU firmware not built: ${elf} is missing (run \`make PLATFORM=${platform}\`)`);
-  const q = await Qemu.start({ elf });
+  // With line noise the UART is a unix socket with a noise relay in front
+  // of it (host/noise-relay.ts; Node cannot open a pty master); else a pty.
+  const sockDir = noise ? mkdtempSync(join(tmpdir(), "qn-uart-")) : "";
+  const uart = join(sockDir, "uart");
+  const q = await Qemu.start({ elf, serial: noise ? { socket: uart } : "pty" });
+  let relay: NoiseRelay | undefined;
+  const cleanup = async () => {
+    await relay?.close();
+    await q.stop();
+    if (sockDir) rmSync(sockDir, { recursive: true, force: true });
+  };
   try {
-    const t = new SerialTransport({ path: q.pty, baudRate: 921600 });
+    let t: Transport;
+    let injected: Connected["injected"];
+    if (noise) {
+      relay = await NoiseRelay.start({ device: { path: uart }, noise });
+      t = await tcpConnect(relay.address.slice(4));
+      injected = {
+        how: `noise relay at QEMU's UART socket`,
+        toDevice: relay.toDevice.stats,
+        toHost: relay.toHost.stats,
+      };
+    } else t = new SerialTransport({ path: q.pty, baudRate: 921600 });
     await t.open();
     await q.cont();
     const faulty = new FaultyTransport(t);
@@ -157,7 +212,8 @@ export async function connectQemu(platform: string, key: Uint8Array, auth: numbe
       peer,
       faulty,
       lineRate: null,
-      port: q.pty,
+      port: relay ? relay.address : q.pty,
+      injected,
       expected: { core: coreManifest(), image: imageManifest(dir) },
       powerCut: async () => {
         await q.monitor("system_reset");
@@ -167,12 +223,12 @@ export async function connectQemu(platform: string, key: Uint8Array, auth: numbe
         try {
           await peer.close();
         } finally {
-          await q.stop();
+          await cleanup();
         }
       },
     };
   } catch (e) {
-    await q.stop();
+    await cleanup();
     throw e;
   }
 }

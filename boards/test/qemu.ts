@@ -20,8 +20,11 @@ export interface QemuOptions {
   /** Semihosting on (default): fault handlers and qn_port_exit end QEMU. */
   semihosting?: boolean;
   /** Serial backend; "pty" (default) gives `pty`; a file gets every byte
-   *  the UART sends, kept when QEMU exits (a pty's unread bytes are not). */
-  serial?: "pty" | "null" | { file: string };
+   *  the UART sends, kept when QEMU exits (a pty's unread bytes are not);
+   *  a socket is a unix stream socket QEMU listens on (a process that
+   *  cannot open a pty master, such as a line-noise relay, connects to it
+   *  before cont()). */
+  serial?: "pty" | "null" | { file: string } | { socket: string };
   extraArgs?: string[];
   /** How long to wait for QEMU to report its pty and monitor (ms). */
   startTimeoutMs?: number;
@@ -47,6 +50,14 @@ function killAll(): void {
       } catch {
         /* gone */
       }
+}
+
+function serialArg(serial: NonNullable<QemuOptions["serial"]>): string {
+  if (typeof serial === "string") return serial;
+  if ("file" in serial) return `file:${serial.file}`;
+  // server: QEMU makes the socket; wait=off: it does not block its start on
+  // a connection (the machine is halted until cont() anyway).
+  return `unix:${serial.socket},server=on,wait=off`;
 }
 
 export class Qemu {
@@ -90,16 +101,7 @@ export class Qemu {
 
   static async start(opts: QemuOptions): Promise<Qemu> {
     const serial = opts.serial ?? "pty";
-    const args = [
-      "-M",
-      "mps2-an500",
-      "-nographic",
-      "-S",
-      "-monitor",
-      "stdio",
-      "-serial",
-      typeof serial === "object" ? `file:${serial.file}` : serial,
-    ];
+    const args = ["-M", "mps2-an500", "-nographic", "-S", "-monitor", "stdio", "-serial", serialArg(serial)];
     if (opts.icount) args.push("-icount", "shift=0");
     if (opts.semihosting ?? true) args.push("-semihosting-config", "enable=on,target=native");
     args.push(...(opts.extraArgs ?? []), "-kernel", opts.elf);
