@@ -27,6 +27,7 @@ import {
   count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
   C_LINK_DOWN_REFUSED, C_HEARTBEATS, C_LINK_DOWN, C_INBOX_DROP,
 } from "./counters";
+import { rto_us, rto_backoff } from "./rto";
 import { K_SINT, K_UINT, K_BYTES, msg_reset, msg_add, msg_get, msg_count, msg_tag, msg_kind, msg_value } from "./codec/fields";
 import { events_init, event_at, EVENT_SIZE, EV_LINK_UP, EV_LINK_DOWN, EV_AUTH_FAIL, EV_CONFIG } from "./events";
 import { codec_encode, codec_decode, codecs_built } from "./codec/registry";
@@ -40,12 +41,13 @@ import {
   session_defaults, session_tick, session_up, session_wire_id, session_state, session_config, CFG_NODE, cfg, hello_build,
   hello_take, hello_status, hello_was_duplicate, welcome_take, confirm_build, confirm_take, session_note_rx,
   session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
-  ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, CFG_RETX_MS, TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, config_stage_begin, config_stage,
+  ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, config_stage_begin, config_stage,
   config_stage_commit, config_generation, session_journal_open,
 } from "./session";
 import { mac_write, mac_check, replay_check, replay_mark, replay_reset } from "./mac";
 import {
-  qos_init, qos_publish, qos_entry_block, qos_mark_sent, qos_ack, qos_due, qos_rel_id, qos_rel_sent,
+  qos_init, qos_publish, qos_entry_block, qos_mark_sent, qos_ack, qos_due, qos_rel_id, qos_rel_sent, qos_take_dup,
+  qos_set_pending, qos_next_pending,
   qos_next_unacked, qos_classify, qos_accept, qos_ack_id, qos_delivered, qos_base, qos_peer_base,
   qos_recover, qos_epoch, qos_event, qos_ids_lease, qos_ids_node, qos_ids_write, RX_DELIVER, RX_DUP,
 } from "./qos";
@@ -157,7 +159,7 @@ function transmit_entry(pid: u32, qos: i32, dup: bool): bool {
   memory.copy(BUILD, blk_data(blk), n);
   if (dup) store<u8>(BUILD + H_FLAGS, load<u8>(BUILD + H_FLAGS) | F_DUP);
   if (core_queue_raw(BUILD) != Status.OK) return false;
-  qos_mark_sent(pid, qos, nowUs);
+  qos_mark_sent(pid, qos, nowUs, dup);
   return true;
 }
 
@@ -418,8 +420,11 @@ function dispatch(raw: usize, n: i32): i32 {
     return Status.OK;
   }
   if (type == T_PUBACK || type == T_PUBREC || type == T_PUBCOMP) {
-    const r = qos_ack(type, packet, <u32>nowUs);
+    const r = qos_ack(type, packet, <u32>nowUs, nowUs);
     if (r == 1) { send_control(T_PUBREL, qos_rel_id(), 0); qos_rel_sent(nowUs); }
+    // A duplicate ack says a message was lost: go back now, not at the timeout.
+    const lost = qos_take_dup();
+    if (lost != 0) go_back(lost);
     return r < 0 ? r : Status.OK;
   }
   if (type == T_PUBREL) {
@@ -474,17 +479,40 @@ export function core_tick(now: i64): void {
   if (t == TICK_SEND_HELLO) start_hello();
   else if (t == TICK_SEND_PING) send_heartbeat(); else if (t == TICK_WENT_DOWN) count(C_LINK_DOWN);
   if (!session_up()) return;
-  const due = qos_due(now, <i64>cfg(CFG_RETX_MS) * 1000);
+  send_pending();
+  const due = qos_due(now, rto_us());
   if (due == 1 || due == 2) {
-    // Go back: resend that level's whole window in order.
-    for (let pid = qos_next_unacked(due, 0); pid != 0; pid = qos_next_unacked(due, pid)) {
-      if (!transmit_entry(pid, due, true)) break;
-      count(C_RETX);
-    }
+    go_back(due);
+    rto_backoff();
   } else if (due == 3) {
     send_control(T_PUBREL, qos_rel_id(), 0);
     qos_rel_sent(now);
     count(C_RETX);
+    rto_backoff();
+  }
+}
+
+/** Go back: resend level `qos`'s whole window in order; what does not fit
+ *  in the outbox now goes at the next ticks (send_pending). */
+function go_back(qos: i32): void {
+  for (let pid = qos_next_unacked(qos, 0); pid != 0; pid = qos_next_unacked(qos, pid)) {
+    if (!transmit_entry(pid, qos, true)) {
+      qos_set_pending(qos, pid);
+      break;
+    }
+    count(C_RETX);
+  }
+}
+
+/** Messages that found the outbox full (a publish, or a resend cut short)
+ *  go out in order as room frees up. */
+function send_pending(): void {
+  for (let q = 1; q <= 2; q++) {
+    for (let p = qos_next_pending(q); p != 0; p = qos_next_pending(q)) {
+      const again = p < 0;
+      if (!transmit_entry(<u32>(again ? -p : p), q, again)) break;
+      if (again) count(C_RETX);
+    }
   }
 }
 

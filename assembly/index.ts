@@ -19,6 +19,7 @@ import { frame_encode, frame_decode } from "./frame_codec";
 import "./abort";
 import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
 import { idgen_live, idgen_next } from "./ids";
+import { rto_sample, rto_backoff } from "./rto";
 import { session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg, CFG_COUNT } from "./session";
 import { qos_stat } from "./qos";
 import { journal_stat } from "./journal";
@@ -96,6 +97,10 @@ export function qn_journal_stat(what: i32): u32 { return journal_stat(what); }
 export function qn_sha256(ptr: usize, len: i32, out: usize): void { sha256_init(); sha256_update(ptr, len); sha256_final(out); }
 /** HMAC-SHA-256 of len bytes at ptr under the klen-byte key at key, into the 32 bytes at out (tests and tools: the handshake sets its own key each time). @probe */
 export function qn_hmac(key: usize, klen: i32, ptr: usize, len: i32, out: usize): void { hmac_key(key, klen); hmac_begin(); hmac_update(ptr, len); hmac_end(out); }
+/** Feed the QoS retransmission timer a round trip of us µs, as an ack of a message sent once does (tests; assembly/rto.ts). @probe */
+export function qn_rto_sample(us: i64): void { rto_sample(us); }
+/** Expire the QoS retransmission timer once: it doubles until the next sample (tests; assembly/rto.ts). @probe */
+export function qn_rto_backoff(): void { rto_backoff(); }
 /** Chaskey-12 (the frame MAC of auth mode 2) of len bytes at ptr under the 16-byte key at key: the 16-byte tag into out (frames carry its first 8). Tests and tools; the session's key is not touched. @probe */
 export function qn_chaskey(key: usize, ptr: usize, len: i32, out: usize): void { chaskey_key(CHASKEY_KS, key); memory.copy(out, chaskey_tag(CHASKEY_KS, ptr, len), 16); }
 const CHASKEY_KS = memory.data(CHASKEY_SCHEDULE, 4);

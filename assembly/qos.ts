@@ -33,6 +33,7 @@ import {
 } from "./journal";
 import { inbox_push, inbox_count, inbox_at } from "./inbox";
 import { crc32c_update } from "./crc32c";
+import { rto_reset, rto_sample, rto_progress, rto_us, rto_srtt_us, rto_rttvar_us, rto_samples } from "./rto";
 import { event_make, event_restore, event_at, EVENT_SLOTS, EVENT_SIZE, EV_JOURNAL } from "./events";
 import { entropy } from "./bindings/env";
 import { count, C_DUP_SUPPRESSED, C_OOO_DROP, C_JOURNAL_FAIL } from "./counters";
@@ -44,6 +45,10 @@ const ST_SENT: u8 = 1;
 const ST_RELEASED: u8 = 2;
 
 // In-flight entry (24 bytes): +0 pid u32 +4 qos u8 +5 state u8
+//                             +6 sent more than once u8 (Karn's rule: no
+//                             round-trip sample from its ack)
+//                             +7 waiting for room in the outbox u8 (not
+//                             sent yet, or its resend did not fit)
 //                             +8 block (raw frame: u16 len + bytes) +16 sentAt i64
 const FLIGHT = memory.data(WINDOW * 24, 8);
 @inline function fe(i: i32): usize { return FLIGHT + <usize>i * 24; }
@@ -82,6 +87,10 @@ let delivered2: u32 = 0;
 
 export function qos_init(): void {
   memory.fill(FLIGHT, 0, WINDOW * 24);
+  rto_reset();
+  dupLevel = 0;
+  lastFast1 = 0;
+  lastFast2 = 0;
   q1Next = 1; q2Next = 1; q1Expect = 1; q2Expect = 1;
   q2Delivered = 0; q2Rel = 0; q2Done = 0; relPending = false;
   delivered1 = 0; delivered2 = 0; digest = 0;
@@ -105,6 +114,10 @@ export const QOS_STAT_EPOCH: i32 = 11; // our QoS 2 numbering epoch
 export const QOS_STAT_PEER_EPOCH: i32 = 12; // the peer's QoS 2 numbering epoch
 export const QOS_STAT_EPOCH_RESETS: i32 = 13; // changes of the peer's epoch seen
 export const QOS_STAT_BAD_RECORDS: i32 = 14; // journal records outside the plausible span, dropped
+export const QOS_STAT_RTO_US: i32 = 15; // retransmission timeout now, µs (assembly/rto.ts)
+export const QOS_STAT_SRTT_US: i32 = 16; // smoothed round-trip time, µs (0 before the first sample)
+export const QOS_STAT_RTTVAR_US: i32 = 17; // round-trip time variation, µs
+export const QOS_STAT_RTT_SAMPLES: i32 = 18; // round trips measured
 
 export function qos_stat(what: i32): u32 {
   if (what == QOS_STAT_Q1_NEXT) return q1Next;
@@ -122,6 +135,10 @@ export function qos_stat(what: i32): u32 {
   if (what == QOS_STAT_PEER_EPOCH) return peerEpoch;
   if (what == QOS_STAT_EPOCH_RESETS) return epochResets;
   if (what == QOS_STAT_BAD_RECORDS) return badRecords;
+  if (what == QOS_STAT_RTO_US) return <u32>rto_us();
+  if (what == QOS_STAT_SRTT_US) return <u32>rto_srtt_us();
+  if (what == QOS_STAT_RTTVAR_US) return <u32>rto_rttvar_us();
+  if (what == QOS_STAT_RTT_SAMPLES) return rto_samples();
   return 0;
 }
 
@@ -325,6 +342,8 @@ export function qos_publish(raw: usize, n: i32, time: u32): i64 {
   store<u32>(e, pid);
   store<u8>(e + 4, <u8>qos);
   store<u8>(e + 5, ST_SENT);
+  store<u8>(e + 6, 0);
+  store<u8>(e + 7, 1);
   store<u32>(e + 8, <u32>blk);
   store<i64>(e + 16, 0);
   return <i64>pid;
@@ -339,29 +358,122 @@ export function qos_entry_block(pid: u32, qos: i32): usize {
   return 0;
 }
 
-export function qos_mark_sent(pid: u32, qos: i32, now: i64): void {
+export function qos_mark_sent(pid: u32, qos: i32, now: i64, again: bool): void {
   for (let i = 0; i < WINDOW; i++) {
     const e = fe(i);
-    if (load<u8>(e + 5) != ST_FREE && <i32>load<u8>(e + 4) == qos && load<u32>(e) == pid) store<i64>(e + 16, now);
+    if (load<u8>(e + 5) != ST_FREE && <i32>load<u8>(e + 4) == qos && load<u32>(e) == pid) {
+      store<i64>(e + 16, now);
+      store<u8>(e + 7, 0);
+      if (again) store<u8>(e + 6, 1);
+    }
   }
+}
+
+/** Level `qos`'s messages from `pid` on wait for room in the outbox: a
+ *  resend that stopped at a full outbox goes on from there at the next
+ *  tick, or the receiver, which drops everything past a gap, would find
+ *  a new gap where the resend stopped. */
+export function qos_set_pending(qos: i32, pid: u32): void {
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && <i32>(load<u32>(e) - pid) >= 0) store<u8>(e + 7, 1);
+  }
+}
+
+/** The first message of level `qos` waiting for the outbox, or 0; with
+ *  whether it went out before (a resend) in the sign: -pid. */
+export function qos_next_pending(qos: i32): i64 {
+  let best: u32 = 0;
+  let found = false;
+  let again = false;
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && load<u8>(e + 7) != 0) {
+      const pid = load<u32>(e);
+      if (!found || <i32>(pid - best) < 0) {
+        best = pid;
+        found = true;
+        again = load<i64>(e + 16) > 0;
+      }
+    }
+  }
+  return !found ? 0 : again ? -<i64>best : <i64>best;
+}
+
+/** A round-trip sample from the ack of `pid` (level `qos`), if that
+ *  message is in flight and was sent once (Karn's rule). */
+function sample_rtt(qos: i32, pid: u32, now: i64): void {
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && load<u32>(e) == pid) {
+      const t = load<i64>(e + 16);
+      if (load<u8>(e + 6) == 0 && t > 0) rto_sample(now - t);
+      return;
+    }
+  }
+}
+
+// A duplicate acknowledgement: the receiver acks what it had before a gap
+// (qos_classify's RX_GAP) for each frame it drops past it, so an ack that
+// releases nothing while messages are out says one was lost. The sender
+// goes back at once instead of waiting for the timeout, once per ack value
+// (the frames already on their way past the gap ack the same value again),
+// and only when the first missing message left at least half a smoothed
+// round trip ago: duplicates of a window just resent are acked too, and
+// are no sign of a loss.
+let dupLevel: i32 = 0;
+let lastFast1: u32 = 0;
+let lastFast2: u32 = 0;
+function dup_ack(qos: i32, n: u32, now: i64): void {
+  let missing: i64 = -1;
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && load<u32>(e) == n + 1) missing = load<i64>(e + 16);
+  }
+  if (missing <= 0 || now - missing < (rto_srtt_us() >> 1)) return;
+  if (qos == QOS_AT_LEAST_ONCE) {
+    if (n == lastFast1) return;
+    lastFast1 = n;
+  } else {
+    if (n == lastFast2) return;
+    lastFast2 = n;
+  }
+  dupLevel = qos;
+}
+
+/** The level to go back on after a duplicate ack (then cleared), or 0. */
+export function qos_take_dup(): i32 {
+  const l = dupLevel;
+  dupLevel = 0;
+  return l;
 }
 
 /** An acknowledgement arrived. PUBACK frees QoS 1 ids <= n; PUBREC
  *  releases QoS 2 ids <= n (their frames are dropped) and asks the caller
  *  to send PUBREL n; PUBCOMP completes released ids <= n. Returns 1 when
  *  a PUBREL must be sent, 0 otherwise, or a status. */
-export function qos_ack(type: u8, n: u32, time: u32): i32 {
+export function qos_ack(type: u8, n: u32, time: u32, now: i64): i32 {
   if (type == T_PUBACK) {
+    sample_rtt(QOS_AT_LEAST_ONCE, n, now);
+    let freed = false;
     for (let i = 0; i < WINDOW; i++) {
       const e = fe(i);
-      if (load<u8>(e + 5) == ST_SENT && load<u8>(e + 4) == 1 && <i32>(load<u32>(e) - n) <= 0) free_entry(e);
+      if (load<u8>(e + 5) == ST_SENT && load<u8>(e + 4) == 1 && <i32>(load<u32>(e) - n) <= 0) {
+        free_entry(e);
+        freed = true;
+      }
     }
+    if (freed) rto_progress();
+    else dup_ack(QOS_AT_LEAST_ONCE, n, now);
     return 0;
   }
   if (type == T_PUBREC) {
     // Past what we sent: a confused or forged peer. Ignore it.
     if (<i32>(n - q2Next) >= 0) return 0;
-    if (<i32>(n - q2Rel) > 0) {
+    if (<i32>(n - q2Rel) <= 0) dup_ack(QOS_EXACTLY_ONCE, n, now);
+    else {
+      sample_rtt(QOS_EXACTLY_ONCE, n, now);
+      rto_progress();
       const st = jwrite_u32(R_REL, n, time);
       if (st != Status.OK) return st;
       q2Rel = n;
@@ -409,7 +521,8 @@ export function qos_due(now: i64, retxUs: i64): i32 {
     let oldest: i64 = -1;
     for (let i = 0; i < WINDOW; i++) {
       const e = fe(i);
-      if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == q) {
+      // A message still waiting for the outbox has not left: no timeout.
+      if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == q && load<u8>(e + 7) == 0) {
         const t = load<i64>(e + 16);
         if (oldest < 0 || t < oldest) oldest = t;
       }
@@ -706,6 +819,8 @@ function restore_out(d: usize, len: i32, pid: u32): void {
       store<u32>(e, pid);
       store<u8>(e + 4, 2);
       store<u8>(e + 5, ST_SENT);
+      store<u8>(e + 6, 1); // sent before the reset: its ack gives no sample
+      store<u8>(e + 7, 0); // resent with the window when the session is up
       store<u32>(e + 8, <u32>blk);
       store<i64>(e + 16, 0);
       return;

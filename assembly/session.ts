@@ -60,10 +60,12 @@ export const CFG_HEARTBEAT_MISS: i32 = 3; // heartbeats missed in a row before t
 export const CFG_BACKOFF_BASE_MS: i32 = 4; // first reconnect wait, ms
 export const CFG_BACKOFF_CAP_MS: i32 = 5; // longest reconnect wait, ms
 export const CFG_HANDSHAKE_MS: i32 = 6; // time a handshake may take, ms
-export const CFG_RETX_MS: i32 = 7; // QoS 1/2 retransmission timeout, ms
+export const CFG_RETX_MS: i32 = 7; // QoS 1/2 retransmission timeout before a round trip is measured, ms
 export const CFG_RESUME_MS: i32 = 8; // how long a session can be resumed after it went down, ms
 export const CFG_NODE: i32 = 9; // node id of the id generator (0..1023)
-export const CFG_COUNT: i32 = 10; // number of config keys
+export const CFG_RTO_MIN_MS: i32 = 10; // least QoS 1/2 retransmission timeout, ms (assembly/rto.ts)
+export const CFG_RTO_MAX_MS: i32 = 11; // greatest QoS 1/2 retransmission timeout, backoff included, ms
+export const CFG_COUNT: i32 = 12; // number of config keys
 
 const CFG = memory.data(CFG_COUNT * 4, 4);
 @inline export function cfg(k: i32): u32 { return load<u32>(CFG + (<usize>k << 2)); }
@@ -111,6 +113,8 @@ export function session_defaults(): void {
   store<u32>(CFG + (<usize>CFG_RETX_MS << 2), 200);
   store<u32>(CFG + (<usize>CFG_RESUME_MS << 2), 60000);
   store<u32>(CFG + (<usize>CFG_NODE << 2), 0);
+  store<u32>(CFG + (<usize>CFG_RTO_MIN_MS << 2), 20);
+  store<u32>(CFG + (<usize>CFG_RTO_MAX_MS << 2), 2000);
   state = SESSION_DOWN;
   rxHeld = false;
   sessionId = 0;
@@ -144,9 +148,10 @@ export function config_stage(k: i32, v: u32): i32 {
   if (st == Status.OK) store<u32>(STAGE + (<usize>k << 2), v);
   return st;
 }
-/** Re-check the staged base/cap pair, then apply every staged value. */
+/** Re-check the staged base/cap and RTO min/max pairs, then apply every staged value. */
 export function config_stage_commit(): i32 {
   if (load<u32>(STAGE + (<usize>CFG_BACKOFF_BASE_MS << 2)) > load<u32>(STAGE + (<usize>CFG_BACKOFF_CAP_MS << 2))) return Status.ERR_ARG;
+  if (load<u32>(STAGE + (<usize>CFG_RTO_MIN_MS << 2)) > load<u32>(STAGE + (<usize>CFG_RTO_MAX_MS << 2))) return Status.ERR_ARG;
   memory.copy(CFG, STAGE, CFG_COUNT * 4);
   idgen_live().node = cfg(CFG_NODE);
   configGeneration++;
@@ -162,12 +167,15 @@ function config_check(base: usize, k: i32, v: u32): i32 {
   if ((k == CFG_HEARTBEAT_MS || k == CFG_HANDSHAKE_MS || k == CFG_RETX_MS) && (v < 1 || v > 3600000)) return Status.ERR_ARG;
   if (k == CFG_HEARTBEAT_MISS && (v < 1 || v > 100)) return Status.ERR_ARG;
   if ((k == CFG_BACKOFF_BASE_MS || k == CFG_BACKOFF_CAP_MS) && (v < 1 || v > 3600000)) return Status.ERR_ARG;
+  if ((k == CFG_RTO_MIN_MS || k == CFG_RTO_MAX_MS) && (v < 1 || v > 3600000)) return Status.ERR_ARG;
   if (k == CFG_NODE && v > 0x3FF) return Status.ERR_ARG;
   // The base/cap pair is checked against the other's current value when
   // set one by one (a staged pair is checked together at commit).
   if (base == CFG) {
     if (k == CFG_BACKOFF_BASE_MS && v > cfg(CFG_BACKOFF_CAP_MS)) return Status.ERR_ARG;
     if (k == CFG_BACKOFF_CAP_MS && v < cfg(CFG_BACKOFF_BASE_MS)) return Status.ERR_ARG;
+    if (k == CFG_RTO_MIN_MS && v > cfg(CFG_RTO_MAX_MS)) return Status.ERR_ARG;
+    if (k == CFG_RTO_MAX_MS && v < cfg(CFG_RTO_MIN_MS)) return Status.ERR_ARG;
   }
   return Status.OK;
 }

@@ -33,7 +33,7 @@ static void config_now(uint32_t cfg[QN_CFG_COUNT]) {
 
 static void check_ranges(const uint32_t c[QN_CFG_COUNT]) {
   static const int ms_keys[] = {QN_CFG_HEARTBEAT_MS, QN_CFG_BACKOFF_BASE_MS, QN_CFG_BACKOFF_CAP_MS, QN_CFG_HANDSHAKE_MS,
-                                QN_CFG_RETX_MS};
+                                QN_CFG_RETX_MS,      QN_CFG_RTO_MIN_MS,      QN_CFG_RTO_MAX_MS};
   for (size_t i = 0; i < sizeof ms_keys / sizeof ms_keys[0]; i++)
     if (c[ms_keys[i]] < 1 || c[ms_keys[i]] > HOUR_MS)
       fuzz_fail("config key %d is %u ms, outside 1..1 h", ms_keys[i], c[ms_keys[i]]);
@@ -41,6 +41,8 @@ static void check_ranges(const uint32_t c[QN_CFG_COUNT]) {
   if (misses < 1 || misses > 100) fuzz_fail("heartbeat misses (config key %d) is %u", QN_CFG_HEARTBEAT_MISS, misses);
   if (c[QN_CFG_BACKOFF_BASE_MS] > c[QN_CFG_BACKOFF_CAP_MS])
     fuzz_fail("backoff base %u ms above its cap %u ms", c[QN_CFG_BACKOFF_BASE_MS], c[QN_CFG_BACKOFF_CAP_MS]);
+  if (c[QN_CFG_RTO_MIN_MS] > c[QN_CFG_RTO_MAX_MS])
+    fuzz_fail("retransmission timeout floor %u ms above its ceiling %u ms", c[QN_CFG_RTO_MIN_MS], c[QN_CFG_RTO_MAX_MS]);
   if (c[QN_CFG_NODE] > 0x3FF) fuzz_fail("node id %u does not fit 10 bits", c[QN_CFG_NODE]);
 }
 

@@ -41,6 +41,8 @@ export interface CoreExports {
   qn_sha256(ptr: number, len: number, out: number): void;
   qn_hmac(key: number, klen: number, ptr: number, len: number, out: number): void;
   qn_chaskey(key: number, ptr: number, len: number, out: number): void;
+  qn_rto_sample(us: bigint): void;
+  qn_rto_backoff(): void;
   qn_inbox_pop(): number;
   qn_inbox_count(): number;
   qn_inbox_capacity(): number;

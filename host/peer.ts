@@ -24,7 +24,11 @@ export interface SessionOptions {
   backoffBaseMs?: number;
   backoffCapMs?: number;
   handshakeMs?: number;
+  /** QoS 1/2 retransmission timeout before a round trip is measured, ms. */
   retransmitMs?: number;
+  /** Bounds of the measured retransmission timeout, ms (assembly/rto.ts). */
+  rtoMinMs?: number;
+  rtoMaxMs?: number;
   /** How often the core's timers run, ms (default 2). */
   tickMs?: number;
 }
@@ -62,6 +66,14 @@ export function configureClient(core: QnCore, s: SessionOptions): void {
   set(ConfigKey.BACKOFF_BASE_MS, s.backoffBaseMs);
   set(ConfigKey.HANDSHAKE_MS, s.handshakeMs);
   set(ConfigKey.RETX_MS, s.retransmitMs);
+  // Ceiling before floor when the floor rises above the current ceiling.
+  if (s.rtoMinMs !== undefined && s.rtoMinMs > core.getConfig(ConfigKey.RTO_MAX_MS)) {
+    set(ConfigKey.RTO_MAX_MS, s.rtoMaxMs);
+    set(ConfigKey.RTO_MIN_MS, s.rtoMinMs);
+  } else {
+    set(ConfigKey.RTO_MIN_MS, s.rtoMinMs);
+    set(ConfigKey.RTO_MAX_MS, s.rtoMaxMs);
+  }
   if (s.key) core.setKey(s.key);
 }
 
