@@ -18,7 +18,7 @@ BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -DNDEBUG -g -ffunction-sect
 
 BENCH_OBJS := $(BENCH_OUT)/bench_main.o $(BENCH_OUT)/crc_ref.o
 
-.PHONY: bench bench-c bench-fw bench-paced-fw bench-codec bench-m7 bench-link bench-footprint bench-gateway
+.PHONY: bench bench-c bench-fw bench-paced-fw bench-codec bench-m7 bench-link bench-footprint bench-gateway bench-ber
 
 # The reused objects get no rule here: boards/boards.mk owns them, so the
 # product firmware is built first (by its own rules), then the bench image.
@@ -41,7 +41,7 @@ $(BENCH_OUT)/bench.elf: $(BENCH_OBJS) $(BENCH_REUSED)
 	  -Wl,--gc-sections -Wl,-Map=$(BENCH_OUT)/bench.map -Lboards/common -Tboards/mps2-an500/mps2-an500.ld \
 	  $^ -lc -lm -lgcc -o $@
 
-bench: deps core ## run every benchmark (< 10 min): bench/results.json, bench/RESULTS.md, bench/latency.svg
+bench: deps core ## run every benchmark (< 10 min): bench/results.json, bench/RESULTS.md, bench/latency.svg, bench/ber.svg
 	$(MAKE) --no-print-directory PLATFORM=stm32h743 TARGET=release firmware
 	$(MAKE) --no-print-directory bench-fw bench-paced-fw
 	node --expose-gc --import tsx bench/run.ts
@@ -64,3 +64,7 @@ bench-m7: bench-fw ## M7 instruction counts only (prints JSON)
 
 bench-gateway: core ## gateway throughput only: QN gateway vs mosquitto, QoS 0/1/2 (prints JSON)
 	node --import tsx bench/gateway.ts
+
+bench-ber: core ## goodput and p50/p99 latency against bit error rate, QoS 0/1/2, in-process and QEMU: bench/BER.md, ber.json, ber.svg
+	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware
+	node --import tsx bench/ber.ts

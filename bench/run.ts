@@ -9,6 +9,8 @@ import { runLink } from "./link.ts";
 import { runFootprint } from "./footprint.ts";
 import { runGateway, gatewayTable } from "./gateway.ts";
 import { histogramSvg } from "./svg.ts";
+import { runBer, berTable } from "./ber.ts";
+import { berSvg } from "./ber-svg.ts";
 import { machine } from "./lib.ts";
 
 const t0 = Date.now();
@@ -25,6 +27,7 @@ const m7 = await step("Cortex-M7 instruction counts (QEMU -icount)", () => runM7
 const link = await step("link latency (QEMU pty)", () => runLink());
 const footprint = await step("footprint", runFootprint);
 const gateway = await step("gateway throughput (QN gateway vs mosquitto, TCP loopback)", () => runGateway());
+const ber = await step("goodput and latency against bit error rate (in-process, QEMU)", () => runBer());
 const { samples_us, ...linkSummary } = link;
 
 let commit = "unknown";
@@ -43,6 +46,7 @@ const results = {
   link: linkSummary,
   footprint,
   gateway_throughput: gateway,
+  ber,
 };
 writeFileSync(
   "bench/latency.svg",
@@ -53,6 +57,7 @@ writeFileSync(
     "bulk PING (bulk)": samples_us.bulk_ping,
   }),
 );
+writeFileSync("bench/ber.svg", berSvg(ber.sim, ber.qemu));
 results.duration_s = Math.round((Date.now() - t0) / 1000);
 writeFileSync("bench/results.json", JSON.stringify({ ...results, link_samples_us: samples_us }, null, 2) + "\n");
 
@@ -161,7 +166,10 @@ for (const b of ["mps2-an500", "stm32h743"] as const) {
   );
 }
 L.push(``, `Peers' published figures and their sources: bench/README.md.`, ``);
+L.push(`## 6. Goodput and latency against bit error rate (make bench-ber)`, ``, ...berTable(ber), ``);
 writeFileSync("bench/RESULTS.md", L.join("\n"));
 console.log("\n" + L.join("\n"));
-console.log(`\nbench: wrote bench/results.json, bench/RESULTS.md, bench/latency.svg in ${results.duration_s} s`);
+console.log(
+  `\nbench: wrote bench/results.json, bench/RESULTS.md, bench/latency.svg, bench/ber.svg in ${results.duration_s} s`,
+);
 process.exit(0);

@@ -20,6 +20,9 @@ export interface RelayOptions {
   /** Where hosts connect (default: a free TCP port on 127.0.0.1). */
   listen?: Endpoint;
   noise: NoiseOptions;
+  /** Keep trying the device side this long while it is not there yet
+   *  (QEMU makes its socket as it starts), ms; default 0. */
+  waitMs?: number;
 }
 
 export function endpointName(e: Endpoint): string {
@@ -36,7 +39,19 @@ export function parseEndpoint(s: string): Endpoint {
   return { path: s };
 }
 
-function dial(e: Endpoint): Promise<Socket> {
+async function dial(e: Endpoint, waitMs: number): Promise<Socket> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await dialOnce(e);
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+function dialOnce(e: Endpoint): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = "path" in e ? connect(e.path) : connect(e.port, e.host ?? "127.0.0.1");
     const fail = (err: Error) => reject(new Error(`relay: cannot connect to ${endpointName(e)}: ${err.message}`));
@@ -96,7 +111,7 @@ export class NoiseRelay {
   static async start(o: RelayOptions): Promise<NoiseRelay> {
     // Checked before anything opens, so a bad rate leaves nothing behind.
     new LineNoise(o.noise);
-    const device = await dial(o.device);
+    const device = await dial(o.device, o.waitMs ?? 0);
     const server = createServer();
     const listen = o.listen ?? { host: "127.0.0.1", port: 0 };
     try {

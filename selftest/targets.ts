@@ -196,7 +196,7 @@ export async function connectQemu(
     let t: Transport;
     let injected: Connected["injected"];
     if (noise) {
-      relay = await NoiseRelay.start({ device: { path: uart }, noise });
+      relay = await NoiseRelay.start({ device: { path: uart }, noise, waitMs: 5000 });
       t = await tcpConnect(relay.address.slice(4));
       injected = {
         how: `noise relay at QEMU's UART socket`,
