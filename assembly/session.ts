@@ -86,6 +86,7 @@ let lastRx: i64 = 0;
 // the peer sends waits unread, so its silence proves nothing.
 let rxHeld = false;
 let lastTx: i64 = 0;
+let lastPing: i64 = 0;
 let stateSince: i64 = 0;
 let downAt: i64 = 0;
 let nextAttempt: i64 = 0;
@@ -376,6 +377,7 @@ function go_up(now: i64): void {
   attempt = 0;
   lastRx = now;
   lastTx = now;
+  lastPing = now;
   sessionsUp++;
 }
 
@@ -544,7 +546,14 @@ export function session_tick(now: i64): i32 {
       fail_attempt(now);
       return TICK_WENT_DOWN;
     }
-    if (cfg(CFG_ROLE) == ROLE_CLIENT && now - lastTx >= hb) return TICK_SEND_PING;
+    // A client pings an interval after it last sent (the server hears it),
+    // and also an interval after it last heard the server while it keeps
+    // sending: a stream of QoS 0 data gets no answer, and without a ping
+    // the client would take the server's silence for a lost session.
+    if (cfg(CFG_ROLE) == ROLE_CLIENT && (now - lastTx >= hb || (now - lastRx >= hb && now - lastPing >= hb))) {
+      lastPing = now;
+      return TICK_SEND_PING;
+    }
     return TICK_NOTHING;
   }
   if (state == SESSION_HELLO_SENT || state == SESSION_WELCOMED) {

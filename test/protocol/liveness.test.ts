@@ -13,6 +13,21 @@ describe("liveness", () => {
     expect(l.a.core.counter(Counter.HEARTBEATS)).toBeGreaterThanOrEqual(2000 / 50 - 2);
   });
 
+  it("a client streaming QoS 0 without pause keeps its session: it pings when it has not heard the server", () => {
+    const o = { auth: 2, heartbeatMs: 100, misses: 3 };
+    const l = new Link({ role: 1, ...o }, { role: 0, ...o });
+    l.bytesPerMs = 92.16; // 921600 baud: the stream fills the line
+    l.connect();
+    const p = new Uint8Array(32);
+    for (let t = 0; t < 3000; t++) {
+      while (l.a.publish(1, 0, p) >= 0) {}
+      l.step();
+    }
+    expect(l.b.got.length).toBeGreaterThan(3000); // the line was kept busy
+    expect(l.a.core.counter(Counter.LINK_DOWN)).toBe(0);
+    expect(l.a.up && l.b.up).toBe(true);
+  });
+
   it("a peer that stops answering is marked down after the configured misses; sends then fail fast", () => {
     const l = new Link(
       { role: 1, auth: 2, heartbeatMs: 50, misses: 3 },
