@@ -175,7 +175,9 @@ async function runLevel(peer: Peer, ber: number, qos: 0 | 1 | 2, n: number, limi
     delivered,
     lost: n - delivered,
     doubled,
-    goodput: delivered ? delivered / ((last - t0) / 1000) : 0,
+    // QoS 2: completed exchanges (PUBCOMP) per second; 0/1: echoes.
+    goodput:
+      (qos === 2 ? completed : delivered) && last > t0 ? (qos === 2 ? completed : delivered) / ((last - t0) / 1000) : 0,
     p50_ms: quantile(lat, 0.5),
     p99_ms: quantile(lat, 0.99),
     max_ms: lat.length ? lat[lat.length - 1] : NaN,
