@@ -6,7 +6,7 @@
 // dev key). QEMU is killed on every exit path.
 // Usage: node --import tsx bench/link.ts [--quick]   (prints JSON)
 import { readFileSync } from "node:fs";
-import { Qemu } from "../boards/test/qemu.ts";
+import { Qemu } from "../host/qemu.ts";
 import { SerialTransport } from "../host/transport/serial.ts";
 import { Peer } from "../host/peer.ts";
 import { FrameType, Prio } from "../host/frame.ts";

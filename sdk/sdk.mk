@@ -19,9 +19,8 @@ SDK_BOARD_OBJS := $(patsubst %.c,$(FW_OBJ)/%.o,$(filter-out $(QN_LIB_SRC) $(QN_A
 SDK_AR := $(if $(filter cm7,$(BOARD_ARCH)),arm-none-eabi-ar,ar)
 SDK_LDSCRIPTS := $(if $(BOARD_LDSCRIPT),$(BOARD_LDSCRIPT) boards/common/cm7_sections.ld)
 # The Node side of the selftest, mirrored with the repository's layout
-# (host/ reads ../build/qn.wasm, ../tools/crc32c.mjs, ../boards/dev-psk.hex,
-# and host/qemu.ts re-exports the launcher in boards/test/qemu.ts).
-SDK_SELFTEST_FILES := qn_selftest host selftest tools/crc32c.mjs boards/dev-psk.hex boards/test/qemu.ts \
+# (host/ reads ../build/qn.wasm, ../tools/crc32c.mjs, ../boards/dev-psk.hex).
+SDK_SELFTEST_FILES := qn_selftest host selftest tools/crc32c.mjs boards/dev-psk.hex \
   boards/tools/fw-config.mjs boards/tools/image-json.mjs build/qn.wasm build/qn_abi.ts build/manifest.json
 
 .PHONY: sdk

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { make } from "./build.ts";
-import type { Qemu } from "./qemu.ts";
+import type { Qemu } from "../../host/qemu.ts";
 import { type FramePort, bootWithPort, encodeFrame } from "./wire.ts";
 import { FrameType } from "../../host/frame.ts";
 import { errorStatus } from "./elf.ts";

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { make } from "./build.ts";
-import { Qemu } from "./qemu.ts";
+import { Qemu } from "../../host/qemu.ts";
 
 describe("mps2-an500 boot check", () => {
   it("reports a linear memory too small for the core and exits QEMU", async () => {

@@ -5,7 +5,7 @@
 // the same thing over the same frames).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { buildFirmware } from "./build.ts";
-import type { Qemu } from "./qemu.ts";
+import type { Qemu } from "../../host/qemu.ts";
 import { type FramePort, bootWithPort, readProto } from "./wire.ts";
 import { FrameType } from "../../host/frame.ts";
 import { nowUs } from "../../host/clock.ts";

@@ -7,7 +7,7 @@
 // authenticated session takes the same path through the firmware.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { buildFirmware } from "./build.ts";
-import type { Qemu } from "./qemu.ts";
+import type { Qemu } from "../../host/qemu.ts";
 import { type FramePort, bootWithPort } from "./wire.ts";
 import { FrameType } from "../../host/frame.ts";
 import { Session } from "./session.ts";

@@ -7,7 +7,7 @@
 // reader for the identity reply.
 import { crc32c } from "../../tools/crc32c.mjs";
 import { SerialPort } from "serialport";
-import { Qemu } from "./qemu.ts";
+import { Qemu } from "../../host/qemu.ts";
 import { CRC_SIZE, Flag, FrameType, HEADER_SIZE, MAC_BYTES, PROTOCOL_VERSION, Prio } from "../../host/frame.ts";
 
 export interface Frame {

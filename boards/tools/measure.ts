@@ -11,7 +11,7 @@
 // high-water mark. The stack figure covers the paths exercised here.
 // Usage: node --import tsx boards/tools/measure.ts <qn.elf> [--json]
 import { execFileSync } from "node:child_process";
-import { Qemu } from "../test/qemu.ts";
+import { Qemu } from "../../host/qemu.ts";
 import { FramePort } from "../test/wire.ts";
 import { FrameType } from "../../host/frame.ts";
 import { Session } from "../test/session.ts";

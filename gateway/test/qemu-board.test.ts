@@ -16,7 +16,7 @@ import { connect, type MqttClient } from "mqtt";
 import { readKey } from "../../selftest/targets.ts";
 import { formatTraceparent, parseTraceparent, newSpanId, newTraceId } from "../../host/trace.ts";
 import { buildFirmware } from "../../boards/test/build.ts";
-import { Qemu } from "../../boards/test/qemu.ts";
+import { Qemu } from "../../host/qemu.ts";
 import { Gateway } from "../gateway.ts";
 import { liveSelftest, LIVE_SKIPS } from "../selftest-live.ts";
 import { Mosquitto, TcpDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";

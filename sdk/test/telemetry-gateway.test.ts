@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
-import { Qemu } from "../../boards/test/qemu.ts";
+import { Qemu } from "../../host/qemu.ts";
 import { Gateway } from "../../gateway/gateway.ts";
 import { Mosquitto, freePort, until, writeDevKey } from "../../gateway/test/helpers.ts";
 import { sdkCopy, buildExample, cDefine, ROOT } from "./sdk-build.ts";

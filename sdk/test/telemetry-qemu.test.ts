@@ -8,7 +8,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import type { Qemu } from "../../boards/test/qemu.ts";
+import type { Qemu } from "../../host/qemu.ts";
 import { type FramePort, bootWithPort } from "../../boards/test/wire.ts";
 import { Session } from "../../boards/test/session.ts";
 import { FrameType, flagsPrio, flagsQos } from "../../host/frame.ts";

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildFirmware, ROOT } from "../../../boards/test/build.ts";
-import { Qemu } from "../../../boards/test/qemu.ts";
+import { Qemu } from "../../../host/qemu.ts";
 
 const SCRIPT = join(ROOT, "examples/host/talk.ts");
 
