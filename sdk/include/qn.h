@@ -29,8 +29,9 @@ extern "C" {
 #endif
 
 /* A received message, or one to send with qn_publish_msg. The bytes it
- * points to belong to QN: valid until the callback returns or calls
- * qn_publish, whichever comes first. */
+ * points to belong to QN: valid until the callback returns (QN_MSG_DONE),
+ * or until its redelivery (QN_MSG_AGAIN); publishing meanwhile does not
+ * touch them. */
 typedef struct {
   uint8_t channel;
   uint8_t qos;          /* qn_qos_t */
@@ -47,8 +48,9 @@ enum { QN_MSG_DONE = 0, QN_MSG_AGAIN = 1 };
 
 /* A DATA message arrived. Return QN_MSG_DONE when handled; QN_MSG_AGAIN
  * (say, qn_publish would block) to get the same message again at the next
- * qn_poll, before any other. QoS 2 messages are delivered once, across
- * resets (the journal): acting on one is final. */
+ * qn_poll, before any other. The callback may publish (a reply, a log
+ * line): the message stays as it was. QoS 2 messages are delivered once,
+ * across resets (the journal): acting on one is final. */
 typedef int (*qn_on_message_fn)(const qn_message_t *msg, void *user);
 /* The session went up (1) or down (0). */
 typedef void (*qn_on_link_fn)(int up, void *user);
@@ -80,9 +82,9 @@ void qn_idle(void);
  * QoS 0) or a negative status: QN_ERR_WINDOW, QN_ERR_POOL_EMPTY and
  * QN_ERR_RING_FULL mean try again later (qn_would_block); QN_ERR_LINK_DOWN
  * no session; QN_ERR_OVERSIZE past QN_MAX_PAYLOAD. The data is copied.
- * While a callback's QN_MSG_AGAIN holds a message, a publish of other
- * data from outside the callback answers QN_ERR_WINDOW (the message sits
- * where the payload would be staged). */
+ * From a callback, or while a message is held for redelivery, the held
+ * message is kept aside on the stack during the call (one frame,
+ * QN_HEADER_SIZE + QN_MAX_PAYLOAD bytes) and put back. */
 int64_t qn_publish(uint8_t channel, qn_qos_t qos, qn_prio_t prio, const void *data, size_t len);
 
 /* qn_publish with every field of msg (codec and trace context too; id is

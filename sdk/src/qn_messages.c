@@ -2,9 +2,11 @@
  * received DATA frame becomes a qn_message_t for the on_message callback,
  * and qn_publish stages a payload where the core sends it from. The
  * application area (one frame: header, then payload) is the only buffer:
- * a message held for redelivery stays there, so nothing else may be
- * staged until the callback takes it. RESET_REQ (only ever delivered
- * inside an authenticated session: the core checks) resets the board.
+ * a message the callback is looking at, or one held for redelivery, stays
+ * there, so other data published meanwhile is staged over a copy of it
+ * kept on the stack and the message put back once the core has taken the
+ * frame. RESET_REQ (only ever delivered inside an authenticated session:
+ * the core checks) resets the board.
  */
 #include <string.h>
 #include "qn.h"
@@ -54,14 +56,10 @@ int qn_lib_messages_service(void) {
   return 1;
 }
 
-int64_t qn_publish_msg(const qn_message_t *m) {
-  if (!m || (m->len > 0 && !m->data)) return QN_ERR_ARG;
+/* Stage msg in the area and hand it to the core. */
+static int64_t send_staged(const qn_message_t *m, int in_place) {
   size_t ctx = m->trace ? QN_TRACE_BYTES : 0;
-  if (m->len > (size_t)qn_core_max_payload() - ctx) return QN_ERR_OVERSIZE;
   uint8_t *pay = app_area() + QN_HEADER_SIZE;
-  int in_place = m->data == pay + ctx && (!ctx || m->trace == pay);
-  /* The area holds a message the callback asked to see again. */
-  if (holding && !in_place) return QN_ERR_WINDOW;
   if (!in_place) {
     if (m->len) memmove(pay + ctx, m->data, m->len);
     if (ctx) memmove(pay, m->trace, ctx);
@@ -81,6 +79,31 @@ int64_t qn_publish_msg(const qn_message_t *m) {
                   : qn_core_publish(m->channel, m->qos, m->prio, m->codec, len);
   if (arm) qn_wasm_rt_disarm();
   return r;
+}
+
+/* Other data while a message is held: the held frame waits on the stack
+ * (only on this path) and goes back once the core has copied the new
+ * frame out of the area, so the callback sees it unchanged. A trap
+ * restarts the core and drops the held message (qn_lib_recover), and then
+ * there is nothing to put back. */
+static __attribute__((noinline)) int64_t send_over_held(const qn_message_t *m) {
+  uint8_t saved[QN_HEADER_SIZE + QN_MAX_PAYLOAD];
+  const uint8_t *area = app_area();
+  size_t n = QN_HEADER_SIZE + (size_t)(area[QN_H_LENGTH] | area[QN_H_LENGTH + 1] << 8);
+  if (n > sizeof saved) n = sizeof saved;
+  memcpy(saved, area, n);
+  int64_t r = send_staged(m, 0);
+  if (holding) memcpy(app_area(), saved, n);
+  return r;
+}
+
+int64_t qn_publish_msg(const qn_message_t *m) {
+  if (!m || (m->len > 0 && !m->data)) return QN_ERR_ARG;
+  size_t ctx = m->trace ? QN_TRACE_BYTES : 0;
+  if (m->len > (size_t)qn_core_max_payload() - ctx) return QN_ERR_OVERSIZE;
+  uint8_t *pay = app_area() + QN_HEADER_SIZE;
+  int in_place = m->data == pay + ctx && (!ctx || m->trace == pay);
+  return holding && !in_place ? send_over_held(m) : send_staged(m, in_place);
 }
 
 int64_t qn_publish(uint8_t channel, qn_qos_t qos, qn_prio_t prio, const void *data, size_t len) {

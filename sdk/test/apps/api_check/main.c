@@ -4,11 +4,14 @@
  *   arg-null-config, arg-null-data, arg-oversize, publish-no-session: the
  *     statuses of calls that must be refused;
  *   link <0|1>: the on_link callback;
+ *   callback-publish <status>: a publish of other data from inside the
+ *     callback, before it hands the message back (every message);
  *   held-publish <status>: a publish of other data while a message waits
  *     for redelivery (once);
  *   delivered <id> <times>: each time the callback sees a message.
  * Each DATA message on channel 1 is handed back once with QN_MSG_AGAIN,
- * then echoed in place with qn_publish_msg. */
+ * then echoed in place with qn_publish_msg: the echo shows the message
+ * came back unchanged after the publishes of other data (channel 9). */
 #include <stdio.h>
 #include "qn.h"
 #include "qn_fw_config.h"
@@ -34,6 +37,7 @@ static int on_message(const qn_message_t *msg, void *user) {
   printf("delivered %lu %u\n", (unsigned long)msg->id, times);
   fflush(stdout);
   if (msg->id != again_id) {
+    say("callback-publish", (long)qn_publish(9, QN_QOS_AT_MOST_ONCE, QN_PRIO_BULK, "from the callback", 17));
     again_id = msg->id;
     held = 1;
     return QN_MSG_AGAIN;
