@@ -20,11 +20,12 @@ SDK_AR := $(if $(filter cm7,$(BOARD_ARCH)),arm-none-eabi-ar,ar)
 SDK_LDSCRIPTS := $(if $(BOARD_LDSCRIPT),$(BOARD_LDSCRIPT) boards/common/cm7_sections.ld)
 # The Node side of the selftest, mirrored with the repository's layout
 # (host/ reads ../build/qn.wasm, ../tools/crc32c.mjs, ../boards/dev-psk.hex).
+# Its generated files are prerequisites of sdk: a fresh checkout has none.
 SDK_SELFTEST_FILES := qn_selftest host selftest tools/crc32c.mjs boards/dev-psk.hex \
   boards/tools/fw-config.mjs boards/tools/image-json.mjs build/qn.wasm build/qn_abi.ts build/manifest.json
 
 .PHONY: sdk
-sdk: $(FW_OUTPUTS) sdk/tools/sdk-package.mjs sdk/qn.mk sdk/selftest/Makefile sdk/README.md ## the SDK folder for PLATFORM (build/sdk/<board>)
+sdk: $(FW_OUTPUTS) $(filter build/%,$(SDK_SELFTEST_FILES)) sdk/tools/sdk-package.mjs sdk/qn.mk sdk/selftest/Makefile sdk/README.md ## the SDK folder for PLATFORM (build/sdk/<board>)
 	@rm -rf $(SDK_DIR) && mkdir -p $(SDK_DIR)/include $(SDK_DIR)/lib $(SDK_DIR)/ld $(SDK_DIR)/keys
 	cp sdk/include/qn.h build/qn_abi.h boards/include/qn_port.h $(SDK_DIR)/include/
 	$(SDK_AR) rcs $(SDK_DIR)/lib/libqn.a $(SDK_LIB_OBJS)

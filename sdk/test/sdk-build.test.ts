@@ -4,7 +4,7 @@
 // STM32H743 images are only linked here: they never run in these tests
 // (no hardware on the test machine).
 import { describe, it, expect } from "vitest";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sdkCopy, buildExample, filesNamingRepo } from "./sdk-build.ts";
@@ -34,6 +34,19 @@ describe("make sdk", () => {
       }
     }, 300_000);
   }
+
+  it("builds every generated file it copies (a fresh checkout has none of build/)", () => {
+    // -q runs nothing (its status says whether sdk is up to date); -p prints the rules.
+    const db = spawnSync("make", ["-qp", "PLATFORM=mps2-an500", "sdk"], {
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    }).stdout;
+    const copied = /^SDK_SELFTEST_FILES := (.*)$/m.exec(db)?.[1].split(" ") ?? [];
+    const prereqs = /^sdk: (.*)$/m.exec(db)?.[1].split(" ") ?? [];
+    const generated = copied.filter((f) => f.startsWith("build/"));
+    expect(generated.length).toBeGreaterThan(0);
+    expect(generated.filter((f) => !prereqs.includes(f))).toEqual([]);
+  });
 
   it("says which boards there are when PLATFORM is missing", () => {
     expect(() => make(["sdk"])).toThrow(/set PLATFORM to one of/);
