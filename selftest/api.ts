@@ -19,6 +19,7 @@ import {
   imageManifest,
   readKey,
   resolvePlatform,
+  TARGETS,
   UsageError,
   type Connected,
 } from "./targets.ts";
@@ -77,6 +78,10 @@ export async function runSelftest(o: SelftestOptions): Promise<Report> {
   const timeoutMs = o.timeoutMs ?? 10_000;
   const timeoutS = timeoutMs / 1000;
   const target = o.target;
+  // Typed, but a caller in JavaScript (or one passing a config value) can
+  // still hand anything; anything else would be taken for a serial port.
+  if (!TARGETS.includes(target))
+    throw new UsageError(`target must be qemu, sim or serial (got ${JSON.stringify(target) ?? "none"})`);
   if (target === "serial" && !o.port) throw new UsageError("--target serial needs --port <path>");
   let conn: Connected | undefined;
   let session: Context["session"];

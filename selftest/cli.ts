@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS, type Context } from "./checks.ts";
 import { selectChecks, type TestEntry, type Report } from "./run.ts";
-import { firmwareDir, readKey, DEFAULT_KEY_FILE, UsageError } from "./targets.ts";
+import { firmwareDir, readKey, DEFAULT_KEY_FILE, TARGETS, UsageError } from "./targets.ts";
 import { ConnectError, runSelftest } from "./api.ts";
 import type { AuthMode } from "../host/abi.ts";
 import type { NoiseOptions } from "../host/line-noise.ts";
@@ -137,8 +137,7 @@ async function main(): Promise<void> {
   }
 
   let target = a.target as Context["target"] | undefined;
-  if (target && !["qemu", "sim", "serial"].includes(target))
-    usage(`--target must be qemu, sim or serial (got ${target})`);
+  if (target && !TARGETS.includes(target)) usage(`--target must be qemu, sim or serial (got ${target})`);
   if (a.port && target && target !== "serial")
     usage(`--port goes with --target serial (or no --target), not --target ${target}`);
   if (a.port) target = "serial";

@@ -20,9 +20,12 @@ import { SimDevice } from "../host/sim-device.ts";
 import { Qemu } from "../host/qemu.ts";
 import { FrameType } from "../host/frame.ts";
 import { readKeyFile } from "../host/key-file.ts";
-import type { Expected, Manifest } from "./checks.ts";
+import type { Context, Expected, Manifest } from "./checks.ts";
 
 export class UsageError extends Error {}
+
+/** The targets the selftest runs on (Context["target"]). */
+export const TARGETS: readonly string[] = ["qemu", "sim", "serial"] satisfies Context["target"][];
 
 export interface Connected {
   peer: Peer;

@@ -92,6 +92,12 @@ describe("qn/selftest, imported by name", () => {
     await expect(runSelftest({ target: "sim", only: "no.such" })).rejects.toThrow(/unknown check "no.such"/);
   });
 
+  it("refuses a target it does not know, naming the ones it does, before connecting", async () => {
+    // From JavaScript, or a value read from a config: no type check stops these.
+    for (const target of [undefined, "QEMU", "tcp"] as unknown as "sim"[])
+      await expect(runSelftest({ target })).rejects.toThrow(/target must be qemu, sim or serial \(got /);
+  });
+
   it("refuses a serial target without a port, and names a port that is not there", async () => {
     await expect(runSelftest({ target: "serial" })).rejects.toThrow(UsageError);
     const e = await runSelftest({ target: "serial", port: "/dev/qn-no-such-port", timeoutMs: 2000 }).catch((x) => x);
