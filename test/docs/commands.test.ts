@@ -1,12 +1,14 @@
 // The docs say what is so: every `make` command for a board target names its
 // PLATFORM (the build refuses one without), `make test-core` runs the core's
 // suites (test/core, test/protocol) alone, and the README's status table
-// copies no benchmark figures (they live in bench/RESULTS.md, from a run).
+// copies no benchmark figures (they live in bench/RESULTS.md, from a run),
+// and docs/OPERATIONS.md names the device events as the gateway logs them.
 import { describe, it, expect } from "vitest";
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../../host/status.ts";
+import { EVENT_TYPE_NAMES } from "../../host/abi.ts";
 
 const DOCS = [
   "README.md",
@@ -88,5 +90,14 @@ describe("docs: README status", () => {
     expect(row).toMatch(/bench\/RESULTS\.md/);
     // Goals (≥ 3×, ≤ 1.5×) are the table's to state; measured ratios are not.
     expect(status.match(/(?<![≥≤]\s?|[\d.,])\d[\d.,]*\s?×/g) ?? []).toEqual([]);
+  });
+});
+
+describe("docs: log event names", () => {
+  it("docs/OPERATIONS.md gives each device event name the gateway writes in `event` (gateway/event-log.ts)", () => {
+    const text = readFileSync(join(ROOT, "docs/OPERATIONS.md"), "utf8");
+    const logs = text.slice(text.indexOf("## Logs"), text.indexOf("## Traces"));
+    const missing = [...EVENT_TYPE_NAMES.values()].filter((name) => !logs.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
   });
 });
