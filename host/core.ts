@@ -10,7 +10,7 @@ import { QnError, Status, check } from "./status.ts";
 import { HEADER_SIZE, type Frame, type FrameFields } from "./frame.ts";
 import {
   Codec,
-  type ConfigKey,
+  ConfigKey,
   type Counter,
   type EventType,
   type JournalStat,
@@ -27,6 +27,12 @@ import { CoreInstance, SCRATCH, loadModule, type LoadOptions } from "./core-inst
 import { type Field, putFields, takeFields } from "./core-fields.ts";
 
 export { DEFAULT_WASM, loadModule, type LoadOptions } from "./core-instance.ts";
+
+/** A config key as an error names it: its name and number (HEARTBEAT_MS (2)). */
+function configName(key: number): string {
+  const name = Object.entries(ConfigKey).find(([, v]) => v === key)?.[0];
+  return name ? `${name} (${key})` : String(key);
+}
 export type { Field } from "./core-fields.ts";
 
 const U32_MAX = 0xffffffff;
@@ -77,7 +83,7 @@ export class QnCore extends CoreInstance {
   /** Set config `key` to `value`; a value the core refuses is a QnError. */
   setConfig(key: ConfigKey, value: number): void {
     const st = this.trySetConfig(key, value);
-    if (st !== 0) throw new QnError(st, `config ${key} = ${value}`);
+    if (st !== 0) throw new QnError(st, `config ${configName(key)} = ${value}`);
   }
 
   /** setConfig(), with the core's refusal returned as a negative Status
@@ -85,7 +91,7 @@ export class QnCore extends CoreInstance {
    *  others (a backoff base above the cap is refused), so a caller restoring
    *  several in some order may see one refused and set it again. */
   trySetConfig(key: ConfigKey, value: number): number {
-    intArg(value, 0, U32_MAX, `config ${key}: value`);
+    intArg(value, 0, U32_MAX, `config ${configName(key)}: value`);
     return this.call("qn_config_set", () => this.x.qn_config_set(key, value));
   }
 

@@ -146,6 +146,9 @@ describe("QnCore refusals and arguments", () => {
     expect(c.getConfig(ConfigKey.BACKOFF_CAP_MS)).toBe(100);
     expect(c.getConfig(ConfigKey.BACKOFF_BASE_MS)).toBeLessThanOrEqual(100);
     expect(status(() => c.setConfig(ConfigKey.HEARTBEAT_MS, -1))).toBe(Status.ERR_ARG);
+    // The message names the key as the caller wrote it, not only its number.
+    expect(() => c.setConfig(ConfigKey.HEARTBEAT_MS, -1)).toThrow(/^config HEARTBEAT_MS \(2\): value/);
+    expect(() => c.setConfig(ConfigKey.BACKOFF_BASE_MS, 500)).toThrow(/^config BACKOFF_BASE_MS \(\d+\) = 500: ERR_/);
   });
 
   it("checks keys, publish arguments, names and indexes before anything reaches the core", () => {
