@@ -181,8 +181,7 @@ else
 endif
 
 ifeq ($(PLATFORM),mps2-an500)
-QEMU_CMD := qemu-system-arm -M mps2-an500 -display none -monitor none \
-  -semihosting-config enable=on,target=native -serial $(QN_SERIAL) -kernel $(FW_ELF)
+QEMU_CMD := $(BOARD_QEMU) -serial $(QN_SERIAL) -kernel $(FW_ELF)
 run: firmware ## boot the firmware in QEMU (UART on a pty, or QN_SERIAL=stdio)
 	@echo "boards: $(QEMU_CMD)"; $(QEMU_CMD)
 bootcost: firmware ## instructions from reset to ready under QEMU -icount shift=0

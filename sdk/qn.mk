@@ -13,6 +13,12 @@
 #                 reach the application as qn_fw_config.h (QN_AUTH_MODE,
 #                 QN_PSK_LEN, QN_PSK_BYTES); the key never appears on a
 #                 command line.
+#   QN_SERIAL     make run: QEMU's UART, pty (default: it prints the
+#                 /dev/pts/N a host peer opens) or stdio
+#
+# `make run` boots the image in QEMU on a board QEMU emulates (mps2-an500),
+# starts it on the posix board; on other boards flash $(QN_OUT)/$(APP).elf
+# with the board's own tool.
 QN_SDK_ROOT ?= $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 include $(QN_SDK_ROOT)/qn_board.mk
 QN_OUT ?= build/$(QN_PLATFORM)
@@ -38,8 +44,20 @@ QN_SYSLIBS := -lm
 QN_OUTPUTS := $(QN_ELF)
 endif
 
-.PHONY: all clean FORCE
+.PHONY: all clean run FORCE
 all: $(QN_OUTPUTS)
+
+QN_SERIAL ?= pty
+ifneq ($(QN_QEMU),)
+run: $(QN_OUTPUTS)
+	$(QN_QEMU) -serial $(QN_SERIAL) -kernel $(QN_ELF)
+else ifneq ($(QN_ARCH),cm7)
+run: $(QN_OUTPUTS)
+	$(QN_ELF)
+else
+run:
+	@echo "qn.mk: $(QN_PLATFORM) runs on hardware, not in QEMU: flash $(QN_ELF) with the board's tool" >&2; exit 1
+endif
 
 # Rewritten only when the mode or key changed (the tool compares), silent.
 $(QN_OUT)/gen/qn_fw_config.h: FORCE

@@ -39,5 +39,5 @@ sdk: $(FW_OUTPUTS) $(filter build/%,$(SDK_SELFTEST_FILES)) sdk/tools/sdk-package
 	cp sdk/selftest/Makefile $(SDK_DIR)/tools/selftest/Makefile
 	@mkdir -p $(SDK_DIR)/examples && cp -R examples/echo examples/telemetry $(SDK_DIR)/examples/
 	node sdk/tools/sdk-package.mjs $(SDK_DIR) '$(PLATFORM)' '$(TARGET)' '$(BOARD_ARCH)' '$(FW_CC)' \
-	  '$(BOARD_CFLAGS) $(FW_OPT_CFLAGS) $(FW_ARCH_CFLAGS)' '$(notdir $(BOARD_LDSCRIPT))'
+	  '$(BOARD_CFLAGS) $(FW_OPT_CFLAGS) $(FW_ARCH_CFLAGS)' '$(notdir $(BOARD_LDSCRIPT))' '$(BOARD_QEMU)'
 	@echo "sdk: $(SDK_DIR) (QN_SDK_ROOT)"

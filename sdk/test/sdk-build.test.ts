@@ -2,7 +2,8 @@
 // directory, builds both examples against that copy alone (no file of the
 // build names the repository) and links them for its board. The
 // STM32H743 images are only linked here: they never run in these tests
-// (no hardware on the test machine).
+// (no hardware on the test machine). `make run` in an example gives QEMU's
+// command on the board QEMU emulates and refuses on the other.
 import { describe, it, expect } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -31,6 +32,25 @@ describe("make sdk", () => {
         // Linked for the board: the entry point lies in its flash.
         const e = Number(/Entry point address:\s+(0x[0-9a-f]+)/.exec(entry(elf))?.[1]);
         expect(e >= flashBase && e < flashBase + 0x200000, `${app} entry ${e.toString(16)}`).toBe(true);
+      }
+      // make run: QEMU for the board it emulates, a clear refusal for hardware.
+      // -n on the QEMU board: QEMU is not started here.
+      const dry = platform === "mps2-an500" ? ["-n"] : [];
+      const run = spawnSync(
+        "make",
+        ["--no-print-directory", ...dry, "-C", join(sdk, "examples/echo"), `QN_SDK_ROOT=${sdk}`, "run"],
+        { encoding: "utf8" },
+      );
+      if (platform === "mps2-an500") {
+        expect(run.status, run.stderr).toBe(0);
+        expect(run.stdout).toMatch(
+          /^qemu-system-arm -M mps2-an500 .*-serial pty -kernel build\/mps2-an500\/echo\.elf$/m,
+        );
+      } else {
+        expect(run.status).not.toBe(0);
+        expect(run.stderr).toContain(
+          `qn.mk: ${platform} runs on hardware, not in QEMU: flash build/${platform}/echo.elf`,
+        );
       }
     }, 300_000);
   }

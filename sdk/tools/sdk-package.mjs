@@ -1,17 +1,20 @@
 // The generated parts of an SDK folder (sdk/sdk.mk has copied the rest):
 //   qn_board.mk               what qn.mk needs to know about the board: its
-//                             platform, target, compiler, flags, linker script
+//                             platform, target, compiler, flags, linker script,
+//                             the emulator that runs it (none for hardware)
 //   tools/selftest/package.json  the selftest's Node dependencies, at the
 //                             versions this repository pins (one `make deps`)
-// Usage: node sdk/tools/sdk-package.mjs <sdk dir> <platform> <target> <arch> <cc> <cflags> <ldscript>
+// Usage: node sdk/tools/sdk-package.mjs <sdk dir> <platform> <target> <arch> <cc> <cflags> <ldscript> [qemu command]
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const [dir, platform, target, arch, cc, cflags, ldscript] = process.argv.slice(2);
+const [dir, platform, target, arch, cc, cflags, ldscript, qemu] = process.argv.slice(2);
 if (!dir || !platform || !target || !arch || !cc) {
-  console.error("usage: node sdk/tools/sdk-package.mjs <sdk dir> <platform> <target> <arch> <cc> <cflags> <ldscript>");
+  console.error(
+    "usage: node sdk/tools/sdk-package.mjs <sdk dir> <platform> <target> <arch> <cc> <cflags> <ldscript> [qemu command]",
+  );
   process.exit(2);
 }
 const flat = (s) => s.replace(/\s+/g, " ").trim();
@@ -26,6 +29,7 @@ QN_ARCH := ${arch}
 QN_CC := ${cc}
 QN_BOARD_CFLAGS := ${flat(cflags ?? "")}
 QN_LDSCRIPT := ${ldscript ?? ""}
+QN_QEMU := ${flat(qemu ?? "")}
 `,
 );
 
