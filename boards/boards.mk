@@ -174,7 +174,7 @@ size: firmware ## flash and RAM of the firmware against the budget
 	@node boards/tools/size.mjs $(PLATFORM) $(TARGET) $(FW_ELF) $(QN_BUDGET_RAM) $(QN_BUDGET_FLASH)
 ifeq ($(PLATFORM),mps2-an500)
 	@node --import tsx boards/tools/measure.ts $(FW_ELF)
-else ifeq ($(PLATFORM),stm32h743)
+else ifeq ($(BOARD_ARCH),cm7)
 	@echo "  stack high-water: measured on the board only (identity field 13); not runnable here"
 else
 	@echo "  stack high-water: not measurable in a process (no painted stack)"
