@@ -2,11 +2,13 @@
 // PLATFORM (the build refuses one without), `make test-core` runs the core's
 // suites (test/core, test/protocol) alone, and the README's status table
 // copies no benchmark figures (they live in bench/RESULTS.md, from a run),
-// and docs/OPERATIONS.md names the device events as the gateway logs them.
+// docs/OPERATIONS.md names the device events as the gateway logs them, and
+// what the README's gateway command writes stays out of git.
 import { describe, it, expect } from "vitest";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { parse } from "yaml";
 import { ROOT } from "../../host/status.ts";
 import { EVENT_TYPE_NAMES } from "../../host/abi.ts";
 
@@ -41,6 +43,8 @@ describe("docs: make commands", () => {
     for (const doc of DOCS) {
       for (const cmd of makeCommands(readFileSync(join(ROOT, doc), "utf8"))) {
         const words = cmd.split(/\s+/).slice(1);
+        // make -C <dir> runs that folder's Makefile (an SDK application's qn.mk), not boards.mk.
+        if (words.includes("-C")) continue;
         const goals = words.filter((w) => !w.includes("=") && !w.startsWith("-") && /^[a-z][a-z0-9-]*$/.test(w));
         if (goals.some((g) => needPlatform.includes(g)) && !words.some((w) => w.startsWith("PLATFORM=")))
           bad.push(`${doc}: ${cmd}`);
@@ -99,5 +103,21 @@ describe("docs: log event names", () => {
     const logs = text.slice(text.indexOf("## Logs"), text.indexOf("## Traces"));
     const missing = [...EVENT_TYPE_NAMES.values()].filter((name) => !logs.includes(`\`${name}\``));
     expect(missing).toEqual([]);
+  });
+});
+
+describe("docs: the README's gateway", () => {
+  it("every file gateway/example.yaml writes (token, spool, journals) is ignored by git", () => {
+    const file = join(ROOT, "gateway/example.yaml");
+    const cfg = parse(readFileSync(file, "utf8"));
+    const written = [
+      cfg.gateway.ops.token_file,
+      cfg.gateway.spool,
+      ...cfg.devices.map((d: { journal: string }) => d.journal),
+    ].map((p: string) => resolve(dirname(file), p));
+    expect(written.length).toBeGreaterThan(2);
+    // check-ignore prints the ignored ones (and fails when there are none).
+    const r = spawnSync("git", ["check-ignore", "--no-index", ...written], { cwd: ROOT, encoding: "utf8" });
+    expect(r.stdout.trim().split("\n").filter(Boolean).sort()).toEqual([...written].sort());
   });
 });
