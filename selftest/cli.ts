@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS, type Context } from "./checks.ts";
 import { selectChecks, type TestEntry, type Report } from "./run.ts";
-import { firmwareDir, readKey, DEFAULT_KEY_FILE, TARGETS, UsageError } from "./targets.ts";
+import { firmwareDir, qemuFirmwareHint, readKey, DEFAULT_KEY_FILE, TARGETS, UsageError } from "./targets.ts";
 import { ConnectError, runSelftest } from "./api.ts";
 import type { AuthMode } from "../host/abi.ts";
 import type { NoiseOptions } from "../host/line-noise.ts";
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     const built = existsSync(join(firmwareDir("mps2-an500"), "qn.elf"));
     target = built ? "qemu" : "sim";
     log(
-      `qn_selftest: no target given: using ${built ? "the QEMU board (mps2-an500 firmware is built)" : "the core in-process (--target sim; build the QEMU firmware with make PLATFORM=mps2-an500 to test it)"}`,
+      `qn_selftest: no target given: using ${built ? "the QEMU board (mps2-an500 firmware is built)" : `the core in-process (--target sim; ${qemuFirmwareHint()})`}`,
     );
   }
 

@@ -80,6 +80,26 @@ export function coreManifest(): Manifest {
   return JSON.parse(readFileSync(p, "utf8"));
 }
 
+/** The board of the SDK folder this selftest was shipped in
+ *  (<sdk>/tools/selftest, next to <sdk>/qn_board.mk); undefined in the
+ *  repository. */
+export function sdkPlatform(): string | undefined {
+  const board = join(ROOT, "../../qn_board.mk");
+  if (!existsSync(join(ROOT, "Makefile")) || !existsSync(board)) return undefined;
+  if (!readFileSync(join(ROOT, "Makefile"), "utf8").includes("QN_SDK_ROOT")) return undefined;
+  return /^QN_PLATFORM := (\S+)$/m.exec(readFileSync(board, "utf8"))?.[1];
+}
+
+/** How to get the QEMU firmware built, said for where the selftest runs:
+ *  make here in an SDK folder for the QEMU board, --port in one for a
+ *  board QEMU does not emulate, make PLATFORM=... in the repository. */
+export function qemuFirmwareHint(): string {
+  const sdk = sdkPlatform();
+  if (sdk === undefined) return "build the QEMU firmware with `make PLATFORM=mps2-an500`";
+  if (sdk === "mps2-an500") return "build the QEMU firmware with `make` in this folder";
+  return `this SDK folder is for ${sdk}, which QEMU does not emulate: test a board running the firmware \`make\` builds here (build/${sdk}/release/qn.elf) with --port <path>`;
+}
+
 export function firmwareDir(platform: string, target = "release"): string {
   return join(ROOT, "build", platform, target);
 }
@@ -182,8 +202,7 @@ export async function connectQemu(
     throw new UsageError(`--target qemu: only --platform mps2-an500 is emulated (got ${platform})`);
   const dir = firmwareDir(platform);
   const elf = join(dir, "qn.elf");
-  if (!existsSync(elf))
-    throw new UsageError(`QEMU firmware not built: ${elf} is missing (run \`make PLATFORM=${platform}\`)`);
+  if (!existsSync(elf)) throw new UsageError(`QEMU firmware not built: ${elf} is missing (${qemuFirmwareHint()})`);
   // With line noise the UART is a unix socket with a noise relay in front
   // of it (host/noise-relay.ts; Node cannot open a pty master); else a pty.
   const sockDir = noise ? mkdtempSync(join(tmpdir(), "qn-uart-")) : "";

@@ -5,9 +5,10 @@
 // repository's node_modules (the folder's `make deps` installs the same
 // versions from npm; the tests do not reach the network). The selftest
 // runs in a process group of its own, killed by its id on every exit
-// path, so the QEMU it starts never outlives the test.
+// path, so the QEMU it starts never outlives the test. In the folder of a
+// board QEMU does not emulate, its hints point at --port, not at QEMU.
 import { describe, it, expect } from "vitest";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { sdkCopy, ROOT } from "./sdk-build.ts";
@@ -61,4 +62,28 @@ describe("tools/selftest in the SDK folder", () => {
     ]);
     expect(code).toBe(0);
   }, 180_000);
+
+  it("in a hardware board's folder, says to test the board with --port", () => {
+    const sdk = sdkCopy("stm32h743");
+    const here = join(sdk, "tools/selftest");
+    symlinkSync(join(ROOT, "node_modules"), join(here, "node_modules"));
+    const hint =
+      "this SDK folder is for stm32h743, which QEMU does not emulate: test a board running the firmware `make` builds here (build/stm32h743/release/qn.elf) with --port <path>";
+    // No target: the in-process core (no QEMU, nothing to kill), and why.
+    const sim = spawnSync("./qn_selftest", ["--only", "boot.identity"], {
+      cwd: here,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(sim.stderr).toContain(`no target given: using the core in-process (--target sim; ${hint})`);
+    expect(sim.status).toBe(0);
+    // --target qemu: a usage error (exit 2) before anything starts.
+    const qemu = spawnSync("./qn_selftest", ["--target", "qemu", "--only", "boot.identity"], {
+      cwd: here,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(qemu.status).toBe(2);
+    expect(qemu.stderr).toContain(hint);
+  }, 120_000);
 });
