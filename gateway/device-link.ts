@@ -523,10 +523,11 @@ export class DeviceLink {
         ...(topic ? { [ATTR.TOPIC]: topic } : {}),
       },
     });
-    const ids = { session: this.sessionId, packet: f.packet, channel: f.channel, qos, ...logIds(span) };
+    // A log line's fields, built only for a line that is written.
+    const ids = () => ({ session: this.sessionId, packet: f.packet, channel: f.channel, qos, ...logIds(span) });
     if (!topic) {
       this.env.metrics.unmapped.inc(this.dev);
-      this.log.warn(ids, "message on an unmapped channel dropped");
+      this.log.warn(ids(), "message on an unmapped channel dropped");
       endError(span, "no uplink mapping for the channel");
       return;
     }
@@ -534,13 +535,13 @@ export class DeviceLink {
     // bridge ends the span when the broker acknowledges the message.
     const e = this.env.bridge.enqueue(this.id, topic, qos, Buffer.from(payload), span);
     if (!e) {
-      this.log.warn(ids, "broker queue full: QoS 0 message dropped");
+      this.log.warn(ids(), "broker queue full: QoS 0 message dropped");
       endError(span, "broker queue full: QoS 0 message dropped");
       return;
     }
     this.uplink++;
     this.env.metrics.uplink.inc({ ...this.dev, qos: String(qos) });
-    this.log.debug({ ...ids, spool_seq: e.seq }, "uplink");
+    if (this.log.isLevelEnabled("debug")) this.log.debug({ ...ids(), spool_seq: e.seq }, "uplink");
   }
 
   /** A message from MQTT for this device: queued, then handed to the core
