@@ -38,8 +38,8 @@ export function gatewayTable(g: GatewayResult): string[] {
       ``,
       `Thin load (a gateway of its own; devices × 1 msg/s, spread over the second), CPU per message against the saturated figure above:`,
       ``,
-      `| QoS | devices | received / sent | p99 | gateway µs/msg, whole | of it idle timers | marginal (whole − idle) | saturated | whole ÷ saturated | marginal ÷ saturated | mosquitto µs/msg |`,
-      `|---|---|---|---|---|---|---|---|---|---|---|`,
+      `| QoS | devices | received / sent | p99 | gateway µs/msg, whole | of it idle | marginal (whole − idle) | ± one /proc tick | saturated | whole ÷ saturated | marginal ÷ saturated | mosquitto µs/msg |`,
+      `|---|---|---|---|---|---|---|---|---|---|---|---|`,
     );
     for (const [k, t] of thin) {
       const sat = g.results[k]?.qn.cpu?.gateway?.us_per_msg;
@@ -47,7 +47,7 @@ export function gatewayTable(g: GatewayResult): string[] {
       const m = t.gateway_marginal_us_per_msg;
       const r = (a?: number) => (a !== undefined && sat ? `${(a / sat).toFixed(2)}×` : "–");
       L.push(
-        `| ${k.slice(3)} | ${t.devices} | ${f(t.received)} / ${f(t.sent)} | ${f(t.p99_us)} µs | ${f(whole)} | ${whole !== undefined && m !== undefined ? f(Math.round(whole - m)) : "–"} (${f(t.gateway_idle_us_per_s)} µs/s) | ${f(m)} | ${f(sat)} | ${r(whole)} | ${r(m)} | ${f(t.cpu?.broker?.us_per_msg)} |`,
+        `| ${k.slice(3)} | ${t.devices} | ${f(t.received)} / ${f(t.sent)} | ${f(t.p99_us)} µs | ${f(whole)} | ${whole !== undefined && m !== undefined ? f(Math.round(whole - m)) : "–"} (${f(t.gateway_idle_us_per_s)} µs/s) | ${f(m)} | ${f(t.resolution_us_per_msg)} | ${f(sat)} | ${r(whole)} | ${r(m)} | ${f(t.cpu?.broker?.us_per_msg)} |`,
       );
     }
   }

@@ -31,7 +31,7 @@ import { connect, type MqttClient } from "mqtt";
 import { ROOT } from "../host/status.ts";
 import { Mosquitto, freePort, sleep } from "../gateway/test/helpers.ts";
 import { machine, quantile, round } from "./lib.ts";
-import { ThreadSample, ProcessSample, SelfSample, type HopCpu } from "./proc-cpu.ts";
+import { ThreadSample, ProcessSample, SelfSample, TICK_US, type HopCpu } from "./proc-cpu.ts";
 import { QnPath } from "./gateway-path.ts";
 import { gatewayTable, gatewayMarkdown } from "./gateway-table.ts";
 
@@ -243,6 +243,9 @@ async function thin(sub: Subscriber, path: QnPath, qos: 0 | 1 | 2, idleUsPerS: n
     refused,
     gateway_idle_us_per_s: idleUsPerS,
     gateway_marginal_us_per_msg: marginal,
+    /** One /proc clock tick (10 ms) per message received: the figures'
+     *  resolution, coarse when few messages are sent. */
+    resolution_us_per_msg: sub.received ? round(TICK_US / sub.received, 1) : undefined,
   };
 }
 

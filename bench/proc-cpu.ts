@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 
 /** USER_HZ: the unit of utime and stime in /proc, 100 on Linux. */
-const TICK_US = 1e6 / 100;
+export const TICK_US = 1e6 / 100;
 
 export interface Ticks {
   user: number;
