@@ -3,6 +3,7 @@
 // file created with mode 0600 (gateway.ops.token_file), so only the local
 // user who runs the gateway (and root) can read it; qnctl reads it from the
 // same path.
+import { registryRoute } from "./fleet-ops.ts";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { realpath } from "node:fs/promises";
 import { timingSafeEqual } from "node:crypto";
@@ -225,6 +226,8 @@ export class OpsServer {
       const r = await gw.reload();
       return this.send(res, r.ok ? 200 : 422, r);
     }
+    const reg = await registryRoute(gw, req, p, method);
+    if (reg) return this.send(res, reg.code, reg.body);
     const m = /^\/devices\/([^/]+)\/(log|selftest|config)$/.exec(p);
     if (m) {
       let id: string;

@@ -86,7 +86,12 @@ export class MemoryStorage implements Storage {
  *  writes a byte to the device), so every acknowledgement still follows its
  *  journal record to disk. */
 export class FileStorage implements Storage {
+  /** -1 while closed for idleness (closeWhenIdle). */
   private fd: number;
+  private readonly path: string;
+  private readonly closeWhenIdle: boolean;
+  private ident!: { dev: number; ino: number };
+  private closed = false;
   private readonly mirror: Uint8Array;
   private dirtyLo = Infinity;
   private dirtyHi = 0;
@@ -105,9 +110,20 @@ export class FileStorage implements Storage {
   constructor(
     path: string,
     readonly size: number,
-    opts: { groupCommit?: boolean; what?: string; accept?: (image: Uint8Array) => string | undefined } = {},
+    opts: {
+      groupCommit?: boolean;
+      what?: string;
+      accept?: (image: Uint8Array) => string | undefined;
+      /** Close the descriptor whenever everything is on disk, and open it
+       *  again for the next write (the same file: device and inode are
+       *  checked): a process with thousands of idle journals holds no
+       *  descriptor for them. */
+      closeWhenIdle?: boolean;
+    } = {},
   ) {
     this.groupCommit = opts.groupCommit ?? false;
+    this.path = path;
+    this.closeWhenIdle = opts.closeWhenIdle ?? false;
     const what = opts.what ?? "storage file";
     try {
       this.fd = openSync(
@@ -138,16 +154,18 @@ export class FileStorage implements Storage {
         const why = opts.accept?.(this.mirror);
         if (why) throw new FileError(`${path} ${why}, so it is not ${aOrAn(what)}: refusing to overwrite it`);
       }
+      this.ident = { dev: st.dev, ino: st.ino };
     } catch (e) {
       closeSync(this.fd);
       throw e;
     }
-    this.group = new GroupSync(() => this.fd, {
+    this.group = new GroupSync(() => this.fdNow(), {
       writeNow: () => {
         const r = this.takeDirty();
-        if (r) writeSync(this.fd, r.bytes, 0, r.bytes.length, r.at);
+        if (r) writeSync(this.fdNow(), r.bytes, 0, r.bytes.length, r.at);
       },
     });
+    if (this.closeWhenIdle) this.idle();
   }
   /** The dirty span's bytes as they are now (a copy), and a clean slate. */
   private takeDirty(): { at: number; bytes: Uint8Array } | null {
@@ -182,12 +200,43 @@ export class FileStorage implements Storage {
   }
   sync(): void {
     this.group.syncNow();
+    if (this.closeWhenIdle) this.idle();
   }
   syncAsync(): Promise<void> {
-    return this.group.sync();
+    const p = this.group.sync();
+    if (this.closeWhenIdle)
+      p.then(
+        () => this.idle(),
+        () => {},
+      );
+    return p;
+  }
+  /** The descriptor, opened again if it was closed for idleness; throws
+   *  when the path is no longer the file this storage was opened on. */
+  private fdNow(): number {
+    if (this.fd >= 0) return this.fd;
+    if (this.closed) throw new FileError(`${this.path}: storage closed`);
+    const fd = openSync(this.path, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (st.dev !== this.ident.dev || st.ino !== this.ident.ino) {
+      closeSync(fd);
+      throw new FileError(`${this.path} was replaced by another file: not writing to it`);
+    }
+    this.fd = fd;
+    return fd;
+  }
+  /** Close the descriptor if nothing is waiting for it. */
+  private idle(): void {
+    if (this.fd < 0 || !this.group.clean || this.group.busy) return;
+    closeSync(this.fd);
+    this.fd = -1;
   }
   /** Whatever is still queued goes to disk first. */
   close(): void {
-    this.group.close(() => closeSync(this.fd));
+    this.group.close(() => {
+      this.closed = true;
+      if (this.fd >= 0) closeSync(this.fd);
+      this.fd = -1;
+    });
   }
 }

@@ -6,7 +6,7 @@
 import { describe, it, expect } from "vitest";
 import { loadModule, QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
-import { AuthMode, ConfigKey, Counter, Role, SessionStat, SessionState } from "../../host/abi.ts";
+import { AuthMode, ConfigKey, Counter, Role, SessionState } from "../../host/abi.ts";
 import { KEY } from "./harness.ts";
 
 const module = loadModule();
@@ -14,27 +14,21 @@ const module = loadModule();
 function core(role: number, opts: { key?: Uint8Array; keyId?: number } = {}): QnCore {
   const c = new QnCore(module, { storage: new MemoryStorage(16 * 1024) });
   c.init();
-  const x = c.x;
-  expect(x.qn_config_set(ConfigKey.ROLE, role)).toBe(0);
-  expect(x.qn_config_set(ConfigKey.AUTH, AuthMode.FRAME_MAC)).toBe(0);
-  expect(x.qn_config_set(ConfigKey.HANDSHAKE_MS, 100)).toBe(0);
-  if (opts.key) setKey(c, opts.key);
-  if (opts.keyId) x.qn_set_key_id(opts.keyId);
-  expect(x.qn_journal_open(c.storage.size)).toBe(0);
+  c.setConfig(ConfigKey.ROLE, role);
+  c.setConfig(ConfigKey.AUTH, AuthMode.FRAME_MAC);
+  c.setConfig(ConfigKey.HANDSHAKE_MS, 100);
+  if (opts.key) c.setKey(opts.key);
+  if (opts.keyId) c.setKeyId(opts.keyId);
+  c.journalOpen(c.storage.size);
   return c;
 }
 
-function setKey(c: QnCore, key: Uint8Array): void {
-  c.mem.set(key, c.x.qn_msg_data());
-  expect(c.x.qn_set_key(c.x.qn_msg_data(), key.length)).toBe(0);
-}
-
-const state = (c: QnCore) => Number(c.x.qn_session_stat(SessionStat.STATE));
+const state = (c: QnCore) => c.sessionState();
 
 /** Client and server one HELLO and WELCOME apart; returns the WELCOME's bytes. */
 function toWelcome(client: QnCore, server: QnCore, t = 1000): Uint8Array {
   client.tick(t);
-  expect(client.x.qn_connect()).toBe(0);
+  client.connect();
   server.tick(t);
   server.rx(client.pull());
   return server.pull();
@@ -44,14 +38,14 @@ describe("key id in WELCOME", () => {
   it("a client with no key waits at a WELCOME naming a key id, then proves the session under the key set", () => {
     const server = core(Role.SERVER, { key: KEY, keyId: 77 });
     const client = core(Role.CLIENT);
-    client.x.qn_forget_key();
+    client.forgetKey();
     const welcome = toWelcome(client, server);
     client.rx(welcome);
     expect(state(client)).toBe(SessionState.HELLO_SENT);
-    expect(Number(client.x.qn_session_stat(SessionStat.PEER_KEY_ID))).toBe(77);
+    expect(client.peerKeyId()).toBe(77);
     expect(client.counter(Counter.AUTH_FAIL)).toBe(0); // not a failure: a question
     expect(client.pull().length).toBe(0); // nothing answered yet
-    setKey(client, KEY);
+    client.setKey(KEY);
     client.rx(welcome);
     expect(state(client)).toBe(SessionState.UP);
     server.rx(client.pull()); // CONFIRM
@@ -62,10 +56,10 @@ describe("key id in WELCOME", () => {
   it("the wrong key set for the id named is an authentication failure, counted", () => {
     const server = core(Role.SERVER, { key: KEY, keyId: 5 });
     const client = core(Role.CLIENT);
-    client.x.qn_forget_key();
+    client.forgetKey();
     const welcome = toWelcome(client, server);
     client.rx(welcome);
-    setKey(client, new TextEncoder().encode("another device's key 0123456789"));
+    client.setKey(new TextEncoder().encode("another device's key 0123456789"));
     client.rx(welcome);
     expect(state(client)).toBe(SessionState.DOWN);
     expect(client.counter(Counter.AUTH_FAIL)).toBe(1);
@@ -74,7 +68,7 @@ describe("key id in WELCOME", () => {
   it("a client never given the key gives up on its handshake timer", () => {
     const server = core(Role.SERVER, { key: KEY, keyId: 9 });
     const client = core(Role.CLIENT);
-    client.x.qn_forget_key();
+    client.forgetKey();
     client.rx(toWelcome(client, server));
     client.tick(1000 + 150_000);
     expect(state(client)).toBe(SessionState.DOWN);
@@ -86,13 +80,13 @@ describe("key id in WELCOME", () => {
     const client = core(Role.CLIENT, { key: KEY });
     client.rx(toWelcome(client, server));
     expect(state(client)).toBe(SessionState.UP);
-    expect(Number(client.x.qn_session_stat(SessionStat.PEER_KEY_ID))).toBe(1234567);
+    expect(client.peerKeyId()).toBe(1234567);
 
     const plain = core(Role.SERVER, { key: KEY });
     const keyless = core(Role.CLIENT);
-    keyless.x.qn_forget_key();
+    keyless.forgetKey();
     keyless.rx(toWelcome(keyless, plain));
-    expect(Number(keyless.x.qn_session_stat(SessionStat.PEER_KEY_ID))).toBe(0);
+    expect(keyless.peerKeyId()).toBe(0);
     expect(keyless.counter(Counter.AUTH_FAIL)).toBe(1); // no key and no id: refused as before
     expect(state(keyless)).toBe(SessionState.DOWN);
   });
@@ -100,7 +94,7 @@ describe("key id in WELCOME", () => {
   it("a forgotten key is gone: the next HELLO's WELCOME waits again", () => {
     const server = core(Role.SERVER, { key: KEY, keyId: 3 });
     const client = core(Role.CLIENT, { key: KEY });
-    client.x.qn_forget_key();
+    client.forgetKey();
     client.rx(toWelcome(client, server));
     expect(state(client)).toBe(SessionState.HELLO_SENT);
   });
