@@ -21,9 +21,9 @@
 //   sessions   distinct session ids (the 32-bit wire id) among the links up
 // With --restart (largest N): the gateway is killed and started again;
 // time until every device is back.
-// Usage: node --import tsx bench/scale.ts [--n 100,1000] [--idle-s 10] [--restart] [--prof DIR]
+// Usage: node --import tsx bench/scale.ts [--n 100,1000] [--idle-s 10] [--restart] [--pool 64] [--prof DIR] [--log FILE]
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
 import { createHmac } from "node:crypto";
@@ -45,6 +45,10 @@ const NS = arg("--n", "100,1000")
 const IDLE_S = Number(arg("--idle-s", "10"));
 const RESTART = process.argv.includes("--restart");
 const PROF = process.argv.includes("--prof") ? arg("--prof", "") : "";
+/** The gateway's log (warn and up), appended to this file. */
+const LOG = process.argv.includes("--log") ? arg("--log", "") : "";
+/** fleet.handshake_pool of the gateway under test. */
+const POOL = Number(arg("--pool", "64"));
 const STORM_S = (n: number) => Math.min(30, Math.max(1, n / 400));
 const HB_SLOW = 30_000,
   HB_FAST = 1000;
@@ -82,8 +86,9 @@ class GatewayProc {
         "-c",
         this.config,
       ],
-      { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
+      { cwd: ROOT, stdio: ["ignore", LOG ? "pipe" : "ignore", "pipe"] },
     );
+    if (LOG) this.proc.stdout!.pipe(createWriteStream(LOG, { flags: "a" }));
     this.proc.stderr!.on("data", (b) => {
       this.stderr += b;
     });
@@ -242,7 +247,7 @@ async function runN(n: number, brokerUrl: string) {
   spool: mqtt.spool
   log_level: warn
 mqtt: { url: "${brokerUrl}", client_id: "qn-scale-${n}" }
-fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals, handshake_pool: 64, handshake_ms: 10000 }
+fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals, handshake_pool: ${POOL}, handshake_ms: 10000 }
 `,
   );
   const gw = new GatewayProc(cfg);
@@ -343,7 +348,7 @@ async function main() {
   } finally {
     await broker.stop();
   }
-  console.log(JSON.stringify({ machine: machine(), idle_s: IDLE_S, results: out }, null, 2));
+  console.log(JSON.stringify({ machine: machine(), idle_s: IDLE_S, handshake_pool: POOL, results: out }, null, 2));
   process.exit(0);
 }
 

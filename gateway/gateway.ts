@@ -132,7 +132,7 @@ export class Gateway {
     // Before the first span: every span of the run is exported.
     this.tracing = OtlpTracing.start(this.config.gateway.tracing, this.config.gateway.environment, this.log);
     // Valid but probably not meant (a file cut short, a section forgotten).
-    if (this.config.devices.length === 0)
+    if (this.config.devices.length === 0 && !this.fleet)
       this.log.warn("no devices configured: nothing is bridged until a reload adds some");
     for (const d of this.config.devices) {
       if (d.channels.length === 0)

@@ -142,6 +142,22 @@ export const openapi = {
         responses: { 200: { description: "status, refused key, generation" } },
       },
     },
+    "/registry": {
+      get: {
+        summary: "The fleet's registry devices: id, key id, profile, revoked, link state (keys are never sent)",
+        responses: { 200: { description: "list" }, 404: { description: "no fleet listener configured" } },
+      },
+      post: {
+        summary:
+          'Apply registry records live, in order (body {"records": [...]}, records as in gateway/registry.ts); stops at the first one refused',
+        responses: {
+          200: { description: "{ ok, applied }" },
+          400: { description: "body is not {records: [...]}" },
+          404: { description: "no fleet listener configured" },
+          422: { description: "a record refused: { ok: false, error, applied }" },
+        },
+      },
+    },
     "/metrics": {
       get: {
         summary: "Prometheus metrics",

@@ -11,6 +11,8 @@
 // nothing lost).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { writeFileSync, mkdtempSync, existsSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { ROOT } from "../../host/status.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -39,6 +41,7 @@ describe("fleet listener and device registry", () => {
     const brokerPort = await freePort();
     fleetPort = await freePort();
     const legacyPort = await freePort();
+    const opsPort = await freePort();
     broker = new Mosquitto(brokerPort);
     await broker.start();
     writeDevKey(dir);
@@ -63,7 +66,7 @@ describe("fleet listener and device registry", () => {
     );
     writeFileSync(
       join(dir, "gateway.yaml"),
-      `gateway: { spool: mqtt.spool }
+      `gateway: { spool: mqtt.spool, ops: { listen: "127.0.0.1:${opsPort}", token_file: ops.token } }
 mqtt: { url: "${broker.url}" }
 fleet: { listen: "127.0.0.1:${fleetPort}", registry: devices.qnr, journals: journals, handshake_pool: ${POOL}, handshake_ms: 1000 }
 devices:
@@ -75,7 +78,7 @@ devices:
 `,
     );
     gw = Gateway.fromFile(join(dir, "gateway.yaml"), { log: logger });
-    await gw.start({ ops: false });
+    await gw.start();
     sub = connect(broker.url, { clientId: "qn-fleet-sub", protocolVersion: 5 });
     sub.on("message", (topic, payload) => {
       const l = got.get(topic) ?? [];
@@ -209,6 +212,51 @@ devices:
     expect(r.devices.get("a")!.revoked).toBe(true);
     expect(r.devices.has("d")).toBe(true);
     expect(r.profiles.get("sensors")!.heartbeat_ms).toBe(1500);
+  }, 60000);
+
+  const qnctl = (...args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((r) =>
+      execFile(join(ROOT, "qnctl"), ["-c", join(dir, "gateway.yaml"), ...args], { timeout: 60000 }, (e, out, err) =>
+        r({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+      ),
+    );
+
+  it("qnctl device add, list and revoke change the registry of the running gateway", async () => {
+    writeFileSync(join(dir, "f.hex"), hex(key()));
+    const add = await qnctl(
+      "device",
+      "add",
+      "f",
+      "--key-id",
+      "6",
+      "--key-file",
+      join(dir, "f.hex"),
+      "--profile",
+      "sensors",
+    );
+    expect(add).toMatchObject({ code: 0, out: "device f: added\n" });
+    expect(gw.fleet!.registry.lookup(6)?.id).toBe("f");
+    const list = await qnctl("device", "list");
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^f +key id 6 +sensors +never connected$/m);
+    expect(list.out).toMatch(/^a +key id 1 +sensors +REVOKED /m);
+    expect(list.out).not.toMatch(new RegExp(hex(keys.b))); // keys never shown
+    const revoke = await qnctl("device", "revoke", "f");
+    expect(revoke).toMatchObject({ code: 0, out: "device f: revoked\n" });
+    expect(gw.fleet!.registry.lookup(6)).toBeUndefined();
+    const bad = await qnctl(
+      "device",
+      "add",
+      "g",
+      "--key-id",
+      "2",
+      "--key-file",
+      join(dir, "f.hex"),
+      "--profile",
+      "sensors",
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^qnctl: record 1: device g: key id 2 is b's/);
   }, 60000);
 
   it("a refused record changes nothing", async () => {
