@@ -32,13 +32,13 @@ describe("Scheduler", () => {
   it("wake brings a task forward, never back; remove takes it out", async () => {
     const s = new Scheduler();
     const ran: string[] = [];
-    const a = { run: () => (ran.push("a"), undefined) };
-    const b = { run: () => (ran.push("b"), undefined) };
+    const a = { run: () => void ran.push("a") };
+    const b = { run: () => void ran.push("b") };
     s.wake(a, 200);
     s.wake(a, 5); // forward
     s.wake(b, 10);
     s.wake(b, 500); // not back
-    const c = { run: () => (ran.push("c"), undefined) };
+    const c = { run: () => void ran.push("c") };
     s.wake(c, 5);
     s.remove(c);
     await sleep(60);
@@ -66,7 +66,7 @@ describe("Scheduler", () => {
   it("keeps the heap in order through many wakes and removes", async () => {
     const s = new Scheduler();
     const got: number[] = [];
-    const tasks = Array.from({ length: 200 }, (_, i) => ({ i, run: () => (got.push(i), undefined) }));
+    const tasks = Array.from({ length: 200 }, (_, i) => ({ i, run: () => void got.push(i) }));
     for (const t of tasks) s.wake(t, 5 + ((t.i * 37) % 50));
     for (const t of tasks) if (t.i % 3 === 0) s.remove(t);
     await sleep(150);
