@@ -19,8 +19,8 @@
 //              changed live through the ops API: the registry's own path)
 //   downs      devices whose session went down during the idle windows
 //   sessions   distinct session ids (the 32-bit wire id) among the links up
-// With --restart (largest N): the gateway is killed and started again;
-// time until every device is back.
+// With --restart (largest N): the profile back to 30 s, the gateway is
+// killed (SIGKILL) and started again; time until every device is back.
 // Usage: node --import tsx bench/scale.ts [--n 100,1000] [--idle-s 10] [--restart] [--pool 64] [--prof DIR] [--log FILE]
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
@@ -50,6 +50,7 @@ const LOG = process.argv.includes("--log") ? arg("--log", "") : "";
 /** fleet.handshake_pool of the gateway under test. */
 const POOL = Number(arg("--pool", "64"));
 const STORM_S = (n: number) => Math.min(30, Math.max(1, n / 400));
+const CONNECT_TIMEOUT_MS = 3000;
 const HB_SLOW = 30_000,
   HB_FAST = 1000;
 
@@ -144,8 +145,18 @@ class Device {
   dial(): void {
     if (this.stopped) return;
     this.dialedAt = performance.now();
+    let over = false;
+    const again = () => {
+      if (over) return;
+      over = true;
+      this.redial();
+    };
     const s = netConnect(this.port, "127.0.0.1");
+    // A device gives up on a connection attempt after a while (its SYN may
+    // sit in TCP's own retries for minutes) and dials again.
+    s.setTimeout(CONNECT_TIMEOUT_MS, () => s.destroy());
     s.once("connect", () => {
+      s.setTimeout(0);
       const t = new TcpTransport(s, `dev${this.i}`);
       this.t = t;
       // The same device on a new connection: its core keeps running (and
@@ -153,9 +164,10 @@ class Device {
       if (this.sim) this.sim.rebind(t);
       else this.sim = new SimDevice(t, { key: keyOf(this.i), auth: 2, keyId: this.i + 1 });
       this.sessionsAtDial = this.sessionsUp();
-      t.onClose(() => this.redial());
+      t.onClose(again);
     });
-    s.once("error", () => this.redial());
+    s.once("error", again);
+    s.once("close", again);
   }
 
   private sessionsAtDial = 0;
@@ -299,6 +311,9 @@ fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals,
     );
     let restart: { backS: number; ok: boolean } | undefined;
     if (RESTART && n === Math.max(...NS)) {
+      // The restart at the white paper's heartbeat.
+      await ops(opsPort, token, "POST", "/registry", { records: [profile(HB_SLOW)] });
+      await sleep(2000);
       await gw.stop("SIGKILL");
       const tr = performance.now();
       gw.start();

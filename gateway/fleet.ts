@@ -28,6 +28,12 @@ import type { Config } from "./config.ts";
 import type { Registry, RegistryDevice } from "./registry.ts";
 import type { Metrics } from "./metrics.ts";
 
+/** Connections the kernel may hold for accept() (it caps this at
+ *  net.core.somaxconn): in a storm, a connection past a full queue has its
+ *  SYN dropped and the device waits out TCP's own retries (1, 3, 7... s)
+ *  before the gateway even sees it. */
+export const BACKLOG = 4096;
+
 /** How often refusals are summed up in the log. */
 export const REFUSAL_LOG_MS = 10_000;
 
@@ -102,11 +108,14 @@ export class FleetListener {
       i = a.lastIndexOf(":");
     return new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen(Number(a.slice(i + 1)), a.slice(0, i).replace(/^\[|\]$/g, ""), () => {
-        server.off("error", reject);
-        this.env.log.info({ listen: a, tls: this.cfg.tls, pool: this.cfg.handshake_pool }, "fleet listener open");
-        resolve();
-      });
+      server.listen(
+        { port: Number(a.slice(i + 1)), host: a.slice(0, i).replace(/^\[|\]$/g, ""), backlog: BACKLOG },
+        () => {
+          server.off("error", reject);
+          this.env.log.info({ listen: a, tls: this.cfg.tls, pool: this.cfg.handshake_pool }, "fleet listener open");
+          resolve();
+        },
+      );
     });
   }
 
