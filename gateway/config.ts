@@ -193,6 +193,9 @@ export const schema = z
         cert: z.string(),
         key: z.string(),
         ca: z.string(),
+        /** A certificate revocation list from the CA (PEM): a client
+         *  certificate on it is refused in the TLS handshake. */
+        crl: z.string().optional(),
         require_client_cert: z.boolean().default(true),
       })
       .strict()
@@ -345,7 +348,14 @@ function parseText(text: string, file: string, baseDir: string): Config {
   c.gateway.spool = abs(c.gateway.spool);
   c.gateway.ops.token_file = abs(c.gateway.ops.token_file);
   if (c.fleet) c.fleet = { ...c.fleet, registry: abs(c.fleet.registry), journals: abs(c.fleet.journals) };
-  if (c.tls) c.tls = { ...c.tls, cert: abs(c.tls.cert), key: abs(c.tls.key), ca: abs(c.tls.ca) };
+  if (c.tls)
+    c.tls = {
+      ...c.tls,
+      cert: abs(c.tls.cert),
+      key: abs(c.tls.key),
+      ca: abs(c.tls.ca),
+      ...(c.tls.crl ? { crl: abs(c.tls.crl) } : {}),
+    };
   for (const d of c.devices) {
     d.key_file = abs(d.key_file);
     d.journal = abs(d.journal);

@@ -252,6 +252,7 @@ export class DeviceLink {
               cert: pem(tls.cert),
               key: pem(tls.key),
               ca: pem(tls.ca),
+              ...(tls.crl ? { crl: pem(tls.crl) } : {}),
               minVersion: "TLSv1.3",
               requestCert: tls.require_client_cert,
               rejectUnauthorized: tls.require_client_cert,
