@@ -18,6 +18,9 @@
 //              the profile's 30 s heartbeat, then at 1 s (the profile
 //              changed live through the ops API: the registry's own path)
 //   downs      devices whose session went down during the idle windows
+//   load       at N = --load-n (1,000): every device publishes one QoS 1
+//              message a second for LOAD_S; device -> subscriber latency
+//              p50 / p99, the gateway's CPU per message
 //   sessions   distinct session ids (the 32-bit wire id) among the links up
 // With --restart (largest N): the profile back to 30 s, the gateway is
 // killed (SIGKILL) and started again; time until every device is back.
@@ -28,7 +31,10 @@ import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
 import { createHmac } from "node:crypto";
 import { connect as netConnect } from "node:net";
+import { connect as mqttConnect } from "mqtt";
 import { SimDevice } from "../host/sim-device.ts";
+import { scheduler } from "../host/scheduler.ts";
+import { Codec, Prio, Qos } from "../host/abi.ts";
 import { TcpTransport } from "../host/transport/tcp.ts";
 import { ROOT } from "../host/status.ts";
 import { SessionStat } from "../host/abi.ts";
@@ -47,6 +53,9 @@ const RESTART = process.argv.includes("--restart");
 const PROF = process.argv.includes("--prof") ? arg("--prof", "") : "";
 /** The gateway's log (warn and up), appended to this file. */
 const LOG = process.argv.includes("--log") ? arg("--log", "") : "";
+/** N at which the load runs: 1 QoS 1 message per second per device. */
+const LOAD_N = Number(arg("--load-n", "1000"));
+const LOAD_S = 10;
 /** fleet.handshake_pool of the gateway under test. */
 const POOL = Number(arg("--pool", "64"));
 const STORM_S = (n: number) => Math.min(30, Math.max(1, n / 400));
@@ -219,6 +228,58 @@ async function allUp(devs: Device[], timeoutMs: number): Promise<boolean> {
   }
 }
 
+/** Every device publishes one QoS 1 message a second (spread over the
+ *  second) for LOAD_S; a subscriber takes them from the broker. Latency is
+ *  the publish call to the subscriber's callback (one process, one clock);
+ *  the gateway's CPU over the window divided by the messages received. */
+async function load(devs: Device[], brokerUrl: string, pid: number) {
+  const sub = mqttConnect(brokerUrl, { clientId: "qn-scale-sub", protocolVersion: 5 });
+  const lat: number[] = [];
+  const seen = new Set<string>();
+  sub.on("message", (_t, p) => {
+    const b = Buffer.from(p);
+    const key = `${b.readUInt32LE(8)}:${b.readUInt32LE(12)}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    lat.push(performance.now() - b.readDoubleLE(0));
+  });
+  await new Promise<void>((r) => sub.once("connect", () => sub.subscribe("qn/+/telemetry", { qos: 1 }, () => r())));
+  let sent = 0,
+    refused = 0;
+  const a = procStat(pid).cpuS,
+    t0 = performance.now();
+  for (let round = 0; round < LOAD_S; round++) {
+    for (let slot = 0; slot < 100; slot++) {
+      for (let i = slot; i < devs.length; i += 100) {
+        const sim = devs[i].sim;
+        if (!sim) continue;
+        const b = Buffer.alloc(16);
+        b.writeDoubleLE(performance.now(), 0);
+        b.writeUInt32LE(i, 8);
+        b.writeUInt32LE(round, 12);
+        if (sim.core.tryPublish(1, Qos.AT_LEAST_ONCE, Prio.BULK, Codec.NONE, b) < 0) refused++;
+        else sent++;
+        scheduler.wake(sim, 0);
+      }
+      await sleep(10);
+    }
+  }
+  const until = performance.now() + 5000;
+  while (seen.size < sent && performance.now() < until) await sleep(50);
+  const cpuS = procStat(pid).cpuS - a,
+    s = (performance.now() - t0) / 1000;
+  sub.end(true);
+  lat.sort((x, y) => x - y);
+  return {
+    sent,
+    refused,
+    received: seen.size,
+    latency_ms: { p50: round(quantile(lat, 0.5), 1), p99: round(quantile(lat, 0.99), 1) },
+    gateway_cpu_pct: round((100 * cpuS) / s, 1),
+    gateway_cpu_us_per_msg: round((cpuS * 1e6) / Math.max(1, seen.size), 0),
+  };
+}
+
 async function ops(port: number, token: string, method: string, path: string, body?: unknown): Promise<any> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
@@ -297,6 +358,7 @@ fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals,
     const cpuSlow = await cpuOver(gw.pid, IDLE_S);
     for (const d of devs) d.poll();
     const rssUp = Math.max(up.rssKiB, procStat(gw.pid).rssKiB);
+    const loaded = n === LOAD_N ? await load(devs, brokerUrl, gw.pid) : undefined;
     // The profile's heartbeat to 1 s, live, through the ops API.
     const ch = await ops(opsPort, token, "POST", "/registry", { records: [profile(HB_FAST)] });
     await sleep(3000);
@@ -337,6 +399,7 @@ fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals,
       idle_cpu_pct: { hb_30s: round(cpuSlow, 2), hb_1s: round(cpuFast, 2) },
       profile_change: ch.ok ? ch.applied : ch,
       link_downs_while_idle: downs,
+      qos1_load_1_per_s: loaded,
       links_up: links.filter((l) => l.state === "up").length,
       session_ids_distinct: sessions.size,
       refused,
