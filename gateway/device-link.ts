@@ -360,8 +360,7 @@ export class DeviceLink {
       this.wasUp = true;
       this.state = "up";
       this.since = Date.now();
-      this.env.metrics.linkUps.inc({ device: this.id });
-      this.env.metrics.linkUp.set({ device: this.id }, 1);
+      this.env.metrics.linkUps.inc(this.dev);
       this.drain();
     } else {
       this.setDown();
@@ -385,6 +384,12 @@ export class DeviceLink {
     const gate = new GateTransport(t);
     if (this.env.bridge.paused) gate.pause();
     let peer: Peer;
+    // A core started again counts from 0: what it counted so far is taken
+    // into the totals first.
+    if (this.spare) {
+      this.counters.read(this.spare);
+      this.counters.restart();
+    }
     try {
       // The closed Peer's core starts again for this connection.
       peer = new Peer(gate, {

@@ -259,6 +259,25 @@ devices:
     expect(bad.err).toMatch(/^qnctl: record 1: device g: key id 2 is b's/);
   }, 60000);
 
+  it("a reconnect starts the link's core again; its counters go on from their totals", async () => {
+    const b = devices.find((d) => d.id === "b")!;
+    const link = gw.links.get("b")!;
+    const core = link.peer!.core;
+    const frames = async () =>
+      (await gw.metrics.core.framesIn.get()).values.find((v) => v.labels.device === "b")?.value ?? 0;
+    await gw.metrics.registry.metrics(); // a scrape reads the counters
+    const before = await frames();
+    expect(before).toBeGreaterThan(0);
+    const session = link.sessionId;
+    await b.t!.close(); // the device's connection drops; it dials again
+    await until("b back", () => b.up && link.state === "up" && link.sessionId !== session);
+    expect(link.peer!.core).toBe(core); // the same Wasm instance, started again
+    await gw.metrics.registry.metrics();
+    const after = await frames();
+    expect(after).toBeGreaterThan(before);
+    expect(after - before).toBeLessThan(1000); // not a wrap of 2^32
+  }, 30000);
+
   it("a refused record changes nothing", async () => {
     const r = await gw.fleet!.change([{ device: "e", key_id: 2, key: hex(key()), profile: "sensors" }]);
     expect(r.ok).toBe(false);
