@@ -164,9 +164,12 @@ export class DeviceLink {
     // left as it is; start() then fails with the reason.
     try {
       this.journalLock = OwnerLock.take(cfg.journal, "journal");
-      // A fleet's thousands of idle journals hold no descriptor each.
+      // A fleet's thousands of mostly idle journals hold no descriptor
+      // and no copy of the file in RAM each.
+      const fleet = "fleet" in cfg.transport;
       this.storage = openJournal(cfg.journal, (s) => env.metrics.journalFlush.observe(s), {
-        closeWhenIdle: "fleet" in cfg.transport,
+        closeWhenIdle: fleet,
+        mirror: !fleet,
       });
     } catch (e) {
       this.journalLock?.release();

@@ -28,9 +28,9 @@ class TimedJournal extends FileStorage {
   constructor(
     path: string,
     private readonly flushed: (seconds: number) => void,
-    closeWhenIdle: boolean,
+    lean: { closeWhenIdle?: boolean; mirror?: boolean },
   ) {
-    super(path, JOURNAL_BYTES, { groupCommit: true, what: JOURNAL_WHAT, accept: journalImageProblem, closeWhenIdle });
+    super(path, JOURNAL_BYTES, { groupCommit: true, what: JOURNAL_WHAT, accept: journalImageProblem, ...lean });
   }
   override async syncAsync(): Promise<void> {
     const before = this.fsyncs,
@@ -42,11 +42,11 @@ class TimedJournal extends FileStorage {
 
 /** Open (or make) the journal at `path`; throws a FileError for a path
  *  that is not one. Writes reach the disk in group commits (Peer.flush);
- *  `flushed` hears how long each took. closeWhenIdle: see FileStorage. */
+ *  `flushed` hears how long each took. closeWhenIdle, mirror: see FileStorage. */
 export function openJournal(
   path: string,
   flushed: (seconds: number) => void = () => {},
-  opts: { closeWhenIdle?: boolean } = {},
+  opts: { closeWhenIdle?: boolean; mirror?: boolean } = {},
 ): FileStorage {
-  return new TimedJournal(path, flushed, opts.closeWhenIdle ?? false);
+  return new TimedJournal(path, flushed, opts);
 }

@@ -46,3 +46,41 @@ describe("FileStorage closeWhenIdle", () => {
     expect(readFileSync(path)[0]).toBe(7);
   });
 });
+
+describe("FileStorage without a mirror", () => {
+  it("reads, writes (NOR: AND), erases and flushes as the mirrored one does, op for op", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "qn-nomirror-"));
+    const SIZE = 8192;
+    const a = new FileStorage(join(dir, "a"), SIZE, { groupCommit: true });
+    const b = new FileStorage(join(dir, "b"), SIZE, { groupCommit: true, closeWhenIdle: true, mirror: false });
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let step = 0; step < 3000; step++) {
+      const op = rnd(10);
+      const off = rnd(SIZE);
+      const len = Math.min(SIZE - off, 1 + rnd(300));
+      if (op < 5) {
+        const src = Uint8Array.from({ length: len }, () => rnd(256));
+        expect(b.write(off, src)).toBe(a.write(off, src));
+      } else if (op < 6) {
+        expect(b.erase(off, len)).toBe(a.erase(off, len));
+      } else if (op < 9) {
+        const x = new Uint8Array(len),
+          y = new Uint8Array(len);
+        expect(b.read(off, y)).toBe(a.read(off, x));
+        expect(y).toEqual(x);
+      } else {
+        await Promise.all([a.syncAsync(), b.syncAsync()]);
+      }
+    }
+    await Promise.all([a.syncAsync(), b.syncAsync()]);
+    expect(readFileSync(join(dir, "b"))).toEqual(readFileSync(join(dir, "a")));
+    expect(b.read(-1, new Uint8Array(1))).toBe(a.read(-1, new Uint8Array(1)));
+    expect(b.write(SIZE - 1, new Uint8Array(2))).toBe(a.write(SIZE - 1, new Uint8Array(2)));
+    a.close();
+    b.close();
+  });
+});
