@@ -15,6 +15,8 @@ interface Entry {
   task: Task;
   due: number;
   at: number; // index in the heap
+  /** While it runs: the earliest time a wake() asked for meanwhile. */
+  woken?: number;
 }
 
 export class Scheduler {
@@ -33,6 +35,10 @@ export class Scheduler {
   wake(task: Task, ms: number): void {
     const due = performance.now() + ms;
     const e = this.entries.get(task);
+    if (e && e.woken !== undefined) {
+      e.woken = Math.min(e.woken, due); // running: settled when its run returns
+      return;
+    }
     if (!e) {
       const n: Entry = { task, due, at: this.heap.length };
       this.entries.set(task, n);
@@ -75,15 +81,12 @@ export class Scheduler {
     this.timer = undefined;
     this.timerDue = Infinity;
     const now = performance.now();
-    // Only what is due now: a task that reschedules itself at once waits
-    // for the next turn, so I/O callbacks run in between.
-    const due: Entry[] = [];
+    // Only what is due now; a task is moved to its next deadline in place
+    // (one sift, no removal and insertion). One that asks to run again at
+    // once waits for the next turn, so I/O callbacks run in between.
     while (this.heap.length && this.heap[0].due <= now) {
       const e = this.heap[0];
-      this.remove(e.task);
-      due.push(e);
-    }
-    for (const e of due) {
+      e.woken = Infinity;
       this.runs++;
       let next: number | undefined;
       try {
@@ -91,7 +94,17 @@ export class Scheduler {
       } catch {
         next = undefined; // a task that throws leaves the schedule; its owner sees its own error
       }
-      if (next !== undefined) this.wake(e.task, next);
+      const woken = e.woken;
+      e.woken = undefined;
+      if (this.entries.get(e.task) !== e) continue; // it left the schedule while it ran
+      const at = Math.min(next === undefined ? Infinity : performance.now() + next, woken);
+      if (at === Infinity) {
+        this.remove(e.task);
+        continue;
+      }
+      e.due = Math.max(at, now + 0.001);
+      this.down(e.at);
+      this.up(e.at);
     }
     this.arm();
   }

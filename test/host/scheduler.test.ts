@@ -63,6 +63,32 @@ describe("Scheduler", () => {
     expect(s.size).toBe(0);
   });
 
+  it("a wake while a task runs counts when it is sooner than the run's answer; a task may leave while it runs", async () => {
+    const s = new Scheduler();
+    const times: number[] = [];
+    let n = 0;
+    const t0 = performance.now();
+    const task = {
+      run: () => {
+        times.push(performance.now() - t0);
+        if (++n === 1) s.wake(task, 5); // output went out: come back soon
+        return n < 2 ? 10_000 : undefined; // idle: much later
+      },
+    };
+    s.wake(task, 1);
+    const leaver = {
+      run: () => {
+        s.remove(leaver);
+        return 1;
+      },
+    };
+    s.wake(leaver, 1);
+    await sleep(100);
+    expect(times).toHaveLength(2);
+    expect(times[1] - times[0]).toBeLessThan(1000);
+    expect(s.size).toBe(0);
+  });
+
   it("keeps the heap in order through many wakes and removes", async () => {
     const s = new Scheduler();
     const got: number[] = [];
