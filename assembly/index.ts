@@ -20,7 +20,7 @@ import "./abort";
 import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
 import { idgen_live, idgen_next } from "./ids";
 import { rto_sample, rto_backoff } from "./rto";
-import { session_set_key, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg, CFG_COUNT } from "./session";
+import { session_set_key, session_forget_key, session_set_key_id, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg, CFG_COUNT } from "./session";
 import { qos_stat } from "./qos";
 import { journal_stat } from "./journal";
 import { sha256_init, sha256_update, sha256_final } from "./crypto/sha256";
@@ -77,6 +77,10 @@ export function qn_config_set(key: i32, value: u32): i32 { return core.core_conf
 export function qn_config_get(key: i32): u32 { return key >= 0 && key < CFG_COUNT ? cfg(key) : 0; }
 /** Set the pre-shared key (1..32 bytes at ptr); returns a status. The key never leaves the core. */
 export function qn_set_key(ptr: usize, len: i32): i32 { return session_set_key(ptr, len); }
+/** Forget the pre-shared key (a client serving many peers in turn: a WELCOME naming its key id then waits for qn_set_key, see QN_ERR_NO_KEY). */
+export function qn_forget_key(): void { session_forget_key(); }
+/** Set the id this device's key has in the gateway's registry (sent in WELCOME; 0: none). Provisioned with the key. */
+export function qn_set_key_id(id: u32): void { session_set_key_id(id); }
 /** Session figure what (qn_session_stat_t); 0 for an unknown one. */
 export function qn_session_stat(what: i32): i64 { return session_stat(what); }
 /** The i-th most recent backoff waits in ms (ring of 8, index = count mod 8). */

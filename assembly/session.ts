@@ -9,7 +9,8 @@
 //                      6 node, 7 auth mode, 8 qos1 base, 9 qos2 base, 10 qos2 epoch}
 //   server -> WELCOME {1 status, 2 version, 3 caps, 4 max payload, 5 nonce Ns,
 //                      6 session id (u64), 7 proof_s, 8 resumed, 9 token,
-//                      10 heartbeat ms, 11 qos1 base, 12 qos2 base, 13 qos2 epoch}
+//                      10 heartbeat ms, 11 qos1 base, 12 qos2 base, 13 qos2 epoch,
+//                      14 key id (when provisioned)}
 //   client -> CONFIRM {1 proof_c}
 // proof_s = HMAC(K, "QNS" Nc Ns sid), proof_c = HMAC(K, "QNC" Ns Nc sid),
 // session key = HMAC(K, "QNK" Nc Ns sid). The client is up once it has
@@ -50,6 +51,7 @@ export const SESSION_STAT_RESUMED: i32 = 7; // 1 when the current session was re
 export const SESSION_STAT_NEXT_ATTEMPT_US: i32 = 8; // time of the next handshake attempt, µs
 export const SESSION_STAT_REFUSAL: i32 = 9; // status the server answered the last HELLO with (0: none)
 export const SESSION_STAT_PEER_CAPS: i32 = 10; // the peer's capabilities (CAP_*)
+export const SESSION_STAT_PEER_KEY_ID: i32 = 11; // the key id the server named in its WELCOME (0: none)
 
 /** Config keys (qn_config_set, qn_config_get): stable numbers, also used
  *  by config frames. */
@@ -72,6 +74,11 @@ const CFG = memory.data(CFG_COUNT * 4, 4);
 
 const KEY = memory.data(32, 4);
 let keyLen: i32 = 0;
+// The id of our key in the peer's registry (provisioned with the key): a
+// server names itself with it in WELCOME, so one listener can serve many
+// devices and look the key up before checking the proof. 0: not named.
+let keyId: u32 = 0;
+let peerKeyId: u32 = 0;
 const NC = memory.data(16, 4);
 const NS = memory.data(16, 4);
 const TOKEN = memory.data(8, 4);
@@ -190,6 +197,17 @@ export function session_set_key(p: usize, len: i32): i32 {
   return Status.OK;
 }
 
+/** Forget the key (a client that serves many peers one after another:
+ *  with no key, a WELCOME that names its key id waits for the shell to set
+ *  that key, see welcome_take). */
+export function session_forget_key(): void {
+  memory.fill(KEY, 0, 32);
+  keyLen = 0;
+}
+
+/** Our key id (server): sent in WELCOME field 14 when not 0. */
+export function session_set_key_id(id: u32): void { keyId = id; }
+
 @inline export function session_state(): i32 { return state; }
 @inline export function session_up(): bool { return state == SESSION_UP; }
 @inline export function session_id(): u64 { return sessionId; }
@@ -213,6 +231,7 @@ export function session_stat(what: i32): i64 {
   if (what == SESSION_STAT_NEXT_ATTEMPT_US) return nextAttempt;
   if (what == SESSION_STAT_REFUSAL) return <i64>lastRefusal;
   if (what == SESSION_STAT_PEER_CAPS) return <i64>peerCaps;
+  if (what == SESSION_STAT_PEER_KEY_ID) return <i64>peerKeyId;
   return 0;
 }
 
@@ -308,6 +327,7 @@ let helloId: u32 = 0;
  *  answer to an earlier HELLO cannot start a second session. */
 export function hello_build(dst: usize, now: i64, packet: u32): i32 {
   helloId = packet;
+  peerKeyId = 0;
   random_fill(NC, 16);
   msg_reset();
   msg_add(1, K_UINT, PROTOCOL_VERSION, 0);
@@ -344,6 +364,12 @@ export function welcome_take(p: usize, len: i32, now: i64, packet: u32): i32 {
   peerQ1Base = <u32>msg_get(11, 1);
   peerQ2Base = <u32>msg_get(12, 1);
   peerQ2Epoch = <u32>msg_get(13, 0);
+  peerKeyId = <u32>msg_get(14, 0);
+  // No key yet, and the server named its key: stay waiting for this
+  // WELCOME's proof. The shell looks the key id up, sets that key and feeds
+  // the same WELCOME again (an unknown id: the shell gives up, and the
+  // handshake timer ends the attempt).
+  if (cfg(CFG_AUTH) != AUTH_NONE && keyLen == 0 && peerKeyId != 0) return Status.ERR_NO_KEY;
   if (cfg(CFG_AUTH) != AUTH_NONE) {
     if (pr < 0 || msg_len(pr) != 32 || keyLen == 0) { auth_failed(now); return Status.ERR_AUTH; }
     const given = <usize>msg_value(pr);
@@ -474,6 +500,7 @@ export function hello_take(p: usize, len: i32, dst: usize, now: i64): i32 {
   msg_add(11, K_UINT, <u64>q1Base, 0);
   msg_add(12, K_UINT, <u64>q2Base, 0);
   msg_add(13, K_UINT, <u64>q2Epoch, 0);
+  if (keyId != 0) msg_add(14, K_UINT, <u64>keyId, 0);
   resumed = resume;
   resumable = true;
   if (!duplicate || state != SESSION_UP) {

@@ -32,4 +32,5 @@ export enum Status {
   ERR_WINDOW = -25, // in-flight window full: wait for acknowledgements
   ERR_NO_JOURNAL = -26, // QoS 2 needs the journal: call qn_journal_open first
   ERR_HEADER = -27, // intact frame with a header field out of range (priority 3, QoS 3, flag bit 7, reserved byte)
+  ERR_NO_KEY = -28, // the peer named a key id and no key is set: look it up, set it (qn_set_key), feed the WELCOME again
 }

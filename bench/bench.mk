@@ -18,6 +18,7 @@ BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -DNDEBUG -g -ffunction-sect
 
 BENCH_OBJS := $(BENCH_OUT)/bench_main.o $(BENCH_OUT)/crc_ref.o
 
+.PHONY: bench-scale
 .PHONY: bench bench-c bench-fw bench-paced-fw bench-codec bench-m7 bench-link bench-footprint bench-gateway bench-ber
 
 # The reused objects get no rule here: boards/boards.mk owns them, so the
@@ -68,3 +69,6 @@ bench-gateway: core ## gateway throughput only: QN gateway vs mosquitto, QoS 0/1
 bench-ber: core ## goodput and p50/p99 latency against bit error rate, QoS 0/1/2, in-process and QEMU: bench/BER.md, ber.json, ber.svg
 	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware
 	node --import tsx bench/ber.ts
+
+bench-scale: core ## fleet scale (issue 18): 100 / 1,000 / 10,000 devices on one gateway's fleet listener, storm and restart (prints JSON, < 10 min)
+	node --import tsx bench/scale.ts --n 100,1000,10000 --idle-s 10 --restart

@@ -19,7 +19,7 @@
 // to a core that is about to be dropped); the link's own core then does a
 // handshake of its own on the same connection (HandedOver), and the
 // candidate's core is dropped.
-import { QnCore, loadModule } from "../host/core.ts";
+import { QnCore, sharedModule } from "../host/core.ts";
 import { MemoryStorage } from "../host/storage.ts";
 import { configureClient, type SessionOptions } from "../host/peer.ts";
 import { nowUs } from "../host/clock.ts";
@@ -32,8 +32,6 @@ import type { Transport } from "../host/transport/transport.ts";
  *  under 200; a connection sending this much without one is not a device
  *  answering a HELLO. */
 export const CANDIDATE_BYTES = 4096;
-
-let compiled: WebAssembly.Module | undefined;
 
 export interface CandidateOptions {
   session: SessionOptions;
@@ -72,8 +70,7 @@ export class Candidate {
       if (this.state === "pending") this.fail(`closed before the handshake${e ? ` (${e.message})` : ""}`);
     });
     try {
-      compiled ??= loadModule();
-      const core = new QnCore(compiled, {
+      const core = new QnCore(sharedModule(), {
         storage: new MemoryStorage(opts.journal.length, Uint8Array.from(opts.journal)),
       });
       core.init();

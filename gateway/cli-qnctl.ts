@@ -7,6 +7,7 @@ import { readBoundedSync } from "../host/bounded-read.ts";
 import { TOKEN_LIMIT } from "./token-file.ts";
 import { resolve } from "node:path";
 import { loadConfig, ConfigError } from "./config.ts";
+import { readKeyFile } from "../host/key-file.ts";
 
 interface Opts {
   config?: string;
@@ -40,13 +41,15 @@ async function call(
   path: string,
   fallbackConfig?: string,
   timeoutMs = 15000,
+  payload?: unknown,
 ): Promise<{ status: number; body: any; text: string }> {
   const { base, token, tokenFile } = endpoint(o, fallbackConfig);
   let res: Response;
   try {
     res = await fetch(base + path, {
       method,
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: `Bearer ${token}`, ...(payload ? { "content-type": "application/json" } : {}) },
+      body: payload === undefined ? undefined : JSON.stringify(payload),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
@@ -209,6 +212,66 @@ program
         b.events
           ? b.events.map((e: any) => `#${e.seq}  t=${e.time_us} µs  ${e.event}  code ${e.code}`).join("\n") + "\n"
           : `${b.error}\n`,
+      );
+      return r.status === 200 ? 0 : 1;
+    }),
+  );
+
+/** Registry records to the gateway (POST /registry), applied live. */
+async function registry(records: object[]): Promise<number> {
+  const o = program.opts<Opts>();
+  const r = await call(o, "POST", "/registry", undefined, 15000, { records });
+  print(o, r, (b) => (b.ok ? `${b.applied.join("\n")}\n` : `refused: ${b.error}\n`));
+  return r.status === 200 ? 0 : 1;
+}
+
+const device = program.command("device").description("the fleet's device registry (applied live)");
+device
+  .command("add")
+  .argument("<id>")
+  .requiredOption("--key-id <n>", "the id the device names its key with (1..4294967295)")
+  .requiredOption("--key-file <file>", "the device's pre-shared key (hex)")
+  .requiredOption("--profile <name>", "its profile (channel map, session settings)")
+  .description("add a device, rotate its key, or move it to another profile")
+  .action(
+    run((id: string, a: { keyId: string; keyFile: string; profile: string }) =>
+      registry([
+        {
+          device: id,
+          key_id: Number(a.keyId),
+          key: Buffer.from(readKeyFile(resolve(a.keyFile))).toString("hex"),
+          profile: a.profile,
+        },
+      ]),
+    ),
+  );
+device
+  .command("revoke")
+  .argument("<id>")
+  .description("cut the device's link now and refuse it from now on")
+  .action(run((id: string) => registry([{ device: id, revoke: true }])));
+device
+  .command("remove")
+  .argument("<id>")
+  .description("forget the device (its link is cut)")
+  .action(run((id: string) => registry([{ device: id, remove: true }])));
+device
+  .command("list")
+  .description("every registry device (keys are never shown)")
+  .action(
+    run(async () => {
+      const o = program.opts<Opts>();
+      const r = await call(o, "GET", "/registry");
+      print(
+        o,
+        r,
+        (b: any[]) =>
+          b
+            .map(
+              (d) =>
+                `${d.id.padEnd(20)} key id ${String(d.key_id).padEnd(10)} ${d.profile.padEnd(12)} ${d.revoked ? "REVOKED " : ""}${d.state}`,
+            )
+            .join("\n") + "\n",
       );
       return r.status === 200 ? 0 : 1;
     }),

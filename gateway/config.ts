@@ -46,10 +46,10 @@ const loopback = hostPort
     (s) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(s),
     "the ops API listens on loopback only (127.0.0.1:<port>)",
   );
-const uint = (max = 0xffffffff) =>
+export const uint = (max = 0xffffffff) =>
   z.number().int("expected an integer").min(0, "expected a value >= 0").max(max, `expected a value <= ${max}`);
 
-const channel = z
+export const channel = z
   .object({
     channel: uint(255),
     /** Topic under <prefix>/<device id>/ (no leading slash, no wildcards). */
@@ -193,7 +193,32 @@ export const schema = z
         cert: z.string(),
         key: z.string(),
         ca: z.string(),
+        /** A certificate revocation list from the CA (PEM): a client
+         *  certificate on it is refused in the TLS handshake. */
+        crl: z.string().optional(),
         require_client_cert: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
+    /** One listener for every device of the registry (fleet.ts). */
+    fleet: z
+      .object({
+        listen: hostPort,
+        tls: z.boolean().default(false),
+        /** Every fleet device's auth mode (1 or 2: a fleet device proves its key). */
+        auth: z
+          .union([z.literal(AuthMode.HANDSHAKE), z.literal(AuthMode.FRAME_MAC)], {
+            errorMap: () => ({ message: "expected 1 (handshake) or 2 (handshake + frame MAC)" }),
+          })
+          .default(AuthMode.FRAME_MAC),
+        /** The registry of devices (registry.ts): ids, key ids, keys, profiles. */
+        registry: z.string().min(1),
+        /** Where each registry device's journal is made, on its first session. */
+        journals: z.string().min(1),
+        /** Handshakes proved at once; a connection past them is closed at once. */
+        handshake_pool: uint(4096).min(1, "expected a value >= 1").default(64),
+        /** Time a connection has to prove its key, ms. */
+        handshake_ms: uint(600000).min(1, "expected a value >= 1").default(5000),
       })
       .strict()
       .optional(),
@@ -242,6 +267,15 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
   seen("journal", (d) => resolve(baseDir, d.journal));
   seen("transport.tcp.listen", (d) => ("tcp" in d.transport ? d.transport.tcp.listen : undefined));
   seen("transport.serial.path", (d) => ("serial" in d.transport ? d.transport.serial.path : undefined));
+  if (c.fleet) {
+    const p = badPort(c.fleet.listen);
+    if (p) problems.push(`fleet.listen: ${p}`);
+    if (c.fleet.tls && !c.tls) problems.push("fleet.tls: true needs a top-level tls section (cert, key, ca)");
+    c.devices.forEach((d, i) => {
+      if ("tcp" in d.transport && d.transport.tcp.listen === c.fleet!.listen)
+        problems.push(`devices[${i}].transport.tcp.listen: "${d.transport.tcp.listen}" is the fleet listener`);
+    });
+  }
   c.devices.forEach((d, i) => {
     const port = "tcp" in d.transport ? badPort(d.transport.tcp.listen) : undefined;
     if (port) problems.push(`devices[${i}].transport.tcp.listen: ${port}`);
@@ -313,7 +347,15 @@ function parseText(text: string, file: string, baseDir: string): Config {
   const abs = (p: string) => resolve(baseDir, p);
   c.gateway.spool = abs(c.gateway.spool);
   c.gateway.ops.token_file = abs(c.gateway.ops.token_file);
-  if (c.tls) c.tls = { ...c.tls, cert: abs(c.tls.cert), key: abs(c.tls.key), ca: abs(c.tls.ca) };
+  if (c.fleet) c.fleet = { ...c.fleet, registry: abs(c.fleet.registry), journals: abs(c.fleet.journals) };
+  if (c.tls)
+    c.tls = {
+      ...c.tls,
+      cert: abs(c.tls.cert),
+      key: abs(c.tls.key),
+      ca: abs(c.tls.ca),
+      ...(c.tls.crl ? { crl: abs(c.tls.crl) } : {}),
+    };
   for (const d of c.devices) {
     d.key_file = abs(d.key_file);
     d.journal = abs(d.journal);
@@ -356,7 +398,7 @@ export async function loadConfigAsync(file: string): Promise<{ config: Config; k
 }
 
 /** The config keys (2..9) and values a device is told, from its section. */
-export function deviceParams(d: DeviceConfig): Map<ConfigKey, number> {
+export function deviceParams(d: Pick<DeviceConfig, keyof typeof DEVICE_PARAMS>): Map<ConfigKey, number> {
   const m = new Map<ConfigKey, number>();
   for (const [name, key] of Object.entries(DEVICE_PARAMS)) {
     const v = d[name as keyof typeof DEVICE_PARAMS];

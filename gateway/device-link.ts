@@ -77,7 +77,7 @@ function certNames(s: TLSSocket): string[] {
   return names;
 }
 
-function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
+function sessionOf(d: LinkConfig, key: Uint8Array): SessionOptions {
   return {
     key,
     auth: d.auth,
@@ -89,6 +89,12 @@ function sessionOf(d: DeviceConfig, key: Uint8Array): SessionOptions {
     retransmitMs: d.retransmit_ms,
   };
 }
+
+/** A link's settings: a device section of the config, or a registry
+ *  device under its profile, reached through the fleet listener. */
+export type LinkConfig = Omit<DeviceConfig, "transport"> & {
+  transport: DeviceConfig["transport"] | { fleet: { listen: string } };
+};
 
 export type LinkState = (typeof LINK_STATES)[number];
 
@@ -107,6 +113,8 @@ interface Down {
 export class DeviceLink {
   state: LinkState = "starting";
   peer?: Peer;
+  /** The core of the last closed Peer, for the next connection. */
+  private spare?: QnCore;
   private gate?: GateTransport;
   private server?: Server;
   /** Open only while this process owns the journal (journalLock). */
@@ -142,7 +150,7 @@ export class DeviceLink {
   private probeFailing = false;
 
   constructor(
-    public cfg: DeviceConfig,
+    public cfg: LinkConfig,
     public key: Uint8Array,
     private env: LinkEnv,
   ) {
@@ -156,7 +164,13 @@ export class DeviceLink {
     // left as it is; start() then fails with the reason.
     try {
       this.journalLock = OwnerLock.take(cfg.journal, "journal");
-      this.storage = openJournal(cfg.journal, (s) => env.metrics.journalFlush.observe(s));
+      // A fleet's thousands of mostly idle journals hold no descriptor
+      // and no copy of the file in RAM each.
+      const fleet = "fleet" in cfg.transport;
+      this.storage = openJournal(cfg.journal, (s) => env.metrics.journalFlush.observe(s), {
+        closeWhenIdle: fleet,
+        mirror: !fleet,
+      });
     } catch (e) {
       this.journalLock?.release();
       this.journalLock = undefined;
@@ -185,7 +199,7 @@ export class DeviceLink {
   }
 
   /** Channel maps change without touching the link. */
-  setChannels(d: DeviceConfig): void {
+  setChannels(d: LinkConfig): void {
     this.upRoutes = new Map(d.channels.filter((c) => c.direction === "up").map((c) => [c.channel, c]));
   }
 
@@ -196,6 +210,12 @@ export class DeviceLink {
   async start(): Promise<void> {
     if (this.lockError) throw this.lockError;
     const t = this.cfg.transport;
+    if ("fleet" in t) {
+      // Connections come proved from the fleet listener (adopt); liveness
+      // is swept by the gateway's one timer for all fleet links (sweep).
+      this.state = "waiting";
+      return;
+    }
     // Liveness, gauges and the device's own report, on this link's timers.
     this.timers.push(setInterval(() => this.watch(), 100));
     this.timers.push(
@@ -235,6 +255,7 @@ export class DeviceLink {
               cert: pem(tls.cert),
               key: pem(tls.key),
               ca: pem(tls.ca),
+              ...(tls.crl ? { crl: pem(tls.crl) } : {}),
               minVersion: "TLSv1.3",
               requestCert: tls.require_client_cert,
               rejectUnauthorized: tls.require_client_cert,
@@ -327,6 +348,29 @@ export class DeviceLink {
     );
   }
 
+  /** A connection the fleet listener proved to be this device's. */
+  adopt(t: Transport): void {
+    if (this.peer)
+      this.log.info({ remote: t.name }, "the device proved its key on a new connection: it replaces the previous one");
+    this.attach(t);
+  }
+
+  /** The up / down edges of a fleet link, from the gateway's one timer. */
+  sweep(): void {
+    const up = !!this.peer?.up;
+    if (up === this.wasUp) return;
+    if (up) {
+      this.wasUp = true;
+      this.state = "up";
+      this.since = Date.now();
+      this.env.metrics.linkUps.inc(this.dev);
+      this.drain();
+    } else {
+      this.setDown();
+      if (this.peer) this.state = "down";
+    }
+  }
+
   /** The device's connection (a serial port the link opened, or one that
    *  proved the key): a fresh Peer (its core replays the journal from the
    *  file), replacing any previous one. */
@@ -336,12 +380,29 @@ export class DeviceLink {
       return;
     }
     const old = this.peer;
-    if (old) void old.close();
+    if (old) {
+      void old.close();
+      this.spare = old.core;
+    }
     const gate = new GateTransport(t);
     if (this.env.bridge.paused) gate.pause();
     let peer: Peer;
+    // A core started again counts from 0: what it counted so far is taken
+    // into the totals first.
+    if (this.spare) {
+      this.counters.read(this.spare);
+      this.counters.restart();
+    }
     try {
-      peer = new Peer(gate, { session: sessionOf(this.cfg, this.key), storage: this.storage! });
+      // The closed Peer's core starts again for this connection.
+      peer = new Peer(gate, {
+        session: sessionOf(this.cfg, this.key),
+        storage: this.storage!,
+        reuse: this.spare,
+        // A fleet's links are many and mostly idle: the byte-wise CRC
+        // spares each one the 15 KiB of slicing tables.
+        wideCrc: !("fleet" in this.cfg.transport),
+      });
     } catch (e) {
       this.lastError = (e as Error).message;
       this.log.error({ err: this.lastError }, "cannot start the session");
@@ -363,6 +424,7 @@ export class DeviceLink {
       if (this.peer !== peer) return;
       this.log.info({ err: err?.message }, "connection closed");
       void peer.close();
+      this.spare = peer.core;
       this.peer = undefined;
       this.gate = undefined;
       this.setDown();
@@ -376,7 +438,8 @@ export class DeviceLink {
         this.handshake = { handshakeUs: r.handshakeUs, resumed: r.resumed };
         this.env.metrics.handshake.observe({ resumed: String(r.resumed) }, r.handshakeUs / 1e6);
         this.log.info({ session: this.sessionId, handshake_us: r.handshakeUs, resumed: r.resumed }, "session up");
-        this.watch();
+        if ("fleet" in this.cfg.transport) this.sweep();
+        else this.watch();
         // What the device recorded while we were apart (its link down, a
         // reset, a trap) goes into our log first.
         this.pollEvents();
@@ -778,9 +841,11 @@ export class DeviceLink {
       state: this.state,
       since: new Date(this.since).toISOString(),
       transport:
-        "tcp" in this.cfg.transport
-          ? `tcp ${this.cfg.transport.tcp.listen}${this.cfg.transport.tcp.tls ? " (TLS)" : ""}`
-          : `serial ${this.cfg.transport.serial.path}`,
+        "fleet" in this.cfg.transport
+          ? `fleet ${this.cfg.transport.fleet.listen}`
+          : "tcp" in this.cfg.transport
+            ? `tcp ${this.cfg.transport.tcp.listen}${this.cfg.transport.tcp.tls ? " (TLS)" : ""}`
+            : `serial ${this.cfg.transport.serial.path}`,
       session: this.sessionId,
       uplink: this.uplink,
       downlink: this.downlink,

@@ -66,6 +66,7 @@ function checksOf(c: Config): Check[] {
   if (c.tls)
     for (const k of ["cert", "key", "ca"] as const)
       out.push({ at: `tls.${k}`, path: c.tls[k], limit: TLS_LIMIT, use: () => {} });
+  if (c.tls?.crl) out.push({ at: "tls.crl", path: c.tls.crl, limit: TLS_LIMIT, use: () => {} });
   const spool = c.gateway.spool,
     token = c.gateway.ops.token_file;
   out.push({

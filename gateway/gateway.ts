@@ -15,7 +15,8 @@
 import type { Logger } from "pino";
 import { createLogger } from "./log.ts";
 import { loadConfig, loadConfigAsync, deviceParams, type Config, type DeviceConfig } from "./config.ts";
-import { DeviceLink } from "./device-link.ts";
+import { DeviceLink, type LinkEnv } from "./device-link.ts";
+import { FleetLinks } from "./fleet-links.ts";
 import { Bridge, type DownRoute } from "./bridge.ts";
 import { Spool } from "./spool.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
@@ -54,6 +55,8 @@ export class Gateway {
   ops?: OpsServer;
   /** The OTLP exporter (gateway.tracing.otlp), while it runs. */
   tracing?: OtlpTracing;
+  /** The registry devices behind the fleet listener (config fleet:). */
+  readonly fleet?: FleetLinks;
   startedAt = Date.now();
 
   constructor(
@@ -67,21 +70,37 @@ export class Gateway {
     // One gateway per spool (and its .incoming and .down files beside it).
     this.spoolLock = OwnerLock.take(config.gateway.spool, "spool");
     let spool: Spool | undefined;
+    let bridge: Bridge | undefined;
     try {
       spool = new Spool(config.gateway.spool, this.log);
-      this.bridge = new Bridge(config.mqtt, spool, this.log, this.metrics);
+      this.bridge = bridge = new Bridge(config.mqtt, spool, this.log, this.metrics);
+      this.spool = spool;
+      if (config.fleet)
+        this.fleet = new FleetLinks(config.fleet, {
+          config,
+          links: this.links,
+          log: this.log,
+          linkEnv: () => this.linkEnv(),
+          routesChanged: () => this.routes(),
+          dropQueued: (id) =>
+            this.dropQueued(
+              id,
+              this.bridge.down.pendingFor(id).map((e) => e.seq),
+            ),
+        });
     } catch (e) {
       // A file in the way (not a spool, not a downlink queue): nothing was
       // started, what was opened is closed and the lock goes.
+      void bridge?.close().catch(() => {});
       spool?.close();
       this.spoolLock.release();
       throw e;
     }
-    this.spool = spool;
     this.bridge.on(
       "down",
       (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
-        const link = this.links.get(r.device);
+        // A registry device's link is made for its first kept command.
+        const link = this.links.get(r.device) ?? this.fleet?.link(r.device);
         if (link) link.sendDown(r.channel, r.qos, r.prio, payload, topic, parent, seq);
         else if (seq !== undefined) this.dropQueued(r.device, [seq]);
       },
@@ -113,7 +132,7 @@ export class Gateway {
     // Before the first span: every span of the run is exported.
     this.tracing = OtlpTracing.start(this.config.gateway.tracing, this.config.gateway.environment, this.log);
     // Valid but probably not meant (a file cut short, a section forgotten).
-    if (this.config.devices.length === 0)
+    if (this.config.devices.length === 0 && !this.fleet)
       this.log.warn("no devices configured: nothing is bridged until a reload adds some");
     for (const d of this.config.devices) {
       if (d.channels.length === 0)
@@ -123,6 +142,7 @@ export class Gateway {
         );
       await this.startLink(d);
     }
+    await this.fleet?.start();
     this.routes();
     if (opts.ops !== false) {
       this.ops = new OpsServer(this);
@@ -133,8 +153,8 @@ export class Gateway {
 
   /** `key`: the device's key as the config check read it (reload); read
    *  from its key file when not given (start-up). */
-  private async startLink(d: DeviceConfig, key = DeviceLink.readKey(d)): Promise<DeviceLink> {
-    const link = new DeviceLink(d, key, {
+  private linkEnv(): LinkEnv {
+    return {
       bridge: this.bridge,
       spool: this.spool,
       log: this.log,
@@ -142,7 +162,11 @@ export class Gateway {
       prefix: this.config.mqtt.topic_prefix,
       tls: this.config.tls,
       serialBinding: this.opts.serialBinding,
-    });
+    };
+  }
+
+  private async startLink(d: DeviceConfig, key = DeviceLink.readKey(d)): Promise<DeviceLink> {
+    const link = new DeviceLink(d, key, this.linkEnv());
     this.links.set(d.id, link);
     try {
       await link.start();
@@ -165,6 +189,7 @@ export class Gateway {
             prio: c.prio,
           });
       }
+    this.fleet?.routes(this.config.mqtt.topic_prefix, m);
     this.bridge.setRoutes(m);
   }
 
@@ -206,6 +231,8 @@ export class Gateway {
     }
     const cur = this.config;
     const problems: string[] = [];
+    if (!same(next.fleet, cur.fleet))
+      problems.push("fleet: changes to the fleet listener need a restart (devices change live through the registry)");
     if (!same(next.gateway, cur.gateway))
       problems.push("gateway: changes to the gateway section (ops listener, spool, log level) need a restart");
     if (
@@ -226,6 +253,7 @@ export class Gateway {
     const byId = new Map(next.devices.map((d) => [d.id, d]));
     // Cut off first: a removed or re-keyed device must not get one more frame.
     for (const [id, link] of [...this.links]) {
+      if ("fleet" in link.cfg.transport) continue; // the registry's, not the config's
       const d = byId.get(id);
       const restart =
         d &&
@@ -292,6 +320,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     await this.ops?.stop();
+    await this.fleet?.stop();
     for (const l of this.links.values()) await l.stop("gateway stopping");
     this.links.clear();
     await this.bridge.close();

@@ -28,8 +28,9 @@ class TimedJournal extends FileStorage {
   constructor(
     path: string,
     private readonly flushed: (seconds: number) => void,
+    lean: { closeWhenIdle?: boolean; mirror?: boolean },
   ) {
-    super(path, JOURNAL_BYTES, { groupCommit: true, what: JOURNAL_WHAT, accept: journalImageProblem });
+    super(path, JOURNAL_BYTES, { groupCommit: true, what: JOURNAL_WHAT, accept: journalImageProblem, ...lean });
   }
   override async syncAsync(): Promise<void> {
     const before = this.fsyncs,
@@ -41,7 +42,11 @@ class TimedJournal extends FileStorage {
 
 /** Open (or make) the journal at `path`; throws a FileError for a path
  *  that is not one. Writes reach the disk in group commits (Peer.flush);
- *  `flushed` hears how long each took. */
-export function openJournal(path: string, flushed: (seconds: number) => void = () => {}): FileStorage {
-  return new TimedJournal(path, flushed);
+ *  `flushed` hears how long each took. closeWhenIdle, mirror: see FileStorage. */
+export function openJournal(
+  path: string,
+  flushed: (seconds: number) => void = () => {},
+  opts: { closeWhenIdle?: boolean; mirror?: boolean } = {},
+): FileStorage {
+  return new TimedJournal(path, flushed, opts);
 }

@@ -26,6 +26,12 @@ export class LinkCounters {
     private readonly id: string,
   ) {}
 
+  /** The core read last is started again (init) for the next connection:
+   *  its next values are new counts from 0. */
+  restart(): void {
+    this.core = undefined;
+  }
+
   /** Read the core's counters and add what changed to the `_total` counters. */
   read(core: QnCore): void {
     const now = {} as Record<CoreCounterKey, number>;

@@ -273,6 +273,12 @@ export function createMetrics(opts: Partial<MetricsConfig> = {}) {
     }),
     brokerUp: new Gauge({ name: "qn_broker_connected", help: "1 when connected to the broker", registers: [registry] }),
     spoolBytes: new Gauge({ name: "qn_spool_bytes", help: "Size of the uplink spool file", registers: [registry] }),
+    fleetRefused: new Counter({
+      name: "qn_fleet_refused_total",
+      help: "Connections to the fleet listener refused before a link was made, by reason",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     reloads: new Counter({
       name: "qn_config_reloads_total",
       help: "Config reloads",

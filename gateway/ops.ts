@@ -3,6 +3,7 @@
 // file created with mode 0600 (gateway.ops.token_file), so only the local
 // user who runs the gateway (and root) can read it; qnctl reads it from the
 // same path.
+import { registryRoute } from "./fleet-ops.ts";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { realpath } from "node:fs/promises";
 import { timingSafeEqual } from "node:crypto";
@@ -141,6 +142,22 @@ export const openapi = {
         responses: { 200: { description: "status, refused key, generation" } },
       },
     },
+    "/registry": {
+      get: {
+        summary: "The fleet's registry devices: id, key id, profile, revoked, link state (keys are never sent)",
+        responses: { 200: { description: "list" }, 404: { description: "no fleet listener configured" } },
+      },
+      post: {
+        summary:
+          'Apply registry records live, in order (body {"records": [...]}, records as in gateway/registry.ts); stops at the first one refused',
+        responses: {
+          200: { description: "{ ok, applied }" },
+          400: { description: "body is not {records: [...]}" },
+          404: { description: "no fleet listener configured" },
+          422: { description: "a record refused: { ok: false, error, applied }" },
+        },
+      },
+    },
     "/metrics": {
       get: {
         summary: "Prometheus metrics",
@@ -225,6 +242,8 @@ export class OpsServer {
       const r = await gw.reload();
       return this.send(res, r.ok ? 200 : 422, r);
     }
+    const reg = await registryRoute(gw, req, p, method);
+    if (reg) return this.send(res, reg.code, reg.body);
     const m = /^\/devices\/([^/]+)\/(log|selftest|config)$/.exec(p);
     if (m) {
       let id: string;

@@ -93,7 +93,7 @@ export async function liveSelftest(
     powerCut: undefined,
   };
   const checks = wanted.map((c) => (c.id in LIVE_SKIPS ? skipped(c, LIVE_SKIPS[c.id], link) : c));
-  const port = "serial" in t ? t.serial.path : `tcp ${t.tcp.listen}`;
+  const port = "serial" in t ? t.serial.path : "fleet" in t ? `fleet ${t.fleet.listen}` : `tcp ${t.tcp.listen}`;
   const report = await runChecks(ctx, checks, () => {}, port);
   return {
     device: link.id,

@@ -30,6 +30,8 @@ export interface CoreExports {
   qn_config_set(key: number, value: number): number;
   qn_config_get(key: number): number;
   qn_set_key(ptr: number, len: number): number;
+  qn_forget_key(): void;
+  qn_set_key_id(id: number): void;
   qn_session_stat(what: number): bigint;
   qn_backoff_log(i: number): number;
   qn_backoff_attempt(i: number): number;

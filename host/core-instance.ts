@@ -42,6 +42,16 @@ const RAW_DOOR = Symbol.for("qn.test.raw-core");
 
 export const DEFAULT_WASM = join(ROOT, "build/qn.wasm");
 
+const compiled = new Map<string, WebAssembly.Module>();
+
+/** The module at `path`, compiled once per process: every core of it shares
+ *  the code (a gateway with thousands of links compiles it once). */
+export function sharedModule(path = DEFAULT_WASM): WebAssembly.Module {
+  let m = compiled.get(path);
+  if (!m) compiled.set(path, (m = loadModule(path)));
+  return m;
+}
+
 export function loadModule(path = DEFAULT_WASM): WebAssembly.Module {
   let bytes: Buffer;
   try {

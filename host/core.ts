@@ -23,10 +23,10 @@ import {
 } from "./abi.ts";
 import { copyOut } from "./out-pool.ts";
 import { byteArg, bytesArg, frameFieldArgs, intArg } from "./args.ts";
-import { CoreInstance, SCRATCH, loadModule, type LoadOptions } from "./core-instance.ts";
+import { CoreInstance, SCRATCH, sharedModule, type LoadOptions } from "./core-instance.ts";
 import { type Field, putFields, takeFields } from "./core-fields.ts";
 
-export { DEFAULT_WASM, loadModule, type LoadOptions } from "./core-instance.ts";
+export { DEFAULT_WASM, loadModule, sharedModule, type LoadOptions } from "./core-instance.ts";
 
 /** A config key as an error names it: its name and number (HEARTBEAT_MS (2)). */
 function configName(key: number): string {
@@ -78,6 +78,24 @@ export class QnCore extends CoreInstance {
       );
     const st = this.staged(key, "key", (at) => this.x.qn_set_key(at, key.length));
     if (st !== 0) throw new QnError(st, "key");
+  }
+
+  /** Forget the pre-shared key: a WELCOME naming a key id then waits for
+   *  setKey() and the same WELCOME again (Status.ERR_NO_KEY). */
+  forgetKey(): void {
+    this.x.qn_forget_key();
+  }
+
+  /** The key id the server named in its WELCOME (0: none). */
+  peerKeyId(): number {
+    return Number(this.x.qn_session_stat(SessionStat.PEER_KEY_ID));
+  }
+
+  /** Provision this device's key id in the gateway's registry (sent in
+   *  WELCOME; 0: none). */
+  setKeyId(id: number): void {
+    intArg(id, 0, U32_MAX, "key id");
+    this.x.qn_set_key_id(id >>> 0);
   }
 
   /** Set config `key` to `value`; a value the core refuses is a QnError. */
@@ -330,7 +348,7 @@ export class QnCore extends CoreInstance {
 
 /** Load and initialise a core. */
 export function loadCore(opts: LoadOptions = {}): QnCore {
-  const core = new QnCore(loadModule(opts.wasmPath), opts);
+  const core = new QnCore(sharedModule(opts.wasmPath), opts);
   core.init();
   return core;
 }

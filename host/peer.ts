@@ -7,10 +7,38 @@ import { QnError, Status } from "./status.ts";
 import { intArg, msArg } from "./args.ts";
 import { nowUs } from "./clock.ts";
 import { flags, FrameType, Prio, type Frame } from "./frame.ts";
-import { AuthMode, Codec, ConfigKey, Counter, JournalStat, PRIO_CLASSES, Qos, Role, SessionStat } from "./abi.ts";
+import {
+  AuthMode,
+  Codec,
+  ConfigKey,
+  Counter,
+  JournalStat,
+  PRIO_CLASSES,
+  Qos,
+  QosStat,
+  Role,
+  SessionStat,
+} from "./abi.ts";
 import type { Transport } from "./transport/transport.ts";
 import { messageOf, type Message } from "./message.ts";
 import type { Storage } from "./storage.ts";
+import { scheduler, type Task } from "./scheduler.ts";
+
+/** The longest an idle, established session waits between runs of its
+ *  timers, as a share of its heartbeat period: a ping goes out at most this
+ *  late, well inside the peer's heartbeat_misses window. */
+export const IDLE_SHARE = 4;
+/** How often connect() looks at the handshake when nothing arrives (its
+ *  timeout, the core's own handshake timer). */
+const CONNECT_POLL_MS = 20;
+
+/** When a core with a session up and nothing in flight next needs its
+ *  timers run, ms (heartbeat_ms / IDLE_SHARE, at least `activeMs`); while it
+ *  connects, has frames in flight or output waiting: `activeMs`. */
+export function nextRunMs(core: QnCore, activeMs: number): number {
+  if (!core.sessionUp() || core.qosStat(QosStat.IN_FLIGHT) !== 0 || core.txInFlight() !== 0) return activeMs;
+  return Math.max(activeMs, Math.floor(core.getConfig(ConfigKey.HEARTBEAT_MS) / IDLE_SHARE));
+}
 
 /** How the host end of a link authenticates and times its session. */
 export interface SessionOptions {
@@ -29,7 +57,8 @@ export interface SessionOptions {
   /** Bounds of the measured retransmission timeout, ms (assembly/rto.ts). */
   rtoMinMs?: number;
   rtoMaxMs?: number;
-  /** How often the core's timers run, ms (default 2). */
+  /** How often the core's timers run while it connects or has frames in
+   *  flight, ms (default 2); an idle session runs them per nextRunMs. */
   tickMs?: number;
 }
 
@@ -77,7 +106,7 @@ export function configureClient(core: QnCore, s: SessionOptions): void {
   if (s.key) core.setKey(s.key);
 }
 
-export class Peer {
+export class Peer implements Task {
   readonly core: QnCore;
   private pending = new Map<number, Pending>();
   private frameListeners: ((f: Frame) => void)[] = [];
@@ -89,20 +118,44 @@ export class Peer {
   /** Default time for one attempt of a request, ms. */
   readonly attemptMs: number;
 
-  private timer?: NodeJS.Timeout;
+  /** Wakes a connect() waiting for the handshake. */
+  private changed?: () => void;
+  /** Its timers run on the process's scheduler (host/scheduler.ts). */
+  private activeMs = 2;
+  private scheduled = false;
+  private closed = false;
 
   constructor(
     readonly transport: Transport,
-    opts: { wasmPath?: string; attemptMs?: number; session?: SessionOptions; storage?: Storage } = {},
+    opts: {
+      wasmPath?: string;
+      attemptMs?: number;
+      session?: SessionOptions;
+      storage?: Storage;
+      /** A core to start again (init) instead of a new instance: a link
+       *  whose previous Peer is closed reuses its core, so reconnects do not
+       *  leave Wasm instances (and their address-space reservations) to the
+       *  GC. Its journal is read again from `storage`. */
+      reuse?: QnCore;
+      /** The core's slicing-by-16 CRC (15 KiB of tables in its memory; the
+       *  default) or the device's byte-wise one (links that are mostly
+       *  idle, by the thousand). */
+      wideCrc?: boolean;
+    } = {},
   ) {
     // storage: where the journal lives (a FileStorage survives the host).
-    this.core = loadCore({ wasmPath: opts.wasmPath, storage: opts.storage });
+    if (opts.reuse) {
+      this.core = opts.reuse;
+      if (opts.storage) this.core.storage = opts.storage;
+      this.core.init();
+    } else this.core = loadCore({ wasmPath: opts.wasmPath, storage: opts.storage, wideCrc: opts.wideCrc });
     this.attemptMs = opts.attemptMs ?? 500;
     if (opts.session) this.configure(opts.session);
     transport.onData((b) => this.receive(b));
     transport.onClose((err) => {
       // A reason given first (fail(): a flush or a listener failed) is kept.
       this.linkError ??= err ?? new QnError(Status.ERR_IO, `${transport.name}: link closed`);
+      this.changed?.();
       for (const p of this.pending.values()) p.reject(this.linkError);
       this.pending.clear();
     });
@@ -123,18 +176,27 @@ export class Peer {
   }
 
   /** Make this end a session client with `s`, open its journal, and start
-   *  its clock: one timer, stopped by close(). */
+   *  its clock on the shared scheduler (left by close()). */
   configure(s: SessionOptions): void {
     configureClient(this.core, s);
     // The sender's half of QoS 2 lives in the journal (default: in memory;
     // pass a FileStorage to loadCore for one that survives the host).
     if (this.core.journalStat(JournalStat.SIZE) === 0) this.core.journalOpen(this.core.storage.size);
-    if (!this.timer) this.timer = setInterval(() => this.service(), s.tickMs ?? 2);
+    this.activeMs = s.tickMs ?? 2;
+    this.scheduled = true;
+    scheduler.wake(this, 0);
+  }
+
+  /** The scheduler's call: run the timers; when to come again. */
+  run(): number | undefined {
+    if (this.closed || this.linkError) return undefined;
+    this.service();
+    return nextRunMs(this.core, this.activeMs);
   }
 
   /** Run the core's timers and move what they produced. */
   service(): void {
-    if (this.linkError) return;
+    if (this.linkError || this.closed) return;
     this.core.tick(nowUs());
     this.flush();
   }
@@ -165,7 +227,17 @@ export class Peer {
           Status.ERR_TIMEOUT,
           `no session with ${this.transport.name} within ${timeoutMs} ms (state ${core.sessionState()})`,
         );
-      await new Promise((r) => setTimeout(r, 1));
+      // Until the core's state can have changed (bytes in, the link gone),
+      // or a while: thousands of links connecting at once do not each poll
+      // a 1 ms timer.
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, CONNECT_POLL_MS);
+        this.changed = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.changed = undefined;
     }
     return {
       handshakeUs: Number(core.sessionStat(SessionStat.HANDSHAKE_US)),
@@ -177,6 +249,7 @@ export class Peer {
    *  With `trace` (a 26-byte binary W3C trace context, host/trace.ts) the
    *  frame carries it ahead of the payload and has the TRACE flag set. */
   publish(channel: number, qos: number, payload: Uint8Array, prio: number = Prio.BULK, trace?: Uint8Array): number {
+    if (this.closed) throw new QnError(Status.ERR_IO, "peer closed");
     if (this.linkError) throw this.linkError;
     this.core.tick(nowUs());
     // The core checks qos and prio for their range (a QnError, ERR_ARG)
@@ -212,12 +285,15 @@ export class Peer {
   private held: Uint8Array[] = [];
 
   private receive(bytes: Uint8Array): void {
+    if (this.closed) return; // its core may serve the next Peer by now
     if (this.holding) {
       this.held.push(bytes);
       return;
     }
     this.core.tick(nowUs());
     this.core.rx(bytes);
+    if (this.scheduled) scheduler.wake(this, this.activeMs);
+    this.changed?.();
     // Hand every frame over while it is still in the inbox, then commit.
     const n = this.core.inboxCount();
     for (let i = 0; i < n; i++) {
@@ -259,6 +335,7 @@ export class Peer {
   }
 
   private commit(n: number): void {
+    if (this.closed) return; // its core may serve the next Peer by now
     try {
       for (let i = 0; i < n; i++) this.core.inboxPop();
     } catch (e) {
@@ -293,6 +370,8 @@ export class Peer {
       if (!st.syncAsync) st.sync?.();
       const ready = Promise.all([st.syncAsync?.(), this.outputBarrier?.()]);
       ready.catch(() => {}); // handled in the chain below
+      // Output may start a retransmission timer: run the timers soon.
+      if (this.scheduled && !this.closed) scheduler.wake(this, this.activeMs);
       this.writing = this.writing
         .then(() => ready)
         .then(() => this.transport.write(bytes))
@@ -307,6 +386,7 @@ export class Peer {
 
   /** Queue a frame and write it; returns its packet id. */
   send(type: number, o: RequestOptions & { packet?: number; qos?: number } = {}): number {
+    if (this.closed) throw new QnError(Status.ERR_IO, "peer closed");
     if (this.linkError) throw this.linkError;
     if (o.prio !== undefined) intArg(o.prio, Prio.EMERGENCY, PRIO_CLASSES - 1, "send: prio");
     if (o.qos !== undefined) intArg(o.qos, Qos.AT_MOST_ONCE, Qos.EXACTLY_ONCE, "send: qos");
@@ -359,8 +439,8 @@ export class Peer {
   }
 
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.closed = true;
+    scheduler.remove(this);
     for (const p of this.pending.values()) p.reject(new QnError(Status.ERR_IO, "peer closed"));
     this.pending.clear();
     await this.transport.close();

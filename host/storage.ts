@@ -86,8 +86,18 @@ export class MemoryStorage implements Storage {
  *  writes a byte to the device), so every acknowledgement still follows its
  *  journal record to disk. */
 export class FileStorage implements Storage {
+  /** -1 while closed for idleness (closeWhenIdle). */
   private fd: number;
-  private readonly mirror: Uint8Array;
+  private readonly path: string;
+  private readonly closeWhenIdle: boolean;
+  private ident!: { dev: number; ino: number };
+  private closed = false;
+  /** The file's bytes in RAM; undefined without a mirror (opts.mirror
+   *  false): reads then come from the file, under the dirty span. */
+  private readonly mirror?: Uint8Array;
+  /** Without a mirror: the bytes of [dirtyLo, dirtyHi) as they are to be
+   *  written (the file's, changed by the writes not yet flushed). */
+  private dirty?: Uint8Array;
   private dirtyLo = Infinity;
   private dirtyHi = 0;
   private readonly group: GroupSync;
@@ -105,9 +115,25 @@ export class FileStorage implements Storage {
   constructor(
     path: string,
     readonly size: number,
-    opts: { groupCommit?: boolean; what?: string; accept?: (image: Uint8Array) => string | undefined } = {},
+    opts: {
+      groupCommit?: boolean;
+      what?: string;
+      accept?: (image: Uint8Array) => string | undefined;
+      /** Close the descriptor whenever everything is on disk, and open it
+       *  again for the next write (the same file: device and inode are
+       *  checked): a process with thousands of idle journals holds no
+       *  descriptor for them. */
+      closeWhenIdle?: boolean;
+      /** Keep the file's bytes in RAM (the default). Without, a read is a
+       *  pread under the unflushed writes, and RAM holds only the span
+       *  written since the last flush: thousands of mostly idle journals
+       *  do not each hold their size in RAM. */
+      mirror?: boolean;
+    } = {},
   ) {
     this.groupCommit = opts.groupCommit ?? false;
+    this.path = path;
+    this.closeWhenIdle = opts.closeWhenIdle ?? false;
     const what = opts.what ?? "storage file";
     try {
       this.fd = openSync(
@@ -121,56 +147,108 @@ export class FileStorage implements Storage {
       if (code === "EISDIR") throw new FileError(`${path} is a directory, not ${aOrAn(what)}`, code);
       throw e;
     }
-    this.mirror = new Uint8Array(size).fill(0xff);
+    const image = new Uint8Array(size).fill(0xff);
     try {
       const st = fstatSync(this.fd);
       if (!st.isFile()) throw new FileError(`${path} is ${kindOf(st)}, not ${aOrAn(what)}`);
       if (st.size === 0) {
         ftruncateSync(this.fd, size);
-        writeSync(this.fd, this.mirror, 0, size, 0);
+        writeSync(this.fd, image, 0, size, 0);
         fsyncSync(this.fd);
       } else {
         if (st.size !== size)
           throw new FileError(
             `${path} is ${st.size} bytes, not ${aOrAn(what)} (${size} bytes): refusing to overwrite it`,
           );
-        readSync(this.fd, this.mirror, 0, size, 0);
-        const why = opts.accept?.(this.mirror);
+        readSync(this.fd, image, 0, size, 0);
+        const why = opts.accept?.(image);
         if (why) throw new FileError(`${path} ${why}, so it is not ${aOrAn(what)}: refusing to overwrite it`);
       }
+      this.ident = { dev: st.dev, ino: st.ino };
+      if (opts.mirror !== false) this.mirror = image;
     } catch (e) {
       closeSync(this.fd);
       throw e;
     }
-    this.group = new GroupSync(() => this.fd, {
+    this.group = new GroupSync(() => this.fdNow(), {
       writeNow: () => {
         const r = this.takeDirty();
-        if (r) writeSync(this.fd, r.bytes, 0, r.bytes.length, r.at);
+        if (r) writeSync(this.fdNow(), r.bytes, 0, r.bytes.length, r.at);
       },
     });
+    if (this.closeWhenIdle) this.idle();
   }
   /** The dirty span's bytes as they are now (a copy), and a clean slate. */
   private takeDirty(): { at: number; bytes: Uint8Array } | null {
     if (this.dirtyLo >= this.dirtyHi) return null;
-    const r = { at: this.dirtyLo, bytes: this.mirror.slice(this.dirtyLo, this.dirtyHi) };
+    const r = {
+      at: this.dirtyLo,
+      bytes: this.mirror ? this.mirror.slice(this.dirtyLo, this.dirtyHi) : this.dirty!,
+    };
+    this.dirty = undefined;
     this.dirtyLo = Infinity;
     this.dirtyHi = 0;
     return r;
   }
   read(off: number, dst: Uint8Array): number {
     if (off < 0 || off + dst.length > this.size) return ERR_STORAGE;
-    dst.set(this.mirror.subarray(off, off + dst.length));
+    if (this.mirror) {
+      dst.set(this.mirror.subarray(off, off + dst.length));
+      return 0;
+    }
+    try {
+      this.readThrough(off, dst);
+    } catch {
+      return ERR_STORAGE;
+    }
     return 0;
+  }
+  /** Without a mirror: the file's bytes, under the unflushed ones. */
+  private readThrough(off: number, dst: Uint8Array): void {
+    if (dst.length) readSync(this.fdNow(), dst, 0, dst.length, off);
+    const lo = Math.max(off, this.dirtyLo),
+      hi = Math.min(off + dst.length, this.dirtyHi);
+    if (lo < hi) dst.set(this.dirty!.subarray(lo - this.dirtyLo, hi - this.dirtyLo), lo - off);
+  }
+  /** Without a mirror: the dirty span grown to cover [lo, hi), the bytes
+   *  it gains read from the file; returns the span's buffer. */
+  private span(lo: number, hi: number): Uint8Array {
+    const nlo = Math.min(lo, this.dirtyLo),
+      nhi = Math.max(hi, this.dirtyHi);
+    if (this.dirty && nlo === this.dirtyLo && nhi === this.dirtyHi) return this.dirty;
+    const next = new Uint8Array(nhi - nlo);
+    this.readThrough(nlo, next);
+    this.dirty = next;
+    this.dirtyLo = nlo;
+    this.dirtyHi = nhi;
+    return next;
   }
   write(off: number, src: Uint8Array): number {
     if (off < 0 || off + src.length > this.size) return ERR_STORAGE;
-    for (let i = 0; i < src.length; i++) this.mirror[off + i] &= src[i];
+    if (this.mirror) for (let i = 0; i < src.length; i++) this.mirror[off + i] &= src[i];
+    else {
+      let d: Uint8Array;
+      try {
+        d = this.span(off, off + src.length);
+      } catch {
+        return ERR_STORAGE;
+      }
+      const at = off - this.dirtyLo;
+      for (let i = 0; i < src.length; i++) d[at + i] &= src[i];
+    }
     this.changed(off, off + src.length);
     return 0;
   }
   erase(off: number, len: number): number {
     if (off < 0 || off + len > this.size) return ERR_STORAGE;
-    this.mirror.fill(0xff, off, off + len);
+    if (this.mirror) this.mirror.fill(0xff, off, off + len);
+    else {
+      try {
+        this.span(off, off + len).fill(0xff, off - this.dirtyLo, off - this.dirtyLo + len);
+      } catch {
+        return ERR_STORAGE;
+      }
+    }
     this.changed(off, off + len);
     return 0;
   }
@@ -182,12 +260,43 @@ export class FileStorage implements Storage {
   }
   sync(): void {
     this.group.syncNow();
+    if (this.closeWhenIdle) this.idle();
   }
   syncAsync(): Promise<void> {
-    return this.group.sync();
+    const p = this.group.sync();
+    if (this.closeWhenIdle)
+      p.then(
+        () => this.idle(),
+        () => {},
+      );
+    return p;
+  }
+  /** The descriptor, opened again if it was closed for idleness; throws
+   *  when the path is no longer the file this storage was opened on. */
+  private fdNow(): number {
+    if (this.fd >= 0) return this.fd;
+    if (this.closed) throw new FileError(`${this.path}: storage closed`);
+    const fd = openSync(this.path, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (st.dev !== this.ident.dev || st.ino !== this.ident.ino) {
+      closeSync(fd);
+      throw new FileError(`${this.path} was replaced by another file: not writing to it`);
+    }
+    this.fd = fd;
+    return fd;
+  }
+  /** Close the descriptor if nothing is waiting for it. */
+  private idle(): void {
+    if (this.fd < 0 || !this.group.clean || this.group.busy) return;
+    closeSync(this.fd);
+    this.fd = -1;
   }
   /** Whatever is still queued goes to disk first. */
   close(): void {
-    this.group.close(() => closeSync(this.fd));
+    this.group.close(() => {
+      this.closed = true;
+      if (this.fd >= 0) closeSync(this.fd);
+      this.fd = -1;
+    });
   }
 }

@@ -155,6 +155,8 @@ export class TcpDevice {
     readonly address: string,
     public key: Uint8Array,
     private readonly tls?: ConnectionOptions,
+    /** Its key's id in the gateway's registry (a fleet device). */
+    readonly keyId?: number,
   ) {}
 
   async run(): Promise<void> {
@@ -166,7 +168,7 @@ export class TcpDevice {
         // A reconnection is the same device: its journal storage is kept.
         const storage = this.sim?.storage ?? this.flash;
         this.sim?.close();
-        this.sim = new SimDevice(t, { key: this.key, auth: 2 });
+        this.sim = new SimDevice(t, { key: this.key, auth: 2, keyId: this.keyId });
         if (storage) {
           this.sim.storage.data.set(storage.data);
           this.sim.reset();

@@ -1,0 +1,433 @@
+// Issue 18: one gateway process with N devices on its fleet listener.
+//
+// The gateway runs as its own process (`qn gateway`, fleet: section, a
+// registry of N devices on one profile, auth mode 2). The N emulated
+// devices run in this process (host/sim-device.ts: the firmware's core, a
+// server session with its own key and key id, its journal in memory), all
+// instances of one compiled module driven by one scheduler, each with its
+// own TCP connection; they connect in a storm (all started within
+// STORM_S), and redial with jittered backoff when their connection closes.
+// mosquitto is the broker. Per N:
+//   bring-up   first dial -> every device's session up (device side)
+//   handshake  dial -> session up, per device (the pooled proof, then the
+//              link's own handshake), p50 / p99
+//   RSS/link   (gateway RSS with the links up - its RSS with the registry
+//              loaded and no link) / links up, after a settle and a forced GC-free
+//              wait (VmRSS from /proc)
+//   idle CPU   the gateway's utime+stime over IDLE_S, in % of one core, at
+//              the profile's 30 s heartbeat, then at 1 s (the profile
+//              changed live through the ops API: the registry's own path)
+//   downs      devices whose session went down during the idle windows
+//   load       at N = --load-n (1,000): every device publishes one QoS 1
+//              message a second for LOAD_S; device -> subscriber latency
+//              p50 / p99, the gateway's CPU per message
+//   sessions   distinct session ids (the 32-bit wire id) among the links up
+// With --restart (largest N): the profile back to 30 s, the gateway is
+// killed (SIGKILL) and started again; time until every device is back.
+// Usage: node --import tsx bench/scale.ts [--n 100,1000] [--idle-s 10] [--restart] [--pool 64] [--prof DIR] [--log FILE]
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir, loadavg } from "node:os";
+import { join } from "node:path";
+import { createHmac } from "node:crypto";
+import { connect as netConnect } from "node:net";
+import { connect as mqttConnect } from "mqtt";
+import { SimDevice } from "../host/sim-device.ts";
+import { scheduler } from "../host/scheduler.ts";
+import { Codec, Prio, Qos } from "../host/abi.ts";
+import { TcpTransport } from "../host/transport/tcp.ts";
+import { ROOT } from "../host/status.ts";
+import { SessionStat } from "../host/abi.ts";
+import { Mosquitto, freePort, sleep } from "../gateway/test/helpers.ts";
+import { machine, quantile, round } from "./lib.ts";
+
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const NS = arg("--n", "100,1000")
+  .split(",")
+  .map((s) => Number(s));
+const IDLE_S = Number(arg("--idle-s", "10"));
+const RESTART = process.argv.includes("--restart");
+const PROF = process.argv.includes("--prof") ? arg("--prof", "") : "";
+/** The gateway's log (warn and up), appended to this file. */
+const LOG = process.argv.includes("--log") ? arg("--log", "") : "";
+/** N at which the load runs: 1 QoS 1 message per second per device. */
+const LOAD_N = Number(arg("--load-n", "1000"));
+const LOAD_S = 10;
+/** fleet.handshake_pool of the gateway under test. */
+const POOL = Number(arg("--pool", "64"));
+const STORM_S = (n: number) => Math.min(30, Math.max(1, n / 400));
+const CONNECT_TIMEOUT_MS = 3000;
+const HB_SLOW = 30_000,
+  HB_FAST = 1000;
+
+const keyOf = (i: number) => createHmac("sha256", "qn-bench-scale").update(String(i)).digest().subarray(0, 32);
+
+function procStat(pid: number): { cpuS: number; rssKiB: number } {
+  const st = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  const ticks = Number(st[11]) + Number(st[12]); // utime, stime (fields 14, 15)
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+  return { cpuS: ticks / 100, rssKiB: rss };
+}
+
+async function cpuOver(pid: number, s: number): Promise<number> {
+  const a = procStat(pid).cpuS,
+    t0 = performance.now();
+  await sleep(s * 1000);
+  return (100 * (procStat(pid).cpuS - a)) / ((performance.now() - t0) / 1000);
+}
+
+class GatewayProc {
+  proc?: ChildProcess;
+  stderr = "";
+  constructor(readonly config: string) {}
+  start(): void {
+    this.proc = spawn(
+      process.execPath,
+      [
+        "--expose-gc",
+        ...(PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []),
+        "--import",
+        "tsx",
+        join(ROOT, "gateway/cli-qn.ts"),
+        "gateway",
+        "-c",
+        this.config,
+      ],
+      { cwd: ROOT, stdio: ["ignore", LOG ? "pipe" : "ignore", "pipe"] },
+    );
+    if (LOG) this.proc.stdout!.pipe(createWriteStream(LOG, { flags: "a" }));
+    this.proc.stderr!.on("data", (b) => {
+      this.stderr += b;
+    });
+  }
+  get pid(): number {
+    return this.proc!.pid!;
+  }
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return;
+    const done = new Promise((r) => p.once("exit", r));
+    process.kill(p.pid, signal);
+    const t = setTimeout(() => {
+      try {
+        process.kill(p.pid!, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }, 5000);
+    await done;
+    clearTimeout(t);
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const s = netConnect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      r(true);
+    });
+    s.once("error", () => r(false));
+  });
+}
+
+/** An emulated device: dials, runs a SimDevice on the connection, redials
+ *  with jittered backoff when it closes. */
+class Device {
+  sim?: SimDevice;
+  t?: TcpTransport;
+  dialedAt = 0;
+  upAt = 0;
+  handshakesMs: number[] = [];
+  wasUp = false;
+  downs = 0;
+  private stopped = false;
+  private backoff = 200;
+  constructor(
+    readonly i: number,
+    readonly port: number,
+  ) {}
+
+  dial(): void {
+    if (this.stopped) return;
+    this.dialedAt = performance.now();
+    let over = false;
+    const again = () => {
+      if (over) return;
+      over = true;
+      this.redial();
+    };
+    const s = netConnect(this.port, "127.0.0.1");
+    // A device gives up on a connection attempt after a while (its SYN may
+    // sit in TCP's own retries for minutes) and dials again.
+    s.setTimeout(CONNECT_TIMEOUT_MS, () => s.destroy());
+    s.once("connect", () => {
+      s.setTimeout(0);
+      const t = new TcpTransport(s, `dev${this.i}`);
+      this.t = t;
+      // The same device on a new connection: its core keeps running (and
+      // no Wasm instance is left to the GC per redial).
+      if (this.sim) this.sim.rebind(t);
+      else this.sim = new SimDevice(t, { key: keyOf(this.i), auth: 2, keyId: this.i + 1 });
+      this.sessionsAtDial = this.sessionsUp();
+      t.onClose(again);
+    });
+    s.once("error", again);
+    s.once("close", again);
+  }
+
+  private sessionsAtDial = 0;
+  private sessionsUp(): number {
+    return this.sim ? Number(this.sim.core.sessionStat(SessionStat.SESSIONS_UP)) : 0;
+  }
+
+  private redial(): void {
+    if (this.stopped) return;
+    if (this.wasUp) this.downs++;
+    this.wasUp = false;
+    this.sessionsAtDial = Number.MAX_SAFE_INTEGER; // not up until the next connection's session is
+    const wait = this.backoff / 2 + Math.random() * (this.backoff / 2);
+    this.backoff = Math.min(this.backoff * 2, 5000);
+    setTimeout(() => this.dial(), wait);
+  }
+
+  /** Polled: notes the moment the session came up. */
+  poll(): boolean {
+    const up = !!this.sim && this.sim.core.sessionUp() && this.sessionsUp() > this.sessionsAtDial;
+    if (up && !this.wasUp) {
+      this.upAt = performance.now();
+      this.handshakesMs.push(this.upAt - this.dialedAt);
+      this.backoff = 200;
+    }
+    if (!up && this.wasUp) this.downs++;
+    this.wasUp = up;
+    return up;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.sim?.close();
+    void this.t?.close();
+  }
+}
+
+async function allUp(devs: Device[], timeoutMs: number): Promise<boolean> {
+  const t0 = performance.now();
+  for (;;) {
+    let n = 0;
+    for (const d of devs) if (d.poll()) n++;
+    if (n === devs.length) return true;
+    if (performance.now() - t0 > timeoutMs) {
+      process.stderr.write(`scale: ${n}/${devs.length} up after ${timeoutMs} ms\n`);
+      return false;
+    }
+    await sleep(50);
+  }
+}
+
+/** Every device publishes one QoS 1 message a second (spread over the
+ *  second) for LOAD_S; a subscriber takes them from the broker. Latency is
+ *  the publish call to the subscriber's callback (one process, one clock);
+ *  the gateway's CPU over the window divided by the messages received. */
+async function load(devs: Device[], brokerUrl: string, pid: number) {
+  const sub = mqttConnect(brokerUrl, { clientId: "qn-scale-sub", protocolVersion: 5 });
+  const lat: number[] = [];
+  const seen = new Set<string>();
+  sub.on("message", (_t, p) => {
+    const b = Buffer.from(p);
+    const key = `${b.readUInt32LE(8)}:${b.readUInt32LE(12)}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    lat.push(performance.now() - b.readDoubleLE(0));
+  });
+  await new Promise<void>((r) => sub.once("connect", () => sub.subscribe("qn/+/telemetry", { qos: 1 }, () => r())));
+  let sent = 0,
+    refused = 0;
+  const a = procStat(pid).cpuS,
+    t0 = performance.now();
+  for (let round = 0; round < LOAD_S; round++) {
+    for (let slot = 0; slot < 100; slot++) {
+      for (let i = slot; i < devs.length; i += 100) {
+        const sim = devs[i].sim;
+        if (!sim) continue;
+        const b = Buffer.alloc(16);
+        b.writeDoubleLE(performance.now(), 0);
+        b.writeUInt32LE(i, 8);
+        b.writeUInt32LE(round, 12);
+        if (sim.core.tryPublish(1, Qos.AT_LEAST_ONCE, Prio.BULK, Codec.NONE, b) < 0) refused++;
+        else sent++;
+        scheduler.wake(sim, 0);
+      }
+      await sleep(10);
+    }
+  }
+  const until = performance.now() + 5000;
+  while (seen.size < sent && performance.now() < until) await sleep(50);
+  const cpuS = procStat(pid).cpuS - a,
+    s = (performance.now() - t0) / 1000;
+  sub.end(true);
+  lat.sort((x, y) => x - y);
+  return {
+    sent,
+    refused,
+    received: seen.size,
+    latency_ms: { p50: round(quantile(lat, 0.5), 1), p99: round(quantile(lat, 0.99), 1) },
+    gateway_cpu_pct: round((100 * cpuS) / s, 1),
+    gateway_cpu_us_per_msg: round((cpuS * 1e6) / Math.max(1, seen.size), 0),
+  };
+}
+
+async function ops(port: number, token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(120_000),
+  });
+  const text = await r.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+const profile = (hb: number) => ({
+  profile: "sensors",
+  heartbeat_ms: hb,
+  channels: [
+    { channel: 1, topic: "telemetry", qos: 1, direction: "up" },
+    { channel: 9, topic: "cmd", qos: 1, direction: "down" },
+  ],
+});
+
+async function runN(n: number, brokerUrl: string) {
+  const dir = mkdtempSync(join(tmpdir(), "qn-bench-scale-"));
+  const port = await freePort(),
+    opsPort = await freePort();
+  const lines = [JSON.stringify(profile(HB_SLOW))];
+  for (let i = 0; i < n; i++)
+    lines.push(JSON.stringify({ device: `d${i}`, key_id: i + 1, key: keyOf(i).toString("hex"), profile: "sensors" }));
+  writeFileSync(join(dir, "devices.qnr"), `${lines.join("\n")}\n`, { mode: 0o600 });
+  const cfg = join(dir, "gateway.yaml");
+  writeFileSync(
+    cfg,
+    `gateway:
+  ops: { listen: "127.0.0.1:${opsPort}", token_file: ops.token }
+  spool: mqtt.spool
+  log_level: warn
+mqtt: { url: "${brokerUrl}", client_id: "qn-scale-${n}" }
+fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals, handshake_pool: ${POOL}, handshake_ms: 10000 }
+`,
+  );
+  const gw = new GatewayProc(cfg);
+  const devs: Device[] = [];
+  try {
+    gw.start();
+    const t0 = performance.now();
+    while (!(await portOpen(port))) {
+      if (gw.proc!.exitCode !== null) throw new Error(`gateway exited: ${gw.stderr}`);
+      if (performance.now() - t0 > 60_000) throw new Error("gateway did not open its fleet port");
+      await sleep(50);
+    }
+    const token = readFileSync(join(dir, "ops.token"), "utf8").trim();
+    await sleep(3000);
+    const base = procStat(gw.pid);
+    // The storm: every device dials within STORM_S.
+    const storm = STORM_S(n) * 1000;
+    const tStart = performance.now();
+    for (let i = 0; i < n; i++) {
+      const d = new Device(i, port);
+      devs.push(d);
+      setTimeout(() => d.dial(), (i / n) * storm);
+    }
+    const ok = await allUp(devs, 120_000 + storm);
+    const bringUpS = (performance.now() - tStart) / 1000;
+    const hs = devs
+      .map((d) => d.handshakesMs[d.handshakesMs.length - 1])
+      .filter((x) => x !== undefined)
+      .sort((a, b) => a - b);
+    const attempts = devs.reduce((a, d) => a + d.handshakesMs.length, 0);
+    await sleep(3000);
+    for (const d of devs) d.poll();
+    const downs0 = devs.reduce((a, d) => a + d.downs, 0);
+    const up = procStat(gw.pid);
+    const cpuSlow = await cpuOver(gw.pid, IDLE_S);
+    for (const d of devs) d.poll();
+    const rssUp = Math.max(up.rssKiB, procStat(gw.pid).rssKiB);
+    const loaded = n === LOAD_N ? await load(devs, brokerUrl, gw.pid) : undefined;
+    // The profile's heartbeat to 1 s, live, through the ops API.
+    const ch = await ops(opsPort, token, "POST", "/registry", { records: [profile(HB_FAST)] });
+    await sleep(3000);
+    const cpuFast = await cpuOver(gw.pid, IDLE_S);
+    for (const d of devs) d.poll();
+    const downs = devs.reduce((a, d) => a + d.downs, 0) - downs0;
+    const links: { session: number; state: string }[] = await ops(opsPort, token, "GET", "/devices");
+    const sessions = new Set(links.filter((l) => l.state === "up").map((l) => l.session));
+    const metrics: string = await ops(opsPort, token, "GET", "/metrics");
+    const refused = [...metrics.matchAll(/^qn_fleet_refused_total\{reason="(\w+)"\} (\d+)/gm)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+    let restart: { backS: number; ok: boolean } | undefined;
+    if (RESTART && n === Math.max(...NS)) {
+      // The restart at the white paper's heartbeat.
+      await ops(opsPort, token, "POST", "/registry", { records: [profile(HB_SLOW)] });
+      await sleep(2000);
+      await gw.stop("SIGKILL");
+      const tr = performance.now();
+      gw.start();
+      const back = await allUp(devs, 120_000);
+      restart = { backS: round((performance.now() - tr) / 1000, 1), ok: back };
+    }
+    return {
+      n,
+      all_up: ok,
+      bring_up_s: round(bringUpS, 2),
+      storm_s: STORM_S(n),
+      handshake_ms: {
+        p50: round(quantile(hs, 0.5), 1),
+        p99: round(quantile(hs, 0.99), 1),
+        max: round(hs.at(-1) ?? NaN, 1),
+      },
+      handshake_attempts: attempts,
+      rss_base_mib: round(base.rssKiB / 1024, 1),
+      rss_up_mib: round(up.rssKiB / 1024, 1),
+      rss_per_link_kib: round((rssUp - base.rssKiB) / Math.max(1, links.filter((l) => l.state === "up").length), 1),
+      idle_cpu_pct: { hb_30s: round(cpuSlow, 2), hb_1s: round(cpuFast, 2) },
+      profile_change: ch.ok ? ch.applied : ch,
+      link_downs_while_idle: downs,
+      qos1_load_1_per_s: loaded,
+      links_up: links.filter((l) => l.state === "up").length,
+      session_ids_distinct: sessions.size,
+      refused,
+      restart,
+      load_avg: loadavg().map((x) => round(x, 2)),
+    };
+  } finally {
+    for (const d of devs) d.stop();
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const broker = new Mosquitto(await freePort());
+  await broker.start();
+  const out = [];
+  try {
+    for (const n of NS) {
+      const r = await runN(n, broker.url);
+      process.stderr.write(`${JSON.stringify(r)}\n`);
+      out.push(r);
+    }
+  } finally {
+    await broker.stop();
+  }
+  console.log(JSON.stringify({ machine: machine(), idle_s: IDLE_S, handshake_pool: POOL, results: out }, null, 2));
+  process.exit(0);
+}
+
+void main();
