@@ -40,7 +40,7 @@ import { inbox_init, inbox_full, inbox_push, inbox_take, inbox_free, inbox_count
 import {
   session_defaults, session_tick, session_up, session_wire_id, session_state, session_config, CFG_NODE, cfg, hello_build,
   hello_take, hello_status, hello_was_duplicate, welcome_take, confirm_build, confirm_take, session_note_rx,
-  session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
+  session_note_tx, session_sack, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
   ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, config_stage_begin, config_stage,
   config_stage_commit, config_generation, session_journal_open,
 } from "./session";
@@ -169,11 +169,13 @@ function send_control(type: u8, packet: u32, len: i32): i32 {
 }
 
 /** PUBACK (QoS 1) or PUBREC (QoS 2) for everything accepted so far, with
- *  the SACK bitmap of the frames held past a gap (hold.ts). */
+ *  the SACK bitmap of the frames held past a gap (hold.ts) when the peer
+ *  knows selective repeat. */
 function send_ack(qos: i32): i32 {
+  const sack = session_sack();
   header_write(BUILD, qos == QOS_AT_LEAST_ONCE ? T_PUBACK : T_PUBREC, flags_make(PRIO_CONTROL, 0), CODEC_NONE, 0,
-    SACK_BYTES, 0, qos_ack_id(qos), 0, 0);
-  store<u8>(BUILD + HEADER_SIZE, <u8>qos_sack(qos));
+    sack ? SACK_BYTES : 0, 0, qos_ack_id(qos), 0, 0);
+  if (sack) store<u8>(BUILD + HEADER_SIZE, <u8>qos_sack(qos));
   return core_queue_raw(BUILD);
 }
 
@@ -427,7 +429,7 @@ function dispatch(raw: usize, n: i32): i32 {
       if (st != Status.OK) return st;
       inbox_push(raw, body);
       qos_take_held(qos, <u32>nowUs);
-    } else if (c == RX_GAP) qos_hold(qos, packet, raw, body);
+    } else if (c == RX_GAP) qos_hold(qos, packet, raw, body, session_sack());
     if (c == RX_DELIVER || c == RX_DUP || qos_ack_id(qos) != 0) send_ack(qos);
     return Status.OK;
   }

@@ -658,9 +658,10 @@ export function qos_classify(qos: i32, pid: u32): i32 {
 }
 
 /** Frame `pid` (raw, n bytes) arrived past a gap: hold it until the gap
- *  fills (hold.ts), or drop it (no room; the sender resends it). */
-export function qos_hold(qos: i32, pid: u32, raw: usize, n: i32): void {
-  count(hold_put(qos, pid, qos == QOS_AT_LEAST_ONCE ? q1Expect : q2Expect, raw, n) ? C_OOO_HELD : C_OOO_DROP);
+ *  fills (hold.ts) when `keep` (selective repeat is on), or drop it (also
+ *  when there is no room; the sender resends it). */
+export function qos_hold(qos: i32, pid: u32, raw: usize, n: i32, keep: bool): void {
+  count(keep && hold_put(qos, pid, qos == QOS_AT_LEAST_ONCE ? q1Expect : q2Expect, raw, n) ? C_OOO_HELD : C_OOO_DROP);
 }
 
 /** The frame expected next arrived (a held copy of it is dropped); after

@@ -8,7 +8,7 @@
 import { describe, it, expect } from "vitest";
 import { Link, type End } from "./harness.ts";
 import { MemoryStorage } from "../../host/storage.ts";
-import { ConfigKey, Counter, FrameType, QosStat } from "../../host/abi.ts";
+import { Capability, ConfigKey, Counter, FrameType, QosStat, SessionStat } from "../../host/abi.ts";
 
 const BYTES_PER_MS = 92.16;
 
@@ -23,9 +23,13 @@ function dropArrivals(end: End, drop: (n: number) => boolean): void {
 
 const seqOf = (g: End["got"][number]) => new DataView(g.payload.buffer, g.payload.byteOffset).getUint32(0, true);
 
-function pacedLink(opts: { rtoMinMs?: number; storage?: MemoryStorage } = {}): Link {
+/** `noSack`: that end acts as a core without selective repeat. */
+function pacedLink(opts: { rtoMinMs?: number; storage?: MemoryStorage; noSack?: "a" | "b" } = {}): Link {
   const o = { heartbeatMs: 1000, misses: 3, retxMs: 500 };
-  const l = new Link({ role: 1, ...o }, { role: 0, ...o, storage: opts.storage });
+  const l = new Link(
+    { role: 1, ...o, sackOff: opts.noSack === "a" },
+    { role: 0, ...o, storage: opts.storage, sackOff: opts.noSack === "b" },
+  );
   l.bytesPerMs = BYTES_PER_MS;
   l.connect();
   for (const e of [l.a, l.b]) {
@@ -215,4 +219,25 @@ describe("selective repeat", () => {
       }
     expect(runs).toBeGreaterThan(20);
   }, 120_000);
+
+  for (const old of ["a", "b"] as const) {
+    it(`with a ${old === "a" ? "sender" : "receiver"} without selective repeat: a loss mid-window is resent at the first duplicate ack, with the window after it (go-back-N)`, () => {
+      const l = pacedLink({ noSack: old });
+      expect(Number(l.a.core.sessionStat(SessionStat.PEER_CAPS)) & Capability.SACK).toBe(
+        old === "b" ? 0 : Capability.SACK,
+      );
+      dropArrivals(l.b, (k) => k === 3);
+      const t0 = l.t;
+      publishAll(l, 1, 20, 3000);
+      expect(l.b.got.map(seqOf)).toEqual([...Array(20).keys()]);
+      // Long before the 500 ms timeout floor: the duplicate ack sent it back.
+      expect(l.t - t0).toBeLessThan(100);
+      expect(l.b.total(Counter.OOO_HELD)).toBe(0);
+      expect(l.b.total(Counter.OOO_DROP)).toBeGreaterThan(0);
+      l.run(100);
+      const retx = l.a.total(Counter.RETX);
+      expect(retx).toBeGreaterThan(1); // the frames after the loss went again
+      expect(retx).toBeLessThanOrEqual(8);
+    });
+  }
 });
