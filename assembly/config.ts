@@ -40,6 +40,11 @@ export const POOL_LARGE_COUNT: i32 = 20;
 export const OUTBOX_SLOTS: u32 = 8;
 export const INBOX_SLOTS: u32 = 8;
 
+/** QoS 1/2 messages in flight per sender (ERR_WINDOW beyond), and the
+ *  frames a receiver holds past a gap: each costs an in-flight entry and a
+ *  hold slot (qos.ts, hold.ts). */
+export const WINDOW: i32 = 8;
+
 /** Priority classes (flags bits 0-1): lower number is more urgent. */
 export const PRIO_EMERGENCY: u8 = 0; // cuts in ahead of everything, even a frame on the wire
 export const PRIO_CONTROL: u8 = 1; // session, acknowledgements, requests

@@ -7,7 +7,7 @@
 import {
   HEADER_SIZE, MAX_PAYLOAD, MAX_FRAME, MAX_WIRE, RX_STAGE, APP_BUF,
   PRIO_CLASSES, PRIO_CONTROL, CODEC_PB, CODEC_JSON,
-  QOS_AT_MOST_ONCE, QOS_AT_LEAST_ONCE, QOS_EXACTLY_ONCE,
+  QOS_AT_MOST_ONCE, QOS_AT_LEAST_ONCE, QOS_EXACTLY_ONCE, CODEC_NONE,
 } from "./config";
 import { Status } from "./status";
 import { crc32c_init } from "./crc32c";
@@ -21,7 +21,7 @@ import {
   header_write, frame_seal, flags_make, flags_prio, flags_qos, H_TYPE, H_FLAGS, H_CODEC, H_CHANNEL,
   H_LENGTH, H_SESSION, H_PACKET, H_LSN, H_TIME, T_PING, T_PONG, T_IDENT_REQ, T_IDENT, T_PROBE_REQ,
   T_PROBE_RES, T_DATA, T_ERROR, T_HELLO, T_WELCOME, T_CONFIRM, T_PUBACK, T_PUBREC, T_PUBREL, T_PUBCOMP,
-  F_DUP, F_MAC, F_TRACE, TRACE_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG, frame_to_wire,
+  F_DUP, F_MAC, F_TRACE, TRACE_BYTES, SACK_BYTES, T_RESET_REQ, T_CONFIG, T_CONFIG_ACK, T_LOG_REQ, T_LOG, frame_to_wire,
 } from "./frame";
 import {
   count, counters_reset, C_ERR_TYPE, C_AUTH_FAIL, C_REPLAY, C_SESSION_REJECT, C_RETX,
@@ -40,16 +40,16 @@ import { inbox_init, inbox_full, inbox_push, inbox_take, inbox_free, inbox_count
 import {
   session_defaults, session_tick, session_up, session_wire_id, session_state, session_config, CFG_NODE, cfg, hello_build,
   hello_take, hello_status, hello_was_duplicate, welcome_take, confirm_build, confirm_take, session_note_rx,
-  session_note_tx, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
+  session_note_tx, session_sack, session_set_bases, session_peer_base, session_resumed, session_drop, session_suspect, session_peer_epoch,
   ROLE_CLIENT, ROLE_SERVER, AUTH_NONE, AUTH_FRAME_MAC, CFG_ROLE, CFG_AUTH, TICK_SEND_PING, TICK_SEND_HELLO, TICK_WENT_DOWN, config_stage_begin, config_stage,
   config_stage_commit, config_generation, session_journal_open,
 } from "./session";
 import { mac_write, mac_check, replay_check, replay_mark, replay_reset } from "./mac";
 import {
   qos_init, qos_publish, qos_entry_block, qos_mark_sent, qos_ack, qos_due, qos_rel_id, qos_rel_sent, qos_take_dup,
-  qos_set_pending, qos_next_pending,
+  qos_set_pending, qos_next_pending, qos_take_fast, qos_forget_sacks, qos_hold, qos_unhold, qos_take_held, qos_sack,
   qos_next_unacked, qos_classify, qos_accept, qos_ack_id, qos_delivered, qos_base, qos_peer_base,
-  qos_recover, qos_epoch, qos_event, qos_ids_lease, qos_ids_node, qos_ids_write, RX_DELIVER, RX_DUP,
+  qos_recover, qos_epoch, qos_event, qos_ids_lease, qos_ids_node, qos_ids_write, RX_DELIVER, RX_DUP, RX_GAP,
 } from "./qos";
 
 export const RX_BUF = memory.data(RX_STAGE, 4);
@@ -168,6 +168,17 @@ function send_control(type: u8, packet: u32, len: i32): i32 {
   return core_queue_raw(BUILD);
 }
 
+/** PUBACK (QoS 1) or PUBREC (QoS 2) for everything accepted so far, with
+ *  the SACK bitmap of the frames held past a gap (hold.ts) when the peer
+ *  knows selective repeat. */
+function send_ack(qos: i32): i32 {
+  const sack = session_sack();
+  header_write(BUILD, qos == QOS_AT_LEAST_ONCE ? T_PUBACK : T_PUBREC, flags_make(PRIO_CONTROL, 0), CODEC_NONE, 0,
+    sack ? SACK_BYTES : 0, 0, qos_ack_id(qos), 0, 0);
+  if (sack) store<u8>(BUILD + HEADER_SIZE, <u8>qos_sack(qos));
+  return core_queue_raw(BUILD);
+}
+
 function send_error(status: i32, packet: u32): void {
   msg_reset();
   msg_add(1, K_SINT, <u64><i64>status, 0); // the codec zig-zags it
@@ -255,6 +266,7 @@ function on_confirm(raw: usize, len: i32): void {
 
 /** After (re)connecting, everything in flight goes out again. */
 function resend_all(): void {
+  qos_forget_sacks();
   for (let q = 1; q <= 2; q++) {
     for (let pid = qos_next_unacked(q, 0); pid != 0; pid = qos_next_unacked(q, pid)) {
       if (!transmit_entry(pid, q, true)) break;
@@ -412,17 +424,22 @@ function dispatch(raw: usize, n: i32): i32 {
     const c = qos_classify(qos, packet);
     if (c == RX_DELIVER) {
       if (inbox_full()) { count(C_INBOX_DROP); return Status.ERR_RING_FULL; }
+      qos_unhold(qos, packet);
       const st = qos_accept(qos, raw, body, <u32>nowUs);
       if (st != Status.OK) return st;
       inbox_push(raw, body);
-    }
-    if (c == RX_DELIVER || c == RX_DUP || qos_ack_id(qos) != 0) send_control(qos == QOS_AT_LEAST_ONCE ? T_PUBACK : T_PUBREC, qos_ack_id(qos), 0);
+      qos_take_held(qos, <u32>nowUs);
+    } else if (c == RX_GAP) qos_hold(qos, packet, raw, body, session_sack());
+    if (c == RX_DELIVER || c == RX_DUP || qos_ack_id(qos) != 0) send_ack(qos);
     return Status.OK;
   }
   if (type == T_PUBACK || type == T_PUBREC || type == T_PUBCOMP) {
-    const r = qos_ack(type, packet, <u32>nowUs, nowUs);
+    const sack = type != T_PUBCOMP && len >= SACK_BYTES ? <i32>load<u8>(raw + HEADER_SIZE) : -1;
+    const r = qos_ack(type, packet, sack, nowUs);
     if (r == 1) { send_control(T_PUBREL, qos_rel_id(), 0); qos_rel_sent(nowUs); }
-    // A duplicate ack says a message was lost: go back now, not at the timeout.
+    // A SACK names what was lost: resend it now. From a peer without SACKs
+    // a duplicate ack says a message was lost: go back now, not at the timeout.
+    if (qos_take_fast()) send_pending();
     const lost = qos_take_dup();
     if (lost != 0) go_back(lost);
     return r < 0 ? r : Status.OK;

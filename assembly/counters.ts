@@ -28,6 +28,7 @@ export const C_JOURNAL_FAIL: i32 = 22; // journal writes that failed
 export const C_HEARTBEATS: i32 = 23; // heartbeats sent
 export const C_LINK_DOWN: i32 = 24; // sessions lost
 export const C_ERR_HEADER: i32 = 25; // intact frames with a header field out of range
+export const C_OOO_HELD: i32 = 26; // QoS 1/2 frames held past a gap until it filled
 export const COUNTER_COUNT: i32 = 32; // counter slots (ids at or above read 0)
 
 const COUNTERS = memory.data(COUNTER_COUNT * 4, 4);

@@ -72,6 +72,9 @@ export const F_RESERVED: u8 = 0x80; // zero
 /** The binary W3C trace context a TRACE frame's payload starts with. */
 export const TRACE_BYTES: i32 = 26;
 export const MAC_BYTES: i32 = 8; // bytes of the frame MAC (flag MAC)
+/** A PUBACK or PUBREC for id n carries one payload byte, the SACK bitmap:
+ *  bit i set when the receiver holds id n + 2 + i (n + 1 is the gap). */
+export const SACK_BYTES: i32 = 1;
 
 /** The QoS field's mask before its shift (two bits). */
 const QOS_FIELD: u8 = F_QOS_MASK >> F_QOS_SHIFT;

@@ -41,3 +41,11 @@ export function inbox_at(i: u32): usize {
 }
 
 export function inbox_free(blk: usize): void { pool_free(blk); }
+
+/** Append an entry whose block the caller already filled (a held frame
+ *  whose turn came); the inbox owns it from here. */
+export function inbox_push_block(blk: usize): i32 {
+  if (ring_full(ring())) return Status.ERR_RING_FULL;
+  ring_push_u32(ring(), <u32>blk);
+  return Status.OK;
+}

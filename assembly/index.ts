@@ -20,7 +20,7 @@ import "./abort";
 import { board_info, board_stack, board_trap, board_image, build_id, features_built } from "./identity";
 import { idgen_live, idgen_next } from "./ids";
 import { rto_sample, rto_backoff } from "./rto";
-import { session_set_key, session_forget_key, session_set_key_id, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, cfg, CFG_COUNT } from "./session";
+import { session_set_key, session_forget_key, session_set_key_id, session_stat, backoff_log, backoff_attempt, session_drop, session_hold_rx, session_sack_off, cfg, CFG_COUNT } from "./session";
 import { qos_stat } from "./qos";
 import { journal_stat } from "./journal";
 import { sha256_init, sha256_update, sha256_final } from "./crypto/sha256";
@@ -105,6 +105,8 @@ export function qn_hmac(key: usize, klen: i32, ptr: usize, len: i32, out: usize)
 export function qn_rto_sample(us: i64): void { rto_sample(us); }
 /** Expire the QoS retransmission timer once: it doubles until the next sample (tests; assembly/rto.ts). @probe */
 export function qn_rto_backoff(): void { rto_backoff(); }
+/** Announce and use no selective repeat from now on, as a core without it does (tests of the fallback; assembly/hold.ts). @probe */
+export function qn_sack_off(): void { session_sack_off(); }
 /** Chaskey-12 (the frame MAC of auth mode 2) of len bytes at ptr under the 16-byte key at key: the 16-byte tag into out (frames carry its first 8). Tests and tools; the session's key is not touched. @probe */
 export function qn_chaskey(key: usize, ptr: usize, len: i32, out: usize): void { chaskey_key(CHASKEY_KS, key); memory.copy(out, chaskey_tag(CHASKEY_KS, ptr, len), 16); }
 const CHASKEY_KS = memory.data(CHASKEY_SCHEDULE, 4);

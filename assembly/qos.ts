@@ -22,8 +22,8 @@
 //             nothing doubled because the high-water mark is recovered too.
 // Acks are cumulative: an ack for n covers every id <= n of that level.
 import { Status } from "./status";
-import { HEADER_SIZE, QOS_AT_LEAST_ONCE, QOS_EXACTLY_ONCE } from "./config";
-import { H_FLAGS, H_PACKET, H_TYPE, flags_qos, frame_body_ok, T_DATA, T_PUBACK, T_PUBREC, T_PUBCOMP } from "./frame";
+import { HEADER_SIZE, QOS_AT_LEAST_ONCE, QOS_EXACTLY_ONCE, WINDOW } from "./config";
+import { H_FLAGS, H_PACKET, H_TYPE, flags_qos, frame_body_ok, SACK_BYTES, T_DATA, T_PUBACK, T_PUBREC, T_PUBCOMP } from "./frame";
 import { pool_alloc, pool_free, BLK_HDR, blk_len, blk_set_len, blk_data } from "./pool";
 import {
   journal_ready, journal_fits, journal_append, journal_data, journal_compact_begin,
@@ -31,27 +31,35 @@ import {
   journal_stat, ALIGN,
   R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE, R_EVENT, R_IDS,
 } from "./journal";
-import { inbox_push, inbox_count, inbox_at } from "./inbox";
+import { inbox_push, inbox_push_block, inbox_full, inbox_count, inbox_at } from "./inbox";
+import { hold_reset, hold_put, hold_take, hold_bitmap } from "./hold";
 import { crc32c_update } from "./crc32c";
 import { rto_reset, rto_sample, rto_progress, rto_us, rto_srtt_us, rto_rttvar_us, rto_samples } from "./rto";
 import { event_make, event_restore, event_at, EVENT_SLOTS, EVENT_SIZE, EV_JOURNAL } from "./events";
 import { entropy } from "./bindings/env";
-import { count, C_DUP_SUPPRESSED, C_OOO_DROP, C_JOURNAL_FAIL } from "./counters";
+import { count, C_DUP_SUPPRESSED, C_OOO_DROP, C_OOO_HELD, C_JOURNAL_FAIL } from "./counters";
 
-
-export const WINDOW: i32 = 8;
 const ST_FREE: u8 = 0;
 const ST_SENT: u8 = 1;
 const ST_RELEASED: u8 = 2;
 
-// In-flight entry (24 bytes): +0 pid u32 +4 qos u8 +5 state u8
+// In-flight entry (32 bytes): +0 pid u32 +4 qos u8 +5 state u8
 //                             +6 sent more than once u8 (Karn's rule: no
 //                             round-trip sample from its ack)
 //                             +7 waiting for room in the outbox u8 (not
 //                             sent yet, or its resend did not fit)
-//                             +8 block (raw frame: u16 len + bytes) +16 sentAt i64
-const FLIGHT = memory.data(WINDOW * 24, 8);
-@inline function fe(i: i32): usize { return FLIGHT + <usize>i * 24; }
+//                             +8 block (raw frame: u32 len + bytes)
+//                             +12 send order u32 (sendOrder when it last
+//                             went out) +16 sentAt i64
+//                             +24 held by the peer u8 (the latest ack's
+//                             SACK bitmap names it: not resent) +25..31 zero
+const ENTRY: i32 = 32;
+const FLIGHT = memory.data(WINDOW * ENTRY, 8);
+@inline function fe(i: i32): usize { return FLIGHT + <usize>i * ENTRY; }
+// Counts every (re)transmission of a QoS 1/2 message: which of two frames
+// of a level left later, for telling a lost frame from one still on its
+// way when an ack names frames sent after it (sack()).
+let sendOrder: u32 = 0;
 
 let q1Next: u32 = 1;
 let q2Next: u32 = 1;
@@ -86,7 +94,11 @@ const DIG = memory.data(8, 4);
 let delivered2: u32 = 0;
 
 export function qos_init(): void {
-  memory.fill(FLIGHT, 0, WINDOW * 24);
+  memory.fill(FLIGHT, 0, WINDOW * ENTRY);
+  hold_reset(QOS_AT_LEAST_ONCE);
+  hold_reset(QOS_EXACTLY_ONCE);
+  sendOrder = 0;
+  fastResend = false;
   rto_reset();
   dupLevel = 0;
   lastFast1 = 0;
@@ -165,6 +177,10 @@ export function qos_base(qos: i32): u32 {
  *  completed by the peer, so expect at least that. QoS 1 expectation is
  *  not persistent and follows the peer's base on every new session. */
 export function qos_peer_base(b1: u32, b2: u32, e: u32, resumed: bool, time: u32): void {
+  // A new session: the peer resends everything in flight, so what was
+  // held for the last one (perhaps below the new bases) is dropped.
+  hold_reset(QOS_AT_LEAST_ONCE);
+  hold_reset(QOS_EXACTLY_ONCE);
   if (!resumed || <i32>(b1 - q1Expect) > 0) q1Expect = b1;
   if (e == 0) return; // the peer has no journal: it sends no QoS 2
   if (peerEpoch != 0 && e != peerEpoch) {
@@ -346,6 +362,7 @@ export function qos_publish(raw: usize, n: i32, time: u32): i64 {
   store<u8>(e + 7, 1);
   store<u32>(e + 8, <u32>blk);
   store<i64>(e + 16, 0);
+  store<u8>(e + 24, 0);
   return <i64>pid;
 }
 
@@ -363,10 +380,17 @@ export function qos_mark_sent(pid: u32, qos: i32, now: i64, again: bool): void {
     const e = fe(i);
     if (load<u8>(e + 5) != ST_FREE && <i32>load<u8>(e + 4) == qos && load<u32>(e) == pid) {
       store<i64>(e + 16, now);
+      store<u32>(e + 12, ++sendOrder);
       store<u8>(e + 7, 0);
       if (again) store<u8>(e + 6, 1);
     }
   }
+}
+
+/** Is entry `e` a message of level `qos` the peer still needs: sent, not
+ *  acknowledged, and not held by it? */
+@inline function missing(e: usize, qos: i32): bool {
+  return load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && load<u8>(e + 24) == 0;
 }
 
 /** Level `qos`'s messages from `pid` on wait for room in the outbox: a
@@ -376,7 +400,7 @@ export function qos_mark_sent(pid: u32, qos: i32, now: i64, again: bool): void {
 export function qos_set_pending(qos: i32, pid: u32): void {
   for (let i = 0; i < WINDOW; i++) {
     const e = fe(i);
-    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && <i32>(load<u32>(e) - pid) >= 0) store<u8>(e + 7, 1);
+    if (missing(e, qos) && <i32>(load<u32>(e) - pid) >= 0) store<u8>(e + 7, 1);
   }
 }
 
@@ -388,7 +412,7 @@ export function qos_next_pending(qos: i32): i64 {
   let again = false;
   for (let i = 0; i < WINDOW; i++) {
     const e = fe(i);
-    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && load<u8>(e + 7) != 0) {
+    if (missing(e, qos) && load<u8>(e + 7) != 0) {
       const pid = load<u32>(e);
       if (!found || <i32>(pid - best) < 0) {
         best = pid;
@@ -401,16 +425,22 @@ export function qos_next_pending(qos: i32): i64 {
 }
 
 /** A round-trip sample from the ack of `pid` (level `qos`), if that
- *  message is in flight and was sent once (Karn's rule). */
+ *  message is in flight and was sent once (Karn's rule), and the peer did
+ *  not hold it past a gap (its cumulative ack came when the gap filled,
+ *  which says nothing of the line's round trip: sack() sampled it). */
 function sample_rtt(qos: i32, pid: u32, now: i64): void {
   for (let i = 0; i < WINDOW; i++) {
     const e = fe(i);
     if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos && load<u32>(e) == pid) {
-      const t = load<i64>(e + 16);
-      if (load<u8>(e + 6) == 0 && t > 0) rto_sample(now - t);
+      if (load<u8>(e + 24) == 0) sample_entry(e, now);
       return;
     }
   }
+}
+
+@inline function sample_entry(e: usize, now: i64): void {
+  const t = load<i64>(e + 16);
+  if (load<u8>(e + 6) == 0 && t > 0) rto_sample(now - t);
 }
 
 // A duplicate acknowledgement: the receiver acks what it had before a gap
@@ -448,11 +478,68 @@ export function qos_take_dup(): i32 {
   return l;
 }
 
+// Selective repeat, the sender's half (the receiver's is hold.ts). An ack
+// from a receiver that holds frames past a gap carries the SACK bitmap:
+// the held ids are marked and not resent, and a message that is neither
+// acked nor held but went out before one that is held was lost (the line
+// keeps order within a priority class), so it alone goes out again now.
+// Its resend is the latest frame of the level, so the acks still on their
+// way for frames sent before it do not send it a third time; if it is lost
+// too, an ack naming a frame sent after it, or the timeout, resends it.
+// The marks are the latest ack's word: a receiver that forgot what it held
+// names it no more, and the frame is resent.
+let fastResend = false;
+function sack(qos: i32, n: u32, bits: u32, now: i64): bool {
+  let newest: u32 = 0;
+  let any = false;
+  let fresh: usize = 0; // the latest sent of the frames this ack names first
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (load<u8>(e + 5) != ST_SENT || <i32>load<u8>(e + 4) != qos) continue;
+    const d = load<u32>(e) - n - 2;
+    const held = d < 8 * <u32>SACK_BYTES && ((bits >> d) & 1) != 0;
+    if (held && load<u8>(e + 24) == 0 && (fresh == 0 || <i32>(load<u32>(e + 12) - load<u32>(fresh + 12)) > 0)) fresh = e;
+    store<u8>(e + 24, held ? 1 : 0);
+    if (held && load<u8>(e + 7) == 0 && (!any || <i32>(load<u32>(e + 12) - newest) > 0)) {
+      newest = load<u32>(e + 12);
+      any = true;
+    }
+  }
+  if (!any) return false;
+  // The frame whose arrival most likely sent this ack: the round trip.
+  if (fresh != 0) sample_entry(fresh, now);
+  rto_progress(); // the peer is receiving
+  for (let i = 0; i < WINDOW; i++) {
+    const e = fe(i);
+    if (missing(e, qos) && load<u8>(e + 7) == 0 && <i32>(load<u32>(e + 12) - newest) < 0) {
+      store<u8>(e + 7, 1);
+      fastResend = true;
+    }
+  }
+  return true;
+}
+
+/** Were messages marked for a resend by a SACK (then cleared)? The caller
+ *  sends them (core.ts send_pending). */
+export function qos_take_fast(): bool {
+  const f = fastResend;
+  fastResend = false;
+  return f;
+}
+
+/** A new session: the peer holds nothing, everything in flight is resent. */
+export function qos_forget_sacks(): void {
+  for (let i = 0; i < WINDOW; i++) store<u8>(fe(i) + 24, 0);
+}
+
 /** An acknowledgement arrived. PUBACK frees QoS 1 ids <= n; PUBREC
  *  releases QoS 2 ids <= n (their frames are dropped) and asks the caller
  *  to send PUBREL n; PUBCOMP completes released ids <= n. Returns 1 when
- *  a PUBREL must be sent, 0 otherwise, or a status. */
-export function qos_ack(type: u8, n: u32, time: u32, now: i64): i32 {
+ *  a PUBREL must be sent, 0 otherwise, or a status. `sack` is the
+ *  ack's SACK bitmap, or -1 when it has none (a peer that holds nothing
+ *  past a gap: a duplicate ack then sends the sender back). */
+export function qos_ack(type: u8, n: u32, sack_bits: i32, now: i64): i32 {
+  const time = <u32>now; // the journal's record time
   if (type == T_PUBACK) {
     sample_rtt(QOS_AT_LEAST_ONCE, n, now);
     let freed = false;
@@ -464,14 +551,16 @@ export function qos_ack(type: u8, n: u32, time: u32, now: i64): i32 {
       }
     }
     if (freed) rto_progress();
-    else dup_ack(QOS_AT_LEAST_ONCE, n, now);
+    if (sack_bits >= 0) sack(QOS_AT_LEAST_ONCE, n, <u32>sack_bits, now);
+    else if (!freed) dup_ack(QOS_AT_LEAST_ONCE, n, now);
     return 0;
   }
   if (type == T_PUBREC) {
     // Past what we sent: a confused or forged peer. Ignore it.
     if (<i32>(n - q2Next) >= 0) return 0;
-    if (<i32>(n - q2Rel) <= 0) dup_ack(QOS_EXACTLY_ONCE, n, now);
-    else {
+    if (<i32>(n - q2Rel) <= 0) {
+      if (sack_bits < 0) dup_ack(QOS_EXACTLY_ONCE, n, now);
+    } else {
       sample_rtt(QOS_EXACTLY_ONCE, n, now);
       rto_progress();
       const st = jwrite_u32(R_REL, n, time);
@@ -486,6 +575,7 @@ export function qos_ack(type: u8, n: u32, time: u32, now: i64): i32 {
         }
       }
     }
+    if (sack_bits >= 0) sack(QOS_EXACTLY_ONCE, n, <u32>sack_bits, now);
     relPending = true;
     return 1;
   }
@@ -521,8 +611,9 @@ export function qos_due(now: i64, retxUs: i64): i32 {
     let oldest: i64 = -1;
     for (let i = 0; i < WINDOW; i++) {
       const e = fe(i);
-      // A message still waiting for the outbox has not left: no timeout.
-      if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == q && load<u8>(e + 7) == 0) {
+      // A message still waiting for the outbox has not left, and one the
+      // peer holds has arrived: no timeout.
+      if (missing(e, q) && load<u8>(e + 7) == 0) {
         const t = load<i64>(e + 16);
         if (oldest < 0 || t < oldest) oldest = t;
       }
@@ -537,13 +628,14 @@ export function qos_rel_id(): u32 { return q2Rel; }
 export function qos_rel_sent(now: i64): void { relSentAt = now; }
 
 /** Ids of level `qos` still to (re)send, in order: call with prev = 0
- *  first, then with the last id returned; 0 at the end. */
+ *  first, then with the last id returned; 0 at the end. Ids the peer
+ *  holds are left out (after a new session, qos_forget_sacks: none). */
 export function qos_next_unacked(qos: i32, prev: u32): u32 {
   let best: u32 = 0;
   let found = false;
   for (let i = 0; i < WINDOW; i++) {
     const e = fe(i);
-    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos) {
+    if (missing(e, qos)) {
       const pid = load<u32>(e);
       if ((prev == 0 || <i32>(pid - prev) > 0) && (!found || <i32>(pid - best) < 0)) { best = pid; found = true; }
     }
@@ -555,16 +647,46 @@ export function qos_next_unacked(qos: i32, prev: u32): u32 {
 
 export const RX_DELIVER: i32 = 1; // new: put it in the inbox, then ack
 export const RX_DUP: i32 = 2;     // seen: ack again, do not deliver
-export const RX_GAP: i32 = 3;     // ahead of a missing id: drop silently
+export const RX_GAP: i32 = 3;     // ahead of a missing id: hold it (qos_hold), then ack
 
 /** Classify an arriving QoS 1/2 DATA frame. */
 export function qos_classify(qos: i32, pid: u32): i32 {
   const expect = qos == QOS_AT_LEAST_ONCE ? q1Expect : q2Expect;
   if (pid == expect) return RX_DELIVER;
   if (<i32>(pid - expect) < 0) { count(C_DUP_SUPPRESSED); return RX_DUP; }
-  count(C_OOO_DROP);
   return RX_GAP;
 }
+
+/** Frame `pid` (raw, n bytes) arrived past a gap: hold it until the gap
+ *  fills (hold.ts) when `keep` (selective repeat is on), or drop it (also
+ *  when there is no room; the sender resends it). */
+export function qos_hold(qos: i32, pid: u32, raw: usize, n: i32, keep: bool): void {
+  count(keep && hold_put(qos, pid, qos == QOS_AT_LEAST_ONCE ? q1Expect : q2Expect, raw, n) ? C_OOO_HELD : C_OOO_DROP);
+}
+
+/** The frame expected next arrived (a held copy of it is dropped); after
+ *  it is accepted, qos_take_held moves the held frames that follow it. */
+export function qos_unhold(qos: i32, pid: u32): void {
+  const blk = hold_take(qos, pid);
+  if (blk != 0) pool_free(blk);
+}
+
+/** Accept the held frames that now come next, in order, into the inbox
+ *  (QoS 2: journalled first, as qos_accept does), while it has room. */
+export function qos_take_held(qos: i32, time: u32): void {
+  while (!inbox_full()) {
+    const blk = hold_take(qos, qos == QOS_AT_LEAST_ONCE ? q1Expect : q2Expect);
+    if (blk == 0) return;
+    if (qos_accept(qos, blk_data(blk), blk_len(blk), time) != Status.OK) {
+      pool_free(blk); // not accepted: the sender still has it
+      return;
+    }
+    inbox_push_block(blk);
+  }
+}
+
+/** The SACK bitmap of the ack for level `qos` (frame.ts SACK_BYTES). */
+export function qos_sack(qos: i32): u32 { return hold_bitmap(qos, qos_ack_id(qos)); }
 
 /** The frame (raw, n bytes: header + payload) is accepted: journal it
  *  (QoS 2) and advance the expectation. On failure nothing changed. */

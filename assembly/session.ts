@@ -291,13 +291,23 @@ export const CAP_CODECS: u32 = 0xFF; // bits 0-7: payload codecs built (bit n = 
 export const CAP_JOURNAL: u32 = 0x100; // bit 8: the QoS 2 journal is open
 export const CAP_AUTH_SHIFT: u32 = 9; // bits 9-10: the auth mode
 export const CAP_PRIO_SHIFT: u32 = 16; // bits 16-23: the number of priority classes
+export const CAP_SACK: u32 = 0x800; // bit 11: selective repeat (holds QoS 1/2 frames past a gap; its acks carry the SACK byte)
 
 let journalOpen: bool = false;
 export function session_journal_open(b: bool): void { journalOpen = b; }
 function capabilities(): u32 {
-  return codecs_built() | (journalOpen ? CAP_JOURNAL : 0) | (cfg(CFG_AUTH) << CAP_AUTH_SHIFT) | (<u32>PRIO_CLASSES << CAP_PRIO_SHIFT);
+  return codecs_built() | (journalOpen ? CAP_JOURNAL : 0) | (cfg(CFG_AUTH) << CAP_AUTH_SHIFT) | (<u32>PRIO_CLASSES << CAP_PRIO_SHIFT) |
+    (sackOn ? CAP_SACK : 0);
 }
 let peerCaps: u32 = 0;
+// Selective repeat runs only when both ends announce it: a sender that
+// does not know SACKs goes back over its window at a duplicate ack, and
+// the duplicates of frames a receiver held would send it back again.
+let sackOn: bool = true;
+/** Act as a core without selective repeat (tests of the fallback). */
+export function session_sack_off(): void { sackOn = false; }
+/** Hold frames past a gap and send SACK bytes in this session? */
+export function session_sack(): bool { return sackOn && (peerCaps & CAP_SACK) != 0; }
 /** The status the server answered our last HELLO with (0 until one came):
  *  ERR_VERSION, ERR_AUTH... the host shows it when no session comes up. */
 let lastRefusal: i32 = 0;

@@ -45,6 +45,7 @@ export interface CoreExports {
   qn_chaskey(key: number, ptr: number, len: number, out: number): void;
   qn_rto_sample(us: bigint): void;
   qn_rto_backoff(): void;
+  qn_sack_off(): void;
   qn_inbox_pop(): number;
   qn_inbox_count(): number;
   qn_inbox_capacity(): number;

@@ -191,7 +191,9 @@ export const CONSTANTS = [
   { file: "config.ts", name: "MAX_PAYLOAD" },
   { file: "frame.ts", name: "MAC_BYTES" },
   { file: "frame.ts", name: "TRACE_BYTES" },
+  { file: "frame.ts", name: "SACK_BYTES" },
   { file: "config.ts", name: "PRIO_CLASSES" },
+  { file: "config.ts", name: "WINDOW" },
   { file: "session.ts", name: "CFG_COUNT" },
   { file: "counters.ts", name: "COUNTER_COUNT" },
 ];

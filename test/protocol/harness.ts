@@ -6,6 +6,7 @@
 import { loadModule, QnCore } from "../../host/core.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { rng } from "../core/jsframe.ts";
+import { raw } from "../support/raw-core.ts";
 import {
   AuthMode,
   Codec,
@@ -35,6 +36,9 @@ export interface EndOptions {
   backoffCapMs?: number;
   handshakeMs?: number;
   seed?: number;
+  /** Act as a core without selective repeat (from boot, so its first
+   *  HELLO announces none). */
+  sackOff?: boolean;
 }
 
 export class End {
@@ -71,6 +75,7 @@ export class End {
     set(ConfigKey.HANDSHAKE_MS, o.handshakeMs ?? 100);
     set(ConfigKey.RETX_MS, o.retxMs ?? 30);
     this.core.setKey(o.key ?? KEY);
+    if (o.sackOff) raw(this.core).x.qn_sack_off();
     // The journal opens before the first tick, as on a device: a client's
     // first tick sends its HELLO, which announces the journal's QoS 2 bases
     // and numbering epoch.
