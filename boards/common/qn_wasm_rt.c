@@ -12,7 +12,7 @@
 #include <string.h>
 #include "wasm-rt.h"
 #include "qn_wasm_rt.h"
-#include "qn_linear_mem.h" /* QN_LINEAR_MEM_BYTES, generated */
+#include "qn_linear_mem.h" /* QN_LINEAR_MEM_BYTES, QN_WASM_FUNC_TYPES: generated */
 
 #if !WASM_RT_USE_STACK_DEPTH_COUNT || WASM_RT_MEMCHECK_SIGNAL_HANDLER
 #error "build with explicit bounds checks and depth counting (WASM_RT_MEMCHECK_SIGNAL_HANDLER=0)"
@@ -65,8 +65,9 @@ void wasm_rt_free(void) { initialized = false; }
 /* Function types: call_indirect compares the ids this returns, so equal
  * signatures must get equal ids. A small table of signatures, compared in
  * full. Types come through va_arg as int: wasm_rt_type_t is a short enum on
- * arm-none-eabi and is promoted to int when passed through "...". */
-#define MAX_TYPES 32
+ * arm-none-eabi and is promoted to int when passed through "...". The
+ * table has one place per entry of the module's type section (generated). */
+#define MAX_TYPES QN_WASM_FUNC_TYPES
 #define MAX_ARITY 12
 static struct { uint8_t np, nr, t[MAX_ARITY]; } types[MAX_TYPES];
 static uint32_t ntypes;
