@@ -70,6 +70,18 @@ export const channel = z
   })
   .strict();
 
+/** The session settings a device (config.ts) or a profile of the fleet
+ *  registry (registry.ts) may set; unset, the core's defaults hold. */
+export const sessionFields = {
+  heartbeat_ms: uint(600000).optional(),
+  heartbeat_misses: uint(255).optional(),
+  backoff_base_ms: uint(600000).optional(),
+  backoff_cap_ms: uint(600000).optional(),
+  handshake_ms: uint(600000).optional(),
+  retransmit_ms: uint(600000).optional(),
+  resume_ms: uint(3600000).optional(),
+};
+
 const transport = z.union(
   [
     z
@@ -130,13 +142,7 @@ const device = z
       .default(AuthMode.FRAME_MAC),
     journal: z.string().min(1),
     channels: z.array(channel).default([]),
-    heartbeat_ms: uint(600000).optional(),
-    heartbeat_misses: uint(255).optional(),
-    backoff_base_ms: uint(600000).optional(),
-    backoff_cap_ms: uint(600000).optional(),
-    handshake_ms: uint(600000).optional(),
-    retransmit_ms: uint(600000).optional(),
-    resume_ms: uint(3600000).optional(),
+    ...sessionFields,
     node_id: uint(1023).optional(),
     /** Commands go to the device with a W3C trace context ahead of the
      *  payload (frame flag TRACE); false for device software that does not

@@ -15,8 +15,8 @@
 // Downlink: a QoS 1 / 2 command comes with its record in the bridge's
 // downlink queue file (`seq`); the record is marked done only once the core
 // has taken the command and its journal (holding it, QoS 1 / 2) is on disk.
-import { createServer as netServer, type Server, type Socket } from "node:net";
-import { createServer as tlsServer, type TLSSocket } from "node:tls";
+import type { Server, Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { Peer, type SessionOptions } from "../host/peer.ts";
@@ -34,8 +34,7 @@ import type { Transport } from "../host/transport/transport.ts";
 import { GateTransport } from "./gate-transport.ts";
 import { Candidate } from "./candidate.ts";
 import { readKeyFile } from "../host/key-file.ts";
-import { readBoundedSync } from "../host/bounded-read.ts";
-import { TLS_LIMIT } from "./file-checks.ts";
+import { deviceServer } from "./device-listener.ts";
 import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from "./config.ts";
 import type { Bridge } from "./bridge.ts";
 import type { Spool } from "./spool.ts";
@@ -247,22 +246,7 @@ export class DeviceLink {
       this.admit(new TcpTransport(s, `tcp:${s.remoteAddress}:${s.remotePort}`));
     };
     const tls = this.env.tls;
-    const pem = (path: string) => readBoundedSync(path, TLS_LIMIT).data;
-    const server =
-      useTls && tls
-        ? tlsServer(
-            {
-              cert: pem(tls.cert),
-              key: pem(tls.key),
-              ca: pem(tls.ca),
-              ...(tls.crl ? { crl: pem(tls.crl) } : {}),
-              minVersion: "TLSv1.3",
-              requestCert: tls.require_client_cert,
-              rejectUnauthorized: tls.require_client_cert,
-            },
-            onSocket,
-          )
-        : netServer(onSocket);
+    const server = deviceServer(useTls ? tls : undefined, onSocket);
     server.on("tlsClientError", (e: Error) => {
       this.failures++;
       this.lastError = `TLS: ${e.message}`;

@@ -11,8 +11,7 @@
 // connection is closed at once (shed). Refusals are counted by reason
 // (qn_fleet_refused_total) and logged once per REFUSAL_LOG_MS with the
 // counts, never once per attempt.
-import { createServer as netServer, type Server, type Socket } from "node:net";
-import { createServer as tlsServer } from "node:tls";
+import type { Server, Socket } from "node:net";
 import type { Logger } from "pino";
 import type { QnCore } from "../host/core.ts";
 import { nowUs } from "../host/clock.ts";
@@ -20,10 +19,9 @@ import { Counter } from "../host/frame.ts";
 import { SessionStat, SessionState } from "../host/abi.ts";
 import { TcpTransport } from "../host/transport/tcp.ts";
 import type { Transport } from "../host/transport/transport.ts";
-import { readBoundedSync } from "../host/bounded-read.ts";
 import { HandedOver, CANDIDATE_BYTES } from "./candidate.ts";
 import { HandshakePool } from "./handshake-pool.ts";
-import { TLS_LIMIT } from "./file-checks.ts";
+import { deviceServer } from "./device-listener.ts";
 import type { Config } from "./config.ts";
 import type { Registry, RegistryDevice } from "./registry.ts";
 import type { Metrics } from "./metrics.ts";
@@ -85,22 +83,7 @@ export class FleetListener {
   start(): Promise<void> {
     const onSocket = (s: Socket) => this.connection(s);
     const tls = this.env.tls;
-    const pem = (path: string) => readBoundedSync(path, TLS_LIMIT).data;
-    const server =
-      this.cfg.tls && tls
-        ? tlsServer(
-            {
-              cert: pem(tls.cert),
-              key: pem(tls.key),
-              ca: pem(tls.ca),
-              ...(tls.crl ? { crl: pem(tls.crl) } : {}),
-              minVersion: "TLSv1.3",
-              requestCert: tls.require_client_cert,
-              rejectUnauthorized: tls.require_client_cert,
-            },
-            onSocket,
-          )
-        : netServer(onSocket);
+    const server = deviceServer(this.cfg.tls ? tls : undefined, onSocket);
     server.on("tlsClientError", () => this.refuse("garbage"));
     this.server = server;
     this.logTimer = setInterval(() => this.logRefusals(), REFUSAL_LOG_MS);

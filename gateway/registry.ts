@@ -21,7 +21,7 @@
 import { appendFile, open } from "node:fs/promises";
 import { z } from "zod";
 import { readBoundedSync, type ReadLimit } from "../host/bounded-read.ts";
-import { channel, uint } from "./config.ts";
+import { channel, sessionFields, uint } from "./config.ts";
 
 /** Most bytes of a registry file: about 200,000 device lines. */
 export const MAX_REGISTRY_BYTES = 64 * 1024 * 1024;
@@ -40,13 +40,7 @@ const profileRecord = z
   .object({
     profile: profileName,
     channels: z.array(channel).default([]),
-    heartbeat_ms: uint(600000).optional(),
-    heartbeat_misses: uint(255).optional(),
-    backoff_base_ms: uint(600000).optional(),
-    backoff_cap_ms: uint(600000).optional(),
-    handshake_ms: uint(600000).optional(),
-    retransmit_ms: uint(600000).optional(),
-    resume_ms: uint(3600000).optional(),
+    ...sessionFields,
     trace_context: z.boolean().default(true),
     event_poll_ms: uint(86400000).default(0),
   })
