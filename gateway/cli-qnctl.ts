@@ -103,7 +103,7 @@ const run =
 
 program
   .command("status")
-  .description("gateway health")
+  .description("gateway health; exit 1 when degraded (broker not connected, queue nearly full)")
   .action(
     run(async () => {
       const o = program.opts<Opts>();
@@ -112,9 +112,11 @@ program
         o,
         r,
         (b) =>
-          `gateway ${b.status}, up ${b.uptime_s} s; broker ${b.broker}, queue ${b.queue_depth}/${b.queue_limit}; devices up ${b.devices_up}/${b.devices}\n`,
+          `gateway ${b.status}, up ${b.uptime_s} s; broker ${b.broker}, queue ${b.queue_depth}/${b.queue_limit}; devices up ${b.devices_up}/${b.devices}\n` +
+          (b.problems ?? []).map((p: string) => `  ${p}\n`).join(""),
       );
-      return r.status === 200 ? 0 : 1;
+      // A script can tell a gateway that needs an operator: exit 1.
+      return r.status === 200 && r.body?.status === "ok" ? 0 : 1;
     }),
   );
 

@@ -305,10 +305,19 @@ export class Gateway {
     return [...this.links.values()].map((l) => l.status());
   }
 
+  /** Liveness and what needs an operator: `status` is "degraded" (with the
+   *  reasons in `problems`) while the broker is unreachable or the queue
+   *  to it is nine tenths full; devices down are counted, not a problem
+   *  of the gateway's (a fleet always has some). */
   health() {
     const links = [...this.links.values()];
+    const problems: string[] = [];
+    if (!this.bridge.connected) problems.push("the MQTT broker is not connected");
+    if (this.bridge.depth >= 0.9 * this.bridge.limit)
+      problems.push(`the queue to the broker holds ${this.bridge.depth} of ${this.bridge.limit}`);
     return {
-      status: "ok",
+      status: problems.length ? "degraded" : "ok",
+      problems,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       broker: this.bridge.connected ? "connected" : "disconnected",
       queue_depth: this.bridge.depth,

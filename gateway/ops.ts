@@ -56,7 +56,8 @@ export const openapi = {
                 schema: {
                   type: "object",
                   properties: {
-                    status: { type: "string" },
+                    status: { type: "string", enum: ["ok", "degraded"] },
+                    problems: { type: "array", items: { type: "string" } },
                     uptime_s: { type: "integer" },
                     broker: { type: "string", enum: ["connected", "disconnected"] },
                     queue_depth: { type: "integer" },

@@ -153,6 +153,24 @@ devices:
     expect(cli.stderr).toMatch(/no device nobody/);
   }, 60000);
 
+  it("qnctl status: ok and exit 0 with the broker up; degraded, the reason and exit 1 while it is down", async () => {
+    const up = await qnctl("status");
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toMatch(/^gateway ok, .*broker connected/);
+    await broker.stop();
+    try {
+      await until("broker seen down", () => gw.health().status === "degraded", 10000);
+      const down = await qnctl("status");
+      expect(down.code).toBe(1);
+      expect(down.stdout).toMatch(/^gateway degraded, .*broker disconnected/);
+      expect(down.stdout).toMatch(/the MQTT broker is not connected/);
+    } finally {
+      await broker.start();
+    }
+    await until("broker back", () => gw.health().status === "ok", 20000);
+    expect((await qnctl("status")).code).toBe(0);
+  }, 60000);
+
   it("qnctl with a token that is not the gateway's says so, for every command, exit 2", async () => {
     const wrong = join(dir, "wrong.token");
     writeFileSync(wrong, "not-the-token\n");
