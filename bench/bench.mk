@@ -70,5 +70,5 @@ bench-ber: core ## goodput and p50/p99 latency against bit error rate, QoS 0/1/2
 	$(MAKE) --no-print-directory PLATFORM=mps2-an500 TARGET=release firmware
 	node --import tsx bench/ber.ts
 
-bench-scale: core ## fleet scale (issue 18): 100 / 1,000 / 10,000 devices on one gateway's fleet listener, storm and restart (prints JSON, < 10 min)
-	node --import tsx bench/scale.ts --n 100,1000,10000 --idle-s 10 --restart
+bench-scale: core ## fleet scale (issue 18): 100 / 1,000 / 10,000 devices on one gateway's fleet listener, storm and restart: bench/scale.json, scale.svg (< 10 min)
+	node --import tsx bench/scale.ts --n 100,1000,10000 --idle-s 10 --restart --out bench/scale.json

@@ -2,7 +2,7 @@
 // clean line and p99 latency against the bit error rate, one line per QoS
 // level and link (solid: in-process, dashed: QEMU board), with the goal's
 // expected goodput (clean x survival of a frame and its ack) dotted.
-const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+import { esc, polyline, svgOpen } from "./svg.ts";
 
 interface Point {
   ber: number;
@@ -28,8 +28,11 @@ export function berSvg(sim: Point[], qemu: Point[]): string {
   const maxP99 = Math.max(1, ...[...sim, ...qemu].map((p) => p.p99_ms).filter(Number.isFinite));
   const yLog = (v: number) => top + plotH - (Math.log10(Math.max(1, v)) / Math.log10(maxP99 * 2)) * plotH;
   const yRel = (v: number) => top + plotH - Math.min(1.1, Math.max(0, v)) * (plotH / 1.1);
-  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`;
-  s += `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="20" text-anchor="middle" font-size="14">QN goodput and p99 latency against bit error rate (solid in-process, dashed QEMU, dotted expected)</text>`;
+  let s = svgOpen(
+    W,
+    H,
+    "QN goodput and p99 latency against bit error rate (solid in-process, dashed QEMU, dotted expected)",
+  );
   const panels = [
     { left: 60, title: "goodput / clean goodput", y: yRel, val: "rel" as const },
     { left: 470, title: "p99 latency, ms (log)", y: yLog, val: "p99" as const },
@@ -58,9 +61,8 @@ export function berSvg(sim: Point[], qemu: Point[]): string {
           const xy = pts
             .map((x) => [xOf(p.left, x.ber), get(x)] as const)
             .filter((a): a is readonly [number, number] => a[1] !== null && Number.isFinite(a[1]))
-            .map(([x, y]) => `${x.toFixed(1)},${p.y(y).toFixed(1)}`);
-          if (xy.length > 1)
-            s += `<polyline points="${xy.join(" ")}" fill="none" stroke="${COLORS[q]}" stroke-width="2" stroke-dasharray="${d}"/>`;
+            .map(([x, y]) => [x, p.y(y)] as const);
+          s += polyline(xy, COLORS[q], d);
         };
         line(v, dash);
         if (p.val === "rel" && q > 0 && set === sim)

@@ -25,8 +25,10 @@
 // With --restart (largest N): the profile back to 30 s, the gateway is
 // killed (SIGKILL) and started again; time until every device is back.
 // Usage: node --import tsx bench/scale.ts [--n 100,1000] [--idle-s 10] [--restart] [--pool 64] [--prof DIR] [--log FILE]
+//   [--out bench/scale.json]: the results also to that file, and their plot
+//   (bench/scale-svg.ts) to the same name ending .svg.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
 import { createHmac } from "node:crypto";
@@ -40,6 +42,7 @@ import { ROOT } from "../host/status.ts";
 import { SessionStat } from "../host/abi.ts";
 import { Mosquitto, freePort, sleep } from "../gateway/test/helpers.ts";
 import { machine, quantile, round } from "./lib.ts";
+import { scaleSvg } from "./scale-svg.ts";
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(name);
@@ -53,6 +56,8 @@ const RESTART = process.argv.includes("--restart");
 const PROF = process.argv.includes("--prof") ? arg("--prof", "") : "";
 /** The gateway's log (warn and up), appended to this file. */
 const LOG = process.argv.includes("--log") ? arg("--log", "") : "";
+/** Results file (and its plot, .svg), besides stdout. */
+const OUT = process.argv.includes("--out") ? arg("--out", "") : "";
 /** N at which the load runs: 1 QoS 1 message per second per device. */
 const LOAD_N = Number(arg("--load-n", "1000"));
 const LOAD_S = 10;
@@ -328,7 +333,9 @@ fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals,
   try {
     gw.start();
     const t0 = performance.now();
-    while (!(await portOpen(port))) {
+    // The ops token is written as the ops API starts, which may be after
+    // the fleet port opens.
+    while (!(await portOpen(port)) || !existsSync(join(dir, "ops.token"))) {
       if (gw.proc!.exitCode !== null) throw new Error(`gateway exited: ${gw.stderr}`);
       if (performance.now() - t0 > 60_000) throw new Error("gateway did not open its fleet port");
       await sleep(50);
@@ -426,7 +433,12 @@ async function main() {
   } finally {
     await broker.stop();
   }
-  console.log(JSON.stringify({ machine: machine(), idle_s: IDLE_S, handshake_pool: POOL, results: out }, null, 2));
+  const doc = JSON.stringify({ machine: machine(), idle_s: IDLE_S, handshake_pool: POOL, results: out }, null, 2);
+  console.log(doc);
+  if (OUT) {
+    writeFileSync(OUT, `${doc}\n`);
+    writeFileSync(OUT.replace(/(\.json)?$/, ".svg"), scaleSvg(out));
+  }
   process.exit(0);
 }
 

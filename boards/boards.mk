@@ -27,6 +27,9 @@ QN_AUTH_MODE ?= 2
 # The pre-shared key (hex). The default is a PUBLIC development key for
 # QEMU and the tests: a production device gets its own (boards/README.md).
 QN_PSK_FILE ?= boards/dev-psk.hex
+# The key's id in the gateway's registry (a fleet listener finds the key
+# by it); 0: none, the device has a port of its own.
+QN_KEY_ID ?= 0
 OPENOCD_CFG ?= board/st_nucleo_h743zi.cfg
 QN_SERIAL ?= pty
 
@@ -136,7 +139,7 @@ $(FW_W2C)/qn_linear_mem.h: build/manifest.json boards/tools/linear-mem.mjs
 # is never on the command line (make must not echo it into a log).
 $(FW_GEN)/qn_fw_config.h: FORCE
 	@mkdir -p $(FW_GEN)
-	@node boards/tools/fw-config.mjs $@ '$(QN_AUTH_MODE)' '$(QN_PSK_FILE)'
+	@node boards/tools/fw-config.mjs $@ '$(QN_AUTH_MODE)' '$(QN_PSK_FILE)' '$(QN_KEY_ID)'
 .PHONY: FORCE
 FORCE:
 

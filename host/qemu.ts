@@ -23,8 +23,9 @@ export interface QemuOptions {
    *  the UART sends, kept when QEMU exits (a pty's unread bytes are not);
    *  a socket is a unix stream socket QEMU listens on (a process that
    *  cannot open a pty master, such as a line-noise relay, connects to it
-   *  before cont()). */
-  serial?: "pty" | "null" | { file: string } | { socket: string };
+   *  before cont()); tcp is "host:port" QEMU dials (and redials each second
+   *  while the connection is down), a device on a gateway's TCP listener. */
+  serial?: "pty" | "null" | { file: string } | { socket: string } | { tcp: string };
   extraArgs?: string[];
   /** How long to wait for QEMU to report its pty and monitor (ms). */
   startTimeoutMs?: number;
@@ -55,6 +56,7 @@ function killAll(): void {
 function serialArg(serial: NonNullable<QemuOptions["serial"]>): string {
   if (typeof serial === "string") return serial;
   if ("file" in serial) return `file:${serial.file}`;
+  if ("tcp" in serial) return `tcp:${serial.tcp},reconnect=1`;
   // server: QEMU makes the socket; wait=off: it does not block its start on
   // a connection (the machine is halted until cont() anyway).
   return `unix:${serial.socket},server=on,wait=off`;

@@ -12,7 +12,9 @@
 #                 default keys/dev-psk.hex, a PUBLIC development key). Both
 #                 reach the application as qn_fw_config.h (QN_AUTH_MODE,
 #                 QN_PSK_LEN, QN_PSK_BYTES); the key never appears on a
-#                 command line.
+#                 command line. QN_KEY_ID the key's id in the gateway's
+#                 registry (qn_config_t.key_id, for a fleet listener;
+#                 default 0: none), as QN_KEY_ID there too.
 #   QN_SERIAL     make run: QEMU's UART, pty (default: it prints the
 #                 /dev/pts/N a host peer opens) or stdio
 #
@@ -24,6 +26,7 @@ include $(QN_SDK_ROOT)/qn_board.mk
 QN_OUT ?= build/$(QN_PLATFORM)
 QN_AUTH_MODE ?= 2
 QN_PSK_FILE ?= $(QN_SDK_ROOT)/keys/dev-psk.hex
+QN_KEY_ID ?= 0
 QN_NODE_TOOLS := $(QN_SDK_ROOT)/tools/selftest/boards/tools
 APP ?= app
 APP_OBJS := $(patsubst %.c,$(QN_OUT)/obj/%.o,$(APP_SRC))
@@ -62,7 +65,7 @@ endif
 # Rewritten only when the mode or key changed (the tool compares), silent.
 $(QN_OUT)/gen/qn_fw_config.h: FORCE
 	@mkdir -p $(dir $@)
-	@node $(QN_NODE_TOOLS)/fw-config.mjs $@ '$(QN_AUTH_MODE)' '$(QN_PSK_FILE)'
+	@node $(QN_NODE_TOOLS)/fw-config.mjs $@ '$(QN_AUTH_MODE)' '$(QN_PSK_FILE)' '$(QN_KEY_ID)'
 FORCE:
 
 $(QN_OUT)/obj/%.o: %.c $(QN_OUT)/gen/qn_fw_config.h

@@ -24,7 +24,8 @@ static int on_message(const qn_message_t *msg, void *user) {
 }
 
 int main(void) {
-  const qn_config_t cfg = {QN_ROLE_SERVER, (qn_auth_mode_t)QN_AUTH_MODE, psk, sizeof psk, 0, on_message, NULL, NULL};
+  const qn_config_t cfg = {
+      QN_ROLE_SERVER, (qn_auth_mode_t)QN_AUTH_MODE, psk, sizeof psk, QN_KEY_ID, 0, on_message, NULL, NULL};
   int32_t st = qn_start(&cfg);
   if (st != QN_OK) qn_fatal("qn_start refused (status in hex)", (uint32_t)st);
   for (;;)

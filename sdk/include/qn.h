@@ -1,6 +1,6 @@
 /* qn.h: the QN application API. The one header an application includes.
  *
- *   qn_config_t cfg = {QN_ROLE_SERVER, QN_AUTH_FRAME_MAC, key, sizeof key, 0, on_msg, on_link, NULL};
+ *   qn_config_t cfg = {QN_ROLE_SERVER, QN_AUTH_FRAME_MAC, key, sizeof key, key_id, 0, on_msg, on_link, NULL};
  *   if (qn_start(&cfg) != QN_OK) ...;
  *   for (;;) { app_work(); if (!qn_poll()) qn_idle(); }
  *
@@ -60,6 +60,8 @@ typedef struct {
   qn_auth_mode_t auth;         /* QN_AUTH_NONE, _HANDSHAKE or _FRAME_MAC */
   const uint8_t *key;          /* pre-shared key (1..32 bytes); kept: a core restart after a trap sets it again */
   size_t key_len;              /* 0 only with QN_AUTH_NONE */
+  uint32_t key_id;             /* the key's id in the gateway's registry, sent in the handshake: a fleet
+                                  listener finds the device's key by it; 0: none (a port of its own) */
   uint32_t journal_bytes;      /* QoS 2 journal storage; 0: the port's whole region */
   qn_on_message_fn on_message; /* may be NULL: DATA is then dropped */
   qn_on_link_fn on_link;       /* may be NULL */

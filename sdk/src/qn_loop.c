@@ -63,8 +63,8 @@ static void send_status_error(int32_t status) {
   qn_core_send(QN_T_ERROR, QN_PRIO_CONTROL, QN_CODEC_PB, 0, qn_core_next_packet(), n);
 }
 
-/* Role, auth mode and key, then the journal. The key is staged in the
- * application area for the moment of qn_core_set_key and wiped after. */
+/* Role, auth mode, key and key id, then the journal. The key is staged in
+ * the application area for the moment of qn_core_set_key and wiped after. */
 static int32_t configure(const qn_config_t *cfg) {
   int32_t st = qn_core_config_set(QN_CFG_ROLE, (uint32_t)cfg->role);
   if (st == QN_OK) st = qn_core_config_set(QN_CFG_AUTH, (uint32_t)cfg->auth);
@@ -76,6 +76,7 @@ static int32_t configure(const qn_config_t *cfg) {
     for (size_t i = 0; i < cfg->key_len; i++) stage[i] = 0; /* volatile: not optimised away */
   }
   if (st != QN_OK) return st;
+  if (cfg->key_id) qn_core_set_key_id(cfg->key_id); /* 0: none, as a core starts */
   uint32_t size = cfg->journal_bytes ? cfg->journal_bytes : qn_port_storage_size();
   if (size > qn_port_storage_size()) return QN_ERR_ARG;
   uint64_t t0 = qn_port_now_us();

@@ -29,7 +29,7 @@ static void on_link(int up, void *user) { (void)up; (void)user; }
 int app(void);
 int app(void) {
   static const uint8_t key[] = {1, 2, 3};
-  qn_config_t cfg = {QN_ROLE_SERVER, QN_AUTH_FRAME_MAC, key, sizeof key, 0, on_message, on_link, 0};
+  qn_config_t cfg = {QN_ROLE_SERVER, QN_AUTH_FRAME_MAC, key, sizeof key, 0, 0, on_message, on_link, 0};
   if (qn_start(&cfg) != QN_OK) return 1;
   int64_t id = qn_publish(3, QN_QOS_AT_LEAST_ONCE, QN_PRIO_BULK, "x", 1);
   if (id < 0) return qn_status_str((int32_t)id)[0];

@@ -19,15 +19,17 @@ export function sdkCopy(platform: string, target: "release" | "debug" = "release
 }
 
 /** Builds examples/<name> of the SDK copy (or the application in appDir)
- *  with make; returns its output directory. */
+ *  with make and its settings vars ("QN_KEY_ID=7"); returns its output
+ *  directory. */
 export function buildExample(
   sdk: string,
   name: string,
   platform: string,
   appDir = join(sdk, "examples", name),
+  vars: string[] = [],
 ): string {
   try {
-    execFileSync("make", ["--no-print-directory", "-C", appDir, `QN_SDK_ROOT=${sdk}`], {
+    execFileSync("make", ["--no-print-directory", "-C", appDir, `QN_SDK_ROOT=${sdk}`, ...vars], {
       encoding: "utf8",
       stdio: "pipe",
       timeout: 120_000,

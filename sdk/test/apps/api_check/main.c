@@ -50,7 +50,8 @@ static int on_message(const qn_message_t *msg, void *user) {
 int main(void) {
   static uint8_t big[QN_MAX_PAYLOAD + 1];
   say("arg-null-config", qn_start(NULL));
-  const qn_config_t cfg = {QN_ROLE_SERVER, (qn_auth_mode_t)QN_AUTH_MODE, psk, sizeof psk, 0, on_message, on_link, NULL};
+  const qn_config_t cfg = {
+      QN_ROLE_SERVER, (qn_auth_mode_t)QN_AUTH_MODE, psk, sizeof psk, QN_KEY_ID, 0, on_message, on_link, NULL};
   int32_t st = qn_start(&cfg);
   if (st != QN_OK) qn_fatal("qn_start refused (status in hex)", (uint32_t)st);
   say("arg-null-data", (long)qn_publish(1, QN_QOS_AT_MOST_ONCE, QN_PRIO_BULK, NULL, 5));
