@@ -160,12 +160,17 @@ export function qos_in_flight(): i32 {
   return n;
 }
 
-/** Lowest id not yet completed, per level: what the peer should expect. */
+/** Lowest id the peer has not yet acknowledged, per level: what the peer
+ *  should expect. A released QoS 2 message (PUBREC'd, waiting for its
+ *  PUBCOMP) is not below it: a receiver took it, and one without its
+ *  journal (another gateway the device moved to, one whose journal was
+ *  lost) would otherwise expect it again, answer its PUBREL with a PUBCOMP
+ *  below it, and the released message would hold its window slot for ever. */
 export function qos_base(qos: i32): u32 {
   let b = qos == QOS_AT_LEAST_ONCE ? q1Next : q2Next;
   for (let i = 0; i < WINDOW; i++) {
     const e = fe(i);
-    if (load<u8>(e + 5) != ST_FREE && <i32>load<u8>(e + 4) == qos) {
+    if (load<u8>(e + 5) == ST_SENT && <i32>load<u8>(e + 4) == qos) {
       const pid = load<u32>(e);
       if (<i32>(pid - b) < 0) b = pid;
     }

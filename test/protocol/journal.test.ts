@@ -176,3 +176,31 @@ describe("numbering epochs across a receiver reset", () => {
     expect(l.a.got.map((g) => g.payload.toString()).slice(20)).toEqual(["new0", "new1", "new2"]);
   });
 });
+
+describe("a receiver without the journal of the one before", () => {
+  it("completes a QoS 2 message the sender saw released by the receiver it lost (a device moving to another gateway)", () => {
+    // a: the gateway (client), b: the device (server, sending QoS 2).
+    const l = new Link({ role: 1, auth: 1 }, { role: 0, auth: 1 });
+    l.connect();
+    const pid = l.b.publish(2, 2, Buffer.from("released"));
+    expect(pid).toBeGreaterThan(0);
+    // The PUBREC reaches the device; then the gateway is gone before
+    // PUBREL / PUBCOMP complete the exchange.
+    expect(l.run(1000, () => l.b.core.qosStat(QosStat.Q2_RELEASED) >= pid)).toBe(true);
+    l.cut = true;
+    l.run(50);
+    expect(l.b.core.qosStat(QosStat.IN_FLIGHT)).toBe(1);
+    // Another gateway, with a journal of its own that never saw the device.
+    l.a.storage.data.fill(0xff);
+    l.a.reset();
+    l.cut = false;
+    expect(l.run(2000, () => l.a.up && l.b.up)).toBe(true);
+    // Its PUBCOMP completes the released message: the window does not keep it.
+    expect(l.run(2000, () => l.b.core.qosStat(QosStat.IN_FLIGHT) === 0)).toBe(true);
+    const next = l.b.publish(2, 2, Buffer.from("after"));
+    expect(next).toBe(pid + 1);
+    expect(l.run(2000, () => l.b.core.qosStat(QosStat.IN_FLIGHT) === 0)).toBe(true);
+    // Each delivered once: the first by the lost gateway, the second by the new one.
+    expect(l.a.got.map((g) => g.payload.toString())).toEqual(["released", "after"]);
+  });
+});
