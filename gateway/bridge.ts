@@ -22,6 +22,7 @@ import type { Spool, SpoolEntry } from "./spool.ts";
 import type { Metrics } from "./metrics.ts";
 import { IncomingStore } from "./incoming-store.ts";
 import { DownQueue } from "./down-queue.ts";
+import { MESSAGE_ID_PROPERTY } from "./message-id.ts";
 import { parseTraceparent, type TraceContext } from "../host/trace.ts";
 import { startSpan, endError, logIds, traceparentOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 
@@ -312,8 +313,16 @@ export class Bridge extends EventEmitter {
 
   /** Queue a message for the broker. QoS >= 1 is spooled (durable after the
    *  caller's spool.sync()); QoS 0 is dropped, counted, when the queue is
-   *  full. `span` (the message's uplink span) ends when the broker has it. */
-  enqueue(device: string, topic: string, qos: 0 | 1 | 2, payload: Buffer, span?: Span): SpoolEntry | null {
+   *  full. `span` (the message's uplink span) ends when the broker has it;
+   *  `msgId` (message-id.ts) goes to the broker with it, as a user property. */
+  enqueue(
+    device: string,
+    topic: string,
+    qos: 0 | 1 | 2,
+    payload: Buffer,
+    span?: Span,
+    msgId?: string,
+  ): SpoolEntry | null {
     let e: Entry;
     const traceparent = span ? traceparentOf(span) : undefined;
     if (qos === 0) {
@@ -321,9 +330,9 @@ export class Bridge extends EventEmitter {
         this.metrics.qos0Dropped.inc();
         return null;
       }
-      e = { seq: this.qos0Seq--, device, topic, qos, payload, traceparent };
+      e = { seq: this.qos0Seq--, device, topic, qos, payload, traceparent, msgId };
     } else {
-      e = this.spool.append({ device, topic, qos, payload, traceparent });
+      e = this.spool.append({ device, topic, qos, payload, traceparent, msgId });
     }
     e.span = span;
     e.t0 = performance.now();
@@ -399,8 +408,11 @@ export class Bridge extends EventEmitter {
         },
       });
       e.pub = pub;
-      const properties =
-        this.cfg.protocol_version === 5 ? { userProperties: { traceparent: traceparentOf(pub) } } : undefined;
+      let properties: { userProperties: Record<string, string> } | undefined;
+      if (this.cfg.protocol_version === 5) {
+        properties = { userProperties: { traceparent: traceparentOf(pub) } };
+        if (e.msgId) properties.userProperties[MESSAGE_ID_PROPERTY] = e.msgId;
+      }
       this.client.publish(e.topic, e.payload, { qos: e.qos, properties }, (err) => {
         if (this.sent.get(e) !== gen) return; // republished since: stale
         this.sent.delete(e);

@@ -43,6 +43,7 @@ import { LinkCounters } from "./link-counters.ts";
 import { startSpan, endError, logIds, contextOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 import { EventMerger, decodeEvents, type DeviceEvent } from "./event-log.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
+import { messageId } from "./message-id.ts";
 
 /** Connections to a device's listener that may be proving the key at once;
  *  the oldest gives way to a newer one. A device answers a HELLO within a
@@ -580,7 +581,10 @@ export class DeviceLink {
     }
     // QoS carried over as sent by the device (QN QoS 2 -> MQTT QoS 2); the
     // bridge ends the span when the broker acknowledges the message.
-    const e = this.env.bridge.enqueue(this.id, topic, qos, Buffer.from(payload), span);
+    // Its stable id: the same from every gateway for every resend (message-id.ts).
+    const epoch = this.peer?.core.qosStat(QosStat.PEER_EPOCH) ?? 0;
+    const id = qos === 0 ? undefined : messageId(this.id, epoch, qos, f.packet);
+    const e = this.env.bridge.enqueue(this.id, topic, qos, Buffer.from(payload), span, id);
     if (!e) {
       this.log.warn(ids(), "broker queue full: QoS 0 message dropped");
       endError(span, "broker queue full: QoS 0 message dropped");

@@ -1,6 +1,6 @@
 // The uplink spool: every QoS >= 1 message from a device, on its way to the
 // broker, in an append-only file of JSON lines (json-log.ts):
-//   {"m":seq,"d":device,"t":topic,"q":qos,"p":base64,"tp":traceparent}  a message
+//   {"m":seq,"d":device,"t":topic,"q":qos,"p":base64,"tp":traceparent,"id":message id}  a message
 //   {"a":seq}                                                          the broker has it
 // The device link waits for syncAsync() before any byte goes back to the
 // device, so an acknowledgement (PUBACK / PUBREC) never leaves the gateway
@@ -17,6 +17,9 @@ export interface SpoolEntry {
   qos: 0 | 1 | 2;
   payload: Buffer;
   traceparent?: string;
+  /** The device message's stable id (message-id.ts), kept so a replay
+   *  after a restart carries the same one. */
+  msgId?: string;
 }
 
 export class Spool extends JsonLog<SpoolEntry> {
@@ -26,14 +29,30 @@ export class Spool extends JsonLog<SpoolEntry> {
       "spool",
       "message",
       {
-        encode: (e) => ({ d: e.device, t: e.topic, q: e.qos, p: e.payload.toString("base64"), tp: e.traceparent }),
+        encode: (e) => ({
+          d: e.device,
+          t: e.topic,
+          q: e.qos,
+          p: e.payload.toString("base64"),
+          tp: e.traceparent,
+          id: e.msgId,
+        }),
         decode: (r) =>
           typeof r.d === "string" &&
           typeof r.t === "string" &&
           (r.q === 0 || r.q === 1 || r.q === 2) &&
           typeof r.p === "string" &&
-          (r.tp === undefined || typeof r.tp === "string")
-            ? { seq: r.m, device: r.d, topic: r.t, qos: r.q, payload: Buffer.from(r.p, "base64"), traceparent: r.tp }
+          (r.tp === undefined || typeof r.tp === "string") &&
+          (r.id === undefined || typeof r.id === "string")
+            ? {
+                seq: r.m,
+                device: r.d,
+                topic: r.t,
+                qos: r.q,
+                payload: Buffer.from(r.p, "base64"),
+                traceparent: r.tp,
+                msgId: r.id,
+              }
             : null,
       },
       log,
