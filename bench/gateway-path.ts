@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import { SimDevice } from "../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../host/transport/tcp.ts";
 import { ROOT } from "../host/status.ts";
-import { freePort, sleep, until } from "../gateway/test/helpers.ts";
+import { freePort, sleep, stopByPid, until } from "../gateway/test/helpers.ts";
 import { Codec, Prio, type Qos } from "../host/abi.ts";
 
 /** Channel `1 + qos` of every device is mapped up at that QoS to topic `q<qos>`. */
@@ -46,19 +46,7 @@ export class GatewayProc {
     });
   }
   async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return;
-    const done = new Promise((r) => p.once("exit", r));
-    process.kill(p.pid, "SIGTERM");
-    const t = setTimeout(() => {
-      try {
-        process.kill(p.pid!, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }, 3000);
-    await done;
-    clearTimeout(t);
+    await stopByPid(this.proc);
   }
 }
 

@@ -40,7 +40,7 @@ import { Codec, Prio, Qos } from "../host/abi.ts";
 import { TcpTransport } from "../host/transport/tcp.ts";
 import { ROOT } from "../host/status.ts";
 import { SessionStat } from "../host/abi.ts";
-import { Mosquitto, freePort, sleep } from "../gateway/test/helpers.ts";
+import { Mosquitto, freePort, sleep, stopByPid } from "../gateway/test/helpers.ts";
 import { machine, quantile, round } from "./lib.ts";
 import { scaleSvg } from "./scale-svg.ts";
 
@@ -112,19 +112,7 @@ class GatewayProc {
     return this.proc!.pid!;
   }
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return;
-    const done = new Promise((r) => p.once("exit", r));
-    process.kill(p.pid, signal);
-    const t = setTimeout(() => {
-      try {
-        process.kill(p.pid!, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }, 5000);
-    await done;
-    clearTimeout(t);
+    await stopByPid(this.proc, signal, 5000);
   }
 }
 

@@ -122,20 +122,29 @@ export class Mosquitto {
   }
   /** Stop by pid: SIGTERM (it saves its persistence file), SIGKILL after 3 s. */
   async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.pid === undefined) return;
-    const done = new Promise((r) => p.once("exit", r));
-    process.kill(p.pid, "SIGTERM");
-    const t = setTimeout(() => {
-      try {
-        process.kill(p.pid!, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }, 3000);
-    await done;
-    clearTimeout(t);
+    await stopByPid(this.proc);
   }
+}
+
+/** Stop a child process by its pid: `signal`, then SIGKILL if it has not
+ *  exited after `graceMs`; resolves once it has exited. */
+export async function stopByPid(
+  p: ChildProcess | undefined,
+  signal: NodeJS.Signals = "SIGTERM",
+  graceMs = 3000,
+): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return;
+  const done = new Promise((r) => p.once("exit", r));
+  process.kill(p.pid, signal);
+  const t = setTimeout(() => {
+    try {
+      process.kill(p.pid!, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }, graceMs);
+  await done;
+  clearTimeout(t);
 }
 
 /** An emulated device that dials the gateway and redials when cut off. */
