@@ -61,6 +61,10 @@ const OUT = process.argv.includes("--out") ? arg("--out", "") : "";
 /** N at which the load runs: 1 QoS 1 message per second per device. */
 const LOAD_N = Number(arg("--load-n", "1000"));
 const LOAD_S = 10;
+/** QoS 1 messages each device publishes per second in the load phase. */
+const LOAD_RATE = Number(arg("--load-rate", "1"));
+/** gateway.workers of the gateway under test (cluster.ts). */
+const WORKERS = arg("--workers", "1");
 /** fleet.handshake_pool of the gateway under test. */
 const POOL = Number(arg("--pool", "64"));
 const STORM_S = (n: number) => Math.min(30, Math.max(1, n / 400));
@@ -70,11 +74,29 @@ const HB_SLOW = 30_000,
 
 const keyOf = (i: number) => createHmac("sha256", "qn-bench-scale").update(String(i)).digest().subarray(0, 32);
 
+/** The gateway's CPU and RSS: its process and, with workers, every child
+ *  process of it (a worker that died counts no more). */
 function procStat(pid: number): { cpuS: number; rssKiB: number } {
-  const st = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  const ticks = Number(st[11]) + Number(st[12]); // utime, stime (fields 14, 15)
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
-  return { cpuS: ticks / 100, rssKiB: rss };
+  let cpuS = 0,
+    rssKiB = 0;
+  for (const p of [pid, ...childPids(pid)]) {
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+      cpuS += (Number(st[11]) + Number(st[12])) / 100; // utime, stime (fields 14, 15)
+      rssKiB += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))![1]);
+    } catch {
+      /* gone between the listing and the read */
+    }
+  }
+  return { cpuS, rssKiB };
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 async function cpuOver(pid: number, s: number): Promise<number> {
@@ -250,8 +272,12 @@ async function load(devs: Device[], brokerUrl: string, pid: number) {
         b.writeDoubleLE(performance.now(), 0);
         b.writeUInt32LE(i, 8);
         b.writeUInt32LE(round, 12);
-        if (sim.core.tryPublish(1, Qos.AT_LEAST_ONCE, Prio.BULK, Codec.NONE, b) < 0) refused++;
-        else sent++;
+        for (let k = 0; k < LOAD_RATE; k++) {
+          const m = Buffer.from(b);
+          m.writeUInt32LE(round * LOAD_RATE + k, 12);
+          if (sim.core.tryPublish(1, Qos.AT_LEAST_ONCE, Prio.BULK, Codec.NONE, m) < 0) refused++;
+          else sent++;
+        }
         scheduler.wake(sim, 0);
       }
       await sleep(10);
@@ -267,6 +293,7 @@ async function load(devs: Device[], brokerUrl: string, pid: number) {
     sent,
     refused,
     received: seen.size,
+    msg_per_s: round(seen.size / s, 0),
     latency_ms: { p50: round(quantile(lat, 0.5), 1), p99: round(quantile(lat, 0.99), 1) },
     gateway_cpu_pct: round((100 * cpuS) / s, 1),
     gateway_cpu_us_per_msg: round((cpuS * 1e6) / Math.max(1, seen.size), 0),
@@ -312,6 +339,7 @@ async function runN(n: number, brokerUrl: string) {
   ops: { listen: "127.0.0.1:${opsPort}", token_file: ops.token }
   spool: mqtt.spool
   log_level: warn
+  workers: ${WORKERS}
 mqtt: { url: "${brokerUrl}", client_id: "qn-scale-${n}" }
 fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals, handshake_pool: ${POOL}, handshake_ms: 10000 }
 `,
@@ -394,7 +422,8 @@ fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals,
       idle_cpu_pct: { hb_30s: round(cpuSlow, 2), hb_1s: round(cpuFast, 2) },
       profile_change: ch.ok ? ch.applied : ch,
       link_downs_while_idle: downs,
-      qos1_load_1_per_s: loaded,
+      workers: WORKERS,
+      qos1_load: loaded && { per_device_per_s: LOAD_RATE, ...loaded },
       links_up: links.filter((l) => l.state === "up").length,
       session_ids_distinct: sessions.size,
       refused,

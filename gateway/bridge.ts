@@ -46,6 +46,10 @@ export interface DownRoute {
  *  its frame reached the gateway (none for one replayed from the spool). */
 type Entry = SpoolEntry & { span?: Span; pub?: Span; t0?: number };
 
+/** The MQTT client id of a gateway whose config names none. */
+export const defaultClientId = (m: { topic_prefix: string }): string =>
+  `qn-gateway-${m.topic_prefix.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+
 export class Bridge extends EventEmitter {
   readonly client: MqttClient;
   private waiting: Entry[] = [];
@@ -97,7 +101,7 @@ export class Bridge extends EventEmitter {
       // A persistent session under a stable id: a QoS 2 message the broker
       // has received (PUBREC) but not yet released survives a broker restart
       // (with broker persistence) and a reconnect; mqtt.js resends PUBREL.
-      clientId: cfg.client_id ?? `qn-gateway-${cfg.topic_prefix.replace(/[^A-Za-z0-9_-]/g, "_")}`,
+      clientId: cfg.client_id ?? defaultClientId(cfg),
       protocolVersion: cfg.protocol_version,
       reconnectPeriod: 500,
       connectTimeout: 3000,

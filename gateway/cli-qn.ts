@@ -4,7 +4,10 @@
 // one line per problem, each naming its key.
 import { Command } from "commander";
 import { resolve } from "node:path";
-import { ConfigError } from "./config.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { GatewayCluster } from "./cluster.ts";
+import { workerCount } from "./worker-config.ts";
+import { createLogger } from "./log.ts";
 import { Gateway } from "./gateway.ts";
 import { OwnerLockError } from "../host/owner-lock.ts";
 import { FileError } from "../host/bounded-read.ts";
@@ -17,9 +20,18 @@ program
   .requiredOption("-c, --config <file>", "the gateway's YAML config")
   .action(async (o: { config: string }) => {
     const path = resolve(o.config);
-    let gw: Gateway;
+    let gw: Gateway | GatewayCluster;
     try {
-      gw = Gateway.fromFile(path);
+      const config = loadConfig(path);
+      // gateway.workers > 1: this process runs the workers and the ops API.
+      gw =
+        workerCount(config) > 1
+          ? new GatewayCluster(
+              config,
+              path,
+              createLogger({ level: config.gateway.log_level, environment: config.gateway.environment }),
+            )
+          : new Gateway(config, path);
     } catch (e) {
       if (e instanceof ConfigError) {
         process.stderr.write(`qn gateway: ${e.message}\n`);

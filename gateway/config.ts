@@ -166,8 +166,12 @@ export const schema = z
           })
           .strict()
           .default({}),
-        /** Where the MQTT spool lives (append-only, fsync'd). */
+        /** Where the MQTT spool lives (append-only, fsync'd); with workers
+         *  each worker has its own, "<spool>.w<N>". */
         spool: z.string().default("var/mqtt.spool"),
+        /** Processes serving the devices (cluster.ts): 1 is one process,
+         *  "auto" one per core (os.availableParallelism()). */
+        workers: z.union([uint(256).min(1, "expected a value >= 1"), z.literal("auto")]).default(1),
         log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
         /** The `environment` field of every log line and span resource
          *  (deployment.environment), e.g. "production". */

@@ -32,6 +32,9 @@ export interface FleetHost {
   routesChanged(): void;
   /** Kept commands of a device that is gone: dropped, said. */
   dropQueued(device: string): void;
+  /** A multi-process gateway's worker: resolves once no other worker holds
+   *  the device's link (and journal). */
+  claim?(device: string): Promise<void>;
 }
 
 export interface RegistryResult {
@@ -125,6 +128,25 @@ export class FleetLinks {
       void conn.close();
       return;
     }
+    const claim = this.host.claim;
+    if (!claim || this.host.links.has(d.id)) {
+      this.adoptNow(d, conn);
+      return;
+    }
+    claim(d.id).then(
+      () => {
+        // Checked again: the registry may have changed while the others let go.
+        if (this.registry.lookup(d.keyId) !== d) void conn.close();
+        else this.adoptNow(d, conn);
+      },
+      (e: Error) => {
+        this.host.log.error({ device: d.id, err: e.message }, "fleet: the other workers did not let go of the device");
+        void conn.close();
+      },
+    );
+  }
+
+  private adoptNow(d: RegistryDevice, conn: Transport): void {
     const link = this.link(d.id);
     if (!link) void conn.close();
     else link.adopt(conn);
@@ -142,13 +164,15 @@ export class FleetLinks {
 
   /** Apply registry records live (qnctl, the ops API), in order; stops at
    *  the first one refused, with the reason (the ones before it stay). */
-  change(records: unknown[]): Promise<RegistryResult> {
-    const run = this.chain.then(() => this.applyAll(records));
+  change(records: unknown[], persist = true): Promise<RegistryResult> {
+    const run = this.chain.then(() => this.applyAll(records, persist));
     this.chain = run.catch(() => {});
     return run;
   }
 
-  private async applyAll(records: unknown[]): Promise<RegistryResult> {
+  /** `persist` false: the records are on disk already (a multi-process
+   *  gateway's other workers apply what worker 0 wrote). */
+  private async applyAll(records: unknown[], persist: boolean): Promise<RegistryResult> {
     const r: RegistryResult = { ok: true, applied: [] };
     for (const rec of records) {
       let c: Change;
@@ -157,7 +181,7 @@ export class FleetLinks {
       } catch (e) {
         return { ok: false, error: `record ${r.applied.length + 1}: ${(e as Error).message}`, applied: r.applied };
       }
-      await appendRecords(this.cfg.registry, [rec as object]);
+      if (persist) await appendRecords(this.cfg.registry, [rec as object]);
       r.applied.push(await this.apply(c));
     }
     return r;

@@ -4,13 +4,14 @@
 // Keys are never sent back.
 import type { IncomingMessage } from "node:http";
 import type { Gateway } from "./gateway.ts";
+import type { RegistryResult } from "./fleet-links.ts";
 
 /** Most bytes of a POST /registry body: a few hundred records. */
 export const MAX_REGISTRY_BODY = 256 * 1024;
 
-type Answer = { code: number; body: unknown } | undefined;
+export type Answer = { code: number; body: unknown } | undefined;
 
-async function readBody(req: IncomingMessage): Promise<string> {
+export async function readBody(req: IncomingMessage): Promise<string> {
   let n = 0;
   const parts: Buffer[] = [];
   for await (const c of req) {
@@ -21,9 +22,23 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
-/** The answer to a registry route, or undefined when `path` is not one. */
-export async function registryRoute(gw: Gateway, req: IncomingMessage, path: string, method: string): Promise<Answer> {
-  if (path !== "/registry") return undefined;
+/** The records of a POST /registry body; an answer (400) when it has none. */
+export async function registryRecords(body: () => Promise<string>): Promise<unknown[] | Answer> {
+  let records: unknown;
+  try {
+    records = (JSON.parse(await body()) as { records?: unknown }).records;
+  } catch (e) {
+    return { code: 400, body: { error: `expected {"records": [...]}: ${(e as Error).message}` } };
+  }
+  if (!Array.isArray(records)) return { code: 400, body: { error: 'expected {"records": [...]}' } };
+  return records;
+}
+
+/** The answer of a registry change. */
+export const registryAnswer = (r: RegistryResult): Answer => ({ code: r.ok ? 200 : 422, body: r });
+
+/** The answer to a registry route (GET or POST /registry). */
+export async function registryRoute(gw: Gateway, method: string, body: () => Promise<string>): Promise<Answer> {
   const fleet = gw.fleet;
   if (!fleet) return { code: 404, body: { error: "no fleet listener configured (config section fleet:)" } };
   if (method === "GET")
@@ -38,13 +53,7 @@ export async function registryRoute(gw: Gateway, req: IncomingMessage, path: str
       })),
     };
   if (method !== "POST") return undefined;
-  let records: unknown;
-  try {
-    records = (JSON.parse(await readBody(req)) as { records?: unknown }).records;
-  } catch (e) {
-    return { code: 400, body: { error: `expected {"records": [...]}: ${(e as Error).message}` } };
-  }
-  if (!Array.isArray(records)) return { code: 400, body: { error: 'expected {"records": [...]}' } };
-  const r = await fleet.change(records);
-  return { code: r.ok ? 200 : 422, body: r };
+  const records = await registryRecords(body);
+  if (!Array.isArray(records)) return records;
+  return registryAnswer(await fleet.change(records));
 }

@@ -19,9 +19,11 @@ import { DeviceLink, type LinkEnv } from "./device-link.ts";
 import { FleetLinks } from "./fleet-links.ts";
 import { Bridge, type DownRoute } from "./bridge.ts";
 import { Spool } from "./spool.ts";
+import { workerConfig } from "./worker-config.ts";
 import { OwnerLock } from "../host/owner-lock.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { OpsServer } from "./ops.ts";
+import { localOps } from "./ops-target.ts";
 import { OtlpTracing } from "./otel.ts";
 import { startSpan, endError, logIds, SPAN, type Span } from "./tracing.ts";
 import { parseTraceparent, type TraceContext } from "../host/trace.ts";
@@ -31,6 +33,17 @@ export interface GatewayOptions {
   log?: Logger;
   /** Serial ports through this binding instead of the OS's (tests). */
   serialBinding?: SerialBinding;
+  /** This gateway is worker `index` of a multi-process gateway (cluster.ts). */
+  worker?: WorkerRole;
+}
+
+/** A worker's part in a multi-process gateway: its config is
+ *  workerConfig(config, index); a registry device that connected to it is
+ *  claimed (every other worker drops its link and journal) before its link
+ *  is made here. */
+export interface WorkerRole {
+  index: number;
+  claim(device: string): Promise<void>;
 }
 
 export interface ReloadResult {
@@ -64,6 +77,7 @@ export class Gateway {
     public configPath: string | undefined,
     private opts: GatewayOptions = {},
   ) {
+    if (opts.worker) this.config = config = workerConfig(config, opts.worker.index);
     this.log = opts.log ?? createLogger({ level: config.gateway.log_level, environment: config.gateway.environment });
     this.metrics = createMetrics(config.gateway.metrics);
     this.metrics.setLinkSource(() => [...this.links.values()].map((l) => l.metricsSample()));
@@ -81,6 +95,7 @@ export class Gateway {
           links: this.links,
           log: this.log,
           linkEnv: () => this.linkEnv(),
+          claim: opts.worker?.claim,
           routesChanged: () => this.routes(),
           dropQueued: (id) =>
             this.dropQueued(
@@ -100,8 +115,11 @@ export class Gateway {
       "down",
       (r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number) => {
         // A registry device's link is made for its first kept command.
-        const link = this.links.get(r.device) ?? this.fleet?.link(r.device);
+        // A worker delivers to the devices connected to it: every worker
+        // gets every command, and the others' links and journals are not its own.
+        const link = this.links.get(r.device) ?? (this.opts.worker ? undefined : this.fleet?.link(r.device));
         if (link) link.sendDown(r.channel, r.qos, r.prio, payload, topic, parent, seq);
+        else if (seq !== undefined && this.opts.worker) this.bridge.down.done(seq);
         else if (seq !== undefined) this.dropQueued(r.device, [seq]);
       },
     );
@@ -145,7 +163,7 @@ export class Gateway {
     await this.fleet?.start();
     this.routes();
     if (opts.ops !== false) {
-      this.ops = new OpsServer(this);
+      this.ops = new OpsServer(localOps(this));
       await this.ops.start();
     }
     this.log.info({ devices: this.config.devices.length, ops: this.config.gateway.ops.listen }, "gateway started");
@@ -223,6 +241,7 @@ export class Gateway {
       if (!path) throw new Error("no config file to reload");
       // Read without holding the event loop: the links keep running.
       ({ config: next, keys } = await loadConfigAsync(path));
+      if (this.opts.worker) next = workerConfig(next, this.opts.worker.index);
     } catch (e) {
       r.errors = (e as { problems?: string[] }).problems ?? [(e as Error).message];
       this.metrics.reloads.inc({ result: "refused" });
@@ -299,6 +318,16 @@ export class Gateway {
     this.metrics.reloads.inc({ result: "applied" });
     this.log.info({ file: path, ...r, ...ids }, "config reloaded");
     return r;
+  }
+
+  /** A registry device connected to another worker: its link here stops
+   *  (and lets go of its journal); true when there was one. */
+  async release(id: string): Promise<boolean> {
+    const link = this.links.get(id);
+    if (!link || !("fleet" in link.cfg.transport)) return false;
+    this.links.delete(id);
+    await link.stop("the device connected to another worker");
+    return true;
   }
 
   devices() {

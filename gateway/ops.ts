@@ -3,13 +3,12 @@
 // file created with mode 0600 (gateway.ops.token_file), so only the local
 // user who runs the gateway (and root) can read it; qnctl reads it from the
 // same path.
-import { registryRoute } from "./fleet-ops.ts";
+import { readBody } from "./fleet-ops.ts";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { realpath } from "node:fs/promises";
 import { timingSafeEqual } from "node:crypto";
 import { stringify as yamlStringify } from "yaml";
-import type { Gateway } from "./gateway.ts";
-import { liveSelftest, SelftestRequestError } from "./selftest-live.ts";
+import type { OpsTarget, DeviceRequest } from "./ops-target.ts";
 
 import { ensureToken } from "./token-file.ts";
 import { apiPageFile, API_PAGE_CSP, API_PAGE_PATH } from "./api-page.ts";
@@ -173,7 +172,7 @@ export class OpsServer {
   private token = "";
   port = 0;
 
-  constructor(private gw: Gateway) {}
+  constructor(private gw: OpsTarget) {}
 
   async start(): Promise<void> {
     const o = this.gw.config.gateway.ops;
@@ -225,11 +224,13 @@ export class OpsServer {
     if (!this.authorized(req))
       return this.send(res, 401, { error: "missing or wrong bearer token (see gateway.ops.token_file)" });
     const gw = this.gw;
-    if (p === "/health" && method === "GET") return this.send(res, 200, gw.health());
+    if (p === "/health" && method === "GET") return this.send(res, 200, await gw.health());
     if (p === "/config" && method === "GET") return this.send(res, 200, yamlStringify(gw.config), "application/yaml");
-    if (p === "/metrics" && method === "GET")
-      return this.send(res, 200, await gw.metrics.registry.metrics(), gw.metrics.registry.contentType);
-    if (p === "/devices" && method === "GET") return this.send(res, 200, gw.devices());
+    if (p === "/metrics" && method === "GET") {
+      const m = await gw.metrics();
+      return this.send(res, 200, m.text, m.type);
+    }
+    if (p === "/devices" && method === "GET") return this.send(res, 200, await gw.devices());
     if (p === "/reload" && method === "POST") {
       // Only the gateway's own config: reading any path a request names
       // would make the token a way to read (and, through journal: and
@@ -243,8 +244,10 @@ export class OpsServer {
       const r = await gw.reload();
       return this.send(res, r.ok ? 200 : 422, r);
     }
-    const reg = await registryRoute(gw, req, p, method);
-    if (reg) return this.send(res, reg.code, reg.body);
+    if (p === "/registry") {
+      const reg = await gw.registry(method, () => readBody(req));
+      if (reg) return this.send(res, reg.code, reg.body);
+    }
     const m = /^\/devices\/([^/]+)\/(log|selftest|config)$/.exec(p);
     if (m) {
       let id: string;
@@ -253,29 +256,14 @@ export class OpsServer {
       } catch {
         return this.send(res, 400, { error: "the device id in the path is not valid percent-encoded UTF-8" });
       }
-      const link = gw.links.get(id);
-      if (!link) return this.send(res, 404, { error: `no device ${m[1]}` });
-      if (!link.peer?.up)
-        return this.send(res, 503, {
-          error: `device ${link.id} is not connected (${link.state})`,
-          last_error: link.lastError ?? null,
-        });
-      try {
-        if (m[2] === "log" && method === "GET") {
-          // New records are written to the gateway log by the merge itself.
-          const events = await link.eventLog();
-          return this.send(res, 200, { device: link.id, events });
-        }
-        if (m[2] === "config" && method === "POST") return this.send(res, 200, await link.pushConfig());
-        if (m[2] === "selftest" && method === "POST")
-          return this.send(
-            res,
-            200,
-            await liveSelftest(link, { only: url.searchParams.get("only"), mode: url.searchParams.get("mode") }),
-          );
-      } catch (e) {
-        return this.send(res, e instanceof SelftestRequestError ? 400 : 502, { error: (e as Error).message });
-      }
+      const r = await gw.device({
+        id,
+        action: m[2] as DeviceRequest["action"],
+        method,
+        only: url.searchParams.get("only"),
+        mode: url.searchParams.get("mode"),
+      });
+      if (r) return this.send(res, r.code, r.body);
     }
     return this.send(res, 404, { error: `no route ${method} ${p}` });
   }
