@@ -63,6 +63,19 @@ export const openapi = {
                     queue_limit: { type: "integer" },
                     devices: { type: "integer" },
                     devices_up: { type: "integer" },
+                    workers: {
+                      type: "array",
+                      description: "With gateway.workers > 1: each worker process",
+                      items: {
+                        type: "object",
+                        properties: {
+                          worker: { type: "integer" },
+                          pid: { type: "integer", nullable: true },
+                          up: { type: "boolean" },
+                          restarts: { type: "integer" },
+                        },
+                      },
+                    },
                   },
                 },
               },
