@@ -171,7 +171,11 @@ export const schema = z
         spool: z.string().default("var/mqtt.spool"),
         /** Processes serving the devices (cluster.ts): 1 is one process,
          *  "auto" one per core (os.availableParallelism()). */
-        workers: z.union([uint(256).min(1, "expected a value >= 1"), z.literal("auto")]).default(1),
+        workers: z
+          .union([uint(256).min(1, "expected a value >= 1"), z.literal("auto")], {
+            errorMap: () => ({ message: 'expected a number of worker processes (1 to 256) or "auto"' }),
+          })
+          .default(1),
         log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
         /** The `environment` field of every log line and span resource
          *  (deployment.environment), e.g. "production". */

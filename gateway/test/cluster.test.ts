@@ -15,7 +15,7 @@ import { connect, type MqttClient } from "mqtt";
 import { ROOT } from "../../host/status.ts";
 import { QosStat } from "../../host/abi.ts";
 import type { SimDevice } from "../../host/sim-device.ts";
-import { Mosquitto, TcpDevice, freePort, sleep, until } from "./helpers.ts";
+import { Mosquitto, TcpDevice, freePort, sleep, stopByPid, until } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-cluster-"));
 const key = () => Uint8Array.from(randomBytes(32));
@@ -119,13 +119,8 @@ fleet: { listen: "127.0.0.1:${fleetPort}", registry: devices.qnr, journals: jour
   afterAll(async () => {
     for (const d of devices.values()) await d.stop();
     sub?.end(true);
-    if (gw?.pid !== undefined && gw.exitCode === null) {
-      const exited = new Promise((r) => gw.once("exit", r));
-      process.kill(gw.pid, "SIGTERM");
-      const t = setTimeout(() => alive(gw.pid!) && process.kill(gw.pid!, "SIGKILL"), 15000);
-      await exited;
-      clearTimeout(t);
-    }
+    // The primary stops its workers first (each within WORKER_STOP_MS).
+    await stopByPid(gw, "SIGTERM", 15000);
     // Workers the primary did not stop (it was killed): by pid.
     for (const pid of workerPids) if (alive(pid)) process.kill(pid, "SIGKILL");
     await broker?.stop();
