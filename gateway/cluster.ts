@@ -46,6 +46,8 @@ export class GatewayCluster implements OpsTarget {
   readonly slots: Slot[];
   ops?: OpsServer;
   private stopping = false;
+  /** The last claim of each device still running (claim()). */
+  private readonly claims = new Map<string, Promise<void>>();
   private readonly aggregator = new AggregatorRegistry();
   readonly startedAt = Date.now();
 
@@ -110,11 +112,23 @@ export class GatewayCluster implements OpsTarget {
     });
   }
 
-  /** Worker `from` admitted `device`: every other worker lets go of it. */
-  private async claim(from: number, device: string): Promise<void> {
-    await Promise.all(
-      this.slots.map((s, i) => (i !== from && s.ready && s.rpc ? s.rpc.ask("release", device) : undefined)),
-    );
+  /** Worker `from` admitted `device`: every other worker lets go of it.
+   *  Claims of one device run one after the other: the answer to one goes
+   *  out before the next one's release requests, on the same ordered
+   *  channels, so the worker that won makes its link before it is asked to
+   *  let go again, and two workers never open the journal together. */
+  private claim(from: number, device: string): Promise<void> {
+    const run = (this.claims.get(device) ?? Promise.resolve()).then(async () => {
+      await Promise.all(
+        this.slots.map((s, i) => (i !== from && s.ready && s.rpc ? s.rpc.ask("release", device) : undefined)),
+      );
+    });
+    const tail = run.catch(() => {});
+    this.claims.set(device, tail);
+    void tail.then(() => {
+      if (this.claims.get(device) === tail) this.claims.delete(device);
+    });
+    return run;
   }
 
   /** Ask every worker that is up; each answer with its worker's index. */
@@ -199,12 +213,19 @@ export class GatewayCluster implements OpsTarget {
     if (!w0.ready || !w0.rpc) return { code: 503, body: { error: "worker 0 is not running: try again" } };
     const r = await w0.rpc.ask<RegistryResult>("registryChange", records, true);
     const done = records.slice(0, r.applied.length);
-    await Promise.all(
-      this.slots.map((s, i) =>
-        i > 0 && s.ready && s.rpc && done.length ? s.rpc.ask("registryChange", done, false) : undefined,
+    const others = await Promise.all(
+      this.slots.map(async (s, i) =>
+        i > 0 && s.ready && s.rpc && done.length
+          ? { worker: i, applied: (await s.rpc.ask<RegistryResult>("registryChange", done, false)).applied }
+          : undefined,
       ),
     );
-    return registryAnswer(r);
+    // `applied` says what worker 0 did with each record; `workers`, every worker's.
+    const answer = registryAnswer(r)!;
+    return {
+      ...answer,
+      body: { ...r, workers: [{ worker: 0, applied: r.applied }, ...others.filter((o) => o !== undefined)] },
+    };
   }
 
   async device(r: DeviceRequest): Promise<Answer> {

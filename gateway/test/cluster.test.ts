@@ -157,6 +157,11 @@ fleet: { listen: "127.0.0.1:${fleetPort}", registry: devices.qnr, journals: jour
       body: JSON.stringify({ records: [{ device: "d", revoke: true }] }),
     });
     expect(r.code, r.text).toBe(200);
+    // Applied in both workers (worker 0 wrote it), each saying what it did.
+    expect(JSON.parse(r.text).workers).toEqual([
+      { worker: 0, applied: ["device d: revoked"] },
+      { worker: 1, applied: ["device d: revoked"] },
+    ]);
     await until(
       "d cut",
       () => {
