@@ -67,6 +67,13 @@ export function hold_take(qos: i32, pid: u32): usize {
   return blk;
 }
 
+/** Frames held now, both levels: each owns one pool block. */
+export function hold_count(): u32 {
+  let n: u32 = 0;
+  for (let i: usize = 0; i < 2 * <usize>WINDOW; i++) if (load<u32>(HOLD + (i << 2)) != 0) n++;
+  return n;
+}
+
 /** The SACK bitmap for a cumulative ack of `n`: bit i set when id
  *  n + 2 + i is held. */
 export function hold_bitmap(qos: i32, n: u32): u32 {

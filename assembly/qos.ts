@@ -32,7 +32,7 @@ import {
   R_OUT, R_REL, R_DONE, R_IN, R_DELIVERED, R_STATE, R_EVENT, R_IDS,
 } from "./journal";
 import { inbox_push, inbox_push_block, inbox_full, inbox_count, inbox_at } from "./inbox";
-import { hold_reset, hold_put, hold_take, hold_bitmap } from "./hold";
+import { hold_reset, hold_put, hold_take, hold_bitmap, hold_count } from "./hold";
 import { crc32c_update } from "./crc32c";
 import { rto_reset, rto_sample, rto_progress, rto_us, rto_srtt_us, rto_rttvar_us, rto_samples } from "./rto";
 import { event_make, event_restore, event_at, EVENT_SLOTS, EVENT_SIZE, EV_JOURNAL } from "./events";
@@ -130,6 +130,7 @@ export const QOS_STAT_RTO_US: i32 = 15; // retransmission timeout now, µs (asse
 export const QOS_STAT_SRTT_US: i32 = 16; // smoothed round-trip time, µs (0 before the first sample)
 export const QOS_STAT_RTTVAR_US: i32 = 17; // round-trip time variation, µs
 export const QOS_STAT_RTT_SAMPLES: i32 = 18; // round trips measured
+export const QOS_STAT_HELD: i32 = 19; // frames received past a gap and held now (each in a pool block)
 
 export function qos_stat(what: i32): u32 {
   if (what == QOS_STAT_Q1_NEXT) return q1Next;
@@ -151,6 +152,7 @@ export function qos_stat(what: i32): u32 {
   if (what == QOS_STAT_SRTT_US) return <u32>rto_srtt_us();
   if (what == QOS_STAT_RTTVAR_US) return <u32>rto_rttvar_us();
   if (what == QOS_STAT_RTT_SAMPLES) return rto_samples();
+  if (what == QOS_STAT_HELD) return hold_count();
   return 0;
 }
 
