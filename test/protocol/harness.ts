@@ -102,7 +102,19 @@ export class End {
 
   /** The application takes everything from the inbox. */
   drain(): void {
+    this.takeInbox(false);
+  }
+
+  /** As drain(), but the application takes a frame only when its pop
+   *  returned with the power still on: a pop cut by a power loss (the
+   *  storage's cutAtOp) never reached it. For power-cut tests. */
+  drainWhilePowered(): void {
+    this.takeInbox(true);
+  }
+
+  private takeInbox(untilPowerLost: boolean): void {
     for (let f; (f = this.core.inboxPop()); ) {
+      if (untilPowerLost && this.storage.powerLost) return;
       if (f.type === FrameType.DATA)
         this.got.push({
           qos: flagsQos(f.flags),

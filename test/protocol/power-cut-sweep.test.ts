@@ -9,7 +9,7 @@ import { describe, it, expect } from "vitest";
 import { Link, type End } from "./harness.ts";
 import { MemoryStorage } from "../../host/storage.ts";
 import { crc32c } from "../../tools/crc32c.mjs";
-import { FrameType, QosStat } from "../../host/abi.ts";
+import { QosStat } from "../../host/abi.ts";
 
 const MESSAGES = 100;
 
@@ -45,19 +45,7 @@ function run(victim: "device" | "host", region: number, cutAtOp: number, mode: "
   const storage = dev.storage;
   // The device's application takes a message when its pop returns with the
   // power still on: a pop cut by the power never reached it.
-  dev.drain = function (this: End) {
-    for (let f; (f = this.core.inboxPop()); ) {
-      if (storage.powerLost) return;
-      if (f.type === FrameType.DATA)
-        this.got.push({
-          qos: 2,
-          packet: f.packet,
-          channel: f.channel,
-          flags: f.flags,
-          payload: Buffer.from(f.payload),
-        });
-    }
-  };
+  dev.drain = dev.drainWhilePowered;
   storage.ops = 0;
   storage.cutAtOp = cutAtOp;
   storage.cutMode = mode;

@@ -8,7 +8,7 @@
 import { describe, it, expect } from "vitest";
 import { Link, type End } from "./harness.ts";
 import { MemoryStorage } from "../../host/storage.ts";
-import { Capability, ConfigKey, Counter, FrameType, QosStat, SessionStat } from "../../host/abi.ts";
+import { Capability, ConfigKey, Counter, QosStat, SessionStat } from "../../host/abi.ts";
 
 const BYTES_PER_MS = 92.16;
 
@@ -167,19 +167,7 @@ describe("selective repeat", () => {
       // and then accepted in bursts (several journal records at once).
       const lossy = () => dropArrivals(dev, (k) => k % 7 === 0);
       lossy();
-      dev.drain = function (this: End) {
-        for (let f; (f = this.core.inboxPop()); ) {
-          if (storage.powerLost) return;
-          if (f.type === FrameType.DATA)
-            this.got.push({
-              qos: 2,
-              packet: f.packet,
-              channel: f.channel,
-              flags: f.flags,
-              payload: Buffer.from(f.payload),
-            });
-        }
-      };
+      dev.drain = dev.drainWhilePowered;
       storage.ops = 0;
       storage.cutAtOp = cutAtOp;
       storage.cutMode = mode;
