@@ -1,4 +1,5 @@
-// The MQTT side of the gateway (mqtt.js). Uplink: messages from devices wait
+// The MQTT side of the gateway (mqtt.js keeps the connection; uplink
+// PUBLISHes are written by mqtt-uplink.ts). Uplink: messages from devices wait
 // in one bounded queue (QoS >= 1 also in the fsync'd spool) and go to the
 // broker in order, at most `WINDOW` unacknowledged at a time; a message
 // leaves the spool only when the broker acknowledged it (PUBACK / PUBCOMP).
@@ -23,14 +24,19 @@ import type { Metrics } from "./metrics.ts";
 import { IncomingStore } from "./incoming-store.ts";
 import { DownQueue } from "./down-queue.ts";
 import { MESSAGE_ID_PROPERTY } from "./message-id.ts";
+import { MqttUplink, NOT_SENT, mqttIdProvider } from "./mqtt-uplink.ts";
 import { parseTraceparent, type TraceContext } from "../host/trace.ts";
 import { startSpan, endError, logIds, traceparentOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 
-/** mosquitto's max_inflight_messages is 100 in our broker config. */
+/** Uplink messages unacknowledged at most (less if the broker's MQTT 5
+ *  receive maximum says so; mosquitto's max_inflight_messages is 100 in
+ *  our broker config). */
 const WINDOW = 64;
 /** The `qos` label of each level, made once: the uplink path labels
  *  every message with one. */
 const QOS_LABEL = [{ qos: "0" }, { qos: "1" }, { qos: "2" }] as const;
+/** How long the uplink waits after the broker refused a message. */
+const REFUSED_RETRY_MS = 1000;
 /** MQTT 5 reason code "Quota exceeded": a command refused at the bound. */
 const QUOTA_EXCEEDED = 0x97;
 
@@ -53,12 +59,11 @@ export const defaultClientId = (m: { topic_prefix: string }): string =>
 export class Bridge extends EventEmitter {
   readonly client: MqttClient;
   private waiting: Entry[] = [];
-  /** Entries handed to mqtt.js and not yet acknowledged, with the broker
-   *  session generation they were published in. */
-  private sent = new Map<Entry, number>();
-  private gen = 0;
+  /** Entries published and not yet acknowledged. */
+  private readonly uplink: MqttUplink<Entry>;
+  private window = WINDOW;
   get inflight(): number {
-    return this.sent.size;
+    return this.uplink.inflight;
   }
   private routes = new Map<string, DownRoute>();
   private subscribed = new Set<string>();
@@ -78,6 +83,8 @@ export class Bridge extends EventEmitter {
    *  (batch() says why), and whether pump() runs then. */
   private corked: Writable | null = null;
   private pumpAtTurnEnd = false;
+  /** Set while the queue waits after a refusal (acked() says why). */
+  private refusedAt?: NodeJS.Timeout;
   limit: number;
 
   constructor(
@@ -97,6 +104,7 @@ export class Bridge extends EventEmitter {
     // broker sends the PUBLISH again (mqtt.js would otherwise wait for ever).
     this.incoming = new IncomingStore(spool.path + ".incoming", log, () => this.client?.stream?.destroy());
     this.down = new DownQueue(spool.path + ".down", log);
+    this.uplink = new MqttUplink<Entry>(cfg.protocol_version, (e, reason) => this.acked(e, reason));
     const opts: IClientOptions = {
       // A persistent session under a stable id: a QoS 2 message the broker
       // has received (PUBREC) but not yet released survives a broker restart
@@ -108,6 +116,8 @@ export class Bridge extends EventEmitter {
       clean: false,
       properties: cfg.protocol_version === 5 ? { sessionExpiryInterval: 7 * 24 * 3600 } : undefined,
       resubscribe: true,
+      // Ids 1..UPLINK_IDS are the uplink's (mqtt-uplink.ts).
+      messageIdProvider: mqttIdProvider(),
       incomingStore: this.incoming,
       // mqtt.js calls its `debug` logger a dozen times per packet, each
       // call a check of the DEBUG namespaces: only when DEBUG is set.
@@ -130,24 +140,24 @@ export class Bridge extends EventEmitter {
     this.client.on("connect", (connack) => {
       noDelay();
       metrics.brokerUp.set(1);
+      this.window = Math.min(WINDOW, connack.properties?.receiveMaximum ?? WINDOW);
       log.info(
         { url: cfg.url, queued: this.depth, session_present: connack.sessionPresent, in_flight: this.inflight },
         "broker connected",
       );
-      if (!connack.sessionPresent && this.sent.size) {
+      this.batch();
+      if (connack.sessionPresent) this.uplink.resend();
+      else if (this.inflight) {
         // The broker kept no session (restarted without its state): a QoS 2
-        // message it had PUBREC'd may be gone, and mqtt.js would only resend
-        // PUBREL. Publish everything unacknowledged again (at least once;
-        // the stale callbacks of the old generation are ignored).
-        const again = [...this.sent.keys()].sort((a, b) => a.seq - b.seq);
+        // message it had PUBREC'd may be gone. Publish everything
+        // unacknowledged again, as new messages (at least once).
+        const again = this.uplink.takeAll();
         log.warn({ republished: again.length }, "broker lost our session: republishing unacknowledged messages");
         for (const e of again)
           if (e.pub) {
             endError(e.pub, "the broker lost the session; published again");
             e.pub = undefined;
           }
-        this.sent.clear();
-        this.gen++;
         this.waiting.unshift(...again);
       }
       this.subscribed.clear();
@@ -176,6 +186,7 @@ export class Bridge extends EventEmitter {
     this.client.handleMessage = (packet, done) => this.deliver(packet, done);
     this.client.on("packetreceive", (p) => {
       this.batch();
+      if (this.uplink.handle(p)) return;
       if (p.cmd !== "connack" || p.sessionPresent || (p.reasonCode ?? p.returnCode ?? 0) !== 0) return;
       // The broker kept no session for us: the PUBREL of a command we
       // answered with PUBREC will never come, nor the command again. It is
@@ -385,6 +396,8 @@ export class Bridge extends EventEmitter {
         this.pump();
       }
       this.corked = null;
+      if (s.destroyed || s !== this.client.stream) this.uplink.dropUnwritten();
+      else this.uplink.write(s);
       s.uncork();
     });
     return true;
@@ -392,10 +405,9 @@ export class Bridge extends EventEmitter {
 
   private pump(): void {
     if (this.client.connected && this.waiting.length) this.batch();
-    while (this.client.connected && this.inflight < WINDOW && this.waiting.length) {
+    if (this.refusedAt) return;
+    while (this.client.connected && this.corked && this.inflight < this.window && this.waiting.length) {
       const e = this.waiting.shift()!;
-      const gen = this.gen;
-      this.sent.set(e, gen);
       // One span per PUBLISH attempt, child of the uplink span (or, for a
       // message replayed from the spool, of the traceparent it was spooled
       // with); its context is what the MQTT consumer sees as its parent.
@@ -412,42 +424,54 @@ export class Bridge extends EventEmitter {
         },
       });
       e.pub = pub;
-      let properties: { userProperties: Record<string, string> } | undefined;
-      if (this.cfg.protocol_version === 5) {
-        properties = { userProperties: { traceparent: traceparentOf(pub) } };
-        if (e.msgId) properties.userProperties[MESSAGE_ID_PROPERTY] = e.msgId;
-      }
-      this.client.publish(e.topic, e.payload, { qos: e.qos, properties }, (err) => {
-        if (this.sent.get(e) !== gen) return; // republished since: stale
-        this.sent.delete(e);
-        e.pub = undefined;
-        if (err) {
-          // Not acknowledged: back to the front, in order, for the next connection.
-          this.waiting.unshift(e);
-          endError(pub, `not acknowledged: ${err.message}`);
-          this.log.debug(
-            { device: e.device, seq: e.seq, err: err.message, ...logIds(pub) },
-            "publish failed; requeued",
-          );
-        } else {
-          if (e.qos > 0) this.spool.done(e.seq);
-          const label = QOS_LABEL[e.qos];
-          this.metrics.published.inc(label);
-          if (e.t0 !== undefined) this.metrics.uplinkLatency.observe(label, (performance.now() - e.t0) / 1e3);
-          pub.end();
-          e.span?.end();
-          // The line's fields only when it is written.
-          if (this.log.isLevelEnabled("debug"))
-            this.log.debug({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");
-        }
-        this.updateFull();
-        // Not from inside mqtt.js's acknowledgement handler: at the end of
-        // the turn (the socket is corked until then: see batch()).
-        this.pumpAtTurnEnd = true;
-        if (!this.batch()) setImmediate(() => this.pump());
-      });
+      const tp = ["traceparent", traceparentOf(pub)] as const;
+      const props = e.msgId ? [tp, [MESSAGE_ID_PROPERTY, e.msgId] as const] : [tp];
+      this.uplink.publish(e, { topic: e.topic, qos: e.qos, payload: e.payload, props });
     }
     this.metrics.queueDepth.set(this.depth);
+  }
+
+  /** The broker acknowledged `e` (reason undefined) or refused it. */
+  private acked(e: Entry, reason?: number): void {
+    const pub = e.pub;
+    e.pub = undefined;
+    if (reason !== undefined) {
+      // Not acknowledged: back to the front, in order, for the next attempt.
+      this.waiting.unshift(e);
+      const why =
+        reason === NOT_SENT
+          ? "not sent: the broker connection closed"
+          : `not acknowledged: reason code 0x${reason.toString(16)}`;
+      if (pub) endError(pub, why);
+      this.log.debug({ device: e.device, seq: e.seq, err: why, ...(pub && logIds(pub)) }, "publish failed; requeued");
+      // A broker that refuses a message (not authorized, quota exceeded)
+      // refuses it again at once: the queue waits a second, not a turn.
+      if (reason !== NOT_SENT && !this.refusedAt) {
+        this.refusedAt = setTimeout(() => {
+          this.refusedAt = undefined;
+          this.pump();
+        }, REFUSED_RETRY_MS);
+        this.log.warn(
+          { device: e.device, topic: e.topic, reason_code: reason, retry_ms: REFUSED_RETRY_MS },
+          "broker refused a publish; retrying",
+        );
+      }
+    } else {
+      if (e.qos > 0) this.spool.done(e.seq);
+      const label = QOS_LABEL[e.qos];
+      this.metrics.published.inc(label);
+      if (e.t0 !== undefined) this.metrics.uplinkLatency.observe(label, (performance.now() - e.t0) / 1e3);
+      pub?.end();
+      e.span?.end();
+      // The line's fields only when it is written.
+      if (pub && this.log.isLevelEnabled("debug"))
+        this.log.debug({ device: e.device, seq: e.seq, topic: e.topic, ...logIds(pub) }, "published");
+    }
+    this.updateFull();
+    // Not from inside the acknowledgement's handling: at the end of the
+    // turn (the socket is corked until then: see batch()).
+    this.pumpAtTurnEnd = true;
+    if (!this.batch()) setImmediate(() => this.pump());
   }
 
   /** Replace the downlink routing table (topic -> device channel). */
@@ -491,7 +515,13 @@ export class Bridge extends EventEmitter {
     this.updateFull();
   }
 
-  async close(): Promise<void> {
+  /** Waits (up to `drainMs`) for the broker to acknowledge what is in
+   *  flight; what it has not is replayed from the spool at the next start. */
+  async close(drainMs = 2000): Promise<void> {
+    clearTimeout(this.refusedAt);
+    const until = performance.now() + drainMs;
+    while (this.client.connected && this.inflight && performance.now() < until)
+      await new Promise((r) => setTimeout(r, 10));
     await new Promise<void>((r) => this.client.end(false, {}, () => r()));
     this.down.close();
   }
