@@ -123,7 +123,10 @@ export class DeviceLink {
   /** Why the journal could not be taken (another process owns it, or the
    *  path is not a journal); start() fails with it. */
   private readonly lockError?: Error;
-  private upRoutes = new Map<number, ChannelConfig>();
+  /** The MQTT topic of each channel mapped up. */
+  private upTopics = new Map<number, string>();
+  /** This link's cells of qn_uplink_messages_total, by QoS. */
+  private readonly uplinkCells: { n: number }[];
   private downQueue: Down[] = [];
   private timers: NodeJS.Timeout[] = [];
   private drainTimer?: NodeJS.Timeout;
@@ -156,6 +159,7 @@ export class DeviceLink {
   ) {
     this.log = env.log.child({ device: cfg.id });
     this.counters = new LinkCounters(env.metrics, cfg.id);
+    this.uplinkCells = ([0, 1, 2] as const).map((q) => env.metrics.uplinkCell(cfg.id, q));
     // Group commit: Peer.flush fsyncs once per batch, before any
     // acknowledgement goes back to the device.
     // One process per journal (and its .events beside it): not even
@@ -200,7 +204,7 @@ export class DeviceLink {
 
   /** Channel maps change without touching the link. */
   setChannels(d: LinkConfig): void {
-    this.upRoutes = new Map(d.channels.filter((c) => c.direction === "up").map((c) => [c.channel, c]));
+    this.upTopics = new Map(d.channels.filter((c) => c.direction === "up").map((c) => [c.channel, this.topic(c.topic)]));
   }
 
   topic(t: string): string {
@@ -557,8 +561,7 @@ export class DeviceLink {
         );
       }
     }
-    const route = this.upRoutes.get(f.channel);
-    const topic = route && this.topic(route.topic);
+    const topic = this.upTopics.get(f.channel);
     const span = startSpan(SPAN.UPLINK, {
       kind: SpanKind.CONSUMER,
       remote: parent,
@@ -591,7 +594,7 @@ export class DeviceLink {
       return;
     }
     this.uplink++;
-    this.env.metrics.uplink.inc({ ...this.dev, qos: String(qos) });
+    this.uplinkCells[qos].n++;
     if (this.log.isLevelEnabled("debug")) this.log.debug({ ...ids(), spool_seq: e.seq }, "uplink");
   }
 

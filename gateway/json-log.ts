@@ -34,7 +34,10 @@ export function isJsonLogRecord(r: unknown): boolean {
 }
 
 const COMPACT_BYTES = 4 * 1024 * 1024;
-const TRUNCATE_BYTES = 64 * 1024;
+/** Size past which the file is truncated once nothing is pending. Not
+ *  less: the truncation is fsync'd on the spot, and a busy queue empties
+ *  every few hundred messages. */
+export const TRUNCATE_BYTES = 1024 * 1024;
 
 export class JsonLog<E extends { seq: number }> {
   private fd: number;

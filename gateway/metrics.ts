@@ -83,6 +83,11 @@ export function createMetrics(opts: Partial<MetricsConfig> = {}) {
       },
     });
   const dev = ["device"] as const;
+  /** Message-path counts by (device, qos): plain numbers bumped per
+   *  message, handed to the counter at scrape time (prom-client hashes the
+   *  labels on every inc(), several times the cost of the count). A cell
+   *  outlives its link, so the counter never goes back. */
+  const uplinkCells = new Map<string, { labels: { device: string; qos: string }; n: number }>();
   const core = <K extends CoreCounterKey>(k: K) =>
     new Counter({
       name: CORE_COUNTERS[k].name,
@@ -185,7 +190,19 @@ export function createMetrics(opts: Partial<MetricsConfig> = {}) {
       help: "Messages from devices handed to the bridge",
       labelNames: ["device", "qos"],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const c of uplinkCells.values()) if (c.n) this.inc(c.labels, c.n);
+      },
     }),
+    /** The cell of qn_uplink_messages_total for `id` at `qos`: add to its n. */
+    uplinkCell(id: string, qos: 0 | 1 | 2): { n: number } {
+      const labels = { device: device(id), qos: String(qos) };
+      const key = `${labels.device}\0${labels.qos}`;
+      let c = uplinkCells.get(key);
+      if (!c) uplinkCells.set(key, (c = { labels, n: 0 }));
+      return c;
+    },
     downlink: new Counter({
       name: "qn_downlink_messages_total",
       help: "Messages from MQTT accepted by a device's core",

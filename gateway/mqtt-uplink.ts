@@ -54,6 +54,8 @@ const PUBLISH = 0x30,
   PUBREL = 0x62;
 /** Bytes of the buffer the turn's packets are encoded into. */
 const CHUNK = 64 * 1024;
+/** Topics and property names whose bytes are kept at most. */
+const STRING_CACHE = 4096;
 
 /** The ids mqtt.js gives its own packets: UPLINK_IDS+1..65535, in turn. */
 export function mqttIdProvider() {
@@ -179,11 +181,26 @@ export class MqttUplink<T> {
     return this.chunk;
   }
 
+  /** UTF-8 bytes of the topics and property names seen (a device's few
+   *  topics recur with every message); emptied when it grows past
+   *  STRING_CACHE entries. */
+  private strings = new Map<string, Buffer>();
+
+  private bytesOf(s: string): Buffer {
+    let b = this.strings.get(s);
+    if (!b) {
+      if (this.strings.size >= STRING_CACHE) this.strings.clear();
+      this.strings.set(s, (b = Buffer.from(s)));
+    }
+    return b;
+  }
+
   private encodePublish(m: Outgoing, id: number, dup: boolean): void {
-    const topicLen = Buffer.byteLength(m.topic);
+    const topic = this.bytesOf(m.topic);
+    const topicLen = topic.length;
     let propLen = 0;
     if (this.version === 5 && m.props)
-      for (const [k, v] of m.props) propLen += 5 + Buffer.byteLength(k) + Buffer.byteLength(v);
+      for (const [k, v] of m.props) propLen += 5 + this.bytesOf(k).length + Buffer.byteLength(v);
     const rest =
       2 + topicLen + (m.qos ? 2 : 0) + (this.version === 5 ? varLen(propLen) + propLen : 0) + m.payload.length;
     const b = this.room(1 + varLen(rest) + rest);
@@ -191,15 +208,16 @@ export class MqttUplink<T> {
     b[o++] = PUBLISH | (dup ? 8 : 0) | (m.qos << 1);
     o = putVar(b, o, rest);
     o = b.writeUInt16BE(topicLen, o);
-    o += b.write(m.topic, o);
+    o += topic.copy(b, o);
     if (m.qos) o = b.writeUInt16BE(id, o);
     if (this.version === 5) {
       o = putVar(b, o, propLen);
       if (m.props)
         for (const [k, v] of m.props) {
           b[o++] = 0x26; // user property
-          o = b.writeUInt16BE(Buffer.byteLength(k), o);
-          o += b.write(k, o);
+          const kb = this.bytesOf(k);
+          o = b.writeUInt16BE(kb.length, o);
+          o += kb.copy(b, o);
           o = b.writeUInt16BE(Buffer.byteLength(v), o);
           o += b.write(v, o);
         }

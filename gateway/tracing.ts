@@ -15,12 +15,14 @@
 // context): parents are passed explicitly, as a Span or a remote context.
 import {
   trace,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
   isSpanContextValid,
   type Span,
+  type SpanContext,
   type Attributes,
   type Context,
 } from "@opentelemetry/api";
@@ -60,7 +62,20 @@ export interface StartOptions {
   remote?: TraceContext | null;
 }
 
+/** The API's no-op provider (what a ProxyTracerProvider delegates to
+ *  until a provider is registered). */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/** A tracer provider is registered: spans are recorded somewhere. */
+function recording(): boolean {
+  const p = trace.getTracerProvider();
+  return (p instanceof ProxyTracerProvider ? p.getDelegate() : p) !== NOOP_PROVIDER;
+}
+
 export function startSpan(name: string, o: StartOptions = {}): Span {
+  // Nothing records spans (the usual case on the message path): only the
+  // ids are needed, made here without the API's context and tracer calls.
+  if (!recording()) return idsOnly(o.parent ? o.parent.spanContext() : o.remote);
   let ctx: Context = ROOT_CONTEXT;
   if (o.parent) ctx = trace.setSpan(ctx, o.parent);
   else if (o.remote) ctx = trace.setSpanContext(ctx, { ...o.remote, isRemote: true });
@@ -70,7 +85,13 @@ export function startSpan(name: string, o: StartOptions = {}): Span {
   const sc = span.spanContext(),
     parent = trace.getSpanContext(ctx);
   if (isSpanContextValid(sc) && sc.spanId !== parent?.spanId) return span;
-  // The no-op tracer: no ids of its own (or its parent's). Give it some.
+  // A provider that made no ids of its own (or its parent's): give it some.
+  return idsOnly(parent);
+}
+
+/** A span that records nothing, with fresh ids: a child of `parent` if it
+ *  is valid, else the root of a new trace. */
+function idsOnly(parent: TraceContext | SpanContext | null | undefined): Span {
   const inherit = parent && isSpanContextValid(parent);
   return trace.wrapSpanContext({
     traceId: inherit ? parent.traceId : newTraceId(),

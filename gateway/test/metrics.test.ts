@@ -172,7 +172,7 @@ describe("fleet mode", () => {
   it("keeps per-device series for the allow-list only and sums the others under (others)", async () => {
     const m = createMetrics({ per_device: false, device_allow: ["a"] });
     m.setLinkSource(() => [sample("a", true), sample("b", true), sample("c", false), sample("d", true)]);
-    for (const id of ["a", "b", "c", "d"]) m.uplink.inc({ device: m.device(id), qos: "1" });
+    for (const id of ["a", "b", "c", "d"]) m.uplinkCell(id, 1).n++;
     const fams = parseExposition(await m.registry.metrics());
     const devices = new Set<string>();
     for (const f of fams.values()) for (const s of f.samples) if (s.labels.device) devices.add(s.labels.device);
