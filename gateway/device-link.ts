@@ -35,7 +35,7 @@ import { GateTransport } from "./gate-transport.ts";
 import { Candidate } from "./candidate.ts";
 import { readKeyFile } from "../host/key-file.ts";
 import { deviceServer } from "./device-listener.ts";
-import { deviceParams, type Config, type DeviceConfig, type ChannelConfig } from "./config.ts";
+import { deviceParams, type Config, type DeviceConfig } from "./config.ts";
 import type { Bridge } from "./bridge.ts";
 import type { Spool } from "./spool.ts";
 import type { LINK_STATES, Metrics, LinkSample, BreakerState } from "./metrics.ts";
@@ -204,7 +204,9 @@ export class DeviceLink {
 
   /** Channel maps change without touching the link. */
   setChannels(d: LinkConfig): void {
-    this.upTopics = new Map(d.channels.filter((c) => c.direction === "up").map((c) => [c.channel, this.topic(c.topic)]));
+    this.upTopics = new Map(
+      d.channels.filter((c) => c.direction === "up").map((c) => [c.channel, this.topic(c.topic)]),
+    );
   }
 
   topic(t: string): string {
