@@ -1,56 +1,49 @@
-// The QN path of the gateway benchmark: a gateway (`qn gateway`, its own
-// process, stopped by its pid) configured for N devices on their own TCP
-// listeners, and N emulated devices (host/sim-device.ts: the firmware's
-// core, auth mode 2, real handshake, session, frame MACs, own journal and
-// in-flight window) dialing it, each over its own loopback connection.
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+// The QN paths of the gateway benchmark: a gateway (`qn gateway`, its own
+// process, stopped by its pid) and N emulated devices (host/sim-device.ts:
+// the firmware's core, auth mode 2, real handshake, session, frame MACs,
+// own journal and in-flight window) dialing it, each over its own loopback
+// connection: QnPath with a TCP listener per device (the saturated load,
+// few devices), FleetPath with all of them on the fleet listener (the thin
+// load, a thousand devices).
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { SimDevice } from "../host/sim-device.ts";
 import { tcpConnect, type TcpTransport } from "../host/transport/tcp.ts";
-import { ROOT } from "../host/status.ts";
-import { freePort, sleep, stopByPid, until } from "../gateway/test/helpers.ts";
+import { scheduler } from "../host/scheduler.ts";
+import { freePort, sleep, until } from "../gateway/test/helpers.ts";
 import { Codec, Prio, type Qos } from "../host/abi.ts";
+import { GatewayProc } from "./gateway-proc.ts";
+import * as fleet from "./fleet.ts";
 
 /** Channel `1 + qos` of every device is mapped up at that QoS to topic `q<qos>`. */
 export const channelOf = (qos: number) => 1 + qos;
+const CHANNELS: fleet.Profile["channels"] = [0, 1, 2].map((qos) => ({
+  channel: channelOf(qos),
+  topic: `q${qos}`,
+  qos,
+  direction: "up",
+}));
 
-/** The gateway as its own process (`qn gateway`), stopped by its pid. */
-export class GatewayProc {
-  proc?: ChildProcess;
-  stderr = "";
-  constructor(readonly config: string) {}
-  get pid(): number | undefined {
-    return this.proc?.pid;
-  }
-  start(): void {
-    const prof = process.env.QN_BENCH_GW_PROF;
-    this.proc = spawn(
-      process.execPath,
-      [
-        ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, "--cpu-prof-interval=250"] : []),
-        // Extra Node / V8 flags for the gateway (experiments: not the product's).
-        ...(process.env.QN_BENCH_GW_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
-        "--import",
-        "tsx",
-        join(ROOT, "gateway/cli-qn.ts"),
-        "gateway",
-        "-c",
-        this.config,
-      ],
-      { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
-    );
-    this.proc.stderr!.on("data", (b) => {
-      this.stderr += b;
-    });
-  }
-  async stop(): Promise<void> {
-    await stopByPid(this.proc);
-  }
+/** Queue a message on a device at `qos`; false when its window is full. */
+function publish(sim: SimDevice, qos: number, payload: Uint8Array): boolean {
+  return sim.core.tryPublish(channelOf(qos), qos as Qos, Prio.BULK, Codec.NONE, payload) >= 0;
 }
 
-function gatewayYaml(brokerUrl: string, opsPort: number, devPorts: number[], name: string): string {
+/** Node / V8 flags for the gateway: a CPU profile (QN_BENCH_GW_PROF=<dir>,
+ *  250 µs sampling) and experiments' flags (QN_BENCH_GW_NODE_ARGS, not the
+ *  product's). */
+function gatewayNodeArgs(): string[] {
+  const prof = process.env.QN_BENCH_GW_PROF;
+  return [
+    ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, "--cpu-prof-interval=250"] : []),
+    ...(process.env.QN_BENCH_GW_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+  ];
+}
+
+/** The config's gateway: and mqtt: sections, the same for every gateway of
+ *  the benchmark; its files (`name`.spool, ops.token) beside the config. */
+function gatewayHead(brokerUrl: string, opsPort: number, name: string): string {
   return `gateway:
   ops: { listen: "127.0.0.1:${opsPort}", token_file: ops.token }
   spool: ${name}.spool
@@ -61,7 +54,11 @@ mqtt:
   client_id: qn-bench-${name}
   queue_limit: 10000
   protocol_version: 5
-devices:
+`;
+}
+
+function gatewayYaml(brokerUrl: string, opsPort: number, devPorts: number[], name: string): string {
+  return `${gatewayHead(brokerUrl, opsPort, name)}devices:
 ${devPorts
   .map(
     (port, i) => `  - id: dev${i}
@@ -70,10 +67,7 @@ ${devPorts
     auth: 2
     journal: ${name}-dev${i}.journal
     channels:
-      - { channel: ${channelOf(0)}, topic: q0, qos: 0, direction: up }
-      - { channel: ${channelOf(1)}, topic: q1, qos: 1, direction: up }
-      - { channel: ${channelOf(2)}, topic: q2, qos: 2, direction: up }
-`,
+${CHANNELS.map((c) => `      - ${JSON.stringify(c)}\n`).join("")}`,
   )
   .join("")}`;
 }
@@ -100,7 +94,7 @@ export class QnPath {
     const [opsPort, ...devPorts] = ports;
     const cfg = join(this.dir, `${this.name}.yaml`);
     writeFileSync(cfg, gatewayYaml(brokerUrl, opsPort, devPorts, this.name));
-    const gw = new GatewayProc(cfg);
+    const gw = new GatewayProc(cfg, { nodeArgs: gatewayNodeArgs() });
     this.gw = gw;
     gw.start();
     // Each device dials the gateway (retry until it listens).
@@ -127,14 +121,12 @@ export class QnPath {
 
   /** Queue a message on device `i`; false when its window is full. */
   tryPublish(i: number, qos: number, payload: Uint8Array): boolean {
-    return this.sims[i].core.tryPublish(channelOf(qos), qos as Qos, Prio.BULK, Codec.NONE, payload) >= 0;
+    return publish(this.sims[i], qos, payload);
   }
 
-  /** Send what device `i` (every device when none) has queued. */
-  flush(i?: number): void {
-    const step = (d: SimDevice) => (d as unknown as { step(b: Uint8Array): void }).step(new Uint8Array(0));
-    if (i !== undefined) step(this.sims[i]);
-    else for (const d of this.sims) step(d);
+  /** Send what every device has queued, now. */
+  flush(): void {
+    for (const d of this.sims) (d as unknown as { step(b: Uint8Array): void }).step(new Uint8Array(0));
   }
 
   /** Stop the devices and the gateway (again: nothing). */
@@ -151,6 +143,67 @@ export class QnPath {
       } catch {
         /* */
       }
+    await this.gw?.stop();
+  }
+}
+
+/** A gateway with `n` devices on its fleet listener (bench/fleet.ts: a
+ *  registry of one profile, its heartbeat the fleet's), sessions up; its
+ *  files in `dir`/`name`. A gateway serving thousands of devices serves
+ *  them there, not on a listener each. */
+export class FleetPath {
+  private devs: fleet.Device[] = [];
+  gw?: GatewayProc;
+
+  constructor(
+    private readonly dir: string,
+    readonly n: number,
+    private readonly name: string,
+  ) {}
+
+  async start(brokerUrl: string): Promise<void> {
+    const dir = join(this.dir, this.name);
+    mkdirSync(dir);
+    const ports = new Set<number>();
+    while (ports.size < 2) ports.add(await freePort());
+    const [opsPort, port] = ports;
+    fleet.writeRegistry(dir, this.n, { profile: "bench", heartbeat_ms: fleet.FLEET_HEARTBEAT_MS, channels: CHANNELS });
+    const cfg = join(dir, "gateway.yaml");
+    writeFileSync(cfg, gatewayHead(brokerUrl, opsPort, this.name) + fleet.fleetSection(port, fleet.HANDSHAKE_POOL));
+    const gw = new GatewayProc(cfg, { nodeArgs: gatewayNodeArgs() });
+    this.gw = gw;
+    gw.start();
+    await fleet.fleetOpen(gw, dir, port);
+    const storm = fleet.STORM_S(this.n) * 1000;
+    this.devs = fleet.dialFleet(this.n, port, storm);
+    if (!(await fleet.allUp(this.devs, 120_000 + storm))) throw new Error(`fleet devices not all up: ${gw.stderr}`);
+  }
+
+  /** Queue a message on device `i`; false when its window is full or it has no connection. */
+  tryPublish(i: number, qos: number, payload: Uint8Array): boolean {
+    const sim = this.devs[i].sim;
+    return !!sim && publish(sim, qos, payload);
+  }
+
+  /** Send what device `i` has queued, at the scheduler's next turn. */
+  flush(i: number): void {
+    const sim = this.devs[i].sim;
+    if (sim) scheduler.wake(sim, 0);
+  }
+
+  /** Sessions that went down since the devices came up. */
+  downs(): number {
+    let n = 0;
+    for (const d of this.devs) {
+      d.poll();
+      n += d.downs;
+    }
+    return n;
+  }
+
+  /** Stop the devices and the gateway (again: nothing). */
+  async stop(): Promise<void> {
+    for (const d of this.devs.splice(0)) d.stop();
     await this.gw?.stop();
   }
 }

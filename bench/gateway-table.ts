@@ -36,7 +36,7 @@ export function gatewayTable(g: GatewayResult): string[] {
   if (thin.length) {
     L.push(
       ``,
-      `Thin load (a gateway of its own; devices × 1 msg/s, spread over the second), CPU per message against the saturated figure above:`,
+      `Thin load (devices on the fleet listener of a gateway of their own, 1 msg/s each, spread over the second), CPU per message against the saturated figure above:`,
       ``,
       `| QoS | devices | received / sent | p99 | gateway µs/msg, whole | of it idle | marginal (whole − idle) | ± one /proc tick | saturated | whole ÷ saturated | marginal ÷ saturated | mosquitto µs/msg |`,
       `|---|---|---|---|---|---|---|---|---|---|---|---|`,
@@ -47,7 +47,7 @@ export function gatewayTable(g: GatewayResult): string[] {
       const m = t.gateway_marginal_us_per_msg;
       const r = (a?: number) => (a !== undefined && sat ? `${(a / sat).toFixed(2)}×` : "–");
       L.push(
-        `| ${k.slice(3)} | ${t.devices} | ${f(t.received)} / ${f(t.sent)} | ${f(t.p99_us)} µs | ${f(whole)} | ${whole !== undefined && m !== undefined ? f(Math.round(whole - m)) : "–"} (${f(t.gateway_idle_us_per_s)} µs/s) | ${f(m)} | ${f(t.resolution_us_per_msg)} | ${f(sat)} | ${r(whole)} | ${r(m)} | ${f(t.cpu?.broker?.us_per_msg)} |`,
+        `| ${k.slice(3)} | ${f(t.devices)} ${t.listener} | ${f(t.received)} / ${f(t.sent)} | ${f(t.p99_us)} µs | ${f(whole)} | ${whole !== undefined && m !== undefined ? f(Math.round(whole - m)) : "–"} (${f(t.gateway_idle_us_per_s)} µs/s) | ${f(m)} | ${f(t.resolution_us_per_msg)} | ${f(sat)} | ${r(whole)} | ${r(m)} | ${f(t.cpu?.broker?.us_per_msg)} |`,
       );
     }
   }

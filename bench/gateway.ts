@@ -19,9 +19,10 @@
 // CPU per message of each hop (gateway, mosquitto, this process) over the
 // same measurement, from /proc (bench/proc-cpu.ts): the ratio gateway ÷
 // broker is the goal (issue 19), and holds on a loaded machine because
-// both come from the same phase. A thin load (THIN_DEVICES devices, one
-// message a second each, a gateway of their own) gives the CPU a message
-// costs when nothing can be batched, against the saturated figure.
+// both come from the same phase. A thin load (THIN_DEVICES devices on the
+// fleet listener of a gateway of their own, bench/fleet.ts, one message a
+// second each) gives the CPU a message costs when little can be batched,
+// against the saturated figure.
 // mosquitto and the gateways are always stopped by their pids.
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -32,8 +33,9 @@ import { ROOT } from "../host/status.ts";
 import { Mosquitto, freePort, sleep } from "../gateway/test/helpers.ts";
 import { machine, quantile, round } from "./lib.ts";
 import { ThreadSample, ProcessSample, SelfSample, TICK_US, type HopCpu } from "./proc-cpu.ts";
-import { QnPath } from "./gateway-path.ts";
+import { FleetPath, QnPath } from "./gateway-path.ts";
 import { gatewayTable, gatewayMarkdown } from "./gateway-table.ts";
+import { FLEET_HEARTBEAT_MS } from "./fleet.ts";
 
 const QUICK = process.argv.includes("--quick");
 const DURATION_MS = QUICK ? 1000 : 3000;
@@ -42,11 +44,11 @@ const DRAIN_MS = 5000;
 const WINDOW = 200;
 const DEVICES = 8;
 const PAYLOAD = 32;
-/** Thin load: this many devices, each one message a second (what 2 shared
- *  cores sustain next to the bench's own device cores, each on a 2 ms timer). */
-const THIN_DEVICES = Number(process.env.QN_BENCH_THIN_DEVICES ?? 100);
+/** Thin load: this many devices on a fleet listener, each one message a second. */
+const THIN_DEVICES = Number(process.env.QN_BENCH_THIN_DEVICES ?? 1000);
 const THIN_MS = QUICK ? 3000 : 5000;
 const THIN_IDLE_MS = QUICK ? 1500 : 3000;
+const THIN_SETTLE_MS = 2000;
 // The driver sleeps until something can have changed (a device received
 // bytes, the subscriber got a message) instead of spinning: on 2 cores a
 // spinning driver takes the CPU the gateway and the broker need.
@@ -212,11 +214,12 @@ async function drive(
  *  devices spread evenly over the second, for THIN_MS. The gateway's CPU
  *  per message is given whole (its timers included) and as the marginal
  *  cost over its idle rate (`idleUsPerS`, the same devices, no traffic). */
-async function thin(sub: Subscriber, path: QnPath, qos: 0 | 1 | 2, idleUsPerS: number, brokerPid?: number) {
+async function thin(sub: Subscriber, path: FleetPath, qos: 0 | 1 | 2, idleUsPerS: number, brokerPid?: number) {
   startCounting(sub);
+  const downs0 = path.downs();
   const cpu = sampleHops(path.gw?.pid, brokerPid);
   const t0 = performance.now();
-  const next = path.sims.map((_, i) => t0 + (i * 1000) / path.n);
+  const next = Array.from({ length: path.n }, (_, i) => t0 + (i * 1000) / path.n);
   let sent = 0,
     refused = 0;
   while (performance.now() < t0 + THIN_MS) {
@@ -239,8 +242,11 @@ async function thin(sub: Subscriber, path: QnPath, qos: 0 | 1 | 2, idleUsPerS: n
   return {
     ...run,
     devices: path.n,
+    listener: "fleet",
     rate_per_device: 1,
     refused,
+    /** Device sessions that went down during the phase (each redials). */
+    link_downs: path.downs() - downs0,
     gateway_idle_us_per_s: idleUsPerS,
     gateway_marginal_us_per_msg: marginal,
     /** One /proc clock tick (10 ms) per message received: the figures'
@@ -281,7 +287,7 @@ export async function runGateway() {
   const key = keyOf(dir);
   const broker = new Mosquitto(await freePort());
   const sat = new QnPath(dir, key, DEVICES, "sat");
-  const thinPath = new QnPath(dir, key, THIN_DEVICES, "thin");
+  const thinPath = new FleetPath(dir, THIN_DEVICES, "thin");
   const pubs: MqttClient[] = [];
   const subs: MqttClient[] = [];
   const levels = (process.env.QN_BENCH_QOS ?? "0,1,2").split(",").map(Number) as (0 | 1 | 2)[];
@@ -347,7 +353,10 @@ export async function runGateway() {
     // timers to the saturated figures).
     const thinOut: Record<string, ThinRun> = {};
     if (thinLevels.length && THIN_DEVICES > 0) {
-      await thinPath.start(broker.url, () => {});
+      await thinPath.start(broker.url);
+      // The storm's handshakes (and the garbage they leave) are over before
+      // the idle rate is taken.
+      await sleep(THIN_SETTLE_MS);
       const idle = await idleRate(thinPath.gw?.pid);
       for (const qos of thinLevels) {
         const sq = await subscriber(broker.url, `qn/+/q${qos}`, qos);
@@ -364,7 +373,7 @@ export async function runGateway() {
       window: WINDOW,
       mosquitto:
         "2.0.11 (apt), one instance for both paths: set_tcp_nodelay true, max_inflight_messages 100, max_queued_messages 0, persistence true (saved on exit / autosave, no per-message fsync), 127.0.0.1 only",
-      method: `32-byte payload, ${DEVICES} publishers (QN: devices, each its own TCP connection, session and journal; mosquitto: mqtt.js clients), one subscriber per path (MQTT 5, clean session, subscribed at the same QoS to a wildcard), publishes round robin, at most ${WINDOW} messages outstanding end to end, ${DURATION_MS} ms per measurement after a ${WARMUP_MS} ms warm-up of the same path at the same QoS, then drained (up to ${DRAIN_MS} ms); msg/s = received / (last receive - first publish); latency = publish call to subscriber callback, same process clock. CPU per message = utime + stime from /proc over the measurement and its drain, divided by the messages received: the gateway (all its threads), mosquitto (the same process for both paths) and this process (the devices or the publishers, and the subscriber). QN: emulated devices (host/sim-device.ts core, auth mode 2, session + frame MACs + device journal, in-flight window 8 each) over TCP loopback to the gateway (own Node process; QoS >= 1 spooled with fsync before the device is acknowledged, QoS 2 also in the device's fsync'd journal on the gateway, group commit: one fsync per batch, always before the acknowledgement leaves) to mosquitto. mosquitto: mqtt.js publishers straight to the broker. Thin load: ${THIN_DEVICES} devices on a gateway of their own, 1 message a second each, spread over the second, ${THIN_MS} ms per QoS after ${THIN_IDLE_MS} ms idle with the same devices connected.`,
+      method: `32-byte payload, ${DEVICES} publishers (QN: devices, each its own TCP connection, session and journal; mosquitto: mqtt.js clients), one subscriber per path (MQTT 5, clean session, subscribed at the same QoS to a wildcard), publishes round robin, at most ${WINDOW} messages outstanding end to end, ${DURATION_MS} ms per measurement after a ${WARMUP_MS} ms warm-up of the same path at the same QoS, then drained (up to ${DRAIN_MS} ms); msg/s = received / (last receive - first publish); latency = publish call to subscriber callback, same process clock. CPU per message = utime + stime from /proc over the measurement and its drain, divided by the messages received: the gateway (all its threads), mosquitto (the same process for both paths) and this process (the devices or the publishers, and the subscriber). QN: emulated devices (host/sim-device.ts core, auth mode 2, session + frame MACs + device journal, in-flight window 8 each) over TCP loopback to the gateway (own Node process; QoS >= 1 spooled with fsync before the device is acknowledged, QoS 2 also in the device's fsync'd journal on the gateway, group commit: one fsync per batch, always before the acknowledgement leaves) to mosquitto. mosquitto: mqtt.js publishers straight to the broker. Thin load: ${THIN_DEVICES} devices on the fleet listener of a gateway of their own (a registry of one profile, ${FLEET_HEARTBEAT_MS / 1000} s heartbeat, per-device keys and key ids, journals in one folder; the emulated devices on the bench process's one scheduler), 1 message a second each, spread over the second, ${THIN_MS} ms per QoS after ${THIN_IDLE_MS} ms idle with the same devices connected (once the ${THIN_SETTLE_MS} ms after their storm of handshakes are over).`,
       results: out,
       thin: thinOut,
       hop_goal: {

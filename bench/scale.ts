@@ -2,11 +2,8 @@
 //
 // The gateway runs as its own process (`qn gateway`, fleet: section, a
 // registry of N devices on one profile, auth mode 2). The N emulated
-// devices run in this process (host/sim-device.ts: the firmware's core, a
-// server session with its own key and key id, its journal in memory), all
-// instances of one compiled module driven by one scheduler, each with its
-// own TCP connection; they connect in a storm (all started within
-// STORM_S), and redial with jittered backoff when their connection closes.
+// devices (bench/fleet.ts) run in this process; they connect in a storm
+// (all started within STORM_S) and redial when their connection closes.
 // mosquitto is the broker. Per N:
 //   bring-up   first dial -> every device's session up (device side)
 //   handshake  dial -> session up, per device (the pooled proof, then the
@@ -27,21 +24,27 @@
 // Usage: node --import tsx bench/scale.ts [--n 100,1000] [--idle-s 10] [--restart] [--pool 64] [--prof DIR] [--log FILE]
 //   [--out bench/scale.json]: the results also to that file, and their plot
 //   (bench/scale-svg.ts) to the same name ending .svg.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
-import { createHmac } from "node:crypto";
-import { connect as netConnect } from "node:net";
 import { connect as mqttConnect } from "mqtt";
-import { SimDevice } from "../host/sim-device.ts";
 import { scheduler } from "../host/scheduler.ts";
 import { Codec, Prio, Qos } from "../host/abi.ts";
-import { TcpTransport } from "../host/transport/tcp.ts";
-import { ROOT } from "../host/status.ts";
-import { SessionStat } from "../host/abi.ts";
-import { Mosquitto, freePort, sleep, stopByPid } from "../gateway/test/helpers.ts";
+import { Mosquitto, freePort, sleep } from "../gateway/test/helpers.ts";
 import { machine, quantile, round } from "./lib.ts";
+import {
+  type Device,
+  type Profile,
+  FLEET_HEARTBEAT_MS,
+  HANDSHAKE_POOL,
+  STORM_S,
+  allUp,
+  dialFleet,
+  fleetOpen,
+  fleetSection,
+  writeRegistry,
+} from "./fleet.ts";
+import { GatewayProc } from "./gateway-proc.ts";
 import { scaleSvg } from "./scale-svg.ts";
 
 const arg = (name: string, dflt: string) => {
@@ -66,13 +69,9 @@ const LOAD_RATE = Number(arg("--load-rate", "1"));
 /** gateway.workers of the gateway under test (cluster.ts). */
 const WORKERS = arg("--workers", "1");
 /** fleet.handshake_pool of the gateway under test. */
-const POOL = Number(arg("--pool", "64"));
-const STORM_S = (n: number) => Math.min(30, Math.max(1, n / 400));
-const CONNECT_TIMEOUT_MS = 3000;
-const HB_SLOW = 30_000,
+const POOL = Number(arg("--pool", String(HANDSHAKE_POOL)));
+const HB_SLOW = FLEET_HEARTBEAT_MS,
   HB_FAST = 1000;
-
-const keyOf = (i: number) => createHmac("sha256", "qn-bench-scale").update(String(i)).digest().subarray(0, 32);
 
 /** The gateway's CPU and RSS: its process and, with workers, every child
  *  process of it (a worker that died counts no more). */
@@ -104,143 +103,6 @@ async function cpuOver(pid: number, s: number): Promise<number> {
     t0 = performance.now();
   await sleep(s * 1000);
   return (100 * (procStat(pid).cpuS - a)) / ((performance.now() - t0) / 1000);
-}
-
-class GatewayProc {
-  proc?: ChildProcess;
-  stderr = "";
-  constructor(readonly config: string) {}
-  start(): void {
-    this.proc = spawn(
-      process.execPath,
-      [
-        "--expose-gc",
-        ...(PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []),
-        "--import",
-        "tsx",
-        join(ROOT, "gateway/cli-qn.ts"),
-        "gateway",
-        "-c",
-        this.config,
-      ],
-      { cwd: ROOT, stdio: ["ignore", LOG ? "pipe" : "ignore", "pipe"] },
-    );
-    if (LOG) this.proc.stdout!.pipe(createWriteStream(LOG, { flags: "a" }));
-    this.proc.stderr!.on("data", (b) => {
-      this.stderr += b;
-    });
-  }
-  get pid(): number {
-    return this.proc!.pid!;
-  }
-  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    await stopByPid(this.proc, signal, 5000);
-  }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = netConnect(port, "127.0.0.1");
-    s.once("connect", () => {
-      s.destroy();
-      r(true);
-    });
-    s.once("error", () => r(false));
-  });
-}
-
-/** An emulated device: dials, runs a SimDevice on the connection, redials
- *  with jittered backoff when it closes. */
-class Device {
-  sim?: SimDevice;
-  t?: TcpTransport;
-  dialedAt = 0;
-  upAt = 0;
-  handshakesMs: number[] = [];
-  wasUp = false;
-  downs = 0;
-  private stopped = false;
-  private backoff = 200;
-  constructor(
-    readonly i: number,
-    readonly port: number,
-  ) {}
-
-  dial(): void {
-    if (this.stopped) return;
-    this.dialedAt = performance.now();
-    let over = false;
-    const again = () => {
-      if (over) return;
-      over = true;
-      this.redial();
-    };
-    const s = netConnect(this.port, "127.0.0.1");
-    // A device gives up on a connection attempt after a while (its SYN may
-    // sit in TCP's own retries for minutes) and dials again.
-    s.setTimeout(CONNECT_TIMEOUT_MS, () => s.destroy());
-    s.once("connect", () => {
-      s.setTimeout(0);
-      const t = new TcpTransport(s, `dev${this.i}`);
-      this.t = t;
-      // The same device on a new connection: its core keeps running (and
-      // no Wasm instance is left to the GC per redial).
-      if (this.sim) this.sim.rebind(t);
-      else this.sim = new SimDevice(t, { key: keyOf(this.i), auth: 2, keyId: this.i + 1 });
-      this.sessionsAtDial = this.sessionsUp();
-      t.onClose(again);
-    });
-    s.once("error", again);
-    s.once("close", again);
-  }
-
-  private sessionsAtDial = 0;
-  private sessionsUp(): number {
-    return this.sim ? Number(this.sim.core.sessionStat(SessionStat.SESSIONS_UP)) : 0;
-  }
-
-  private redial(): void {
-    if (this.stopped) return;
-    if (this.wasUp) this.downs++;
-    this.wasUp = false;
-    this.sessionsAtDial = Number.MAX_SAFE_INTEGER; // not up until the next connection's session is
-    const wait = this.backoff / 2 + Math.random() * (this.backoff / 2);
-    this.backoff = Math.min(this.backoff * 2, 5000);
-    setTimeout(() => this.dial(), wait);
-  }
-
-  /** Polled: notes the moment the session came up. */
-  poll(): boolean {
-    const up = !!this.sim && this.sim.core.sessionUp() && this.sessionsUp() > this.sessionsAtDial;
-    if (up && !this.wasUp) {
-      this.upAt = performance.now();
-      this.handshakesMs.push(this.upAt - this.dialedAt);
-      this.backoff = 200;
-    }
-    if (!up && this.wasUp) this.downs++;
-    this.wasUp = up;
-    return up;
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.sim?.close();
-    void this.t?.close();
-  }
-}
-
-async function allUp(devs: Device[], timeoutMs: number): Promise<boolean> {
-  const t0 = performance.now();
-  for (;;) {
-    let n = 0;
-    for (const d of devs) if (d.poll()) n++;
-    if (n === devs.length) return true;
-    if (performance.now() - t0 > timeoutMs) {
-      process.stderr.write(`scale: ${n}/${devs.length} up after ${timeoutMs} ms\n`);
-      return false;
-    }
-    await sleep(50);
-  }
 }
 
 /** Every device publishes one QoS 1 message a second (spread over the
@@ -315,7 +177,7 @@ async function ops(port: number, token: string, method: string, path: string, bo
   }
 }
 
-const profile = (hb: number) => ({
+const profile = (hb: number): Profile => ({
   profile: "sensors",
   heartbeat_ms: hb,
   channels: [
@@ -328,10 +190,7 @@ async function runN(n: number, brokerUrl: string) {
   const dir = mkdtempSync(join(tmpdir(), "qn-bench-scale-"));
   const port = await freePort(),
     opsPort = await freePort();
-  const lines = [JSON.stringify(profile(HB_SLOW))];
-  for (let i = 0; i < n; i++)
-    lines.push(JSON.stringify({ device: `d${i}`, key_id: i + 1, key: keyOf(i).toString("hex"), profile: "sensors" }));
-  writeFileSync(join(dir, "devices.qnr"), `${lines.join("\n")}\n`, { mode: 0o600 });
+  writeRegistry(dir, n, profile(HB_SLOW));
   const cfg = join(dir, "gateway.yaml");
   writeFileSync(
     cfg,
@@ -341,32 +200,22 @@ async function runN(n: number, brokerUrl: string) {
   log_level: warn
   workers: ${WORKERS}
 mqtt: { url: "${brokerUrl}", client_id: "qn-scale-${n}" }
-fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals, handshake_pool: ${POOL}, handshake_ms: 10000 }
-`,
+${fleetSection(port, POOL)}`,
   );
-  const gw = new GatewayProc(cfg);
-  const devs: Device[] = [];
+  const gw = new GatewayProc(cfg, {
+    nodeArgs: ["--expose-gc", ...(PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : [])],
+    log: LOG || undefined,
+  });
+  let devs: Device[] = [];
   try {
     gw.start();
-    const t0 = performance.now();
-    // The ops token is written as the ops API starts, which may be after
-    // the fleet port opens.
-    while (!(await portOpen(port)) || !existsSync(join(dir, "ops.token"))) {
-      if (gw.proc!.exitCode !== null) throw new Error(`gateway exited: ${gw.stderr}`);
-      if (performance.now() - t0 > 60_000) throw new Error("gateway did not open its fleet port");
-      await sleep(50);
-    }
-    const token = readFileSync(join(dir, "ops.token"), "utf8").trim();
+    const token = await fleetOpen(gw, dir, port);
     await sleep(3000);
     const base = procStat(gw.pid);
     // The storm: every device dials within STORM_S.
     const storm = STORM_S(n) * 1000;
     const tStart = performance.now();
-    for (let i = 0; i < n; i++) {
-      const d = new Device(i, port);
-      devs.push(d);
-      setTimeout(() => d.dial(), (i / n) * storm);
-    }
+    devs = dialFleet(n, port, storm);
     const ok = await allUp(devs, 120_000 + storm);
     const bringUpS = (performance.now() - tStart) / 1000;
     const hs = devs

@@ -44,7 +44,8 @@ export async function until(what: string, f: () => boolean, timeoutMs = 10000): 
   }
 }
 
-function portOpen(port: number): Promise<boolean> {
+/** Whether something accepts a connection on 127.0.0.1:`port` now. */
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((r) => {
     const s = connect(port, "127.0.0.1");
     s.once("connect", () => {
