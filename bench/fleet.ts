@@ -45,8 +45,10 @@ export function writeRegistry(dir: string, n: number, profile: Profile): void {
 }
 
 /** The gateway config's fleet: section, its files beside the config. */
+/** The fleet: section; QN_BENCH_JOURNAL_PACK=0 gives each device a journal
+ *  file of its own (fleet.journal_pack: false), for comparison. */
 export const fleetSection = (port: number, pool: number) =>
-  `fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals, handshake_pool: ${pool}, handshake_ms: 10000 }\n`;
+  `fleet: { listen: "127.0.0.1:${port}", registry: devices.qnr, journals: journals, handshake_pool: ${pool}, handshake_ms: 10000${process.env.QN_BENCH_JOURNAL_PACK === "0" ? ", journal_pack: false" : ""} }\n`;
 
 /** Wait until the gateway (its config in `dir`) listens on its fleet port
  *  and has written its ops token (the ops API may start after the fleet
@@ -73,9 +75,11 @@ export class Device {
   downs = 0;
   private stopped = false;
   private backoff = 200;
+  /** `onData` hears every byte the device receives (a driver's wake-up). */
   constructor(
     readonly i: number,
     readonly port: number,
+    private readonly onData?: () => void,
   ) {}
 
   dial(): void {
@@ -95,6 +99,7 @@ export class Device {
       s.setTimeout(0);
       const t = new TcpTransport(s, `dev${this.i}`);
       this.t = t;
+      if (this.onData) t.onData(this.onData);
       // The same device on a new connection: its core keeps running (and
       // no Wasm instance is left to the GC per redial).
       if (this.sim) this.sim.rebind(t);
@@ -142,10 +147,10 @@ export class Device {
 }
 
 /** Devices 0 .. n-1 of the registry, dialing `port` spread evenly over `stormMs`. */
-export function dialFleet(n: number, port: number, stormMs: number): Device[] {
+export function dialFleet(n: number, port: number, stormMs: number, onData?: () => void): Device[] {
   const devs: Device[] = [];
   for (let i = 0; i < n; i++) {
-    const d = new Device(i, port);
+    const d = new Device(i, port, onData);
     devs.push(d);
     setTimeout(() => d.dial(), (i / n) * stormMs);
   }

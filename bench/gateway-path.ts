@@ -161,7 +161,8 @@ export class FleetPath {
     private readonly name: string,
   ) {}
 
-  async start(brokerUrl: string): Promise<void> {
+  /** `onData` hears every byte a device receives (the driver's wake-up). */
+  async start(brokerUrl: string, onData?: () => void): Promise<void> {
     const dir = join(this.dir, this.name);
     mkdirSync(dir);
     const ports = new Set<number>();
@@ -175,7 +176,7 @@ export class FleetPath {
     gw.start();
     await fleet.fleetOpen(gw, dir, port);
     const storm = fleet.STORM_S(this.n) * 1000;
-    this.devs = fleet.dialFleet(this.n, port, storm);
+    this.devs = fleet.dialFleet(this.n, port, storm, onData);
     if (!(await fleet.allUp(this.devs, 120_000 + storm))) throw new Error(`fleet devices not all up: ${gw.stderr}`);
   }
 
@@ -185,10 +186,10 @@ export class FleetPath {
     return !!sim && publish(sim, qos, payload);
   }
 
-  /** Send what device `i` has queued, at the scheduler's next turn. */
-  flush(i: number): void {
-    const sim = this.devs[i].sim;
-    if (sim) scheduler.wake(sim, 0);
+  /** Send what device `i` (every device, without `i`) has queued, at the
+   *  scheduler's next turn. */
+  flush(i?: number): void {
+    for (const d of i === undefined ? this.devs : [this.devs[i]]) if (d.sim) scheduler.wake(d.sim, 0);
   }
 
   /** Sessions that went down since the devices came up. */

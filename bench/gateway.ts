@@ -286,7 +286,10 @@ export async function runGateway() {
   const dir = mkdtempSync(join(tmpdir(), "qn-bench-gw-"));
   const key = keyOf(dir);
   const broker = new Mosquitto(await freePort());
-  const sat = new QnPath(dir, key, DEVICES, "sat");
+  // The saturated devices on the fleet listener, as a gateway serves a
+  // fleet (QN_BENCH_SAT=devices: a listener and a journal file each).
+  const sat =
+    process.env.QN_BENCH_SAT === "devices" ? new QnPath(dir, key, DEVICES, "sat") : new FleetPath(dir, DEVICES, "sat");
   const thinPath = new FleetPath(dir, THIN_DEVICES, "thin");
   const pubs: MqttClient[] = [];
   const subs: MqttClient[] = [];

@@ -229,6 +229,11 @@ export const schema = z
         registry: z.string().min(1),
         /** Where each registry device's journal is made, on its first session. */
         journals: z.string().min(1),
+        /** Every device's journal in one file, <journals>/journals.pack
+         *  (journal-pack.ts): one fdatasync per flush round for all of
+         *  them. Default: on with one worker; with workers each device has
+         *  a file of its own (its journal goes with it to another worker). */
+        journal_pack: z.boolean().optional(),
         /** Handshakes proved at once; a connection past them is closed at once. */
         handshake_pool: uint(4096).min(1, "expected a value >= 1").default(64),
         /** Time a connection has to prove its key, ms. */
@@ -285,6 +290,10 @@ function crossCheck(c: Config, baseDir: string, problems: string[]): void {
     const p = badPort(c.fleet.listen);
     if (p) problems.push(`fleet.listen: ${p}`);
     if (c.fleet.tls && !c.tls) problems.push("fleet.tls: true needs a top-level tls section (cert, key, ca)");
+    if (c.fleet.journal_pack && c.gateway.workers !== 1)
+      problems.push(
+        "fleet.journal_pack: true needs gateway.workers: 1 (with workers, a device's journal is a file of its own that goes with it to another worker)",
+      );
     c.devices.forEach((d, i) => {
       if ("tcp" in d.transport && d.transport.tcp.listen === c.fleet!.listen)
         problems.push(`devices[${i}].transport.tcp.listen: "${d.transport.tcp.listen}" is the fleet listener`);

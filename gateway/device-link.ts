@@ -17,11 +17,11 @@
 // has taken the command and its journal (holding it, QoS 1 / 2) is on disk.
 import type { Server, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { Peer, type SessionOptions } from "../host/peer.ts";
-import type { FileStorage } from "../host/storage.ts";
+import type { Storage } from "../host/storage.ts";
 import { openJournal, JOURNAL_BYTES } from "./journal-file.ts";
+import type { JournalPack } from "./journal-pack.ts";
 import type { QnCore } from "../host/core.ts";
 import { QnError, Status } from "../host/status.ts";
 import { FrameType, Counter, Flag, TRACE_BYTES, flagsQos, type Frame } from "../host/frame.ts";
@@ -64,6 +64,9 @@ export interface LinkEnv {
   tls?: Config["tls"];
   /** Serial ports through this binding instead of the OS's (tests). */
   serialBinding?: SerialBinding;
+  /** Where fleet devices' journals are (fleet.journal_pack), if not in
+   *  files of their own. */
+  pack?: JournalPack;
 }
 
 /** The names a TLS client's certificate gives: subject CN and DNS SANs. */
@@ -118,7 +121,7 @@ export class DeviceLink {
   private gate?: GateTransport;
   private server?: Server;
   /** Open only while this process owns the journal (journalLock). */
-  private storage?: FileStorage;
+  private storage?: Storage & Required<Pick<Storage, "syncAsync" | "close">>;
   private journalLock?: OwnerLock;
   /** Why the journal could not be taken (another process owns it, or the
    *  path is not a journal); start() fails with it. */
@@ -166,15 +169,18 @@ export class DeviceLink {
     // opened when another one owns it, since opening may format it.
     // A path that is not a journal (someone else's file) is refused and
     // left as it is; start() then fails with the reason.
+    const flushed = (s: number) => env.metrics.journalFlush.observe(s);
     try {
-      this.journalLock = OwnerLock.take(cfg.journal, "journal");
-      // A fleet's thousands of mostly idle journals hold no descriptor
-      // and no copy of the file in RAM each.
       const fleet = "fleet" in cfg.transport;
-      this.storage = openJournal(cfg.journal, (s) => env.metrics.journalFlush.observe(s), {
-        closeWhenIdle: fleet,
-        mirror: !fleet,
-      });
+      // A fleet's journals in its pack (journal-pack.ts: the pack is this
+      // process's), a journal file of its own taken over if it had one.
+      if (fleet && env.pack) this.storage = env.pack.slot(cfg.id, cfg.journal, flushed);
+      else {
+        this.journalLock = OwnerLock.take(cfg.journal, "journal");
+        // A fleet's thousands of mostly idle journals hold no descriptor
+        // and no copy of the file in RAM each.
+        this.storage = openJournal(cfg.journal, flushed, { closeWhenIdle: fleet, mirror: !fleet });
+      }
     } catch (e) {
       this.journalLock?.release();
       this.journalLock = undefined;
@@ -503,11 +509,7 @@ export class DeviceLink {
   }
 
   private journalBytes(): number {
-    try {
-      return statSync(this.cfg.journal).size;
-    } catch {
-      return 0;
-    }
+    return this.storage?.size ?? 0;
   }
 
   /** Round-trip time and the device's pool usage (IDENT fields 7, 8, 9). */

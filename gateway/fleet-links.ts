@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import { deviceParams, type Config } from "./config.ts";
 import { DeviceLink, type LinkConfig, type LinkEnv } from "./device-link.ts";
 import { FleetListener } from "./fleet.ts";
+import { JournalPack } from "./journal-pack.ts";
 import { Registry, appendRecords, type Change, type Profile, type RegistryDevice } from "./registry.ts";
 import type { DownRoute } from "./bridge.ts";
 import type { Transport } from "../host/transport/transport.ts";
@@ -44,8 +45,13 @@ export interface RegistryResult {
   applied: string[];
 }
 
+/** The fleet's journal pack, in fleet.journals. */
+export const PACK_FILE = "journals.pack";
+
 export class FleetLinks {
   registry: Registry;
+  /** The devices' journals (fleet.journal_pack), if not in files of their own. */
+  readonly pack?: JournalPack;
   readonly listener: FleetListener;
   private sweepTimer?: NodeJS.Timeout;
   /** Registry changes run one at a time, in order. */
@@ -57,6 +63,8 @@ export class FleetLinks {
   ) {
     this.registry = Registry.load(cfg.registry);
     mkdirSync(cfg.journals, { recursive: true, mode: 0o700 });
+    // One process's pack: a worker of several keeps files of its own.
+    if ((cfg.journal_pack ?? true) && !host.claim) this.pack = new JournalPack(join(cfg.journals, PACK_FILE));
     const env = host.linkEnv();
     this.listener = new FleetListener(cfg, {
       log: host.log,
@@ -78,9 +86,14 @@ export class FleetLinks {
     );
   }
 
+  /** The pack stays open until the links are stopped (closePack). */
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.listener.stop();
+  }
+
+  closePack(): void {
+    this.pack?.close();
   }
 
   /** The link settings of a registry device under its profile. */
@@ -111,7 +124,10 @@ export class FleetLinks {
     if (have) return have;
     const d = this.registry.devices.get(id);
     if (!d || d.revoked) return undefined;
-    const link = new DeviceLink(this.linkConfig(d, this.registry.profiles.get(d.profile)!), d.key, this.host.linkEnv());
+    const link = new DeviceLink(this.linkConfig(d, this.registry.profiles.get(d.profile)!), d.key, {
+      ...this.host.linkEnv(),
+      pack: this.pack,
+    });
     this.host.links.set(id, link);
     link.start().catch((e: Error) => {
       link.lastError = e.message;

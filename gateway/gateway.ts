@@ -361,6 +361,7 @@ export class Gateway {
     await this.fleet?.stop();
     for (const l of this.links.values()) await l.stop("gateway stopping");
     this.links.clear();
+    this.fleet?.closePack();
     await this.bridge.close();
     this.spool.close();
     this.spoolLock.release();

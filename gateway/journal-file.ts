@@ -32,12 +32,26 @@ class TimedJournal extends FileStorage {
   ) {
     super(path, JOURNAL_BYTES, { groupCommit: true, what: JOURNAL_WHAT, accept: journalImageProblem, ...lean });
   }
-  override async syncAsync(): Promise<void> {
-    const before = this.fsyncs,
-      t0 = process.hrtime.bigint();
-    await super.syncAsync();
-    if (this.fsyncs !== before) this.flushed(Number(process.hrtime.bigint() - t0) / 1e9);
+  override syncAsync(): Promise<void> {
+    return timedSync(
+      () => super.syncAsync(),
+      () => this.fsyncs,
+      this.flushed,
+    );
   }
+}
+
+/** `sync()`, telling `flushed` how long it kept the caller waiting when a
+ *  flush ran meanwhile (`fsyncs` counts them). */
+export async function timedSync(
+  sync: () => Promise<void>,
+  fsyncs: () => number,
+  flushed?: (seconds: number) => void,
+): Promise<void> {
+  const before = fsyncs(),
+    t0 = process.hrtime.bigint();
+  await sync();
+  if (flushed && fsyncs() !== before) flushed(Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
 /** Open (or make) the journal at `path`; throws a FileError for a path

@@ -43,6 +43,7 @@ export const EVENTS: Readonly<Record<string, string>> = {
   "broker lost our session: republishing unacknowledged messages": "broker.session_lost",
   "broker lost our session: delivering a QoS 2 command it will not release": "broker.session_lost",
   "subscribe failed": "broker.subscribe_failed",
+  "broker refused a publish; retrying": "broker.publish_refused",
   "spool: resending messages the broker had not acknowledged": "spool.replay",
   uplink: "message.uplink",
   published: "message.published",

@@ -4,6 +4,7 @@
 // rules as the device's flash, so a journal bug cannot hide on the host.
 import { openSync, readSync, writeSync, fsyncSync, closeSync, ftruncateSync, fstatSync, constants } from "node:fs";
 import { GroupSync } from "./group-sync.ts";
+import { DirtySpan } from "./dirty-span.ts";
 import { Status } from "./abi.ts";
 import { FileError, kindOf, aOrAn } from "./bounded-read.ts";
 
@@ -95,9 +96,9 @@ export class FileStorage implements Storage {
   /** The file's bytes in RAM; undefined without a mirror (opts.mirror
    *  false): reads then come from the file, under the dirty span. */
   private readonly mirror?: Uint8Array;
-  /** Without a mirror: the bytes of [dirtyLo, dirtyHi) as they are to be
-   *  written (the file's, changed by the writes not yet flushed). */
-  private dirty?: Uint8Array;
+  /** Without a mirror: the writes not yet flushed. */
+  private dirty?: DirtySpan;
+  /** With a mirror: the range the writes not yet flushed changed. */
   private dirtyLo = Infinity;
   private dirtyHi = 0;
   private readonly group: GroupSync;
@@ -166,6 +167,10 @@ export class FileStorage implements Storage {
       }
       this.ident = { dev: st.dev, ino: st.ino };
       if (opts.mirror !== false) this.mirror = image;
+      else
+        this.dirty = new DirtySpan(size, (dst, at) => {
+          readSync(this.fdNow(), dst, 0, dst.length, at);
+        });
     } catch (e) {
       closeSync(this.fd);
       throw e;
@@ -178,14 +183,12 @@ export class FileStorage implements Storage {
     });
     if (this.closeWhenIdle) this.idle();
   }
-  /** The dirty span's bytes as they are now (a copy), and a clean slate. */
+  /** The unflushed bytes (a copy, with a mirror) and where they go; a
+   *  clean slate. */
   private takeDirty(): { at: number; bytes: Uint8Array } | null {
+    if (this.dirty) return this.dirty.take();
     if (this.dirtyLo >= this.dirtyHi) return null;
-    const r = {
-      at: this.dirtyLo,
-      bytes: this.mirror ? this.mirror.slice(this.dirtyLo, this.dirtyHi) : this.dirty!,
-    };
-    this.dirty = undefined;
+    const r = { at: this.dirtyLo, bytes: this.mirror!.slice(this.dirtyLo, this.dirtyHi) };
     this.dirtyLo = Infinity;
     this.dirtyHi = 0;
     return r;
@@ -197,64 +200,41 @@ export class FileStorage implements Storage {
       return 0;
     }
     try {
-      this.readThrough(off, dst);
+      this.dirty!.read(off, dst);
     } catch {
       return ERR_STORAGE;
     }
     return 0;
   }
-  /** Without a mirror: the file's bytes, under the unflushed ones. */
-  private readThrough(off: number, dst: Uint8Array): void {
-    if (dst.length) readSync(this.fdNow(), dst, 0, dst.length, off);
-    const lo = Math.max(off, this.dirtyLo),
-      hi = Math.min(off + dst.length, this.dirtyHi);
-    if (lo < hi) dst.set(this.dirty!.subarray(lo - this.dirtyLo, hi - this.dirtyLo), lo - off);
-  }
-  /** Without a mirror: the dirty span grown to cover [lo, hi), the bytes
-   *  it gains read from the file; returns the span's buffer. */
-  private span(lo: number, hi: number): Uint8Array {
-    const nlo = Math.min(lo, this.dirtyLo),
-      nhi = Math.max(hi, this.dirtyHi);
-    if (this.dirty && nlo === this.dirtyLo && nhi === this.dirtyHi) return this.dirty;
-    const next = new Uint8Array(nhi - nlo);
-    this.readThrough(nlo, next);
-    this.dirty = next;
-    this.dirtyLo = nlo;
-    this.dirtyHi = nhi;
-    return next;
-  }
   write(off: number, src: Uint8Array): number {
     if (off < 0 || off + src.length > this.size) return ERR_STORAGE;
     if (this.mirror) for (let i = 0; i < src.length; i++) this.mirror[off + i] &= src[i];
-    else {
-      let d: Uint8Array;
+    else
       try {
-        d = this.span(off, off + src.length);
+        this.dirty!.write(off, src);
       } catch {
         return ERR_STORAGE;
       }
-      const at = off - this.dirtyLo;
-      for (let i = 0; i < src.length; i++) d[at + i] &= src[i];
-    }
     this.changed(off, off + src.length);
     return 0;
   }
   erase(off: number, len: number): number {
     if (off < 0 || off + len > this.size) return ERR_STORAGE;
     if (this.mirror) this.mirror.fill(0xff, off, off + len);
-    else {
+    else
       try {
-        this.span(off, off + len).fill(0xff, off - this.dirtyLo, off - this.dirtyLo + len);
+        this.dirty!.erase(off, len);
       } catch {
         return ERR_STORAGE;
       }
-    }
     this.changed(off, off + len);
     return 0;
   }
   private changed(lo: number, hi: number): void {
-    this.dirtyLo = Math.min(this.dirtyLo, lo);
-    this.dirtyHi = Math.max(this.dirtyHi, hi);
+    if (this.mirror) {
+      this.dirtyLo = Math.min(this.dirtyLo, lo);
+      this.dirtyHi = Math.max(this.dirtyHi, hi);
+    }
     this.group.wrote();
     if (!this.groupCommit) this.group.syncNow();
   }

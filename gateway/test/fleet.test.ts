@@ -129,6 +129,8 @@ devices:
     expect(gw.links.has("c") || gw.links.has("x")).toBe(false);
     expect(existsSync(join(dir, "journals", "c.journal"))).toBe(false);
     expect(existsSync(join(dir, "journals", "x.journal"))).toBe(false);
+    expect(gw.fleet!.pack!.devices.filter((d) => d === "c" || d === "x")).toEqual([]);
+    expect(gw.fleet!.pack!.devices).toContain("a"); // the devices that proved their keys have slots
     // Pooled cores only: none made beyond the pool for the refused attempts.
     expect(gw.fleet!.listener.pool.instances).toBeLessThanOrEqual(POOL);
     expect(gw.fleet!.listener.pool.instances).toBeGreaterThanOrEqual(instances);
