@@ -96,6 +96,7 @@ export class Bridge extends EventEmitter {
     super();
     this.limit = cfg.queue_limit;
     metrics.queueLimit.set(this.limit);
+    metrics.setQueueSource(() => ({ depth: this.depth, spoolBytes: this.spool.bytes }));
     // What a previous run spooled and the broker never acknowledged.
     for (const e of spool.pending.values()) this.waiting.push(e);
     if (this.waiting.length)
@@ -358,8 +359,6 @@ export class Bridge extends EventEmitter {
   }
 
   private updateFull(): void {
-    this.metrics.queueDepth.set(this.depth);
-    this.metrics.spoolBytes.set(this.spool.bytes);
     if (!this.wasFull && this.full) {
       this.wasFull = true;
       this.metrics.queueFull.inc();
@@ -428,7 +427,6 @@ export class Bridge extends EventEmitter {
       const props = e.msgId ? [tp, [MESSAGE_ID_PROPERTY, e.msgId] as const] : [tp];
       this.uplink.publish(e, { topic: e.topic, qos: e.qos, payload: e.payload, props });
     }
-    this.metrics.queueDepth.set(this.depth);
   }
 
   /** The broker acknowledged `e` (reason undefined) or refused it. */

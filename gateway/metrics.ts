@@ -67,6 +67,9 @@ export function createMetrics(opts: Partial<MetricsConfig> = {}) {
   /** The device label of a device's series. */
   const device = (id: string): string => (perDevice || allow.has(id) ? id : OTHER_DEVICES);
   let links: () => Iterable<LinkSample> = () => [];
+  /** The uplink queue's depth and the spool's size, read at scrape time
+   *  (they change with every message). */
+  let queue: () => { depth: number; spoolBytes: number } = () => ({ depth: 0, spoolBytes: 0 });
   /** A gauge summed per device label over the links at scrape time. */
   const linkGauge = (name: string, help: string, value: (s: LinkSample) => number | undefined, extra = "") =>
     new Gauge({
@@ -108,6 +111,10 @@ export function createMetrics(opts: Partial<MetricsConfig> = {}) {
     /** Where the link gauges are read from (the gateway's links). */
     setLinkSource(f: () => Iterable<LinkSample>): void {
       links = f;
+    },
+    /** Where qn_broker_queue_depth and qn_spool_bytes are read from (the bridge). */
+    setQueueSource(f: () => { depth: number; spoolBytes: number }): void {
+      queue = f;
     },
     linkUp: linkGauge(
       "qn_link_up",
@@ -270,6 +277,9 @@ export function createMetrics(opts: Partial<MetricsConfig> = {}) {
       name: "qn_broker_queue_depth",
       help: "Messages waiting for the broker (spooled and in flight)",
       registers: [registry],
+      collect() {
+        this.set(queue().depth);
+      },
     }),
     queueLimit: new Gauge({ name: "qn_broker_queue_limit", help: "mqtt.queue_limit", registers: [registry] }),
     queueFull: new Counter({
@@ -289,7 +299,14 @@ export function createMetrics(opts: Partial<MetricsConfig> = {}) {
       registers: [registry],
     }),
     brokerUp: new Gauge({ name: "qn_broker_connected", help: "1 when connected to the broker", registers: [registry] }),
-    spoolBytes: new Gauge({ name: "qn_spool_bytes", help: "Size of the uplink spool file", registers: [registry] }),
+    spoolBytes: new Gauge({
+      name: "qn_spool_bytes",
+      help: "Size of the uplink spool file",
+      registers: [registry],
+      collect() {
+        this.set(queue().spoolBytes);
+      },
+    }),
     fleetRefused: new Counter({
       name: "qn_fleet_refused_total",
       help: "Connections to the fleet listener refused before a link was made, by reason",

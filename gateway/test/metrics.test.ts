@@ -198,6 +198,18 @@ describe("fleet mode", () => {
     expect(bad).toEqual([]);
   });
 
+  it("reads the queue depth and the spool size at scrape time", async () => {
+    const m = createMetrics();
+    let depth = 7;
+    m.setQueueSource(() => ({ depth, spoolBytes: 4096 }));
+    let fams = parseExposition(await m.registry.metrics());
+    expect(value(fams, "qn_broker_queue_depth", {})).toBe(7);
+    expect(value(fams, "qn_spool_bytes", {})).toBe(4096);
+    depth = 0;
+    fams = parseExposition(await m.registry.metrics());
+    expect(value(fams, "qn_broker_queue_depth", {})).toBe(0);
+  });
+
   it("gives every device its own series by default", async () => {
     const m = createMetrics();
     m.setLinkSource(() => [sample("a", true), sample("b", false)]);
