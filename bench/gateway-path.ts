@@ -43,11 +43,17 @@ function gatewayNodeArgs(): string[] {
 
 /** The config's gateway: and mqtt: sections, the same for every gateway of
  *  the benchmark; its files (`name`.spool, ops.token) beside the config. */
+/** gateway.workers of the gateways under test (QN_BENCH_WORKERS, default
+ *  1): with more, the fleet's devices spread over worker processes, and
+ *  the gateway's CPU is every process's. */
+export const WORKERS = Number(process.env.QN_BENCH_WORKERS ?? 1);
+
 function gatewayHead(brokerUrl: string, opsPort: number, name: string): string {
   return `gateway:
   ops: { listen: "127.0.0.1:${opsPort}", token_file: ops.token }
   spool: ${name}.spool
   log_level: warn
+  workers: ${WORKERS}
 mqtt:
   url: "${brokerUrl}"
   topic_prefix: qn

@@ -43,6 +43,33 @@ export function threadTimes(pid: number): Map<number, Ticks> | null {
   return out;
 }
 
+/** The processes a gateway runs on: `pid` and, with workers (cluster.ts),
+ *  its child processes. */
+export function processTree(pid: number): number[] {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    return [pid, ...kids.map(Number)];
+  } catch {
+    return [pid];
+  }
+}
+
+/** utime and stime of each thread of `pid` and of its child processes,
+ *  with `main` set on each process's main thread; null where there is no
+ *  /proc. */
+function treeTimes(pid: number): Map<number, Ticks & { main: boolean }> | null {
+  const out = new Map<number, Ticks & { main: boolean }>();
+  for (const p of processTree(pid)) {
+    const t = threadTimes(p);
+    if (!t) {
+      if (p === pid) return null;
+      continue; // a worker that ended meanwhile
+    }
+    for (const [tid, ticks] of t) out.set(tid, { ...ticks, main: tid === p });
+  }
+  return out;
+}
+
 /** CPU of one process over a phase, µs per message received. */
 export interface HopCpu {
   us_per_msg: number;
@@ -58,15 +85,16 @@ export interface HopCpu {
 
 const per = (ticks: number, messages: number) => Math.round(((ticks * TICK_US) / messages) * 10) / 10;
 
-/** A process's threads, sampled at the start of a phase. */
+/** A process's threads (and its child processes' threads: a gateway's
+ *  workers), sampled at the start of a phase. */
 export class ThreadSample {
-  private readonly before: Map<number, Ticks> | null;
+  private readonly before: Map<number, Ticks & { main: boolean }> | null;
   constructor(readonly pid: number) {
-    this.before = threadTimes(pid);
+    this.before = treeTimes(pid);
   }
   /** CPU since the sample, per message; undefined without /proc or messages. */
   since(messages: number): HopCpu | undefined {
-    const after = threadTimes(this.pid);
+    const after = treeTimes(this.pid);
     if (!this.before || !after || !messages) return undefined;
     let main = 0,
       other = 0,
@@ -80,9 +108,9 @@ export class ThreadSample {
         s = t.sys - b.sys;
       user += u;
       sys += s;
-      if (tid === this.pid) main += u + s;
+      if (t.main) main += u + s;
       else other += u + s;
-      const name = tid === this.pid ? "main" : `${t.name ?? "?"}:${tid - this.pid}`;
+      const name = t.main ? (tid === this.pid ? "main" : `main:${tid}`) : `${t.name ?? "?"}:${tid - this.pid}`;
       byName[name] = (byName[name] ?? 0) + u + s;
     }
     return {

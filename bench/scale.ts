@@ -45,6 +45,7 @@ import {
   writeRegistry,
 } from "./fleet.ts";
 import { GatewayProc } from "./gateway-proc.ts";
+import { processTree } from "./proc-cpu.ts";
 import { scaleSvg } from "./scale-svg.ts";
 
 const arg = (name: string, dflt: string) => {
@@ -78,7 +79,7 @@ const HB_SLOW = FLEET_HEARTBEAT_MS,
 function procStat(pid: number): { cpuS: number; rssKiB: number } {
   let cpuS = 0,
     rssKiB = 0;
-  for (const p of [pid, ...childPids(pid)]) {
+  for (const p of processTree(pid)) {
     try {
       const st = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
       cpuS += (Number(st[11]) + Number(st[12])) / 100; // utime, stime (fields 14, 15)
@@ -88,14 +89,6 @@ function procStat(pid: number): { cpuS: number; rssKiB: number } {
     }
   }
   return { cpuS, rssKiB };
-}
-
-function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 async function cpuOver(pid: number, s: number): Promise<number> {
