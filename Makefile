@@ -18,7 +18,7 @@ ASC_USE = $(foreach f,$(FEATURES),--use $(f)) --use QN_BUILD_ID=$(BUILD_ID)
 # Hand-written C, for clang-format (generated C lives in build/ only).
 C_SRC := $(shell find boards bench/firmware sdk examples -name '*.[ch]' | sort)
 
-DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd mosquitto clang-format prometheus chromium
+DEBIAN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm wabt openocd mosquitto haproxy clang-format prometheus chromium
 .PHONY: all help deps deps-npm deps-debian core api check format test test-core demo selftest clean
 
 all: core ## build the core (build/qn.wasm, build/qn_abi.h, qn_api.h, qn_probe.h, build/qn_abi.ts)

@@ -4,7 +4,16 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import * as mqttPacket from "mqtt-packet";
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, chmodSync } from "node:fs";
+import {
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  mkdirSync,
+  chmodSync,
+  accessSync,
+  statSync,
+  constants,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimDevice } from "../../host/sim-device.ts";
@@ -36,9 +45,9 @@ export function writeDevKey(dir: string): string {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function until(what: string, f: () => boolean, timeoutMs = 10000): Promise<void> {
+export async function until(what: string, f: () => boolean | Promise<boolean>, timeoutMs = 10000): Promise<void> {
   const t0 = Date.now();
-  while (!f()) {
+  while (!(await f())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
@@ -54,6 +63,27 @@ export function portOpen(port: number): Promise<boolean> {
     });
     s.once("error", () => r(false));
   });
+}
+
+/** The path of the program `name` (on PATH, or in the sbin folders a
+ *  Debian package puts daemons in, which a user's PATH may lack). When it
+ *  is not there this throws, naming the Debian package of that name that
+ *  `make deps-debian` installs: a test that needs it fails saying so
+ *  rather than being skipped. */
+export function requireBinary(name: string): string {
+  const dirs = [...(process.env.PATH ?? "").split(":").filter(Boolean), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  for (const d of dirs) {
+    const path = join(d, name);
+    try {
+      accessSync(path, constants.X_OK);
+      if (statSync(path).isFile()) return path;
+    } catch {
+      /* not in this folder */
+    }
+  }
+  throw new Error(
+    `${name} is not installed (not on PATH nor in /usr/sbin): make deps-debian installs it (Debian package ${name})`,
+  );
 }
 
 /** mosquitto with the settings of /work/shared/NOTES.md, plus persistence
@@ -113,7 +143,7 @@ export class Mosquitto {
     return `mqtt://127.0.0.1:${this.port}`;
   }
   async start(): Promise<void> {
-    this.proc = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
+    this.proc = spawn(requireBinary("mosquitto"), ["-c", join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
     const t0 = Date.now();
     while (!(await portOpen(this.port))) {
       if (this.proc.exitCode !== null) throw new Error(`mosquitto exited with ${this.proc.exitCode}`);

@@ -20,6 +20,8 @@ export class RoamingDevice {
     readonly id: string,
     readonly gateways: string[],
     private readonly key: Uint8Array,
+    /** The key id it names in the handshake (a fleet listener's registry). */
+    private readonly opts: { keyId?: number } = {},
   ) {}
 
   async run(): Promise<void> {
@@ -29,7 +31,7 @@ export class RoamingDevice {
         const closed = new Promise<void>((r) => t.onClose(() => r()));
         this.t = t;
         if (this.sim) this.sim.rebind(t);
-        else this.sim = new SimDevice(t, { key: this.key, auth: 2 });
+        else this.sim = new SimDevice(t, { key: this.key, auth: 2, keyId: this.opts.keyId });
         this.connects++;
         await closed;
       } catch {
