@@ -5,14 +5,13 @@
 // leaves the spool only when the broker acknowledged it (PUBACK / PUBCOMP).
 // During a broker outage the queue grows up to mqtt.queue_limit; at the
 // limit the gateway stops reading from devices (they keep their messages in
-// their own windows and journals) instead of dropping any. Downlink: the
-// configured down topics are subscribed and each message is handed to the
-// device link that owns it. A QoS 2 command is kept in an fsync'd file from
-// before its PUBREC until its PUBREL (incoming-store.ts), so a gateway crash
-// in between does not lose it. A QoS 1 or 2 command is then written to the
-// downlink queue (down-queue.ts) and mqtt.js is called back (PUBACK; for
-// QoS 2 the incoming store's delete, then PUBCOMP) only once it is on disk;
-// it leaves the queue when the device's core has it in its journal.
+// their own windows and journals) instead of dropping any. Downlink
+// (downlink.ts): commands are routed to the device links. A QoS 2 command
+// is kept in an fsync'd file from before its PUBREC until its PUBREL
+// (incoming-store.ts), so a gateway crash in between does not lose it, and
+// a QoS 1 or 2 command is in the downlink queue (down-queue.ts) before it
+// is acknowledged; it leaves the queue when the device's core has it in
+// its journal.
 import { connect, type MqttClient, type IClientOptions, type IPublishPacket } from "mqtt";
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
@@ -22,10 +21,11 @@ import type { Config } from "./config.ts";
 import type { Spool, SpoolEntry } from "./spool.ts";
 import type { Metrics } from "./metrics.ts";
 import { IncomingStore } from "./incoming-store.ts";
+import { Downlink, type DownRoute } from "./downlink.ts";
 import { DownQueue } from "./down-queue.ts";
 import { MESSAGE_ID_PROPERTY } from "./message-id.ts";
 import { MqttUplink, NOT_SENT, mqttIdProvider } from "./mqtt-uplink.ts";
-import { parseTraceparent, type TraceContext } from "../host/trace.ts";
+import { parseTraceparent } from "../host/trace.ts";
 import { startSpan, endError, logIds, traceparentOf, SpanKind, SPAN, ATTR, type Span } from "./tracing.ts";
 
 /** Uplink messages unacknowledged at most (less if the broker's MQTT 5
@@ -40,12 +40,7 @@ const REFUSED_RETRY_MS = 1000;
 /** MQTT 5 reason code "Quota exceeded": a command refused at the bound. */
 const QUOTA_EXCEEDED = 0x97;
 
-export interface DownRoute {
-  device: string;
-  channel: number;
-  qos: 0 | 1 | 2;
-  prio: number;
-}
+export type { DownRoute };
 
 /** A queued message and its spans (in memory only; the spool keeps the
  *  traceparent, so a replayed message still joins its trace); `t0`: when
@@ -65,8 +60,6 @@ export class Bridge extends EventEmitter {
   get inflight(): number {
     return this.uplink.inflight;
   }
-  private routes = new Map<string, DownRoute>();
-  private subscribed = new Set<string>();
   private qos0Seq = -1;
   private wasFull = false;
   /** QoS 2 commands between PUBREC and PUBREL, on disk (`<spool>.incoming`). */
@@ -74,11 +67,8 @@ export class Bridge extends EventEmitter {
   /** QoS 1 and 2 commands acknowledged to the broker and not yet in their
    *  device core's journal, on disk (`<spool>.down`). */
   readonly down: DownQueue;
-  /** Commands refused at the bound (MQTT 5): their PUBACK / PUBREC carries
-   *  QUOTA_EXCEEDED, and handleMessage must not deliver them. */
-  private refused = new WeakSet<IPublishPacket>();
-  /** Messages that arrived before the first setRoutes(), not yet acknowledged. */
-  private early: (() => void)[] | null = [];
+  /** Commands from the broker to the devices. */
+  private readonly downlink: Downlink;
   /** The broker socket corked until the end of this event-loop turn
    *  (batch() says why), and whether pump() runs then. */
   private corked: Writable | null = null;
@@ -88,7 +78,7 @@ export class Bridge extends EventEmitter {
   limit: number;
 
   constructor(
-    private cfg: Config["mqtt"],
+    cfg: Config["mqtt"],
     private spool: Spool,
     private log: Logger,
     private metrics: Metrics,
@@ -129,10 +119,20 @@ export class Bridge extends EventEmitter {
       // has no refusal (deliver() says what happens then).
       customHandleAcks:
         cfg.protocol_version === 5
-          ? (_topic, _message, packet, cb) => cb(this.refuse(packet as IPublishPacket) ? QUOTA_EXCEEDED : 0)
+          ? (_topic, _message, packet, cb) => cb(this.downlink.refuse(packet as IPublishPacket) ? QUOTA_EXCEEDED : 0)
           : undefined,
     };
     this.client = connect(cfg.url, opts);
+    this.downlink = new Downlink(
+      this.client,
+      cfg,
+      this.incoming,
+      this.down,
+      () => this.limit,
+      log,
+      metrics,
+      (...a) => this.emit("down", ...a),
+    );
     // Nagle off (mosquitto runs set_tcp_nodelay; mqtt.js leaves it on): with
     // it, small publishes wait for a delayed ACK, ~40 ms each time.
     const noDelay = () =>
@@ -161,8 +161,7 @@ export class Bridge extends EventEmitter {
           }
         this.waiting.unshift(...again);
       }
-      this.subscribed.clear();
-      for (const t of this.routes.keys()) this.subscribe(t);
+      this.downlink.resubscribe();
       this.pump();
     });
     this.client.on("close", () => {
@@ -184,137 +183,13 @@ export class Bridge extends EventEmitter {
     // callback, so a message that comes before the routes are known (the
     // broker resends PUBRELs and queued messages right after CONNACK, while
     // the gateway is still starting its links) waits instead of being lost.
-    this.client.handleMessage = (packet, done) => this.deliver(packet, done);
+    this.client.handleMessage = (packet, done) => this.downlink.deliver(packet, done);
     this.client.on("packetreceive", (p) => {
       this.batch();
       if (this.uplink.handle(p)) return;
       if (p.cmd !== "connack" || p.sessionPresent || (p.reasonCode ?? p.returnCode ?? 0) !== 0) return;
-      // The broker kept no session for us: the PUBREL of a command we
-      // answered with PUBREC will never come, nor the command again. It is
-      // ours since that PUBREC: deliver it now, once (mqtt.js would drop it).
-      for (const pk of this.incoming.packets()) {
-        log.warn(
-          { topic: pk.topic, message_id: pk.messageId },
-          "broker lost our session: delivering a QoS 2 command it will not release",
-        );
-        this.deliver(pk, () => this.incoming.release(pk));
-      }
+      this.downlink.deliverUnreleased();
     });
-  }
-
-  /** The device's downlink queue is at its bound (mqtt.queue_limit
-   *  commands): refuse a new QoS 1 / 2 command. Not one the broker resends
-   *  that we already hold (PUBREC'd: it will be delivered at its PUBREL). */
-  private refuse(packet: IPublishPacket): boolean {
-    if (packet.qos === 0) return false;
-    const r = this.routes.get(packet.topic);
-    if (!r || this.down.count(r.device) < this.limit) return false;
-    if (packet.qos === 2 && this.incoming.packets().some((p) => p.messageId === packet.messageId)) return false;
-    this.refused.add(packet);
-    this.metrics.downlinkQueueFull.inc({ device: this.metrics.device(r.device) });
-    this.log.warn(
-      { device: r.device, topic: packet.topic, qos: packet.qos, queued: this.down.count(r.device) },
-      "downlink queue full: command refused (reason code 0x97, quota exceeded)",
-    );
-    return true;
-  }
-
-  private deliver(packet: IPublishPacket, done: () => void): void {
-    if (this.early) {
-      this.early.push(() => this.deliver(packet, done));
-      return;
-    }
-    if (this.refused.has(packet)) {
-      done();
-      return;
-    } // its PUBACK carries the refusal
-    let cmd: ReturnType<Bridge["route"]> = null;
-    try {
-      cmd = this.route(packet);
-    } catch (e) {
-      this.log.error({ topic: packet.topic, err: (e as Error).message }, "downlink routing failed");
-    }
-    if (!cmd) {
-      done();
-      return;
-    }
-    const { r, payload, topic, parent, traceparent } = cmd;
-    // QoS 0: nothing acknowledged, nothing kept (and no fsync in its way).
-    if (packet.qos === 0) {
-      this.emitDown(r, payload, topic, parent);
-      done();
-      return;
-    }
-    if (this.cfg.protocol_version !== 5 && this.down.count(r.device) >= this.limit) {
-      // MQTT 3.1.1 cannot refuse a message (and a QoS 2 one was PUBREC'd
-      // already): over the bound it is kept all the same, never dropped.
-      this.metrics.downlinkQueueFull.inc({ device: this.metrics.device(r.device) });
-      this.log.warn(
-        { device: r.device, topic, qos: packet.qos, queued: this.down.count(r.device) },
-        "downlink queue over its bound: command kept (MQTT 3.1.1 cannot refuse it)",
-      );
-    }
-    // QoS 1 / 2 (a QoS 2 command is acknowledged since its PUBREC: never
-    // refused here): on disk before mqtt.js acknowledges or releases it.
-    const e = this.down.append({
-      device: r.device,
-      channel: r.channel,
-      qos: r.qos,
-      prio: r.prio,
-      topic,
-      payload,
-      traceparent,
-    });
-    this.down.syncAsync().then(
-      () => {
-        this.emitDown(r, payload, topic, parent, e.seq);
-        done();
-      },
-      (err: Error) => {
-        // Not acknowledged: drop the connection, the broker sends it again.
-        this.log.error(
-          { device: r.device, topic, err: err.message },
-          "downlink queue: cannot save a command; not acknowledging it (the broker will send it again)",
-        );
-        this.down.done(e.seq);
-        this.client.stream?.destroy();
-      },
-    );
-  }
-
-  private emitDown(r: DownRoute, payload: Buffer, topic: string, parent: TraceContext | null, seq?: number): void {
-    try {
-      this.emit("down", r, payload, topic, parent, seq);
-    } catch (e) {
-      this.log.error({ topic, err: (e as Error).message }, "downlink routing failed");
-    }
-  }
-
-  private route(
-    packet: IPublishPacket,
-  ): { r: DownRoute; payload: Buffer; topic: string; parent: TraceContext | null; traceparent?: string } | null {
-    const topic = packet.topic,
-      payload = packet.payload as Buffer;
-    const r = this.routes.get(topic);
-    if (!r) return null;
-    // A user property may repeat (then mqtt.js gives an array): the
-    // first valid traceparent is the parent, anything else starts a
-    // new trace, with a warning.
-    const raw = (packet.properties?.userProperties as Record<string, string | string[]> | undefined)?.traceparent;
-    const all = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-    let parent: TraceContext | null = null,
-      traceparent: string | undefined;
-    for (const v of all)
-      if ((parent = parseTraceparent(v))) {
-        traceparent = v;
-        break;
-      }
-    if (all.length && !parent)
-      this.log.warn(
-        { topic, traceparent: String(all[0]).slice(0, 80) },
-        "command with an invalid traceparent: starting a new trace",
-      );
-    return { r, payload, topic, parent, traceparent };
   }
 
   get depth(): number {
@@ -474,37 +349,7 @@ export class Bridge extends EventEmitter {
 
   /** Replace the downlink routing table (topic -> device channel). */
   setRoutes(routes: Map<string, DownRoute>): void {
-    for (const t of this.subscribed)
-      if (!routes.has(t)) {
-        this.client.unsubscribe(t);
-        this.subscribed.delete(t);
-      }
-    this.routes = routes;
-    if (this.client.connected) for (const t of routes.keys()) this.subscribe(t);
-    const early = this.early;
-    this.early = null;
-    // First routes: what the downlink queue kept from before the restart goes
-    // to the devices first, in order, ahead of anything the broker sends now.
-    if (early)
-      for (const e of this.down.pending.values()) {
-        this.emitDown(
-          { device: e.device, channel: e.channel, qos: e.qos, prio: e.prio },
-          e.payload,
-          e.topic,
-          parseTraceparent(e.traceparent),
-          e.seq,
-        );
-      }
-    for (const f of early ?? []) f();
-  }
-
-  private subscribe(topic: string): void {
-    if (this.subscribed.has(topic) && this.client.connected) return;
-    const r = this.routes.get(topic)!;
-    this.client.subscribe(topic, { qos: r.qos }, (err) => {
-      if (err) this.log.warn({ topic, err: err.message }, "subscribe failed");
-      else this.subscribed.add(topic);
-    });
+    this.downlink.setRoutes(routes);
   }
 
   setLimit(n: number): void {
