@@ -112,10 +112,13 @@ export class MqttUplink<T> {
 
   /** An acknowledgement from the broker: true if it answers one of ours. */
   handle(p: Ack): boolean {
+    // Packet ids are per direction: the broker's own PUBLISH and PUBREL
+    // (the downlink) may carry any id, and are mqtt.js's.
+    if (p.cmd !== "puback" && p.cmd !== "pubrec" && p.cmd !== "pubcomp") return false;
     const id = p.messageId;
     if (id === undefined || id > UPLINK_IDS) return false;
     const f = this.flights.get(id);
-    if (!f) return p.cmd === "puback" || p.cmd === "pubrec" || p.cmd === "pubcomp";
+    if (!f) return true;
     const rc = p.reasonCode ?? 0;
     // 0x10 "no matching subscribers" is a success; a PUBCOMP's 0x92 "packet
     // identifier not found" means the broker completed the exchange before

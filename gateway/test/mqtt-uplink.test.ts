@@ -78,6 +78,12 @@ describe("uplink PUBLISH path", () => {
     // mqtt.js's own ids are not ours; a stale ack of ours is swallowed.
     expect(up.handle({ cmd: "suback", messageId: UPLINK_IDS + 1 })).toBe(false);
     expect(up.handle({ cmd: "puback", messageId: 1 })).toBe(true);
+    // The broker's own packets with an id of ours in flight are mqtt.js's.
+    up.publish("q1b", { topic: "t", qos: 2, payload });
+    written(up, 5);
+    expect(up.handle({ cmd: "pubrel", messageId: 4 })).toBe(false);
+    expect(up.handle({ cmd: "publish", messageId: 4 })).toBe(false);
+    expect(up.inflight).toBe(1);
   });
 
   it("resends in order on a resumed session (DUP PUBLISH, or PUBREL once PUBREC'd) and hands all back on a lost one", () => {
