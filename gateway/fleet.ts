@@ -39,7 +39,9 @@ export const REFUSAL_LOG_MS = 10_000;
  *  revoked; its proof failed under the key named (wrong_key); it named no
  *  key (unnamed); it refused our HELLO (refused: another auth mode or
  *  protocol version); it did not finish in time, sent what is not a
- *  handshake, or closed; or every pooled core was busy (shed). */
+ *  handshake, or closed; it closed without sending a byte (silent: a load
+ *  balancer's TCP health check, a port scan); or every pooled core was
+ *  busy (shed). */
 export type Refusal =
   | "unknown"
   | "revoked"
@@ -49,7 +51,8 @@ export type Refusal =
   | "timeout"
   | "garbage"
   | "shed"
-  | "closed";
+  | "closed"
+  | "silent";
 
 export type FleetConfig = NonNullable<Config["fleet"]>;
 
@@ -141,6 +144,8 @@ export class FleetListener {
     const since: Record<string, number> = {};
     let any = false;
     for (const [k, v] of this.refused) {
+      // Health checks of a load balancer in front: counted, not warned of.
+      if (k === "silent") continue;
       const d = v - (this.logged.get(k) ?? 0);
       if (d > 0) {
         since[k] = d;
@@ -186,7 +191,7 @@ class Identify {
     private readonly end: (o: Outcome) => void,
   ) {
     t.onData((b) => this.receive(b));
-    t.onClose(() => this.fail("closed"));
+    t.onClose(() => this.fail(this.bytes ? "closed" : "silent"));
     this.timer = setTimeout(() => this.fail("timeout"), timeoutMs);
     t.write(core.pull()).catch(() => this.fail("closed"));
   }

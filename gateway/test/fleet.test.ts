@@ -12,6 +12,8 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { writeFileSync, mkdtempSync, existsSync } from "node:fs";
 import { execFile } from "node:child_process";
+import { connect as netConnect } from "node:net";
+import { once } from "node:events";
 import { ROOT } from "../../host/status.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,6 +141,20 @@ devices:
     expect(m.find((v) => v.labels.reason === "wrong_key")!.value).toBeGreaterThanOrEqual(2);
     // Logged as a count per interval, not a line per attempt.
     expect(lines.filter((l) => l.remote && /refused/.test(l.msg ?? "") && l.device === "c")).toEqual([]);
+  });
+
+  it("a connection closed before its first byte (a load balancer's health check) is counted as silent, not warned of", async () => {
+    const before = refused("silent"),
+      closedBefore = refused("closed");
+    const s = netConnect(fleetPort, "127.0.0.1");
+    await once(s, "connect");
+    s.destroy();
+    await until("counted as silent", () => refused("silent") > before);
+    expect(refused("closed")).toBe(closedBefore);
+    (gw.fleet!.listener as unknown as { logRefusals(): void }).logRefusals();
+    expect(lines.filter((l) => l.refused && "silent" in l.refused)).toEqual([]);
+    const m = (await gw.metrics.fleetRefused.get()).values;
+    expect(m.find((v) => v.labels.reason === "silent")!.value).toBeGreaterThan(0);
   });
 
   it("registry changes apply live: a revoked device is cut at once and refused after; the other's QoS 1 / 2 stream goes on untouched", async () => {
