@@ -157,8 +157,7 @@ export class JournalPack {
     const have = this.slots.get(device);
     if (have) return have;
     let i = this.index.get(device);
-    const fresh = i === undefined;
-    const image = fresh && legacy ? readLegacy(legacy) : undefined;
+    const image = i === undefined && legacy ? readLegacy(legacy) : undefined;
     if (i === undefined) i = this.claim(device);
     const s = new PackSlot(this, this.base(i), flushed);
     this.slots.set(device, s);
@@ -170,25 +169,13 @@ export class JournalPack {
     return s;
   }
 
-  /** A slot for `device`: a free one erased and named (durable with the
-   *  next flush), or a new one appended. */
+  /** A slot for `device`, written whole (head, then the journal erased):
+   *  a free one, or a new one appended. Durable with the next flush. */
   private claim(device: string): number {
-    const head = slotHead(device);
-    const i = this.free.shift();
-    if (i === undefined) {
-      const n = this.count++;
-      const whole = Buffer.alloc(SLOT_BYTES, 0xff);
-      head.copy(whole, 0);
-      writeSync(this.fd, whole, 0, SLOT_BYTES, this.base(n));
-      this.group.wrote();
-      this.index.set(device, n);
-      return n;
-    }
-    const span = new DirtySpan(SLOT_BYTES, (dst, at) => this.readAt(dst, this.base(i) + at));
-    span.erase(0, SLOT_BYTES);
-    span.write(0, head);
-    const r = span.take()!;
-    writeSync(this.fd, r.bytes, 0, r.bytes.length, this.base(i));
+    const whole = Buffer.alloc(SLOT_BYTES, 0xff);
+    slotHead(device).copy(whole, 0);
+    const i = this.free.shift() ?? this.count++;
+    writeSync(this.fd, whole, 0, SLOT_BYTES, this.base(i));
     this.group.wrote();
     this.index.set(device, i);
     return i;
