@@ -6,14 +6,14 @@
 // each with its own TCP connection. They dial in a storm (spread over a
 // window) and redial with jittered backoff when their connection closes.
 // Used by bench/scale.ts and by the thin load of bench/gateway.ts.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHmac } from "node:crypto";
 import { connect as netConnect } from "node:net";
 import { SimDevice } from "../host/sim-device.ts";
 import { TcpTransport } from "../host/transport/tcp.ts";
 import { SessionStat } from "../host/abi.ts";
-import { portOpen, sleep } from "../gateway/test/helpers.ts";
+import { portOpen, sleep, writeRegistry as writeRegistryFile } from "../gateway/test/helpers.ts";
 import type { GatewayProc } from "./gateway-proc.ts";
 
 /** The heartbeat of a fleet's profile: the white paper's. */
@@ -36,12 +36,13 @@ export interface Profile {
 
 /** devices.qnr in `dir`: `profile`, and devices d0 .. d<n-1> on it. */
 export function writeRegistry(dir: string, n: number, profile: Profile): void {
-  const lines = [JSON.stringify(profile)];
-  for (let i = 0; i < n; i++)
-    lines.push(
-      JSON.stringify({ device: `d${i}`, key_id: i + 1, key: fleetKey(i).toString("hex"), profile: profile.profile }),
-    );
-  writeFileSync(join(dir, "devices.qnr"), `${lines.join("\n")}\n`, { mode: 0o600 });
+  const devices = Array.from({ length: n }, (_, i) => ({
+    device: `d${i}`,
+    key_id: i + 1,
+    key: fleetKey(i).toString("hex"),
+    profile: profile.profile,
+  }));
+  writeRegistryFile(join(dir, "devices.qnr"), [profile, ...devices]);
 }
 
 /** The gateway config's fleet: section, its files beside the config. */

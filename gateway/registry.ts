@@ -218,8 +218,11 @@ export class Registry {
 
 /** Append records to the registry file and make them durable (a change is
  *  applied only once it is on disk, so a restart keeps it). */
+/** Registry records as the file holds them: one JSON line each. */
+export const registryText = (recs: object[]): string => recs.map((r) => `${JSON.stringify(r)}\n`).join("");
+
 export async function appendRecords(file: string, recs: object[]): Promise<void> {
-  await appendFile(file, recs.map((r) => `${JSON.stringify(r)}\n`).join(""), { mode: 0o600 });
+  await appendFile(file, registryText(recs), { mode: 0o600 });
   const fh = await open(file, "r");
   try {
     await fh.sync();

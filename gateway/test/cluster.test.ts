@@ -15,7 +15,7 @@ import { connect, type MqttClient } from "mqtt";
 import { ROOT } from "../../host/status.ts";
 import { QosStat } from "../../host/abi.ts";
 import type { SimDevice } from "../../host/sim-device.ts";
-import { Mosquitto, TcpDevice, freePort, sleep, stopByPid, until } from "./helpers.ts";
+import { Mosquitto, TcpDevice, freePort, sleep, stopByPid, until, writeRegistry } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-cluster-"));
 const key = () => Uint8Array.from(randomBytes(32));
@@ -65,23 +65,17 @@ describe("gateway on two worker processes", () => {
     opsPort = await freePort();
     broker = new Mosquitto(brokerPort);
     await broker.start();
-    writeFileSync(
-      join(dir, "devices.qnr"),
-      [
-        {
-          profile: "sensors",
-          heartbeat_ms: 1000,
-          channels: [
-            { channel: 1, topic: "telemetry", qos: 1, direction: "up" },
-            { channel: 2, topic: "alarms", qos: 2, direction: "up" },
-          ],
-        },
-        ...IDS.map((id, i) => ({ device: id, key_id: i + 1, key: hex(keys[id]), profile: "sensors" })),
-      ]
-        .map((r) => `${JSON.stringify(r)}\n`)
-        .join(""),
-      { mode: 0o600 },
-    );
+    writeRegistry(join(dir, "devices.qnr"), [
+      {
+        profile: "sensors",
+        heartbeat_ms: 1000,
+        channels: [
+          { channel: 1, topic: "telemetry", qos: 1, direction: "up" },
+          { channel: 2, topic: "alarms", qos: 2, direction: "up" },
+        ],
+      },
+      ...IDS.map((id, i) => ({ device: id, key_id: i + 1, key: hex(keys[id]), profile: "sensors" })),
+    ]);
     writeFileSync(
       join(dir, "gateway.yaml"),
       `gateway: { workers: 2, log_level: warn, spool: mqtt.spool, ops: { listen: "127.0.0.1:${opsPort}", token_file: ops.token } }

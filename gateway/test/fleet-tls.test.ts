@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import { Gateway } from "../gateway.ts";
-import { Mosquitto, TcpDevice, freePort, until, makeTestCerts, clientTls } from "./helpers.ts";
+import { Mosquitto, TcpDevice, freePort, until, makeTestCerts, clientTls, writeRegistry } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-fleet-tls-"));
 const key = () => Uint8Array.from(randomBytes(32));
@@ -41,17 +41,11 @@ describe("fleet listener over TLS with a CRL", () => {
     broker = new Mosquitto(await freePort());
     await broker.start();
     const port = await freePort();
-    writeFileSync(
-      join(dir, "devices.qnr"),
-      [
-        { profile: "p", channels: [{ channel: 1, topic: "t", qos: 1, direction: "up" }] },
-        { device: "good", key_id: 1, key: hex(keys.good), profile: "p" },
-        { device: "revoked", key_id: 2, key: hex(keys.revoked), profile: "p" },
-      ]
-        .map((r) => `${JSON.stringify(r)}\n`)
-        .join(""),
-      { mode: 0o600 },
-    );
+    writeRegistry(join(dir, "devices.qnr"), [
+      { profile: "p", channels: [{ channel: 1, topic: "t", qos: 1, direction: "up" }] },
+      { device: "good", key_id: 1, key: hex(keys.good), profile: "p" },
+      { device: "revoked", key_id: 2, key: hex(keys.revoked), profile: "p" },
+    ]);
     writeFileSync(
       join(dir, "gateway.yaml"),
       `gateway: { spool: mqtt.spool }

@@ -22,7 +22,7 @@ import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
 import { ConfigKey } from "../../host/abi.ts";
 import { Gateway } from "../gateway.ts";
-import { Mosquitto, TcpDevice, startDevice, freePort, sleep, until, writeDevKey } from "./helpers.ts";
+import { Mosquitto, TcpDevice, startDevice, freePort, sleep, until, writeDevKey, writeRegistry } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qn-fleet-"));
 const lines: any[] = [];
@@ -47,25 +47,19 @@ describe("fleet listener and device registry", () => {
     broker = new Mosquitto(brokerPort);
     await broker.start();
     writeDevKey(dir);
-    writeFileSync(
-      join(dir, "devices.qnr"),
-      [
-        {
-          profile: "sensors",
-          heartbeat_ms: 1000,
-          channels: [
-            { channel: 1, topic: "telemetry", qos: 1, direction: "up" },
-            { channel: 2, topic: "alarms", qos: 2, direction: "up" },
-          ],
-        },
-        { device: "a", key_id: 1, key: hex(keys.a), profile: "sensors" },
-        { device: "b", key_id: 2, key: hex(keys.b), profile: "sensors" },
-        { device: "c", key_id: 3, key: hex(keys.c), profile: "sensors" },
-      ]
-        .map((r) => `${JSON.stringify(r)}\n`)
-        .join(""),
-      { mode: 0o600 },
-    );
+    writeRegistry(join(dir, "devices.qnr"), [
+      {
+        profile: "sensors",
+        heartbeat_ms: 1000,
+        channels: [
+          { channel: 1, topic: "telemetry", qos: 1, direction: "up" },
+          { channel: 2, topic: "alarms", qos: 2, direction: "up" },
+        ],
+      },
+      { device: "a", key_id: 1, key: hex(keys.a), profile: "sensors" },
+      { device: "b", key_id: 2, key: hex(keys.b), profile: "sensors" },
+      { device: "c", key_id: 3, key: hex(keys.c), profile: "sensors" },
+    ]);
     writeFileSync(
       join(dir, "gateway.yaml"),
       `gateway: { spool: mqtt.spool, ops: { listen: "127.0.0.1:${opsPort}", token_file: ops.token } }

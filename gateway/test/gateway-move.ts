@@ -31,7 +31,7 @@ import { connect, type MqttClient } from "mqtt";
 import { ROOT } from "../../host/status.ts";
 import { readKey } from "../../selftest/targets.ts";
 import { QosStat } from "../../host/abi.ts";
-import { Mosquitto, freePort, portOpen, sleep, stopByPid, until, writeDevKey } from "./helpers.ts";
+import { Mosquitto, freePort, portOpen, sleep, stopByPid, until, writeDevKey, writeRegistry } from "./helpers.ts";
 import { RoamingDevice } from "./roaming-device.ts";
 import { MESSAGE_ID_PROPERTY } from "../message-id.ts";
 
@@ -104,7 +104,7 @@ ${channels}`,
         { profile: "movers", ...SESSION, channels: CHANNELS },
         { device: DEVICE, key_id: KEY_ID, key: Buffer.from(readKey(key)).toString("hex"), profile: "movers" },
       ];
-      writeFileSync(registry, records.map((r) => `${JSON.stringify(r)}\n`).join(""), { mode: 0o600 });
+      writeRegistry(registry, records);
       writeFileSync(
         g.config,
         `${head}fleet: { listen: "127.0.0.1:${g.devPort}", registry: ${registry}, journals: ${join(g.dir, "journals")} }\n`,

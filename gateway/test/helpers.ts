@@ -22,6 +22,7 @@ import type { MemoryStorage } from "../../host/storage.ts";
 import type { ConnectionOptions } from "node:tls";
 import { readKey } from "../../selftest/targets.ts";
 import { ROOT } from "../../host/status.ts";
+import { registryText } from "../registry.ts";
 import { Codec, Prio, type Qos, Status } from "../../host/abi.ts";
 
 export function freePort(): Promise<number> {
@@ -41,6 +42,12 @@ export function writeDevKey(dir: string): string {
   const path = join(dir, "k.hex");
   writeFileSync(path, readFileSync(join(ROOT, "boards/dev-psk.hex"), "utf8"));
   return path;
+}
+
+/** A registry file (gateway/registry.ts) of `records`, as an operator
+ *  would provision it (0600: it holds keys). */
+export function writeRegistry(file: string, records: object[]): void {
+  writeFileSync(file, registryText(records), { mode: 0o600 });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -15,7 +15,7 @@ import pino from "pino";
 import { connect, type MqttClient } from "mqtt";
 import { Qemu } from "../../host/qemu.ts";
 import { Gateway } from "../../gateway/gateway.ts";
-import { Mosquitto, freePort, until } from "../../gateway/test/helpers.ts";
+import { Mosquitto, freePort, until, writeRegistry } from "../../gateway/test/helpers.ts";
 import { sdkCopy, buildExample, cDefine, ROOT } from "./sdk-build.ts";
 
 const READING = cDefine(join(ROOT, "examples/telemetry/telemetry.h"), "TELEMETRY_CH_READING");
@@ -36,20 +36,14 @@ describe("telemetry example on a fleet listener, named by its key id", () => {
     broker = new Mosquitto(await freePort());
     await broker.start();
     const fleetPort = await freePort();
-    writeFileSync(
-      join(dir, "devices.qnr"),
-      [
-        {
-          profile: "telemetry",
-          heartbeat_ms: 1000,
-          channels: [{ channel: READING, topic: "reading", qos: 1, direction: "up" }],
-        },
-        { device: "tel", key_id: KEY_ID, key, profile: "telemetry" },
-      ]
-        .map((r) => `${JSON.stringify(r)}\n`)
-        .join(""),
-      { mode: 0o600 },
-    );
+    writeRegistry(join(dir, "devices.qnr"), [
+      {
+        profile: "telemetry",
+        heartbeat_ms: 1000,
+        channels: [{ channel: READING, topic: "reading", qos: 1, direction: "up" }],
+      },
+      { device: "tel", key_id: KEY_ID, key, profile: "telemetry" },
+    ]);
     writeFileSync(
       join(dir, "gateway.yaml"),
       `gateway: { spool: mqtt.spool }
